@@ -1,0 +1,10 @@
+/* vmic: virtual machine introspection for x86-64 guests. One include for all layers. */
+#ifndef VMIC_VMIC_H
+#define VMIC_VMIC_H
+
+#include <vmic/base.h>
+#include <vmic/arch.h>
+#include <vmic/driver.h>
+#include <vmic/core.h>
+
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vmic needs to build, to make its real-guest
+# fixtures and to run its tests. Safe to run again.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  # tests under sanitizers and the fuzzers
+  clang libclang-rt-14-dev
+  # real-guest fixtures: a Debian kernel booted under QEMU with a busybox initramfs
+  qemu-system-x86 busybox-static cpio gzip xz-utils python3 libc6-dev
+)
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  as_root=(sudo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,485 @@
+#!/bin/bash
+# make-fixture.sh - build a test fixture from a real Debian Linux guest.
+#
+# Usage: scripts/make-fixture.sh [--kernel 6.1|6.12] [--out DIR] [--force]
+#
+# Boots an unmodified Debian kernel under QEMU (TCG, so it works without KVM
+# and behaves the same on every machine) with a tiny busybox initramfs.  The
+# guest starts a few known processes, loads a few modules and writes its OWN
+# view of itself (ps, kallsyms, modules, maps, ...) to a second serial port.
+# The host then freezes the VM and saves physical memory twice: as QEMU's ELF
+# core (dump.elf) and as a flat image (dump.raw).  Tests run vmic on the dumps
+# and compare with the guest's own view in DIR/truth/.
+#
+# Output DIR (default build/fixtures/<6.1|6.12> under the repo root):
+#   kernel.txt       exact Debian package, version and kernel release
+#   vmlinuz, System.map, config   from the package (System.map is Debian's stub)
+#   initrd.gz, vmic-marker        the userspace that ran in the guest
+#   modules/*.ko     the (decompressed) modules the guest loaded
+#   qemu.txt         QEMU version and command line used
+#   console.log      first serial port (kernel console)
+#   truth.txt        second serial port, raw; truth/<section>.txt split from it
+#   dump.elf, dump.raw, registers.txt
+#   DONE             written last; holds "<package> <version>"
+#
+# The result is cached: a DIR with a DONE stamp is reused unless --force.
+# Environment: VMIC_FIXTURE_TIMEOUT (seconds to wait for the guest, default
+# 180), VMIC_FIXTURE_KEEP_WORK=1 (keep the temporary work dir for debugging).
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+MARKER_SRC="$REPO_ROOT/tests/fixtures/marker.c"
+HMP="$SCRIPT_DIR/qemu-hmp.py"
+
+RAM_MB=256
+BOOT_TIMEOUT=${VMIC_FIXTURE_TIMEOUT:-180}
+READY_LINE='=== VMIC-FIXTURE-READY ==='
+
+# Modules to load in the guest.  Chosen because they depend on no other module
+# (checked below against each module's own .modinfo, since the package ships
+# no modules.dep: depmod runs at install time, which we skip), exist in every
+# Debian amd64 flavour, and load without hardware.  One network driver, one
+# filesystem and one NLS table give /proc/modules some variety.
+MODULES=(
+	kernel/drivers/net/dummy
+	kernel/fs/minix/minix
+	kernel/fs/nls/nls_cp437
+)
+
+log() { printf 'make-fixture: %s\n' "$*" >&2; }
+die() { printf 'make-fixture: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+	sed -n '4p' "$0" | sed 's/^# //' >&2
+	exit 2
+}
+
+# ---------------------------------------------------------------- arguments
+
+KERNEL=6.1
+OUT=
+FORCE=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) [ $# -ge 2 ] || usage; KERNEL=$2; shift 2 ;;
+	--kernel=*) KERNEL=${1#*=}; shift ;;
+	--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
+	--out=*) OUT=${1#*=}; shift ;;
+	--force) FORCE=1; shift ;;
+	-h | --help) usage ;;
+	*) log "unknown argument: $1"; usage ;;
+	esac
+done
+case $KERNEL in
+6.1 | 6.12) ;;
+*) die "--kernel must be 6.1 or 6.12, not '$KERNEL'" ;;
+esac
+OUT=${OUT:-$REPO_ROOT/build/fixtures/$KERNEL}
+mkdir -p "$(dirname "$OUT")"
+OUT="$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")"
+# The path is handed to QEMU's monitor inside double quotes.
+case $OUT in *'"'* | *'\'*) die "--out must not contain quotes or backslashes" ;; esac
+
+# Checked before anything else so a cached run needs no tools and no network.
+if [ "$FORCE" = 0 ] && [ -s "$OUT/DONE" ]; then
+	log "cached: $OUT ($(cat "$OUT/DONE"))"
+	exit 0
+fi
+
+START=$SECONDS
+
+# Test runners may start several builds at once; serialise builds of the same
+# fixture and re-check the stamp once we hold the lock.
+need() { # need COMMAND DEBIAN-PACKAGE
+	command -v "$1" >/dev/null 2>&1 ||
+		die "'$1' not found: install the Debian package '$2' (apt-get install $2)"
+}
+need flock util-linux
+exec 9>"$OUT.lock"
+if ! flock -n 9; then
+	log "waiting for another build of $OUT"
+	flock 9
+fi
+if [ "$FORCE" = 0 ] && [ -s "$OUT/DONE" ]; then
+	log "cached: $OUT ($(cat "$OUT/DONE")), built meanwhile"
+	exit 0
+fi
+
+# -------------------------------------------------------------------- tools
+
+need qemu-system-x86_64 qemu-system-x86
+need busybox busybox-static
+need cpio cpio
+need gcc gcc
+need gzip gzip
+need python3 python3
+need apt-get apt
+need apt-cache apt
+need dpkg-deb dpkg
+need tar tar
+need objcopy binutils
+need readelf binutils
+
+BUSYBOX=$(command -v busybox)
+# A dynamically linked busybox (package 'busybox') would need a libc in the
+# initramfs; only busybox-static's works on its own.
+if readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+	die "$BUSYBOX is dynamically linked: install the Debian package 'busybox-static'"
+fi
+
+# ------------------------------------------------------------- work + cleanup
+
+DEBS="$REPO_ROOT/build/fixtures/debs"
+PARTIAL="$OUT.partial"
+mkdir -p "$DEBS"
+# The work dir holds the unpacked kernel files, the initramfs tree and the
+# monitor socket.  It lives in TMPDIR because unix socket paths are limited to 108
+# bytes and the repo may sit deep in the file system.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmic-fixture.XXXXXX")
+QEMU_PID=
+
+cleanup() {
+	local rc=$?
+	if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
+		kill "$QEMU_PID" 2>/dev/null || true
+		wait "$QEMU_PID" 2>/dev/null || true
+	fi
+	if [ "${VMIC_FIXTURE_KEEP_WORK:-0}" = 1 ]; then
+		log "work dir kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	[ $rc = 0 ] || log "failed; partial output left in $PARTIAL"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rm -rf "$PARTIAL"
+mkdir -p "$PARTIAL/truth"
+
+# ------------------------------------------------------------------- kernel
+
+# Package names change with every Debian kernel ABI bump, so resolve them from
+# apt's metadata instead of hard-coding one.
+case $KERNEL in
+6.1)
+	PKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.[0-9]+-[0-9]+-amd64$/ { print $2; exit }')
+	[ -n "$PKG" ] || die "apt-cache depends linux-image-amd64 names no 6.1 kernel (not Debian 12? run apt-get update?)"
+	;;
+6.12)
+	# The -unsigned package holds the same kernel as the signed one, without
+	# pulling in the signed-template machinery; it is what bookworm-backports
+	# and bookworm-security ship for 6.12.
+	PKG=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' |
+		awk '{ print $1 }' | sort -V | tail -n 1)
+	[ -n "$PKG" ] || die "no linux-image-6.12.*+deb12-amd64-unsigned in apt's lists (run apt-get update?)"
+	;;
+esac
+VERSION=$(apt-cache policy "$PKG" | awk '$1 == "Candidate:" { print $2 }')
+[ -n "$VERSION" ] && [ "$VERSION" != "(none)" ] || die "apt has no installable version of $PKG"
+log "kernel package: $PKG $VERSION"
+
+DEB=
+for f in "$DEBS/${PKG}"_*.deb; do
+	[ -e "$f" ] || continue
+	if [ "$(dpkg-deb -f "$f" Version)" = "$VERSION" ]; then DEB=$f; fi
+done
+if [ -z "$DEB" ]; then
+	log "downloading $PKG $VERSION into $DEBS"
+	# apt drops to user _apt for downloads, which cannot write into a root-owned
+	# build dir; it falls back with a warning.  Running as root, just say so.
+	APT_OPTS=()
+	[ "$(id -u)" = 0 ] && APT_OPTS=(-o APT::Sandbox::User=root)
+	# Locked: fixtures for different --out dirs share this download cache.
+	(cd "$DEBS" && flock .lock apt-get download -q "${APT_OPTS[@]}" "$PKG=$VERSION" >&2) ||
+		die "apt-get download $PKG=$VERSION failed (stale package lists? try apt-get update)"
+	for f in "$DEBS/${PKG}"_*.deb; do
+		[ "$(dpkg-deb -f "$f" Version)" = "$VERSION" ] && DEB=$f
+	done
+	[ -n "$DEB" ] || die "downloaded $PKG but found no matching .deb in $DEBS"
+fi
+
+# Unpack with dpkg-deb, not dpkg -i: we want the files, not the install hooks
+# (initramfs generation, bootloader updates) or root privileges.  Only /boot
+# and the few modules we load are written out: the full tree is ~400 MB and
+# writing it doubled the time of this step (dpkg-deb -x: 11 s, this: 5 s).
+KROOT="$WORK/kernel"
+mkdir -p "$KROOT"
+members=('./boot/*')
+for m in "${MODULES[@]}"; do members+=("./lib/modules/*/$m.ko*"); done
+dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KROOT" --wildcards "${members[@]}" ||
+	die "could not unpack /boot and modules (${MODULES[*]}) from $DEB"
+VMLINUZ=$(ls "$KROOT"/boot/vmlinuz-* 2>/dev/null | head -n 1)
+[ -f "$VMLINUZ" ] || die "no /boot/vmlinuz-* in $DEB"
+RELEASE=${VMLINUZ##*/vmlinuz-}
+MODDIR="$KROOT/lib/modules/$RELEASE"
+[ -d "$MODDIR/kernel" ] || die "no lib/modules/$RELEASE in $DEB (release differs from vmlinuz name?)"
+
+cp "$VMLINUZ" "$PARTIAL/vmlinuz"
+cp "$KROOT/boot/System.map-$RELEASE" "$PARTIAL/System.map"
+cp "$KROOT/boot/config-$RELEASE" "$PARTIAL/config"
+{
+	echo "package=$PKG"
+	echo "version=$VERSION"
+	echo "release=$RELEASE"
+	echo "deb=$(basename "$DEB")"
+	echo "sha256=$(sha256sum "$DEB" | awk '{ print $1 }')"
+} >"$PARTIAL/kernel.txt"
+
+# ---------------------------------------------------------------- initramfs
+
+ROOT="$WORK/initramfs"
+mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,lib/modules}
+
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+# Applet links made here rather than with 'busybox --install' at boot: the
+# archive is then complete and inspectable without booting it.
+for applet in $("$BUSYBOX" --list); do
+	[ -e "$ROOT/bin/$applet" ] || ln -s busybox "$ROOT/bin/$applet"
+done
+
+gcc -static -O1 -Wall -o "$PARTIAL/vmic-marker" "$MARKER_SRC" ||
+	die "gcc -static failed (static glibc comes with the Debian package 'libc6-dev')"
+cp "$PARTIAL/vmic-marker" "$ROOT/bin/vmic-marker"
+# The sleepers are the marker binary under other names: a process's comm comes
+# from the file it executed, and hard links keep the archive small.
+ln "$ROOT/bin/vmic-marker" "$ROOT/bin/vmic-sleeper-a"
+ln "$ROOT/bin/vmic-marker" "$ROOT/bin/vmic-sleeper-b"
+# Expected marker strings, from the binary itself so they cannot drift from
+# marker.c.  Host-generated (unlike the rest of truth/), but tests look there.
+"$PARTIAL/vmic-marker" --print-strings >"$PARTIAL/truth/marker-strings.txt"
+
+for m in "${MODULES[@]}"; do
+	src=$(ls "$MODDIR/$m".ko* 2>/dev/null | head -n 1)
+	[ -n "$src" ] || die "module $m not in $PKG"
+	dst="$ROOT/lib/modules/$(basename "$m").ko"
+	# 6.1 ships plain .ko, 6.12 ships .ko.xz.  Busybox 1.35's insmod happens
+	# to unpack .ko.xz itself but fails on .ko.zst ("invalid module format"),
+	# so decompress everything here and keep the guest side uniform.
+	case $src in
+	*.ko) cp "$src" "$dst" ;;
+	*.ko.xz) need xz xz-utils; xz -dc "$src" >"$dst" ;;
+	*.ko.zst) need zstd zstd; zstd -qdc "$src" >"$dst" ;;
+	*.ko.gz) gzip -dc "$src" >"$dst" ;;
+	*) die "unknown module compression: $src" ;;
+	esac
+	objcopy -O binary -j .modinfo "$dst" "$WORK/modinfo"
+	deps=$(tr '\0' '\n' <"$WORK/modinfo" | sed -n 's/^depends=//p')
+	[ -z "$deps" ] || die "module $m now depends on '$deps'; pick another in MODULES"
+	# The exact files loaded, for tests that look at module contents.
+	mkdir -p "$PARTIAL/modules"
+	cp "$dst" "$PARTIAL/modules/"
+done
+
+# The guest's /init.  Everything it reports goes to ttyS1 so the kernel's own
+# console chatter (ttyS0) cannot interleave with the ground truth.
+cat >"$ROOT/init" <<'INIT'
+#!/bin/sh
+# /init of the vmic fixture guest; generated by scripts/make-fixture.sh.
+export PATH=/bin
+
+# No /dev/console exists in the archive (creating device nodes needs root on
+# the host), so mount devtmpfs first and then attach stdio to the console.
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+
+# Real addresses in kallsyms/modules and an unrestricted dmesg for the truth.
+echo 0 >/proc/sys/kernel/kptr_restrict
+echo 0 >/proc/sys/kernel/dmesg_restrict
+
+for m in /lib/modules/*.ko; do
+	insmod "$m" || echo "vmic-init: insmod $m failed"
+done
+
+# Long-lived processes with names a test can look for.  The shell loop sleeps
+# for an hour, not a second, so the process list does not churn between the
+# ps below and the memory dump.  No process started after this point outlives
+# the truth collection (see the final 'wait'), so the dump holds exactly these
+# plus kernel threads; only the short-lived ps/cat/awk helpers seen in the
+# truth are gone.
+/bin/vmic-sleeper-a --sleep-only &
+/bin/vmic-sleeper-b --sleep-only second-arg "third arg with spaces" &
+sh -c 'while :; do sleep 3600; done' vmic-loop &
+/bin/vmic-marker >/tmp/vmic-marker.out &
+MARKER_PID=$!
+
+i=0
+while [ ! -s /tmp/vmic-marker.out ] && [ $i -lt 30 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+sleep 1
+
+# Raw mode: otherwise the tty turns every \n into \r\n.
+stty -F /dev/ttyS1 raw -echo
+exec 3>/dev/ttyS1
+
+# Through awk so every section ends in a newline before its END line, and so
+# that ps sees a pipe, not a tty: busybox ps cuts lines at the tty's width.
+section() {
+	name=$1
+	shift
+	# Progress on the console, to see where the guest spends its time.
+	echo "vmic-init: $name at $(cut -d ' ' -f 1 /proc/uptime)s"
+	echo "=== BEGIN $name ===" >&3
+	"$@" 2>&1 | awk 1 >&3
+	echo "=== END $name ===" >&3
+}
+
+# The same process list without ps: pid, ppid, comm and cmdline (NULs shown
+# as spaces), tab-separated, straight from /proc.
+procs() {
+	for d in /proc/[0-9]*; do
+		stat=$(cat "$d/stat" 2>/dev/null) || continue
+		comm=${stat#*(}
+		comm=${comm%)*}
+		set -- ${stat##*) }
+		cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)
+		printf '%s\t%s\t%s\t%s\n' "${d#/proc/}" "$2" "$comm" "${cmd% }"
+	done | sort -n
+}
+
+first_cpu() { awk '/^$/ { exit } { print }' /proc/cpuinfo; }
+
+section uname uname -a
+section version cat /proc/version
+section cmdline cat /proc/cmdline
+section ps ps -o pid,ppid,comm,args
+section procs procs
+section marker cat /tmp/vmic-marker.out
+section maps-marker cat /proc/$MARKER_PID/maps
+section modules cat /proc/modules
+section iomem cat /proc/iomem
+section cpuinfo first_cpu
+section meminfo cat /proc/meminfo
+section kallsyms cat /proc/kallsyms
+section dmesg dmesg
+
+echo "=== VMIC-FIXTURE-READY ===" >&3
+echo "=== VMIC-FIXTURE-READY ==="
+
+# PID 1 must never exit (the kernel would panic).  'wait' idles on the
+# background processes above, which never end, without forking a new one.
+while :; do
+	wait
+	sleep 3600
+done
+INIT
+chmod 755 "$ROOT/init"
+
+# newc is the only cpio format the kernel unpacks; -R 0:0 makes the files
+# root-owned in the guest even when the script runs unprivileged.
+(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio --quiet -o -H newc -R 0:0) | gzip -9n >"$PARTIAL/initrd.gz"
+log "initramfs: $(du -k "$PARTIAL/initrd.gz" | cut -f1) KiB; build took $((SECONDS - START)) s"
+
+# --------------------------------------------------------------------- boot
+
+SOCK="$WORK/monitor.sock"
+QEMU_CMD=(
+	qemu-system-x86_64
+	-accel tcg
+	-machine pc
+	-cpu qemu64
+	-m "$RAM_MB"
+	-smp 1
+	# No default NIC, VGA, floppy or CD: less to emulate, a simpler iomem.
+	-nodefaults
+	-display none
+	-no-reboot
+	-kernel "$PARTIAL/vmlinuz"
+	-initrd "$PARTIAL/initrd.gz"
+	-append "console=ttyS0 panic=-1"
+	-serial "file:$PARTIAL/console.log"
+	-serial "file:$PARTIAL/truth.txt"
+	-monitor "unix:$SOCK,server=on,wait=off"
+)
+{
+	qemu-system-x86_64 --version | head -n 1
+	echo "# run with DIR = $PARTIAL, renamed to $OUT when complete"
+	printf '%q ' "${QEMU_CMD[@]}"
+	echo
+} >"$PARTIAL/qemu.txt"
+
+BOOT_START=$SECONDS
+log "booting $RELEASE under TCG (timeout ${BOOT_TIMEOUT}s)"
+"${QEMU_CMD[@]}" </dev/null >"$WORK/qemu.out" 2>&1 9>&- &
+QEMU_PID=$!
+
+fail_boot() {
+	log "$1"
+	log "--- last lines of console.log ---"
+	tail -n 30 "$PARTIAL/console.log" >&2 2>/dev/null || true
+	log "--- QEMU output ---"
+	cat "$WORK/qemu.out" >&2 || true
+	exit 1
+}
+
+while ! grep -qF "$READY_LINE" "$PARTIAL/truth.txt" 2>/dev/null; do
+	kill -0 "$QEMU_PID" 2>/dev/null || fail_boot "QEMU exited before the guest was ready (kernel panic?)"
+	[ $((SECONDS - BOOT_START)) -lt "$BOOT_TIMEOUT" ] ||
+		fail_boot "guest not ready after ${BOOT_TIMEOUT}s"
+	sleep 0.5
+done
+log "guest ready after $((SECONDS - BOOT_START)) s"
+
+hmp() { python3 "$HMP" "$SOCK" "$@"; }
+
+# Each HMP call returns only at QEMU's next prompt, i.e. after the command has
+# finished; dump-guest-memory without -d runs synchronously.  Plain ELF (no
+# -p): physical memory only, no guest page-table walk by QEMU.
+hmp stop >/dev/null
+hmp dump-guest-memory "\"$PARTIAL/dump.elf\"" | tee "$WORK/dump.msg" >&2
+hmp pmemsave 0 $((RAM_MB << 20)) "\"$PARTIAL/dump.raw\"" | tee -a "$WORK/dump.msg" >&2
+hmp info registers -a >"$PARTIAL/registers.txt"
+hmp quit >/dev/null || true
+wait "$QEMU_PID" 2>/dev/null || true
+QEMU_PID=
+
+# QEMU creates the ELF dump mode 0400; tests may run as another user.
+chmod 644 "$PARTIAL/dump.elf" "$PARTIAL/dump.raw"
+raw_size=$(stat -c %s "$PARTIAL/dump.raw" 2>/dev/null || echo 0)
+elf_size=$(stat -c %s "$PARTIAL/dump.elf" 2>/dev/null || echo 0)
+[ "$raw_size" = $((RAM_MB << 20)) ] || die "dump.raw is $raw_size bytes, expected $((RAM_MB << 20))"
+[ "$elf_size" -gt $((RAM_MB << 20)) ] || die "dump.elf is only $elf_size bytes"
+grep -q '^CR3=' "$PARTIAL/registers.txt" || grep -q 'CR3=' "$PARTIAL/registers.txt" ||
+	die "registers.txt has no CR3: $(head -c 300 "$PARTIAL/registers.txt")"
+
+# ------------------------------------------------------------------- truth
+
+# One file per "=== BEGIN name ===" ... "=== END name ===" block.
+awk -v dir="$PARTIAL/truth" '
+	{ sub(/\r$/, "") }
+	/^=== BEGIN [A-Za-z0-9_.-]+ ===$/ { file = dir "/" $3 ".txt"; printf "" > file; next }
+	/^=== END [A-Za-z0-9_.-]+ ===$/ { if (file != "") close(file); file = ""; next }
+	file != "" { print > file }
+' "$PARTIAL/truth.txt"
+
+for s in uname version ps procs marker maps-marker modules iomem kallsyms dmesg; do
+	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
+done
+grep -q '^pid=[0-9]* heap=0x' "$PARTIAL/truth/marker.txt" || die "vmic-marker printed no addresses"
+for m in "${MODULES[@]}"; do
+	name=$(basename "$m")
+	grep -q "^$name " "$PARTIAL/truth/modules.txt" || die "module $name not loaded in the guest"
+done
+
+echo "$PKG $VERSION" >"$PARTIAL/DONE"
+
+# Swap the finished fixture into place, but never delete a directory we did
+# not make: ours always has kernel.txt (or is empty).
+if [ -e "$OUT" ]; then
+	if [ -f "$OUT/kernel.txt" ] || [ -z "$(ls -A "$OUT")" ]; then
+		rm -rf "$OUT"
+	else
+		die "$OUT exists and is not a fixture; not replacing it (result is in $PARTIAL)"
+	fi
+fi
+mv "$PARTIAL" "$OUT"
+log "fixture ready in $OUT ($((SECONDS - START)) s; dump.elf $elf_size B, dump.raw $raw_size B)"

@@ -1,0 +1,122 @@
+/* The core's private state, shared by its files. */
+#ifndef VMIC_CORE_INTERNAL_H
+#define VMIC_CORE_INTERNAL_H
+
+#include <vmic/core.h>
+
+/* One cached page of memory the driver does not map in place. */
+typedef struct page_slot {
+    uint64_t gfn;          /* UINT64_MAX when empty */
+    const uint8_t *data;   /* copy (in page_cache.copies) or driver mapping */
+    bool mapped;           /* data came from driver map_page */
+} page_slot;
+
+#define PAGE_CACHE_WAYS 4
+
+typedef struct page_cache {
+    page_slot *slots;      /* nsets * PAGE_CACHE_WAYS */
+    uint8_t *copies;       /* one page of storage per slot */
+    uint8_t *next_victim;  /* round-robin way per set */
+    size_t nsets;          /* power of two */
+} page_cache;
+
+/*
+ * One translation of a 4 KiB virtual page: 16 bytes, so that a cache of
+ * 64k pages stays within a host L2. The root is named by a small id
+ * (see tlb.roots) instead of its address to fit the key in one word.
+ */
+typedef struct tlb_entry {
+    uint64_t key;          /* vpn << 16 | root id; 0 when empty */
+    uint64_t pfn;          /* pa >> 12 */
+} tlb_entry;
+
+/* Root ids: 1..TLB_MAX_ROOTS-1. Running out flushes the cache and starts over. */
+#define TLB_MAX_ROOTS 4096
+#define TLB_ROOT_SLOTS (2 * TLB_MAX_ROOTS)
+
+/*
+ * Pages that served as page tables for cached translations, as a bit per hash
+ * of their gfn: a write to one of them must flush the TLB. A false positive
+ * costs a needless flush, never a stale translation.
+ */
+#define PT_PAGE_BITS 65536
+
+typedef struct tlb {
+    tlb_entry *entries;
+    size_t mask;
+    uint64_t last_root;    /* the most recent root and its id: one compare */
+    uint16_t last_id;
+    uint16_t nroots;
+    uint64_t root_slots[TLB_ROOT_SLOTS];   /* open addressing: root | 1, 0 = free */
+    uint16_t root_ids[TLB_ROOT_SLOTS];
+    uint64_t pt_pages[PT_PAGE_BITS / 64];
+} tlb;
+
+struct vmic_core {
+    vmic_driver *drv;
+    const vmic_driver_info_t *info;
+    vmic_paging_t paging;
+    const vmic_mem_region_t *last_region; /* last region hit, checked first */
+    vmic_table_source_t tables;           /* how the walker reaches table pages */
+    page_cache pages;
+    tlb tlb;
+    vmic_cache_stats_t stats;
+};
+
+/* page_cache.c */
+vmic_status page_cache_init(page_cache *pc, size_t npages);
+void page_cache_free(vmic_core *core);
+void page_cache_drop(vmic_core *core, uint64_t gfn);
+/* A pointer to the page holding pa, and how many bytes from pa it covers
+ * contiguously (to the end of a host region, or of the page). */
+vmic_status core_map(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t *len);
+const vmic_mem_region_t *core_region(vmic_core *core, uint64_t pa);
+
+/* tlb.c */
+vmic_status tlb_init(tlb *t, size_t entries);
+void tlb_free(tlb *t);
+void tlb_clear(tlb *t);
+void tlb_insert(vmic_core *core, uint64_t root, const vmic_translation_t *tr);
+/* The id of root, assigned on first sight when assign is set; 0 if none. */
+uint16_t tlb_root_id(vmic_core *core, uint64_t root, bool assign);
+void tlb_note_write(vmic_core *core, uint64_t pa, size_t len);
+
+#define TLB_GOLDEN 0x9e3779b97f4a7c15ull
+
+/*
+ * Runs of 8 neighbouring pages stay together (their sets share host cache
+ * lines); everything above, and the root, is hashed, so that regions a
+ * power of two apart (the direct map, vmemmap, the kernel image, user space)
+ * do not pile into the same sets.
+ */
+static inline tlb_entry *tlb_set(const tlb *t, uint64_t vpn, uint16_t id)
+{
+    uint64_t group = (vpn >> 3) ^ ((uint64_t)id << 45);
+    uint64_t hash = (group * TLB_GOLDEN) >> 29;
+    size_t set = (size_t)((hash << 3) | (vpn & 7)) & (t->mask >> 1);
+    return &t->entries[2 * set];
+}
+
+static inline bool tlb_lookup(vmic_core *core, uint64_t root, uint64_t va, uint64_t *pa)
+{
+    tlb *t = &core->tlb;
+    uint16_t id = t->last_id && t->last_root == root ? t->last_id : tlb_root_id(core, root, false);
+    uint64_t vpn = (va >> VMIC_PAGE_SHIFT) & 0x1fffffffffffull; /* 45 bits: LA57 */
+    const tlb_entry *set = tlb_set(t, vpn, id);
+    const uint64_t key = vpn << 16 | id;
+
+    for (int way = 0; way < 2; way++) {
+        if (id && set[way].key == key) {
+            core->stats.tlb_hits++;
+            *pa = (set[way].pfn << VMIC_PAGE_SHIFT) | vmic_page_offset(va);
+            return true;
+        }
+    }
+    core->stats.tlb_misses++;
+    return false;
+}
+
+/* The walker's table reader over the core. */
+const uint64_t *core_read_table(void *core, vmic_pa_t table);
+
+#endif

@@ -1,0 +1,127 @@
+/* Reads and writes by guest-physical address. */
+#include <string.h>
+
+#include "core_internal.h"
+
+vmic_status vmic_map_pa(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t *len)
+{
+    return core_map(core, pa, ptr, len);
+}
+
+vmic_status vmic_read_pa(vmic_core *core, vmic_pa_t pa, void *buf, size_t len)
+{
+    uint8_t *out = buf;
+
+    while (len > 0) {
+        const uint8_t *src;
+        size_t avail;
+        vmic_status s = core_map(core, pa, &src, &avail);
+        if (s)
+            return s;
+        size_t n = avail < len ? avail : len;
+        memcpy(out, src, n);
+        out += n;
+        pa.addr += n;
+        len -= n;
+    }
+    return VMIC_OK;
+}
+
+/* The bytes of [pa, pa+len) that lie in one region, written in place or by
+ * the driver. */
+static vmic_status write_in_region(vmic_core *core, const vmic_mem_region_t *r, vmic_pa_t pa,
+                                   const uint8_t *src, size_t n)
+{
+    if (r->host && r->writable) {
+        memcpy(r->host + (pa.addr - r->start.addr), src, n);
+        return VMIC_OK;
+    }
+    if (!core->drv->ops->write)
+        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: writing memory is not supported by the %s "
+                         "driver (pa 0x%llx)", core->info->source, core->info->driver,
+                         (unsigned long long)pa.addr);
+    return core->drv->ops->write(core->drv, pa, src, n);
+}
+
+vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t len)
+{
+    const uint8_t *src = buf;
+    vmic_pa_t start = pa;
+    size_t total = len;
+
+    while (len > 0) {
+        const vmic_mem_region_t *r = core_region(core, pa.addr);
+        if (!r)
+            return vmic_fail(VMIC_E_UNMAPPED, "%s: pa 0x%llx is not guest memory",
+                             core->info->source, (unsigned long long)pa.addr);
+        uint64_t left_in_region = r->size - (pa.addr - r->start.addr);
+        size_t n = left_in_region < len ? (size_t)left_in_region : len;
+        vmic_status s = write_in_region(core, r, pa, src, n);
+        if (s)
+            return s;
+        src += n;
+        pa.addr += n;
+        len -= n;
+    }
+
+    /* What this write changed must not be served stale from either cache. */
+    for (uint64_t gfn = start.addr >> VMIC_PAGE_SHIFT;
+         total && gfn <= (start.addr + total - 1) >> VMIC_PAGE_SHIFT; gfn++)
+        page_cache_drop(core, gfn);
+    tlb_note_write(core, start.addr, total);
+    return VMIC_OK;
+}
+
+vmic_status vmic_read_u8_pa(vmic_core *core, vmic_pa_t pa, uint8_t *v)
+{
+    return vmic_read_pa(core, pa, v, sizeof *v);
+}
+
+vmic_status vmic_read_u16_pa(vmic_core *core, vmic_pa_t pa, uint16_t *v)
+{
+    return vmic_read_pa(core, pa, v, sizeof *v);
+}
+
+vmic_status vmic_read_u32_pa(vmic_core *core, vmic_pa_t pa, uint32_t *v)
+{
+    return vmic_read_pa(core, pa, v, sizeof *v);
+}
+
+vmic_status vmic_read_u64_pa(vmic_core *core, vmic_pa_t pa, uint64_t *v)
+{
+    return vmic_read_pa(core, pa, v, sizeof *v);
+}
+
+vmic_status vmic_read_str_pa(vmic_core *core, vmic_pa_t pa, char *buf, size_t max_len,
+                             size_t *len)
+{
+    size_t got = 0;
+
+    while (got < max_len) {
+        const uint8_t *src;
+        size_t avail;
+        vmic_status s = core_map(core, vmic_pa(pa.addr + got), &src, &avail);
+        if (s) {
+            buf[got] = '\0';
+            if (len)
+                *len = got;
+            return s;
+        }
+        size_t want = max_len - got < avail ? max_len - got : avail;
+        const uint8_t *nul = memchr(src, 0, want);
+        size_t n = nul ? (size_t)(nul - src) : want;
+        memcpy(buf + got, src, n);
+        got += n;
+        if (nul) {
+            buf[got] = '\0';
+            if (len)
+                *len = got;
+            return VMIC_OK;
+        }
+    }
+    buf[got] = '\0';
+    if (len)
+        *len = got;
+    return vmic_fail(VMIC_E_RANGE, "string at pa 0x%llx is longer than %zu bytes",
+                     (unsigned long long)pa.addr, max_len);
+}

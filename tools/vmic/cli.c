@@ -1,0 +1,169 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_fail(const char *cmd, vmic_status status, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "vmic %s: ", cmd);
+    if (fmt) {
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    if (status != VMIC_OK)
+        fprintf(stderr, "%s%s", fmt ? ": " : "",
+                *vmic_errmsg() ? vmic_errmsg() : vmic_status_name(status));
+    fputc('\n', stderr);
+    return EXIT_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "vmic %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'vmic %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+bool cli_parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return false;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || *end)
+        return false;
+    *v = x;
+    return true;
+}
+
+int cli_common_option(cli_common *c, int opt, const char *arg, const char *help)
+{
+    uint64_t v;
+
+    switch (opt) {
+    case 'h':
+        fputs(help, stdout);
+        exit(EXIT_OK);
+    case 'J':
+        c->json = true;
+        return 0;
+    case 'F':
+        c->format = arg;
+        return 0;
+    case 'R':
+        if (!cli_parse_u64(arg, &c->root)) {
+            fprintf(stderr, "vmic: --root wants an address, not '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        c->have_root = true;
+        return 0;
+    case 'V':
+        if (!cli_parse_u64(arg, &v) || v > UINT32_MAX) {
+            fprintf(stderr, "vmic: --vcpu wants a vCPU number, not '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        c->vcpu = (unsigned)v;
+        return 0;
+    }
+    return -1;
+}
+
+static bool parse_format(const char *s, vmic_dump_format *fmt)
+{
+    static const struct { const char *name; vmic_dump_format fmt; } formats[] = {
+        {"auto", VMIC_DUMP_AUTO}, {"raw", VMIC_DUMP_RAW},
+        {"elf", VMIC_DUMP_ELF}, {"lime", VMIC_DUMP_LIME},
+    };
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        if (strcmp(s, formats[i].name) == 0) {
+            *fmt = formats[i].fmt;
+            return true;
+        }
+    }
+    return false;
+}
+
+int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core **core)
+{
+    vmic_dump_format fmt = VMIC_DUMP_AUTO;
+    vmic_driver *drv;
+    vmic_status s;
+
+    if (c->format && !parse_format(c->format, &fmt))
+        return cli_usage(cmd, "unknown format '%s' (auto, raw, elf, lime)", c->format);
+    if ((s = vmic_dump_open(target, fmt, &drv)))
+        return cli_fail(cmd, s, NULL); /* the message names the file */
+    if ((s = vmic_core_open(drv, NULL, core)))
+        return cli_fail(cmd, s, "cannot start a session on %s", target);
+    return EXIT_OK;
+}
+
+int cli_context(const char *cmd, vmic_core *core, const cli_common *c, vmic_ctx_t *ctx,
+                const char **source)
+{
+    static char from_vcpu[48];
+    vmic_amd64_regs_t regs;
+    vmic_status s;
+
+    if (c->have_root) {
+        *ctx = vmic_ctx(vmic_pa(c->root));
+        *source = "--root";
+        return EXIT_OK;
+    }
+    if (!vmic_core_has(core, VMIC_CAP_REGISTERS) || vmic_vcpu_count(core) == 0)
+        return cli_fail(cmd, VMIC_OK, "%s has no vCPU registers to take a page-table root "
+                        "from: give --root CR3", vmic_core_info(core)->source);
+    if ((s = vmic_get_regs(core, c->vcpu, &regs)))
+        return cli_fail(cmd, s, "cannot read the registers of vCPU %u", c->vcpu);
+    if (!(regs.valid & VMIC_REGS_CR))
+        return cli_fail(cmd, VMIC_OK, "vCPU %u has no control registers in %s: give --root CR3",
+                        c->vcpu, vmic_core_info(core)->source);
+    *ctx = vmic_ctx(vmic_pa(regs.cr3));
+    snprintf(from_vcpu, sizeof from_vcpu, "vCPU %u CR3", c->vcpu);
+    *source = from_vcpu;
+    return EXIT_OK;
+}
+
+const char *cli_size(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+    uint64_t whole = bytes;
+
+    while (whole >= 1024 && u + 1 < sizeof units / sizeof units[0] && whole % 1024 == 0) {
+        whole /= 1024;
+        u++;
+    }
+    if (whole < 1024 || u + 1 == sizeof units / sizeof units[0]) {
+        snprintf(buf, size, "%" PRIu64 " %s", whole, units[u]);
+        return buf;
+    }
+    /* Not a whole number of the next unit: one decimal. */
+    double x = (double)bytes;
+    u = 0;
+    while (x >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        x /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", x, units[u]);
+    return buf;
+}
+
+const char *cli_access(vmic_access_t a, char buf[4])
+{
+    buf[0] = a & VMIC_ACCESS_R ? 'r' : '-';
+    buf[1] = a & VMIC_ACCESS_W ? 'w' : '-';
+    buf[2] = a & VMIC_ACCESS_X ? 'x' : '-';
+    buf[3] = '\0';
+    return buf;
+}

@@ -1,0 +1,77 @@
+/* What every vmic subcommand shares: opening a target, parsing numbers,
+ * reporting errors, choosing an address context. */
+#ifndef VMIC_TOOL_CLI_H
+#define VMIC_TOOL_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <vmic/vmic.h>
+
+#include "json.h"
+
+/* Exit codes: 0 done, 1 the operation failed, 2 the command line was wrong. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Options most subcommands accept. */
+typedef struct cli_common {
+    bool json;
+    const char *format;   /* --format raw|elf|lime (dumps) */
+    bool have_root;       /* --root CR3 given */
+    uint64_t root;
+    unsigned vcpu;        /* --vcpu N: whose CR3 is the default root */
+} cli_common;
+
+#define CLI_COMMON_LONGOPTS                                      \
+    {"help", no_argument, NULL, 'h'},                            \
+    {"json", no_argument, NULL, 'J'},                            \
+    {"format", required_argument, NULL, 'F'},                    \
+    {"root", required_argument, NULL, 'R'},                      \
+    {"vcpu", required_argument, NULL, 'V'}
+
+#define CLI_COMMON_HELP                                                        \
+    "  -h, --help          show this help\n"                                  \
+    "      --json          print JSON instead of a table\n"                   \
+    "      --format FMT    dump format: auto (default), raw, elf, lime\n"     \
+    "      --root CR3      page-table root for virtual addresses\n"           \
+    "      --vcpu N        take the root from this vCPU's CR3 (default 0)\n"
+
+/* Handles a common option; returns -1 if opt is not one, 0 on success, and
+ * EXIT_USAGE on a bad value. Prints help and exits for --help. */
+int cli_common_option(cli_common *c, int opt, const char *arg, const char *help);
+
+/* "vmic CMD: message" on stderr, with the library's message appended when
+ * status is not VMIC_OK (fmt NULL: the library's message alone). Returns
+ * EXIT_FAIL. */
+int cli_fail(const char *cmd, vmic_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+bool cli_parse_u64(const char *s, uint64_t *v);
+
+/* Opens TARGET (a dump file for now) into a core session. */
+int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core **core);
+
+/* The address context: --root, else --vcpu's CR3. */
+int cli_context(const char *cmd, vmic_core *core, const cli_common *c, vmic_ctx_t *ctx,
+                const char **source);
+
+/* "4 KiB", "2 MiB", "640 KiB", "1.5 GiB" */
+const char *cli_size(uint64_t bytes, char *buf, size_t size);
+/* "rwx" string of access rights. */
+const char *cli_access(vmic_access_t a, char buf[4]);
+
+/* The subcommands. */
+int cmd_info(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
+int cmd_pagetable(int argc, char **argv);
+
+#endif

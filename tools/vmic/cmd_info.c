@@ -1,0 +1,230 @@
+/* vmic info: what a target is, its memory layout, vCPUs and registers. */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: vmic info [OPTIONS] TARGET\n\n"
+    "Show the driver, the guest-physical memory layout, the paging mode and\n"
+    "every vCPU's registers of TARGET (a raw, ELF or LiME memory dump).\n\n"
+    "Options:\n" CLI_COMMON_HELP;
+
+typedef struct named_u64 {
+    const char *name;
+    uint64_t value;
+} named_u64;
+
+#define GPRS(r)                                                                   \
+    {"rax", (r)->rax}, {"rbx", (r)->rbx}, {"rcx", (r)->rcx}, {"rdx", (r)->rdx},   \
+    {"rsi", (r)->rsi}, {"rdi", (r)->rdi}, {"rbp", (r)->rbp}, {"rsp", (r)->rsp},   \
+    {"r8", (r)->r8}, {"r9", (r)->r9}, {"r10", (r)->r10}, {"r11", (r)->r11},       \
+    {"r12", (r)->r12}, {"r13", (r)->r13}, {"r14", (r)->r14}, {"r15", (r)->r15},   \
+    {"rip", (r)->rip}, {"rflags", (r)->rflags}
+
+#define CRS(r) {"cr0", (r)->cr0}, {"cr2", (r)->cr2}, {"cr3", (r)->cr3}, {"cr4", (r)->cr4}
+
+#define MSRS(r)                                                                   \
+    {"star", (r)->star}, {"lstar", (r)->lstar}, {"cstar", (r)->cstar},            \
+    {"sfmask", (r)->sfmask}, {"kernel_gs_base", (r)->kernel_gs_base},             \
+    {"sysenter_cs", (r)->sysenter_cs}, {"sysenter_esp", (r)->sysenter_esp},       \
+    {"sysenter_eip", (r)->sysenter_eip}, {"pat", (r)->pat}
+
+typedef struct named_seg {
+    const char *name;
+    const vmic_amd64_segment_t *seg;
+} named_seg;
+
+#define SEGS(r)                                                                   \
+    {"cs", &(r)->cs}, {"ss", &(r)->ss}, {"ds", &(r)->ds}, {"es", &(r)->es},       \
+    {"fs", &(r)->fs}, {"gs", &(r)->gs}, {"tr", &(r)->tr}, {"ldtr", &(r)->ldtr}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static void print_u64_rows(const named_u64 *v, size_t n, size_t per_row)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%s%-6s %016" PRIx64 "%s", i % per_row ? "  " : "  ", v[i].name, v[i].value,
+               (i % per_row == per_row - 1 || i == n - 1) ? "\n" : "");
+}
+
+static void print_regs_table(unsigned vcpu, const vmic_amd64_regs_t *r)
+{
+    printf("\nvCPU %u\n", vcpu);
+    if (r->valid & VMIC_REGS_GPR) {
+        named_u64 g[] = {GPRS(r)};
+        print_u64_rows(g, COUNT(g), 4);
+    }
+    if (r->valid & VMIC_REGS_CR) {
+        named_u64 c[] = {CRS(r)};
+        print_u64_rows(c, COUNT(c), 4);
+    }
+    if (r->valid & VMIC_REGS_EFER)
+        printf("  efer   %016" PRIx64 "\n", r->efer);
+    if (r->valid & VMIC_REGS_SEG) {
+        named_seg s[] = {SEGS(r)};
+        for (size_t i = 0; i < COUNT(s); i++)
+            printf("  %-4s   sel %04x base %016" PRIx64 " limit %08x attr %04x\n", s[i].name,
+                   s[i].seg->selector, s[i].seg->base, s[i].seg->limit, s[i].seg->attr);
+    }
+    if (r->valid & VMIC_REGS_DT)
+        printf("  gdtr   %016" PRIx64 "/%04x  idtr %016" PRIx64 "/%04x\n", r->gdtr.base,
+               r->gdtr.limit, r->idtr.base, r->idtr.limit);
+    if (r->valid & VMIC_REGS_MSR) {
+        named_u64 m[] = {MSRS(r)};
+        print_u64_rows(m, COUNT(m), 3);
+    }
+}
+
+static void json_regs(json *j, const vmic_amd64_regs_t *r)
+{
+    if (r->valid & VMIC_REGS_GPR) {
+        named_u64 g[] = {GPRS(r)};
+        for (size_t i = 0; i < COUNT(g); i++)
+            json_hex(j, g[i].name, g[i].value);
+    }
+    if (r->valid & VMIC_REGS_CR) {
+        named_u64 c[] = {CRS(r)};
+        for (size_t i = 0; i < COUNT(c); i++)
+            json_hex(j, c[i].name, c[i].value);
+    }
+    if (r->valid & VMIC_REGS_EFER)
+        json_hex(j, "efer", r->efer);
+    if (r->valid & VMIC_REGS_SEG) {
+        named_seg s[] = {SEGS(r)};
+        for (size_t i = 0; i < COUNT(s); i++) {
+            json_object_begin(j, s[i].name);
+            json_hex(j, "selector", s[i].seg->selector);
+            json_hex(j, "base", s[i].seg->base);
+            json_hex(j, "limit", s[i].seg->limit);
+            json_hex(j, "attr", s[i].seg->attr);
+            json_object_end(j);
+        }
+    }
+    if (r->valid & VMIC_REGS_DT) {
+        json_object_begin(j, "gdtr");
+        json_hex(j, "base", r->gdtr.base);
+        json_hex(j, "limit", r->gdtr.limit);
+        json_object_end(j);
+        json_object_begin(j, "idtr");
+        json_hex(j, "base", r->idtr.base);
+        json_hex(j, "limit", r->idtr.limit);
+        json_object_end(j);
+    }
+    if (r->valid & VMIC_REGS_MSR) {
+        named_u64 m[] = {MSRS(r)};
+        for (size_t i = 0; i < COUNT(m); i++)
+            json_hex(j, m[i].name, m[i].value);
+    }
+}
+
+static void print_table(vmic_core *core)
+{
+    const vmic_driver_info_t *info = vmic_core_info(core);
+    vmic_paging_t pg = vmic_core_paging(core);
+    char caps[256], size[32];
+
+    vmic_caps_describe(info->caps, caps, sizeof caps);
+    printf("target    %s\n", info->source);
+    printf("driver    %s\n", info->driver);
+    printf("caps      %s\n", caps);
+    printf("memory    %s in %zu region%s\n", cli_size(info->mem_size, size, sizeof size),
+           info->nregions, info->nregions == 1 ? "" : "s");
+    for (size_t i = 0; i < info->nregions; i++) {
+        const vmic_mem_region_t *r = &info->regions[i];
+        printf("          %016" PRIx64 "-%016" PRIx64 "  %10s", r->start.addr,
+               r->start.addr + r->size - 1, cli_size(r->size, size, sizeof size));
+        if (r->file_offset != UINT64_MAX)
+            printf("  file offset 0x%" PRIx64, r->file_offset);
+        printf("\n");
+    }
+    printf("paging    %d-level, NX %s, %u-bit physical\n", (int)pg.mode, pg.nxe ? "on" : "off",
+           pg.maxphyaddr);
+    printf("vcpus     %u\n", info->vcpu_count);
+}
+
+static int print_json(vmic_core *core, const char *cmd)
+{
+    const vmic_driver_info_t *info = vmic_core_info(core);
+    vmic_paging_t pg = vmic_core_paging(core);
+    char caps[256];
+    json j;
+
+    vmic_caps_describe(info->caps, caps, sizeof caps);
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_str(&j, "target", info->source);
+    json_str(&j, "driver", info->driver);
+    json_str(&j, "caps", caps);
+    json_u64(&j, "memory_size", info->mem_size);
+    json_hex(&j, "max_pa", info->max_pa.addr);
+    json_array_begin(&j, "regions");
+    for (size_t i = 0; i < info->nregions; i++) {
+        const vmic_mem_region_t *r = &info->regions[i];
+        json_object_begin(&j, NULL);
+        json_hex(&j, "start", r->start.addr);
+        json_u64(&j, "size", r->size);
+        if (r->file_offset != UINT64_MAX)
+            json_hex(&j, "file_offset", r->file_offset);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_object_begin(&j, "paging");
+    json_u64(&j, "levels", (uint64_t)pg.mode);
+    json_bool(&j, "nx", pg.nxe);
+    json_u64(&j, "maxphyaddr", pg.maxphyaddr);
+    json_object_end(&j);
+    json_array_begin(&j, "vcpus");
+    for (unsigned v = 0; v < info->vcpu_count; v++) {
+        vmic_amd64_regs_t regs;
+        vmic_status s = vmic_get_regs(core, v, &regs);
+        if (s)
+            return cli_fail(cmd, s, "cannot read the registers of vCPU %u", v);
+        json_object_begin(&j, NULL);
+        json_u64(&j, "vcpu", v);
+        json_regs(&j, &regs);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    json_done(&j);
+    return EXIT_OK;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {0}};
+    cli_common c = {0};
+    vmic_core *core;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if ((rc = cli_common_option(&c, opt, optarg, help)) >= 0) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        return cli_usage("info", "bad option");
+    }
+    if (optind + 1 != argc)
+        return cli_usage("info", "needs exactly one TARGET");
+    if ((rc = cli_open("info", argv[optind], &c, &core)))
+        return rc;
+
+    if (c.json) {
+        rc = print_json(core, "info");
+    } else {
+        print_table(core);
+        for (unsigned v = 0; v < vmic_vcpu_count(core); v++) {
+            vmic_amd64_regs_t regs;
+            vmic_status s = vmic_get_regs(core, v, &regs);
+            if (s) {
+                rc = cli_fail("info", s, "cannot read the registers of vCPU %u", v);
+                break;
+            }
+            print_regs_table(v, &regs);
+        }
+    }
+    vmic_core_close(core);
+    return rc;
+}

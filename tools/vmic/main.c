@@ -1,0 +1,52 @@
+/* vmic: look into x86-64 virtual machines from outside. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"info", "driver, memory layout, vCPUs and registers of a target", cmd_info},
+    {"read", "hexdump guest memory by physical or virtual address", cmd_read},
+    {"translate", "translate a virtual address, showing the page walk", cmd_translate},
+    {"pagetable", "list the mappings of a page-table root as ranges", cmd_pagetable},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: vmic COMMAND [OPTIONS] TARGET ...\n\n"
+                 "vmic looks into x86-64 virtual machines from outside: memory dumps\n"
+                 "(raw, QEMU ELF cores, LiME), VMs it hosts on KVM and QEMU VMs.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'vmic COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            char *help_argv[] = {argv[2], "--help", NULL};
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (strcmp(commands[i].name, argv[2]) == 0)
+                    return commands[i].run(2, help_argv);
+        }
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("vmic %s\n", VMIC_VERSION_STRING);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "vmic: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return EXIT_USAGE;
+}
