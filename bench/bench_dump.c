@@ -69,31 +69,25 @@ static void report(const char *what, double value, const char *unit, double base
 
 /* ---- read_pa ----------------------------------------------------------- */
 
-static double read_pa_gbps(vmic_core *core, size_t chunk, double seconds)
-{
-    const vmic_driver_info_t *info = vmic_core_info(core);
-    uint8_t *buf = malloc(chunk);
-    uint64_t bytes = 0;
-    double t0 = now(), t;
+typedef void (*copy_fn)(vmic_core *core, const vmic_mem_region_t *reg, uint64_t off,
+                        uint8_t *buf, size_t n);
 
-    do {
-        for (size_t r = 0; r < info->nregions; r++) {
-            const vmic_mem_region_t *reg = &info->regions[r];
-            for (uint64_t off = 0; off + chunk <= reg->size; off += chunk) {
-                if (vmic_read_pa(core, vmic_pa(reg->start.addr + off), buf, chunk))
-                    die("read_pa");
-                bytes += chunk;
-            }
-        }
-        t = now() - t0;
-    } while (t < seconds);
-    sink += buf[0];
-    free(buf);
-    return (double)bytes / t / 1e9;
+static void copy_by_read_pa(vmic_core *core, const vmic_mem_region_t *reg, uint64_t off,
+                            uint8_t *buf, size_t n)
+{
+    if (vmic_read_pa(core, vmic_pa(reg->start.addr + off), buf, n))
+        die("read_pa");
 }
 
 /* The same bytes copied straight out of the mapping: what memcpy allows. */
-static double memcpy_gbps(vmic_core *core, size_t chunk, double seconds)
+static void copy_by_memcpy(vmic_core *core, const vmic_mem_region_t *reg, uint64_t off,
+                           uint8_t *buf, size_t n)
+{
+    memcpy(buf, reg->host + off, n);
+}
+
+/* Copies the whole dump in chunks, again and again for `seconds`. */
+static double copy_gbps(vmic_core *core, copy_fn copy, size_t chunk, double seconds)
 {
     const vmic_driver_info_t *info = vmic_core_info(core);
     uint8_t *buf = malloc(chunk);
@@ -104,7 +98,7 @@ static double memcpy_gbps(vmic_core *core, size_t chunk, double seconds)
         for (size_t r = 0; r < info->nregions; r++) {
             const vmic_mem_region_t *reg = &info->regions[r];
             for (uint64_t off = 0; off + chunk <= reg->size; off += chunk) {
-                memcpy(buf, reg->host + off, chunk);
+                copy(core, reg, off, buf, chunk);
                 bytes += chunk;
             }
         }
@@ -232,14 +226,14 @@ int main(int argc, char **argv)
            vmic_core_info(core)->mem_size >> 20, regs.cr3);
 
     /* Touch every page once so the first figure does not pay the page faults. */
-    read_pa_gbps(core, 1 << 20, 0);
+    copy_gbps(core, copy_by_read_pa, 1 << 20, 0);
 
-    double m4k = BEST_OF(memcpy_gbps(core, 4096, seconds));
-    double m1m = BEST_OF(memcpy_gbps(core, 1 << 20, seconds));
-    report("read_pa 4 KiB reads (GB/s)", BEST_OF(read_pa_gbps(core, 4096, seconds)), "GB/s", m4k,
-           "memcpy", 2.8, "LibVMI read");
-    report("read_pa 1 MiB reads (GB/s)", BEST_OF(read_pa_gbps(core, 1 << 20, seconds)), "GB/s",
-           m1m, "memcpy", 7.5, "LibVMI mmap");
+    double m4k = BEST_OF(copy_gbps(core, copy_by_memcpy, 4096, seconds));
+    double m1m = BEST_OF(copy_gbps(core, copy_by_memcpy, 1 << 20, seconds));
+    double r4k = BEST_OF(copy_gbps(core, copy_by_read_pa, 4096, seconds));
+    double r1m = BEST_OF(copy_gbps(core, copy_by_read_pa, 1 << 20, seconds));
+    report("read_pa 4 KiB reads (GB/s)", r4k, "GB/s", m4k, "memcpy", 2.8, "LibVMI read");
+    report("read_pa 1 MiB reads (GB/s)", r1m, "GB/s", m1m, "memcpy", 7.5, "LibVMI mmap");
 
     page_list pages = {0};
     uint64_t skipped;

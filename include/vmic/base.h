@@ -47,8 +47,14 @@ typedef struct vmic_gfn { uint64_t num; } vmic_gfn_t;  /* guest frame number */
 static inline vmic_pa_t vmic_pa(uint64_t a) { vmic_pa_t p = {a}; return p; }
 static inline vmic_va_t vmic_va(uint64_t a) { vmic_va_t v = {a}; return v; }
 static inline vmic_gfn_t vmic_gfn(uint64_t n) { vmic_gfn_t g = {n}; return g; }
-static inline vmic_gfn_t vmic_pa_to_gfn(vmic_pa_t pa) { return vmic_gfn(pa.addr >> VMIC_PAGE_SHIFT); }
-static inline vmic_pa_t vmic_gfn_to_pa(vmic_gfn_t gfn) { return vmic_pa(gfn.num << VMIC_PAGE_SHIFT); }
+static inline vmic_gfn_t vmic_pa_to_gfn(vmic_pa_t pa)
+{
+    return vmic_gfn(pa.addr >> VMIC_PAGE_SHIFT);
+}
+static inline vmic_pa_t vmic_gfn_to_pa(vmic_gfn_t gfn)
+{
+    return vmic_pa(gfn.num << VMIC_PAGE_SHIFT);
+}
 static inline uint64_t vmic_page_offset(uint64_t addr) { return addr & (VMIC_PAGE_SIZE - 1); }
 
 /* Access rights: bit flags, combinable (R|X, W, ...). */

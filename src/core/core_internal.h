@@ -63,6 +63,14 @@ struct vmic_core {
     vmic_cache_stats_t stats;
 };
 
+static inline size_t round_up_pow2(size_t n)
+{
+    size_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
 /* page_cache.c */
 vmic_status page_cache_init(page_cache *pc, size_t npages);
 void page_cache_free(vmic_core *core);

@@ -10,14 +10,6 @@
 
 #define EMPTY_GFN UINT64_MAX
 
-static size_t round_up_pow2(size_t n)
-{
-    size_t p = 1;
-    while (p < n)
-        p <<= 1;
-    return p;
-}
-
 vmic_status page_cache_init(page_cache *pc, size_t npages)
 {
     size_t nsets = round_up_pow2((npages + PAGE_CACHE_WAYS - 1) / PAGE_CACHE_WAYS);

@@ -1,8 +1,8 @@
 /*
  * The translation cache: (root, 4 KiB va page) -> 4 KiB pa page, two-way set
- * associative (both ways share one host cache line). Large pages are cached one 4 KiB piece at a time, as they are used,
- * so a lookup is always a single probe. Neighbouring pages of one root land
- * in neighbouring entries, which keeps hot sets in few host cache lines.
+ * associative, both ways in one host cache line. Large pages are cached one
+ * 4 KiB piece at a time, as they are used, so a lookup reads one set and
+ * nothing else. The set index is in core_internal.h, with the inline lookup.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +10,13 @@
 #include "core_internal.h"
 
 
-static size_t round_up_pow2(size_t n)
-{
-    size_t p = 1;
-    while (p < n)
-        p <<= 1;
-    return p;
-}
-
 vmic_status tlb_init(tlb *t, size_t entries)
 {
     size_t n = round_up_pow2(entries < 2 ? 2 : entries);
     t->entries = calloc(n, sizeof *t->entries);
     if (!t->entries)
-        return vmic_fail(VMIC_E_NOMEM, "core: cannot allocate a translation cache of %zu entries", n);
+        return vmic_fail(VMIC_E_NOMEM, "core: cannot allocate a translation cache of %zu entries",
+                         n);
     t->mask = n - 1;
     tlb_clear(t);
     return VMIC_OK;

@@ -28,7 +28,8 @@ static mem_driver *mem_of(vmic_driver *d)
 static vmic_status mem_check_range(mem_driver *m, vmic_pa_t pa, size_t len)
 {
     if (pa.addr >= m->opt.size || len > m->opt.size - pa.addr)
-        return vmic_fail(VMIC_E_UNMAPPED, "mem: [0x%llx, +0x%zx) is beyond guest memory (0x%llx bytes)",
+        return vmic_fail(VMIC_E_UNMAPPED,
+                         "mem: [0x%llx, +0x%zx) is beyond guest memory (0x%llx bytes)",
                          (unsigned long long)pa.addr, len, (unsigned long long)m->opt.size);
     return VMIC_OK;
 }
