@@ -78,6 +78,43 @@ int cli_common_option(cli_common *c, int opt, const char *arg, const char *help)
     return -1;
 }
 
+#define MAX_OPTIONS 48
+
+int cli_parse(const char *cmd, const char *help, int argc, char **argv,
+              const struct option *own, const char *shortopts, cli_option_fn fn, void *arg,
+              cli_common *c, int min_operands, int max_operands)
+{
+    static const struct option common[] = {CLI_COMMON_LONGOPTS};
+    struct option all[MAX_OPTIONS];
+    char shorts[64];
+    size_t n = 0;
+    int opt, rc;
+
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        all[n++] = common[i];
+    for (size_t i = 0; own && own[i].name && n + 1 < MAX_OPTIONS; i++)
+        all[n++] = own[i];
+    memset(&all[n], 0, sizeof all[n]);
+    snprintf(shorts, sizeof shorts, "h%s", shortopts ? shortopts : "");
+
+    opterr = 0; /* our own message, naming the command */
+    while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+        if (opt == '?' || opt == ':')
+            return -cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        if ((rc = cli_common_option(c, opt, optarg, help)) < 0)
+            rc = fn ? fn(arg, opt, optarg) : cli_usage(cmd, "unexpected option '%c'", opt);
+        if (rc)
+            return -rc;
+    }
+    int operands = argc - optind;
+    if (operands < min_operands || operands > max_operands) {
+        const char *usage = strchr(help, ' ');
+        return -cli_usage(cmd, "wrong number of operands; usage:%.*s", (int)strcspn(usage, "\n"),
+                          usage);
+    }
+    return optind;
+}
+
 static bool parse_format(const char *s, vmic_dump_format *fmt)
 {
     static const struct { const char *name; vmic_dump_format fmt; } formats[] = {
@@ -132,6 +169,19 @@ int cli_context(const char *cmd, vmic_core *core, const cli_common *c, vmic_ctx_
     snprintf(from_vcpu, sizeof from_vcpu, "vCPU %u CR3", c->vcpu);
     *source = from_vcpu;
     return EXIT_OK;
+}
+
+int cli_open_ctx(const char *cmd, const char *target, const cli_common *c, vmic_core **core,
+                 vmic_ctx_t *ctx, const char **source)
+{
+    int rc = cli_open(cmd, target, c, core);
+    if (rc)
+        return rc;
+    if ((rc = cli_context(cmd, *core, c, ctx, source))) {
+        vmic_core_close(*core);
+        *core = NULL;
+    }
+    return rc;
 }
 
 const char *cli_size(uint64_t bytes, char *buf, size_t size)

@@ -47,6 +47,19 @@ typedef struct cli_common {
  * EXIT_USAGE on a bad value. Prints help and exits for --help. */
 int cli_common_option(cli_common *c, int opt, const char *arg, const char *help);
 
+/* A command's own option: 0 taken, EXIT_USAGE for a bad value. */
+typedef int (*cli_option_fn)(void *arg, int opt, const char *value);
+
+/*
+ * Parses the common options and the command's own (`own`, {0}-terminated,
+ * may be NULL; `shortopts` lists their one-letter forms, may be NULL), then
+ * checks that between min and max operands follow. Returns the index of the
+ * first operand, or -(exit code) after reporting a usage error.
+ */
+int cli_parse(const char *cmd, const char *help, int argc, char **argv,
+              const struct option *own, const char *shortopts, cli_option_fn fn, void *arg,
+              cli_common *c, int min_operands, int max_operands);
+
 /* "vmic CMD: message" on stderr, with the library's message appended when
  * status is not VMIC_OK (fmt NULL: the library's message alone). Returns
  * EXIT_FAIL. */
@@ -62,6 +75,10 @@ int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core
 /* The address context: --root, else --vcpu's CR3. */
 int cli_context(const char *cmd, vmic_core *core, const cli_common *c, vmic_ctx_t *ctx,
                 const char **source);
+
+/* cli_open and cli_context together; on failure nothing stays open. */
+int cli_open_ctx(const char *cmd, const char *target, const cli_common *c, vmic_core **core,
+                 vmic_ctx_t *ctx, const char **source);
 
 /* "4 KiB", "2 MiB", "640 KiB", "1.5 GiB" */
 const char *cli_size(uint64_t bytes, char *buf, size_t size);

@@ -193,22 +193,13 @@ static int print_json(vmic_core *core, const char *cmd)
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {0}};
     cli_common c = {0};
     vmic_core *core;
-    int opt, rc;
+    int first, rc;
 
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if ((rc = cli_common_option(&c, opt, optarg, help)) >= 0) {
-            if (rc)
-                return rc;
-            continue;
-        }
-        return cli_usage("info", "bad option");
-    }
-    if (optind + 1 != argc)
-        return cli_usage("info", "needs exactly one TARGET");
-    if ((rc = cli_open("info", argv[optind], &c, &core)))
+    if ((first = cli_parse("info", help, argc, argv, NULL, NULL, NULL, NULL, &c, 1, 1)) < 0)
+        return -first;
+    if ((rc = cli_open("info", argv[first], &c, &core)))
         return rc;
 
     if (c.json) {

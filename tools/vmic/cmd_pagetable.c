@@ -58,44 +58,44 @@ static int filter_mapping(void *arg, const vmic_mapping_t *m)
     return f->next(f->next_arg, m);
 }
 
+typedef struct pagetable_opts {
+    bool pages;
+    int only_user;
+} pagetable_opts;
+
+static int pagetable_option(void *arg, int opt, const char *value)
+{
+    pagetable_opts *o = arg;
+    switch (opt) {
+    case 'P': o->pages = true; return 0;
+    case 'u': o->only_user = 1; return 0;
+    case 'k': o->only_user = 0; return 0;
+    }
+    return cli_usage("pagetable", "bad option");
+}
+
 int cmd_pagetable(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_COMMON_LONGOPTS,
+    static const struct option own[] = {
         {"pages", no_argument, NULL, 'P'},
         {"user", no_argument, NULL, 'u'},
         {"kernel", no_argument, NULL, 'k'},
         {0}};
     cli_common c = {0};
-    table_out out = {.only_user = -1};
-    bool pages = false;
+    pagetable_opts o = {.only_user = -1};
+    table_out out = {0};
     vmic_core *core;
     vmic_ctx_t ctx;
     const char *source;
-    int opt, rc;
+    int first, rc;
 
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if ((rc = cli_common_option(&c, opt, optarg, help)) >= 0) {
-            if (rc)
-                return rc;
-        } else if (opt == 'P') {
-            pages = true;
-        } else if (opt == 'u') {
-            out.only_user = 1;
-        } else if (opt == 'k') {
-            out.only_user = 0;
-        } else {
-            return cli_usage("pagetable", "bad option");
-        }
-    }
-    if (optind + 1 != argc)
-        return cli_usage("pagetable", "needs exactly one TARGET");
-    if ((rc = cli_open("pagetable", argv[optind], &c, &core)))
+    if ((first = cli_parse("pagetable", help, argc, argv, own, NULL, pagetable_option, &o, &c, 1,
+                           1)) < 0)
+        return -first;
+    if ((rc = cli_open_ctx("pagetable", argv[first], &c, &core, &ctx, &source)))
         return rc;
-    if ((rc = cli_context("pagetable", core, &c, &ctx, &source))) {
-        vmic_core_close(core);
-        return rc;
-    }
+    bool pages = o.pages;
+    out.only_user = o.only_user;
 
     out.json = c.json;
     vmic_range_merger_t merger = {.emit = print_range, .arg = &out};

@@ -64,43 +64,47 @@ static void json_bytes(json *j, const uint8_t *p, size_t n)
     free(hex);
 }
 
+typedef struct read_opts {
+    bool physical, raw;
+} read_opts;
+
+static int read_option(void *arg, int opt, const char *value)
+{
+    read_opts *o = arg;
+    switch (opt) {
+    case 'p': o->physical = true; return 0;
+    case 'r': o->raw = true; return 0;
+    }
+    return cli_usage("read", "bad option");
+}
+
 int cmd_read(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_COMMON_LONGOPTS, {"pa", no_argument, NULL, 'p'}, {"raw", no_argument, NULL, 'r'}, {0}};
+    static const struct option own[] = {
+        {"pa", no_argument, NULL, 'p'}, {"raw", no_argument, NULL, 'r'}, {0}};
     cli_common c = {0};
+    read_opts o = {0};
     read_job job = {0};
-    bool raw = false;
     uint64_t addr, length = 256;
     const char *ctx_source = "physical";
-    int opt, rc;
+    int first, rc;
 
-    while ((opt = getopt_long(argc, argv, "hp", longopts, NULL)) != -1) {
-        if ((rc = cli_common_option(&c, opt, optarg, help)) >= 0) {
-            if (rc)
-                return rc;
-        } else if (opt == 'p') {
-            job.physical = true;
-        } else if (opt == 'r') {
-            raw = true;
-        } else {
-            return cli_usage("read", "bad option");
-        }
-    }
-    if (argc - optind < 2 || argc - optind > 3)
-        return cli_usage("read", "needs TARGET ADDRESS [LENGTH]");
-    if (!cli_parse_u64(argv[optind + 1], &addr))
-        return cli_usage("read", "'%s' is not an address", argv[optind + 1]);
-    if (argc - optind == 3 && (!cli_parse_u64(argv[optind + 2], &length) || length == 0 ||
-                               length > MAX_LENGTH))
-        return cli_usage("read", "LENGTH must be between 1 and 4 GiB, not '%s'", argv[optind + 2]);
+    if ((first = cli_parse("read", help, argc, argv, own, "p", read_option, &o, &c, 2, 3)) < 0)
+        return -first;
+    if (!cli_parse_u64(argv[first + 1], &addr))
+        return cli_usage("read", "'%s' is not an address", argv[first + 1]);
+    if (argc - first == 3 && (!cli_parse_u64(argv[first + 2], &length) || length == 0 ||
+                              length > MAX_LENGTH))
+        return cli_usage("read", "LENGTH must be between 1 and 4 GiB, not '%s'", argv[first + 2]);
 
-    if ((rc = cli_open("read", argv[optind], &c, &job.core)))
+    job.physical = o.physical;
+    bool raw = o.raw;
+    if (job.physical)
+        rc = cli_open("read", argv[first], &c, &job.core);
+    else
+        rc = cli_open_ctx("read", argv[first], &c, &job.core, &job.ctx, &ctx_source);
+    if (rc)
         return rc;
-    if (!job.physical && (rc = cli_context("read", job.core, &c, &job.ctx, &ctx_source))) {
-        vmic_core_close(job.core);
-        return rc;
-    }
 
     uint8_t *buf = malloc(c.json ? length : CHUNK);
     if (!buf) {

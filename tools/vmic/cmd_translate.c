@@ -85,41 +85,29 @@ static void json_walk(json *j, const vmic_translation_t *t, vmic_ctx_t ctx)
 
 int cmd_translate(int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {0}};
     cli_common c = {0};
     vmic_core *core;
     vmic_ctx_t ctx;
     const char *source;
-    int opt, rc;
+    int first, rc;
 
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if ((rc = cli_common_option(&c, opt, optarg, help)) >= 0) {
-            if (rc)
-                return rc;
-            continue;
-        }
-        return cli_usage("translate", "bad option");
-    }
-    if (argc - optind < 2)
-        return cli_usage("translate", "needs TARGET and at least one VA");
-    for (int i = optind + 1; i < argc; i++) {
+    if ((first = cli_parse("translate", help, argc, argv, NULL, NULL, NULL, NULL, &c, 2,
+                           INT32_MAX)) < 0)
+        return -first;
+    for (int i = first + 1; i < argc; i++) {
         uint64_t va;
         if (!cli_parse_u64(argv[i], &va))
             return cli_usage("translate", "'%s' is not an address", argv[i]);
     }
-    if ((rc = cli_open("translate", argv[optind], &c, &core)))
+    if ((rc = cli_open_ctx("translate", argv[first], &c, &core, &ctx, &source)))
         return rc;
-    if ((rc = cli_context("translate", core, &c, &ctx, &source))) {
-        vmic_core_close(core);
-        return rc;
-    }
 
     vmic_paging_t pg = vmic_core_paging(core);
     json j;
     json_init(&j, stdout);
     if (c.json)
         json_array_begin(&j, NULL);
-    for (int i = optind + 1; i < argc; i++) {
+    for (int i = first + 1; i < argc; i++) {
         uint64_t va;
         vmic_translation_t t;
         cli_parse_u64(argv[i], &va);
