@@ -6,6 +6,13 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config
+  # QMP (the qemu driver) parses JSON with json-c
+  libjson-c-dev
+  # the Linux OS layer: kernel BTF (libbpf), .json.xz profiles (liblzma)
+  libbpf-dev liblzma-dev
+  # tests: struct offsets from the -dbg kernel's DWARF (pahole) and an ISF
+  # profile made from it by an independent DWARF reader (gdb)
+  dwarves gdb
   # tests under sanitizers and the fuzzers
   clang libclang-rt-14-dev
   # real-guest fixtures: a Debian kernel booted under QEMU with a busybox initramfs

@@ -20,9 +20,16 @@
 #   console.log      first serial port (kernel console)
 #   truth.txt        second serial port, raw; truth/<section>.txt split from it
 #   dump.elf, dump.raw, registers.txt
-#   DONE             written last; holds "<package> <version>"
+#   dwarf-offsets.txt  struct member offsets from the -dbg package's DWARF (pahole)
+#   profile.json.xz    an ISF profile made from that DWARF by gdb (scripts/make-isf.py)
+#   DONE             written last; holds "<package> <version> key=<hash>"
 #
-# The result is cached: a DIR with a DONE stamp is reused unless --force.
+# The result is cached: a DIR whose DONE stamp carries the hash of this
+# script, marker.c and the DWARF helpers is reused unless --force; any change
+# to them rebuilds it. The DWARF products depend only on the kernel package
+# and the helpers, so they are cached apart, in build/fixtures/dwarf/, and
+# survive fixture rebuilds (the -dbg .deb is ~1 GB; it is downloaded once into
+# build/fixtures/debs and only its vmlinux and System.map are unpacked).
 # Environment: VMIC_FIXTURE_TIMEOUT (seconds to wait for the guest, default
 # 180), VMIC_FIXTURE_KEEP_WORK=1 (keep the temporary work dir for debugging).
 
@@ -32,6 +39,11 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 MARKER_SRC="$REPO_ROOT/tests/fixtures/marker.c"
 HMP="$SCRIPT_DIR/qemu-hmp.py"
+MAKE_ISF="$SCRIPT_DIR/make-isf.py"
+PAHOLE_OFFSETS="$SCRIPT_DIR/pahole-offsets.py"
+# Everything the fixture's content depends on; its hash keys the cache.
+KEY=$(cat "${BASH_SOURCE[0]}" "$MARKER_SRC" "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
+DWARF_KEY=$(cat "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
 
 RAM_MB=256
 BOOT_TIMEOUT=${VMIC_FIXTURE_TIMEOUT:-180}
@@ -82,8 +94,10 @@ OUT="$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")"
 # The path is handed to QEMU's monitor inside double quotes.
 case $OUT in *'"'* | *'\'*) die "--out must not contain quotes or backslashes" ;; esac
 
+cached() { [ -s "$OUT/DONE" ] && grep -q " key=$KEY\$" "$OUT/DONE"; }
+
 # Checked before anything else so a cached run needs no tools and no network.
-if [ "$FORCE" = 0 ] && [ -s "$OUT/DONE" ]; then
+if [ "$FORCE" = 0 ] && cached; then
 	log "cached: $OUT ($(cat "$OUT/DONE"))"
 	exit 0
 fi
@@ -102,7 +116,7 @@ if ! flock -n 9; then
 	log "waiting for another build of $OUT"
 	flock 9
 fi
-if [ "$FORCE" = 0 ] && [ -s "$OUT/DONE" ]; then
+if [ "$FORCE" = 0 ] && cached; then
 	log "cached: $OUT ($(cat "$OUT/DONE")), built meanwhile"
 	exit 0
 fi
@@ -121,6 +135,9 @@ need dpkg-deb dpkg
 need tar tar
 need objcopy binutils
 need readelf binutils
+need pahole dwarves
+need gdb gdb
+need sha256sum coreutils
 
 BUSYBOX=$(command -v busybox)
 # A dynamically linked busybox (package 'busybox') would need a libc in the
@@ -242,7 +259,7 @@ for applet in $("$BUSYBOX" --list); do
 	[ -e "$ROOT/bin/$applet" ] || ln -s busybox "$ROOT/bin/$applet"
 done
 
-gcc -static -O1 -Wall -o "$PARTIAL/vmic-marker" "$MARKER_SRC" ||
+gcc -static -O1 -Wall -pthread -o "$PARTIAL/vmic-marker" "$MARKER_SRC" ||
 	die "gcc -static failed (static glibc comes with the Debian package 'libc6-dev')"
 cp "$PARTIAL/vmic-marker" "$ROOT/bin/vmic-marker"
 # The sleepers are the marker binary under other names: a process's comm comes
@@ -347,6 +364,14 @@ procs() {
 
 first_cpu() { awk '/^$/ { exit } { print }' /proc/cpuinfo; }
 
+# The marker's threads ("tid comm") and open files ("fd target").
+marker_threads() {
+	for t in /proc/$MARKER_PID/task/*; do echo "${t##*/} $(cat "$t/comm")"; done
+}
+marker_fds() {
+	for f in /proc/$MARKER_PID/fd/*; do echo "${f##*/} $(readlink "$f")"; done | sort -n
+}
+
 section uname uname -a
 section version cat /proc/version
 section cmdline cat /proc/cmdline
@@ -354,6 +379,8 @@ section ps ps -o pid,ppid,comm,args
 section procs procs
 section marker cat /tmp/vmic-marker.out
 section maps-marker cat /proc/$MARKER_PID/maps
+section threads-marker marker_threads
+section fds-marker marker_fds
 section modules cat /proc/modules
 section iomem cat /proc/iomem
 section cpuinfo first_cpu
@@ -461,7 +488,7 @@ awk -v dir="$PARTIAL/truth" '
 	file != "" { print > file }
 ' "$PARTIAL/truth.txt"
 
-for s in uname version ps procs marker maps-marker modules iomem kallsyms dmesg; do
+for s in uname version ps procs marker maps-marker threads-marker fds-marker modules iomem kallsyms dmesg; do
 	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
 done
 grep -q '^pid=[0-9]* heap=0x' "$PARTIAL/truth/marker.txt" || die "vmic-marker printed no addresses"
@@ -470,7 +497,58 @@ for m in "${MODULES[@]}"; do
 	grep -q "^$name " "$PARTIAL/truth/modules.txt" || die "module $name not loaded in the guest"
 done
 
-echo "$PKG $VERSION" >"$PARTIAL/DONE"
+# ---------------------------------------------------- DWARF ground truth
+
+# The -dbg package of the same kernel: its vmlinux has full DWARF. pahole
+# reads the member offsets of the structs vmic uses, gdb writes an ISF
+# profile; both are independent of vmic's BTF reader.
+DWARF_STRUCTS=task_struct,mm_struct,vm_area_struct,file,path,dentry,qstr,inode,super_block,vfsmount,mount,files_struct,fdtable,cred,signal_struct,module,module_memory,module_layout,list_head,maple_tree,maple_range_64,maple_arange_64,maple_metadata,printk_ringbuffer,prb_desc_ring,prb_data_ring,prb_desc,prb_data_blk_lpos,printk_info,vm_special_mapping,cpuinfo_x86
+DBG_PKG="${PKG%-unsigned}-dbg"
+DWARF_DIR="$REPO_ROOT/build/fixtures/dwarf/${DBG_PKG}_${VERSION}_$DWARF_KEY"
+if [ ! -s "$DWARF_DIR/DONE" ]; then
+	DBG_DEB=
+	for f in "$DEBS/${DBG_PKG}"_*.deb; do
+		[ -e "$f" ] && [ "$(dpkg-deb -f "$f" Version)" = "$VERSION" ] && DBG_DEB=$f
+	done
+	if [ -z "$DBG_DEB" ]; then
+		APT_OPTS=()
+		[ "$(id -u)" = 0 ] && APT_OPTS=(-o APT::Sandbox::User=root)
+		log "downloading $DBG_PKG $VERSION (~1 GB, once) into $DEBS"
+		(cd "$DEBS" && flock .lock apt-get download -q "${APT_OPTS[@]}" "$DBG_PKG=$VERSION" >&2) ||
+			die "apt-get download $DBG_PKG=$VERSION failed"
+		for f in "$DEBS/${DBG_PKG}"_*.deb; do
+			[ "$(dpkg-deb -f "$f" Version)" = "$VERSION" ] && DBG_DEB=$f
+		done
+		[ -n "$DBG_DEB" ] || die "downloaded $DBG_PKG but found no matching .deb in $DEBS"
+	fi
+	DBG_ROOT="$WORK/dbg"
+	mkdir -p "$DBG_ROOT"
+	# vmlinux and System.map come first in the archive: --occurrence stops tar
+	# there instead of inflating the ~5 GB of module debug info behind them.
+	dpkg-deb --fsys-tarfile "$DBG_DEB" 2>/dev/null |
+		tar -x -C "$DBG_ROOT" --occurrence=1 "./usr/lib/debug/boot/vmlinux-$RELEASE" \
+			"./usr/lib/debug/boot/System.map-$RELEASE" || true
+	DBG_VMLINUX="$DBG_ROOT/usr/lib/debug/boot/vmlinux-$RELEASE"
+	DBG_MAP="$DBG_ROOT/usr/lib/debug/boot/System.map-$RELEASE"
+	[ -s "$DBG_VMLINUX" ] && [ -s "$DBG_MAP" ] || die "no vmlinux/System.map for $RELEASE in $DBG_DEB"
+	rm -rf "$DWARF_DIR.partial"
+	mkdir -p "$DWARF_DIR.partial"
+	pahole -F dwarf -C "$DWARF_STRUCTS" "$DBG_VMLINUX" | python3 "$PAHOLE_OFFSETS" \
+		>"$DWARF_DIR.partial/dwarf-offsets.txt"
+	[ "$(wc -l <"$DWARF_DIR.partial/dwarf-offsets.txt")" -gt 100 ] ||
+		die "pahole gave fewer than 100 member offsets for $DBG_VMLINUX"
+	VMIC_ISF_OUT="$DWARF_DIR.partial/profile.json" VMIC_ISF_SYSTEM_MAP="$DBG_MAP" \
+		gdb -batch -nx -x "$MAKE_ISF" "$DBG_VMLINUX" >&2 ||
+		die "gdb could not write an ISF profile from $DBG_VMLINUX"
+	xz -T0 -6 "$DWARF_DIR.partial/profile.json"
+	echo "$DBG_PKG $VERSION" >"$DWARF_DIR.partial/DONE"
+	rm -rf "$DWARF_DIR" "$DBG_ROOT"
+	mv "$DWARF_DIR.partial" "$DWARF_DIR"
+	log "DWARF truth in $DWARF_DIR"
+fi
+cp "$DWARF_DIR/dwarf-offsets.txt" "$DWARF_DIR/profile.json.xz" "$PARTIAL/"
+
+echo "$PKG $VERSION key=$KEY" >"$PARTIAL/DONE"
 
 # Swap the finished fixture into place, but never delete a directory we did
 # not make: ours always has kernel.txt (or is empty).

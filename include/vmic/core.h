@@ -125,6 +125,248 @@ vmic_status vmic_set_regs(vmic_core *core, vmic_vcpu_t vcpu, const vmic_amd64_re
 vmic_status vmic_pause(vmic_core *core);
 vmic_status vmic_resume(vmic_core *core);
 
+/* ---- events ----------------------------------------------------------------- */
+/*
+ * The event model: the seed's VmiEvent, VmiEventResponse and VmiEventAction.
+ *
+ * A driver with VMIC_CAP_EVENTS stops a vCPU when something it watches
+ * happens and reports an event: which vCPU, in which view, its registers, and
+ * why. The vCPU stays stopped until the handler answers with a response: one
+ * action, optionally a view for that vCPU, optionally new registers.
+ *
+ * Events reach a handler only inside vmic_run_events(). The handler runs on
+ * the thread of the vCPU that stopped, one event at a time: a session lock
+ * serializes every callback, so a handler may use the core freely (the core
+ * itself is not thread-safe). Other vCPUs keep running meanwhile; one that
+ * stops on an event of its own waits for the lock. (Handing each event to the
+ * session thread and back was measured at ~5.8 us on these machines, most of
+ * the ~7 us a KVM exit costs: it would double the price of every event.)
+ *
+ * Whatever the event model changed -- views, page access, remapped gfns,
+ * monitors, debug registers, single-stepping, software breakpoints -- is
+ * undone when the session ends, however it ends: handler's wish, timeout,
+ * SIGINT/SIGTERM, an error, or the guest stopping.
+ */
+
+typedef enum vmic_event_kind {
+    VMIC_EVENT_MEMORY_ACCESS = 1, /* a view forbade a read, write or fetch */
+    VMIC_EVENT_INTERRUPT,         /* an exception being raised: INT3 (#BP) */
+    VMIC_EVENT_SINGLESTEP,        /* one instruction completed */
+    VMIC_EVENT_MSR_WRITE,         /* WRMSR to a monitored MSR, not yet applied */
+    VMIC_EVENT_IO,                /* IN/OUT on a monitored port */
+    VMIC_EVENT_BREAKPOINT,        /* a debug-register execute breakpoint */
+} vmic_event_kind;
+
+/* How an interrupt or exception is raised (the VMX interruption types). */
+typedef enum vmic_interrupt_type {
+    VMIC_INTR_EXTERNAL = 0,
+    VMIC_INTR_NMI = 2,
+    VMIC_INTR_HW_EXCEPTION = 3,
+    VMIC_INTR_SW_INTERRUPT = 4,   /* INT n */
+    VMIC_INTR_PRIV_SW_EXCEPTION = 5, /* INT1 (icebp) */
+    VMIC_INTR_SW_EXCEPTION = 6,   /* INT3, INTO */
+} vmic_interrupt_type;
+
+typedef struct vmic_event {
+    vmic_event_kind kind;
+    vmic_vcpu_t vcpu;
+    vmic_view_t view;          /* the view the vCPU was in */
+    uint64_t seq;              /* per-driver event number, from 1 */
+    vmic_amd64_regs_t regs;    /* at the event: GPR, SEG, CR, DT, EFER groups */
+    union {
+        struct {
+            vmic_pa_t pa;
+            vmic_gfn_t gfn;
+            vmic_va_t va;      /* valid when va_valid (always for fetches) */
+            bool va_valid;
+            vmic_access_t access;  /* the one access that was refused: R, W or X */
+            uint8_t size;      /* bytes of the access (0 for fetches) */
+            uint64_t value;    /* W: the bytes the guest writes */
+        } memory;
+        struct {
+            uint8_t vector;
+            vmic_interrupt_type type;
+            uint8_t insn_len;
+            bool has_error_code;
+            uint32_t error_code;
+            vmic_pa_t pa;      /* where RIP points */
+        } interrupt;
+        struct {
+            vmic_pa_t pa;      /* where RIP points: the next instruction */
+        } singlestep;
+        struct {
+            uint32_t msr;
+            uint64_t value;
+        } msr;
+        struct {
+            uint16_t port;
+            uint8_t size;      /* 1, 2 or 4 */
+            bool out;          /* OUT (guest to device) or IN */
+            uint32_t count;    /* > 1 for string I/O */
+            uint64_t value;    /* OUT: the first value written */
+        } io;
+        struct {
+            vmic_va_t va;
+            vmic_pa_t pa;
+            uint8_t slot;      /* debug register 0..3 */
+        } breakpoint;
+    };
+} vmic_event_t;
+
+/* The six ways a vCPU resumes; exactly the seed's VmiEventAction. */
+typedef enum vmic_action {
+    VMIC_ACTION_CONTINUE = 0,      /* resume; the trapped access proceeds */
+    VMIC_ACTION_DENY,              /* the instruction completes, its write is dropped */
+    VMIC_ACTION_REINJECT_INTERRUPT,/* deliver the exception to the guest's own handler */
+    VMIC_ACTION_SINGLESTEP,        /* run one instruction, then a SINGLESTEP event */
+    VMIC_ACTION_FAST_SINGLESTEP,   /* one instruction in the response's view, back to
+                                      the event's view, no event */
+    VMIC_ACTION_EMULATE,           /* complete the access without switching views */
+} vmic_action;
+
+typedef struct vmic_event_response {
+    vmic_action action;
+    bool set_view;             /* move this vCPU to `view` (FastSinglestep: for
+                                  the one step only) */
+    vmic_view_t view;
+    bool set_regs;             /* load the groups of regs.valid (GPR, SEG, CR,
+                                  DT, EFER) before resuming */
+    vmic_amd64_regs_t regs;
+} vmic_event_response_t;
+
+const char *vmic_event_kind_name(vmic_event_kind k);   /* "memory", "interrupt", ... */
+const char *vmic_action_name(vmic_action a);           /* "continue", "deny", ... */
+
+/*
+ * A driver answers every action for every event kind it reports, or says
+ * precisely why it cannot (VMIC_E_UNSUPPORTED and a message). A handler may ask
+ * first; vmic_run_events asks for every response and ends the session with
+ * that error when the answer is no.
+ */
+vmic_status vmic_check_response(vmic_core *core, const vmic_event_t *ev,
+                                const vmic_event_response_t *resp);
+
+typedef struct vmic_event_handler {
+    /* Required. *resp arrives filled in as Continue. Returning an error ends
+     * the session with it. Called on the stopped vCPU's thread. */
+    vmic_status (*on_event)(vmic_core *core, const vmic_event_t *ev,
+                            vmic_event_response_t *resp, void *arg);
+    /* No event for timeout_ms. */
+    void (*on_timeout)(vmic_core *core, void *arg);
+    /* SIGINT or SIGTERM arrived; the session then ends. */
+    void (*on_interrupted)(vmic_core *core, int signo, void *arg);
+    /* Polled after every event and every wake-up: true ends the session. */
+    bool (*should_stop)(vmic_core *core, void *arg);
+    /* Always called once as the session ends, before vmic undoes what the
+     * session changed, with every vCPU paused. */
+    void (*cleanup)(vmic_core *core, void *arg);
+    void *arg;
+} vmic_event_handler_t;
+
+/*
+ * Runs an event session until should_stop says so or the guest stops running
+ * (VMIC_OK), a SIGINT/SIGTERM arrives (VMIC_E_INTERRUPTED), or a callback or
+ * the driver fails (that error). The signals are taken through a signalfd
+ * while the session runs: call it from a thread where no other thread of the
+ * process accepts them. Cleanup always runs.
+ */
+vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *handler,
+                            uint32_t timeout_ms);
+
+typedef enum vmic_run_state {
+    VMIC_GUEST_PAUSED = 0,
+    VMIC_GUEST_RUNNING,
+    VMIC_GUEST_EXITED,         /* the guest asked to stop, or every vCPU halted */
+    VMIC_GUEST_FAILED,         /* triple fault, an instruction KVM cannot run, ... */
+} vmic_run_state;
+
+typedef struct vmic_guest_state {
+    vmic_run_state state;
+    int exit_code;             /* EXITED: the code the guest gave */
+    char message[256];         /* what happened, for people */
+} vmic_guest_state_t;
+
+vmic_status vmic_guest_state(vmic_core *core, vmic_guest_state_t *st);
+
+/* ---- monitors ------------------------------------------------------------ */
+/* Memory events need no monitor: they come from view permissions. */
+
+typedef enum vmic_monitor_kind {
+    VMIC_MONITOR_INTERRUPT = 1,  /* exceptions of one vector (kvm: 3, INT3) */
+    VMIC_MONITOR_SINGLESTEP,     /* every instruction of one vCPU */
+    VMIC_MONITOR_MSR_WRITE,      /* WRMSR to one MSR, or every MSR (VMIC_MSR_ALL) */
+    VMIC_MONITOR_IO,             /* IN/OUT on ports [first, last] */
+} vmic_monitor_kind;
+
+#define VMIC_MSR_ALL UINT32_MAX
+
+typedef struct vmic_monitor {
+    vmic_monitor_kind kind;
+    union {
+        uint8_t vector;
+        vmic_vcpu_t vcpu;
+        uint32_t msr;
+        struct { uint16_t first, last; } ports;
+    };
+} vmic_monitor_t;
+
+vmic_status vmic_monitor_enable(vmic_core *core, const vmic_monitor_t *m);
+vmic_status vmic_monitor_disable(vmic_core *core, const vmic_monitor_t *m);
+
+/* ---- views ------------------------------------------------------------------ */
+/*
+ * A view is a set of page permissions and gfn remappings; view 0 (the
+ * default) starts with every page RWX and may be restricted too. Each vCPU
+ * runs in one view; vmic_switch_view moves all of them, a response moves one.
+ */
+
+vmic_status vmic_create_view(vmic_core *core, vmic_view_t *view);
+/* vCPUs still in the view go back to view 0. */
+vmic_status vmic_destroy_view(vmic_core *core, vmic_view_t view);
+vmic_status vmic_switch_view(vmic_core *core, vmic_view_t view);
+vmic_status vmic_vcpu_view(vmic_core *core, vmic_vcpu_t vcpu, vmic_view_t *view);
+
+vmic_status vmic_set_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
+                            vmic_access_t access);
+vmic_status vmic_get_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
+                            vmic_access_t *access);
+/* In `view`, gfn shows the page of `to` (a shadow page); to == gfn undoes it. */
+vmic_status vmic_remap_gfn(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to);
+
+/* Spare gfns above guest RAM: zeroed pages the core reads and writes like RAM
+ * and the guest sees only where a view remaps a gfn to them. */
+vmic_status vmic_alloc_gfn(vmic_core *core, vmic_gfn_t *gfn);
+vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn);
+
+/* ---- breakpoints, single-step, injection ---------------------------------- */
+
+/*
+ * Software breakpoints: an INT3 byte written over guest code at pa, the byte
+ * it hides kept here. Hits are VMIC_EVENT_INTERRUPT events (vector 3) once the
+ * INT3 monitor is on. The usual step-over: disarm (put the byte back), answer
+ * Singlestep, arm again on the SINGLESTEP event.
+ */
+vmic_status vmic_bp_insert(vmic_core *core, vmic_pa_t pa);
+vmic_status vmic_bp_remove(vmic_core *core, vmic_pa_t pa);
+bool vmic_bp_lookup(vmic_core *core, vmic_pa_t pa, uint8_t *hidden);
+vmic_status vmic_bp_disarm(vmic_core *core, vmic_pa_t pa);
+vmic_status vmic_bp_arm(vmic_core *core, vmic_pa_t pa);
+
+/* Execute breakpoints in the debug registers of every vCPU (at most 4). */
+vmic_status vmic_hw_breakpoint_set(vmic_core *core, vmic_va_t va);
+vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va);
+
+typedef struct vmic_injection {
+    uint8_t vector;
+    vmic_interrupt_type type;  /* HW_EXCEPTION, NMI or EXTERNAL */
+    bool has_error_code;
+    uint32_t error_code;
+    uint64_t cr2;              /* #PF: the faulting address */
+} vmic_injection_t;
+
+/* Raised in a stopped vCPU (at an event, or paused) as it resumes. */
+vmic_status vmic_inject(vmic_core *core, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
+
 #ifdef __cplusplus
 }
 #endif

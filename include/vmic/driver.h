@@ -12,6 +12,8 @@
 #ifndef VMIC_DRIVER_H
 #define VMIC_DRIVER_H
 
+#include <stdio.h>
+
 #include <vmic/arch.h>
 #include <vmic/base.h>
 
@@ -62,6 +64,25 @@ typedef struct vmic_driver_info {
 
 typedef struct vmic_driver vmic_driver;
 
+/* The event model's types are defined in core.h; a driver only passes them. */
+typedef struct vmic_event vmic_event_t;
+typedef struct vmic_event_response vmic_event_response_t;
+typedef struct vmic_monitor vmic_monitor_t;
+typedef struct vmic_injection vmic_injection_t;
+typedef struct vmic_guest_state vmic_guest_state_t;
+
+/*
+ * Where a driver sends events: the core's session. deliver runs on the
+ * stopped vCPU's thread and fills the response; it returns false when no
+ * session takes events now, and the vCPU then waits until a sink is attached
+ * again or reset_events undoes what made it stop.
+ */
+typedef struct vmic_event_sink {
+    bool (*deliver)(void *ctx, const vmic_event_t *ev, vmic_event_response_t *resp);
+    void (*guest_stopped)(void *ctx);   /* the guest will not run again */
+    void *ctx;
+} vmic_event_sink_t;
+
 typedef struct vmic_driver_ops {
     const char *name;
     void (*close)(vmic_driver *d);
@@ -77,8 +98,31 @@ typedef struct vmic_driver_ops {
     vmic_status (*set_regs)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
     vmic_status (*pause)(vmic_driver *d);
     vmic_status (*resume)(vmic_driver *d);
-    /* Event, view and breakpoint operations join this table with the event
-     * model (core.h); drivers without them leave the pointers NULL. */
+
+    /* ---- events (VMIC_CAP_EVENTS; the model is described in core.h) ---- */
+    vmic_status (*attach_events)(vmic_driver *d, const vmic_event_sink_t *sink); /* NULL: detach */
+    vmic_status (*check_response)(vmic_driver *d, const vmic_event_t *ev,
+                                  const vmic_event_response_t *resp);
+    vmic_status (*monitor)(vmic_driver *d, const vmic_monitor_t *m, bool enable);
+    vmic_status (*guest_state)(vmic_driver *d, vmic_guest_state_t *st);
+    /* Undo all the event model changed: views, access, remaps, monitors,
+     * single-steps, debug registers. */
+    vmic_status (*reset_events)(vmic_driver *d);
+    vmic_status (*set_hw_breakpoint)(vmic_driver *d, vmic_va_t va, bool enable);
+    vmic_status (*inject)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
+
+    /* ---- views (VMIC_CAP_VIEWS) ---- */
+    vmic_status (*create_view)(vmic_driver *d, vmic_view_t *view);
+    vmic_status (*destroy_view)(vmic_driver *d, vmic_view_t view);
+    vmic_status (*switch_view)(vmic_driver *d, vmic_view_t view);
+    vmic_status (*vcpu_view)(vmic_driver *d, vmic_vcpu_t vcpu, vmic_view_t *view);
+    vmic_status (*get_access)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn,
+                              vmic_access_t *access);
+    vmic_status (*set_access)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn,
+                              vmic_access_t access);
+    vmic_status (*remap_gfn)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to);
+    vmic_status (*alloc_gfn)(vmic_driver *d, vmic_gfn_t *gfn);
+    vmic_status (*free_gfn)(vmic_driver *d, vmic_gfn_t gfn);
 } vmic_driver_ops_t;
 
 /* Every driver's private state begins with this. */
@@ -125,6 +169,45 @@ typedef struct vmic_mem_stats {
 } vmic_mem_stats_t;
 vmic_mem_stats_t vmic_mem_stats(vmic_driver *d);
 vmic_status vmic_mem_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
+
+/*
+ * The kvm driver: vmic hosts the VM itself on /dev/kvm. It loads an ELF64
+ * freestanding image at its physical addresses, enters it in 64-bit long mode
+ * (rdi = vCPU number, rsi = RAM size; vmic's page tables map RAM 1:1 and
+ * every segment at its virtual address), and runs one thread per vCPU. The VM
+ * starts paused: vmic_resume() lets it run. Port 0x3f8 is a serial console,
+ * port 0x501 ends the guest with the code written there. See
+ * src/drivers/kvm/kvm.h for how views, events and actions map onto KVM.
+ */
+typedef struct vmic_kvm_options {
+    const char *image;       /* required */
+    uint64_t mem_size;       /* bytes of guest RAM; 0: 64 MiB */
+    uint32_t vcpus;          /* 0: 1 */
+    uint32_t spare_pages;    /* gfns for vmic_alloc_gfn; 0: 256 */
+    FILE *console;           /* where to copy the guest's serial lines, or NULL */
+} vmic_kvm_options_t;
+
+vmic_status vmic_kvm_open(const vmic_kvm_options_t *opt, vmic_driver **out);
+/* Whether /dev/kvm can host a VM here; if not, why (for a loud skip). */
+bool vmic_kvm_available(char *why, size_t size);
+/* Waits until the guest stops running (VMIC_E_TIMEOUT after timeout_ms). */
+vmic_status vmic_kvm_wait(vmic_driver *d, uint32_t timeout_ms);
+/* The guest's serial output so far (the last 256 KiB). The text is stable
+ * once the guest has stopped; while it runs, vCPU threads append to it. */
+const char *vmic_kvm_console(vmic_driver *d, size_t *len);
+/* A symbol of the image: its virtual address and, if a segment holds it, its
+ * physical address (else pa 0). */
+vmic_status vmic_kvm_symbol(vmic_driver *d, const char *name, vmic_va_t *va, vmic_pa_t *pa);
+
+typedef struct vmic_kvm_stats {
+    uint64_t exits;          /* KVM_RUN returns */
+    uint64_t events;         /* events delivered */
+    uint64_t slot_changes;   /* KVM_SET_USER_MEMORY_REGION calls */
+    uint64_t slot_change_ns; /* time spent in them */
+    uint64_t relayouts;      /* times the slot layout was recomputed */
+    uint32_t slots;          /* memslots in use now */
+} vmic_kvm_stats_t;
+vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st);
 
 void vmic_driver_close(vmic_driver *d);
 

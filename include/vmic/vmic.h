@@ -6,5 +6,7 @@
 #include <vmic/arch.h>
 #include <vmic/driver.h>
 #include <vmic/core.h>
+#include <vmic/os.h>
+#include <vmic/qemu.h>
 
 #endif

@@ -61,6 +61,8 @@ struct vmic_core {
     page_cache pages;
     tlb tlb;
     vmic_cache_stats_t stats;
+    bool in_session;          /* vmic_run_events is running (events.c) */
+    struct bp_table *bps;     /* software breakpoints (breakpoints.c) */
 };
 
 static inline size_t round_up_pow2(size_t n)
@@ -123,6 +125,13 @@ static inline bool tlb_lookup(vmic_core *core, uint64_t root, uint64_t va, uint6
     core->stats.tlb_misses++;
     return false;
 }
+
+/* breakpoints.c: puts back every byte an INT3 hides; frees the table */
+vmic_status bp_restore_all(vmic_core *core);
+void bp_free(vmic_core *core);
+
+/* views.c: undoes what the event model changed (breakpoints, then the driver) */
+vmic_status core_restore_events(vmic_core *core);
 
 /* The walker's table reader over the core. */
 const uint64_t *core_read_table(void *core, vmic_pa_t table);

@@ -41,7 +41,8 @@ typedef struct cli_common {
     "      --json          print JSON instead of a table\n"                   \
     "      --format FMT    dump format: auto (default), raw, elf, lime\n"     \
     "      --root CR3      page-table root for virtual addresses\n"           \
-    "      --vcpu N        take the root from this vCPU's CR3 (default 0)\n"
+    "      --vcpu N        take the root from this vCPU's CR3 (default 0)\n"  \
+    "\n" CLI_TARGET_HELP
 
 /* Handles a common option; returns -1 if opt is not one, 0 on success, and
  * EXIT_USAGE on a bad value. Prints help and exits for --help. */
@@ -69,7 +70,15 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 
 bool cli_parse_u64(const char *s, uint64_t *v);
 
-/* Opens TARGET (a dump file for now) into a core session. */
+/* What TARGET may be, for every command's help. */
+#define CLI_TARGET_HELP                                                          \
+    "TARGET is a memory dump (raw, ELF core, LiME) or a live QEMU:\n"             \
+    "  qemu:DIR                       a directory made by 'vmic boot'\n"          \
+    "  qemu:gdb=EP,qmp=EP,mem=FILE    gdbstub and QMP endpoints (unix:PATH,\n"    \
+    "                                 a socket path, or HOST:PORT) and the file\n"  \
+    "                                 behind guest RAM (see 'vmic attach --help')\n"
+
+/* Opens TARGET (a dump file, or a live QEMU: qemu:...) into a core session. */
 int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core **core);
 
 /* The address context: --root, else --vcpu's CR3. */
@@ -90,5 +99,22 @@ int cmd_info(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 int cmd_pagetable(int argc, char **argv);
+/* Linux guests (the OS layer): see cli_os.h. */
+int cmd_ps(int argc, char **argv);
+int cmd_threads(int argc, char **argv);
+int cmd_modules(int argc, char **argv);
+int cmd_maps(int argc, char **argv);
+int cmd_files(int argc, char **argv);
+int cmd_dmesg(int argc, char **argv);
+int cmd_banner(int argc, char **argv);
+int cmd_sym(int argc, char **argv);
+int cmd_type(int argc, char **argv);
+int cmd_boot(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+/* Guests hosted on /dev/kvm (the kvm driver). */
+int cmd_run(int argc, char **argv);
+
+/* vmic info's report on an open target (also what `vmic attach` prints). */
+int info_report(const char *cmd, vmic_core *core, const cli_common *c);
 
 #endif

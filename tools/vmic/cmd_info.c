@@ -7,7 +7,8 @@
 static const char help[] =
     "usage: vmic info [OPTIONS] TARGET\n\n"
     "Show the driver, the guest-physical memory layout, the paging mode and\n"
-    "every vCPU's registers of TARGET (a raw, ELF or LiME memory dump).\n\n"
+    "every vCPU's registers of TARGET. A live QEMU is paused while they are\n"
+    "read and resumed afterwards.\n\n"
     "Options:\n" CLI_COMMON_HELP;
 
 typedef struct named_u64 {
@@ -62,10 +63,18 @@ static void print_regs_table(unsigned vcpu, const vmic_amd64_regs_t *r)
     if (r->valid & VMIC_REGS_EFER)
         printf("  efer   %016" PRIx64 "\n", r->efer);
     if (r->valid & VMIC_REGS_SEG) {
+        /* Limits, attributes, TR and LDTR come with the descriptor tables
+         * (QEMU's ELF notes); ELF NT_PRSTATUS and the gdbstub give only
+         * selectors and the fs/gs bases: print no zeros for the rest. */
+        bool full = r->valid & VMIC_REGS_DT;
         named_seg s[] = {SEGS(r)};
-        for (size_t i = 0; i < COUNT(s); i++)
-            printf("  %-4s   sel %04x base %016" PRIx64 " limit %08x attr %04x\n", s[i].name,
-                   s[i].seg->selector, s[i].seg->base, s[i].seg->limit, s[i].seg->attr);
+        for (size_t i = 0; i < COUNT(s) - (full ? 0 : 2); i++) {
+            printf("  %-4s   sel %04x base %016" PRIx64, s[i].name, s[i].seg->selector,
+                   s[i].seg->base);
+            if (full)
+                printf(" limit %08x attr %04x", s[i].seg->limit, s[i].seg->attr);
+            printf("\n");
+        }
     }
     if (r->valid & VMIC_REGS_DT)
         printf("  gdtr   %016" PRIx64 "/%04x  idtr %016" PRIx64 "/%04x\n", r->gdtr.base,
@@ -91,13 +100,16 @@ static void json_regs(json *j, const vmic_amd64_regs_t *r)
     if (r->valid & VMIC_REGS_EFER)
         json_hex(j, "efer", r->efer);
     if (r->valid & VMIC_REGS_SEG) {
+        bool full = r->valid & VMIC_REGS_DT;   /* as in print_regs_table */
         named_seg s[] = {SEGS(r)};
-        for (size_t i = 0; i < COUNT(s); i++) {
+        for (size_t i = 0; i < COUNT(s) - (full ? 0 : 2); i++) {
             json_object_begin(j, s[i].name);
             json_hex(j, "selector", s[i].seg->selector);
             json_hex(j, "base", s[i].seg->base);
-            json_hex(j, "limit", s[i].seg->limit);
-            json_hex(j, "attr", s[i].seg->attr);
+            if (full) {
+                json_hex(j, "limit", s[i].seg->limit);
+                json_hex(j, "attr", s[i].seg->attr);
+            }
             json_object_end(j);
         }
     }
@@ -191,6 +203,21 @@ static int print_json(vmic_core *core, const char *cmd)
     return EXIT_OK;
 }
 
+int info_report(const char *cmd, vmic_core *core, const cli_common *c)
+{
+    if (c->json)
+        return print_json(core, cmd);
+    print_table(core);
+    for (unsigned v = 0; v < vmic_vcpu_count(core); v++) {
+        vmic_amd64_regs_t regs;
+        vmic_status s = vmic_get_regs(core, v, &regs);
+        if (s)
+            return cli_fail(cmd, s, "cannot read the registers of vCPU %u", v);
+        print_regs_table(v, &regs);
+    }
+    return EXIT_OK;
+}
+
 int cmd_info(int argc, char **argv)
 {
     cli_common c = {0};
@@ -201,21 +228,7 @@ int cmd_info(int argc, char **argv)
         return -first;
     if ((rc = cli_open("info", argv[first], &c, &core)))
         return rc;
-
-    if (c.json) {
-        rc = print_json(core, "info");
-    } else {
-        print_table(core);
-        for (unsigned v = 0; v < vmic_vcpu_count(core); v++) {
-            vmic_amd64_regs_t regs;
-            vmic_status s = vmic_get_regs(core, v, &regs);
-            if (s) {
-                rc = cli_fail("info", s, "cannot read the registers of vCPU %u", v);
-                break;
-            }
-            print_regs_table(v, &regs);
-        }
-    }
+    rc = info_report("info", core, &c);
     vmic_core_close(core);
     return rc;
 }

@@ -9,6 +9,18 @@ static const cli_command commands[] = {
     {"read", "hexdump guest memory by physical or virtual address", cmd_read},
     {"translate", "translate a virtual address, showing the page walk", cmd_translate},
     {"pagetable", "list the mappings of a page-table root as ranges", cmd_pagetable},
+    {"ps", "processes of a Linux guest (no profile needed)", cmd_ps},
+    {"threads", "threads of one process", cmd_threads},
+    {"modules", "loaded kernel modules", cmd_modules},
+    {"maps", "memory regions of a process, like /proc/PID/maps", cmd_maps},
+    {"files", "open files of a process", cmd_files},
+    {"dmesg", "the kernel log from the printk ring buffer", cmd_dmesg},
+    {"banner", "kernel version, image, KASLR slide, symbol and type sources", cmd_banner},
+    {"sym", "kernel symbols by name or address", cmd_sym},
+    {"type", "struct layouts and field offsets (BTF or profile)", cmd_type},
+    {"boot", "start a QEMU guest vmic can attach to (or --stop one)", cmd_boot},
+    {"attach", "attach to a running QEMU by its endpoints and show it", cmd_attach},
+    {"run", "run a freestanding guest on /dev/kvm and trace its events", cmd_run},
 };
 
 static void usage(FILE *out)

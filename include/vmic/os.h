@@ -1,0 +1,253 @@
+/*
+ * vmic os layer: what a guest's operating system knows about itself (Linux).
+ *
+ * A vmic_os finds the kernel in guest memory with no profile: the kernel
+ * page-table root (vCPU registers, else a bounded search of physical memory),
+ * the kernel image and its KASLR slide, the compressed kallsyms table (every
+ * symbol's address) and the kernel's own BTF (every struct's layout). An ISF
+ * profile (Volatility 3 JSON, optionally .json.xz) can stand in for both; the
+ * symbol and type queries below answer the same either way.
+ *
+ * On top of symbols and types it lists processes, threads, modules, memory
+ * regions and open files of a process, reads the kernel log and reads memory
+ * in a process's own address space.
+ *
+ * Guest memory is hostile: every list walk is bounded and detects cycles,
+ * every pointer and length is checked. A walk that meets a broken structure
+ * reports the entries it could trust, then fails with VMIC_E_FORMAT (cycle,
+ * impossible value), VMIC_E_TRANSLATE / VMIC_E_UNMAPPED (dangling pointer) or
+ * VMIC_E_RANGE (a bound hit); the message says which entry and where. Such a
+ * result is therefore "truncated": the callback saw a prefix.
+ *
+ * A vmic_os borrows its core (which must outlive it) and, like the core, is
+ * not thread-safe.
+ */
+#ifndef VMIC_OS_H
+#define VMIC_OS_H
+
+#include <vmic/arch.h>
+#include <vmic/base.h>
+#include <vmic/core.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmic_os vmic_os;
+
+typedef struct vmic_os_config {
+    const char *profile; /* ISF file (.json or .json.xz) for symbols and types;
+                            NULL: kallsyms and BTF from guest memory */
+    uint64_t root;       /* kernel page-table root (CR3 value); 0: take it from
+                            the vCPU registers, else search physical memory */
+} vmic_os_config_t;
+
+vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os **out);
+void vmic_os_close(vmic_os *os);
+vmic_core *vmic_os_core(vmic_os *os);
+
+/* What was found about the kernel. Strings live as long as the vmic_os. */
+typedef struct vmic_os_kernel {
+    vmic_va_t text;          /* _text: first byte of the kernel image */
+    vmic_va_t end;           /* one past the last mapped byte of the image */
+    vmic_pa_t text_pa;       /* where the image sits physically */
+    uint64_t slide;          /* KASLR: text - 0xffffffff81000000 */
+    vmic_pa_t root;          /* kernel page-table root used for kernel reads */
+    const char *root_source; /* "vCPU 0 CR3", "search", "caller" */
+    vmic_paging_mode paging;
+    bool pti;                /* page-table isolation (KPTI) is on */
+    const char *banner;      /* linux_banner without its newline */
+    const char *release;     /* "6.1.0-56-amd64" */
+    const char *symbols;     /* "kallsyms" or "isf" */
+    const char *types;       /* "btf" or "isf" */
+    size_t nsymbols;
+    vmic_va_t kallsyms;      /* kallsyms_names in guest memory (0 with ISF) */
+    vmic_va_t btf;           /* the BTF blob in guest memory (0 with ISF) */
+    uint64_t btf_size;
+} vmic_os_kernel_t;
+
+const vmic_os_kernel_t *vmic_os_kernel(vmic_os *os);
+/* The address context for kernel virtual addresses. */
+vmic_ctx_t vmic_os_kernel_ctx(vmic_os *os);
+
+/* ---- symbols ---------------------------------------------------------- */
+
+typedef struct vmic_symbol {
+    const char *name;
+    vmic_va_t addr;
+    char type;  /* nm-style type letter ('T', 't', 'D', ...); '?' if unknown */
+} vmic_symbol_t;
+
+/* Address of a symbol by name (VMIC_E_NOTFOUND if none). */
+vmic_status vmic_os_symbol(vmic_os *os, const char *name, vmic_va_t *addr);
+/* The symbol at or below addr within the kernel image; *offset = addr - sym. */
+vmic_status vmic_os_symbol_at(vmic_os *os, vmic_va_t addr, vmic_symbol_t *sym, uint64_t *offset);
+/* All symbols in address order (kallsyms order), for listing and tests. */
+size_t vmic_os_symbol_count(vmic_os *os);
+vmic_status vmic_os_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
+
+/* ---- types ------------------------------------------------------------- */
+
+typedef enum vmic_type_kind {
+    VMIC_TYPE_VOID = 0,
+    VMIC_TYPE_INT,
+    VMIC_TYPE_FLOAT,
+    VMIC_TYPE_POINTER,
+    VMIC_TYPE_ARRAY,
+    VMIC_TYPE_STRUCT,
+    VMIC_TYPE_UNION,
+    VMIC_TYPE_ENUM,
+    VMIC_TYPE_FUNCTION,
+    VMIC_TYPE_OTHER,
+} vmic_type_kind;
+
+const char *vmic_type_kind_name(vmic_type_kind k);
+
+/* A field found by path: "task_struct.mm", "mm_struct.mm_mt.ma_root",
+ * "printk_info.level". Members of anonymous structs and unions are found as
+ * if they were members of the outer struct, as in C. */
+typedef struct vmic_field {
+    uint64_t offset;      /* bytes from the start of the outermost struct
+                             (for a bitfield: the byte holding its first bit) */
+    uint64_t bit_offset;  /* bits from the start of the outermost struct */
+    uint32_t bit_size;    /* 0 unless a bitfield */
+    uint64_t size;        /* bytes of the field's type (for a bitfield, of its
+                             underlying integer type) */
+    vmic_type_kind kind;  /* of the field's type, typedefs and qualifiers removed */
+    uint64_t count;       /* elements, for arrays */
+    char type_name[96];   /* C spelling: "struct list_head", "char [16]", "pid_t" */
+} vmic_field_t;
+
+vmic_status vmic_os_field(vmic_os *os, const char *path, vmic_field_t *out);
+/* Size of a struct, union, enum or typedef by name ("task_struct"). */
+vmic_status vmic_os_type_size(vmic_os *os, const char *name, uint64_t *size);
+/* Value of an enum constant ("maple_leaf_64", "MOD_TEXT"). */
+vmic_status vmic_os_enum_value(vmic_os *os, const char *name, int64_t *value);
+
+/* One member of a struct as listed by vmic_os_type_members: anonymous
+ * structs and unions are listed (name "") and then their members, one
+ * depth deeper. */
+typedef struct vmic_member {
+    const char *name;
+    int depth;
+    vmic_field_t field;
+} vmic_member_t;
+typedef int (*vmic_member_fn)(void *arg, const vmic_member_t *m);
+/* Kind and size of the named struct/union, then fn for every member. */
+vmic_status vmic_os_type_members(vmic_os *os, const char *name, vmic_type_kind *kind,
+                                 uint64_t *size, vmic_member_fn fn, void *arg);
+
+/* ---- processes and threads ------------------------------------------------ */
+
+#define VMIC_COMM_LEN 16
+
+typedef struct vmic_process {
+    vmic_va_t task;         /* the task_struct */
+    int32_t pid;            /* thread id (the task's pid) */
+    int32_t tgid;           /* process id */
+    int32_t ppid;           /* tgid of real_parent */
+    char comm[VMIC_COMM_LEN + 1];
+    uint32_t uid, gid, euid, egid;
+    char state;             /* as ps shows it: R S D T t X Z P I */
+    uint32_t state_raw;     /* __state | exit_state */
+    uint64_t start_ns;      /* start_time: ns of monotonic time since boot */
+    uint32_t nthreads;      /* signal->nr_threads */
+    bool kernel_thread;     /* no mm */
+    vmic_va_t mm;
+    vmic_pa_t root;         /* physical address of mm->pgd: the kernel-mode root
+                               of this process (maps user and kernel space) */
+    vmic_pa_t user_root;    /* the root user mode runs on: root + 4 KiB with
+                               PTI, else root */
+    bool partial;           /* some field could not be read (left zero) */
+} vmic_process_t;
+
+typedef int (*vmic_process_fn)(void *arg, const vmic_process_t *p);
+
+/* Every process (thread-group leader) from init_task's task list. fn returning
+ * non-zero stops the walk (VMIC_OK). */
+vmic_status vmic_os_processes(vmic_os *os, vmic_process_fn fn, void *arg);
+/* The process whose tgid is pid (VMIC_E_NOTFOUND if none). */
+vmic_status vmic_os_process_find(vmic_os *os, int32_t pid, vmic_process_t *out);
+/* Every thread of a process (the leader included), from its thread list. */
+vmic_status vmic_os_threads(vmic_os *os, const vmic_process_t *p, vmic_process_fn fn, void *arg);
+
+/* Address context of the process (its kernel-mode root). Kernel threads
+ * have none: VMIC_E_NOTFOUND. */
+vmic_status vmic_os_process_ctx(vmic_os *os, const vmic_process_t *p, vmic_ctx_t *ctx);
+vmic_status vmic_os_process_read(vmic_os *os, const vmic_process_t *p, vmic_va_t va, void *buf,
+                                 size_t len);
+/* The command line from the process's own memory (mm->arg_start..arg_end),
+ * arguments separated by NULs as in /proc/PID/cmdline. At most size-1 bytes
+ * are stored (always NUL-terminated); *len (may be NULL) gets the bytes
+ * stored. A longer command line is cut and fails with VMIC_E_RANGE. */
+vmic_status vmic_os_process_cmdline(vmic_os *os, const vmic_process_t *p, char *buf, size_t size,
+                                    size_t *len);
+
+/* ---- modules --------------------------------------------------------------- */
+
+#define VMIC_MODULE_NAME_LEN 56
+
+typedef struct vmic_module {
+    vmic_va_t module;       /* the struct module */
+    char name[VMIC_MODULE_NAME_LEN + 1];
+    vmic_va_t base;         /* core text base, as /proc/modules shows it */
+    uint64_t size;          /* total size, as /proc/modules shows it */
+    int32_t state;          /* enum module_state (0 = live) */
+} vmic_module_t;
+
+typedef int (*vmic_module_fn)(void *arg, const vmic_module_t *m);
+vmic_status vmic_os_modules(vmic_os *os, vmic_module_fn fn, void *arg);
+
+/* ---- memory regions and files ------------------------------------------------ */
+
+#define VMIC_PATH_LEN 512
+
+typedef struct vmic_region {
+    vmic_va_t vma;          /* the vm_area_struct */
+    vmic_va_t start, end;
+    vmic_access_t access;   /* VM_READ / VM_WRITE / VM_EXEC */
+    bool shared;            /* VM_MAYSHARE: 's' in /proc/PID/maps, else 'p' */
+    uint64_t offset;        /* file offset in bytes (vm_pgoff << 12) */
+    uint32_t dev_major, dev_minor;
+    uint64_t inode;
+    char path[VMIC_PATH_LEN]; /* file path, "[heap]", "[stack]", "[vdso]", or "" */
+} vmic_region_t;
+
+typedef int (*vmic_region_fn)(void *arg, const vmic_region_t *r);
+/* Memory regions (VMAs) of a process in address order; kernel threads have
+ * none. */
+vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn fn, void *arg);
+
+typedef struct vmic_open_file {
+    int32_t fd;
+    vmic_va_t file;         /* the struct file */
+    uint32_t flags;         /* f_flags (O_*) */
+    uint64_t pos;
+    uint64_t inode;
+    char path[VMIC_PATH_LEN]; /* as /proc/PID/fd/N links: "/dev/console",
+                                 "pipe:[123]", "socket:[456]", ... */
+} vmic_open_file_t;
+
+typedef int (*vmic_file_fn)(void *arg, const vmic_open_file_t *f);
+vmic_status vmic_os_files(vmic_os *os, const vmic_process_t *p, vmic_file_fn fn, void *arg);
+
+/* ---- kernel log ---------------------------------------------------------------- */
+
+typedef struct vmic_log_record {
+    uint64_t seq;
+    uint64_t ts_nsec;       /* local_clock() at logging */
+    uint8_t level;          /* 0 (emerg) .. 7 (debug) */
+    uint8_t facility;
+    uint32_t caller_id;
+    const char *text;       /* not NUL-terminated; may hold newlines */
+    size_t len;
+} vmic_log_record_t;
+
+typedef int (*vmic_log_fn)(void *arg, const vmic_log_record_t *r);
+/* Every record still in the printk ring buffer (5.10+ format), oldest first. */
+vmic_status vmic_os_dmesg(vmic_os *os, vmic_log_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,78 @@
+/*
+ * The qemu driver: attaches to a running QEMU (TCG or KVM) through three
+ * endpoints QEMU was started with,
+ *
+ *   -gdb unix:GDB,server=on,wait=off        the gdbstub: registers, pause/resume
+ *   -qmp unix:QMP,server=on,wait=off        QMP: the guest-physical layout, at open
+ *   -object memory-backend-file,id=ram0,size=SIZE,mem-path=MEM,share=on
+ *   -machine memory-backend=ram0            guest RAM in a file both can map
+ *
+ * Memory is the file mapped read-write and shared: regions point into it, so
+ * reads and writes are plain loads and stores that QEMU sees at once.
+ * Registers (GPRs, segment selectors, fs/gs/kernel-gs bases, CR0-4, CR8,
+ * EFER) come from the gdbstub; it has no GDTR/IDTR, debug registers, segment
+ * limits or attributes, so those groups are never marked valid.
+ *
+ * Run state: QEMU stops the VM when a gdb client connects. Open puts it back
+ * the way it was (running or paused) unless stay_paused; close does the same.
+ * Registers are read and written only while the VM is paused (QEMU's gdbstub
+ * cannot answer while it runs): otherwise VMIC_E_BUSY. vmic_core_open takes
+ * the paging mode from vCPU 0's registers, so open with stay_paused (or set
+ * the paging mode) for a guest that may use 5-level paging.
+ *
+ * The guest-physical layout is read once, at open. Firmware may still remap
+ * the BIOS window (0xc0000-0xfffff) between ROM and RAM while it starts.
+ *
+ * QEMU's QMP socket takes one client at a time: the driver uses it during
+ * open only, then closes it for other clients.
+ */
+#ifndef VMIC_QEMU_H
+#define VMIC_QEMU_H
+
+#include <vmic/driver.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmic_qemu_config {
+    /* Endpoints: "unix:PATH", a socket path, "HOST:PORT" or "tcp:HOST:PORT". */
+    const char *gdb;
+    const char *qmp;
+    const char *mem;         /* the file behind guest RAM (mem-path=) */
+    unsigned timeout_ms;     /* longest wait for any reply from QEMU; 0: 5000 */
+    bool stay_paused;        /* leave the VM paused after open */
+} vmic_qemu_config_t;
+
+vmic_status vmic_qemu_open(const vmic_qemu_config_t *cfg, vmic_driver **out);
+
+/*
+ * TARGET strings name a live QEMU wherever a dump path is accepted:
+ *   qemu:gdb=EP,qmp=EP,mem=FILE     the three endpoints (no commas in them)
+ *   qemu:DIR                        a directory holding gdb.sock, qmp.sock and
+ *                                   ram, as `vmic boot` makes
+ */
+#define VMIC_QEMU_PREFIX "qemu:"
+#define VMIC_QEMU_DIR_GDB "gdb.sock"
+#define VMIC_QEMU_DIR_QMP "qmp.sock"
+#define VMIC_QEMU_DIR_MEM "ram"
+
+#define VMIC_QEMU_SPEC_MAX 4096
+typedef struct vmic_qemu_target {
+    char gdb[VMIC_QEMU_SPEC_MAX];
+    char qmp[VMIC_QEMU_SPEC_MAX];
+    char mem[VMIC_QEMU_SPEC_MAX];
+} vmic_qemu_target_t;
+
+bool vmic_qemu_is_target(const char *target);
+vmic_status vmic_qemu_parse_target(const char *target, vmic_qemu_target_t *out);
+
+/* Opens a TARGET string; cfg (may be NULL) supplies timeout_ms and
+ * stay_paused, its endpoints are ignored. */
+vmic_status vmic_qemu_open_target(const char *target, const vmic_qemu_config_t *cfg,
+                                  vmic_driver **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

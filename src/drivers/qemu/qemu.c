@@ -1,0 +1,371 @@
+/*
+ * The qemu driver: a running QEMU seen through its gdbstub, its QMP socket
+ * and the file behind guest RAM (see include/vmic/qemu.h).
+ *
+ * Opening: QMP first (whether the VM runs, which memory backend is the
+ * file, where its bytes sit in guest-physical memory), then QMP is closed
+ * again (it serves one client per socket, and nothing later needs it); the
+ * RAM file is mapped; then the gdbstub: the handshake, the vCPUs (gdb
+ * threads, one per vCPU) and the register layout.
+ *
+ * Pause and resume go through the gdbstub (interrupt / 'c'), not QMP
+ * stop/cont: the gdb connection is the one that must know whether the VM
+ * runs (QEMU only answers gdb packets while it is stopped, and a 'c' leaves
+ * the client waiting for a stop reply), and the events to come (breakpoint
+ * and watchpoint hits, single-steps) arrive on it as stop replies: one
+ * stream, so a pause and a breakpoint hit that race are seen in the order
+ * QEMU produced them. QMP would add a second channel whose STOP/RESUME
+ * events cannot be ordered against them.
+ *
+ * Run state at close: connecting the gdbstub stops the VM. When the VM ran
+ * at attach and is still stopped only because vmic attached (stay_paused),
+ * close resumes it. An explicit vmic_pause/vmic_resume is the caller's
+ * decision and is left as it is.
+ *
+ * Events (not here yet) plug in on gdb_run.c: gdb_insert_point Z0/Z1 for
+ * breakpoints (QEMU TCG keeps them outside guest memory; under KVM it writes
+ * an int3), Z2/Z3/Z4 for write/read/access watchpoints (guest-virtual
+ * addresses: the stop reply names the address, the event's pa comes from a
+ * translation), gdb_step for single-steps (only the stepped vCPU runs),
+ * gdb_continue + gdb_wait_stop (gdb.fd to poll alongside signals) for the
+ * loop, the stop reply's thread naming the vCPU. QEMU keeps breakpoints
+ * when a client disconnects without 'D', and a hit then stops the VM for
+ * good: close must remove every point it inserted (or send 'D'). No views,
+ * no execute-permission traps, no MSR or port events, no injection: the
+ * gdb protocol has none of them.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qemu.h"
+
+typedef struct qemu_driver {
+    vmic_driver base;
+    vmic_driver_info_t info;
+    char *source;
+    gdb_remote_t gdb;
+    gdb_regmap_t regmap;
+    qemu_memory_t mem;
+    uint32_t *threads;          /* gdb thread id of each vCPU */
+    uint32_t nthreads;
+    uint32_t selected;          /* thread that Hg selected ... */
+    uint64_t selected_stops;    /* ... valid while no stop reply came since */
+    bool has_selected;
+    bool implicit_pause;        /* stopped by our attach, ran before */
+} qemu_driver_t;
+
+static qemu_driver_t *qemu_of(vmic_driver *d)
+{
+    return (qemu_driver_t *)d;
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+static void qemu_close(vmic_driver *d)
+{
+    qemu_driver_t *q = qemu_of(d);
+    /* Closing is often the cleanup after a failure: keep its message. */
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", vmic_errmsg());
+
+    if (q->gdb.fd >= 0 && !q->gdb.dead && gdb_drain(&q->gdb) == VMIC_OK && q->implicit_pause &&
+        !q->gdb.running) {
+        /* 'D' detaches and resumes (and drops any breakpoint left behind). */
+        if (gdb_command_ok(&q->gdb, "D") != VMIC_OK)
+            gdb_continue(&q->gdb);
+    }
+    if (*saved)
+        vmic_fail(VMIC_E_IO, "%s", saved);
+    else
+        vmic_clear_error();
+    gdb_close(&q->gdb);
+    gdb_regmap_free(&q->regmap);
+    qemu_memory_close(&q->mem);
+    free(q->threads);
+    free(q->source);
+    free(q);
+}
+
+static const vmic_driver_info_t *qemu_info(vmic_driver *d)
+{
+    return &qemu_of(d)->info;
+}
+
+static const vmic_mem_region_t *find_region(const qemu_driver_t *q, uint64_t pa)
+{
+    for (size_t i = 0; i < q->mem.nregions; i++) {
+        const vmic_mem_region_t *r = &q->mem.regions[i];
+        if (pa >= r->start.addr && pa - r->start.addr < r->size)
+            return r;
+    }
+    return NULL;
+}
+
+/* Every byte is in a host region; these serve callers that want a copy. */
+static vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, bool write)
+{
+    while (len > 0) {
+        const vmic_mem_region_t *r = find_region(q, at);
+        if (!r)
+            return vmic_fail(VMIC_E_UNMAPPED, "%s: physical address 0x%" PRIx64 " is not guest "
+                             "RAM", q->info.source, at);
+        if (write && !r->writable)
+            return vmic_fail(VMIC_E_UNSUPPORTED, "%s: guest RAM is mapped read-only (the RAM "
+                             "file is not writable by this user)", q->info.source);
+        uint64_t left = r->size - (at - r->start.addr);
+        size_t n = left < len ? (size_t)left : len;
+        if (write)
+            memcpy(r->host + (at - r->start.addr), buf, n);
+        else
+            memcpy(buf, r->host + (at - r->start.addr), n);
+        buf += n;
+        at += n;
+        len -= n;
+    }
+    return VMIC_OK;
+}
+
+static vmic_status qemu_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len)
+{
+    return qemu_rw(qemu_of(d), pa.addr, buf, len, false);
+}
+
+static vmic_status qemu_write(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len)
+{
+    return qemu_rw(qemu_of(d), pa.addr, (uint8_t *)(uintptr_t)buf, len, true);
+}
+
+/* The gdbstub answers only while the VM is stopped; then selects the vCPU. */
+static vmic_status stopped_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing)
+{
+    if (vcpu >= q->nthreads)
+        return vmic_fail(VMIC_E_INVAL, "%s: vCPU %" PRIu32 " out of range (the VM has %" PRIu32
+                         " vCPUs)", q->info.source, vcpu, q->nthreads);
+    vmic_status s = gdb_drain(&q->gdb);
+    if (s)
+        return s;
+    if (q->gdb.running)
+        return vmic_fail(VMIC_E_BUSY, "%s: %s vCPU %" PRIu32 ": the VM is running; QEMU's "
+                         "gdbstub answers only while it is paused (vmic_pause)", q->info.source,
+                         doing, vcpu);
+    /* QEMU points Hg at the vCPU that stopped whenever the VM stops. */
+    uint32_t tid = q->threads[vcpu];
+    if (q->has_selected && q->selected == tid && q->selected_stops == q->gdb.stats.async_stops)
+        return VMIC_OK;
+    if ((s = gdb_select_thread(&q->gdb, tid)))
+        return s;
+    q->has_selected = true;
+    q->selected = tid;
+    q->selected_stops = q->gdb.stats.async_stops;
+    return VMIC_OK;
+}
+
+/*
+ * The registers of one vCPU. If someone else resumed the VM behind our back,
+ * the first packet stops it again (see gdb_remote.c) -- and QEMU, stopping,
+ * points Hg at the vCPU it reports as stopped before it reads: a reply that
+ * came after a stop reply may be another vCPU's. Then select and read again;
+ * the VM is stopped by now, so the second read is the one.
+ */
+static vmic_status read_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing,
+                             vmic_amd64_regs_t *regs)
+{
+    for (int attempt = 0;; attempt++) {
+        vmic_status s = stopped_vcpu(q, vcpu, doing);
+        if (s)
+            return s;
+        uint64_t stops = q->gdb.stats.async_stops;
+        s = regs_read(&q->gdb, &q->regmap, regs);
+        if (s || q->gdb.stats.async_stops == stops)
+            return s;
+        if (attempt == 2)
+            return vmic_fail(VMIC_E_BUSY, "%s: %s vCPU %" PRIu32 ": the VM keeps being "
+                             "resumed by someone else", q->info.source, doing, vcpu);
+    }
+}
+
+static vmic_status qemu_get_regs(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs)
+{
+    return read_vcpu(qemu_of(d), vcpu, "reading the registers of", regs);
+}
+
+static vmic_status qemu_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs)
+{
+    qemu_driver_t *q = qemu_of(d);
+    vmic_amd64_regs_t cur;
+    /* Reading first also makes sure the writes go to this vCPU. */
+    vmic_status s = read_vcpu(q, vcpu, "writing the registers of", &cur);
+    return s ? s : regs_write(&q->gdb, &q->regmap, &cur, regs);
+}
+
+static vmic_status qemu_pause(vmic_driver *d)
+{
+    qemu_driver_t *q = qemu_of(d);
+    vmic_status s = gdb_interrupt(&q->gdb);
+    /* No events yet: a stop reply only says the VM stopped. */
+    q->gdb.npending = 0;
+    q->implicit_pause = false;
+    return s;
+}
+
+static vmic_status qemu_resume(vmic_driver *d)
+{
+    qemu_driver_t *q = qemu_of(d);
+    vmic_status s = gdb_drain(&q->gdb);
+    if (s)
+        return s;
+    q->gdb.npending = 0;
+    q->implicit_pause = false;
+    return q->gdb.running ? VMIC_OK : gdb_continue(&q->gdb);
+}
+
+static const vmic_driver_ops_t qemu_ops = {
+    .name = "qemu",
+    .close = qemu_close,
+    .info = qemu_info,
+    .read = qemu_read,
+    .write = qemu_write,
+    .get_regs = qemu_get_regs,
+    .set_regs = qemu_set_regs,
+    .pause = qemu_pause,
+    .resume = qemu_resume,
+};
+
+/* ---- opening ------------------------------------------------------------------- */
+
+/* QMP part: run state and memory. QMP is closed again before returning. */
+static vmic_status open_qmp(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int timeout,
+                            bool *was_running)
+{
+    qemu_endpoint_t ep;
+    qmp_client_t qmp;
+    vmic_status s = endpoint_parse("QMP", cfg->qmp, &ep);
+    if (s == VMIC_OK)
+        s = qmp_open(&qmp, &ep, timeout);
+    if (s)
+        return s;
+    s = qmp_running(&qmp, was_running, NULL, 0);
+    if (s == VMIC_OK)
+        s = qemu_memory_open(&qmp, cfg->mem, &q->mem);
+    qmp_close(&qmp);
+    return s;
+}
+
+static vmic_status open_gdb(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int timeout)
+{
+    qemu_endpoint_t ep;
+    int fd;
+    vmic_status s = endpoint_parse("gdb", cfg->gdb, &ep);
+    if (s == VMIC_OK)
+        s = endpoint_connect("gdb", &ep, timeout, &fd);
+    if (s)
+        return s;
+    if ((s = gdb_init(&q->gdb, fd, ep.name, timeout))) {
+        gdb_close(&q->gdb);
+        return s;
+    }
+    if ((s = gdb_handshake(&q->gdb)))
+        return vmic_fail_wrap(s, "gdb endpoint %s (is it QEMU's gdbstub, with no other gdb "
+                              "client attached?)", ep.name);
+    /* Connecting stopped the VM (QEMU does that for every gdb client). */
+    q->gdb.running = false;
+    if ((s = gdb_thread_list(&q->gdb, &q->threads, &q->nthreads)))
+        return s;
+    if ((s = gdb_target_read(&q->gdb, &q->regmap)))
+        return s;
+    if (strcmp(q->regmap.arch, "i386:x86-64") != 0)
+        return vmic_fail(VMIC_E_UNSUPPORTED, "gdb endpoint %s: architecture '%s', not x86-64 "
+                         "(i386:x86-64)", ep.name, q->regmap.arch);
+    return VMIC_OK;
+}
+
+static char *source_name(const vmic_qemu_config_t *cfg)
+{
+    size_t n = strlen(cfg->gdb) + strlen(cfg->qmp) + strlen(cfg->mem) + 32;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "qemu:gdb=%s,qmp=%s,mem=%s", cfg->gdb, cfg->qmp, cfg->mem);
+    return s;
+}
+
+static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
+                              vmic_driver **out)
+{
+    bool was_running = false;
+    vmic_status s;
+
+    *out = NULL;
+    if (!cfg || !cfg->gdb || !cfg->qmp || !cfg->mem)
+        return vmic_fail(VMIC_E_INVAL, "qemu: the gdb, QMP and RAM-file endpoints are all "
+                         "needed");
+    qemu_driver_t *q = calloc(1, sizeof *q);
+    if (!q)
+        return vmic_fail(VMIC_E_NOMEM, "qemu: no memory for the driver");
+    q->gdb.fd = -1;
+    q->base.ops = &qemu_ops;
+    q->source = source ? strdup(source) : source_name(cfg);
+    if (!q->source) {
+        free(q);
+        return vmic_fail(VMIC_E_NOMEM, "qemu: no memory for the driver");
+    }
+    int timeout = cfg->timeout_ms ? (int)cfg->timeout_ms : QEMU_DEFAULT_TIMEOUT_MS;
+
+    s = open_qmp(q, cfg, timeout, &was_running);
+    if (s == VMIC_OK)
+        s = open_gdb(q, cfg, timeout);
+    if (s == VMIC_OK && was_running) {
+        if (cfg->stay_paused)
+            q->implicit_pause = true;
+        else
+            s = gdb_continue(&q->gdb);
+    }
+    if (s) {
+        char why[1400];
+        snprintf(why, sizeof why, "%s: %s", q->source, vmic_errmsg());
+        /* Leave the VM as we found it: the gdb connect stopped it. */
+        if (was_running && q->gdb.fd >= 0 && !q->gdb.dead)
+            gdb_continue(&q->gdb);
+        q->implicit_pause = false;
+        qemu_close(&q->base);
+        return vmic_fail(s, "%s", why);
+    }
+
+    vmic_driver_info_t *info = &q->info;
+    info->driver = "qemu";
+    info->source = q->source;
+    uint32_t groups = regs_groups(&q->regmap);
+    info->caps = VMIC_CAP_READ | (q->mem.writable ? VMIC_CAP_WRITE : 0) | VMIC_CAP_PAUSE |
+                 ((groups & VMIC_REGS_GPR) ? VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS : 0);
+    info->mem_size = q->mem.mem_size;
+    info->regions = q->mem.regions;
+    info->nregions = q->mem.nregions;
+    const vmic_mem_region_t *last = &q->mem.regions[q->mem.nregions - 1];
+    info->max_pa = vmic_pa(last->start.addr + last->size);
+    info->vcpu_count = q->nthreads;
+    *out = &q->base;
+    return VMIC_OK;
+}
+
+vmic_status vmic_qemu_open(const vmic_qemu_config_t *cfg, vmic_driver **out)
+{
+    return open_named(cfg, NULL, out);
+}
+
+vmic_status vmic_qemu_open_target(const char *target, const vmic_qemu_config_t *cfg,
+                                  vmic_driver **out)
+{
+    vmic_qemu_target_t t;
+    *out = NULL;
+    vmic_status s = vmic_qemu_parse_target(target, &t);
+    if (s)
+        return s;
+    vmic_qemu_config_t c = {0};
+    if (cfg)
+        c = *cfg;
+    c.gdb = t.gdb;
+    c.qmp = t.qmp;
+    c.mem = t.mem;
+    return open_named(&c, target, out);
+}

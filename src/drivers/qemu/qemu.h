@@ -1,0 +1,325 @@
+/*
+ * The qemu driver's private interface: what its files share.
+ *
+ *   endpoint.c    "unix:PATH" / "HOST:PORT" endpoints, connecting and socket
+ *                 I/O with a deadline on every wait
+ *   gdb_remote.c  the gdb remote-protocol client: framing, checksums, acks,
+ *                 run-length encoding, binary escapes, asynchronous stop replies
+ *   gdb_stop.c    parsing stop replies ("T05thread:01;watch:...;")
+ *   gdb_run.c     run control on top of it: interrupt, continue, step,
+ *                 breakpoints and watchpoints (Z/z), waiting for a stop
+ *   gdb_target.c  the register layout from the stub's target description
+ *   registers.c   that layout <-> vmic_amd64_regs_t ('g', 'p', 'P')
+ *   qmp.c         the QMP client (json-c)
+ *   mtree.c       the guest-physical RAM ranges in HMP's "info mtree -f"
+ *   memory.c      finding the RAM backend, mmap of its file, the regions
+ *   target.c      TARGET strings ("qemu:gdb=...,qmp=...,mem=..." or "qemu:DIR")
+ *   qemu.c        the driver: open, close, info, operations
+ *
+ * Everything QEMU sends is treated as hostile input: lengths are bounded,
+ * every wait has a deadline, a peer that closes or stalls is an error that
+ * names the endpoint, never a hang or a crash.
+ */
+#ifndef VMIC_DRIVERS_QEMU_H
+#define VMIC_DRIVERS_QEMU_H
+
+#include <stdarg.h>
+#include <sys/types.h>
+
+#include <vmic/driver.h>
+#include <vmic/qemu.h>
+
+#define QEMU_DEFAULT_TIMEOUT_MS 5000
+
+/* ---- endpoints and sockets (endpoint.c) ------------------------------------ */
+
+typedef struct qemu_endpoint {
+    bool tcp;
+    char path[108];     /* unix socket path (sun_path size) */
+    char host[256];
+    char port[8];
+    char name[400];     /* "unix:/run/x.sock" or "tcp:host:port", for messages */
+} qemu_endpoint_t;
+
+/* what: "gdb" or "QMP", for messages. Forms: "unix:PATH", "tcp:HOST:PORT",
+ * "HOST:PORT" (the part after the last colon all digits, no slash), else a
+ * unix socket path. */
+vmic_status endpoint_parse(const char *what, const char *spec, qemu_endpoint_t *out);
+
+/* Connects (non-blocking socket, close-on-exec, TCP_NODELAY) within timeout_ms. */
+vmic_status endpoint_connect(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
+                             int *fd);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t mono_ms(void);
+
+/* Sends all of buf before the deadline. MSG_NOSIGNAL: a peer that is gone is
+ * EPIPE, an error naming `name`, never SIGPIPE. */
+vmic_status sock_send_all(int fd, const char *name, const void *buf, size_t len,
+                          int64_t deadline);
+
+/* Receives at least one byte (at most cap) before the deadline. EOF is
+ * VMIC_E_IO ("closed by the peer"), the deadline VMIC_E_TIMEOUT. With
+ * deadline <= now it only takes what has already arrived. */
+vmic_status sock_recv_some(int fd, const char *name, void *buf, size_t cap,
+                           int64_t deadline, size_t *got);
+
+/* ---- gdb remote protocol (gdb_remote.c, gdb_stop.c) --------------------- */
+
+/* Longest packet vmic accepts from a stub, raw and decoded: QEMU's are at
+ * most 4 KiB; this only bounds what a broken or hostile peer can make us
+ * allocate. */
+#define GDB_MAX_PACKET (1u << 20)
+/* How often one packet is retransmitted on a NAK, and how many corrupt
+ * packets in a row are NAK'd, before giving up. */
+#define GDB_MAX_RETRIES 5
+/* Stop replies kept while waiting for something else. */
+#define GDB_MAX_PENDING 16
+
+typedef enum gdb_stop_kind {
+    GDB_STOP_SIGNAL = 1,   /* 'T' or 'S': the target stopped */
+    GDB_STOP_EXITED,       /* 'W': the process (the VM) exited; signal = status */
+    GDB_STOP_KILLED,       /* 'X': terminated by a signal */
+} gdb_stop_kind;
+
+typedef enum gdb_watch_kind {
+    GDB_WATCH_NONE = 0,
+    GDB_WATCH_WRITE,       /* "watch:ADDR" */
+    GDB_WATCH_READ,        /* "rwatch:ADDR" */
+    GDB_WATCH_ACCESS,      /* "awatch:ADDR" */
+} gdb_watch_kind;
+
+typedef struct gdb_stop {
+    gdb_stop_kind kind;
+    uint8_t signal;        /* GDB signal number (2 = SIGINT, 5 = SIGTRAP) or exit status */
+    bool has_thread;
+    uint32_t thread;       /* "thread:ID" (hex); vCPU index + 1 on QEMU */
+    gdb_watch_kind watch;
+    uint64_t watch_addr;   /* guest-virtual address that triggered the watchpoint */
+    bool swbreak, hwbreak; /* stop reasons, when the stub reports them */
+} gdb_stop_t;
+
+typedef struct gdb_remote {
+    int fd;                /* owned; -1 when closed */
+    char name[420];        /* "gdb unix:/path", for messages */
+    int timeout_ms;        /* per command or reply */
+    bool ack_mode;         /* '+'/'-' acknowledgements (until QStartNoAckMode) */
+    bool dead;             /* the connection failed: every call fails at once */
+    bool running;          /* the stub is running the target (no stop reply since 'c') */
+    uint32_t packet_size;  /* the stub's PacketSize: longest packet it takes */
+    bool has_xfer_features;
+    bool has_vcont;
+    /* bytes received and not yet consumed */
+    uint8_t in[16384];
+    size_t in_pos, in_len;
+    /* the packet being received: raw (for the checksum), then decoded */
+    char *raw;
+    size_t raw_len, raw_cap;
+    char *pkt;             /* decoded, NUL-terminated */
+    size_t pkt_len, pkt_cap;
+    /* the last packet sent, framed, for retransmission on a NAK */
+    char *out;
+    size_t out_len, out_cap;
+    bool out_acked;
+    unsigned out_naks;
+    /* stop replies that arrived while waiting for something else */
+    gdb_stop_t pending[GDB_MAX_PENDING];
+    unsigned npending;
+    /* what happened on the wire, for tests and diagnostics */
+    struct {
+        uint64_t packets_sent, packets_received;
+        uint64_t naks_sent, naks_received, retransmits;
+        uint64_t async_stops, stale_stops, garbage_bytes;
+    } stats;
+} gdb_remote_t;
+
+/* Takes ownership of fd (made non-blocking). name: the endpoint. */
+vmic_status gdb_init(gdb_remote_t *g, int fd, const char *name, int timeout_ms);
+void gdb_close(gdb_remote_t *g);
+
+/* qSupported, then QStartNoAckMode when the stub offers it. */
+vmic_status gdb_handshake(gdb_remote_t *g);
+
+/* Sends one packet (payload len bytes, framed and checksummed). */
+vmic_status gdb_send_packet(gdb_remote_t *g, const char *payload, size_t len);
+/* Sends raw bytes with no framing (the 0x03 interrupt). */
+vmic_status gdb_send_raw(gdb_remote_t *g, const void *bytes, size_t len);
+
+/* Receives one packet before the deadline: acks, NAKs and retransmission,
+ * checksum, run-length decoding. g->pkt / g->pkt_len hold it. */
+vmic_status gdb_recv_packet(gdb_remote_t *g, int64_t deadline);
+
+/*
+ * Sends a command and returns its reply (g->pkt, valid until the next call).
+ * Stop replies that arrive meanwhile (the VM stopped by someone else, or by
+ * this very packet, see gdb_remote.c) are queued in g->pending, not
+ * returned; "O" console-output packets are skipped.
+ */
+vmic_status gdb_command(gdb_remote_t *g, const char *cmd, const char **reply, size_t *len);
+vmic_status gdb_commandf(gdb_remote_t *g, const char **reply, size_t *len, const char *fmt, ...)
+    VMIC_PRINTF(4, 5);
+/* Same, and the reply must be "OK": "" is VMIC_E_UNSUPPORTED, "Exx" VMIC_E_IO. */
+vmic_status gdb_command_ok(gdb_remote_t *g, const char *cmd);
+
+/* Waits for the stub's '+' for our last packet (ack mode; at once without);
+ * see gdb_remote.c for why stop replies before it are dropped. */
+vmic_status gdb_wait_ack(gdb_remote_t *g);
+
+/* Reads whatever has already arrived without waiting, queueing stop replies. */
+vmic_status gdb_drain(gdb_remote_t *g);
+
+/* Decodes binary data ('}' escapes) in place; returns the new length, or
+ * SIZE_MAX for a '}' at the end. */
+size_t gdb_unescape_binary(char *buf, size_t len);
+
+/* Whether a packet is a stop reply ('T'/'S'/'W'/'X' followed by two hex digits). */
+bool gdb_is_stop_reply(const char *p, size_t len);
+vmic_status gdb_parse_stop(const char *p, size_t len, gdb_stop_t *out);
+void gdb_queue_stop(gdb_remote_t *g, const gdb_stop_t *stop);
+
+/* Hex helpers shared by the gdb files. */
+int gdb_hexval(int c);   /* -1 if not a hex digit */
+/* Parses up to 16 hex digits of p[0..len); returns the digits used (0 on failure). */
+size_t gdb_parse_hex64(const char *p, size_t len, uint64_t *v);
+
+/* ---- run control (gdb_run.c): the primitives events will build on --------- */
+
+typedef enum gdb_point_type {
+    GDB_POINT_SW_BREAK = 0,   /* Z0 */
+    GDB_POINT_HW_BREAK = 1,   /* Z1 */
+    GDB_POINT_WRITE_WATCH = 2,/* Z2 */
+    GDB_POINT_READ_WATCH = 3, /* Z3 */
+    GDB_POINT_ACCESS_WATCH = 4, /* Z4 */
+} gdb_point_type;
+
+/* Stops the target; idempotent (works whether it runs or not, whoever
+ * started it). Stop replies it causes are queued in g->pending. */
+vmic_status gdb_interrupt(gdb_remote_t *g);
+/* Resumes every vCPU ('c'); does not wait for the stop. Stop replies still
+ * queued are dropped as past: take them with gdb_wait_stop(g, 0, ..) first. */
+vmic_status gdb_continue(gdb_remote_t *g);
+/* Single-steps one thread (vCPU) ('vCont;s:ID', else 'Hc' + 's'); does not wait. */
+vmic_status gdb_step(gdb_remote_t *g, uint32_t thread);
+/* The next stop reply: a queued one, else the next to arrive before timeout_ms. */
+vmic_status gdb_wait_stop(gdb_remote_t *g, int timeout_ms, gdb_stop_t *stop);
+/* Z/z packets: addr is guest-virtual, kind the breakpoint kind (1 for x86
+ * int3) or the watched length. */
+vmic_status gdb_insert_point(gdb_remote_t *g, gdb_point_type type, uint64_t addr, unsigned kind);
+vmic_status gdb_remove_point(gdb_remote_t *g, gdb_point_type type, uint64_t addr, unsigned kind);
+/* The thread ids (vCPUs), in the stub's order; *ids is malloc'd. */
+vmic_status gdb_thread_list(gdb_remote_t *g, uint32_t **ids, uint32_t *n);
+/* Hg: the thread that g/G/p/P/m/M act on. */
+vmic_status gdb_select_thread(gdb_remote_t *g, uint32_t thread);
+
+/* ---- register layout (gdb_target.c) -------------------------------------- */
+
+#define GDB_MAX_REGS 1024
+#define GDB_MAX_XML (1u << 20)   /* all target description documents together */
+
+typedef struct gdb_reg {
+    char name[32];
+    uint32_t regnum;
+    uint32_t bits;
+    uint32_t g_offset;   /* byte offset in the 'g' reply, UINT32_MAX if unknown */
+} gdb_reg_t;
+
+typedef struct gdb_regmap {
+    gdb_reg_t *regs;
+    size_t n;
+    char arch[64];       /* <architecture>, e.g. "i386:x86-64" */
+    char features[512];  /* feature names, comma separated, for `vmic info` and reports */
+} gdb_regmap_t;
+
+/* Reads target.xml and what it includes (qXfer:features:read). */
+vmic_status gdb_target_read(gdb_remote_t *g, gdb_regmap_t *map);
+
+/* The XML fetcher gdb_target_parse calls for an include; returns a malloc'd
+ * document in *doc. */
+typedef vmic_status (*gdb_xml_fetch)(void *ctx, const char *annex, char **doc, size_t *len);
+/* Parses one document (and its includes, through fetch) into map; the
+ * parser without the transport, for unit tests. */
+vmic_status gdb_target_parse(const char *annex, gdb_xml_fetch fetch, void *ctx,
+                             gdb_regmap_t *map);
+const gdb_reg_t *gdb_regmap_find(const gdb_regmap_t *map, const char *name);
+void gdb_regmap_free(gdb_regmap_t *map);
+
+/* ---- registers (registers.c) ------------------------------------------- */
+
+/* Reads the registers of the selected thread ('g', then 'p' for any not in it). */
+vmic_status regs_read(gdb_remote_t *g, const gdb_regmap_t *map, vmic_amd64_regs_t *out);
+/* Writes what differs from cur ('P' per register), for the groups in
+ * want->valid that the layout has; a group it cannot write is
+ * VMIC_E_UNSUPPORTED (checked before anything is written). */
+vmic_status regs_write(gdb_remote_t *g, const gdb_regmap_t *map, const vmic_amd64_regs_t *cur,
+                       const vmic_amd64_regs_t *want);
+/* The VMIC_REGS_* groups the layout can fill. */
+uint32_t regs_groups(const gdb_regmap_t *map);
+/* Decodes a 'g'/'p' reply of hex digits into bytes; 'x' digits (an
+ * unavailable register) mark the byte in avail as 0. Returns bytes, or
+ * SIZE_MAX on bad input. */
+size_t regs_decode_hex(const char *hex, size_t len, uint8_t *out, uint8_t *avail, size_t cap);
+
+/* ---- QMP (qmp.c) ---------------------------------------------------------- */
+
+struct json_object;
+
+#define QMP_MAX_MESSAGE (16u << 20)
+
+typedef struct qmp_client {
+    int fd;
+    char name[420];      /* "QMP unix:/path" */
+    int timeout_ms;
+    bool dead;
+    char *buf;           /* received, not yet consumed */
+    size_t len, cap;
+    unsigned next_id;
+    char version[64];    /* "7.2.22" from the greeting */
+} qmp_client_t;
+
+/* Connects, reads the greeting, negotiates capabilities. */
+vmic_status qmp_open(qmp_client_t *q, const qemu_endpoint_t *ep, int timeout_ms);
+void qmp_close(qmp_client_t *q);
+/* Runs a command; *ret gets its "return" value (a new reference, may be NULL
+ * when ret is NULL). An "error" reply is VMIC_E_IO with QEMU's description.
+ * args (may be NULL) is consumed. */
+vmic_status qmp_execute(qmp_client_t *q, const char *command, struct json_object *args,
+                        struct json_object **ret);
+/* human-monitor-command: the HMP output, malloc'd. */
+vmic_status qmp_hmp(qmp_client_t *q, const char *command_line, char **out);
+/* query-status: whether the VM runs. */
+vmic_status qmp_running(qmp_client_t *q, bool *running, char *status, size_t size);
+
+/* ---- memory layout (mtree.c, memory.c) ------------------------------------ */
+
+typedef struct qemu_ram_range {
+    uint64_t pa;
+    uint64_t size;
+    uint64_t offset;     /* into the RAM backend (= its file) */
+} qemu_ram_range_t;
+
+#define MTREE_MAX_RANGES 4096
+
+/*
+ * The ranges of `region` (a memory region name, the memdev id) mapped into
+ * the flat view of address space `as` ("memory") in the text of HMP "info
+ * mtree -f": sorted, contiguous ones merged. *out is malloc'd.
+ */
+vmic_status mtree_ram_ranges(const char *text, const char *as, const char *region,
+                             qemu_ram_range_t **out, size_t *n);
+
+typedef struct qemu_memory {
+    uint8_t *map;
+    size_t map_size;
+    bool writable;
+    char memdev[128];    /* the backend's id */
+    vmic_mem_region_t *regions;
+    size_t nregions;
+    uint64_t mem_size;
+} qemu_memory_t;
+
+/* Finds the memory-backend-file of `path` through QMP, its layout in the
+ * guest-physical address space, and maps the file. */
+vmic_status qemu_memory_open(qmp_client_t *q, const char *path, qemu_memory_t *mem);
+void qemu_memory_close(qemu_memory_t *mem);
+
+#endif

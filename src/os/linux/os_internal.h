@@ -1,0 +1,126 @@
+/* The Linux OS layer's private state, shared by its files. */
+#ifndef VMIC_LX_OS_INTERNAL_H
+#define VMIC_LX_OS_INTERNAL_H
+
+#include <vmic/os.h>
+
+#include "isf.h"
+#include "kallsyms.h"
+#include "types.h"
+
+/* Bounds on what a guest can make us do. */
+#define LX_MAX_TASKS (1u << 22)      /* PID_MAX_LIMIT */
+#define LX_MAX_THREADS (1u << 22)
+#define LX_MAX_MODULES 65536
+#define LX_MAX_VMAS (1u << 20)       /* sysctl max_map_count is 65530 by default */
+#define LX_MAX_FDS (1u << 20)        /* NR_OPEN */
+#define LX_MAX_PATH_DEPTH 256
+#define LX_MAX_CMDLINE (1u << 21)    /* what we read of arg_start..arg_end */
+
+/* A field offset resolved once; ok false if this kernel has no such field. */
+typedef struct lx_fld {
+    uint32_t off;
+    uint32_t size;
+    uint32_t bit_size, bit_shift; /* bitfields: size and shift within 8 bytes at off */
+    bool ok;
+} lx_fld;
+
+typedef struct lx_task_off {
+    lx_fld tasks, pid, tgid, comm, real_parent, mm, active_mm, cred, real_cred, state, exit_state,
+        start_time, signal, thread_node, files, flags;
+    lx_fld sig_thread_head, sig_nr_threads;
+    lx_fld cred_uid, cred_gid, cred_euid, cred_egid;
+    lx_fld mm_pgd, mm_arg_start, mm_arg_end, mm_start_brk, mm_brk, mm_start_stack, mm_mt, mm_mmap;
+    uint32_t span_lo, span_hi; /* bytes of task_struct the walk reads */
+} lx_task_off;
+
+typedef struct lx_path_off {
+    bool ok;
+    lx_fld path_mnt, path_dentry, d_parent, d_name, qstr_name, qstr_len, d_sb, d_inode,
+        d_hash_pprev, mnt_root, mount_mnt, mnt_parent, mnt_mountpoint, s_magic, s_dev, i_ino,
+        i_sb, f_path, f_inode, f_flags, f_pos;
+} lx_path_off;
+
+struct vmic_os {
+    vmic_core *core;
+    vmic_ctx_t kctx;
+    vmic_os_kernel_t kernel;
+    char banner[512];
+    char release[128];
+    char root_source[32];
+
+    /* The kernel's read-only data, for kallsyms and BTF: a pointer into guest
+     * memory the driver maps in place, or an owned copy. */
+    const uint8_t *ro;
+    uint8_t *ro_owned;
+    size_t ro_len;
+    uint64_t ro_va;
+
+    lx_kallsyms *ks;
+    lx_isf *isf;
+    uint64_t isf_slide;        /* run-time = link-time + isf_slide */
+    lx_types *types;
+
+    bool task_ready;
+    lx_task_off t;
+    lx_path_off po;
+    vmic_va_t init_task;
+    uint8_t *task_buf;         /* t.span_hi - t.span_lo bytes */
+    /* Within one walk, most tasks share a parent (kthreadd, init) and a cred
+     * (init_cred): the last one read is kept. Reset at each walk's start. */
+    uint64_t last_parent, last_cred;
+    int32_t last_ptgid;
+    uint32_t last_ids[4];
+};
+
+/* kernel.c: root, image, rodata, banner */
+vmic_status lx_find_kernel(vmic_os *os, uint64_t root);
+vmic_status lx_map_image(vmic_os *os, uint64_t va, size_t len, const uint8_t **ptr,
+                         uint8_t **owned);
+void lx_read_banner(vmic_os *os);
+void lx_detect_pti(vmic_os *os);
+
+/* symbols.c */
+bool lx_sym(vmic_os *os, const char *name, uint64_t *addr);
+vmic_status lx_need_sym(vmic_os *os, const char *name, uint64_t *addr);
+
+/* offsets.c: resolving fields */
+vmic_status lx_field(vmic_os *os, const char *path, lx_fld *f, bool required);
+vmic_status lx_task_offsets(vmic_os *os);
+
+/* read.c: bounded reads in the kernel's address space */
+vmic_status lx_read(vmic_os *os, uint64_t va, void *buf, size_t len);
+vmic_status lx_u64(vmic_os *os, uint64_t va, uint64_t *v);
+vmic_status lx_u32(vmic_os *os, uint64_t va, uint32_t *v);
+vmic_status lx_str(vmic_os *os, uint64_t va, char *buf, size_t max_len);
+/* Bytes [va, va+len): in place when physically contiguous and mapped by the
+ * driver, else copied into buf (which must hold len bytes). */
+vmic_status lx_view(vmic_os *os, uint64_t va, size_t len, uint8_t *buf, const uint8_t **out);
+/* Value of a field from bytes read of an object (0 if absent/out of range). */
+uint64_t lx_get(const uint8_t *obj, size_t objlen, const lx_fld *f);
+/* Same, for bytes of an object that start at offset base. */
+uint64_t lx_get_at(const uint8_t *obj, size_t objlen, const lx_fld *f, uint32_t base);
+/* Kernel pointer that is canonical and in the kernel half. */
+bool lx_kptr(uint64_t p);
+/* Physical address of a kernel virtual address. */
+vmic_status lx_kpa(vmic_os *os, uint64_t va, uint64_t *pa);
+
+/* A set of addresses seen, for cycle detection in list walks. */
+typedef struct lx_seen {
+    uint64_t *slot;
+    size_t mask, n, limit;
+} lx_seen;
+vmic_status lx_seen_init(lx_seen *s, size_t limit);
+/* 1 if new, 0 if already seen, -1 when full or out of memory. */
+int lx_seen_add(lx_seen *s, uint64_t v);
+void lx_seen_free(lx_seen *s);
+
+/* tasks.c */
+vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p);
+
+/* paths.c: the path of a struct file as d_path() makes it; its device and inode */
+vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode);
+vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *minor,
+                        uint64_t *ino);
+
+#endif

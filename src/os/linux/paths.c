@@ -1,0 +1,211 @@
+/*
+ * Paths of files, as d_path() makes them: the dentry chain up to the root of
+ * its mount, then on from the mountpoint in the parent mount, until the
+ * namespace's root. Pseudo filesystems name their files themselves (pipes,
+ * sockets, anonymous inodes), told apart by the superblock's magic.
+ *
+ * Hostile input: each step is bounded (depth, name length, total length);
+ * a broken chain ends the path with an error, never a loop.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "os_internal.h"
+
+#define PIPEFS_MAGIC 0x50495045u
+#define SOCKFS_MAGIC 0x534F434Bu
+#define ANON_INODE_FS_MAGIC 0x09041934u
+#define NAME_MAX_LEN 255
+
+static vmic_status lx_path_offsets(vmic_os *os, lx_path_off *o)
+{
+    vmic_status s;
+    memset(o, 0, sizeof *o);
+#define REQ(fld, p) if ((s = lx_field(os, p, &o->fld, true))) return s
+#define OPT(fld, p) if ((s = lx_field(os, p, &o->fld, false))) return s
+    REQ(path_mnt, "path.mnt");
+    REQ(path_dentry, "path.dentry");
+    REQ(d_parent, "dentry.d_parent");
+    REQ(d_name, "dentry.d_name");
+    REQ(qstr_name, "qstr.name");
+    REQ(qstr_len, "qstr.len");
+    REQ(d_sb, "dentry.d_sb");
+    OPT(d_inode, "dentry.d_inode");
+    OPT(d_hash_pprev, "dentry.d_hash.pprev");
+    REQ(mnt_root, "vfsmount.mnt_root");
+    REQ(mount_mnt, "mount.mnt");
+    REQ(mnt_parent, "mount.mnt_parent");
+    REQ(mnt_mountpoint, "mount.mnt_mountpoint");
+    REQ(s_magic, "super_block.s_magic");
+    REQ(s_dev, "super_block.s_dev");
+    REQ(i_ino, "inode.i_ino");
+    REQ(i_sb, "inode.i_sb");
+    REQ(f_path, "file.f_path");
+    REQ(f_inode, "file.f_inode");
+    OPT(f_flags, "file.f_flags");
+    OPT(f_pos, "file.f_pos");
+#undef REQ
+#undef OPT
+    o->ok = true;
+    return VMIC_OK;
+}
+
+static vmic_status ptr(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
+{
+    vmic_status s = lx_u64(os, base + f->off, v);
+    if (s == VMIC_OK && *v && !lx_kptr(*v))
+        return vmic_fail(VMIC_E_FORMAT, "pointer 0x%llx at 0x%llx is not a kernel address",
+                         (unsigned long long)*v, (unsigned long long)(base + f->off));
+    return s;
+}
+
+/* Prepends "/name" to the path being built right to left in buf[*pos..]. */
+static vmic_status prepend_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, char *buf,
+                                size_t *pos)
+{
+    uint64_t name;
+    uint32_t len;
+    vmic_status s;
+    uint64_t q = dentry + o->d_name.off;
+    if ((s = ptr(os, q, &o->qstr_name, &name)) || (s = lx_u32(os, q + o->qstr_len.off, &len)))
+        return s;
+    if (len == 0 || len > NAME_MAX_LEN || !name)
+        return vmic_fail(VMIC_E_FORMAT, "dentry 0x%llx has a name of %u bytes",
+                         (unsigned long long)dentry, len);
+    if (len + 1 > *pos)
+        return vmic_fail(VMIC_E_RANGE, "path longer than %d bytes", VMIC_PATH_LEN - 1);
+    *pos -= len;
+    if ((s = lx_read(os, name, buf + *pos, len)))
+        return s;
+    buf[--*pos] = '/';
+    return VMIC_OK;
+}
+
+static vmic_status build_path(vmic_os *os, const lx_path_off *o, uint64_t mnt, uint64_t dentry,
+                              char *out, size_t size)
+{
+    char buf[VMIC_PATH_LEN];
+    size_t pos = sizeof buf - 1;
+    vmic_status s;
+    buf[pos] = '\0';
+    uint64_t mount = mnt - o->mount_mnt.off;
+
+    for (int depth = 0;; depth++) {
+        if (depth > LX_MAX_PATH_DEPTH)
+            return vmic_fail(VMIC_E_RANGE, "path deeper than %d components (a loop?)",
+                             LX_MAX_PATH_DEPTH);
+        uint64_t root, parent;
+        if ((s = ptr(os, mnt, &o->mnt_root, &root)) ||
+            (s = ptr(os, dentry, &o->d_parent, &parent)))
+            return s;
+        if (dentry == root || dentry == parent) {
+            uint64_t up, mp;
+            if ((s = ptr(os, mount, &o->mnt_parent, &up)))
+                return s;
+            if (!up || up == mount)
+                break; /* the namespace's root */
+            if ((s = ptr(os, mount, &o->mnt_mountpoint, &mp)))
+                return s;
+            mount = up;
+            mnt = up + o->mount_mnt.off;
+            dentry = mp;
+            continue;
+        }
+        if ((s = prepend_name(os, o, dentry, buf, &pos)))
+            return s;
+        dentry = parent;
+    }
+    if (buf[pos] == '\0')
+        buf[--pos] = '/';
+    snprintf(out, size, "%s", buf + pos);
+    return VMIC_OK;
+}
+
+/* d_dname of the pseudo filesystems, by superblock magic. */
+static bool pseudo_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, uint64_t inode,
+                        char *out, size_t size)
+{
+    uint64_t sb, ino = 0;
+    uint32_t magic;
+    if (ptr(os, dentry, &o->d_sb, &sb) || !sb || lx_u32(os, sb + o->s_magic.off, &magic))
+        return false;
+    if (inode)
+        (void)lx_u64(os, inode + o->i_ino.off, &ino);
+    switch (magic) {
+    case PIPEFS_MAGIC:
+        snprintf(out, size, "pipe:[%llu]", (unsigned long long)ino);
+        return true;
+    case SOCKFS_MAGIC:
+        snprintf(out, size, "socket:[%llu]", (unsigned long long)ino);
+        return true;
+    case ANON_INODE_FS_MAGIC: {
+        char name[VMIC_PATH_LEN];
+        size_t pos = sizeof name - 1;
+        name[pos] = '\0';
+        if (prepend_name(os, o, dentry, name, &pos) != VMIC_OK)
+            return false;
+        snprintf(out, size, "anon_inode:%s", name + pos + 1);
+        return true;
+    }
+    }
+    return false;
+}
+
+vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode_no)
+{
+    static lx_path_off o; /* resolved per os below */
+    static const vmic_os *o_for;
+    vmic_status s;
+    if (o_for != os || !o.ok) {
+        if ((s = lx_path_offsets(os, &o)))
+            return s;
+        o_for = os;
+    }
+    uint64_t mnt, dentry, inode = 0;
+    uint64_t p = file + o.f_path.off;
+    buf[0] = '\0';
+    if ((s = ptr(os, p, &o.path_mnt, &mnt)) || (s = ptr(os, p, &o.path_dentry, &dentry)) ||
+        (s = ptr(os, file, &o.f_inode, &inode)))
+        return vmic_fail_wrap(s, "file 0x%llx", (unsigned long long)file);
+    if (!mnt || !dentry)
+        return vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no path", (unsigned long long)file);
+    if (inode_no) {
+        *inode_no = 0;
+        if (inode)
+            (void)lx_u64(os, inode + o.i_ino.off, inode_no);
+    }
+    if (pseudo_name(os, &o, dentry, inode, buf, size)) {
+        vmic_clear_error();
+        return VMIC_OK;
+    }
+    vmic_clear_error();
+    if ((s = build_path(os, &o, mnt, dentry, buf, size)))
+        return vmic_fail_wrap(s, "path of file 0x%llx", (unsigned long long)file);
+    /* An unhashed dentry that is not a root was deleted. */
+    uint64_t pprev = 1, parent = 0;
+    if (o.d_hash_pprev.ok && lx_u64(os, dentry + o.d_hash_pprev.off, &pprev) == VMIC_OK &&
+        lx_u64(os, dentry + o.d_parent.off, &parent) == VMIC_OK && pprev == 0 &&
+        parent != dentry) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " (deleted)");
+    }
+    vmic_clear_error();
+    return VMIC_OK;
+}
+
+vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *minor,
+                        uint64_t *ino)
+{
+    lx_path_off o;
+    uint64_t inode, sb;
+    uint32_t dev;
+    vmic_status s;
+    if ((s = lx_path_offsets(os, &o)) || (s = ptr(os, file, &o.f_inode, &inode)) || !inode ||
+        (s = lx_u64(os, inode + o.i_ino.off, ino)) || (s = ptr(os, inode, &o.i_sb, &sb)) || !sb ||
+        (s = lx_u32(os, sb + o.s_dev.off, &dev)))
+        return s ? s : vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no inode or superblock",
+                                 (unsigned long long)file);
+    *major = dev >> 20; /* MINORBITS */
+    *minor = dev & 0xfffff;
+    return VMIC_OK;
+}

@@ -1,0 +1,168 @@
+/*
+ * Reads in the kernel's address space, and the small tools every walk of
+ * guest structures needs: field extraction from bytes already read, a
+ * pointer sanity check and a set of seen addresses for cycle detection.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "os_internal.h"
+
+vmic_status lx_read(vmic_os *os, uint64_t va, void *buf, size_t len)
+{
+    return vmic_read_va(os->core, os->kctx, vmic_va(va), buf, len);
+}
+
+vmic_status lx_u64(vmic_os *os, uint64_t va, uint64_t *v)
+{
+    return vmic_read_u64_va(os->core, os->kctx, vmic_va(va), v);
+}
+
+vmic_status lx_u32(vmic_os *os, uint64_t va, uint32_t *v)
+{
+    return vmic_read_u32_va(os->core, os->kctx, vmic_va(va), v);
+}
+
+vmic_status lx_str(vmic_os *os, uint64_t va, char *buf, size_t max_len)
+{
+    return vmic_read_str_va(os->core, os->kctx, vmic_va(va), buf, max_len, NULL);
+}
+
+vmic_status lx_kpa(vmic_os *os, uint64_t va, uint64_t *pa)
+{
+    vmic_pa_t p;
+    vmic_status s = vmic_translate(os->core, os->kctx, vmic_va(va), &p);
+    if (s == VMIC_OK)
+        *pa = p.addr;
+    return s;
+}
+
+uint64_t lx_get(const uint8_t *obj, size_t objlen, const lx_fld *f)
+{
+    return lx_get_at(obj, objlen, f, 0);
+}
+
+uint64_t lx_get_at(const uint8_t *obj, size_t objlen, const lx_fld *f, uint32_t base)
+{
+    uint64_t v = 0;
+    if (!f->ok || f->off < base || f->off - base >= objlen)
+        return 0;
+    size_t at = f->off - base;
+    size_t n = f->size > 8 ? 8 : f->size;
+    if (f->bit_size)
+        n = 8;
+    if (n > objlen - at)
+        n = objlen - at;
+    memcpy(&v, obj + at, n); /* little endian */
+    if (f->bit_size) {
+        v >>= f->bit_shift;
+        if (f->bit_size < 64)
+            v &= (1ull << f->bit_size) - 1;
+    } else if (n < 8) {
+        v &= (1ull << (8 * n)) - 1;
+    }
+    return v;
+}
+
+bool lx_kptr(uint64_t p)
+{
+    /* Kernel half, 4- or 5-level canonical. */
+    return p >= 0xff00000000000000ull && (p >> 47) == 0x1ffff;
+}
+
+/* ---- seen sets ----------------------------------------------------------- */
+
+vmic_status lx_seen_init(lx_seen *s, size_t limit)
+{
+    s->mask = 255;
+    s->n = 0;
+    s->limit = limit;
+    s->slot = calloc(s->mask + 1, sizeof *s->slot);
+    if (!s->slot)
+        return vmic_fail(VMIC_E_NOMEM, "no memory for a walk");
+    return VMIC_OK;
+}
+
+static size_t seen_hash(uint64_t v)
+{
+    return (size_t)((v * 0x9e3779b97f4a7c15ull) >> 20);
+}
+
+static bool seen_grow(lx_seen *s)
+{
+    size_t n = (s->mask + 1) * 2;
+    uint64_t *slot = calloc(n, sizeof *slot);
+    if (!slot)
+        return false;
+    for (size_t i = 0; i <= s->mask; i++) {
+        if (!s->slot[i])
+            continue;
+        size_t h = seen_hash(s->slot[i]) & (n - 1);
+        while (slot[h])
+            h = (h + 1) & (n - 1);
+        slot[h] = s->slot[i];
+    }
+    free(s->slot);
+    s->slot = slot;
+    s->mask = n - 1;
+    return true;
+}
+
+int lx_seen_add(lx_seen *s, uint64_t v)
+{
+    if (v == 0)
+        v = 1; /* 0 marks a free slot; no kernel object lives at 0 or 1 */
+    size_t h = seen_hash(v) & s->mask;
+    while (s->slot[h]) {
+        if (s->slot[h] == v)
+            return 0;
+        h = (h + 1) & s->mask;
+    }
+    if (s->n >= s->limit)
+        return -1;
+    if ((s->n + 1) * 2 > s->mask + 1) {
+        if (!seen_grow(s))
+            return -1;
+        h = seen_hash(v) & s->mask;
+        while (s->slot[h])
+            h = (h + 1) & s->mask;
+    }
+    s->slot[h] = v;
+    s->n++;
+    return 1;
+}
+
+void lx_seen_free(lx_seen *s)
+{
+    free(s->slot);
+    s->slot = NULL;
+}
+
+vmic_status lx_view(vmic_os *os, uint64_t va, size_t len, uint8_t *buf, const uint8_t **out)
+{
+    vmic_pa_t pa0, pa;
+    vmic_status s;
+    if ((s = vmic_translate(os->core, os->kctx, vmic_va(va), &pa0)))
+        return s;
+    /* In place when every page of the range follows the first physically:
+     * slab objects in the direct map always do. */
+    bool contiguous = true;
+    for (uint64_t off = VMIC_PAGE_SIZE - vmic_page_offset(va); off < len; off += VMIC_PAGE_SIZE) {
+        if ((s = vmic_translate(os->core, os->kctx, vmic_va(va + off), &pa)))
+            return s;
+        if (pa.addr != pa0.addr + off)
+            contiguous = false;
+    }
+    if (contiguous) {
+        const uint8_t *p;
+        size_t avail;
+        if (vmic_map_pa(os->core, pa0, &p, &avail) == VMIC_OK && avail >= len) {
+            *out = p;
+            return VMIC_OK;
+        }
+    }
+    if ((s = vmic_read_va(os->core, os->kctx, vmic_va(va), buf, len)))
+        return s;
+    *out = buf;
+    return VMIC_OK;
+}

@@ -1,0 +1,39 @@
+/*
+ * The directory `vmic boot` runs a QEMU in: its sockets, RAM file, pid file
+ * and logs, under fixed names, so that "qemu:DIR" is a complete TARGET.
+ */
+#ifndef VMIC_TOOL_BOOT_DIR_H
+#define VMIC_TOOL_BOOT_DIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define BOOT_PID "qemu.pid"
+#define BOOT_CONSOLE "console.log"   /* ttyS0: the kernel console */
+#define BOOT_SERIAL1 "serial1.log"   /* ttyS1: the fixture guest's truth */
+#define BOOT_LOG "qemu.log"          /* QEMU's -D log */
+#define BOOT_ERR "qemu.err"          /* QEMU's stderr until it daemonizes */
+#define BOOT_TARGET "target"         /* the TARGET string, for scripts */
+#define BOOT_CMDLINE "cmdline.txt"   /* the QEMU command line */
+
+/* DIR/name into buf; false if it does not fit. */
+bool boot_path(char *buf, size_t size, const char *dir, const char *name);
+
+/* The QEMU pid recorded in dir, or 0. */
+pid_t boot_read_pid(const char *dir);
+
+/* Whether pid is alive and is the QEMU started for dir (its command line
+ * names dir's QMP socket), so a recycled pid is never signalled. */
+bool boot_pid_is_ours(pid_t pid, const char *dir);
+
+/* Stops dir's QEMU if it runs (SIGTERM, then SIGKILL after timeout_ms) and
+ * removes the files boot makes, then the directory if that empties it.
+ * Prints what it did unless quiet. Returns an exit code. */
+int boot_remove(const char *cmd, const char *dir, unsigned timeout_ms, bool quiet);
+
+/* `vmic boot --stop TARGET`: boot_remove for a directory boot made (it holds
+ * cmdline.txt, written before QEMU starts). */
+int boot_stop(const char *cmd, const char *target, unsigned timeout_ms, bool quiet);
+
+#endif

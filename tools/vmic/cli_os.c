@@ -1,0 +1,98 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_os.h"
+
+int cli_os_parse(const char *cmd, int argc, char **argv, const char *help, cli_os_opts *o)
+{
+    static const struct option longopts[] = {CLI_OS_LONGOPTS, {0}};
+    int opt, rc;
+    memset(o, 0, sizeof *o);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt == 'P') {
+            o->profile = optarg;
+            continue;
+        }
+        if ((rc = cli_common_option(&o->c, opt, optarg, help)) >= 0) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        return cli_usage(cmd, "bad option");
+    }
+    return -1;
+}
+
+void cli_progress(const char *msg)
+{
+    static bool shown;
+    if (!isatty(STDERR_FILENO))
+        return;
+    if (msg) {
+        fprintf(stderr, "\r\033[K%s", msg);
+        shown = true;
+    } else if (shown) {
+        fprintf(stderr, "\r\033[K");
+        shown = false;
+    }
+    fflush(stderr);
+}
+
+int cli_os_open(const char *cmd, const char *target, const cli_os_opts *o, vmic_core **core,
+                vmic_os **os)
+{
+    int rc;
+    vmic_status s;
+    *os = NULL;
+    if ((rc = cli_open(cmd, target, &o->c, core)))
+        return rc;
+    vmic_os_config_t cfg = {.profile = o->profile, .root = o->c.have_root ? o->c.root : 0};
+    cli_progress(o->profile ? "vmic: loading the profile and finding the kernel..."
+                            : "vmic: finding the kernel, kallsyms and BTF...");
+    s = vmic_os_open(*core, &cfg, os);
+    cli_progress(NULL);
+    if (s) {
+        rc = cli_fail(cmd, s, "no Linux kernel found in %s", target);
+        vmic_core_close(*core);
+        *core = NULL;
+        return rc;
+    }
+    return EXIT_OK;
+}
+
+void cli_os_close(vmic_core *core, vmic_os *os)
+{
+    vmic_os_close(os);
+    vmic_core_close(core);
+}
+
+int cli_os_process(const char *cmd, vmic_os *os, const char *pid, vmic_process_t *p)
+{
+    uint64_t v;
+    if (!cli_parse_u64(pid, &v) || v > INT32_MAX)
+        return cli_usage(cmd, "'%s' is not a pid", pid);
+    vmic_status s = vmic_os_process_find(os, (int32_t)v, p);
+    if (s)
+        return cli_fail(cmd, s, NULL);
+    return EXIT_OK;
+}
+
+int cli_os_walk_status(const char *cmd, vmic_status s, size_t shown)
+{
+    if (s == VMIC_OK)
+        return EXIT_OK;
+    return cli_fail(cmd, s, "incomplete: %zu entries shown, then", shown);
+}
+
+const char *cli_perms(const vmic_region_t *r, char buf[5])
+{
+    buf[0] = r->access & VMIC_ACCESS_R ? 'r' : '-';
+    buf[1] = r->access & VMIC_ACCESS_W ? 'w' : '-';
+    buf[2] = r->access & VMIC_ACCESS_X ? 'x' : '-';
+    buf[3] = r->shared ? 's' : 'p';
+    buf[4] = '\0';
+    return buf;
+}

@@ -1,0 +1,65 @@
+/* vmic banner: which kernel this is, and where vmic found it. */
+#include <inttypes.h>
+
+#include "cli_os.h"
+
+static const char help[] =
+    "usage: vmic banner [OPTIONS] TARGET\n\n"
+    "Print the kernel's version banner (linux_banner) and what vmic found on\n"
+    "the way: the page-table root and where it came from, the kernel image and\n"
+    "its KASLR slide, and where the symbols and types come from.\n\n"
+    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+
+int cmd_banner(int argc, char **argv)
+{
+    cli_os_opts o;
+    vmic_core *core;
+    vmic_os *os;
+    int rc = cli_os_parse("banner", argc, argv, help, &o);
+    if (rc >= 0)
+        return rc;
+    if (argc - optind != 1)
+        return cli_usage("banner", "needs exactly one TARGET");
+    if ((rc = cli_os_open("banner", argv[optind], &o, &core, &os)))
+        return rc;
+    const vmic_os_kernel_t *k = vmic_os_kernel(os);
+    if (o.c.json) {
+        json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_str(&j, "banner", k->banner);
+        json_str(&j, "release", k->release);
+        json_hex(&j, "root", k->root.addr);
+        json_str(&j, "root_source", k->root_source);
+        json_u64(&j, "paging_levels", (uint64_t)k->paging);
+        json_bool(&j, "pti", k->pti);
+        json_hex(&j, "text", k->text.addr);
+        json_hex(&j, "end", k->end.addr);
+        json_hex(&j, "text_pa", k->text_pa.addr);
+        json_hex(&j, "kaslr_slide", k->slide);
+        json_str(&j, "symbols", k->symbols);
+        json_u64(&j, "nsymbols", k->nsymbols);
+        json_hex(&j, "kallsyms", k->kallsyms.addr);
+        json_str(&j, "types", k->types);
+        json_hex(&j, "btf", k->btf.addr);
+        json_u64(&j, "btf_size", k->btf_size);
+        json_object_end(&j);
+        json_done(&j);
+    } else {
+        printf("%s\n", k->banner);
+        printf("root     0x%" PRIx64 " (%s), %d-level paging%s\n", k->root.addr, k->root_source,
+               (int)k->paging, k->pti ? ", PTI on" : "");
+        printf("image    0x%016" PRIx64 "-0x%016" PRIx64 " at pa 0x%" PRIx64
+               ", KASLR slide 0x%" PRIx64 "\n",
+               k->text.addr, k->end.addr, k->text_pa.addr, k->slide);
+        printf("symbols  %s, %zu", k->symbols, k->nsymbols);
+        if (k->kallsyms.addr)
+            printf(" (names at 0x%" PRIx64 ")", k->kallsyms.addr);
+        printf("\ntypes    %s", k->types);
+        if (k->btf.addr)
+            printf(", %" PRIu64 " bytes at 0x%" PRIx64, k->btf_size, k->btf.addr);
+        printf("\n");
+    }
+    cli_os_close(core, os);
+    return EXIT_OK;
+}

@@ -1,0 +1,610 @@
+/*
+ * vmic boot: start a QEMU that vmic can attach to, in the background.
+ *
+ * Everything lives in one directory (see boot_dir.h): the gdbstub and QMP
+ * sockets, the RAM file (memory-backend-file, share=on), the pid file and
+ * the two serial ports' output. "qemu:DIR" is then the TARGET for every
+ * command. QEMU daemonizes itself (-daemonize): its launcher exits only
+ * once QEMU is initialised and its sockets listen, which is the first half of
+ * "up"; attaching once through the three endpoints is the second.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot_dir.h"
+#include "cli.h"
+
+#ifndef VMIC_SOURCE_DIR
+#define VMIC_SOURCE_DIR ""
+#endif
+
+static const char help[] =
+    "usage: vmic boot [OPTIONS] [-- QEMU-ARGS...]\n"
+    "       vmic boot --stop TARGET\n\n"
+    "Start QEMU in the background with the three endpoints vmic attaches to (a\n"
+    "gdbstub, a QMP socket and guest RAM in a shared file), all in one\n"
+    "directory, check that vmic can attach, and print the TARGET (qemu:DIR) to\n"
+    "give other commands. QEMU keeps running after vmic exits; 'vmic boot\n"
+    "--stop TARGET' shuts it down and removes the directory.\n\n"
+    "Without --kernel it boots the Debian kernel and busybox initramfs of the\n"
+    "test fixture (build/fixtures/6.1 in the source tree; built with\n"
+    "scripts/make-fixture.sh first if missing).\n\n"
+    "Options:\n"
+    "      --kernel FILE     the kernel to boot (QEMU -kernel)\n"
+    "      --initrd FILE     its initramfs\n"
+    "      --append ARGS     kernel command line (default 'console=ttyS0 panic=-1')\n"
+    "      --fixture 6.1|6.12  which fixture kernel to boot (default 6.1)\n"
+    "      --no-kernel       boot the firmware only (it finds nothing to boot)\n"
+    "  -m, --memory MIB      guest RAM in MiB (default 256)\n"
+    "      --smp N           vCPUs (default 1)\n"
+    "      --accel tcg|kvm   default tcg; KVM needs vmx/svm (see DESIGN.md)\n"
+    "      --machine TYPE    QEMU machine (default pc)\n"
+    "      --cpu MODEL       default qemu64 under TCG, host under KVM\n"
+    "      --dir DIR         where QEMU's files go (default: a new directory\n"
+    "                        /dev/shm/vmic-boot.XXXXXX, or under $TMPDIR)\n"
+    "      --qemu BINARY     default qemu-system-x86_64\n"
+    "      --wait-serial TEXT  then wait until the guest writes TEXT to its\n"
+    "                        second serial port (ttyS1)\n"
+    "      --timeout SEC     longest wait for QEMU and --wait-serial (default 120)\n"
+    "      --stop            shut down the QEMU of TARGET, remove its directory\n"
+    "  -q, --quiet           print only the TARGET\n"
+    "      --json            print JSON\n"
+    "  -h, --help            show this help\n\n"
+    "DIR holds gdb.sock, qmp.sock, ram, qemu.pid, console.log (ttyS0),\n"
+    "serial1.log (ttyS1), qemu.log (QEMU's messages), cmdline.txt and target.\n";
+
+typedef struct boot_opts {
+    const char *kernel, *initrd, *append, *fixture, *accel, *machine, *cpu, *dir, *qemu;
+    const char *wait_serial;
+    bool no_kernel, stop, quiet, json;
+    uint64_t memory_mib;
+    uint64_t smp;
+    uint64_t timeout_s;
+    char **extra;
+    int nextra;
+} boot_opts;
+
+enum {
+    OPT_KERNEL = 1000, OPT_INITRD, OPT_APPEND, OPT_FIXTURE, OPT_NO_KERNEL, OPT_SMP, OPT_ACCEL,
+    OPT_MACHINE, OPT_CPU, OPT_DIR, OPT_QEMU, OPT_WAIT, OPT_TIMEOUT, OPT_STOP, OPT_JSON,
+};
+
+static int parse_args(int argc, char **argv, boot_opts *o)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"kernel", required_argument, NULL, OPT_KERNEL},
+        {"initrd", required_argument, NULL, OPT_INITRD},
+        {"append", required_argument, NULL, OPT_APPEND},
+        {"fixture", required_argument, NULL, OPT_FIXTURE},
+        {"no-kernel", no_argument, NULL, OPT_NO_KERNEL},
+        {"memory", required_argument, NULL, 'm'},
+        {"smp", required_argument, NULL, OPT_SMP},
+        {"accel", required_argument, NULL, OPT_ACCEL},
+        {"machine", required_argument, NULL, OPT_MACHINE},
+        {"cpu", required_argument, NULL, OPT_CPU},
+        {"dir", required_argument, NULL, OPT_DIR},
+        {"qemu", required_argument, NULL, OPT_QEMU},
+        {"wait-serial", required_argument, NULL, OPT_WAIT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"stop", no_argument, NULL, OPT_STOP},
+        {"quiet", no_argument, NULL, 'q'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {0},
+    };
+    int opt;
+
+    opterr = 0;
+    /* '+': stop at the first operand, so QEMU's own arguments after "--"
+     * (or the TARGET of --stop) are never taken for ours. */
+    while ((opt = getopt_long(argc, argv, "+hm:q", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h': fputs(help, stdout); exit(EXIT_OK);
+        case OPT_KERNEL: o->kernel = optarg; break;
+        case OPT_INITRD: o->initrd = optarg; break;
+        case OPT_APPEND: o->append = optarg; break;
+        case OPT_FIXTURE: o->fixture = optarg; break;
+        case OPT_NO_KERNEL: o->no_kernel = true; break;
+        case OPT_ACCEL: o->accel = optarg; break;
+        case OPT_MACHINE: o->machine = optarg; break;
+        case OPT_CPU: o->cpu = optarg; break;
+        case OPT_DIR: o->dir = optarg; break;
+        case OPT_QEMU: o->qemu = optarg; break;
+        case OPT_WAIT: o->wait_serial = optarg; break;
+        case OPT_STOP: o->stop = true; break;
+        case 'q': o->quiet = true; break;
+        case OPT_JSON: o->json = true; break;
+        case 'm':
+            if (!cli_parse_u64(optarg, &o->memory_mib) || o->memory_mib < 16 ||
+                o->memory_mib > (1u << 20))
+                return cli_usage("boot", "--memory wants MiB (16 to 1048576), not '%s'", optarg);
+            break;
+        case OPT_SMP:
+            if (!cli_parse_u64(optarg, &o->smp) || o->smp < 1 || o->smp > 255)
+                return cli_usage("boot", "--smp wants 1 to 255 vCPUs, not '%s'", optarg);
+            break;
+        case OPT_TIMEOUT:
+            if (!cli_parse_u64(optarg, &o->timeout_s) || o->timeout_s < 1 ||
+                o->timeout_s > 86400)
+                return cli_usage("boot", "--timeout wants seconds, not '%s'", optarg);
+            break;
+        default:
+            return cli_usage("boot", "unknown option or missing value: '%s'", argv[optind - 1]);
+        }
+    }
+    bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+    int operands = argc - optind;
+    if (o->stop) {
+        if (operands != 1)
+            return cli_usage("boot", "--stop wants one TARGET (qemu:DIR)");
+    } else if (operands > 0 && !dashdash) {
+        return cli_usage("boot", "unexpected '%s' (QEMU's own arguments go after '--')",
+                         argv[optind]);
+    }
+    o->extra = argv + optind;
+    o->nextra = operands;
+    if (strcmp(o->accel, "tcg") != 0 && strcmp(o->accel, "kvm") != 0)
+        return cli_usage("boot", "--accel is tcg or kvm, not '%s'", o->accel);
+    if (o->no_kernel && (o->kernel || o->initrd))
+        return cli_usage("boot", "--no-kernel and --kernel/--initrd exclude each other");
+    if (strcmp(o->fixture, "6.1") != 0 && strcmp(o->fixture, "6.12") != 0)
+        return cli_usage("boot", "--fixture is 6.1 or 6.12, not '%s'", o->fixture);
+    return EXIT_OK;
+}
+
+/* ---- small helpers ------------------------------------------------------------- */
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for a child; false on timeout (the child is then killed). */
+static bool wait_child(pid_t pid, uint64_t timeout_ms, int *status)
+{
+    int64_t deadline = now_ms() + (int64_t)timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return true;
+        if (r < 0 && errno != EINTR)
+            return false;
+        if (now_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            return false;
+        }
+        sleep_ms(20);
+    }
+}
+
+/* Runs argv with stdout sent to stderr (our stdout stays the TARGET). */
+static int run(char *const argv[], int out_fd, uint64_t timeout_ms, int *status)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
+        execvp(argv[0], argv);
+        fprintf(stderr, "vmic boot: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return wait_child(pid, timeout_ms, status) ? 0 : -2;
+}
+
+/* The last lines of a file, to stderr (why QEMU or the guest failed). */
+static void show_tail(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char buf[4096];
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (n)
+        fprintf(stderr, "--- %s (%s) ---\n%s%s", what, path, buf,
+                buf[n - 1] == '\n' ? "" : "\n");
+}
+
+/* ---- the guest --------------------------------------------------------------- */
+
+/* The fixture's kernel and initramfs, built first if missing. */
+static int fixture_kernel(const boot_opts *o, char *kernel, char *initrd, size_t size)
+{
+    char dir[PATH_MAX];
+    if (!*VMIC_SOURCE_DIR)
+        return cli_fail("boot", VMIC_OK, "no --kernel given and this vmic does not know its "
+                        "source tree to find the fixture kernel");
+    int a = snprintf(dir, sizeof dir, "%s/build/fixtures/%s", VMIC_SOURCE_DIR, o->fixture);
+    int b = snprintf(kernel, size, "%s/vmlinuz", dir);
+    int c = snprintf(initrd, size, "%s/initrd.gz", dir);
+    if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof dir || (size_t)b >= size ||
+        (size_t)c >= size)
+        return cli_fail("boot", VMIC_OK, "the source tree's path is too long");
+    if (is_file(kernel) && is_file(initrd))
+        return EXIT_OK;
+
+    char script[PATH_MAX];
+    snprintf(script, sizeof script, "%s/scripts/make-fixture.sh", VMIC_SOURCE_DIR);
+    fprintf(stderr, "vmic boot: no fixture kernel in %s: running %s --kernel %s\n", dir, script,
+            o->fixture);
+    char *argv[] = {"bash", script, "--kernel", (char *)o->fixture, "--out", dir, NULL};
+    int status;
+    if (run(argv, 2, 1800 * 1000, &status) != 0 || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        return cli_fail("boot", VMIC_OK, "%s failed", script);
+    if (!is_file(kernel) || !is_file(initrd))
+        return cli_fail("boot", VMIC_OK, "%s made no vmlinuz and initrd.gz in %s", script, dir);
+    return EXIT_OK;
+}
+
+/* ---- the directory --------------------------------------------------------------- */
+
+/* dir: PATH_MAX bytes (realpath). */
+static int make_dir(const boot_opts *o, char *dir)
+{
+    if (o->dir) {
+        if (mkdir(o->dir, 0700) != 0 && errno != EEXIST)
+            return cli_fail("boot", VMIC_OK, "cannot create %s: %s", o->dir, strerror(errno));
+        if (!realpath(o->dir, dir))
+            return cli_fail("boot", VMIC_OK, "%s: %s", o->dir, strerror(errno));
+        pid_t pid = boot_read_pid(dir);
+        if (pid && boot_pid_is_ours(pid, dir))
+            return cli_fail("boot", VMIC_OK, "%s already runs a QEMU (pid %d): 'vmic boot --stop "
+                            "qemu:%s' first", dir, (int)pid, dir);
+    } else {
+        struct stat st;
+        const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
+                                   access("/dev/shm", W_OK) == 0
+                               ? "/dev/shm"
+                               : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        char tmpl[PATH_MAX];
+        snprintf(tmpl, sizeof tmpl, "%s/vmic-boot.XXXXXX", base);
+        if (!mkdtemp(tmpl))
+            return cli_fail("boot", VMIC_OK, "cannot create a directory in %s: %s", base,
+                            strerror(errno));
+        if (!realpath(tmpl, dir))
+            return cli_fail("boot", VMIC_OK, "%s: %s", tmpl, strerror(errno));
+    }
+    /* Unix socket paths hold 107 bytes; QEMU's options would split at commas. */
+    if (strlen(dir) + 1 + strlen(VMIC_QEMU_DIR_GDB) > 107 || strchr(dir, ','))
+        return cli_fail("boot", VMIC_OK, "%s: the directory path must be shorter than ~95 "
+                        "bytes and hold no ',' (socket paths)", dir);
+    return EXIT_OK;
+}
+
+/* ---- QEMU's command line ----------------------------------------------------------- */
+
+typedef struct argbuf {
+    char *v[128];
+    int n;
+    char store[16][PATH_MAX + 64];
+    int nstore;
+} argbuf;
+
+static void add(argbuf *a, const char *s)
+{
+    if (a->n < (int)(sizeof a->v / sizeof a->v[0]) - 1)
+        a->v[a->n++] = (char *)s;
+}
+
+static void addf(argbuf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(argbuf *a, const char *fmt, ...)
+{
+    if (a->nstore >= (int)(sizeof a->store / sizeof a->store[0]))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->store[a->nstore], sizeof a->store[0], fmt, ap);
+    va_end(ap);
+    add(a, a->store[a->nstore++]);
+}
+
+static void qemu_argv(const boot_opts *o, const char *dir, const char *kernel,
+                      const char *initrd, argbuf *a)
+{
+    bool kvm = strcmp(o->accel, "kvm") == 0;
+
+    add(a, o->qemu);
+    add(a, "-name");
+    add(a, "vmic-boot");
+    add(a, "-accel");
+    add(a, o->accel);
+    add(a, "-machine");
+    addf(a, "%s,memory-backend=ram0", o->machine);
+    add(a, "-cpu");
+    add(a, o->cpu ? o->cpu : kvm ? "host" : "qemu64");
+    add(a, "-m");
+    addf(a, "%" PRIu64 "M", o->memory_mib);
+    add(a, "-smp");
+    addf(a, "%" PRIu64, o->smp);
+    /* Guest RAM in DIR/ram, shared: the file vmic maps. */
+    add(a, "-object");
+    addf(a, "memory-backend-file,id=ram0,size=%" PRIu64 "M,mem-path=%s/%s,share=on",
+         o->memory_mib, dir, VMIC_QEMU_DIR_MEM);
+    add(a, "-nodefaults");
+    add(a, "-display");
+    add(a, "none");
+    add(a, "-no-reboot");
+    if (kernel) {
+        add(a, "-kernel");
+        add(a, kernel);
+        if (initrd && *initrd) {
+            add(a, "-initrd");
+            add(a, initrd);
+        }
+        add(a, "-append");
+        add(a, o->append);
+    }
+    add(a, "-serial");
+    addf(a, "file:%s/%s", dir, BOOT_CONSOLE);
+    add(a, "-serial");
+    addf(a, "file:%s/%s", dir, BOOT_SERIAL1);
+    add(a, "-qmp");
+    addf(a, "unix:%s/%s,server=on,wait=off", dir, VMIC_QEMU_DIR_QMP);
+    add(a, "-gdb");
+    addf(a, "unix:%s/%s,server=on,wait=off", dir, VMIC_QEMU_DIR_GDB);
+    add(a, "-pidfile");
+    addf(a, "%s/%s", dir, BOOT_PID);
+    add(a, "-D");
+    addf(a, "%s/%s", dir, BOOT_LOG);
+    add(a, "-daemonize");
+    for (int i = 0; i < o->nextra; i++)
+        add(a, o->extra[i]);
+    a->v[a->n] = NULL;
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX + 32];
+    if (!boot_path(path, sizeof path, dir, name))
+        return;
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void write_cmdline(const char *dir, const argbuf *a)
+{
+    char path[PATH_MAX + 32];
+    if (!boot_path(path, sizeof path, dir, BOOT_CMDLINE))
+        return;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    for (int i = 0; i < a->n; i++)
+        fprintf(f, "%s%s", i ? " " : "", a->v[i]);
+    fputc('\n', f);
+    fclose(f);
+}
+
+/* Starts QEMU; returns once its launcher has exited (QEMU is initialised). */
+static int start_qemu(const boot_opts *o, const char *dir, const argbuf *a)
+{
+    char err[PATH_MAX + 32];
+    boot_path(err, sizeof err, dir, BOOT_ERR);
+    int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cli_fail("boot", VMIC_OK, "%s: %s", err, strerror(errno));
+    int status;
+    int r = run(a->v, fd, o->timeout_s * 1000, &status);
+    close(fd);
+    if (r == -2)
+        return cli_fail("boot", VMIC_OK, "QEMU did not start within %" PRIu64 " s", o->timeout_s);
+    if (r != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        show_tail(err, "QEMU said");
+        return cli_fail("boot", VMIC_OK, "QEMU failed to start (%s)",
+                        WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "not installed?"
+                                                                      : "see above");
+    }
+    return EXIT_OK;
+}
+
+/* Waits until TEXT shows up in DIR/serial1.log, while QEMU lives. */
+static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
+{
+    char path[PATH_MAX + 32];
+    size_t tlen = strlen(o->wait_serial);
+    size_t keep = tlen > 1 ? tlen - 1 : 0;
+    char *buf = malloc(keep + 65536 + 1);
+    size_t have = 0;
+    long offset = 0;
+    int64_t deadline = now_ms() + (int64_t)o->timeout_s * 1000;
+
+    if (!buf || tlen == 0) {
+        free(buf);
+        return cli_fail("boot", VMIC_OK, "--wait-serial: nothing to wait for");
+    }
+    boot_path(path, sizeof path, dir, BOOT_SERIAL1);
+    for (;;) {
+        FILE *f = fopen(path, "r");
+        size_t n = 0;
+        if (f) {
+            fseek(f, offset, SEEK_SET);
+            n = fread(buf + have, 1, 65536, f);
+            fclose(f);
+        }
+        offset += (long)n;
+        have += n;
+        buf[have] = '\0';
+        if (memmem(buf, have, o->wait_serial, tlen)) {
+            free(buf);
+            return EXIT_OK;
+        }
+        /* Keep the tail that may be the start of TEXT. */
+        if (have > keep) {
+            memmove(buf, buf + have - keep, keep);
+            have = keep;
+        }
+        if (n == 65536)
+            continue;
+        if (!boot_pid_is_ours(pid, dir)) {
+            free(buf);
+            boot_path(path, sizeof path, dir, BOOT_CONSOLE);
+            show_tail(path, "guest console");
+            return cli_fail("boot", VMIC_OK, "QEMU exited before the guest wrote '%s'",
+                            o->wait_serial);
+        }
+        if (now_ms() >= deadline) {
+            free(buf);
+            boot_path(path, sizeof path, dir, BOOT_CONSOLE);
+            show_tail(path, "guest console");
+            return cli_fail("boot", VMIC_OK, "the guest did not write '%s' to ttyS1 within %"
+                            PRIu64 " s", o->wait_serial, o->timeout_s);
+        }
+        sleep_ms(100);
+    }
+}
+
+/* Attaching once proves the three endpoints work together. */
+static int check_attach(const char *target, uint32_t *vcpus, uint64_t *mem)
+{
+    vmic_qemu_config_t cfg = {.timeout_ms = 10000};
+    vmic_driver *drv;
+    vmic_status s = vmic_qemu_open_target(target, &cfg, &drv);
+    if (s)
+        return cli_fail("boot", s, "QEMU started but vmic cannot attach");
+    const vmic_driver_info_t *info = drv->ops->info(drv);
+    *vcpus = info->vcpu_count;
+    *mem = info->mem_size;
+    vmic_driver_close(drv);
+    return EXIT_OK;
+}
+
+static void print_result(const boot_opts *o, const char *dir, const char *target, pid_t pid,
+                         const char *kernel, uint32_t vcpus, uint64_t mem)
+{
+    char size[32];
+    if (o->quiet) {
+        printf("%s\n", target);
+        return;
+    }
+    if (o->json) {
+        json j;
+        char path[PATH_MAX + 32];
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_str(&j, "target", target);
+        json_str(&j, "dir", dir);
+        json_u64(&j, "pid", (uint64_t)pid);
+        json_str(&j, "accel", o->accel);
+        json_str(&j, "kernel", kernel ? kernel : "");
+        json_u64(&j, "memory", mem);
+        json_u64(&j, "vcpus", vcpus);
+        boot_path(path, sizeof path, dir, BOOT_CONSOLE);
+        json_str(&j, "console", path);
+        boot_path(path, sizeof path, dir, BOOT_SERIAL1);
+        json_str(&j, "serial1", path);
+        json_object_end(&j);
+        json_done(&j);
+        return;
+    }
+    printf("target    %s\n", target);
+    printf("qemu      pid %d, %s, %s RAM, %" PRIu32 " vCPU%s\n", (int)pid, o->accel,
+           cli_size(mem, size, sizeof size), vcpus, vcpus == 1 ? "" : "s");
+    printf("guest     %s\n", kernel ? kernel : "(firmware only)");
+    printf("serial    %s/%s (ttyS0), %s/%s (ttyS1)\n", dir, BOOT_CONSOLE, dir, BOOT_SERIAL1);
+    printf("stop      vmic boot --stop %s\n", target);
+}
+
+int cmd_boot(int argc, char **argv)
+{
+    boot_opts o = {
+        .append = "console=ttyS0 panic=-1", .fixture = "6.1", .accel = "tcg",
+        .machine = "pc", .qemu = "qemu-system-x86_64", .memory_mib = 256, .smp = 1,
+        .timeout_s = 120,
+    };
+    char kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", dir[PATH_MAX], target[PATH_MAX + 8];
+    int rc;
+
+    if ((rc = parse_args(argc, argv, &o)))
+        return rc;
+    if (o.stop)
+        return boot_stop("boot", o.extra[0], (unsigned)o.timeout_s * 1000, o.quiet);
+
+    if (!o.no_kernel) {
+        if (o.kernel) {
+            if (!realpath(o.kernel, kernel) || !is_file(kernel))
+                return cli_fail("boot", VMIC_OK, "--kernel %s: not a file", o.kernel);
+            if (o.initrd && (!realpath(o.initrd, initrd) || !is_file(initrd)))
+                return cli_fail("boot", VMIC_OK, "--initrd %s: not a file", o.initrd);
+        } else if ((rc = fixture_kernel(&o, kernel, initrd, sizeof kernel))) {
+            return rc;
+        }
+    }
+    if (strcmp(o.accel, "kvm") == 0 && access("/dev/kvm", R_OK | W_OK) != 0)
+        return cli_fail("boot", VMIC_OK, "--accel kvm: /dev/kvm: %s", strerror(errno));
+    if ((rc = make_dir(&o, dir)))
+        return rc;
+    snprintf(target, sizeof target, "%s%s", VMIC_QEMU_PREFIX, dir);
+
+    argbuf *a = calloc(1, sizeof *a);
+    if (!a)
+        return cli_fail("boot", VMIC_E_NOMEM, "no memory");
+    qemu_argv(&o, dir, o.no_kernel ? NULL : kernel, initrd, a);
+    write_cmdline(dir, a);
+    rc = start_qemu(&o, dir, a);
+    free(a);
+
+    pid_t pid = boot_read_pid(dir);
+    uint32_t vcpus = 0;
+    uint64_t mem = 0;
+    if (rc == EXIT_OK && !pid)
+        rc = cli_fail("boot", VMIC_OK, "QEMU wrote no pid to %s/%s", dir, BOOT_PID);
+    if (rc == EXIT_OK)
+        rc = check_attach(target, &vcpus, &mem);
+    if (rc == EXIT_OK) {
+        char line[PATH_MAX + 16];
+        snprintf(line, sizeof line, "%s\n", target);
+        write_text(dir, BOOT_TARGET, line);
+    }
+    if (rc == EXIT_OK && o.wait_serial)
+        rc = wait_serial(&o, dir, pid);
+    if (rc != EXIT_OK) {
+        char log[PATH_MAX + 32];
+        boot_path(log, sizeof log, dir, BOOT_LOG);
+        show_tail(log, "QEMU log");
+        boot_remove("boot", dir, 5000, true);
+        return rc;
+    }
+    print_result(&o, dir, target, pid, o.no_kernel ? NULL : kernel, vcpus, mem);
+    return EXIT_OK;
+}

@@ -1,0 +1,73 @@
+/* vmic dmesg: the kernel log from the printk ring buffer. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli_os.h"
+
+static const char help[] =
+    "usage: vmic dmesg [OPTIONS] TARGET\n\n"
+    "Print the kernel log still in the printk ring buffer (the lockless format\n"
+    "of Linux 5.10 and later), oldest first, as dmesg prints it: each line of a\n"
+    "record prefixed by its timestamp.\n\n"
+    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+
+typedef struct log_ctx {
+    json *j;
+    bool as_json;
+    size_t n;
+} log_ctx;
+
+static int show(void *arg, const vmic_log_record_t *r)
+{
+    log_ctx *c = arg;
+    c->n++;
+    if (c->as_json) {
+        json_object_begin(c->j, NULL);
+        json_u64(c->j, "seq", r->seq);
+        json_u64(c->j, "ts_nsec", r->ts_nsec);
+        json_u64(c->j, "level", r->level);
+        json_u64(c->j, "facility", r->facility);
+        json_strn(c->j, "text", r->text, r->len);
+        json_object_end(c->j);
+        return 0;
+    }
+    const char *p = r->text, *end = r->text + r->len;
+    do {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        printf("[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
+               (r->ts_nsec % 1000000000u) / 1000u);
+        for (const char *q = p; q < stop; q++)
+            putchar((unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f ? *q : '?');
+        putchar('\n');
+        p = nl ? nl + 1 : end;
+    } while (p < end);
+    return 0;
+}
+
+int cmd_dmesg(int argc, char **argv)
+{
+    cli_os_opts o;
+    vmic_core *core;
+    vmic_os *os;
+    int rc = cli_os_parse("dmesg", argc, argv, help, &o);
+    if (rc >= 0)
+        return rc;
+    if (argc - optind != 1)
+        return cli_usage("dmesg", "needs exactly one TARGET");
+    if ((rc = cli_os_open("dmesg", argv[optind], &o, &core, &os)))
+        return rc;
+    json j;
+    json_init(&j, stdout);
+    log_ctx c = {.j = &j, .as_json = o.c.json};
+    if (o.c.json)
+        json_array_begin(&j, NULL);
+    vmic_status s = vmic_os_dmesg(os, show, &c);
+    if (o.c.json) {
+        json_array_end(&j);
+        json_done(&j);
+    }
+    rc = cli_os_walk_status("dmesg", s, c.n);
+    cli_os_close(core, os);
+    return rc;
+}

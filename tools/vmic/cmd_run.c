@@ -1,0 +1,430 @@
+/* vmic run: host a freestanding guest on /dev/kvm and print the events --trace asks for. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "run_trace.h"
+
+static const char help[] =
+    "usage: vmic run [OPTIONS] IMAGE\n\n"
+    "Run IMAGE, an ELF64 x86-64 freestanding kernel, as a VM on /dev/kvm and\n"
+    "print the events --trace asks for, one line each (one JSON object each\n"
+    "with --json). The guest's serial output goes to stderr. vmic ends when\n"
+    "the guest exits (exit status 0 if the guest's code was 0).\n\n"
+    "On SIGINT or SIGTERM (or after --max-events) vmic detaches: every\n"
+    "breakpoint, page permission and view it set is undone, and the guest\n"
+    "runs on untraced to its end. A second signal stops it.\n\n"
+    "Options:\n"
+    "      --mem SIZE       guest RAM (default 64M; K, M, G; a multiple of 2M)\n"
+    "      --cpus N         vCPUs (default 1)\n"
+    "      --trace LIST     what to trace, comma separated:\n"
+    "                         bp:ADDR     INT3 at ADDR (virtual address or symbol);\n"
+    "                                     each hit is printed and stepped over (with\n"
+    "                                     --cpus > 1 another vCPU may run through the\n"
+    "                                     breakpoint while one steps over it)\n"
+    "                         exec:PAGE   fetches from PAGE (gfn or symbol), each run\n"
+    "                                     with FastSinglestep in view 0\n"
+    "                         write:PAGE  writes to PAGE, each printed then applied\n"
+    "                         msr         every WRMSR, printed then applied\n"
+    "                         io          every IN/OUT but the serial console's\n"
+    "                         step        every instruction of vCPU 0 (slow)\n"
+    "      --json           one JSON object per line: events, then a summary\n"
+    "      --timeout S      stop the guest after S seconds\n"
+    "      --max-events N   detach after N events\n"
+    "      --serial FILE    write the guest's serial output to FILE\n"
+    "  -h, --help           show this help\n\n"
+    "Boot protocol: vmic loads each PT_LOAD segment at its physical address and\n"
+    "enters e_entry in long mode with rdi = vCPU number, rsi = RAM size; its\n"
+    "page tables map RAM 1:1 and each segment at its virtual address. Port\n"
+    "0x3f8 is a serial console; writing to port 0x501 ends the guest with that\n"
+    "code.\n";
+
+#define MAX_VCPUS 16
+#define WAIT_SLICE_MS 1000
+
+typedef struct run_opts {
+    uint64_t mem;
+    uint32_t cpus;
+    bool json;
+    uint32_t timeout_s;
+    uint64_t max_events;
+    const char *serial;
+    trace_spec trace;
+} run_opts;
+
+typedef struct run_state {
+    run_opts *o;
+    json j;
+    uint64_t events, shown;
+    vmic_pa_t stepping_over[MAX_VCPUS];   /* a breakpoint being stepped over */
+    bool over[MAX_VCPUS];
+    time_t deadline;
+    bool timed_out, max_reached;
+    struct timespec start;
+} run_state;
+
+/* ---- options ------------------------------------------------------------------ */
+
+static bool parse_size(const char *s, uint64_t *v)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    unsigned long long n = strtoull(s, &end, 0);
+    uint64_t unit = 1;
+    switch (*end) {
+    case 'k': case 'K': unit = 1ull << 10; end++; break;
+    case 'm': case 'M': unit = 1ull << 20; end++; break;
+    case 'g': case 'G': unit = 1ull << 30; end++; break;
+    }
+    if (*end || n > UINT64_MAX / unit)
+        return false;
+    *v = n * unit;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, run_opts *o, const char **image)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},          {"json", no_argument, NULL, 'J'},
+        {"mem", required_argument, NULL, 'm'},     {"cpus", required_argument, NULL, 'c'},
+        {"trace", required_argument, NULL, 't'},   {"timeout", required_argument, NULL, 'T'},
+        {"max-events", required_argument, NULL, 'E'},
+        {"serial", required_argument, NULL, 'S'},  {0}};
+    uint64_t v;
+    int opt, rc;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            fputs(help, stdout);
+            exit(EXIT_OK);
+        case 'J':
+            o->json = true;
+            break;
+        case 'm':
+            if (!parse_size(optarg, &o->mem))
+                return cli_usage("run", "--mem wants a size such as 64M, not '%s'", optarg);
+            break;
+        case 'c':
+            if (!cli_parse_u64(optarg, &v) || v == 0 || v > MAX_VCPUS)
+                return cli_usage("run", "--cpus wants 1 to %d, not '%s'", MAX_VCPUS, optarg);
+            o->cpus = (uint32_t)v;
+            break;
+        case 't':
+            if ((rc = trace_parse(&o->trace, optarg)))
+                return rc;
+            break;
+        case 'T':
+            if (!cli_parse_u64(optarg, &v) || v == 0 || v > 86400)
+                return cli_usage("run", "--timeout wants seconds, not '%s'", optarg);
+            o->timeout_s = (uint32_t)v;
+            break;
+        case 'E':
+            if (!cli_parse_u64(optarg, &v) || v == 0)
+                return cli_usage("run", "--max-events wants a count, not '%s'", optarg);
+            o->max_events = v;
+            break;
+        case 'S':
+            o->serial = optarg;
+            break;
+        default:
+            return cli_usage("run", "unknown option or missing value: '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("run", "give one IMAGE");
+    *image = argv[optind];
+    return EXIT_OK;
+}
+
+/* ---- printing events ------------------------------------------------------------- */
+
+static const char *memory_what(vmic_access_t a)
+{
+    return a == VMIC_ACCESS_X ? "exec" : a == VMIC_ACCESS_W ? "write" : "read";
+}
+
+static void print_text(const vmic_event_t *ev, const trace_bp *bp)
+{
+    printf("%6" PRIu64 " vcpu%u view%u ", ev->seq, ev->vcpu, ev->view);
+    switch (ev->kind) {
+    case VMIC_EVENT_MEMORY_ACCESS:
+        printf("%-10s rip %016" PRIx64 " gfn 0x%" PRIx64 " pa 0x%" PRIx64,
+               memory_what(ev->memory.access), ev->regs.rip, ev->memory.gfn.num,
+               ev->memory.pa.addr);
+        if (ev->memory.access == VMIC_ACCESS_W)
+            printf(" size %u value 0x%" PRIx64, ev->memory.size, ev->memory.value);
+        break;
+    case VMIC_EVENT_INTERRUPT:
+        printf("%-10s rip %016" PRIx64 " pa 0x%" PRIx64 " %s%s", "breakpoint", ev->regs.rip,
+               ev->interrupt.pa.addr, bp ? "bp:" : "the guest's own INT3, reinjected",
+               bp ? bp->spec : "");
+        break;
+    case VMIC_EVENT_SINGLESTEP:
+        printf("%-10s rip %016" PRIx64, "step", ev->regs.rip);
+        break;
+    case VMIC_EVENT_MSR_WRITE:
+        printf("%-10s rip %016" PRIx64 " msr 0x%x value 0x%" PRIx64, "msr", ev->regs.rip,
+               ev->msr.msr, ev->msr.value);
+        break;
+    case VMIC_EVENT_IO:
+        printf("%-10s rip %016" PRIx64 " %s port 0x%x size %u", "io", ev->regs.rip,
+               ev->io.out ? "out" : "in", ev->io.port, ev->io.size);
+        if (ev->io.out)
+            printf(" value 0x%" PRIx64, ev->io.value);
+        break;
+    case VMIC_EVENT_BREAKPOINT:
+        printf("%-10s rip %016" PRIx64 " dr%u", "hw-bp", ev->regs.rip, ev->breakpoint.slot);
+        break;
+    }
+    putchar('\n');
+}
+
+static void print_json(json *j, const vmic_event_t *ev, const trace_bp *bp)
+{
+    json_object_begin(j, NULL);
+    json_u64(j, "seq", ev->seq);
+    json_str(j, "event", vmic_event_kind_name(ev->kind));
+    json_u64(j, "vcpu", ev->vcpu);
+    json_u64(j, "view", ev->view);
+    json_hex(j, "rip", ev->regs.rip);
+    switch (ev->kind) {
+    case VMIC_EVENT_MEMORY_ACCESS:
+        json_str(j, "access", memory_what(ev->memory.access));
+        json_hex(j, "gfn", ev->memory.gfn.num);
+        json_hex(j, "pa", ev->memory.pa.addr);
+        if (ev->memory.va_valid)
+            json_hex(j, "va", ev->memory.va.addr);
+        if (ev->memory.access == VMIC_ACCESS_W) {
+            json_u64(j, "size", ev->memory.size);
+            json_hex(j, "value", ev->memory.value);
+        }
+        break;
+    case VMIC_EVENT_INTERRUPT:
+        json_u64(j, "vector", ev->interrupt.vector);
+        json_hex(j, "pa", ev->interrupt.pa.addr);
+        if (bp)
+            json_str(j, "bp", bp->spec);
+        break;
+    case VMIC_EVENT_SINGLESTEP:
+        json_hex(j, "pa", ev->singlestep.pa.addr);
+        break;
+    case VMIC_EVENT_MSR_WRITE:
+        json_hex(j, "msr", ev->msr.msr);
+        json_hex(j, "value", ev->msr.value);
+        break;
+    case VMIC_EVENT_IO:
+        json_hex(j, "port", ev->io.port);
+        json_bool(j, "out", ev->io.out);
+        json_u64(j, "size", ev->io.size);
+        if (ev->io.out)
+            json_hex(j, "value", ev->io.value);
+        break;
+    case VMIC_EVENT_BREAKPOINT:
+        json_u64(j, "slot", ev->breakpoint.slot);
+        json_hex(j, "va", ev->breakpoint.va.addr);
+        break;
+    }
+    json_object_end(j);
+    json_done(j);
+}
+
+/* ---- the handler: print, then answer as the trace says --------------------------------- */
+
+static vmic_status on_event(vmic_core *core, const vmic_event_t *ev, vmic_event_response_t *r,
+                            void *arg)
+{
+    run_state *st = arg;
+    const trace_spec *t = &st->o->trace;
+    const trace_bp *bp = NULL;
+    unsigned cpu = ev->vcpu < MAX_VCPUS ? ev->vcpu : 0;
+    bool show = true;
+    vmic_status s = VMIC_OK;
+
+    st->events++;
+    switch (ev->kind) {
+    case VMIC_EVENT_INTERRUPT:
+        bp = trace_bp_at(t, ev->interrupt.pa);
+        if (!bp) {
+            r->action = VMIC_ACTION_REINJECT_INTERRUPT; /* not ours */
+            break;
+        }
+        /* The usual step-over: the byte back, one step, the INT3 again. */
+        s = vmic_bp_disarm(core, bp->pa);
+        st->over[cpu] = true;
+        st->stepping_over[cpu] = bp->pa;
+        r->action = VMIC_ACTION_SINGLESTEP;
+        break;
+    case VMIC_EVENT_SINGLESTEP:
+        if (st->over[cpu]) {
+            s = vmic_bp_arm(core, st->stepping_over[cpu]);
+            st->over[cpu] = false;
+            show = t->step;
+        }
+        r->action = t->step ? VMIC_ACTION_SINGLESTEP : VMIC_ACTION_CONTINUE;
+        break;
+    case VMIC_EVENT_MEMORY_ACCESS:
+        if (ev->memory.access == VMIC_ACCESS_X) {
+            r->action = VMIC_ACTION_FAST_SINGLESTEP;
+            r->set_view = true;
+            r->view = VMIC_VIEW_DEFAULT;
+        }
+        break;
+    default:
+        break;
+    }
+    if (show) {
+        st->shown++;
+        if (st->o->json)
+            print_json(&st->j, ev, bp);
+        else
+            print_text(ev, bp);
+    }
+    if (st->o->max_events && st->events >= st->o->max_events)
+        st->max_reached = true;
+    return s;
+}
+
+static bool should_stop(vmic_core *core, void *arg)
+{
+    run_state *st = arg;
+    if (st->o->timeout_s && time(NULL) >= st->deadline)
+        st->timed_out = true;
+    return st->timed_out || st->max_reached;
+}
+
+/* ---- after the session ------------------------------------------------------------------ */
+
+static double elapsed(const run_state *st)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - st->start.tv_sec) + (double)(now.tv_nsec - st->start.tv_nsec) * 1e-9;
+}
+
+static void say_detached(run_state *st, const char *why)
+{
+    if (st->o->json) {
+        json_object_begin(&st->j, NULL);
+        json_str(&st->j, "detached", why);
+        json_u64(&st->j, "events", st->events);
+        json_bool(&st->j, "restored", true);
+        json_object_end(&st->j);
+        json_done(&st->j);
+    } else {
+        printf("detached (%s) after %" PRIu64 " events: every breakpoint, page permission and "
+               "view restored; the guest runs on untraced\n", why, st->events);
+    }
+    fflush(stdout);
+}
+
+/* Lets the guest finish untraced, within --timeout if given. */
+static void wait_guest(vmic_core *core, run_state *st)
+{
+    vmic_driver *drv = vmic_core_driver(core);
+    while (vmic_kvm_wait(drv, WAIT_SLICE_MS) == VMIC_E_TIMEOUT)
+        if (st->o->timeout_s && time(NULL) >= st->deadline) {
+            st->timed_out = true;
+            return;
+        }
+}
+
+static int summarize(vmic_core *core, run_state *st)
+{
+    vmic_guest_state_t gs;
+    if (vmic_guest_state(core, &gs))
+        return cli_fail("run", VMIC_E_INTERNAL, "no guest state");
+    bool ok = gs.state == VMIC_GUEST_EXITED && gs.exit_code == 0 && !st->timed_out;
+    const char *what = st->timed_out ? "timeout"
+                       : gs.state == VMIC_GUEST_EXITED ? "exited"
+                       : gs.state == VMIC_GUEST_FAILED ? "failed" : "running";
+    if (st->o->json) {
+        json_object_begin(&st->j, NULL);
+        json_object_begin(&st->j, "summary");
+        json_str(&st->j, "guest", what);
+        json_i64(&st->j, "exit_code", gs.exit_code);
+        json_str(&st->j, "message", gs.message);
+        json_u64(&st->j, "events", st->events);
+        json_u64(&st->j, "printed", st->shown);
+        json_u64(&st->j, "ms", (uint64_t)(elapsed(st) * 1000));
+        json_object_end(&st->j);
+        json_object_end(&st->j);
+        json_done(&st->j);
+    } else if (st->timed_out) {
+        printf("timeout after %u s: the guest was stopped; events: %" PRIu64 "\n",
+               st->o->timeout_s, st->events);
+    } else {
+        printf("guest %s after %.2f s: %s; events: %" PRIu64 "\n", what, elapsed(st),
+               gs.message, st->events);
+    }
+    return ok ? EXIT_OK : EXIT_FAIL;
+}
+
+/* ---- the command --------------------------------------------------------------------------- */
+
+static int open_vm(const char *image, run_opts *o, FILE *serial, vmic_core **core)
+{
+    vmic_kvm_options_t kopt = {.image = image, .mem_size = o->mem, .vcpus = o->cpus,
+                               .console = serial};
+    vmic_driver *drv;
+    vmic_status s;
+    char why[256];
+
+    if (!vmic_kvm_available(why, sizeof why))
+        return cli_fail("run", VMIC_OK, "cannot host a VM here: %s", why);
+    if ((s = vmic_kvm_open(&kopt, &drv)))
+        return cli_fail("run", s, NULL);
+    if ((s = vmic_core_open(drv, NULL, core)))
+        return cli_fail("run", s, "cannot start a session");
+    if ((s = trace_arm(&o->trace, *core))) {
+        vmic_core_close(*core);
+        return cli_fail("run", s, "--trace");
+    }
+    return EXIT_OK;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts o = {.cpus = 1};
+    run_state st = {.o = &o};
+    const char *image = NULL;
+    vmic_core *core = NULL;
+    FILE *serial = stderr;
+    int rc;
+
+    if ((rc = parse_options(argc, argv, &o, &image))) {
+        trace_free(&o.trace);
+        return rc;
+    }
+    if (o.serial && !(serial = fopen(o.serial, "w"))) {
+        trace_free(&o.trace);
+        return cli_fail("run", VMIC_E_IO, "cannot write %s", o.serial);
+    }
+    if ((rc = open_vm(image, &o, serial, &core)))
+        goto out;
+    json_init(&st.j, stdout);
+    vmic_event_handler_t h = {.on_event = on_event, .should_stop = should_stop, .arg = &st};
+    st.deadline = time(NULL) + o.timeout_s;
+    clock_gettime(CLOCK_MONOTONIC, &st.start);
+    vmic_status s = vmic_resume(core);
+    if (s == VMIC_OK)
+        s = vmic_run_events(core, &h, WAIT_SLICE_MS);
+    fflush(stdout);
+    if (s == VMIC_E_INTERRUPTED || (s == VMIC_OK && st.max_reached)) {
+        say_detached(&st, s == VMIC_E_INTERRUPTED ? "signal" : "max-events");
+        s = VMIC_OK;
+        wait_guest(core, &st);
+    }
+    rc = s ? cli_fail("run", s, "event session") : summarize(core, &st);
+    vmic_core_close(core);
+out:
+    if (serial != stderr)
+        fclose(serial);
+    trace_free(&o.trace);
+    return rc;
+}

@@ -1,0 +1,123 @@
+/* vmic type: struct layouts from the kernel's BTF (or a profile). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli_os.h"
+
+static const char help[] =
+    "usage: vmic type [OPTIONS] TARGET STRUCT|STRUCT.FIELD[.FIELD...]...\n\n"
+    "Show the layout of a struct or union (every member with its offset, size\n"
+    "and type; members of anonymous structs and unions indented under them),\n"
+    "or one field by path (task_struct.mm, mm_struct.mm_mt.ma_root).\n\n"
+    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+
+typedef struct type_ctx {
+    json *j;
+    bool as_json;
+} type_ctx;
+
+static void field_json(json *j, const char *name, const vmic_field_t *f)
+{
+    json_str(j, "name", name);
+    json_u64(j, "offset", f->offset);
+    json_u64(j, "size", f->size);
+    json_str(j, "type", f->type_name);
+    json_str(j, "kind", vmic_type_kind_name(f->kind));
+    if (f->bit_size) {
+        json_u64(j, "bit_offset", f->bit_offset);
+        json_u64(j, "bit_size", f->bit_size);
+    }
+}
+
+static int show_member(void *arg, const vmic_member_t *m)
+{
+    type_ctx *c = arg;
+    const vmic_field_t *f = &m->field;
+    if (c->as_json) {
+        json_object_begin(c->j, NULL);
+        field_json(c->j, m->name, f);
+        json_u64(c->j, "depth", (uint64_t)m->depth);
+        json_object_end(c->j);
+        return 0;
+    }
+    char where[32];
+    if (f->bit_size)
+        snprintf(where, sizeof where, "%" PRIu64 ":%" PRIu64, f->offset, f->bit_offset % 8);
+    else
+        snprintf(where, sizeof where, "%" PRIu64, f->offset);
+    printf("  %8s %6" PRIu64 "  %*s%s %s", where, f->size, 2 * m->depth, "", f->type_name,
+           *m->name ? m->name : "(anonymous)");
+    if (f->bit_size)
+        printf(" : %u", f->bit_size);
+    printf("\n");
+    return 0;
+}
+
+int cmd_type(int argc, char **argv)
+{
+    cli_os_opts o;
+    vmic_core *core;
+    vmic_os *os;
+    int rc = cli_os_parse("type", argc, argv, help, &o);
+    if (rc >= 0)
+        return rc;
+    if (argc - optind < 2)
+        return cli_usage("type", "needs TARGET and a STRUCT or STRUCT.FIELD");
+    if ((rc = cli_os_open("type", argv[optind], &o, &core, &os)))
+        return rc;
+    json j;
+    json_init(&j, stdout);
+    type_ctx c = {.j = &j, .as_json = o.c.json};
+    if (o.c.json)
+        json_array_begin(&j, NULL);
+    for (int i = optind + 1; i < argc; i++) {
+        const char *q = argv[i];
+        vmic_status s;
+        if (strchr(q, '.')) {
+            vmic_field_t f;
+            if ((s = vmic_os_field(os, q, &f))) {
+                rc = cli_fail("type", s, NULL);
+                continue;
+            }
+            if (o.c.json) {
+                json_object_begin(&j, NULL);
+                field_json(&j, q, &f);
+                json_object_end(&j);
+            } else {
+                printf("%s: offset %" PRIu64, q, f.offset);
+                if (f.bit_size)
+                    printf(" bit %" PRIu64 " (%u bits)", f.bit_offset % 8, f.bit_size);
+                printf(", size %" PRIu64 ", %s\n", f.size, f.type_name);
+            }
+            continue;
+        }
+        vmic_type_kind kind;
+        uint64_t size;
+        if ((s = vmic_os_type_members(os, q, &kind, &size, NULL, NULL))) {
+            rc = cli_fail("type", s, NULL);
+            continue;
+        }
+        if (o.c.json) {
+            json_object_begin(&j, NULL);
+            json_str(&j, "name", q);
+            json_str(&j, "kind", vmic_type_kind_name(kind));
+            json_u64(&j, "size", size);
+            json_array_begin(&j, "members");
+        } else {
+            printf("%s %s (%" PRIu64 " bytes, from %s)\n", vmic_type_kind_name(kind), q, size,
+                   vmic_os_kernel(os)->types);
+            printf("  %8s %6s  %s\n", "OFFSET", "SIZE", "MEMBER");
+        }
+        (void)vmic_os_type_members(os, q, NULL, NULL, show_member, &c);
+        if (o.c.json) {
+            json_array_end(&j);
+            json_object_end(&j);
+        }
+    }
+    if (o.c.json) {
+        json_array_end(&j);
+        json_done(&j);
+    }
+    cli_os_close(core, os);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* vmic run --trace: parsing the list and arming what it asks for. */
+#ifndef VMIC_TOOL_RUN_TRACE_H
+#define VMIC_TOOL_RUN_TRACE_H
+
+#include <vmic/vmic.h>
+
+#define TRACE_MAX_BPS 64
+#define TRACE_MAX_PAGES 64
+
+typedef struct trace_page {
+    vmic_gfn_t gfn;
+    vmic_access_t removed;    /* VMIC_ACCESS_X (exec:), VMIC_ACCESS_W (write:) */
+} trace_page;
+
+typedef struct trace_bp {
+    const char *spec;         /* as given: an address or a symbol */
+    vmic_va_t va;
+    vmic_pa_t pa;
+} trace_bp;
+
+typedef struct trace_spec {
+    trace_bp bps[TRACE_MAX_BPS];
+    size_t nbps;
+    trace_page pages[TRACE_MAX_PAGES];
+    size_t npages;
+    const char *page_specs[TRACE_MAX_PAGES];
+    bool msr, io, step;
+    vmic_view_t view;         /* where page traps live, once armed */
+    char *storage;            /* the parsed lists, which specs point into */
+} trace_spec;
+
+void trace_free(trace_spec *t);
+
+/* Parses "bp:ADDR,exec:GFN,write:GFN,msr,io,step"; 0 or EXIT_USAGE. */
+int trace_parse(trace_spec *t, const char *list);
+
+/* Resolves names through the image's symbols and arms everything (VM paused). */
+vmic_status trace_arm(trace_spec *t, vmic_core *core);
+
+/* The breakpoint vmic placed at pa, or NULL. */
+const trace_bp *trace_bp_at(const trace_spec *t, vmic_pa_t pa);
+
+#endif
