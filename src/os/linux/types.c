@@ -11,6 +11,10 @@
 
 #define MAX_DEPTH 24           /* typedef/qualifier chains, nested anonymous members */
 #define MAX_MEMBERS 65536      /* BTF's vlen is 16 bits */
+/* Members one field lookup may visit: anonymous members may nest the same
+ * struct again and again, and a hostile type graph would make the search
+ * exponential without a bound on the total work. */
+#define MEMBER_VISIT_BUDGET (1u << 18)
 #define CACHE_SLOTS 1024       /* resolved paths kept; the OS layer needs ~80 */
 
 typedef struct cache_entry {
@@ -190,15 +194,19 @@ static void describe(lx_types *t, uint32_t type, uint64_t bits, uint32_t bit_siz
 }
 
 /* A member by name in the struct/union sid, looking inside anonymous
- * members as C does; bits accumulates offsets. */
+ * members as C does; bits accumulates offsets; *budget counts down the
+ * members still allowed to be visited. */
 static bool find_member(lx_types *t, uint32_t sid, const char *name, int depth, uint64_t *bits,
-                        lx_tmember *out)
+                        lx_tmember *out, uint32_t *budget)
 {
     lx_tinfo ti;
     if (depth > MAX_DEPTH || !info(t, sid, &ti) || (ti.kind != LX_STRUCT && ti.kind != LX_UNION))
         return false;
     uint32_t n = ti.nmembers < MAX_MEMBERS ? ti.nmembers : MAX_MEMBERS;
     for (uint32_t i = 0; i < n; i++) {
+        if (*budget == 0)
+            return false;
+        --*budget;
         lx_tmember m = {0};
         if (!t->ops->member(t->impl, sid, i, &m))
             return false;
@@ -214,7 +222,7 @@ static bool find_member(lx_types *t, uint32_t sid, const char *name, int depth, 
             lx_tinfo mi;
             uint64_t sub = *bits + m.bit_offset;
             if (strip(t, m.type, &inner, &mi) && (mi.kind == LX_STRUCT || mi.kind == LX_UNION) &&
-                find_member(t, inner, name, depth + 1, &sub, out)) {
+                find_member(t, inner, name, depth + 1, &sub, out, budget)) {
                 *bits = sub;
                 return true;
             }
@@ -267,7 +275,8 @@ static vmic_status resolve(lx_types *t, const char *path, vmic_field_t *out)
                                  "a struct or union", t->ops->name, path, comp);
             cur = sid;
         }
-        if (!find_member(t, cur, comp, 0, &bits, &m))
+        uint32_t budget = MEMBER_VISIT_BUDGET;
+        if (!find_member(t, cur, comp, 0, &bits, &m, &budget))
             return vmic_fail(VMIC_E_NOTFOUND, "%s: no field '%s' in '%s'", t->ops->name, comp,
                              path);
         comp = next;
