@@ -2,9 +2,11 @@
  * libFuzzer target for what the qemu driver reads from QEMU: the gdb remote
  * protocol as a stub sends it (framing, checksums, NAKs, run-length
  * encoding, stop replies, through a socketpair to the real client), a 'g'
- * reply decoded into registers, the target description XML, and HMP's
- * "info mtree -f" text. The first input byte picks which.
+ * reply decoded into registers, the target description XML, HMP's
+ * "info mtree -f" text, and QMP as QEMU sends it (lines of JSON, through a
+ * socketpair to the real QMP client). The first input byte picks which.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,6 +47,46 @@ static void fuzz_wire(const uint8_t *data, size_t size)
     close(sv[0]);
 }
 
+/* QMP: the peer's bytes, then EOF; the client runs commands until it has
+ * consumed them (an error, a reply) or the connection is dead. */
+static void fuzz_qmp(const uint8_t *data, size_t size)
+{
+    int sv[2];
+    qmp_client_t q;
+    if (size > 60000 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return;
+    if (write(sv[0], data, size) != (ssize_t)size) {
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
+    shutdown(sv[0], SHUT_WR);
+    memset(&q, 0, sizeof q);
+    q.fd = sv[1];
+    q.timeout_ms = 50;
+    fcntl(q.fd, F_SETFL, fcntl(q.fd, F_GETFL) | O_NONBLOCK);
+    snprintf(q.name, sizeof q.name, "fuzz");
+    for (int i = 0; i < 8 && !q.dead; i++) {
+        bool running;
+        char status[32], *out = NULL;
+        switch (i % 3) {
+        case 0:
+            qmp_running(&q, &running, status, sizeof status);
+            break;
+        case 1:
+            qmp_hmp(&q, "info mtree -f", &out);
+            free(out);
+            break;
+        default:
+            qmp_execute(&q, "query-memdev", NULL, 0, &out);
+            free(out);
+            break;
+        }
+    }
+    qmp_close(&q);
+    close(sv[0]);
+}
+
 static const char *xml_doc;
 static size_t xml_len;
 
@@ -65,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    uint8_t which = data[0] % 4;
+    uint8_t which = data[0] % 5;
     data++;
     size--;
     char *text = malloc(size + 1);
@@ -102,6 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(r);
         break;
     }
+    case 4:
+        fuzz_qmp(data, size);
+        break;
     }
     free(text);
     return 0;

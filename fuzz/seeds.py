@@ -204,10 +204,26 @@ def os_seeds(fixture, out):
           b'{"_text":{"address":18446744071578845184}}}')
 
 
+def qemu_seeds(out):
+    """What QEMU 7.2 sends: gdb packets (first byte 0) and QMP lines (4)."""
+    def frame(payload):
+        return b"$" + payload + b"#%02x" % (sum(payload) & 0xff)
+    write(out, "fuzz_qemu", "gdb-stops", b"\0+" + frame(b"T05thread:p01.02;watch:ffffffff868079c0;")
+          + b"+" + frame(b"T02thread:01;") + b"+" + frame(b"0*\"1122"))
+    write(out, "fuzz_qemu", "qmp-replies", b"\4"
+          b'{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}\r\n'
+          b'{"return": {"status": "running", "singlestep": false, "running": true}, "id": 1}\r\n'
+          b'{"return": "FlatView #0\\r\\n \\u00e9\\ud83d\\ude00\\r\\n", "id": 2}\r\n'
+          b'{"return": [{"id": "ram0", "size": 268435456, "share": true, "host-nodes": []}], '
+          b'"id": 3}\r\n'
+          b'{"id": 4, "error": {"class": "GenericError", "desc": "no"}}\r\n')
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     fixture, out = sys.argv[1], sys.argv[2]
+    qemu_seeds(out)
     elf = os.path.join(fixture, "dump.elf")
     raw = os.path.join(fixture, "dump.raw")
     if os.path.exists(elf):

@@ -6,8 +6,6 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config
-  # QMP (the qemu driver) parses JSON with json-c
-  libjson-c-dev
   # the Linux OS layer: kernel BTF (libbpf), .json.xz profiles (liblzma)
   libbpf-dev liblzma-dev
   # tests: struct offsets from the -dbg kernel's DWARF (pahole) and an ISF

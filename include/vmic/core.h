@@ -149,7 +149,8 @@ vmic_status vmic_resume(vmic_core *core);
  */
 
 typedef enum vmic_event_kind {
-    VMIC_EVENT_MEMORY_ACCESS = 1, /* a view forbade a read, write or fetch */
+    VMIC_EVENT_MEMORY_ACCESS = 1, /* a view forbade a read, write or fetch, or a
+                                     watchpoint saw one */
     VMIC_EVENT_INTERRUPT,         /* an exception being raised: INT3 (#BP) */
     VMIC_EVENT_SINGLESTEP,        /* one instruction completed */
     VMIC_EVENT_MSR_WRITE,         /* WRMSR to a monitored MSR, not yet applied */
@@ -179,7 +180,8 @@ typedef struct vmic_event {
             vmic_gfn_t gfn;
             vmic_va_t va;      /* valid when va_valid (always for fetches) */
             bool va_valid;
-            vmic_access_t access;  /* the one access that was refused: R, W or X */
+            vmic_access_t access;  /* the one access that was refused: R, W or X
+                                      (a watchpoint: its kind, R|W if either) */
             uint8_t size;      /* bytes of the access (0 for fetches) */
             uint64_t value;    /* W: the bytes the guest writes */
         } memory;
@@ -273,6 +275,18 @@ typedef struct vmic_event_handler {
 vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *handler,
                             uint32_t timeout_ms);
 
+/*
+ * Restore hooks: a layer above the core that changes the event model's state
+ * through it (the utils' breakpoint managers: shadow pages, page access,
+ * views) registers here how to undo that. Every session end and
+ * vmic_core_close call the hooks, newest first, after the handler's cleanup
+ * and before the core undoes the rest, so that nothing stays behind however
+ * the session ends. A hook must not add or remove hooks.
+ */
+typedef void (*vmic_restore_fn)(vmic_core *core, void *arg);
+vmic_status vmic_add_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg);
+void vmic_remove_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg);
+
 typedef enum vmic_run_state {
     VMIC_GUEST_PAUSED = 0,
     VMIC_GUEST_RUNNING,
@@ -352,9 +366,24 @@ bool vmic_bp_lookup(vmic_core *core, vmic_pa_t pa, uint8_t *hidden);
 vmic_status vmic_bp_disarm(vmic_core *core, vmic_pa_t pa);
 vmic_status vmic_bp_arm(vmic_core *core, vmic_pa_t pa);
 
-/* Execute breakpoints in the debug registers of every vCPU (at most 4). */
+/* Execute breakpoints that leave guest memory alone, on every vCPU:
+ * VMIC_EVENT_BREAKPOINT events. kvm: the debug registers (at most 4); qemu:
+ * gdb Z1 (under TCG no limit, under KVM QEMU's 4 debug registers). */
 vmic_status vmic_hw_breakpoint_set(vmic_core *core, vmic_va_t va);
 vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va);
+
+/*
+ * Data watchpoints (VMIC_CAP_WATCHPOINT) on every vCPU: an access of the kind
+ * `access` (VMIC_ACCESS_W, VMIC_ACCESS_R, or VMIC_ACCESS_RW for either) that
+ * touches [va, va + len) becomes a VMIC_EVENT_MEMORY_ACCESS event once the
+ * access has completed (RIP past the instruction): memory.va the watched va,
+ * memory.pa its translation through that vCPU's page tables. Removed, like
+ * breakpoints, when the session ends. qemu: gdb Z2 (W), Z3 (R), Z4 (RW).
+ */
+vmic_status vmic_watchpoint_set(vmic_core *core, vmic_va_t va, uint32_t len,
+                                vmic_access_t access);
+vmic_status vmic_watchpoint_clear(vmic_core *core, vmic_va_t va, uint32_t len,
+                                  vmic_access_t access);
 
 typedef struct vmic_injection {
     uint8_t vector;

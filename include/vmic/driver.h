@@ -106,9 +106,11 @@ typedef struct vmic_driver_ops {
     vmic_status (*monitor)(vmic_driver *d, const vmic_monitor_t *m, bool enable);
     vmic_status (*guest_state)(vmic_driver *d, vmic_guest_state_t *st);
     /* Undo all the event model changed: views, access, remaps, monitors,
-     * single-steps, debug registers. */
+     * single-steps, debug registers, breakpoints and watchpoints. */
     vmic_status (*reset_events)(vmic_driver *d);
     vmic_status (*set_hw_breakpoint)(vmic_driver *d, vmic_va_t va, bool enable);
+    vmic_status (*set_watchpoint)(vmic_driver *d, vmic_va_t va, uint32_t len,
+                                  vmic_access_t access, bool enable);
     vmic_status (*inject)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
 
     /* ---- views (VMIC_CAP_VIEWS) ---- */

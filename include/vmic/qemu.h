@@ -25,6 +25,21 @@
  *
  * QEMU's QMP socket takes one client at a time: the driver uses it during
  * open only, then closes it for other clients.
+ *
+ * Events (vmic_run_events) come from the gdbstub's stop replies:
+ * vmic_hw_breakpoint_set (gdb Z1; under TCG any number, guest memory
+ * untouched) gives VMIC_EVENT_BREAKPOINT before the instruction,
+ * vmic_watchpoint_set (Z2/Z3/Z4) gives VMIC_EVENT_MEMORY_ACCESS after the
+ * access, and a Singlestep response gives VMIC_EVENT_SINGLESTEP after one
+ * instruction of that vCPU. QEMU's gdbstub is all-stop: every vCPU stops at
+ * each event, and events come one at a time. Continue, Singlestep and
+ * FastSinglestep are honoured; Deny, Emulate, ReinjectInterrupt, views,
+ * execute-permission traps, MSR and port I/O events and injection are
+ * VMIC_E_UNSUPPORTED with the reason (the gdb protocol has none of them).
+ * Every breakpoint and watchpoint is removed when the session ends, however
+ * it ends, and when the driver closes; a process killed outright (SIGKILL)
+ * leaves them in QEMU, which then stops the VM at the next hit. See
+ * src/drivers/qemu/qemu.h for the details.
  */
 #ifndef VMIC_QEMU_H
 #define VMIC_QEMU_H

@@ -8,5 +8,6 @@
 #include <vmic/core.h>
 #include <vmic/os.h>
 #include <vmic/qemu.h>
+#include <vmic/utils.h>
 
 #endif

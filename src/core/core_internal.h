@@ -63,6 +63,8 @@ struct vmic_core {
     vmic_cache_stats_t stats;
     bool in_session;          /* vmic_run_events is running (events.c) */
     struct bp_table *bps;     /* software breakpoints (breakpoints.c) */
+    struct restore_hook *hooks; /* undone by core_restore_events (views.c) */
+    size_t nhooks;
 };
 
 static inline size_t round_up_pow2(size_t n)
@@ -130,8 +132,10 @@ static inline bool tlb_lookup(vmic_core *core, uint64_t root, uint64_t va, uint6
 vmic_status bp_restore_all(vmic_core *core);
 void bp_free(vmic_core *core);
 
-/* views.c: undoes what the event model changed (breakpoints, then the driver) */
+/* views.c: undoes what the event model changed (restore hooks, breakpoints,
+ * then the driver) */
 vmic_status core_restore_events(vmic_core *core);
+void restore_hooks_free(vmic_core *core);
 
 /* The walker's table reader over the core. */
 const uint64_t *core_read_table(void *core, vmic_pa_t table);

@@ -72,8 +72,9 @@ void vmic_core_close(vmic_core *core)
     if (!core)
         return;
     /* Closing is a detach too: nothing vmic changed stays behind. */
-    if (core->bps || core->drv->ops->reset_events)
+    if (core->bps || core->nhooks || core->drv->ops->reset_events)
         core_restore_events(core);
+    restore_hooks_free(core);
     bp_free(core);
     page_cache_free(core);
     tlb_free(&core->tlb);

@@ -3,6 +3,9 @@
  * driver can, and passes each call on. What a session changed is undone by
  * core_restore_events.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "core_internal.h"
 
 static vmic_status unsupported(vmic_core *core, const char *what)
@@ -90,8 +93,47 @@ vmic_status vmic_inject(vmic_core *core, vmic_vcpu_t vcpu, const vmic_injection_
     return CALL(core, inject, "injecting exceptions", vcpu, inj);
 }
 
+/* ---- restore hooks ------------------------------------------------------------ */
+
+struct restore_hook {
+    vmic_restore_fn fn;
+    void *arg;
+};
+
+vmic_status vmic_add_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg)
+{
+    struct restore_hook *h = realloc(core->hooks, (core->nhooks + 1) * sizeof *h);
+    if (!h)
+        return vmic_fail(VMIC_E_NOMEM, "no memory for a restore hook");
+    core->hooks = h;
+    core->hooks[core->nhooks++] = (struct restore_hook){fn, arg};
+    return VMIC_OK;
+}
+
+void vmic_remove_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg)
+{
+    for (size_t i = core->nhooks; i-- > 0;) {
+        if (core->hooks[i].fn == fn && core->hooks[i].arg == arg) {
+            memmove(&core->hooks[i], &core->hooks[i + 1],
+                    (core->nhooks - i - 1) * sizeof core->hooks[0]);
+            core->nhooks--;
+            return;
+        }
+    }
+}
+
+void restore_hooks_free(vmic_core *core)
+{
+    free(core->hooks);
+    core->hooks = NULL;
+    core->nhooks = 0;
+}
+
 vmic_status core_restore_events(vmic_core *core)
 {
+    /* Newest first: what was built last on top of the rest goes first. */
+    for (size_t i = core->nhooks; i-- > 0;)
+        core->hooks[i].fn(core, core->hooks[i].arg);
     vmic_status s = bp_restore_all(core);
     if (core->drv->ops->reset_events) {
         vmic_status r = core->drv->ops->reset_events(core->drv);

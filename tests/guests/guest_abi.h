@@ -40,9 +40,29 @@ enum {
     PH_VIEW1,               /* SC_REMAP: please put me in view 1 */
     PH_WAIT,                /* SC_INJECT: inject now */
     PH_DONE,
+    PH_MAPPED,              /* TAPS_MAPPING: DYN_VA maps page_a */
+    PH_UNMAPPED,            /* TAPS_MAPPING: DYN_VA maps nothing */
+    PH_REMAPPED,            /* TAPS_MAPPING: DYN_VA maps page_b */
 };
 
+/* Scenarios of taps.elf (breakpoint manager tests and bench_bpm). */
+enum {
+    TAPS_LOOP = 1,          /* work_fn n times; counter_word read, written and counter_fn
+                               called n times; patch_fn (on counter_fn's page) patched
+                               and called, restored and called; the exec page read; bp_target 3 times */
+    TAPS_MAPPING,           /* DYN_VA mapped to page_a, called, unmapped, mapped to page_b,
+                               called: the guest's own page-table edits */
+    TAPS_BENCH,             /* work_fn n times, nothing else */
+};
+
+#define DYN_VA 0xffffffffc0000000ull  /* where TAPS_MAPPING maps its page */
+#define DYN_FN_OFFSET 0x100           /* its function, within the page */
+#define DYN_CALLS 200                 /* calls while each page is mapped */
+#define TAPS_AFTER_CALLS 10           /* calls after PH_DONE, when nothing is traced */
+#define TAPS_GUEST_INT3S 3            /* bp_target calls in TAPS_LOOP */
+
 #define COUNTER_FN_RESULT 0x1234u
+#define COUNTER_FN_PATCHED 0x5678u   /* taps.elf writes it into patch_fn, briefly */
 #define SHADOW_FN_RESULT 0x1111u     /* what shadow_fn returns in the image */
 #define SHADOW_FN_PATCHED 0x2222u    /* what the test's shadow copy returns */
 #define COUNTER_WORD_INIT 0x1111111111111111ull

@@ -8,6 +8,10 @@
 counter_fn:                     /* returns COUNTER_FN_RESULT, touches no memory */
     movl $0x1234, %eax
     ret
+    .global patch_fn
+patch_fn:                       /* returns its imm32 (at +1), which taps.elf patches */
+    movl $0x1234, %eax
+    ret
     .balign 2048
 counter_word:
     .quad 0x1111111111111111

@@ -3,8 +3,9 @@
  * (breakpoints on work_fn, write traps on counter_word). At the end the guest
  * checks its own result, its counter, that no breakpoint ever reached its
  * #BP handler and that work_fn's bytes are intact, and exits 0 only if all
- * hold. (Traced to the very end, it sees the INT3 byte in work_fn: vmic does
- * not hide breakpoints from reads.)
+ * hold. (Traced to the very end, it still reads work_fn's own bytes: vmic's
+ * default breakpoints are INT3s in an execute-only shadow copy of the page,
+ * and reads are served the original.)
  */
 #include "rt.h"
 

@@ -55,7 +55,7 @@ static void vm_cont(void)
     bool own = !qmp.open;
     if (own && live_qmp_open(&qmp, dir) != VMIC_OK)
         return;
-    qmp_execute(&qmp.q, "cont", NULL, NULL);
+    qmp_execute(&qmp.q, "cont", NULL, 0, NULL);
     if (own)
         live_qmp_close(&qmp);
 }
@@ -76,7 +76,8 @@ static void test_cli_info_live(void)
     char *argv[] = {(char *)vmic_bin, "info", "--json", target, NULL};
     CHECK_EQ(live_run(argv, out, sizeof out, 60), 0);
     CHECK(strstr(out, "\"driver\":\"qemu\"") != NULL);
-    CHECK(strstr(out, "\"caps\":\"read,write,registers,set-registers,pause\"") != NULL);
+    CHECK(strstr(out, "\"caps\":\"read,write,registers,set-registers,pause,events,singlestep,"
+                      "hw-breakpoint,watchpoint\"") != NULL);
     CHECK(strstr(out, "\"vcpu\":1") != NULL);   /* the second vCPU is listed */
     CHECK(strstr(out, "\"cr3\":") != NULL);
     /* It paused the VM to look and resumed it. */
@@ -150,7 +151,8 @@ static void test_info(void)
     CHECK_STR(info->driver, "qemu");
     CHECK_STR(info->source, target);
     CHECK_EQ(info->caps, VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS |
-                         VMIC_CAP_SET_REGISTERS | VMIC_CAP_PAUSE);
+                         VMIC_CAP_SET_REGISTERS | VMIC_CAP_PAUSE | VMIC_CAP_EVENTS |
+                         VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT | VMIC_CAP_WATCHPOINT);
     CHECK_EQ(info->vcpu_count, 2);
     CHECK_EQ(info->nregions, 1);
     CHECK_EQ(info->regions[0].start.addr, 0);
@@ -305,12 +307,12 @@ static void test_external_stop_and_cont(void)
 
     /* Someone else stops the VM through QMP: the gdbstub tells us. */
     CHECK(vm_running());
-    CHECK_OK(qmp_execute(&qmp.q, "stop", NULL, NULL));
+    CHECK_OK(qmp_execute(&qmp.q, "stop", NULL, 0, NULL));
     CHECK_OK(vmic_get_regs(core, 0, &r));
     /* Someone else resumes it behind our back: the next gdb packet arrives
      * while it runs (QEMU would drop its first byte) and still gets its
      * reply; the VM is stopped again, as vmic believed. */
-    CHECK_OK(qmp_execute(&qmp.q, "cont", NULL, NULL));
+    CHECK_OK(qmp_execute(&qmp.q, "cont", NULL, 0, NULL));
     CHECK(vm_running());
     CHECK_OK(vmic_get_regs(core, 1, &r));
     CHECK(r.valid & VMIC_REGS_CR);
@@ -319,7 +321,7 @@ static void test_external_stop_and_cont(void)
     /* Again with vCPU 1 already selected: stopping the VM makes QEMU point
      * its register accesses at the vCPU it reports as stopped (vCPU 0), so
      * the reply must not be taken for vCPU 1's. QEMU's own view decides. */
-    CHECK_OK(qmp_execute(&qmp.q, "cont", NULL, NULL));
+    CHECK_OK(qmp_execute(&qmp.q, "cont", NULL, 0, NULL));
     CHECK(vm_running());
     CHECK_OK(vmic_get_regs(core, 1, &r));
     CHECK(!vm_running());

@@ -21,16 +21,20 @@ static const char help[] =
     "      --mem SIZE       guest RAM (default 64M; K, M, G; a multiple of 2M)\n"
     "      --cpus N         vCPUs (default 1)\n"
     "      --trace LIST     what to trace, comma separated:\n"
-    "                         bp:ADDR     INT3 at ADDR (virtual address or symbol);\n"
-    "                                     each hit is printed and stepped over (with\n"
-    "                                     --cpus > 1 another vCPU may run through the\n"
-    "                                     breakpoint while one steps over it)\n"
+    "                         bp:ADDR     a breakpoint at ADDR (virtual address or\n"
+    "                                     symbol), made as --tap says; each hit is\n"
+    "                                     printed and stepped over\n"
     "                         exec:PAGE   fetches from PAGE (gfn or symbol), each run\n"
     "                                     with FastSinglestep in view 0\n"
     "                         write:PAGE  writes to PAGE, each printed then applied\n"
     "                         msr         every WRMSR, printed then applied\n"
     "                         io          every IN/OUT but the serial console's\n"
     "                         step        every instruction of vCPU 0 (slow)\n"
+    "      --tap KIND       how breakpoints are made:\n"
+    "                         breakpoint  INT3 in a shadow copy of the page, which the\n"
+    "                                     guest cannot see (default)\n"
+    "                         memory      the page made non-executable\n"
+    "                         debugreg    a debug register (at most 4 breakpoints)\n"
     "      --json           one JSON object per line: events, then a summary\n"
     "      --timeout S      stop the guest after S seconds\n"
     "      --max-events N   detach after N events\n"
@@ -59,8 +63,6 @@ typedef struct run_state {
     run_opts *o;
     json j;
     uint64_t events, shown;
-    vmic_pa_t stepping_over[MAX_VCPUS];   /* a breakpoint being stepped over */
-    bool over[MAX_VCPUS];
     time_t deadline;
     bool timed_out, max_reached;
     struct timespec start;
@@ -93,7 +95,8 @@ static int parse_options(int argc, char **argv, run_opts *o, const char **image)
         {"mem", required_argument, NULL, 'm'},     {"cpus", required_argument, NULL, 'c'},
         {"trace", required_argument, NULL, 't'},   {"timeout", required_argument, NULL, 'T'},
         {"max-events", required_argument, NULL, 'E'},
-        {"serial", required_argument, NULL, 'S'},  {0}};
+        {"serial", required_argument, NULL, 'S'},  {"tap", required_argument, NULL, 'P'},
+        {0}};
     uint64_t v;
     int opt, rc;
 
@@ -132,6 +135,10 @@ static int parse_options(int argc, char **argv, run_opts *o, const char **image)
         case 'S':
             o->serial = optarg;
             break;
+        case 'P':
+            if ((rc = trace_parse_tap(&o->trace, optarg)))
+                return rc;
+            break;
         default:
             return cli_usage("run", "unknown option or missing value: '%s'", argv[optind - 1]);
         }
@@ -159,6 +166,8 @@ static void print_text(const vmic_event_t *ev, const trace_bp *bp)
                ev->memory.pa.addr);
         if (ev->memory.access == VMIC_ACCESS_W)
             printf(" size %u value 0x%" PRIx64, ev->memory.size, ev->memory.value);
+        if (bp)
+            printf(" bp:%s", bp->spec);
         break;
     case VMIC_EVENT_INTERRUPT:
         printf("%-10s rip %016" PRIx64 " pa 0x%" PRIx64 " %s%s", "breakpoint", ev->regs.rip,
@@ -180,6 +189,8 @@ static void print_text(const vmic_event_t *ev, const trace_bp *bp)
         break;
     case VMIC_EVENT_BREAKPOINT:
         printf("%-10s rip %016" PRIx64 " dr%u", "hw-bp", ev->regs.rip, ev->breakpoint.slot);
+        if (bp)
+            printf(" bp:%s", bp->spec);
         break;
     }
     putchar('\n');
@@ -208,8 +219,6 @@ static void print_json(json *j, const vmic_event_t *ev, const trace_bp *bp)
     case VMIC_EVENT_INTERRUPT:
         json_u64(j, "vector", ev->interrupt.vector);
         json_hex(j, "pa", ev->interrupt.pa.addr);
-        if (bp)
-            json_str(j, "bp", bp->spec);
         break;
     case VMIC_EVENT_SINGLESTEP:
         json_hex(j, "pa", ev->singlestep.pa.addr);
@@ -230,42 +239,55 @@ static void print_json(json *j, const vmic_event_t *ev, const trace_bp *bp)
         json_hex(j, "va", ev->breakpoint.va.addr);
         break;
     }
+    if (bp)
+        json_str(j, "bp", bp->spec);
     json_object_end(j);
     json_done(j);
 }
 
-/* ---- the handler: print, then answer as the trace says --------------------------------- */
+/* ---- the handlers: print, then answer as the trace says --------------------------------- */
 
+static void show(run_state *st, const vmic_event_t *ev, const trace_bp *bp)
+{
+    st->shown++;
+    if (st->o->json)
+        print_json(&st->j, ev, bp);
+    else
+        print_text(ev, bp);
+}
+
+static void count(run_state *st)
+{
+    st->events++;
+    if (st->o->max_events && st->events >= st->o->max_events)
+        st->max_reached = true;
+}
+
+/* A --trace breakpoint: the manager steps over it after this. */
+static vmic_status on_hit(vmic_bpm *bpm, const vmic_event_t *ev, const vmic_bp_state_t *hits,
+                          size_t n, vmic_event_response_t *r, void *arg)
+{
+    run_state *st = arg;
+    show(st, ev, trace_bp_of(&st->o->trace, &hits[0]));
+    count(st);
+    return VMIC_OK;
+}
+
+/* Everything else; an INT3 that is not a --trace breakpoint arrives answered
+ * ReinjectInterrupt. */
 static vmic_status on_event(vmic_core *core, const vmic_event_t *ev, vmic_event_response_t *r,
                             void *arg)
 {
     run_state *st = arg;
     const trace_spec *t = &st->o->trace;
-    const trace_bp *bp = NULL;
-    unsigned cpu = ev->vcpu < MAX_VCPUS ? ev->vcpu : 0;
-    bool show = true;
-    vmic_status s = VMIC_OK;
+    bool shown = true;
 
-    st->events++;
     switch (ev->kind) {
     case VMIC_EVENT_INTERRUPT:
-        bp = trace_bp_at(t, ev->interrupt.pa);
-        if (!bp) {
-            r->action = VMIC_ACTION_REINJECT_INTERRUPT; /* not ours */
-            break;
-        }
-        /* The usual step-over: the byte back, one step, the INT3 again. */
-        s = vmic_bp_disarm(core, bp->pa);
-        st->over[cpu] = true;
-        st->stepping_over[cpu] = bp->pa;
-        r->action = VMIC_ACTION_SINGLESTEP;
+        r->action = VMIC_ACTION_REINJECT_INTERRUPT; /* the guest's own */
         break;
     case VMIC_EVENT_SINGLESTEP:
-        if (st->over[cpu]) {
-            s = vmic_bp_arm(core, st->stepping_over[cpu]);
-            st->over[cpu] = false;
-            show = t->step;
-        }
+        shown = t->step;
         r->action = t->step ? VMIC_ACTION_SINGLESTEP : VMIC_ACTION_CONTINUE;
         break;
     case VMIC_EVENT_MEMORY_ACCESS:
@@ -278,16 +300,10 @@ static vmic_status on_event(vmic_core *core, const vmic_event_t *ev, vmic_event_
     default:
         break;
     }
-    if (show) {
-        st->shown++;
-        if (st->o->json)
-            print_json(&st->j, ev, bp);
-        else
-            print_text(ev, bp);
-    }
-    if (st->o->max_events && st->events >= st->o->max_events)
-        st->max_reached = true;
-    return s;
+    if (shown)
+        show(st, ev, NULL);
+    count(st);
+    return VMIC_OK;
 }
 
 static bool should_stop(vmic_core *core, void *arg)
@@ -382,8 +398,10 @@ static int open_vm(const char *image, run_opts *o, FILE *serial, vmic_core **cor
     if ((s = vmic_core_open(drv, NULL, core)))
         return cli_fail("run", s, "cannot start a session");
     if ((s = trace_arm(&o->trace, *core))) {
+        int rc = cli_fail("run", s, "--trace");
+        trace_free(&o->trace); /* the breakpoint manager goes before the core */
         vmic_core_close(*core);
-        return cli_fail("run", s, "--trace");
+        return rc;
     }
     return EXIT_OK;
 }
@@ -409,10 +427,14 @@ int cmd_run(int argc, char **argv)
         goto out;
     json_init(&st.j, stdout);
     vmic_event_handler_t h = {.on_event = on_event, .should_stop = should_stop, .arg = &st};
+    vmic_bpm_handler_t bh = {.on_hit = on_hit, .on_event = on_event, .should_stop = should_stop,
+                             .arg = &st};
     st.deadline = time(NULL) + o.timeout_s;
     clock_gettime(CLOCK_MONOTONIC, &st.start);
     vmic_status s = vmic_resume(core);
-    if (s == VMIC_OK)
+    if (s == VMIC_OK && o.trace.bpm)
+        s = vmic_bpm_run(o.trace.bpm, &bh, WAIT_SLICE_MS);
+    else if (s == VMIC_OK)
         s = vmic_run_events(core, &h, WAIT_SLICE_MS);
     fflush(stdout);
     if (s == VMIC_E_INTERRUPTED || (s == VMIC_OK && st.max_reached)) {
@@ -421,6 +443,7 @@ int cmd_run(int argc, char **argv)
         wait_guest(core, &st);
     }
     rc = s ? cli_fail("run", s, "event session") : summarize(core, &st);
+    trace_free(&o.trace); /* the breakpoint manager goes before the core */
     vmic_core_close(core);
 out:
     if (serial != stderr)

@@ -1,12 +1,14 @@
 /*
  * vmic run --trace: what each trace arms.
- *   bp:ADDR     an INT3 at ADDR (a virtual address or a symbol of the image)
+ *   bp:ADDR     a breakpoint manager breakpoint at ADDR (a virtual address
+ *               or a symbol of the image), made by the --tap controller
  *   exec:PAGE   the page without X in vmic's trace view
  *   write:PAGE  the page without W in vmic's trace view
  *   msr, io     every WRMSR; every IN/OUT but the serial console's
  *   step        every instruction of vCPU 0
  * PAGE is a gfn or a symbol (its page). Page traps share one view, created
- * here; every vCPU starts in it.
+ * here; every vCPU starts in it, and breakpoints then live in it too (else
+ * in the manager's own view).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,22 @@ int trace_parse(trace_spec *t, const char *list)
             return rc;
     }
     return 0;
+}
+
+int trace_parse_tap(trace_spec *t, const char *name)
+{
+    static const struct {
+        const char *name;
+        vmic_tap_kind kind;
+    } taps[] = {{"breakpoint", VMIC_TAP_BREAKPOINT}, {"memory", VMIC_TAP_MEMORY},
+                {"debugreg", VMIC_TAP_DEBUGREG}};
+    for (size_t i = 0; i < sizeof taps / sizeof taps[0]; i++) {
+        if (strcmp(name, taps[i].name) == 0) {
+            t->tap = taps[i].kind;
+            return 0;
+        }
+    }
+    return cli_usage("run", "unknown --tap '%s' (breakpoint, memory, debugreg)", name);
 }
 
 /* A symbol's addresses, or a number: a virtual address translated through
@@ -141,35 +159,51 @@ static vmic_status arm_monitors(trace_spec *t, vmic_core *core)
     return VMIC_OK;
 }
 
+/* The image is a kernel: its breakpoints are global, their addresses
+ * translated through the tables vCPU 0 has now. Each one's tag is its index
+ * in t->bps. */
+static vmic_status arm_breakpoints(trace_spec *t, vmic_core *core)
+{
+    vmic_amd64_regs_t regs;
+    vmic_tap *tap;
+    vmic_status s;
+
+    if (t->nbps == 0)
+        return VMIC_OK;
+    vmic_tap_options_t opt = {.kind = t->tap ? t->tap : VMIC_TAP_BREAKPOINT};
+    if ((s = vmic_get_regs(core, 0, &regs)) || (s = vmic_tap_open(core, &opt, &tap)) ||
+        (s = vmic_bpm_open(core, tap, &t->bpm)))
+        return s;
+    for (size_t i = 0; i < t->nbps; i++) {
+        trace_bp *bp = &t->bps[i];
+        vmic_pa_t pa;
+        if ((s = resolve_va(core, bp->spec, &bp->va, &pa)))
+            return vmic_fail_wrap(s, "breakpoint '%s'", bp->spec);
+        vmic_breakpoint_t b = {.va = bp->va, .root = vmic_pa(regs.cr3), .global = true,
+                               .view = t->npages ? t->view : VMIC_VIEW_DEFAULT, .tag = i};
+        if ((s = vmic_bpm_insert(t->bpm, &b)) && s != VMIC_E_BUSY) /* BUSY: given twice */
+            return vmic_fail_wrap(s, "breakpoint '%s'", bp->spec);
+    }
+    return VMIC_OK;
+}
+
 vmic_status trace_arm(trace_spec *t, vmic_core *core)
 {
     vmic_status s;
-
-    for (size_t i = 0; i < t->nbps; i++) {
-        trace_bp *bp = &t->bps[i];
-        if ((s = resolve_va(core, bp->spec, &bp->va, &bp->pa)) || (s = vmic_bp_insert(core, bp->pa)))
-            return vmic_fail_wrap(s, "breakpoint '%s'", bp->spec);
-    }
-    if (t->nbps) {
-        vmic_monitor_t int3 = {.kind = VMIC_MONITOR_INTERRUPT, .vector = 3};
-        if ((s = vmic_monitor_enable(core, &int3)))
-            return s;
-    }
-    if ((s = arm_pages(t, core)))
+    if ((s = arm_pages(t, core)) || (s = arm_breakpoints(t, core)))
         return s;
     return arm_monitors(t, core);
 }
 
 void trace_free(trace_spec *t)
 {
+    vmic_bpm_close(t->bpm);
+    t->bpm = NULL;
     free(t->storage);
     t->storage = NULL;
 }
 
-const trace_bp *trace_bp_at(const trace_spec *t, vmic_pa_t pa)
+const trace_bp *trace_bp_of(const trace_spec *t, const vmic_bp_state_t *hit)
 {
-    for (size_t i = 0; i < t->nbps; i++)
-        if (t->bps[i].pa.addr == pa.addr)
-            return &t->bps[i];
-    return NULL;
+    return hit->bp.tag < t->nbps ? &t->bps[hit->bp.tag] : NULL;
 }

@@ -15,7 +15,6 @@ typedef struct trace_page {
 typedef struct trace_bp {
     const char *spec;         /* as given: an address or a symbol */
     vmic_va_t va;
-    vmic_pa_t pa;
 } trace_bp;
 
 typedef struct trace_spec {
@@ -26,18 +25,23 @@ typedef struct trace_spec {
     const char *page_specs[TRACE_MAX_PAGES];
     bool msr, io, step;
     vmic_view_t view;         /* where page traps live, once armed */
+    vmic_tap_kind tap;        /* how breakpoints are made (--tap) */
+    vmic_bpm *bpm;            /* the breakpoints, once armed (NULL: none) */
     char *storage;            /* the parsed lists, which specs point into */
 } trace_spec;
 
+/* Closes the breakpoint manager (before the core) and frees the lists. */
 void trace_free(trace_spec *t);
 
 /* Parses "bp:ADDR,exec:GFN,write:GFN,msr,io,step"; 0 or EXIT_USAGE. */
 int trace_parse(trace_spec *t, const char *list);
+/* Parses --tap's "breakpoint", "memory" or "debugreg"; 0 or EXIT_USAGE. */
+int trace_parse_tap(trace_spec *t, const char *name);
 
 /* Resolves names through the image's symbols and arms everything (VM paused). */
 vmic_status trace_arm(trace_spec *t, vmic_core *core);
 
-/* The breakpoint vmic placed at pa, or NULL. */
-const trace_bp *trace_bp_at(const trace_spec *t, vmic_pa_t pa);
+/* The --trace breakpoint a manager breakpoint stands for (its tag). */
+const trace_bp *trace_bp_of(const trace_spec *t, const vmic_bp_state_t *hit);
 
 #endif

@@ -2,7 +2,7 @@
  * Run control over the gdb protocol: stop, continue, single-step,
  * breakpoints and watchpoints, waiting for the stop that ends a run, and the
  * list of threads (one per vCPU on QEMU). These are the primitives the event
- * layer will build breakpoint, single-step and memory-access events on.
+ * thread (events.c) builds breakpoint, single-step and memory-access events on.
  *
  * All-stop mode: QEMU runs or stops every vCPU together (a single-step runs
  * only the stepped vCPU). After 'c' or a step the stub answers nothing until

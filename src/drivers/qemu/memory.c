@@ -29,8 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
+#include "base/json.h"
 #include "qemu.h"
 
 typedef struct memdev {
@@ -39,61 +38,98 @@ typedef struct memdev {
     bool share;
 } memdev;
 
-/* The mem-path of a backend, or false if it has none (not a file backend). */
+/* The mem-path of a backend, or false if it has none (not a file backend)
+ * or it does not fit in size bytes. */
 static bool backend_path(qmp_client_t *q, const char *id, char *path, size_t size)
 {
-    char qom[200];
-    json_object *args = json_object_new_object(), *ret;
+    char qom[200], *ret, *s = NULL;
+    size_t len = 0;
     snprintf(qom, sizeof qom, "/objects/%s", id);
-    json_object_object_add(args, "path", json_object_new_string(qom));
-    json_object_object_add(args, "property", json_object_new_string("mem-path"));
-    if (qmp_execute(q, "qom-get", args, &ret) != VMIC_OK) {
+    const qmp_arg_t args[] = {{"path", qom}, {"property", "mem-path"}};
+    if (qmp_execute(q, "qom-get", args, 2, &ret) != VMIC_OK) {
         vmic_clear_error();
         return false;
     }
-    bool ok = json_object_is_type(ret, json_type_string);
+    jp j;
+    jp_init(&j, ret, strlen(ret));
+    bool ok = jp_peek(&j) == JP_STRING && jp_string_alloc(&j, &s, &len) && jp_finish(&j) &&
+              len < size && strlen(s) == len;
     if (ok)
-        snprintf(path, size, "%s", json_object_get_string(ret));
-    json_object_put(ret);
+        memcpy(path, s, len + 1);
+    free(s);
+    free(ret);
     return ok;
+}
+
+#define MAX_MEMDEVS 1024
+
+/* One element of query-memdev's list: {"id": ..., "size": ..., "share": ...}.
+ * Devices without an id or size, or with an id vmic cannot use in a QOM
+ * path, are left out (*keep false). */
+static bool parse_memdev(jp *j, memdev *m, bool *keep)
+{
+    bool have_id = false, have_size = false, ok = true;
+    memset(m, 0, sizeof *m);
+    *keep = false;
+    if (!jp_begin_object(j))
+        return false;
+    while (ok && jp_next_key(j)) {
+        if (strcmp(j->key, "id") == 0 && jp_peek(j) == JP_STRING) {
+            char *id;
+            size_t len;
+            ok = jp_string_alloc(j, &id, &len);
+            if (ok && len < sizeof m->id && strlen(id) == len && !strchr(id, '/')) {
+                memcpy(m->id, id, len + 1);
+                have_id = true;
+            }
+            free(id);
+        } else if (strcmp(j->key, "size") == 0 && jp_peek(j) == JP_NUMBER) {
+            ok = have_size = jp_u64(j, &m->size);
+        } else if (strcmp(j->key, "share") == 0 &&
+                   (jp_peek(j) == JP_TRUE || jp_peek(j) == JP_FALSE)) {
+            ok = jp_bool(j, &m->share);
+        } else {
+            ok = jp_skip(j);
+        }
+    }
+    /* QEMU before 2.x omitted ids of anonymous backends. */
+    *keep = have_id && have_size;
+    return !j->failed;
 }
 
 static vmic_status list_memdevs(qmp_client_t *q, memdev **out, size_t *n)
 {
-    json_object *ret;
+    char *ret;
     *out = NULL;
     *n = 0;
-    vmic_status s = qmp_execute(q, "query-memdev", NULL, &ret);
+    vmic_status s = qmp_execute(q, "query-memdev", NULL, 0, &ret);
     if (s)
         return s;
-    if (!json_object_is_type(ret, json_type_array)) {
-        json_object_put(ret);
-        return vmic_fail(VMIC_E_FORMAT, "%s: query-memdev did not return a list", q->name);
-    }
-    size_t count = json_object_array_length(ret);
-    if (count > 1024)
-        count = 1024;
-    memdev *v = calloc(count ? count : 1, sizeof *v);
+    memdev *v = calloc(MAX_MEMDEVS, sizeof *v);
     if (!v) {
-        json_object_put(ret);
+        free(ret);
         return vmic_fail(VMIC_E_NOMEM, "%s: no memory", q->name);
     }
+    jp j;
     size_t k = 0;
-    for (size_t i = 0; i < count; i++) {
-        json_object *m = json_object_array_get_idx(ret, i), *id, *size, *share;
-        if (!json_object_object_get_ex(m, "id", &id) ||
-            !json_object_object_get_ex(m, "size", &size))
-            continue;   /* QEMU before 2.x omitted ids of anonymous backends */
-        const char *ids = json_object_get_string(id);
-        if (!ids || strlen(ids) >= sizeof v[k].id || strchr(ids, '/'))
-            continue;
-        snprintf(v[k].id, sizeof v[k].id, "%s", ids);
-        v[k].size = (uint64_t)json_object_get_int64(size);
-        v[k].share = json_object_object_get_ex(m, "share", &share) &&
-                     json_object_get_boolean(share);
-        k++;
+    jp_init(&j, ret, strlen(ret));
+    if (jp_peek(&j) != JP_ARRAY)
+        jp_fail(&j, "not a list");
+    else if (jp_begin_array(&j)) {
+        while (jp_next_element(&j)) {
+            memdev m;
+            bool keep;
+            if (!parse_memdev(&j, &m, &keep))
+                break;
+            if (keep && k < MAX_MEMDEVS)
+                v[k++] = m;
+        }
     }
-    json_object_put(ret);
+    free(ret);
+    if (j.failed) {
+        free(v);
+        return vmic_fail(VMIC_E_FORMAT, "%s: query-memdev: %s", q->name, j.error);
+    }
     *out = v;
     *n = k;
     return VMIC_OK;

@@ -22,43 +22,113 @@
  * close resumes it. An explicit vmic_pause/vmic_resume is the caller's
  * decision and is left as it is.
  *
- * Events (not here yet) plug in on gdb_run.c: gdb_insert_point Z0/Z1 for
- * breakpoints (QEMU TCG keeps them outside guest memory; under KVM it writes
- * an int3), Z2/Z3/Z4 for write/read/access watchpoints (guest-virtual
- * addresses: the stop reply names the address, the event's pa comes from a
- * translation), gdb_step for single-steps (only the stepped vCPU runs),
- * gdb_continue + gdb_wait_stop (gdb.fd to poll alongside signals) for the
- * loop, the stop reply's thread naming the vCPU. QEMU keeps breakpoints
- * when a client disconnects without 'D', and a hit then stops the VM for
- * good: close must remove every point it inserted (or send 'D'). No views,
- * no execute-permission traps, no MSR or port events, no injection: the
- * gdb protocol has none of them.
+ * Run state. want_running is the user's wish (vmic_pause, vmic_resume, and
+ * at open whether the VM ran); the VM stops for every event and runs on after
+ * the response when that wish says so (qemu_run_on). A stop somebody else
+ * caused (QMP "stop") is respected: vmic does not resume the VM behind them
+ * until vmic_resume or until the VM is seen running again (a breakpoint hit).
+ * Events are in events.c and respond.c; what QEMU cannot do (views, execute
+ * traps, MSR or port events, injection, Deny/Emulate/Reinject) is refused
+ * there with the reason.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qemu.h"
 
-typedef struct qemu_driver {
-    vmic_driver base;
-    vmic_driver_info_t info;
-    char *source;
-    gdb_remote_t gdb;
-    gdb_regmap_t regmap;
-    qemu_memory_t mem;
-    uint32_t *threads;          /* gdb thread id of each vCPU */
-    uint32_t nthreads;
-    uint32_t selected;          /* thread that Hg selected ... */
-    uint64_t selected_stops;    /* ... valid while no stop reply came since */
-    bool has_selected;
-    bool implicit_pause;        /* stopped by our attach, ran before */
-} qemu_driver_t;
+/* ---- run state (under q->lock) ----------------------------------------------- */
 
-static qemu_driver_t *qemu_of(vmic_driver *d)
+int qemu_vcpu_of_thread(const qemu_driver_t *q, uint32_t thread)
 {
-    return (qemu_driver_t *)d;
+    for (uint32_t i = 0; i < q->nthreads; i++)
+        if (q->threads[i] == thread)
+            return (int)i;
+    return -1;
+}
+
+void qemu_note_stopped_thread(qemu_driver_t *q, uint32_t thread)
+{
+    q->has_selected = true;
+    q->selected = thread;
+    q->selected_stops = q->gdb.stats.async_stops;
+}
+
+void qemu_mark_gone(qemu_driver_t *q)
+{
+    if (!q->gone[0])
+        snprintf(q->gone, sizeof q->gone, "%s", vmic_errmsg());
+}
+
+void qemu_wake_events(qemu_driver_t *q)
+{
+    uint64_t one = 1;
+    if (q->ev.thread_started) {
+        ssize_t n = write(q->ev.wake_fd, &one, sizeof one);
+        (void)n; /* a full counter still wakes the reader */
+    }
+}
+
+/* Whether a stop reply waiting in the queue is one the event thread must
+ * turn into an event (anything but a plain pause). */
+static bool event_pending(const qemu_driver_t *q)
+{
+    for (unsigned i = 0; i < q->gdb.npending; i++) {
+        const gdb_stop_t *st = &q->gdb.pending[i];
+        if (st->kind != GDB_STOP_SIGNAL || st->signal == 5)
+            return true;
+    }
+    return false;
+}
+
+vmic_status qemu_stop_to_talk(qemu_driver_t *q, bool *was_running)
+{
+    vmic_status s = gdb_drain(&q->gdb);
+    *was_running = false;
+    if (s || !q->gdb.running)
+        return s;
+    *was_running = true;
+    return gdb_interrupt(&q->gdb);
+}
+
+vmic_status qemu_run_on(qemu_driver_t *q)
+{
+    qemu_events_t *ev = &q->ev;
+    vmic_status s = gdb_drain(&q->gdb);
+
+    if (s || q->gdb.running || q->exited)
+        return s;
+    /* A stop that came meanwhile is the event thread's to report first; 'c'
+     * would drop it. Without a session there is nobody to report it to. */
+    if (ev->thread_started && (event_pending(q) || ev->step_due || ev->at_event))
+        return VMIC_OK;
+    /* Paused (by vmic or by somebody else): nothing runs, not even a step a
+     * response asked for; that one is taken up again on resume. */
+    if (q->held || !q->want_running)
+        return VMIC_OK;
+    if (ev->stepping)
+        return gdb_step(&q->gdb, q->threads[ev->step_vcpu]);
+    if ((s = points_put_back(q)))
+        return s;
+    if (ev->over) {
+        /* QEMU would stop on the breakpoint again at once: step past it
+         * first with it taken out, as gdb does (QEMU's TCG single-step
+         * would ignore it anyway, but under KVM it is an INT3 or a debug
+         * register that the step would trip over), then go on. */
+        ev->over = false;
+        if (ev->thread_started && points_has_break(q, ev->over_va)) {
+            if ((s = points_take_out(q, ev->over_va)))
+                return s;
+            ev->stepping = ev->step_silent = true;
+            ev->step_vcpu = ev->over_vcpu;
+            ev->over_stepping = true;
+            ev->over_retries = 0;
+            return gdb_step(&q->gdb, q->threads[ev->step_vcpu]);
+        }
+    }
+    return gdb_continue(&q->gdb);
 }
 
 /* ---- operations ------------------------------------------------------------ */
@@ -70,12 +140,25 @@ static void qemu_close(vmic_driver *d)
     char saved[1024];
     snprintf(saved, sizeof saved, "%s", vmic_errmsg());
 
+    qemu_stop_event_thread(q);
+    pthread_mutex_lock(&q->lock);
+    if (q->gdb.fd >= 0 && !q->gdb.dead && q->npoints) {
+        /* A driver closed without vmic_core_close's reset: no point of
+         * ours may outlive the connection. */
+        bool was_running;
+        if (qemu_stop_to_talk(q, &was_running) == VMIC_OK) {
+            points_remove_all(q);
+            if (was_running)
+                qemu_run_on(q);
+        }
+    }
     if (q->gdb.fd >= 0 && !q->gdb.dead && gdb_drain(&q->gdb) == VMIC_OK && q->implicit_pause &&
         !q->gdb.running) {
-        /* 'D' detaches and resumes (and drops any breakpoint left behind). */
+        /* 'D' detaches and resumes. */
         if (gdb_command_ok(&q->gdb, "D") != VMIC_OK)
             gdb_continue(&q->gdb);
     }
+    pthread_mutex_unlock(&q->lock);
     if (*saved)
         vmic_fail(VMIC_E_IO, "%s", saved);
     else
@@ -83,6 +166,10 @@ static void qemu_close(vmic_driver *d)
     gdb_close(&q->gdb);
     gdb_regmap_free(&q->regmap);
     qemu_memory_close(&q->mem);
+    if (q->ev.wake_fd >= 0)
+        close(q->ev.wake_fd);
+    pthread_mutex_destroy(&q->lock);
+    free(q->points);
     free(q->threads);
     free(q->source);
     free(q);
@@ -137,6 +224,37 @@ static vmic_status qemu_write(vmic_driver *d, vmic_pa_t pa, const void *buf, siz
     return qemu_rw(qemu_of(d), pa.addr, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
+/* Page tables are read straight from the RAM mapping. */
+static const uint64_t *read_table(void *ctx, vmic_pa_t table)
+{
+    const vmic_mem_region_t *r = find_region(ctx, table.addr);
+    if (!r || r->size - (table.addr - r->start.addr) < VMIC_PAGE_SIZE)
+        return NULL;
+    return (const uint64_t *)(r->host + (table.addr - r->start.addr));
+}
+
+vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
+                           uint64_t *pa)
+{
+    vmic_paging_t pg;
+    vmic_translation_t t;
+
+    if (!(regs->valid & VMIC_REGS_CR))
+        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: no CR3 to translate 0x%" PRIx64 " with",
+                         q->info.source, va);
+    if (!(regs->cr0 & VMIC_CR0_PG)) {
+        *pa = va;
+        return VMIC_OK;
+    }
+    vmic_status s = vmic_amd64_paging_from_regs(regs, &pg);
+    if (s == VMIC_OK)
+        s = vmic_amd64_translate(&pg, vmic_cr3_to_root(regs->cr3), vmic_va(va), read_table, q,
+                                 &t);
+    if (s == VMIC_OK)
+        *pa = t.pa.addr;
+    return s;
+}
+
 /* The gdbstub answers only while the VM is stopped; then selects the vCPU. */
 static vmic_status stopped_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing)
 {
@@ -169,8 +287,8 @@ static vmic_status stopped_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *
  * came after a stop reply may be another vCPU's. Then select and read again;
  * the VM is stopped by now, so the second read is the one.
  */
-static vmic_status read_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing,
-                             vmic_amd64_regs_t *regs)
+vmic_status qemu_read_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing,
+                           vmic_amd64_regs_t *regs)
 {
     for (int attempt = 0;; attempt++) {
         vmic_status s = stopped_vcpu(q, vcpu, doing);
@@ -188,37 +306,58 @@ static vmic_status read_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doi
 
 static vmic_status qemu_get_regs(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs)
 {
-    return read_vcpu(qemu_of(d), vcpu, "reading the registers of", regs);
+    qemu_driver_t *q = qemu_of(d);
+    pthread_mutex_lock(&q->lock);
+    vmic_status s = qemu_read_vcpu(q, vcpu, "reading the registers of", regs);
+    pthread_mutex_unlock(&q->lock);
+    return s;
 }
 
 static vmic_status qemu_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs)
 {
     qemu_driver_t *q = qemu_of(d);
     vmic_amd64_regs_t cur;
+    pthread_mutex_lock(&q->lock);
     /* Reading first also makes sure the writes go to this vCPU. */
-    vmic_status s = read_vcpu(q, vcpu, "writing the registers of", &cur);
-    return s ? s : regs_write(&q->gdb, &q->regmap, &cur, regs);
+    vmic_status s = qemu_read_vcpu(q, vcpu, "writing the registers of", &cur);
+    if (s == VMIC_OK)
+        s = regs_write(&q->gdb, &q->regmap, &cur, regs);
+    /* A vCPU moved off (or onto) the breakpoint it stopped at. */
+    if (s == VMIC_OK && q->ev.over && q->ev.over_vcpu == vcpu && (regs->valid & VMIC_REGS_GPR))
+        q->ev.over_va = regs->rip;
+    pthread_mutex_unlock(&q->lock);
+    return s;
 }
 
 static vmic_status qemu_pause(vmic_driver *d)
 {
     qemu_driver_t *q = qemu_of(d);
-    vmic_status s = gdb_interrupt(&q->gdb);
-    /* No events yet: a stop reply only says the VM stopped. */
-    q->gdb.npending = 0;
+    pthread_mutex_lock(&q->lock);
+    q->want_running = false;
     q->implicit_pause = false;
+    /* At an event the VM is stopped already. A stop reply the interrupt
+     * brings (a breakpoint hit that raced it) stays queued for the events. */
+    vmic_status s = q->ev.at_event ? VMIC_OK : gdb_interrupt(&q->gdb);
+    pthread_mutex_unlock(&q->lock);
     return s;
 }
 
 static vmic_status qemu_resume(vmic_driver *d)
 {
     qemu_driver_t *q = qemu_of(d);
-    vmic_status s = gdb_drain(&q->gdb);
-    if (s)
-        return s;
-    q->gdb.npending = 0;
+    pthread_mutex_lock(&q->lock);
+    q->want_running = true;
+    q->held = false;
     q->implicit_pause = false;
-    return q->gdb.running ? VMIC_OK : gdb_continue(&q->gdb);
+    vmic_status s = gdb_drain(&q->gdb);
+    if (s == VMIC_OK && !q->ev.thread_started)
+        q->gdb.npending = 0;   /* nobody takes events: a stop is only a stop */
+    /* At an event, the VM goes on once the response is carried out. */
+    if (s == VMIC_OK && !q->ev.at_event)
+        s = qemu_run_on(q);
+    qemu_wake_events(q);
+    pthread_mutex_unlock(&q->lock);
+    return s;
 }
 
 static const vmic_driver_ops_t qemu_ops = {
@@ -231,6 +370,14 @@ static const vmic_driver_ops_t qemu_ops = {
     .set_regs = qemu_set_regs,
     .pause = qemu_pause,
     .resume = qemu_resume,
+    .attach_events = qemu_attach_events,
+    .check_response = qemu_check_response,
+    .monitor = qemu_monitor,
+    .guest_state = qemu_guest_state,
+    .reset_events = qemu_reset_events,
+    .set_hw_breakpoint = qemu_set_hw_breakpoint,
+    .set_watchpoint = qemu_set_watchpoint,
+    .inject = qemu_inject,
 };
 
 /* ---- opening ------------------------------------------------------------------- */
@@ -304,9 +451,12 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     if (!q)
         return vmic_fail(VMIC_E_NOMEM, "qemu: no memory for the driver");
     q->gdb.fd = -1;
+    q->ev.wake_fd = -1;
     q->base.ops = &qemu_ops;
+    pthread_mutex_init(&q->lock, NULL);
     q->source = source ? strdup(source) : source_name(cfg);
     if (!q->source) {
+        pthread_mutex_destroy(&q->lock);
         free(q);
         return vmic_fail(VMIC_E_NOMEM, "qemu: no memory for the driver");
     }
@@ -316,10 +466,12 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     if (s == VMIC_OK)
         s = open_gdb(q, cfg, timeout);
     if (s == VMIC_OK && was_running) {
-        if (cfg->stay_paused)
+        if (cfg->stay_paused) {
             q->implicit_pause = true;
-        else
+        } else {
+            q->want_running = true;
             s = gdb_continue(&q->gdb);
+        }
     }
     if (s) {
         char why[1400];
@@ -338,6 +490,10 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     uint32_t groups = regs_groups(&q->regmap);
     info->caps = VMIC_CAP_READ | (q->mem.writable ? VMIC_CAP_WRITE : 0) | VMIC_CAP_PAUSE |
                  ((groups & VMIC_REGS_GPR) ? VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS : 0);
+    /* Events carry the registers, and their pa comes through CR3. */
+    if ((groups & (VMIC_REGS_GPR | VMIC_REGS_CR)) == (VMIC_REGS_GPR | VMIC_REGS_CR))
+        info->caps |= VMIC_CAP_EVENTS | VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT |
+                      VMIC_CAP_WATCHPOINT;
     info->mem_size = q->mem.mem_size;
     info->regions = q->mem.regions;
     info->nregions = q->mem.nregions;

@@ -10,11 +10,14 @@
  *                 breakpoints and watchpoints (Z/z), waiting for a stop
  *   gdb_target.c  the register layout from the stub's target description
  *   registers.c   that layout <-> vmic_amd64_regs_t ('g', 'p', 'P')
- *   qmp.c         the QMP client (json-c)
+ *   qmp.c         the QMP client (src/base/json.h)
  *   mtree.c       the guest-physical RAM ranges in HMP's "info mtree -f"
  *   memory.c      finding the RAM backend, mmap of its file, the regions
  *   target.c      TARGET strings ("qemu:gdb=...,qmp=...,mem=..." or "qemu:DIR")
- *   qemu.c        the driver: open, close, info, operations
+ *   qemu.c        the driver: open, close, info, memory, registers, pause/resume
+ *   points.c      breakpoints and watchpoints vmic inserted (Z1, Z2-Z4)
+ *   events.c      the event thread: stop replies become events
+ *   respond.c     what each response does, and which ones QEMU cannot honour
  *
  * Everything QEMU sends is treated as hostile input: lengths are bounded,
  * every wait has a deadline, a peer that closes or stalls is an error that
@@ -23,9 +26,11 @@
 #ifndef VMIC_DRIVERS_QEMU_H
 #define VMIC_DRIVERS_QEMU_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/types.h>
 
+#include <vmic/core.h>
 #include <vmic/driver.h>
 #include <vmic/qemu.h>
 
@@ -167,6 +172,12 @@ vmic_status gdb_wait_ack(gdb_remote_t *g);
 
 /* Reads whatever has already arrived without waiting, queueing stop replies. */
 vmic_status gdb_drain(gdb_remote_t *g);
+/* Whether bytes from the stub wait in the client's buffer (then polling the
+ * socket would not see them). */
+static inline bool gdb_buffered(const gdb_remote_t *g)
+{
+    return g->in_pos < g->in_len;
+}
 
 /* Decodes binary data ('}' escapes) in place; returns the new length, or
  * SIZE_MAX for a '}' at the end. */
@@ -261,8 +272,6 @@ size_t regs_decode_hex(const char *hex, size_t len, uint8_t *out, uint8_t *avail
 
 /* ---- QMP (qmp.c) ---------------------------------------------------------- */
 
-struct json_object;
-
 #define QMP_MAX_MESSAGE (16u << 20)
 
 typedef struct qmp_client {
@@ -276,14 +285,20 @@ typedef struct qmp_client {
     char version[64];    /* "7.2.22" from the greeting */
 } qmp_client_t;
 
+/* One member of a command's "arguments": vmic sends only strings. */
+typedef struct qmp_arg {
+    const char *key, *value;
+} qmp_arg_t;
+
 /* Connects, reads the greeting, negotiates capabilities. */
 vmic_status qmp_open(qmp_client_t *q, const qemu_endpoint_t *ep, int timeout_ms);
 void qmp_close(qmp_client_t *q);
-/* Runs a command; *ret gets its "return" value (a new reference, may be NULL
- * when ret is NULL). An "error" reply is VMIC_E_IO with QEMU's description.
- * args (may be NULL) is consumed. */
-vmic_status qmp_execute(qmp_client_t *q, const char *command, struct json_object *args,
-                        struct json_object **ret);
+/* Runs a command with nargs string arguments (args may be NULL when 0);
+ * *ret (may be NULL) gets its "return" value as JSON text, malloc'd, to
+ * parse with src/base/json.h. An "error" reply is VMIC_E_IO with QEMU's
+ * description. */
+vmic_status qmp_execute(qmp_client_t *q, const char *command, const qmp_arg_t *args,
+                        size_t nargs, char **ret);
 /* human-monitor-command: the HMP output, malloc'd. */
 vmic_status qmp_hmp(qmp_client_t *q, const char *command_line, char **out);
 /* query-status: whether the VM runs. */
@@ -321,5 +336,180 @@ typedef struct qemu_memory {
  * guest-physical address space, and maps the file. */
 vmic_status qemu_memory_open(qmp_client_t *q, const char *path, qemu_memory_t *mem);
 void qemu_memory_close(qemu_memory_t *mem);
+
+/* ---- the driver and its events ------------------------------------------------------ */
+/*
+ * Events come from the gdbstub's stop replies, all on the one gdb
+ * connection. QEMU's gdbstub is all-stop: a stop halts every vCPU and names
+ * one (thread:N), so events are serialized by QEMU itself. The event thread
+ * (alive while a session is attached) waits for a stop reply, turns it into
+ * an event for that vCPU, hands it to the session with every vCPU stopped,
+ * carries out the response and lets the VM run again:
+ *
+ *   stop reply                  event                        (QEMU 7.2, TCG)
+ *   T05 at a vmic breakpoint    BREAKPOINT {va = rip, pa}    before the instruction
+ *   T05 after a step vmic asked SINGLESTEP {pa of rip}       after one instruction
+ *   T05 watch/rwatch/awatch:VA  MEMORY_ACCESS {va, pa, W/R/RW} after the access
+ *   T02 and other signals       none: the VM was paused (vmic_pause, QMP stop)
+ *   W/X, or the socket closing  none: the guest state becomes EXITED/FAILED
+ *
+ * Two vCPUs that stop at once give one stop reply (QEMU reports the one that
+ * called last): a breakpoint the other one reached is reported when it runs
+ * again (QEMU checks breakpoints before an instruction), a watchpoint it
+ * triggered is lost -- and QEMU 7.2 keeps that hit on the vCPU and names it
+ * in the vCPU's next stop reply, whatever stopped it then (seen here: a
+ * breakpoint hit reported as an old write watchpoint). So a watchpoint in a
+ * stop reply counts only if vmic has that very watchpoint in; otherwise the
+ * stop is judged like any other SIGTRAP (a step, or a breakpoint at RIP).
+ * Responses (respond.c):
+ *
+ *   Continue         resume every vCPU; from a breakpoint, first step that
+ *                    vCPU over it with the breakpoint taken out (QEMU would
+ *                    stop on it again at once), as gdb does
+ *   Singlestep       'vCont;s' that vCPU alone (QEMU steps with interrupts
+ *                    and timers off), then a SINGLESTEP event; after a
+ *                    watchpoint the instruction is already done: at once
+ *   FastSinglestep   one silent step (none after a watchpoint), then resume
+ *   Deny, Emulate, ReinjectInterrupt, views other than 0: VMIC_E_UNSUPPORTED
+ *
+ * Locking: q->lock guards the gdb connection and everything below it. The
+ * event thread never holds it while the session has an event (the handler
+ * calls back into the driver), nor while it waits for a stop reply.
+ */
+
+#define QEMU_MAX_POINTS 4096
+#define QEMU_OVER_RETRIES 8
+
+typedef struct qemu_point {
+    gdb_point_type type;
+    uint64_t va;
+    uint32_t len;          /* watched bytes; 1 (the kind) for breakpoints */
+    bool out;              /* taken out of QEMU while a vCPU steps over it */
+} qemu_point_t;
+
+typedef struct qemu_events {
+    pthread_t thread;
+    bool thread_started;
+    bool quit;             /* the thread ends at its next look */
+    int wake_fd;           /* eventfd: wakes the thread out of poll */
+    vmic_event_sink_t sink;
+    uint64_t seq;
+    bool at_event;         /* the session has an event (the VM stopped for it) */
+    /* Continue from a breakpoint: step over_vcpu past over_va first. */
+    bool over;
+    vmic_vcpu_t over_vcpu;
+    uint64_t over_va;
+    /* That step is under way. QEMU's TCG single-step now and then stops
+     * before running the instruction (seen here: ~0.6% of steps, RIP
+     * unchanged); it is then taken again, at most QEMU_OVER_RETRIES times,
+     * or the breakpoint would be reported twice. */
+    bool over_stepping;
+    unsigned over_retries;
+    /* A step asked for: the next stop of step_vcpu completes it; a silent
+     * one (FastSinglestep, stepping over a breakpoint) reports nothing. */
+    bool stepping, step_silent;
+    vmic_vcpu_t step_vcpu;
+    /* The instruction is done already (after a watchpoint): report the
+     * SINGLESTEP event without running anything. */
+    bool step_due;
+    vmic_vcpu_t due_vcpu;
+    uint64_t generation;   /* bumped by reset: a response that straddles one
+                              refers to what is gone, and is dropped */
+    bool failed;           /* a response could not be carried out: the */
+    char failure[512];     /* session ends with this */
+} qemu_events_t;
+
+typedef struct qemu_driver {
+    vmic_driver base;
+    vmic_driver_info_t info;
+    char *source;
+    pthread_mutex_t lock;       /* see above */
+    gdb_remote_t gdb;
+    gdb_regmap_t regmap;
+    qemu_memory_t mem;
+    uint32_t *threads;          /* gdb thread id of each vCPU */
+    uint32_t nthreads;
+    uint32_t selected;          /* thread that Hg selected ... */
+    uint64_t selected_stops;    /* ... valid while no stop reply came since */
+    bool has_selected;
+    bool implicit_pause;        /* stopped by our attach, ran before */
+    bool want_running;          /* the user's run state: vmic_pause/vmic_resume */
+    bool held;                  /* stopped by somebody else: not resumed behind them */
+    bool exited;                /* QEMU said the VM ended ('W', 'X') */
+    int exit_code;
+    char gone[512];             /* why the connection is gone, once it is */
+    qemu_point_t *points;       /* inserted by vmic, in insertion order */
+    size_t npoints, points_cap;
+    qemu_events_t ev;
+} qemu_driver_t;
+
+static inline qemu_driver_t *qemu_of(vmic_driver *d)
+{
+    return (qemu_driver_t *)d;
+}
+
+/* qemu.c (under q->lock) */
+/* The vCPU of a gdb thread id, or -1. */
+int qemu_vcpu_of_thread(const qemu_driver_t *q, uint32_t thread);
+/* QEMU points Hg at the vCPU a stop reply names: no Hg needed for it. */
+void qemu_note_stopped_thread(qemu_driver_t *q, uint32_t thread);
+vmic_status qemu_read_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing,
+                           vmic_amd64_regs_t *regs);
+/* Guest-virtual to guest-physical through the page tables regs describe. */
+vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
+                           uint64_t *pa);
+/* Notes that the gdb connection is gone (the current message says why). */
+void qemu_mark_gone(qemu_driver_t *q);
+/* The VM stopped: lets it go on if the user wants it running -- a step a
+ * response asked for, or every vCPU (one stopped at a breakpoint is stepped
+ * past it first). Does nothing while a stop the event thread must see is
+ * pending. */
+vmic_status qemu_run_on(qemu_driver_t *q);
+/* Stops the VM if it runs, to talk to the stub; *was_running says whether
+ * it did (then qemu_run_on afterwards). */
+vmic_status qemu_stop_to_talk(qemu_driver_t *q, bool *was_running);
+/* Wakes the event thread, if any. */
+void qemu_wake_events(qemu_driver_t *q);
+
+/* points.c */
+vmic_status qemu_set_hw_breakpoint(vmic_driver *d, vmic_va_t va, bool enable);
+vmic_status qemu_set_watchpoint(vmic_driver *d, vmic_va_t va, uint32_t len,
+                                vmic_access_t access, bool enable);
+bool points_has_break(const qemu_driver_t *q, uint64_t va);
+/* Whether a watchpoint of that kind starts at va (QEMU reports the start). */
+bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, uint64_t va);
+/* Removes every point vmic inserted (the VM stopped); the first failure
+ * counts, the others are still tried. */
+vmic_status points_remove_all(qemu_driver_t *q);
+/* Stepping over a breakpoint: takes it out of QEMU for the step, and puts
+ * every point taken out back before the VM runs on (the VM stopped). */
+vmic_status points_take_out(qemu_driver_t *q, uint64_t va);
+vmic_status points_put_back(qemu_driver_t *q);
+
+/* events.c */
+typedef enum stop_reason {
+    STOP_EXITED,           /* 'W'/'X': the VM ended */
+    STOP_UNKNOWN,          /* names no vCPU vmic knows */
+    STOP_PAUSED,           /* not a SIGTRAP: an interrupt, QMP stop */
+    STOP_WATCH,            /* a watchpoint vmic has in */
+    STOP_STEPPED,          /* the step a response asked for */
+    STOP_STEPPED_SILENTLY, /* FastSinglestep, or stepping over a breakpoint */
+    STOP_TRAP,             /* any other SIGTRAP: a breakpoint if one is at RIP */
+} stop_reason;
+/* Why the VM stopped, and which vCPU (or -1): what the stop reply says,
+ * judged against what vmic asked for. Pure, for unit tests. */
+stop_reason qemu_stop_reason(const qemu_driver_t *q, const gdb_stop_t *stop, int *vcpu);
+vmic_status qemu_attach_events(vmic_driver *d, const vmic_event_sink_t *sink);
+vmic_status qemu_guest_state(vmic_driver *d, vmic_guest_state_t *st);
+vmic_status qemu_reset_events(vmic_driver *d);
+void qemu_stop_event_thread(qemu_driver_t *q);
+
+/* respond.c */
+vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
+                                const vmic_event_response_t *resp);
+/* Carries out the response to the event q->ev holds (event thread, lock held). */
+void qemu_respond(qemu_driver_t *q, const vmic_event_t *ev, const vmic_event_response_t *resp);
+vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable);
+vmic_status qemu_inject(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
 
 #endif

@@ -1,13 +1,14 @@
 /*
- * A QMP client: QEMU's JSON machine protocol over a socket, parsed with
- * json-c.
+ * A QMP client: QEMU's JSON machine protocol over a socket, read with vmic's
+ * own pull parser (src/base/json.h) and written with its string quoting.
  *
  * QEMU writes one JSON object per line. Commands carry an "id" that the
  * reply echoes, so asynchronous events ("STOP", "RESUME", ...) and replies
  * to someone else's earlier commands are told apart and skipped. A message
  * is bounded (QMP_MAX_MESSAGE), every wait has a deadline, and a peer that
  * is not QMP at all (the gdbstub's socket given by mistake) fails at the
- * greeting with a message saying so, instead of hanging.
+ * greeting with a message saying so, instead of hanging. A reply's "return"
+ * value is handed to the caller as JSON text, for it to parse what it needs.
  *
  * A QMP socket serves one client at a time: a second client gets no
  * greeting until the first leaves, which is the "no greeting" timeout below.
@@ -18,9 +19,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
+#include "base/json.h"
 #include "qemu.h"
+
+/* What vmic looks at in one message. */
+typedef struct qmp_msg {
+    bool greeting;         /* {"QMP": ...} */
+    char version[64];      /* the greeting's qemu version, "7.2.22" */
+    bool has_id;
+    uint64_t id;
+    bool has_return;
+    char *ret;             /* the "return" value as JSON text, malloc'd */
+    bool has_error;
+    char desc[512], cls[64];
+} qmp_msg;
 
 static vmic_status dead(qmp_client_t *q, vmic_status s)
 {
@@ -28,28 +40,155 @@ static vmic_status dead(qmp_client_t *q, vmic_status s)
     return s;
 }
 
-/* Reads one message (a JSON object on one line) before the deadline. */
-static vmic_status read_message(qmp_client_t *q, int64_t deadline, json_object **msg)
+/* A string member into buf, cut to fit (QEMU's messages for people). */
+static bool take_string(jp *j, char *buf, size_t size)
 {
-    *msg = NULL;
+    char *s;
+    if (!jp_string_alloc(j, &s, NULL))
+        return false;
+    snprintf(buf, size, "%s", s);
+    free(s);
+    return true;
+}
+
+/* {"qemu": {"major": 7, "minor": 2, "micro": 22}, ...} */
+static bool parse_version(jp *j, qmp_msg *m)
+{
+    uint64_t v[3] = {0, 0, 0};
+    bool have = false;
+    if (!jp_begin_object(j))
+        return false;
+    while (jp_next_key(j)) {
+        if (strcmp(j->key, "qemu") != 0 || jp_peek(j) != JP_OBJECT) {
+            if (!jp_skip(j))
+                return false;
+            continue;
+        }
+        jp_begin_object(j);
+        while (jp_next_key(j)) {
+            int k = !strcmp(j->key, "major") ? 0 : !strcmp(j->key, "minor") ? 1
+                    : !strcmp(j->key, "micro") ? 2 : -1;
+            if (k >= 0 && jp_peek(j) == JP_NUMBER ? jp_u64(j, &v[k]) : jp_skip(j))
+                have |= k >= 0;
+        }
+    }
+    if (have && !j->failed)
+        snprintf(m->version, sizeof m->version, "%" PRIu64 ".%" PRIu64 ".%" PRIu64, v[0], v[1],
+                 v[2]);
+    return !j->failed;
+}
+
+static bool parse_greeting(jp *j, qmp_msg *m)
+{
+    m->greeting = true;
+    if (jp_peek(j) != JP_OBJECT)
+        return jp_skip(j);
+    jp_begin_object(j);
+    while (jp_next_key(j)) {
+        if (strcmp(j->key, "version") == 0 && jp_peek(j) == JP_OBJECT) {
+            if (!parse_version(j, m))
+                return false;
+        } else if (!jp_skip(j)) {
+            return false;
+        }
+    }
+    return !j->failed;
+}
+
+static bool parse_error(jp *j, qmp_msg *m)
+{
+    m->has_error = true;
+    snprintf(m->desc, sizeof m->desc, "no description");
+    snprintf(m->cls, sizeof m->cls, "?");
+    if (jp_peek(j) != JP_OBJECT)
+        return jp_skip(j);
+    jp_begin_object(j);
+    while (jp_next_key(j)) {
+        bool ok;
+        if (strcmp(j->key, "desc") == 0 && jp_peek(j) == JP_STRING)
+            ok = take_string(j, m->desc, sizeof m->desc);
+        else if (strcmp(j->key, "class") == 0 && jp_peek(j) == JP_STRING)
+            ok = take_string(j, m->cls, sizeof m->cls);
+        else
+            ok = jp_skip(j);
+        if (!ok)
+            return false;
+    }
+    return !j->failed;
+}
+
+/* One line: a JSON object and nothing after it. */
+static bool parse_message(jp *j, qmp_msg *m)
+{
+    if (!jp_begin_object(j))
+        return false;
+    while (jp_next_key(j)) {
+        bool ok;
+        if (strcmp(j->key, "QMP") == 0) {
+            ok = parse_greeting(j, m);
+        } else if (strcmp(j->key, "id") == 0 && jp_peek(j) == JP_NUMBER) {
+            /* Ours are unsigned integers; any other number is someone
+             * else's id (parsed apart, so that it cannot fail the message). */
+            const char *text;
+            size_t len;
+            ok = jp_raw(j, &text, &len);
+            if (ok) {
+                jp sub;
+                jp_init(&sub, text, len);
+                m->has_id = jp_u64(&sub, &m->id);
+            }
+        } else if (strcmp(j->key, "return") == 0) {
+            const char *text;
+            size_t len;
+            ok = jp_raw(j, &text, &len);
+            if (ok && !m->has_return) {
+                m->ret = malloc(len + 1);
+                if (!m->ret)
+                    return jp_fail(j, "no memory for a reply");
+                memcpy(m->ret, text, len);
+                m->ret[len] = '\0';
+                m->has_return = true;
+            }
+        } else if (strcmp(j->key, "error") == 0) {
+            ok = parse_error(j, m);
+        } else {
+            ok = jp_skip(j);
+        }
+        if (!ok)
+            return false;
+    }
+    return jp_finish(j);
+}
+
+static void msg_free(qmp_msg *m)
+{
+    free(m->ret);
+    m->ret = NULL;
+}
+
+/* Reads one message (a JSON object on one line) before the deadline. */
+static vmic_status read_message(qmp_client_t *q, int64_t deadline, qmp_msg *msg)
+{
+    memset(msg, 0, sizeof *msg);
     for (;;) {
         char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
         if (nl) {
             size_t line = (size_t)(nl - q->buf);
-            *nl = '\0';
-            enum json_tokener_error err = json_tokener_success;
-            bool blank = strspn(q->buf, " \t\r") == line;
-            json_object *o = blank ? NULL : json_tokener_parse_verbose(q->buf, &err);
+            bool blank = true;
+            for (size_t i = 0; i < line && blank; i++)
+                blank = q->buf[i] == ' ' || q->buf[i] == '\t' || q->buf[i] == '\r';
+            jp j;
+            jp_init(&j, q->buf, line);
+            bool ok = blank || parse_message(&j, msg);
             memmove(q->buf, nl + 1, q->len - line - 1);
             q->len -= line + 1;
             if (blank)
                 continue;
-            if (!o || !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
+            if (!ok) {
+                msg_free(msg);
                 return dead(q, vmic_fail(VMIC_E_FORMAT, "%s: not a QMP message (%s)", q->name,
-                                         o ? "not a JSON object" : json_tokener_error_desc(err)));
+                                         j.error));
             }
-            *msg = o;
             return VMIC_OK;
         }
         /* Every QMP message is an object: anything else (a gdbstub's "$T02..."
@@ -77,7 +216,7 @@ static vmic_status read_message(qmp_client_t *q, int64_t deadline, json_object *
                                        deadline, &got);
         if (s)
             return dead(q, s);
-        /* A NUL inside a line would cut it short for the parser: refuse it. */
+        /* JSON text has no raw NUL; one is a broken or hostile peer. */
         if (memchr(q->buf + q->len, '\0', got))
             return dead(q, vmic_fail(VMIC_E_FORMAT, "%s: a NUL byte in a message", q->name));
         q->len += got;
@@ -86,7 +225,7 @@ static vmic_status read_message(qmp_client_t *q, int64_t deadline, json_object *
 
 static vmic_status read_greeting(qmp_client_t *q, int64_t deadline)
 {
-    json_object *msg, *qmp, *version, *qemu;
+    qmp_msg msg;
     vmic_status s = read_message(q, deadline, &msg);
     if (s == VMIC_E_TIMEOUT)
         return vmic_fail(VMIC_E_TIMEOUT, "%s: no QMP greeting within %d ms (not a QMP socket? "
@@ -94,21 +233,11 @@ static vmic_status read_greeting(qmp_client_t *q, int64_t deadline)
                          q->name, q->timeout_ms);
     if (s)
         return vmic_fail_wrap(s, "%s: waiting for the QMP greeting", q->name);
-    if (!json_object_object_get_ex(msg, "QMP", &qmp)) {
-        json_object_put(msg);
+    msg_free(&msg);
+    if (!msg.greeting)
         return dead(q, vmic_fail(VMIC_E_FORMAT, "%s: the first message is not a QMP greeting",
                                  q->name));
-    }
-    if (json_object_object_get_ex(qmp, "version", &version) &&
-        json_object_object_get_ex(version, "qemu", &qemu)) {
-        json_object *major, *minor, *micro;
-        if (json_object_object_get_ex(qemu, "major", &major) &&
-            json_object_object_get_ex(qemu, "minor", &minor) &&
-            json_object_object_get_ex(qemu, "micro", &micro))
-            snprintf(q->version, sizeof q->version, "%d.%d.%d", json_object_get_int(major),
-                     json_object_get_int(minor), json_object_get_int(micro));
-    }
-    json_object_put(msg);
+    snprintf(q->version, sizeof q->version, "%s", msg.version);
     return VMIC_OK;
 }
 
@@ -123,7 +252,7 @@ vmic_status qmp_open(qmp_client_t *q, const qemu_endpoint_t *ep, int timeout_ms)
     if (s == VMIC_OK)
         s = read_greeting(q, mono_ms() + q->timeout_ms);
     if (s == VMIC_OK)
-        s = qmp_execute(q, "qmp_capabilities", NULL, NULL);
+        s = qmp_execute(q, "qmp_capabilities", NULL, 0, NULL);
     if (s)
         qmp_close(q);
     return s;
@@ -139,110 +268,128 @@ void qmp_close(qmp_client_t *q)
     q->len = q->cap = 0;
 }
 
-static vmic_status error_reply(qmp_client_t *q, const char *command, json_object *err)
+/* {"execute":COMMAND,"arguments":{KEY:VALUE,...},"id":ID}\n, malloc'd. */
+static char *build_command(const char *command, const qmp_arg_t *args, size_t nargs,
+                           unsigned id, size_t *len)
 {
-    json_object *desc, *cls;
-    const char *d = json_object_object_get_ex(err, "desc", &desc) ? json_object_get_string(desc)
-                                                                  : "no description";
-    const char *c = json_object_object_get_ex(err, "class", &cls) ? json_object_get_string(cls)
-                                                                 : "?";
-    return vmic_fail(VMIC_E_IO, "%s: %s failed: %s (%s)", q->name, command, d, c);
+    size_t size = json_quoted_size(command) + 64;
+    for (size_t i = 0; i < nargs; i++)
+        size += json_quoted_size(args[i].key) + json_quoted_size(args[i].value) + 2;
+    char *text = malloc(size), *p = text;
+    if (!text)
+        return NULL;
+    p += sprintf(p, "{\"execute\":");
+    p = json_quote(p, command);
+    if (nargs) {
+        p += sprintf(p, ",\"arguments\":{");
+        for (size_t i = 0; i < nargs; i++) {
+            if (i)
+                *p++ = ',';
+            p = json_quote(p, args[i].key);
+            *p++ = ':';
+            p = json_quote(p, args[i].value);
+        }
+        *p++ = '}';
+    }
+    p += sprintf(p, ",\"id\":%u}\n", id);
+    *len = (size_t)(p - text);
+    return text;
 }
 
-vmic_status qmp_execute(qmp_client_t *q, const char *command, json_object *args,
-                        json_object **ret)
+vmic_status qmp_execute(qmp_client_t *q, const char *command, const qmp_arg_t *args,
+                        size_t nargs, char **ret)
 {
     if (ret)
         *ret = NULL;
-    if (q->fd < 0 || q->dead) {
-        json_object_put(args);
+    if (q->fd < 0 || q->dead)
         return vmic_fail(VMIC_E_IO, "%s: not connected", q->name);
-    }
     unsigned id = ++q->next_id;
-    json_object *cmd = json_object_new_object();
-    if (!cmd) {
-        json_object_put(args);
+    size_t len;
+    char *text = build_command(command, args, nargs, id, &len);
+    if (!text)
         return vmic_fail(VMIC_E_NOMEM, "%s: no memory", q->name);
-    }
-    json_object_object_add(cmd, "execute", json_object_new_string(command));
-    if (args)
-        json_object_object_add(cmd, "arguments", args);
-    json_object_object_add(cmd, "id", json_object_new_int64(id));
-    const char *text = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN);
     int64_t deadline = mono_ms() + q->timeout_ms;
-    vmic_status s = sock_send_all(q->fd, q->name, text, strlen(text), deadline);
-    if (s == VMIC_OK)
-        s = sock_send_all(q->fd, q->name, "\n", 1, deadline);
-    json_object_put(cmd);
+    vmic_status s = sock_send_all(q->fd, q->name, text, len, deadline);
+    free(text);
     if (s)
         return dead(q, s);
 
     for (;;) {
-        json_object *msg, *mid, *r, *err;
+        qmp_msg msg;
         if ((s = read_message(q, deadline, &msg)))
             return s == VMIC_E_TIMEOUT
                        ? dead(q, vmic_fail(VMIC_E_TIMEOUT, "%s: no reply to %s within %d ms",
                                            q->name, command, q->timeout_ms))
                        : vmic_fail_wrap(s, "waiting for the reply to %s", command);
         /* Events, and replies to ids that are not ours, are skipped. */
-        if (!json_object_object_get_ex(msg, "id", &mid) ||
-            !json_object_is_type(mid, json_type_int) ||
-            json_object_get_int64(mid) != (int64_t)id) {
-            json_object_put(msg);
+        if (!msg.has_id || msg.id != id) {
+            msg_free(&msg);
             continue;
         }
-        if (json_object_object_get_ex(msg, "error", &err)) {
-            s = error_reply(q, command, err);
-        } else if (json_object_object_get_ex(msg, "return", &r)) {
-            if (ret)
-                *ret = json_object_get(r);
+        if (msg.has_error) {
+            s = vmic_fail(VMIC_E_IO, "%s: %s failed: %s (%s)", q->name, command, msg.desc,
+                          msg.cls);
+        } else if (msg.has_return) {
+            if (ret) {
+                *ret = msg.ret;
+                msg.ret = NULL;
+            }
             s = VMIC_OK;
         } else {
             s = vmic_fail(VMIC_E_FORMAT, "%s: a reply to %s with neither return nor error",
                           q->name, command);
         }
-        json_object_put(msg);
+        msg_free(&msg);
         return s;
     }
 }
 
 vmic_status qmp_hmp(qmp_client_t *q, const char *command_line, char **out)
 {
-    json_object *args = json_object_new_object(), *ret;
+    const qmp_arg_t arg = {"command-line", command_line};
+    char *ret;
     *out = NULL;
-    if (!args)
-        return vmic_fail(VMIC_E_NOMEM, "%s: no memory", q->name);
-    json_object_object_add(args, "command-line", json_object_new_string(command_line));
-    vmic_status s = qmp_execute(q, "human-monitor-command", args, &ret);
+    vmic_status s = qmp_execute(q, "human-monitor-command", &arg, 1, &ret);
     if (s)
         return s;
-    if (!json_object_is_type(ret, json_type_string)) {
-        json_object_put(ret);
-        return vmic_fail(VMIC_E_FORMAT, "%s: human-monitor-command '%s' returned no text",
-                         q->name, command_line);
+    jp j;
+    jp_init(&j, ret, strlen(ret));
+    bool ok = jp_peek(&j) == JP_STRING && jp_string_alloc(&j, out, NULL) && jp_finish(&j);
+    free(ret);
+    if (!ok) {
+        free(*out);
+        *out = NULL;
+        return vmic_fail(VMIC_E_FORMAT, "%s: human-monitor-command '%s' returned no text%s%s",
+                         q->name, command_line, j.failed ? ": " : "", j.error);
     }
-    *out = strdup(json_object_get_string(ret));
-    json_object_put(ret);
-    if (!*out)
-        return vmic_fail(VMIC_E_NOMEM, "%s: no memory", q->name);
     return VMIC_OK;
 }
 
 vmic_status qmp_running(qmp_client_t *q, bool *running, char *status, size_t size)
 {
-    json_object *ret, *r, *st;
-    vmic_status s = qmp_execute(q, "query-status", NULL, &ret);
+    char *ret;
+    bool have = false;
+    vmic_status s = qmp_execute(q, "query-status", NULL, 0, &ret);
     if (s)
         return s;
-    if (!json_object_object_get_ex(ret, "running", &r) ||
-        !json_object_is_type(r, json_type_boolean)) {
-        json_object_put(ret);
-        return vmic_fail(VMIC_E_FORMAT, "%s: query-status without 'running'", q->name);
-    }
-    *running = json_object_get_boolean(r);
     if (status && size)
-        snprintf(status, size, "%s",
-                 json_object_object_get_ex(ret, "status", &st) ? json_object_get_string(st) : "?");
-    json_object_put(ret);
+        snprintf(status, size, "?");
+    jp j;
+    jp_init(&j, ret, strlen(ret));
+    if (jp_begin_object(&j)) {
+        while (jp_next_key(&j)) {
+            if (strcmp(j.key, "running") == 0 && (jp_peek(&j) == JP_TRUE ||
+                                                  jp_peek(&j) == JP_FALSE))
+                have = jp_bool(&j, running);
+            else if (strcmp(j.key, "status") == 0 && jp_peek(&j) == JP_STRING && status && size)
+                take_string(&j, status, size);
+            else
+                jp_skip(&j);
+        }
+    }
+    free(ret);
+    if (!have || j.failed)
+        return vmic_fail(VMIC_E_FORMAT, "%s: query-status without 'running'%s%s", q->name,
+                         j.failed ? ": " : "", j.error);
     return VMIC_OK;
 }

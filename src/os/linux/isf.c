@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "isf.h"
-#include "json.h"
+#include "base/json.h"
 
 #define ISF_MAX_FILE ((size_t)1 << 30)    /* decompressed profile bound */
 #define ISF_NAME_MAX 512

@@ -1,5 +1,6 @@
-/* The JSON pull parser (see json.h). */
+/* The JSON pull parser and string quoting (see json.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -101,6 +102,71 @@ static int hexval(char c)
     return -1;
 }
 
+/* Four hex digits of a \u escape at j->p; -1 if they are not there. */
+static int escape_u(jp *j)
+{
+    int v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = j->p < j->end ? hexval(*j->p) : -1;
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+        j->p++;
+    }
+    return v;
+}
+
+/* A \u escape (the "\u" consumed) as a code point; a surrogate pair takes
+ * the second escape with it. Lone surrogates and U+0000 give '?'. */
+static long code_point(jp *j)
+{
+    int hi = escape_u(j);
+    if (hi < 0)
+        return -1;
+    if (hi >= 0xdc00 && hi <= 0xdfff)
+        return '?';
+    if (hi >= 0xd800 && hi <= 0xdbff) {
+        if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u')
+            return '?';
+        const char *save = j->p;
+        j->p += 2;
+        int lo = escape_u(j);
+        if (lo < 0)
+            return -1;
+        if (lo < 0xdc00 || lo > 0xdfff) {
+            j->p = save;   /* not a pair: that escape stands on its own */
+            return '?';
+        }
+        return 0x10000 + (((long)hi - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    return hi == 0 ? '?' : hi;
+}
+
+/* UTF-8 of cp into b; returns the bytes (1..4). */
+static size_t utf8(long cp, char *b)
+{
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        b[0] = (char)(0xc0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    b[0] = (char)(0xf0 | (cp >> 18));
+    b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    b[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
 bool jp_string(jp *j, char *buf, size_t cap, size_t *len)
 {
     if (jp_peek(j) != JP_STRING)
@@ -108,7 +174,9 @@ bool jp_string(jp *j, char *buf, size_t cap, size_t *len)
     j->p++;
     size_t o = 0;
     while (j->p < j->end && *j->p != '"') {
-        char c = *j->p++;
+        char c = *j->p++, seq[4];
+        size_t n = 1;
+        seq[0] = c;
         if ((unsigned char)c < 0x20)
             return jp_fail(j, "control character in a string");
         if (c == '\\') {
@@ -116,32 +184,27 @@ bool jp_string(jp *j, char *buf, size_t cap, size_t *len)
                 break;
             char e = *j->p++;
             switch (e) {
-            case '"': case '\\': case '/': c = e; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
+            case '"': case '\\': case '/': seq[0] = e; break;
+            case 'b': seq[0] = '\b'; break;
+            case 'f': seq[0] = '\f'; break;
+            case 'n': seq[0] = '\n'; break;
+            case 'r': seq[0] = '\r'; break;
+            case 't': seq[0] = '\t'; break;
             case 'u': {
-                int v = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = j->p < j->end ? hexval(*j->p) : -1;
-                    if (h < 0)
-                        return jp_fail(j, "bad \\u escape");
-                    v = v * 16 + h;
-                    j->p++;
-                }
-                /* Symbol and type names are ASCII; anything else becomes '?'. */
-                c = v > 0 && v < 0x80 ? (char)v : '?';
+                long cp = code_point(j);
+                if (cp < 0)
+                    return jp_fail(j, "bad \\u escape");
+                n = utf8(cp, seq);
                 break;
             }
             default:
                 return jp_fail(j, "bad escape");
             }
         }
-        if (o + 1 >= cap)
+        if (o + n >= cap)
             return jp_fail(j, "string too long");
-        buf[o++] = c;
+        memcpy(buf + o, seq, n);
+        o += n;
     }
     if (j->p >= j->end)
         return jp_fail(j, "unterminated string");
@@ -149,6 +212,29 @@ bool jp_string(jp *j, char *buf, size_t cap, size_t *len)
     buf[o] = '\0';
     if (len)
         *len = o;
+    return true;
+}
+
+bool jp_string_alloc(jp *j, char **out, size_t *len)
+{
+    const char *text;
+    size_t n;
+    *out = NULL;
+    if (jp_peek(j) != JP_STRING)
+        return jp_fail(j, "expected a string");
+    /* Decoding never makes a string longer than its text: size it by that. */
+    const char *at = j->p;
+    if (!jp_raw(j, &text, &n))
+        return false;
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return jp_fail(j, "no memory for a string");
+    j->p = at;
+    if (!jp_string(j, buf, n + 1, len)) {
+        free(buf);
+        return false;
+    }
+    *out = buf;
     return true;
 }
 
@@ -288,7 +374,7 @@ bool jp_skip(jp *j)
         /* Long strings (base64 constant data) are skipped without a copy. */
         j->p++;
         while (j->p < j->end && *j->p != '"') {
-            if (*j->p == '\\')
+            if (*j->p == '\\' && j->end - j->p > 1)
                 j->p++;
             j->p++;
         }
@@ -310,6 +396,18 @@ bool jp_skip(jp *j)
     }
 }
 
+bool jp_raw(jp *j, const char **text, size_t *len)
+{
+    if (jp_peek(j) == JP_ERROR)
+        return jp_fail(j, "expected a value");
+    const char *at = j->p;
+    if (!jp_skip(j))
+        return false;
+    *text = at;
+    *len = (size_t)(j->p - at);
+    return true;
+}
+
 bool jp_finish(jp *j)
 {
     if (j->failed)
@@ -318,4 +416,46 @@ bool jp_finish(jp *j)
     if (j->p != j->end)
         return jp_fail(j, "trailing data after the document");
     return true;
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+/* How one byte is written inside a string literal: itself, a two-character
+ * escape, or \u00XX. Returns its length. */
+static size_t quoted_char(unsigned char c, char *b)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *two = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
+                      : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+    if (two) {
+        memcpy(b, two, 2);
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        memcpy(b, "\\u00", 4);
+        b[4] = hex[c >> 4];
+        b[5] = hex[c & 15];
+        return 6;
+    }
+    b[0] = (char)c;
+    return 1;
+}
+
+size_t json_quoted_size(const char *s)
+{
+    char b[6];
+    size_t n = 3;   /* the quotes and the NUL */
+    for (; *s; s++)
+        n += quoted_char((unsigned char)*s, b);
+    return n;
+}
+
+char *json_quote(char *out, const char *s)
+{
+    *out++ = '"';
+    for (; *s; s++)
+        out += quoted_char((unsigned char)*s, out);
+    *out++ = '"';
+    *out = '\0';
+    return out;
 }

@@ -1,0 +1,176 @@
+/*
+ * Responses on QEMU: what each action does for each event the qemu driver
+ * reports (the table is in qemu.h), and the precise reason for every one the
+ * gdb protocol cannot carry out. Nothing is approximated: an action that
+ * would mean something else here is refused.
+ *
+ * The responses only set state (a step to take, a breakpoint to step over);
+ * the event thread then lets the VM go on through qemu_run_on, which also
+ * holds everything back while the user has the VM paused.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qemu.h"
+
+static const char *action_name(vmic_action a)
+{
+    static const char *const names[] = {"Continue", "Deny", "ReinjectInterrupt", "Singlestep",
+                                        "FastSinglestep", "Emulate"};
+    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "an unknown action";
+}
+
+static const char *event_what(const vmic_event_t *ev)
+{
+    switch (ev->kind) {
+    case VMIC_EVENT_MEMORY_ACCESS: return "watchpoint";
+    case VMIC_EVENT_SINGLESTEP: return "single-step";
+    case VMIC_EVENT_BREAKPOINT: return "breakpoint";
+    default: return "unknown";
+    }
+}
+
+static const char *why_not(const vmic_event_t *ev, const vmic_event_response_t *r)
+{
+    if (ev->kind != VMIC_EVENT_MEMORY_ACCESS && ev->kind != VMIC_EVENT_SINGLESTEP &&
+        ev->kind != VMIC_EVENT_BREAKPOINT)
+        return "the qemu driver reports only breakpoint, watchpoint and single-step events";
+    if (r->set_view && r->view != 0)
+        return "the gdb protocol cannot change the guest's page permissions, so the qemu "
+               "driver has no view but view 0";
+    switch (r->action) {
+    case VMIC_ACTION_DENY:
+        if (ev->kind == VMIC_EVENT_MEMORY_ACCESS)
+            return "QEMU reports a watchpoint after the access has completed: the write is in "
+                   "memory already, there is nothing left to deny";
+        if (ev->kind == VMIC_EVENT_SINGLESTEP)
+            return "the instruction has already completed";
+        return "Deny suppresses register and MSR writes; a breakpoint stops before the "
+               "instruction, which has none yet";
+    case VMIC_ACTION_EMULATE:
+        if (ev->kind == VMIC_EVENT_MEMORY_ACCESS)
+            return "QEMU reports a watchpoint after the access has completed: there is nothing "
+                   "left to emulate (answer Continue)";
+        if (ev->kind == VMIC_EVENT_SINGLESTEP)
+            return "the instruction has already completed";
+        return "the gdb protocol cannot have QEMU emulate one instruction apart (Continue or "
+               "Singlestep run it)";
+    case VMIC_ACTION_REINJECT_INTERRUPT:
+        return "there is no guest interrupt to reinject: gdb breakpoints, watchpoints and "
+               "steps are vmic's own, the guest raised no exception";
+    default:
+        return NULL;
+    }
+}
+
+vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
+                                const vmic_event_response_t *r)
+{
+    qemu_driver_t *q = qemu_of(d);
+    /* What registers.c can write through 'P'. */
+    const uint32_t loadable = regs_groups(&q->regmap) &
+                              (VMIC_REGS_GPR | VMIC_REGS_SEG | VMIC_REGS_CR | VMIC_REGS_EFER);
+
+    if ((unsigned)r->action > VMIC_ACTION_EMULATE)
+        return vmic_fail(VMIC_E_INVAL, "qemu: response action %d does not exist",
+                         (int)r->action);
+    if (r->set_regs && (r->regs.valid & ~loadable))
+        return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: a response can load the register groups "
+                         "0x%x through the gdbstub (GPR, segments, CR, EFER), not 0x%x", loadable,
+                         r->regs.valid & ~loadable);
+    const char *why = why_not(ev, r);
+    if (why)
+        return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: %s cannot answer this %s event: %s",
+                         action_name(r->action), event_what(ev), why);
+    return VMIC_OK;
+}
+
+/* Under lock, the VM stopped at the event. */
+void qemu_respond(qemu_driver_t *q, const vmic_event_t *ev, const vmic_event_response_t *r)
+{
+    qemu_events_t *e = &q->ev;
+    uint64_t rip = ev->regs.rip;
+
+    if (r->set_regs) {
+        vmic_amd64_regs_t cur;
+        vmic_status s = qemu_read_vcpu(q, ev->vcpu, "answering an event of", &cur);
+        if (s == VMIC_OK)
+            s = regs_write(&q->gdb, &q->regmap, &cur, &r->regs);
+        if (s) {
+            if (!q->gdb.dead) {
+                e->failed = true;
+                snprintf(e->failure, sizeof e->failure, "loading the registers of event %" PRIu64
+                         "'s response: %s", ev->seq, vmic_errmsg());
+            }
+            return;
+        }
+        if (r->regs.valid & VMIC_REGS_GPR)
+            rip = r->regs.rip;
+    }
+    switch (r->action) {
+    case VMIC_ACTION_SINGLESTEP:
+    case VMIC_ACTION_FAST_SINGLESTEP:
+        if (ev->kind == VMIC_EVENT_MEMORY_ACCESS) {
+            /* The instruction that made the access has completed. */
+            if (r->action == VMIC_ACTION_SINGLESTEP) {
+                e->step_due = true;
+                e->due_vcpu = ev->vcpu;
+            }
+            break;
+        }
+        /* From a breakpoint too: QEMU's single-step ignores breakpoints,
+         * so the instruction at it runs. */
+        e->stepping = true;
+        e->step_silent = r->action == VMIC_ACTION_FAST_SINGLESTEP;
+        e->step_vcpu = ev->vcpu;
+        break;
+    default:   /* Continue */
+        if (ev->kind == VMIC_EVENT_BREAKPOINT) {
+            e->over = true;
+            e->over_vcpu = ev->vcpu;
+            e->over_va = rip;
+        }
+        break;
+    }
+}
+
+vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable)
+{
+    qemu_driver_t *q = qemu_of(d);
+    const char *why;
+
+    switch (m->kind) {
+    case VMIC_MONITOR_INTERRUPT:
+        why = "QEMU's gdbstub does not report the guest's own exceptions (an INT3 in guest code "
+              "goes to the guest's IDT); breakpoints are vmic_hw_breakpoint_set, which QEMU "
+              "keeps outside guest memory";
+        break;
+    case VMIC_MONITOR_SINGLESTEP:
+        why = "QEMU's gdbstub steps with interrupts and timers off, so a vCPU stepped without "
+              "end would never take one (an idle vCPU in HLT would never come back, the "
+              "others stay stopped); single-step from an event with Singlestep responses";
+        break;
+    case VMIC_MONITOR_MSR_WRITE:
+        why = "the gdb protocol has no MSR events";
+        break;
+    case VMIC_MONITOR_IO:
+        why = "the gdb protocol has no port I/O events";
+        break;
+    default:
+        return vmic_fail(VMIC_E_INVAL, "%s: monitor kind %d does not exist", q->info.source,
+                         (int)m->kind);
+    }
+    if (!enable)
+        return vmic_fail(VMIC_E_NOTFOUND, "%s: that monitor was never enabled (%s)",
+                         q->info.source, why);
+    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: %s", q->info.source, why);
+}
+
+vmic_status qemu_inject(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj)
+{
+    qemu_driver_t *q = qemu_of(d);
+    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: injecting vector %u into vCPU %" PRIu32 ": the "
+                     "gdb protocol cannot raise an exception or interrupt in the guest",
+                     q->info.source, inj ? inj->vector : 0, vcpu);
+}
