@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core_internal.h"
+#include "base/grow.h"
 
 #define INT3 0xcc
 
@@ -53,14 +54,8 @@ static vmic_status table_make_room(vmic_core *core)
     struct bp_table *t = core->bps;
     if (!t && !(t = core->bps = calloc(1, sizeof *t)))
         return vmic_fail(VMIC_E_NOMEM, "no memory for the breakpoint table");
-    if (t->n < t->cap)
-        return VMIC_OK;
-    size_t cap = t->cap ? 2 * t->cap : 16;
-    sw_bp *p = realloc(t->bps, cap * sizeof *p);
-    if (!p)
+    if (!VMIC_GROW(t->bps, t->n, t->cap, 16))
         return vmic_fail(VMIC_E_NOMEM, "no memory for the breakpoint table");
-    t->bps = p;
-    t->cap = cap;
     return VMIC_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "utils_internal.h"
+#include "base/grow.h"
 
 static int ukey_cmp(ukey a, ukey b)
 {
@@ -41,14 +42,8 @@ void *utab_find(const utab *t, ukey k)
 
 void *utab_add(utab *t, ukey k)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 16;
-        uint8_t *rows = realloc(t->rows, cap * t->row_size);
-        if (!rows)
-            return NULL;
-        t->rows = rows;
-        t->cap = cap;
-    }
+    if (!vmic_grow_array(&t->rows, &t->cap, t->n, t->row_size, 16))
+        return NULL;
     size_t i = utab_lower_bound(t, k);
     uint8_t *row = utab_at(t, i);
     memmove(row + t->row_size, row, (t->n - i) * t->row_size);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "kvm.h"
+#include "base/grow.h"
 
 void layout_init(slot_layout *l, uint64_t ram_pages, uint32_t max_slots)
 {
@@ -49,14 +50,8 @@ static bool id_take(slot_layout *l, uint32_t *id)
 
 static void id_give(slot_layout *l, uint32_t id)
 {
-    if (l->nfree == l->free_cap) {
-        size_t cap = l->free_cap ? 2 * l->free_cap : 16;
-        uint32_t *p = realloc(l->free_ids, cap * sizeof *p);
-        if (!p)
-            return; /* the id is lost, not the slot: harmless */
-        l->free_ids = p;
-        l->free_cap = cap;
-    }
+    if (!VMIC_GROW(l->free_ids, l->nfree, l->free_cap, 16))
+        return; /* the id is lost, not the slot: harmless */
     l->free_ids[l->nfree++] = id;
 }
 
@@ -187,14 +182,8 @@ static void mark_coalesce(const slot_layout *l, const page_target *t, size_t nt,
 
 static vmic_status push_slot(kvm_slot **out, size_t *n, size_t *cap, const kvm_slot *s)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 16;
-        kvm_slot *p = realloc(*out, c * sizeof *p);
-        if (!p)
-            return vmic_fail(VMIC_E_NOMEM, "kvm: no memory for the slot list");
-        *out = p;
-        *cap = c;
-    }
+    if (!VMIC_GROW(*out, *n, *cap, 16))
+        return vmic_fail(VMIC_E_NOMEM, "kvm: no memory for the slot list");
     (*out)[(*n)++] = *s;
     return VMIC_OK;
 }

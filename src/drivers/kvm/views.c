@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "kvm.h"
+#include "base/grow.h"
 
 /* ---- one view's pages ------------------------------------------------------------ */
 
@@ -58,14 +59,8 @@ static vmic_status view_put(kvm_view *vw, uint64_t gfn, vmic_access_t access, ui
         return VMIC_OK;
     }
     if (!present) {
-        if (vw->n == vw->cap) {
-            size_t cap = vw->cap ? 2 * vw->cap : 16;
-            view_page *p = realloc(vw->pages, cap * sizeof *p);
-            if (!p)
-                return vmic_fail(VMIC_E_NOMEM, "kvm: no memory for view pages");
-            vw->pages = p;
-            vw->cap = cap;
-        }
+        if (!VMIC_GROW(vw->pages, vw->n, vw->cap, 16))
+            return vmic_fail(VMIC_E_NOMEM, "kvm: no memory for view pages");
         memmove(&vw->pages[i + 1], &vw->pages[i], (vw->n - i) * sizeof vw->pages[0]);
         vw->n++;
     }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "qemu.h"
+#include "base/grow.h"
 
 #define MAX_INCLUDE_DEPTH 4
 #define MAX_DOCUMENTS 32
@@ -87,14 +88,8 @@ static vmic_status add_reg(parse_state *st, const char *annex, const char *tag, 
     if (map->n >= GDB_MAX_REGS)
         return vmic_fail(VMIC_E_RANGE, "gdb target description: more than %u registers",
                          GDB_MAX_REGS);
-    if (map->n == st->cap) {
-        size_t c = st->cap ? st->cap * 2 : 64;
-        gdb_reg_t *grown = realloc(map->regs, c * sizeof *grown);
-        if (!grown)
-            return vmic_fail(VMIC_E_NOMEM, "gdb target description: no memory");
-        map->regs = grown;
-        st->cap = c;
-    }
+    if (!VMIC_GROW(map->regs, map->n, st->cap, 64))
+        return vmic_fail(VMIC_E_NOMEM, "gdb target description: no memory");
     gdb_reg_t *r = &map->regs[map->n++];
     memset(r, 0, sizeof *r);
     memcpy(r->name, name, strlen(name) + 1);   /* length checked above */

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "qemu.h"
+#include "base/grow.h"
 
 /* Parses exactly 16 hex digits. */
 static bool hex16(const char *p, uint64_t *v)
@@ -125,14 +126,9 @@ vmic_status mtree_ram_ranges(const char *text, const char *as, const char *regio
                     return vmic_fail(VMIC_E_RANGE, "info mtree: more than %u ranges of %s",
                                      MTREE_MAX_RANGES, region);
                 }
-                if (count == cap) {
-                    cap = cap ? cap * 2 : 16;
-                    qemu_ram_range_t *grown = realloc(v, cap * sizeof *grown);
-                    if (!grown) {
-                        free(v);
-                        return vmic_fail(VMIC_E_NOMEM, "info mtree: no memory");
-                    }
-                    v = grown;
+                if (!VMIC_GROW(v, count, cap, 16)) {
+                    free(v);
+                    return vmic_fail(VMIC_E_NOMEM, "info mtree: no memory");
                 }
                 v[count++] = r;
             }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "qemu.h"
+#include "base/grow.h"
 
 static qemu_point_t *find(qemu_driver_t *q, gdb_point_type type, uint64_t va, uint32_t len)
 {
@@ -54,15 +55,9 @@ bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, uint64_t va)
 
 static vmic_status remember(qemu_driver_t *q, gdb_point_type type, uint64_t va, uint32_t len)
 {
-    if (q->npoints == q->points_cap) {
-        size_t cap = q->points_cap ? 2 * q->points_cap : 16;
-        qemu_point_t *p = realloc(q->points, cap * sizeof *p);
-        if (!p)
-            return vmic_fail(VMIC_E_NOMEM, "%s: no memory for the breakpoint table",
-                             q->info.source);
-        q->points = p;
-        q->points_cap = cap;
-    }
+    if (!VMIC_GROW(q->points, q->npoints, q->points_cap, 16))
+        return vmic_fail(VMIC_E_NOMEM, "%s: no memory for the breakpoint table",
+                         q->info.source);
     q->points[q->npoints++] = (qemu_point_t){.type = type, .va = va, .len = len};
     return VMIC_OK;
 }

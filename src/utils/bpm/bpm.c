@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bpm.h"
+#include "base/grow.h"
 
 static void restore_hook(vmic_core *core, void *arg);
 
@@ -178,14 +179,8 @@ static vmic_status unwatch(vmic_bpm *b, const bpm_entry *e)
 
 static vmic_status grow(vmic_bpm *b)
 {
-    if (b->n < b->cap)
-        return VMIC_OK;
-    size_t cap = b->cap ? 2 * b->cap : 16;
-    bpm_entry *p = realloc(b->entries, cap * sizeof *p);
-    if (!p)
+    if (!VMIC_GROW(b->entries, b->n, b->cap, 16))
         return vmic_fail(VMIC_E_NOMEM, "no memory for breakpoints");
-    b->entries = p;
-    b->cap = cap;
     return VMIC_OK;
 }
 

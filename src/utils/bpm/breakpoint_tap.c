@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../utils_internal.h"
+#include "base/grow.h"
 
 #define INT3 0xcc
 
@@ -146,14 +147,8 @@ static bool bt_check_event(vmic_tap *t, const vmic_event_t *ev, vmic_view_t *vie
 /* Writes the INT3 of a new tap into page p's shadow. */
 static vmic_status place_int3(vmic_core *core, shadow_page *p, uint16_t offset)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 4;
-        shadow_bp *bps = realloc(p->bps, cap * sizeof *bps);
-        if (!bps)
-            return vmic_fail(VMIC_E_NOMEM, "no memory for a breakpoint");
-        p->bps = bps;
-        p->cap = cap;
-    }
+    if (!VMIC_GROW(p->bps, p->n, p->cap, 4))
+        return vmic_fail(VMIC_E_NOMEM, "no memory for a breakpoint");
     vmic_pa_t at = vmic_pa(vmic_gfn_to_pa(p->shadow).addr + offset);
     uint8_t hidden, int3 = INT3;
     vmic_status s;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ptm.h"
+#include "base/grow.h"
 
 /* The walk is the core's: bounded by the paging levels, tables read only
  * inside guest memory. Every table page it read is watched, the one whose
@@ -123,14 +124,8 @@ vmic_status vmic_ptm_watch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vmic
     ptm_watch *w = watch_find(ptm, view, r, page);
 
     if (!w) {
-        if (ptm->n == ptm->cap) {
-            size_t cap = ptm->cap ? 2 * ptm->cap : 16;
-            ptm_watch *p = realloc(ptm->watches, cap * sizeof *p);
-            if (!p)
-                return vmic_fail(VMIC_E_NOMEM, "no memory for a page-table watch");
-            ptm->watches = p;
-            ptm->cap = cap;
-        }
+        if (!VMIC_GROW(ptm->watches, ptm->n, ptm->cap, 16))
+            return vmic_fail(VMIC_E_NOMEM, "no memory for a page-table watch");
         ptm_walk walk;
         ptm_walk_now(ptm, r, page, &walk);
         vmic_status s = tables_acquire(ptm, view, walk.tables, walk.ntables);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ptm.h"
+#include "base/grow.h"
 
 bool vmic_ptm_mark_dirty(vmic_ptm *ptm, const vmic_event_t *ev)
 {
@@ -54,14 +55,8 @@ typedef struct change_list {
 
 static vmic_status note(change_list *c, vmic_page_change what, const ptm_watch *w, uint64_t pa)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 8;
-        vmic_page_event_t *p = realloc(c->ev, cap * sizeof *p);
-        if (!p)
-            return vmic_fail(VMIC_E_NOMEM, "no memory for page-table changes");
-        c->ev = p;
-        c->cap = cap;
-    }
+    if (!VMIC_GROW(c->ev, c->n, c->cap, 8))
+        return vmic_fail(VMIC_E_NOMEM, "no memory for page-table changes");
     c->ev[c->n++] = (vmic_page_event_t){.change = what, .view = w->view, .root = vmic_pa(w->root),
                                         .va = vmic_va(w->va), .pa = vmic_pa(pa)};
     return VMIC_OK;
