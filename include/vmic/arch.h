@@ -233,6 +233,31 @@ typedef struct vmic_amd64_regs {
  */
 vmic_status vmic_amd64_paging_from_regs(const vmic_amd64_regs_t *r, vmic_paging_t *out);
 
+/* ---- instructions carried out instead of stepped ------------------------- */
+
+/*
+ * What kernel functions begin with (NOPs over ftrace's call and over
+ * ENDBR64, ENDBR64, PUSH r64): a debugger continuing from a breakpoint on
+ * one can move RIP (and RSP and the stack slot) itself rather than
+ * single-step the vCPU with the breakpoint taken out.
+ */
+typedef enum vmic_amd64_simple_kind {
+    VMIC_SIMPLE_NOP = 1,     /* only RIP moves */
+    VMIC_SIMPLE_PUSH,        /* [RSP - 8] = reg, RSP -= 8 */
+} vmic_amd64_simple_kind;
+
+typedef struct vmic_amd64_simple_insn {
+    vmic_amd64_simple_kind kind;
+    uint8_t len;             /* bytes, prefixes included */
+    uint8_t reg;             /* PUSH: register number as encoded (0 rax .. 15 r15) */
+} vmic_amd64_simple_insn_t;
+
+/* Decodes the instruction at code (avail bytes there); false if it is none
+ * of the above, or runs past avail. */
+bool vmic_amd64_decode_simple(const uint8_t *code, size_t avail, vmic_amd64_simple_insn_t *out);
+/* A general register by its encoding number (0 rax, 1 rcx, ... 15 r15). */
+uint64_t vmic_amd64_gpr(const vmic_amd64_regs_t *r, unsigned reg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,8 +119,12 @@ vmic_status qemu_run_on(qemu_driver_t *q)
          * register that the step would trip over), then go on. */
         ev->over = false;
         if (ev->thread_started && points_has_break(q, ev->over_va)) {
+            bool done;
+            if ((s = qemu_emulate_over(q, &done)) || done)
+                return s ? s : gdb_continue(&q->gdb);
             if ((s = points_take_out(q, ev->over_va)))
                 return s;
+            ev->over_stepped++;
             ev->stepping = ev->step_silent = true;
             ev->step_vcpu = ev->over_vcpu;
             ev->over_stepping = true;
@@ -191,7 +195,7 @@ static const vmic_mem_region_t *find_region(const qemu_driver_t *q, uint64_t pa)
 }
 
 /* Every byte is in a host region; these serve callers that want a copy. */
-static vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, bool write)
+vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, bool write)
 {
     while (len > 0) {
         const vmic_mem_region_t *r = find_region(q, at);
@@ -233,23 +237,31 @@ static const uint64_t *read_table(void *ctx, vmic_pa_t table)
     return (const uint64_t *)(r->host + (table.addr - r->start.addr));
 }
 
-vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
-                           uint64_t *pa)
+vmic_status qemu_walk(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
+                      vmic_translation_t *t)
 {
     vmic_paging_t pg;
-    vmic_translation_t t;
 
     if (!(regs->valid & VMIC_REGS_CR))
         return vmic_fail(VMIC_E_UNSUPPORTED, "%s: no CR3 to translate 0x%" PRIx64 " with",
                          q->info.source, va);
-    if (!(regs->cr0 & VMIC_CR0_PG)) {
-        *pa = va;
-        return VMIC_OK;
-    }
     vmic_status s = vmic_amd64_paging_from_regs(regs, &pg);
     if (s == VMIC_OK)
         s = vmic_amd64_translate(&pg, vmic_cr3_to_root(regs->cr3), vmic_va(va), read_table, q,
-                                 &t);
+                                 t);
+    return s;
+}
+
+vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
+                           uint64_t *pa)
+{
+    vmic_translation_t t;
+
+    if ((regs->valid & VMIC_REGS_CR) && !(regs->cr0 & VMIC_CR0_PG)) {
+        *pa = va;
+        return VMIC_OK;
+    }
+    vmic_status s = qemu_walk(q, regs, va, &t);
     if (s == VMIC_OK)
         *pa = t.pa.addr;
     return s;

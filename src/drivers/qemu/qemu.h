@@ -363,9 +363,11 @@ void qemu_memory_close(qemu_memory_t *mem);
  * stop is judged like any other SIGTRAP (a step, or a breakpoint at RIP).
  * Responses (respond.c):
  *
- *   Continue         resume every vCPU; from a breakpoint, first step that
- *                    vCPU over it with the breakpoint taken out (QEMU would
- *                    stop on it again at once), as gdb does
+ *   Continue         resume every vCPU; from a breakpoint, first move that
+ *                    vCPU past it (QEMU would stop on it again at once):
+ *                    by carrying the instruction out when it is a NOP or a
+ *                    PUSH (step_over.c), else by a step with the breakpoint
+ *                    taken out, as gdb does
  *   Singlestep       'vCont;s' that vCPU alone (QEMU steps with interrupts
  *                    and timers off), then a SINGLESTEP event; after a
  *                    watchpoint the instruction is already done: at once
@@ -405,6 +407,9 @@ typedef struct qemu_events {
      * or the breakpoint would be reported twice. */
     bool over_stepping;
     unsigned over_retries;
+    /* How continuing from breakpoints went: the instruction carried out
+     * by vmic (step_over.c), or stepped with the breakpoint taken out. */
+    uint64_t over_emulated, over_stepped;
     /* A step asked for: the next stop of step_vcpu completes it; a silent
      * one (FastSinglestep, stepping over a breakpoint) reports nothing. */
     bool stepping, step_silent;
@@ -458,6 +463,11 @@ vmic_status qemu_read_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing
 /* Guest-virtual to guest-physical through the page tables regs describe. */
 vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
                            uint64_t *pa);
+/* The same, with the rights of the mapping (paging on). */
+vmic_status qemu_walk(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
+                      vmic_translation_t *t);
+/* Guest RAM by physical address, copied. */
+vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, bool write);
 /* Notes that the gdb connection is gone (the current message says why). */
 void qemu_mark_gone(qemu_driver_t *q);
 /* The VM stopped: lets it go on if the user wants it running -- a step a
@@ -470,6 +480,11 @@ vmic_status qemu_run_on(qemu_driver_t *q);
 vmic_status qemu_stop_to_talk(qemu_driver_t *q, bool *was_running);
 /* Wakes the event thread, if any. */
 void qemu_wake_events(qemu_driver_t *q);
+
+/* step_over.c (under q->lock, the VM stopped) */
+/* Moves over_vcpu past the instruction at its breakpoint by carrying it
+ * out, when it is one vmic_amd64_decode_simple knows; *done false: step it. */
+vmic_status qemu_emulate_over(qemu_driver_t *q, bool *done);
 
 /* points.c */
 vmic_status qemu_set_hw_breakpoint(vmic_driver *d, vmic_va_t va, bool enable);
