@@ -4,7 +4,7 @@
 The OS-layer seeds: kallsyms tables in both kernel layouts holding the
 guest's first 600 real symbols compressed with its real token table; the
 guest's BTF cut to its first types; the fixture's ISF profile cut to a few
-structs.
+structs; the guest's first system calls with its own syscall metadata.
 
     fuzz/seeds.py FIXTURE_DIR OUT_DIR
 
@@ -195,6 +195,8 @@ def os_seeds(fixture, out):
     if "__start_BTF" in addr:
         blob = kernel_bytes(fixture, syms, addr["__start_BTF"], addr["__stop_BTF"])
         write(out, "fuzz_btf", "btf-cut", bytes(256) + btf_cut(blob))
+    if "sys_call_table" in addr:
+        write(out, "fuzz_syscalls", "table-24", syscall_seed(fixture, syms, addr))
     profile = os.path.join(fixture, "profile.json.xz")
     if os.path.exists(profile):
         write(out, "fuzz_isf", "isf-cut", isf_cut(profile))
@@ -202,6 +204,56 @@ def os_seeds(fixture, out):
           b'"endian":"little"}},"user_types":{"a":{"kind":"struct","size":8,"fields":{"b":'
           b'{"type":{"kind":"base","name":"int"},"offset":4}}}},"enums":{},"symbols":'
           b'{"_text":{"address":18446744071578845184}}}')
+
+
+def syscall_seed(fixture, syms, addr, count=24):
+    """The guest's first syscalls for fuzz_syscalls: its sys_call_table
+    entries, each pointing at its kallsyms name, and its own ftrace metadata
+    structs, arrays and strings, relaid in one image (see fuzz_syscalls.c)."""
+    base = 0xffffffff81000000
+    by_addr = {}
+    for a, _, n in syms:
+        if n.startswith("__x64_sys_"):
+            by_addr.setdefault(a, n)
+    raw = kernel_bytes(fixture, syms, addr["sys_call_table"], addr["sys_call_table"] + 8 * count)
+    handlers = struct.unpack("<%dQ" % count, raw)
+
+    def cstr(va):
+        b = kernel_bytes(fixture, syms, va, va + 64)
+        return b[:b.index(b"\0") + 1] if b"\0" in b else b[:63] + b"\0"
+
+    image = bytearray(16 + 16 * count + 8)   # header, table, metadata array, the variable
+    def put(data):
+        image.extend(bytes(-len(image) % 8))
+        at = len(image)
+        image.extend(data)
+        return base + at
+    table, metas = [], []
+    for h in handlers:
+        name = by_addr.get(h, "__x64_sys_ni_syscall")
+        table.append(put(name.encode() + b"\0"))
+        meta = addr.get("__syscall_meta__" + name[len("__x64_sys_"):])
+        if meta is None:
+            metas.append(0)
+            continue
+        m = bytearray(kernel_bytes(fixture, syms, meta, meta + 64))
+        name_p, nr, nargs, types_p, args_p = struct.unpack_from("<QIIQQ", m)
+        nargs = min(nargs, 6)
+        arrays = []
+        for array in (types_p, args_p):
+            if nargs == 0:
+                arrays.append(0)
+                continue
+            ptrs = struct.unpack("<%dQ" % nargs, kernel_bytes(fixture, syms, array,
+                                                              array + 8 * nargs))
+            arrays.append(put(struct.pack("<%dQ" % nargs, *[put(cstr(p)) for p in ptrs])))
+        struct.pack_into("<QIIQQ", m, 0, put(cstr(name_p)), nr, nargs, arrays[0], arrays[1])
+        metas.append(put(bytes(m)))
+    struct.pack_into("<4I", image, 0, 16, count, 16 + 16 * count, 0)
+    struct.pack_into("<%dQ" % count, image, 16, *table)
+    struct.pack_into("<%dQ" % count, image, 16 + 8 * count, *metas)
+    struct.pack_into("<Q", image, 16 + 16 * count, base + 16 + 8 * count)
+    return bytes(image)
 
 
 def qemu_seeds(out):

@@ -38,11 +38,12 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 MARKER_SRC="$REPO_ROOT/tests/fixtures/marker.c"
+WORKLOAD_SRC="$REPO_ROOT/tests/fixtures/workload.c"
 HMP="$SCRIPT_DIR/qemu-hmp.py"
 MAKE_ISF="$SCRIPT_DIR/make-isf.py"
 PAHOLE_OFFSETS="$SCRIPT_DIR/pahole-offsets.py"
 # Everything the fixture's content depends on; its hash keys the cache.
-KEY=$(cat "${BASH_SOURCE[0]}" "$MARKER_SRC" "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
+KEY=$(cat "${BASH_SOURCE[0]}" "$MARKER_SRC" "$WORKLOAD_SRC" "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
 DWARF_KEY=$(cat "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
 
 RAM_MB=256
@@ -269,6 +270,10 @@ ln "$ROOT/bin/vmic-marker" "$ROOT/bin/vmic-sleeper-b"
 # Expected marker strings, from the binary itself so they cannot drift from
 # marker.c.  Host-generated (unlike the rest of truth/), but tests look there.
 "$PARTIAL/vmic-marker" --print-strings >"$PARTIAL/truth/marker-strings.txt"
+# The traced workload (tests of `vmic trace`); it runs only on request, see
+# the end of /init.
+gcc -static -O1 -Wall -pthread -o "$ROOT/bin/vmic-workload" "$WORKLOAD_SRC" ||
+	die "gcc -static failed on $WORKLOAD_SRC"
 
 for m in "${MODULES[@]}"; do
 	src=$(ls "$MODDIR/$m".ko* 2>/dev/null | head -n 1)
@@ -305,6 +310,12 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+
+# With vmic.workload on the kernel command line (tests of `vmic trace`) the
+# boot skips the slow sections (kallsyms, dmesg: ~15 s under TCG) and ends
+# taking commands from ttyS2 (see the end).
+WORKLOAD=0
+grep -qw vmic.workload /proc/cmdline && WORKLOAD=1
 
 # Real addresses in kallsyms/modules and an unrestricted dmesg for the truth.
 echo 0 >/proc/sys/kernel/kptr_restrict
@@ -385,11 +396,34 @@ section modules cat /proc/modules
 section iomem cat /proc/iomem
 section cpuinfo first_cpu
 section meminfo cat /proc/meminfo
-section kallsyms cat /proc/kallsyms
-section dmesg dmesg
+if [ $WORKLOAD = 0 ]; then
+	section kallsyms cat /proc/kallsyms
+	section dmesg dmesg
+fi
+
+# Opened before READY: bytes that reach a closed serial port are lost.
+[ $WORKLOAD = 1 ] && exec 4</dev/ttyS2 && stty -echo <&4
 
 echo "=== VMIC-FIXTURE-READY ===" >&3
 echo "=== VMIC-FIXTURE-READY ==="
+
+# The workload's commands, one a line on ttyS2 (a socket the test writes
+# to): "run TAG" runs vmic-workload's script, "loop N" its timed syscall
+# loop, "ps TAG" prints the process list as section ps-TAG. After each,
+# "=== VMIC-WORKLOAD-IDLE cmd arg rc=N ===" on ttyS1 says it is finished.
+workload_commands() {
+	while read -r cmd arg <&4; do
+		rc=0
+		case $cmd in
+		run) /bin/vmic-workload run "$arg" >&3 2>&1 || rc=$? ;;
+		loop) /bin/vmic-workload loop "$arg" >&3 2>&1 || rc=$? ;;
+		ps) section "ps-$arg" ps -o pid,ppid,comm,args ;;
+		*) rc=2 ;;
+		esac
+		echo "=== VMIC-WORKLOAD-IDLE $cmd $arg rc=$rc ===" >&3
+	done
+}
+[ $WORKLOAD = 1 ] && workload_commands
 
 # PID 1 must never exit (the kernel would panic).  'wait' idles on the
 # background processes above, which never end, without forking a new one.

@@ -17,3 +17,31 @@ run() { echo; echo "\$ $*"; "$@"; }
 run build/release/vmic info "$dump"
 run build/release/vmic translate "$dump" "$text"
 run build/release/vmic read "$dump" "$text" 64
+
+# The main job: a live guest under QEMU, traced from outside. The fixture's
+# /init runs its workload (tests/fixtures/workload.c) when asked on ttyS2.
+dir=$(mktemp -u /dev/shm/vmic-quickstart.XXXXXX 2>/dev/null || mktemp -u)
+vmic=build/release/vmic
+$vmic boot --quiet --dir "$dir" --append "console=ttyS0 panic=-1 vmic.workload=1" \
+	--wait-serial "=== VMIC-FIXTURE-READY ===" -- -serial "unix:$dir/ttyS2.sock,server=on,wait=off" >/dev/null
+trap '$vmic boot --stop "qemu:$dir" >/dev/null' EXIT
+echo
+echo "\$ $vmic ps qemu:$dir | tail -3"
+$vmic ps "qemu:$dir" | tail -3
+echo
+echo "\$ $vmic trace --comm vmic-workload --syscall openat,execve,exit_group qemu:$dir"
+$vmic trace --comm vmic-workload --syscall openat,execve,exit_group "qemu:$dir" &
+tracer=$!
+sleep 2
+python3 - "$dir" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1] + "/ttyS2.sock")
+s.sendall(b"run demo\n")
+log = sys.argv[1] + "/serial1.log"
+deadline = time.time() + 120
+while time.time() < deadline and "VMIC-WORKLOAD-IDLE run demo" not in open(log, errors="replace").read():
+    time.sleep(0.2)
+PY
+kill -INT $tracer
+wait $tracer

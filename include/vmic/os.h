@@ -183,6 +183,59 @@ vmic_status vmic_os_process_read(vmic_os *os, const vmic_process_t *p, vmic_va_t
 vmic_status vmic_os_process_cmdline(vmic_os *os, const vmic_process_t *p, char *buf, size_t size,
                                     size_t *len);
 
+/* ---- the running task ------------------------------------------------------- */
+
+/*
+ * The task a vCPU runs now: the per-CPU current task pointer (current_task
+ * up to 6.1, pcpu_hot.current_task from 6.2) at the vCPU's per-CPU base. The
+ * base is GS while the vCPU runs kernel code (CS.RPL 0, as at any kernel
+ * breakpoint), KERNEL_GS_BASE while it runs user code. Needs the segment
+ * registers (VMIC_REGS_SEG) in regs.
+ */
+vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *regs, vmic_va_t *task);
+/* One task_struct, read like a process-list entry (pid is its thread id,
+ * tgid its process). */
+vmic_status vmic_os_task(vmic_os *os, vmic_va_t task, vmic_process_t *out);
+
+/* ---- system calls ------------------------------------------------------------ */
+/*
+ * The guest's own 64-bit system-call table: each entry of sys_call_table
+ * named by its handler's kallsyms symbol (__x64_sys_openat: "openat"), and
+ * described by the kernel's ftrace syscall metadata when it has it
+ * (CONFIG_FTRACE_SYSCALLS: syscalls_metadata[nr], a struct syscall_metadata
+ * with the argument names and C types of SYSCALL_DEFINEn, laid out as BTF
+ * says). Without metadata an entry has a name and nargs -1. Built on first
+ * use, bounded by the table's extent in kallsyms (at most
+ * VMIC_SYSCALL_MAX_NR entries); every string read from the guest is bounded
+ * and checked.
+ */
+#define VMIC_SYSCALL_MAX_NR 1024
+#define VMIC_SYSCALL_MAX_ARGS 6
+#define VMIC_SYSCALL_NAME_LEN 48
+#define VMIC_SYSCALL_TYPE_LEN 48
+
+typedef struct vmic_syscall_arg {
+    char name[VMIC_SYSCALL_NAME_LEN];   /* "filename" */
+    char type[VMIC_SYSCALL_TYPE_LEN];   /* "const char *" */
+} vmic_syscall_arg_t;
+
+typedef struct vmic_syscall {
+    uint32_t nr;
+    char name[VMIC_SYSCALL_NAME_LEN];   /* "openat"; "syscall_NNN" if unnamed */
+    vmic_va_t handler;                  /* sys_call_table[nr] */
+    bool implemented;                   /* false: sys_ni_syscall */
+    bool has_metadata;                  /* args come from the kernel's metadata */
+    int nargs;                          /* 0..6, or -1 if unknown */
+    vmic_syscall_arg_t args[VMIC_SYSCALL_MAX_ARGS];
+} vmic_syscall_t;
+
+/* The whole table: (*table)[nr] for nr < *count. Owned by os. */
+vmic_status vmic_os_syscalls(vmic_os *os, const vmic_syscall_t **table, size_t *count);
+/* One entry by number (VMIC_E_RANGE past the table) or by name
+ * (VMIC_E_NOTFOUND). */
+vmic_status vmic_os_syscall(vmic_os *os, uint32_t nr, const vmic_syscall_t **sc);
+vmic_status vmic_os_syscall_by_name(vmic_os *os, const char *name, const vmic_syscall_t **sc);
+
 /* ---- modules --------------------------------------------------------------- */
 
 #define VMIC_MODULE_NAME_LEN 56

@@ -9,5 +9,6 @@
 #include <vmic/os.h>
 #include <vmic/qemu.h>
 #include <vmic/utils.h>
+#include <vmic/trace.h>
 
 #endif

@@ -297,8 +297,8 @@ static bool number(jp *j, bool *neg, uint64_t *mag, bool *integral, bool *overfl
 
 bool jp_u64(jp *j, uint64_t *v)
 {
-    bool neg, integral;
-    uint64_t mag;
+    bool neg = false, integral = false;
+    uint64_t mag = 0;
     if (!number(j, &neg, &mag, &integral, NULL))
         return false;
     if (neg || !integral)
@@ -309,8 +309,8 @@ bool jp_u64(jp *j, uint64_t *v)
 
 bool jp_i64(jp *j, int64_t *v)
 {
-    bool neg, integral;
-    uint64_t mag;
+    bool neg = false, integral = false;
+    uint64_t mag = 0;
     if (!number(j, &neg, &mag, &integral, NULL))
         return false;
     if (!integral)

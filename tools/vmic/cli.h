@@ -111,6 +111,7 @@ int cmd_sym(int argc, char **argv);
 int cmd_type(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 /* Guests hosted on /dev/kvm (the kvm driver). */
 int cmd_run(int argc, char **argv);
 

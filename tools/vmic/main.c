@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"type", "struct layouts and field offsets (BTF or profile)", cmd_type},
     {"boot", "start a QEMU guest vmic can attach to (or --stop one)", cmd_boot},
     {"attach", "attach to a running QEMU by its endpoints and show it", cmd_attach},
+    {"trace", "trace processes and system calls of a live Linux guest", cmd_trace},
     {"run", "run a freestanding guest on /dev/kvm and trace its events", cmd_run},
 };
 

@@ -122,6 +122,7 @@ void vmic_os_close(vmic_os *os)
     lx_isf_free(os->isf);
     free(os->ro_owned);
     free(os->task_buf);
+    free(os->syscalls);
     free(os);
 }
 

@@ -71,6 +71,13 @@ struct vmic_os {
     uint64_t last_parent, last_cred;
     int32_t last_ptgid;
     uint32_t last_ids[4];
+
+    /* syscalls.c: the system-call table, built on first use */
+    vmic_syscall_t *syscalls;
+    size_t nsyscalls;
+    /* current.c: where the current task pointer sits in per-CPU memory */
+    uint64_t current_off;
+    bool current_ready;
 };
 
 /* kernel.c: root, image, rodata, banner */

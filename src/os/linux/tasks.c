@@ -218,6 +218,19 @@ vmic_status vmic_os_processes(vmic_os *os, vmic_process_fn fn, void *arg)
     return s;
 }
 
+vmic_status vmic_os_task(vmic_os *os, vmic_va_t task, vmic_process_t *out)
+{
+    vmic_status s = need_tasks(os);
+    if (s)
+        return s;
+    if (!lx_kptr(task.addr))
+        return vmic_fail(VMIC_E_INVAL, "task 0x%llx is not a kernel address",
+                         (unsigned long long)task.addr);
+    if ((s = lx_read_task(os, task.addr, out)))
+        return vmic_fail_wrap(s, "task 0x%llx", (unsigned long long)task.addr);
+    return VMIC_OK;
+}
+
 typedef struct find_arg {
     int32_t pid;
     vmic_process_t *out;

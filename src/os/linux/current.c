@@ -1,0 +1,58 @@
+/*
+ * The task a vCPU runs: x86-64 Linux keeps it in a per-CPU variable, read
+ * by the kernel as %gs:current_task (up to 6.1) or %gs:pcpu_hot (6.2 on,
+ * whose first member is current_task). The CPU adds the GS base to the
+ * symbol's value, whether per-CPU symbols are offsets from 0 (x86-64 until
+ * 6.15) or addresses, so vmic does the same: base + value.
+ */
+#include "os_internal.h"
+
+#define CS_RPL_MASK 3u
+
+static vmic_status current_offset(vmic_os *os, uint64_t *off)
+{
+    uint64_t sym;
+    vmic_field_t f;
+
+    if (os->current_ready) {
+        *off = os->current_off;
+        return VMIC_OK;
+    }
+    if (lx_sym(os, "current_task", &sym)) {
+        os->current_off = sym;
+    } else if (lx_sym(os, "pcpu_hot", &sym) &&
+               vmic_os_field(os, "pcpu_hot.current_task", &f) == VMIC_OK) {
+        os->current_off = sym + f.offset;
+    } else {
+        return vmic_fail(VMIC_E_NOTFOUND, "%s: neither current_task nor pcpu_hot.current_task: "
+                         "cannot find a vCPU's current task", os->kernel.symbols);
+    }
+    os->current_ready = true;
+    *off = os->current_off;
+    return VMIC_OK;
+}
+
+vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *regs, vmic_va_t *task)
+{
+    uint64_t off = 0, base, ptr;
+    vmic_status s;
+
+    if (!(regs->valid & VMIC_REGS_SEG))
+        return vmic_fail(VMIC_E_UNSUPPORTED, "current task: the registers have no GS base");
+    if ((s = current_offset(os, &off)))
+        return s;
+    /* In user mode the kernel's GS base waits in KERNEL_GS_BASE (swapgs). */
+    base = (regs->cs.selector & CS_RPL_MASK) ? regs->kernel_gs_base : regs->gs.base;
+    if (!lx_kptr(base))
+        return vmic_fail(VMIC_E_FORMAT, "current task: per-CPU base 0x%llx is not a kernel "
+                         "address (CS 0x%x)", (unsigned long long)base, regs->cs.selector);
+    if ((s = lx_u64(os, base + off, &ptr)))
+        return vmic_fail_wrap(s, "current task at per-CPU 0x%llx + 0x%llx",
+                              (unsigned long long)base, (unsigned long long)off);
+    if (!lx_kptr(ptr))
+        return vmic_fail(VMIC_E_FORMAT, "current task: 0x%llx at per-CPU 0x%llx + 0x%llx is not "
+                         "a kernel address", (unsigned long long)ptr, (unsigned long long)base,
+                         (unsigned long long)off);
+    *task = vmic_va(ptr);
+    return VMIC_OK;
+}

@@ -1,0 +1,156 @@
+/*
+ * The tracer's private pieces (see vmic/trace.h for what it does):
+ *
+ *   tracer.c        open, close, run: symbols, breakpoints, the session
+ *   trace_events.c  the four breakpoints: entries, returns, forks, exits;
+ *                   entries waiting for their return; filters; emitting
+ *   trace_args.c    how each argument of a syscall is shown (from its C
+ *                   type and name) and decoding it from the process
+ *   trace_text.c    escaping, errno names, open flags, the one-line format
+ *   trace_counts.c  the summary: calls per syscall and per process
+ */
+#ifndef VMIC_TRACE_INTERNAL_H
+#define VMIC_TRACE_INTERNAL_H
+
+#include <vmic/trace.h>
+
+/* Bounds on what a guest can make the tracer hold. */
+#define TRACE_MAX_PENDING 1024    /* tasks inside a syscall at once */
+#define TRACE_MAX_PROCESSES 4096  /* summary rows */
+#define TRACE_MAX_ARRAY 16        /* strings shown of argv / envp */
+#define TRACE_STRING_MAX_LIMIT 4096
+
+/* Which breakpoint a hit is (the manager's tag). */
+typedef enum trace_bp {
+    BP_ENTRY = 1,                 /* do_syscall_64 */
+    BP_RETURN,                    /* syscall_exit_to_user_mode */
+    BP_FORK,                      /* wake_up_new_task */
+    BP_EXIT,                      /* do_exit */
+} trace_bp;
+
+/* How one argument is shown; decided once per syscall from the kernel's
+ * metadata (trace_args.c). */
+typedef enum arg_class {
+    ARG_SIGNED = 0,               /* int, long, pid_t, off_t ... (width below) */
+    ARG_UNSIGNED,                 /* unsigned int, size_t, uid_t ... */
+    ARG_HEX,                      /* a pointer not followed, an address */
+    ARG_DIRFD,                    /* a directory fd: AT_FDCWD */
+    ARG_STRING,                   /* const char *: a NUL-terminated input */
+    ARG_STRINGS,                  /* const char *const *: argv, envp */
+    ARG_BUF_IN,                   /* a buffer the call reads (length: len_arg) */
+    ARG_BUF_OUT,                  /* a buffer the call fills (length: the result) */
+    ARG_OPEN_FLAGS,               /* open's O_* */
+    ARG_MODE,                     /* umode_t: octal */
+} arg_class;
+
+typedef struct arg_shape {
+    arg_class cls;
+    uint8_t width;                /* bytes of an integer: 4 or 8 */
+    int8_t len_arg;               /* ARG_BUF_IN: the argument holding the length */
+} arg_shape;
+
+typedef struct syscall_shape {
+    int nargs;                    /* 6 when the kernel does not say */
+    arg_shape args[VMIC_SYSCALL_MAX_ARGS];
+    bool ret_hex;                 /* mmap, brk...: an address */
+    bool never_returns;           /* exit, exit_group */
+    bool is_exec;                 /* execve, execveat */
+    int8_t exec_filename;         /* which argument is the file name */
+    bool is_fork;                 /* clone, clone3, fork, vfork */
+    bool wanted;                  /* passes the --syscall filter */
+} syscall_shape;
+
+/* Offsets in struct pt_regs (from BTF). */
+typedef struct regs_layout {
+    uint32_t size;
+    uint32_t di, si, dx, r10, r8, r9, ax, orig_ax, cs;
+} regs_layout;
+
+/* The saved user registers of one syscall. */
+typedef struct saved_regs {
+    uint64_t args[VMIC_SYSCALL_MAX_ARGS];
+    uint64_t ax, orig_ax, cs;
+} saved_regs;
+
+/* A syscall that entered and has not returned yet. */
+typedef struct pending {
+    uint64_t task;
+    uint64_t regs;                /* its pt_regs: the same at the return */
+    uint32_t nr;
+    uint64_t args[VMIC_SYSCALL_MAX_ARGS];
+    uint64_t t_entry;
+    uint64_t cr3;                 /* the caller's address space at entry */
+    vmic_trace_task_t who;        /* as it was at entry (comm before exec) */
+    bool decoded;                 /* vals hold the entry's decoding */
+    vmic_trace_value_t vals[VMIC_SYSCALL_MAX_ARGS];
+    char exec_file[VMIC_TRACE_TEXT]; /* execve's file name, raw */
+} pending;
+
+typedef struct count_row {
+    uint64_t calls, errors;
+} count_row;
+
+typedef struct process_row {
+    int32_t tgid;
+    char comm[VMIC_COMM_LEN + 1];
+    uint64_t calls, errors, forks, execs, exits;
+} process_row;
+
+struct vmic_tracer {
+    vmic_os *os;
+    vmic_core *core;
+    vmic_trace_options_t opt;
+    char *comm_filter;            /* owned copy of opt.comm */
+    uint64_t bp_entry, bp_return, bp_fork, bp_exit;
+    regs_layout regs;
+    const vmic_syscall_t *table;
+    size_t nsyscalls;
+    syscall_shape *shapes;        /* one per table entry */
+    syscall_shape unknown_shape;  /* numbers past the table */
+
+    pending *pend;                /* TRACE_MAX_PENDING, the first npend used */
+    size_t npend;
+
+    count_row *counts;            /* per syscall, plus one for "past the table" */
+    process_row *procs;
+    size_t nprocs;
+
+    vmic_bpm *bpm;                /* the breakpoints, while armed */
+    vmic_trace_stats_t stats;
+    vmic_trace_event_t ev;        /* the event being built */
+    vmic_trace_fn fn;
+    void *fn_arg;
+    bool stop;                    /* the callback asked to end */
+    uint64_t t0_ns;
+};
+
+uint64_t trace_now_ns(void);
+
+/* trace_events.c: one breakpoint hit (the vCPU stopped at bp). */
+vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev);
+
+/* trace_args.c */
+void shape_syscall(const vmic_syscall_t *sc, syscall_shape *out);
+void shape_unknown(syscall_shape *out);
+/* Decodes the arguments the call reads (entry) into vals. */
+void decode_inputs(vmic_tracer *t, const syscall_shape *sh, const vmic_syscall_t *sc,
+                   vmic_ctx_t ctx, const uint64_t *args, vmic_trace_value_t *vals);
+/* At the return: output buffers, and inputs whose memory was not readable
+ * at entry (when the address space is still the caller's). */
+void decode_outputs(vmic_tracer *t, const syscall_shape *sh, vmic_ctx_t ctx, const uint64_t *args,
+                    int64_t ret, bool retry_inputs, vmic_trace_value_t *vals);
+void decode_return(const syscall_shape *sh, int64_t ret, char *text, size_t size,
+                   const char **error);
+
+/* trace_text.c */
+/* Appends bytes as a C string literal body (escaped) to out; returns the
+ * length written (out always NUL-terminated). */
+size_t text_escape(char *out, size_t size, const uint8_t *bytes, size_t len);
+const char *errno_name(int64_t err);
+const char *errno_text(int64_t err);
+void open_flags_text(uint64_t flags, char *out, size_t size);
+
+/* trace_counts.c */
+void count_event(vmic_tracer *t, const vmic_trace_event_t *ev);
+
+#endif

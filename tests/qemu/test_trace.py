@@ -1,0 +1,603 @@
+#!/usr/bin/env python3
+"""vmic trace on a live guest, checked against what the guest says it did.
+
+One boot of the fixture kernel with vmic.workload on its command line: its
+/init then takes commands on a third serial port (a socket here) and runs
+tests/fixtures/workload.c, which logs every open, write, fork, exec and exit
+it makes, with pids and results, to ttyS1. The test starts vmic trace first,
+then the workload, and compares:
+
+  ps       vmic ps with the guest's own ps, the guest paused right after it
+  run 1    every open, write, exec, exit, fork and thread of the workload's
+           log appears exactly once, with the right pid, name, path and
+           result; the summary counts what was printed
+  run 2    --comm cat --syscall openat,execve,exit_group: only those
+  run 3    SIGINT mid-run (--pid 1): vmic detaches cleanly and the guest
+           finishes its script (its own "done" line)
+  examples ps, breakpoint and strace (when built) on the same guest
+  run 4    QEMU killed mid-trace: vmic ends with a clear error, no hang
+
+usage: test_trace.py VMIC FIXTURE_DIR [--smp N] [--examples DIR] [--target qemu:DIR]
+       (exit 77 = skipped: no QEMU or no fixture kernel)
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+READY = "=== VMIC-FIXTURE-READY ==="
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("  FAIL:", what, flush=True)
+    return cond
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---- the guest -----------------------------------------------------------------------
+
+
+class Guest:
+    """A booted fixture guest: its directory, serial log and command port."""
+
+    def __init__(self, vmic, directory, own):
+        self.vmic = vmic
+        self.dir = directory
+        self.target = "qemu:" + directory
+        self.own = own
+        self.serial = os.path.join(directory, "serial1.log")
+        self.port = socket.socket(socket.AF_UNIX)
+        # One connection for the whole test: QEMU drops bytes it has not
+        # passed to the guest yet when the peer hangs up.
+        self.port.connect(os.path.join(directory, "ttyS2.sock"))
+
+    def text(self):
+        with open(self.serial, errors="replace") as f:
+            return f.read()
+
+    def command(self, cmd, timeout=90):
+        """Sends a workload command; returns (its log, rc) once it is done."""
+        start = len(self.text())
+        self.port.sendall((cmd + "\n").encode())
+        marker = "=== VMIC-WORKLOAD-IDLE %s " % cmd
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.text()[start:]
+            m = re.search(re.escape(marker) + r"rc=(\d+) ===", text)
+            if m:
+                return text[:m.start()], int(m.group(1))
+            time.sleep(0.1)
+        return None, None
+
+    def send(self, cmd):
+        self.port.sendall((cmd + "\n").encode())
+
+    def wait_idle(self, cmd, start, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.text()[start:]
+            m = re.search(re.escape("=== VMIC-WORKLOAD-IDLE %s " % cmd) + r"rc=(\d+) ===", text)
+            if m:
+                return text[:m.start()], int(m.group(1))
+            time.sleep(0.1)
+        return None, None
+
+    def qemu_pid(self):
+        with open(os.path.join(self.dir, "qemu.pid")) as f:
+            return int(f.read().split()[0])
+
+    def qmp(self, command):
+        """One QMP command (QEMU takes one QMP client at a time: closed after)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(self.dir, "qmp.sock"))
+        f = s.makefile("rw")
+        f.readline()
+        for c in ("qmp_capabilities", command):
+            f.write(json.dumps({"execute": c}) + "\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "return" in reply or "error" in reply:
+                    break
+        s.close()
+        return reply
+
+    def stop(self):
+        self.port.close()
+        if self.own:
+            subprocess.run([self.vmic, "boot", "--stop", self.target], capture_output=True,
+                           timeout=60)
+
+
+def boot(vmic, fixture, smp):
+    if shutil.which("qemu-system-x86_64") is None:
+        log("\n*** SKIP: qemu-system-x86_64 is not installed (scripts/install-deps.sh) ***\n")
+        sys.exit(77)
+    kernel, initrd = os.path.join(fixture, "vmlinuz"), os.path.join(fixture, "initrd.gz")
+    if not (os.path.exists(kernel) and os.path.exists(initrd)):
+        log("\n*** SKIP: no fixture kernel in %s (scripts/make-fixture.sh) ***\n" % fixture)
+        sys.exit(77)
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+    directory = tempfile.mkdtemp(prefix="vmic-trace.", dir=base)
+    os.rmdir(directory)  # vmic boot --dir makes it
+    t0 = time.time()
+    r = subprocess.run([vmic, "boot", "--quiet", "--dir", directory, "--kernel", kernel,
+                        "--initrd", initrd, "--smp", str(smp), "--append",
+                        "console=ttyS0 panic=-1 vmic.workload=1", "--wait-serial", READY,
+                        "--timeout", "150", "--", "-serial",
+                        "unix:%s/ttyS2.sock,server=on,wait=off" % directory],
+                       capture_output=True, text=True, timeout=180)
+    log("  vmic boot: exit %d after %.1f s (%d vCPUs)" % (r.returncode, time.time() - t0, smp))
+    if r.returncode != 0:
+        log(r.stderr)
+        sys.exit(1)
+    guest = Guest(vmic, directory, True)
+    if "=== BEGIN kallsyms ===" in guest.text():
+        log("the fixture's /init ignored vmic.workload: rebuild it (scripts/make-fixture.sh)")
+        guest.stop()
+        sys.exit(1)
+    return guest
+
+
+# ---- vmic trace as a process ---------------------------------------------------------------
+
+
+class Trace:
+    """vmic trace --json in the background. Its output is read as it comes:
+    a tracer blocked on a full pipe would hold the guest at a breakpoint."""
+
+    def __init__(self, vmic, target, args):
+        self.p = subprocess.Popen([vmic, "trace", "--json"] + args + [target],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out, self.errs = [], []
+        self.lock = threading.Lock()
+        self.readers = [threading.Thread(target=self._drain, args=(self.p.stdout, self.out)),
+                        threading.Thread(target=self._drain, args=(self.p.stderr, self.errs))]
+        for r in self.readers:
+            r.start()
+
+    def _drain(self, stream, lines):
+        for line in stream:
+            with self.lock:
+                lines.append(line)
+
+    @property
+    def err(self):
+        with self.lock:
+            return "".join(self.errs)
+
+    def _wait(self, pred, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if pred():
+                return True
+            if self.p.poll() is not None:
+                time.sleep(0.2)
+                return pred()
+            time.sleep(0.05)
+        return False
+
+    def wait_armed(self, timeout=30):
+        """Until vmic says it traces (its breakpoints are in)."""
+        return self._wait(lambda: "tracing" in self.err, timeout)
+
+    def read_until(self, pred, timeout):
+        """Until an event satisfies pred."""
+        def seen():
+            with self.lock:
+                lines = list(self.out)
+            return any(pred(json.loads(l)) for l in lines if l.strip())
+        return self._wait(seen, timeout)
+
+    def finish(self, sig=signal.SIGINT, timeout=30):
+        """Signals vmic, waits for its end; returns (events, summary, rc, seconds)."""
+        t0 = time.time()
+        if sig:
+            self.p.send_signal(sig)
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            check(False, "vmic trace did not end within %d s of signal %s" % (timeout, sig))
+        secs = time.time() - t0
+        for r in self.readers:
+            r.join()
+        events, summary = [], None
+        for line in self.out:
+            if not line.strip():
+                continue
+            e = json.loads(line)
+            if e["type"] == "summary":
+                summary = e
+            else:
+                events.append(e)
+        return events, summary, self.p.returncode, secs
+
+
+# ---- reading events --------------------------------------------------------------------------
+
+
+def unquote(text):
+    """The C literal vmic shows ("..." with escapes, maybe cut: ...) as a string."""
+    if not text.startswith('"'):
+        return None
+    body = text[1:]
+    body = body[:-4] if body.endswith('"...') else body[:-1]
+    out, i = [], 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            n = body[i + 1]
+            if n == "x":
+                out.append(chr(int(body[i + 2:i + 4], 16)))
+                i += 4
+                continue
+            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(n, n))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def arg(e, name):
+    for a in e["args"]:
+        if a["name"] == name:
+            return a
+    return None
+
+
+def syscalls(events, name=None, pid=None):
+    return [e for e in events if e["type"] == "syscall" and (name is None or e["name"] == name)
+            and (pid is None or e["pid"] == pid)]
+
+
+def of_type(events, kind, pid=None):
+    return [e for e in events if e["type"] == kind and (pid is None or e["pid"] == pid)]
+
+
+def truth_lines(text, kind):
+    """The workload's "W kind k=v ..." lines as dicts (the last key takes the rest)."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("W %s " % kind):
+            continue
+        fields, rest = {}, line[len("W %s " % kind):]
+        for m in re.finditer(r"(\w+)=(.*?)(?= \w+=|$)", rest):
+            fields[m.group(1)] = m.group(2)
+        if "argv" in fields:  # argv= runs to the end of the line
+            fields["argv"] = rest[rest.index("argv=") + 5:]
+        if "text" in fields:
+            fields["text"] = rest[rest.index("text=") + 5:]
+        out.append(fields)
+    return out
+
+
+# ---- the checks -----------------------------------------------------------------------------
+
+
+def same_comm(guest, vmic):
+    """/proc's name may say more than comm (a kworker's workqueue, a cut name)."""
+    return guest == vmic or guest.startswith(vmic + "-") or (len(vmic) == 15 and
+                                                             guest.startswith(vmic))
+
+
+def test_ps(g):
+    log("ps: vmic ps against the guest's ps, the guest paused")
+    text, rc = g.command("ps 1")
+    check(rc == 0, "the guest's ps failed")
+    g.qmp("stop")
+    r = subprocess.run([g.vmic, "ps", "--json", g.target], capture_output=True, text=True,
+                       timeout=60)
+    g.qmp("cont")
+    if not check(r.returncode == 0, "vmic ps: " + r.stderr):
+        return
+    mine = {p["pid"]: p for p in json.loads(r.stdout)}
+    body = text.split("=== BEGIN ps-1 ===\n", 1)[-1].split("=== END ps-1 ===")[0]
+    theirs = {}
+    for line in body.splitlines()[1:]:
+        f = line.split(None, 3)
+        if len(f) == 4 and f[0].isdigit():
+            theirs[int(f[0])] = (int(f[1]), f[2], re.sub(r"^\{[^}]*\} ", "", f[3]))
+    gone = {p for p, (_, comm, _) in theirs.items() if comm in ("ps", "awk")}
+    check(len(theirs) > 40, "the guest's ps listed only %d processes" % len(theirs))
+    for pid, (ppid, comm, args) in theirs.items():
+        if pid in gone:
+            continue
+        p = mine.get(pid)
+        if not check(p is not None, "pid %d (%s) in the guest's ps, not in vmic's" % (pid, comm)):
+            continue
+        check(p["ppid"] == ppid, "pid %d: ppid %d, guest says %d" % (pid, p["ppid"], ppid))
+        check(same_comm(comm, p["comm"]), "pid %d: comm %s, guest says %s" % (pid, p["comm"], comm))
+        if args.startswith("[") and p["cmdline"].startswith("["):
+            same = same_comm(args.strip("[]"), p["cmdline"].strip("[]"))
+        else:
+            same = p["cmdline"] == args
+        check(same, "pid %d: cmdline %r, guest says %r" % (pid, p["cmdline"], args))
+    for pid, p in mine.items():
+        check(pid in theirs or pid == 0, "pid %d (%s) in vmic's ps, not in the guest's" %
+              (pid, p["comm"]))
+
+
+def traced_run(g, tag, args):
+    t = Trace(g.vmic, g.target, args)
+    if not check(t.wait_armed(), "vmic trace did not start: " + t.err):
+        t.finish()
+        return None
+    start = len(g.text())
+    g.send("run %s" % tag)
+    text, rc = g.wait_idle("run %s" % tag, start, 120)
+    check(rc == 5, "run %s: the workload's exit code is %s, not 5" % (tag, rc))
+    events, summary, vrc, _ = t.finish()
+    check(vrc == 0, "vmic trace exit status %s: %s" % (vrc, t.err))
+    check("detached" in t.err, "vmic trace did not say it detached: " + t.err)
+    return text or "", events, summary
+
+
+def check_opens(truth, events):
+    """Each (pid, path) opened as often as the log says, with its results in order."""
+    wanted = {}
+    for o in truth_lines(truth, "open"):
+        wanted.setdefault((int(o["pid"]), o["path"]), []).append(int(o["ret"]))
+    for (pid, path), rets in wanted.items():
+        calls = [e for e in syscalls(events, pid=pid) if e["name"] in ("open", "openat", "creat")
+                 and unquote(arg(e, "filename")["text"]) == path]
+        got = [e["ret"] for e in calls]
+        check(got == rets, "opens of %s by %d returned %s, the guest says %s" %
+              (path, pid, got, rets))
+
+
+def check_writes(truth, events):
+    for w in truth_lines(truth, "write"):
+        pid, fd, ret = int(w["pid"]), int(w["fd"]), int(w["ret"])
+        calls = [e for e in syscalls(events, "write", pid) if int(arg(e, "fd")["text"]) == fd and
+                 unquote(arg(e, "buf")["text"]) == w["text"]]
+        if check(len(calls) == 1, "write of %r by %d seen %d times" % (w["text"], pid, len(calls))):
+            check(calls[0]["ret"] == ret, "write by %d returned %d, guest says %d" %
+                  (pid, calls[0]["ret"], ret))
+
+
+def check_execs(truth, events):
+    for x in truth_lines(truth, "exec"):
+        pid, path = int(x["pid"]), x["path"]
+        execs = of_type(events, "exec", pid)
+        failed = [f for f in truth_lines(truth, "execfail") if int(f["pid"]) == pid]
+        calls = [e for e in syscalls(events, "execve", pid)
+                 if unquote(arg(e, "filename")["text"]) == path]
+        if not check(len(calls) == 1, "execve of %s by %d seen %d times" % (path, pid, len(calls))):
+            continue
+        if failed:
+            ret = int(failed[0]["ret"])
+            check(calls[0]["ret"] == ret, "execve of %s returned %d, guest says %d" %
+                  (path, calls[0]["ret"], ret))
+            check(not execs, "pid %d: an exec event for a failed execve" % pid)
+            continue
+        check(calls[0]["ret"] == 0, "execve of %s returned %d" % (path, calls[0]["ret"]))
+        if check(len(execs) == 1, "exec of %s by %d seen %d times" % (path, pid, len(execs))):
+            e = execs[0]
+            check(e["filename"] == path, "exec by %d: file %r" % (pid, e["filename"]))
+            check(e["cmdline"] == x["argv"], "exec by %d: cmdline %r, guest says %r" %
+                  (pid, e["cmdline"], x["argv"]))
+            check(e["comm"] == os.path.basename(path)[:15], "exec by %d: comm %s" %
+                  (pid, e["comm"]))
+
+
+def check_exits(truth, events, workload_pid):
+    expected = [(int(x["pid"]), int(x["code"])) for x in truth_lines(truth, "exit")]
+    expected.append((workload_pid, 5))
+    for pid, code in expected:
+        exits = [e for e in of_type(events, "exit", pid) if not e["thread"]]
+        if check(len(exits) == 1, "exit of %d seen %d times" % (pid, len(exits))):
+            check(exits[0]["status"] == code and exits[0]["signal"] == 0,
+                  "exit of %d: status %d signal %d, guest says %d" %
+                  (pid, exits[0]["status"], exits[0]["signal"], code))
+        groups = [e for e in syscalls(events, "exit_group", pid)
+                  if int(arg(e, "error_code")["text"]) == code]
+        check(len(groups) == 1, "exit_group(%d) of %d seen %d times" % (code, pid, len(groups)))
+
+
+def check_forks(truth, events):
+    for f in truth_lines(truth, "fork"):
+        parent, child = int(f["parent"]), int(f["child"])
+        forks = [e for e in of_type(events, "fork", parent) if e["child"]["pid"] == child]
+        if check(len(forks) == 1, "fork %d -> %d seen %d times" % (parent, child, len(forks))):
+            check(not forks[0]["thread"] and not forks[0]["kernel"],
+                  "fork %d -> %d not a process" % (parent, child))
+    for t in truth_lines(truth, "thread"):
+        pid, tid = int(t["pid"]), int(t["tid"])
+        news = [e for e in of_type(events, "fork", pid) if e["child"]["pid"] == tid]
+        check(len(news) == 1 and news[0]["thread"] and news[0]["child"]["tgid"] == pid,
+              "thread %d of %d: %r" % (tid, pid, news))
+        ends = [e for e in of_type(events, "exit", tid) if e["thread"]]
+        check(len(ends) == 1 and ends[0]["tgid"] == pid and ends[0]["status"] == 0,
+              "thread %d's exit: %r" % (tid, ends))
+
+
+def check_summary(events, summary):
+    if not check(summary is not None, "no summary"):
+        return
+    counted = {s["name"]: s["calls"] for s in summary["syscalls"]}
+    seen = {}
+    for e in syscalls(events):
+        seen[e["name"]] = seen.get(e["name"], 0) + 1
+    check(counted == seen, "the summary's counts differ from the events printed")
+    check(summary["events"] == len(events), "summary: %d events, %d printed" %
+          (summary["events"], len(events)))
+
+
+def test_run_1(g):
+    log("run 1: everything the workload did, exactly once")
+    got = traced_run(g, "1", [])
+    if not got:
+        return
+    truth, events, summary = got
+    start = truth_lines(truth, "start")
+    if not check(len(start) == 1, "no start line in the workload's log:\n" + truth):
+        return
+    wpid = int(start[0]["pid"])
+    vcpus = {}
+    for e in events:
+        vcpus[e["vcpu"]] = vcpus.get(e["vcpu"], 0) + 1
+    log("  %d events (per vCPU: %s); workload pid %d; %d opens, %d execs, %d exits in its log" %
+        (len(events), vcpus, wpid, len(truth_lines(truth, "open")),
+         len(truth_lines(truth, "exec")), len(truth_lines(truth, "exit"))))
+    check_opens(truth, events)
+    check_writes(truth, events)
+    check_execs(truth, events)
+    check_exits(truth, events, wpid)
+    check_forks(truth, events)
+    check_summary(events, summary)
+    execs = of_type(events, "exec", wpid)
+    if check(len(execs) == 1, "the workload's own exec seen %d times" % len(execs)):
+        after = [e for e in syscalls(events, pid=wpid) if e["seq"] > execs[0]["seq"]]
+        check(after and all(e["comm"] == "vmic-workload" for e in after),
+              "a syscall of the workload under another name")
+    cats = [e["pid"] for e in of_type(events, "exec") if e["comm"] == "cat"]
+    if check(len(cats) == 1, "cat exec'd %d times" % len(cats)):
+        opens = [e for e in syscalls(events, "openat", cats[0])
+                 if unquote(arg(e, "filename")["text"]) == "/tmp/vmic-w/alpha.txt"]
+        check(len(opens) == 1 and opens[0]["ret"] >= 0, "cat's open of alpha.txt: %r" % opens)
+    check(not [e for e in syscalls(events) if not e["entry_seen"] and e["pid"] == wpid],
+          "a syscall of the workload without its entry")
+
+
+def test_run_2_filters(g):
+    log("run 2: --comm cat --syscall openat,execve,exit_group")
+    wanted = {"openat", "execve", "exit_group"}
+    got = traced_run(g, "2", ["--comm", "cat", "--syscall", ",".join(sorted(wanted))])
+    if not got:
+        return
+    truth, events, summary = got
+    cat = [int(x["pid"]) for x in truth_lines(truth, "exec") if x["path"] == "/bin/cat"]
+    if not check(len(cat) == 1, "no cat in the workload's log"):
+        return
+    for e in events:
+        names = {e["comm"], e.get("old_comm"), e.get("child", {}).get("comm")}
+        check("cat" in names, "event of %s (%d) got through --comm cat" % (e["comm"], e["pid"]))
+        check(e["type"] != "syscall" or e["name"] in wanted, "syscall %s got through" %
+              e.get("name"))
+    check(len(of_type(events, "exec", cat[0])) == 1, "cat's exec not seen once")
+    opens = [e for e in syscalls(events, "openat", cat[0])
+             if unquote(arg(e, "filename")["text"]) == "/tmp/vmic-w/alpha.txt"]
+    check(len(opens) == 1, "cat's openat of alpha.txt seen %d times" % len(opens))
+    check(len(of_type(events, "exit", cat[0])) == 1, "cat's exit not seen once")
+    check(summary is not None and summary["filtered"] > 0, "the summary counts nothing filtered")
+
+
+def test_run_3_sigint(g):
+    log("run 3: SIGINT mid-run; the guest must finish untraced")
+    t = Trace(g.vmic, g.target, ["--pid", "1"])
+    if not check(t.wait_armed(), "vmic trace did not start: " + t.err):
+        t.finish()
+        return
+    start = len(g.text())
+    g.send("run 3")
+    forked = t.read_until(lambda e: e["type"] == "fork" and e["pid"] == 1, 60)
+    check(forked, "init's fork of the workload not seen")
+    time.sleep(1.0)  # the workload is under way
+    events, _, rc, secs = t.finish(signal.SIGINT, timeout=30)
+    check(rc == 0, "vmic trace after SIGINT: exit status %s: %s" % (rc, t.err))
+    check("detached" in t.err, "no detach message: " + t.err)
+    log("  vmic detached %.2f s after SIGINT, %d events" % (secs, len(events)))
+    for e in events:
+        ids = {e["pid"], e["tgid"], e.get("child", {}).get("pid")}
+        check(1 in ids, "event of pid %d got through --pid 1" % e["pid"])
+    # With a breakpoint left in QEMU the guest would stop at its next hit
+    # for good: its finishing proves they are gone.
+    text, rc = g.wait_idle("run 3", start, 60)
+    check(rc == 5 and text and "W done " in text, "the guest did not finish run 3 after the "
+          "detach")
+    check(g.qmp("query-status")["return"]["status"] == "running", "the guest is not running")
+
+
+def test_examples(g, examples):
+    log("examples: ps, breakpoint, strace")
+    r = subprocess.run([os.path.join(examples, "ps"), g.target], capture_output=True, text=True,
+                       timeout=60)
+    lines = r.stdout.splitlines()
+    check(r.returncode == 0 and any("vmic-marker" in l for l in lines) and len(lines) > 40,
+          "examples/ps: %s%s" % (r.stdout[-500:], r.stderr))
+
+    bp = subprocess.Popen([os.path.join(examples, "breakpoint"), g.target, "do_sys_openat2", "8"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    _, rc = g.command("loop 40")
+    out, err = bp.communicate(timeout=60)
+    m = re.search(r"(\d+) hits", out)
+    check(bp.returncode == 0 and m and int(m.group(1)) >= 40,
+          "examples/breakpoint: %s %s (the loop opens /dev/null 40 times)" % (out, err))
+
+    st = subprocess.Popen([os.path.join(examples, "strace"), g.target, "vmic-workload"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    _, rc = g.command("loop 20")
+    time.sleep(1)
+    st.send_signal(signal.SIGINT)
+    out, err = st.communicate(timeout=60)
+    opens = [l for l in out.splitlines() if 'openat(AT_FDCWD, "/dev/null", O_RDONLY' in l]
+    check(st.returncode == 0 and len(opens) == 20, "examples/strace: %d opens of /dev/null, "
+          "exit %s: %s" % (len(opens), st.returncode, err[-500:]))
+
+
+def test_run_4_qemu_killed(g):
+    log("run 4: QEMU killed mid-trace")
+    t = Trace(g.vmic, g.target, [])
+    if not check(t.wait_armed(), "vmic trace did not start: " + t.err):
+        t.finish()
+        return
+    g.send("run 4")
+    check(t.read_until(lambda e: e["type"] == "exec" and e["comm"] == "vmic-workload", 60),
+          "the workload's exec not seen")
+    os.kill(g.qemu_pid(), signal.SIGKILL)
+    events, _, rc, secs = t.finish(sig=None, timeout=30)
+    log("  vmic ended %.2f s after the kill, status %s: %s" %
+        (secs, rc, t.err.strip().splitlines()[-1] if t.err.strip() else ""))
+    check(rc == 1, "vmic trace exit status %s after QEMU died" % rc)
+    check(re.search(r"QEMU|closed|gone", t.err) is not None, "no clear error: " + t.err)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("vmic")
+    ap.add_argument("fixture")
+    ap.add_argument("--smp", type=int, default=1)
+    ap.add_argument("--examples")
+    ap.add_argument("--target", help="a guest booted already (not killed at the end)")
+    a = ap.parse_args()
+    if a.target:
+        g = Guest(a.vmic, a.target[len("qemu:"):], False)
+    else:
+        g = boot(a.vmic, a.fixture, a.smp)
+    try:
+        test_ps(g)
+        test_run_1(g)
+        test_run_2_filters(g)
+        test_run_3_sigint(g)
+        if a.examples:
+            test_examples(g, a.examples)
+        if g.own:
+            test_run_4_qemu_killed(g)
+    finally:
+        g.stop()
+    log("%s: %d failures" % ("FAIL" if failures else "OK", failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+/* vmic trace's output: events as lines or JSON objects, the summary, and
+ * --list's syscall table. */
+#ifndef VMIC_TOOL_TRACE_OUTPUT_H
+#define VMIC_TOOL_TRACE_OUTPUT_H
+
+#include <vmic/vmic.h>
+
+/* One event on stdout: the strace-like line, or one JSON object. */
+void trace_print_event(const vmic_trace_event_t *ev, bool as_json);
+
+/* Calls per syscall and per process (text on stderr, JSON on stdout as
+ * one {"type":"summary",...} object). */
+void trace_print_summary(const vmic_tracer *t, bool as_json);
+
+/* The guest's syscall table: number, name, arguments. */
+void trace_print_table(const vmic_syscall_t *table, size_t count, bool as_json);
+
+#endif
