@@ -141,6 +141,8 @@ typedef struct vmic_trace_options {
     bool no_syscalls;         /* only process events: no syscall breakpoints */
     bool no_processes;        /* only system calls: no fork/exit breakpoints */
     int32_t pid;              /* only this process or thread (0: all) */
+    bool follow;              /* with pid: also the processes it and they
+                                 create while traced (strace -f) */
     const char *comm;         /* only tasks with this comm (NULL: all) */
     const char *syscalls;     /* only these system calls, comma separated
                                  ("openat,execve"; NULL: all) */

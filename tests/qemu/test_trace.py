@@ -14,6 +14,8 @@ then the workload, and compares:
   run 2    --comm cat --syscall openat,execve,exit_group: only those
   run 3    SIGINT mid-run (--pid 1): vmic detaches cleanly and the guest
            finishes its script (its own "done" line)
+  run 5    --pid 1 --follow: the workload (init's child) and its children are
+           traced, their opens, execs and exits as the log says; nothing else
   examples ps, breakpoint and strace (when built) on the same guest
   run 4    QEMU killed mid-trace: vmic ends with a clear error, no hang
 
@@ -526,6 +528,28 @@ def test_run_3_sigint(g):
     check(g.qmp("query-status")["return"]["status"] == "running", "the guest is not running")
 
 
+def test_run_5_follow(g):
+    log("run 5: --pid 1 --follow --syscall openat,execve,exit_group")
+    got = traced_run(g, "5", ["--pid", "1", "--follow", "--syscall", "openat,execve,exit_group"])
+    if not got:
+        return
+    truth, events, _ = got
+    start = truth_lines(truth, "start")
+    if not check(len(start) == 1, "no start line in the workload's log"):
+        return
+    traced = {1}
+    for e in events:
+        if e["type"] == "fork" and e["tgid"] in traced and not e["thread"]:
+            traced.add(e["child"]["tgid"])
+        check(e["tgid"] in traced, "event of %s (%d) got through --pid 1 --follow" %
+              (e["comm"], e["tgid"]))
+    log("  %d events, %d processes traced" % (len(events), len(traced)))
+    check(int(start[0]["pid"]) in traced, "the workload was not followed")
+    check_opens(truth, events)
+    check_execs(truth, events)
+    check_exits(truth, events, int(start[0]["pid"]))
+
+
 def test_examples(g, examples):
     log("examples: ps, breakpoint, strace")
     r = subprocess.run([os.path.join(examples, "ps"), g.target], capture_output=True, text=True,
@@ -589,6 +613,7 @@ def main():
         test_run_1(g)
         test_run_2_filters(g)
         test_run_3_sigint(g)
+        test_run_5_follow(g)
         if a.examples:
             test_examples(g, a.examples)
         if g.own:

@@ -26,6 +26,7 @@ static const char help[] =
     "(calls per syscall and per process) goes to stderr, or ends the JSON.\n\n"
     "Options:\n"
     "  -p, --pid PID       only this process or thread (its forks shown, not its children)\n"
+    "  -f, --follow        with --pid: also the processes it creates, and theirs\n"
     "  -c, --comm NAME     only tasks named NAME (before or after an exec)\n"
     "  -e, --syscall LIST  only these system calls, comma separated (openat,execve)\n"
     "      --no-syscalls   processes only: fork, exec, exit (fewer stops)\n"
@@ -76,6 +77,7 @@ static int option(void *arg, int opt, const char *value)
         o->t.pid = (int32_t)v;
         return 0;
     case 'c': o->t.comm = value; return 0;
+    case 'f': o->t.follow = true; return 0;
     case 'e': o->t.syscalls = value; return 0;
     case OPT_NO_SYSCALLS: o->t.no_syscalls = true; return 0;
     case OPT_NO_PROCESSES: o->t.no_processes = true; return 0;
@@ -164,6 +166,7 @@ int cmd_trace(int argc, char **argv)
         {"profile", required_argument, NULL, 'P'},
         {"pid", required_argument, NULL, 'p'},
         {"comm", required_argument, NULL, 'c'},
+        {"follow", no_argument, NULL, 'f'},
         {"syscall", required_argument, NULL, 'e'},
         {"no-syscalls", no_argument, NULL, OPT_NO_SYSCALLS},
         {"no-processes", no_argument, NULL, OPT_NO_PROCESSES},
@@ -180,11 +183,15 @@ int cmd_trace(int argc, char **argv)
     vmic_core *core;
     vmic_os *os;
     memset(&o, 0, sizeof o);
-    int first = cli_parse("trace", help, argc, argv, own, "p:c:e:s:d:", option, &o, &o.os.c, 1, 1);
+    int first = cli_parse("trace", help, argc, argv, own, "p:c:e:s:d:f", option, &o, &o.os.c, 1, 1);
     if (first < 0)
         return -first;
     if (o.t.no_syscalls && o.t.no_processes)
         return cli_usage("trace", "--no-syscalls and --no-processes leave nothing to trace");
+    if (o.t.follow && !o.t.pid)
+        return cli_usage("trace", "--follow follows the children of --pid PID");
+    if (o.t.follow && o.t.no_processes)
+        return cli_usage("trace", "--follow sees children at their fork: not with --no-processes");
     int rc = cli_os_open("trace", argv[first], &o.os, &core, &os);
     if (rc)
         return rc;

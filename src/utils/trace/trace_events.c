@@ -127,9 +127,40 @@ static void pending_drop(vmic_tracer *t, pending *p)
 
 /* ---- filters and emitting ----------------------------------------------------------------- */
 
+static bool followed(const vmic_tracer *t, int32_t tgid)
+{
+    for (size_t i = 0; i < t->nfollowed; i++)
+        if (t->followed[i] == tgid)
+            return true;
+    return false;
+}
+
 static bool pid_wanted(const vmic_tracer *t, const vmic_trace_task_t *a)
 {
-    return !t->opt.pid || a->pid == t->opt.pid || a->tgid == t->opt.pid;
+    return !t->opt.pid || a->pid == t->opt.pid || a->tgid == t->opt.pid ||
+           followed(t, a->tgid);
+}
+
+/* --follow: a process the traced ones create is traced too, until it exits
+ * (its pid may be reused then). */
+static void follow(vmic_tracer *t, int32_t tgid)
+{
+    if (followed(t, tgid))
+        return;
+    if (t->nfollowed == TRACE_MAX_FOLLOWED) {
+        t->stats.dropped++;
+        return;
+    }
+    t->followed[t->nfollowed++] = tgid;
+}
+
+static void unfollow(vmic_tracer *t, int32_t tgid)
+{
+    for (size_t i = 0; i < t->nfollowed; i++)
+        if (t->followed[i] == tgid) {
+            t->followed[i] = t->followed[--t->nfollowed];
+            return;
+        }
 }
 
 static bool comm_wanted(const vmic_tracer *t, const char *comm, const char *other)
@@ -331,6 +362,8 @@ static void on_fork(vmic_tracer *t, const vmic_event_t *ev)
     e->fork.child = child;
     e->fork.kernel = c.kernel_thread;
     e->fork.thread = child.tgid == parent.tgid && child.pid != child.tgid;
+    if (t->opt.follow && !e->fork.thread && !e->fork.kernel && pid_wanted(t, &parent))
+        follow(t, child.tgid);
     emit(t, (pid_wanted(t, &parent) || pid_wanted(t, &child)) &&
                 comm_wanted(t, parent.comm, child.comm));
 }
@@ -349,6 +382,8 @@ static void on_task_exit(vmic_tracer *t, const vmic_event_t *ev)
     e->exit.status = (int)((code >> 8) & 0xff);
     e->exit.thread = who.pid != who.tgid;
     emit(t, pid_wanted(t, &who) && comm_wanted(t, who.comm, NULL));
+    if (!e->exit.thread)
+        unfollow(t, who.tgid);
 }
 
 vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev)

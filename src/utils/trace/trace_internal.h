@@ -19,6 +19,7 @@
 #define TRACE_MAX_PROCESSES 4096  /* summary rows */
 #define TRACE_MAX_ARRAY 16        /* strings shown of argv / envp */
 #define TRACE_STRING_MAX_LIMIT 4096
+#define TRACE_MAX_FOLLOWED 1024   /* processes --follow adds to --pid */
 
 /* Which breakpoint a hit is (the manager's tag). */
 typedef enum trace_bp {
@@ -110,6 +111,9 @@ struct vmic_tracer {
 
     pending *pend;                /* TRACE_MAX_PENDING, the first npend used */
     size_t npend;
+
+    int32_t *followed;            /* tgids --follow added, TRACE_MAX_FOLLOWED */
+    size_t nfollowed;
 
     count_row *counts;            /* per syscall, plus one for "past the table" */
     process_row *procs;

@@ -96,7 +96,8 @@ static vmic_status resolve(vmic_tracer *t)
     t->counts = calloc(t->nsyscalls + 1, sizeof *t->counts);
     t->pend = calloc(TRACE_MAX_PENDING, sizeof *t->pend);
     t->procs = calloc(TRACE_MAX_PROCESSES, sizeof *t->procs);
-    if (!t->shapes || !t->counts || !t->pend || !t->procs)
+    t->followed = calloc(TRACE_MAX_FOLLOWED, sizeof *t->followed);
+    if (!t->shapes || !t->counts || !t->pend || !t->procs || !t->followed)
         return vmic_fail(VMIC_E_NOMEM, "tracer: no memory");
     for (size_t i = 0; i < t->nsyscalls; i++)
         shape_syscall(&t->table[i], &t->shapes[i]);
@@ -128,6 +129,9 @@ vmic_status vmic_tracer_open(vmic_os *os, const vmic_trace_options_t *opt, vmic_
         s = vmic_fail(VMIC_E_NOMEM, "tracer: no memory");
     if (s == VMIC_OK && t->opt.no_syscalls && t->opt.no_processes)
         s = vmic_fail(VMIC_E_INVAL, "tracer: neither system calls nor processes to trace");
+    if (s == VMIC_OK && t->opt.follow && (!t->opt.pid || t->opt.no_processes))
+        s = vmic_fail(VMIC_E_INVAL, "tracer: following children needs a pid and the process "
+                      "events (fork)");
     if (s == VMIC_OK)
         s = resolve(t);
     t->opt.syscalls = NULL; /* applied; the caller's string is not kept */
@@ -149,6 +153,7 @@ void vmic_tracer_close(vmic_tracer *t)
     free(t->counts);
     free(t->pend);
     free(t->procs);
+    free(t->followed);
     free(t);
 }
 
