@@ -24,7 +24,7 @@ dir=$(mktemp -u /dev/shm/vmic-quickstart.XXXXXX 2>/dev/null || mktemp -u)
 vmic=build/release/vmic
 $vmic boot --quiet --dir "$dir" --append "console=ttyS0 panic=-1 vmic.workload=1" \
 	--wait-serial "=== VMIC-FIXTURE-READY ===" -- -serial "unix:$dir/ttyS2.sock,server=on,wait=off" >/dev/null
-trap '$vmic boot --stop "qemu:$dir" >/dev/null' EXIT
+trap 'rm -f "$dir/ttyS2.sock"; $vmic boot --stop "qemu:$dir" >/dev/null' EXIT
 echo
 echo "\$ $vmic ps qemu:$dir | tail -3"
 $vmic ps "qemu:$dir" | tail -3

@@ -54,6 +54,23 @@ def log(msg):
 # ---- the guest -----------------------------------------------------------------------
 
 
+def show_logs(directory):
+    """What the guest and QEMU said last, to tell a failure's cause."""
+    for name in ("console.log", "serial1.log", "qemu.err"):
+        try:
+            with open(os.path.join(directory, name), errors="replace") as f:
+                lines = f.read().splitlines()[-25:]
+        except OSError:
+            continue
+        log("---- last lines of %s ----\n%s" % (name, "\n".join(lines)))
+    try:
+        with open(os.path.join(directory, "qemu.pid")) as f:
+            os.kill(int(f.read().split()[0]), 0)
+        log("---- QEMU is running ----")
+    except (OSError, ValueError, IndexError):
+        log("---- QEMU is gone ----")
+
+
 class Guest:
     """A booted fixture guest: its directory, serial log and command port."""
 
@@ -99,6 +116,9 @@ class Guest:
             time.sleep(0.1)
         return None, None
 
+    def show_logs(self):
+        show_logs(self.dir)
+
     def qemu_pid(self):
         with open(os.path.join(self.dir, "qemu.pid")) as f:
             return int(f.read().split()[0])
@@ -122,6 +142,12 @@ class Guest:
     def stop(self):
         self.port.close()
         if self.own:
+            # The command port is the test's: vmic boot --stop removes only
+            # its own files, and would leave the directory behind.
+            try:
+                os.unlink(os.path.join(self.dir, "ttyS2.sock"))
+            except OSError:
+                pass
             subprocess.run([self.vmic, "boot", "--stop", self.target], capture_output=True,
                            timeout=60)
 
@@ -147,6 +173,7 @@ def boot(vmic, fixture, smp):
     log("  vmic boot: exit %d after %.1f s (%d vCPUs)" % (r.returncode, time.time() - t0, smp))
     if r.returncode != 0:
         log(r.stderr)
+        show_logs(directory)
         sys.exit(1)
     guest = Guest(vmic, directory, True)
     if "=== BEGIN kallsyms ===" in guest.text():
@@ -608,6 +635,7 @@ def main():
         g = Guest(a.vmic, a.target[len("qemu:"):], False)
     else:
         g = boot(a.vmic, a.fixture, a.smp)
+    done = False
     try:
         test_ps(g)
         test_run_1(g)
@@ -616,9 +644,14 @@ def main():
         test_run_5_follow(g)
         if a.examples:
             test_examples(g, a.examples)
+        done = True
+        if failures:
+            g.show_logs()
         if g.own:
             test_run_4_qemu_killed(g)
     finally:
+        if not done:
+            g.show_logs()
         g.stop()
     log("%s: %d failures" % ("FAIL" if failures else "OK", failures))
     return 1 if failures else 0

@@ -403,6 +403,11 @@ static void test_eof_is_clear_error(void)
     CHECK_ERRMSG("gdb test-peer");
     CHECK_ERRMSG("closed by the peer");
     CHECK(g.dead);
+    /* The reason outlives the message: another thread may ask later. */
+    vmic_clear_error();
+    CHECK_ERR(gdb_command(&g, "g", &r, NULL), VMIC_E_IO);
+    CHECK_MSG(strstr(g.why_dead, "gdb test-peer") && strstr(g.why_dead, "closed by the peer"),
+              "why_dead: %s", g.why_dead);
     finish(&p, &g);
 }
 

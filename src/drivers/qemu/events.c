@@ -33,7 +33,7 @@ vmic_status qemu_guest_state(vmic_driver *d, vmic_guest_state_t *st)
     } else if (q->gdb.dead) {
         st->state = VMIC_GUEST_FAILED;
         snprintf(st->message, sizeof st->message, "QEMU is gone: %.240s",
-                 q->gone[0] ? q->gone : "the gdb connection failed");
+                 qemu_gone_why(q));
     } else if (q->ev.failed) {
         st->state = VMIC_GUEST_FAILED;
         snprintf(st->message, sizeof st->message, "%.255s", q->ev.failure);
@@ -325,7 +325,7 @@ vmic_status qemu_attach_events(vmic_driver *d, const vmic_event_sink_t *sink)
         s = vmic_fail(VMIC_E_IO, "%s: eventfd: %s", q->info.source, strerror(errno));
     if (s == VMIC_OK && q->gdb.dead)
         s = vmic_fail(VMIC_E_IO, "%s: QEMU is gone: %s", q->info.source,
-                      q->gone[0] ? q->gone : "the gdb connection failed");
+                      qemu_gone_why(q));
     if (s == VMIC_OK) {
         q->ev.sink = *sink;
         q->ev.quit = false;
@@ -381,7 +381,7 @@ vmic_status qemu_reset_events(vmic_driver *d)
         q->npoints = 0;
         s = vmic_fail(VMIC_E_IO, "%s: QEMU is gone (%s): nothing vmic set there could be "
                       "undone", q->info.source,
-                      q->gone[0] ? q->gone : "the gdb connection failed");
+                      qemu_gone_why(q));
     } else {
         bool was_running;
         vmic_status r = qemu_stop_to_talk(q, &was_running);

@@ -91,9 +91,12 @@ void gdb_close(gdb_remote_t *g)
 
 /* ---- failure bookkeeping ---------------------------------------------------- */
 
-/* Marks the connection unusable; the current message says why. */
+/* Marks the connection unusable; the current message says why, and is kept:
+ * whoever looks next may be another thread, long after this message. */
 static vmic_status kill_connection(gdb_remote_t *g, vmic_status s)
 {
+    if (!g->dead)
+        snprintf(g->why_dead, sizeof g->why_dead, "%s", vmic_errmsg());
     g->dead = true;
     g->running = false;
     return s;

@@ -59,7 +59,15 @@ void qemu_note_stopped_thread(qemu_driver_t *q, uint32_t thread)
 void qemu_mark_gone(qemu_driver_t *q)
 {
     if (!q->gone[0])
-        snprintf(q->gone, sizeof q->gone, "%s", vmic_errmsg());
+        snprintf(q->gone, sizeof q->gone, "%s",
+                 q->gdb.why_dead[0] ? q->gdb.why_dead : vmic_errmsg());
+}
+
+const char *qemu_gone_why(const qemu_driver_t *q)
+{
+    if (q->gone[0])
+        return q->gone;
+    return q->gdb.why_dead[0] ? q->gdb.why_dead : "the gdb connection failed";
 }
 
 void qemu_wake_events(qemu_driver_t *q)

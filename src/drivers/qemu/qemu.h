@@ -110,6 +110,7 @@ typedef struct gdb_remote {
     int timeout_ms;        /* per command or reply */
     bool ack_mode;         /* '+'/'-' acknowledgements (until QStartNoAckMode) */
     bool dead;             /* the connection failed: every call fails at once */
+    char why_dead[512];    /* the message of the failure that killed it */
     bool running;          /* the stub is running the target (no stop reply since 'c') */
     uint32_t packet_size;  /* the stub's PacketSize: longest packet it takes */
     bool has_xfer_features;
@@ -470,6 +471,8 @@ vmic_status qemu_walk(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t 
 vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, bool write);
 /* Notes that the gdb connection is gone (the current message says why). */
 void qemu_mark_gone(qemu_driver_t *q);
+/* Why QEMU is gone: whichever thread saw the connection fail first. */
+const char *qemu_gone_why(const qemu_driver_t *q);
 /* The VM stopped: lets it go on if the user wants it running -- a step a
  * response asked for, or every vCPU (one stopped at a breakpoint is stepped
  * past it first). Does nothing while a stop the event thread must see is
