@@ -137,8 +137,10 @@ static inline vmic_status live_qmp_open(live_qmp *l, const char *dir)
     qemu_endpoint_t ep;
     snprintf(path, sizeof path, "%s/qmp.sock", dir);
     vmic_status s = endpoint_parse("QMP", path, &ep);
+    /* Generous: the truth must not time out on a loaded machine (two cores
+     * running several TCG guests answer HMP in seconds, not milliseconds). */
     if (s == VMIC_OK)
-        s = qmp_open(&l->q, &ep, 5000);
+        s = qmp_open(&l->q, &ep, 30000);
     l->open = s == VMIC_OK;
     return s;
 }
