@@ -5,46 +5,10 @@
 """
 import json
 import os
-import subprocess
 import sys
 
-VMIC, FIXTURE = sys.argv[1], sys.argv[2]
-ELF = os.path.join(FIXTURE, "dump.elf")
-RAW = os.path.join(FIXTURE, "dump.raw")
-failures = 0
-
-
-def vmic(*args, rc=0):
-    p = subprocess.run([VMIC, *args], capture_output=True, text=True, timeout=120)
-    if p.returncode != rc:
-        raise AssertionError(f"vmic {' '.join(args)}: exit {p.returncode}, expected {rc}\n"
-                             f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
-    return p
-
-
-def test(fn):
-    global failures
-    try:
-        fn()
-        print(f"ok   {fn.__name__}")
-    except AssertionError as e:
-        failures += 1
-        print(f"FAIL {fn.__name__}: {e}")
-    return fn
-
-
-def truth(name):
-    with open(os.path.join(FIXTURE, "truth", name)) as f:
-        return f.read()
-
-
-def kallsyms():
-    syms = {}
-    for line in truth("kallsyms.txt").splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            syms.setdefault(parts[2], int(parts[0], 16))
-    return syms
+import cli_common
+from cli_common import ELF, FIXTURE, RAW, kallsyms, test, truth, vmic
 
 
 def iomem(name):
@@ -158,4 +122,4 @@ def bad_inputs_fail_cleanly():
 
 
 if __name__ == "__main__":
-    sys.exit(1 if failures else 0)
+    sys.exit(cli_common.exit_status())

@@ -7,50 +7,13 @@ banner, sym, type) on a real dump, checked against the guest's own truth.
 import json
 import os
 import re
-import subprocess
 import sys
 
-VMIC, FIXTURE = sys.argv[1], sys.argv[2]
-ELF = os.path.join(FIXTURE, "dump.elf")
-RAW = os.path.join(FIXTURE, "dump.raw")
+import cli_common
+from cli_common import ELF, FIXTURE, RAW, kallsyms, test, truth, vmic
+
 PROFILE = os.path.join(FIXTURE, "profile.json.xz")
 COMMANDS = ("ps", "threads", "modules", "maps", "files", "dmesg", "banner", "sym", "type")
-failures = 0
-
-
-def vmic(*args, rc=0):
-    p = subprocess.run([VMIC, *args], capture_output=True, text=True, timeout=120)
-    if p.returncode != rc:
-        raise AssertionError(f"vmic {' '.join(args)}: exit {p.returncode}, expected {rc}\n"
-                             f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
-    return p
-
-
-def test(fn):
-    global failures
-    try:
-        fn()
-        print(f"ok   {fn.__name__}")
-    except AssertionError as e:
-        failures += 1
-        print(f"FAIL {fn.__name__}: {e}")
-    return fn
-
-
-def truth(name):
-    with open(os.path.join(FIXTURE, "truth", name)) as f:
-        return f.read()
-
-
-def kallsyms():
-    syms = {}
-    for line in truth("kallsyms.txt").splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            syms.setdefault(parts[2], int(parts[0], 16))
-    return syms
-
-
 SYMS = kallsyms()
 MARKER = dict(kv.split("=") for kv in truth("marker.txt").split())
 MARKER_PID = MARKER["pid"]
@@ -204,4 +167,4 @@ def bad_inputs_fail_cleanly():
 
 
 if __name__ == "__main__":
-    sys.exit(1 if failures else 0)
+    sys.exit(cli_common.exit_status())

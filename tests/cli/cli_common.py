@@ -1,0 +1,48 @@
+"""What the tests of the vmic command share: the binary and the fixture from
+the command line, running vmic, counting failed tests, and the guest's own
+truth files (written by scripts/make-fixture.sh)."""
+import os
+import subprocess
+import sys
+
+VMIC, FIXTURE = sys.argv[1], sys.argv[2]
+ELF = os.path.join(FIXTURE, "dump.elf")
+RAW = os.path.join(FIXTURE, "dump.raw")
+failures = 0
+
+
+def vmic(*args, rc=0):
+    p = subprocess.run([VMIC, *args], capture_output=True, text=True, timeout=120)
+    if p.returncode != rc:
+        raise AssertionError(f"vmic {' '.join(args)}: exit {p.returncode}, expected {rc}\n"
+                             f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
+    return p
+
+
+def test(fn):
+    global failures
+    try:
+        fn()
+        print(f"ok   {fn.__name__}")
+    except AssertionError as e:
+        failures += 1
+        print(f"FAIL {fn.__name__}: {e}")
+    return fn
+
+
+def truth(name):
+    with open(os.path.join(FIXTURE, "truth", name)) as f:
+        return f.read()
+
+
+def kallsyms():
+    syms = {}
+    for line in truth("kallsyms.txt").splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            syms.setdefault(parts[2], int(parts[0], 16))
+    return syms
+
+
+def exit_status():
+    return 1 if failures else 0
