@@ -238,6 +238,8 @@ typedef struct vmic_event_response {
 
 const char *vmic_event_kind_name(vmic_event_kind k);   /* "memory", "interrupt", ... */
 const char *vmic_action_name(vmic_action a);           /* "continue", "deny", ... */
+/* The seed's own names ("Continue", "ReinjectInterrupt", ...), for messages. */
+const char *vmic_action_seed_name(vmic_action a);
 
 /*
  * A driver answers every action for every event kind it reports, or says

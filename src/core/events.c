@@ -62,6 +62,13 @@ const char *vmic_action_name(vmic_action a)
     return "unknown";
 }
 
+const char *vmic_action_seed_name(vmic_action a)
+{
+    static const char *const names[] = {"Continue", "Deny", "ReinjectInterrupt", "Singlestep",
+                                        "FastSinglestep", "Emulate"};
+    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "an unknown action";
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;

@@ -105,13 +105,6 @@ vmic_status kvm_attach_events(vmic_driver *d, const vmic_event_sink_t *sink)
 
 /* ---- what this KVM can honour --------------------------------------------------------- */
 
-static const char *action_name(vmic_action a)
-{
-    static const char *const names[] = {"Continue", "Deny", "ReinjectInterrupt", "Singlestep",
-                                        "FastSinglestep", "Emulate"};
-    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "an unknown action";
-}
-
 static const char *event_what(const vmic_event_t *ev)
 {
     switch (ev->kind) {
@@ -192,7 +185,7 @@ vmic_status kvm_check_response(vmic_driver *d, const vmic_event_t *ev,
     const char *why = why_not(ev, r);
     if (why)
         return vmic_fail(VMIC_E_UNSUPPORTED, "kvm: %s cannot answer this %s event: %s",
-                         action_name(r->action), event_what(ev), why);
+                         vmic_action_seed_name(r->action), event_what(ev), why);
     return VMIC_OK;
 }
 
