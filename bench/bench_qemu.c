@@ -155,20 +155,20 @@ static double vmic_rate(uint64_t va)
 
 /* ---- gdb ------------------------------------------------------------------------- */
 
-static double gdb_rate(uint64_t va)
+/*
+ * Runs gdb; its output has two "T<seconds>" lines around the timed continue
+ * and the hit count, in `info breakpoints` ("breakpoint already hit N
+ * times") or printed by the script ("N<count>"). Hits per second; the
+ * script, if any, is removed.
+ */
+static double gdb_timed(char *const argv[], const char *what, const char *script)
 {
-    char remote[400], brk[64], ignore[64];
     static char out[1 << 16];
-    snprintf(remote, sizeof remote, "target remote %s/gdb.sock", dir);
-    snprintf(brk, sizeof brk, "break *0x%" PRIx64, va);
-    snprintf(ignore, sizeof ignore, "ignore 1 %d", EVENTS - 1);
-    char *argv[] = {"/usr/bin/gdb", "-batch", "-nx", "-ex", "set pagination off",
-                    "-ex", "set confirm off", "-ex", remote, "-ex", brk, "-ex", ignore,
-                    "-ex", "shell date +T%s.%N", "-ex", "continue",
-                    "-ex", "shell date +T%s.%N", "-ex", "info breakpoints",
-                    "-ex", "delete", "-ex", "detach", NULL};
-    if (live_run(argv, out, sizeof out, 300) != 0) {
-        fprintf(stderr, "bench_qemu: gdb failed:\n%s\n", out);
+    int rc = live_run(argv, out, sizeof out, 300);
+    if (script)
+        unlink(script);
+    if (rc != 0) {
+        fprintf(stderr, "bench_qemu: gdb (%s) failed:\n%s\n", what, out);
         exit(1);
     }
     double t[2];
@@ -177,14 +177,31 @@ static double gdb_rate(uint64_t va)
     for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         if (l[0] == 'T' && nt < 2 && sscanf(l + 1, "%lf", &t[nt]) == 1)
             nt++;
-        sscanf(l, " breakpoint already hit %u time", &hits);
+        else if (l[0] == 'N')
+            sscanf(l + 1, "%u", &hits);
+        else
+            sscanf(l, " breakpoint already hit %u time", &hits);
     }
     if (nt != 2 || hits != EVENTS) {
-        fprintf(stderr, "bench_qemu: unexpected gdb output (%d times, %u hits):\n%s\n", nt,
-                hits, out);
+        fprintf(stderr, "bench_qemu: unexpected gdb output (%s: %d times, %u hits):\n%s\n", what,
+                nt, hits, out);
         exit(1);
     }
     return hits / (t[1] - t[0]);
+}
+
+static double gdb_rate(uint64_t va)
+{
+    char remote[400], brk[64], ignore[64];
+    snprintf(remote, sizeof remote, "target remote %s/gdb.sock", dir);
+    snprintf(brk, sizeof brk, "break *0x%" PRIx64, va);
+    snprintf(ignore, sizeof ignore, "ignore 1 %d", EVENTS - 1);
+    char *argv[] = {"/usr/bin/gdb", "-batch", "-nx", "-ex", "set pagination off",
+                    "-ex", "set confirm off", "-ex", remote, "-ex", brk, "-ex", ignore,
+                    "-ex", "shell date +T%s.%N", "-ex", "continue",
+                    "-ex", "shell date +T%s.%N", "-ex", "info breakpoints",
+                    "-ex", "delete", "-ex", "detach", NULL};
+    return gdb_timed(argv, "ignore count", NULL);
 }
 
 /*
@@ -195,7 +212,6 @@ static double gdb_rate(uint64_t va)
 static double gdb_commands_rate(uint64_t va)
 {
     char script[] = "/tmp/vmic-bench-gdb.XXXXXX";
-    static char out[1 << 16];
     int fd = mkstemp(script);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f)
@@ -207,27 +223,7 @@ static double gdb_commands_rate(uint64_t va)
                "delete\ndetach\n", dir, va, EVENTS);
     fclose(f);
     char *argv[] = {"/usr/bin/gdb", "-batch", "-nx", "-x", script, NULL};
-    int rc = live_run(argv, out, sizeof out, 300);
-    unlink(script);
-    if (rc != 0) {
-        fprintf(stderr, "bench_qemu: gdb (commands) failed:\n%s\n", out);
-        exit(1);
-    }
-    double t[2];
-    int nt = 0;
-    unsigned hits = 0;
-    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        if (l[0] == 'T' && nt < 2 && sscanf(l + 1, "%lf", &t[nt]) == 1)
-            nt++;
-        if (l[0] == 'N')
-            sscanf(l + 1, "%u", &hits);
-    }
-    if (nt != 2 || hits != EVENTS) {
-        fprintf(stderr, "bench_qemu: unexpected gdb output (%d times, %u hits):\n%s\n", nt,
-                hits, out);
-        exit(1);
-    }
-    return hits / (t[1] - t[0]);
+    return gdb_timed(argv, "command list", script);
 }
 
 /* ---- QEMU's floor, through vmic's raw gdb client ------------------------------------ */
