@@ -40,6 +40,9 @@ typedef struct vmic_os_config {
                             NULL: kallsyms and BTF from guest memory */
     uint64_t root;       /* kernel page-table root (CR3 value); 0: take it from
                             the vCPU registers, else search physical memory */
+    int paging;          /* 4 or 5: the caller has set the core's paging mode and
+                            it is not to be changed; 0: decide it from the kernel
+                            (__pgtable_l5_enabled), which a raw dump needs */
 } vmic_os_config_t;
 
 vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os **out);
@@ -55,6 +58,8 @@ typedef struct vmic_os_kernel {
     vmic_pa_t root;          /* kernel page-table root used for kernel reads */
     const char *root_source; /* "vCPU 0 CR3", "search", "caller" */
     vmic_paging_mode paging;
+    const char *paging_source; /* why that mode: "CR4.LA57 of vCPU 0",
+                                  "__pgtable_l5_enabled", "--paging", ... */
     bool pti;                /* page-table isolation (KPTI) is on */
     const char *banner;      /* linux_banner without its newline */
     const char *release;     /* "6.1.0-56-amd64" */
@@ -64,6 +69,15 @@ typedef struct vmic_os_kernel {
     vmic_va_t kallsyms;      /* kallsyms_names in guest memory (0 with ISF) */
     vmic_va_t btf;           /* the BTF blob in guest memory (0 with ISF) */
     uint64_t btf_size;
+    /* The kernel's address-space layout, from its own variables (KASLR moves
+     * them) or the defaults of its paging mode. */
+    vmic_va_t kernel_half;      /* lowest kernel address: 0xffff8000... (4-level)
+                                   or 0xff000000... (5-level) */
+    vmic_va_t page_offset_base; /* the direct map of physical memory */
+    vmic_va_t vmalloc_base;
+    vmic_va_t vmemmap_base;
+    vmic_va_t modules_start, modules_end;
+    const char *layout_source;  /* "kernel variables" or "defaults" */
 } vmic_os_kernel_t;
 
 const vmic_os_kernel_t *vmic_os_kernel(vmic_os *os);
@@ -76,15 +90,35 @@ typedef struct vmic_symbol {
     const char *name;
     vmic_va_t addr;
     char type;  /* nm-style type letter ('T', 't', 'D', ...); '?' if unknown */
+    const char *module; /* the module it belongs to; NULL: the kernel image */
 } vmic_symbol_t;
 
-/* Address of a symbol by name (VMIC_E_NOTFOUND if none). */
+/*
+ * Address of a symbol by name (VMIC_E_NOTFOUND if none): the kernel's own
+ * first, then the loaded modules' ("name", or "module:name" for one module),
+ * as the kernel's kallsyms_lookup_name does.
+ */
 vmic_status vmic_os_symbol(vmic_os *os, const char *name, vmic_va_t *addr);
-/* The symbol at or below addr within the kernel image; *offset = addr - sym. */
+/*
+ * The symbol at or below addr, *offset = addr - sym: within the kernel image,
+ * its per-CPU area (per-CPU symbols are offsets from 0, which KASLR does not
+ * move) or a loaded module's memory. Anywhere else (the direct map, the heap,
+ * user space) there is no symbol: VMIC_E_NOTFOUND, never a far-away one.
+ */
 vmic_status vmic_os_symbol_at(vmic_os *os, vmic_va_t addr, vmic_symbol_t *sym, uint64_t *offset);
-/* All symbols in address order (kallsyms order), for listing and tests. */
+/* The kernel image's symbols in address order (kallsyms order), for listing
+ * and tests. */
 size_t vmic_os_symbol_count(vmic_os *os);
 vmic_status vmic_os_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
+/*
+ * The loaded modules' symbols as the module lines of /proc/kallsyms list
+ * them (module list order, then each module's symbol table order; the type
+ * letter upper case only for exported symbols). Read from guest memory on
+ * first use; *count gets how many. A module list or table that cannot be
+ * read fails, with *count still the symbols read before it.
+ */
+vmic_status vmic_os_module_symbols(vmic_os *os, size_t *count);
+vmic_status vmic_os_module_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
 
 /* ---- types ------------------------------------------------------------- */
 
@@ -239,6 +273,13 @@ vmic_status vmic_os_syscall_by_name(vmic_os *os, const char *name, const vmic_sy
 /* ---- modules --------------------------------------------------------------- */
 
 #define VMIC_MODULE_NAME_LEN 56
+#define VMIC_MODULE_MAX_RANGES 16
+
+/* One piece of a module's memory. */
+typedef struct vmic_module_range {
+    vmic_va_t base;
+    uint64_t size;
+} vmic_module_range_t;
 
 typedef struct vmic_module {
     vmic_va_t module;       /* the struct module */
@@ -246,6 +287,10 @@ typedef struct vmic_module {
     vmic_va_t base;         /* core text base, as /proc/modules shows it */
     uint64_t size;          /* total size, as /proc/modules shows it */
     int32_t state;          /* enum module_state (0 = live) */
+    /* Where its code and data are: each mem[] region (6.4+) or the core and
+     * init layouts (before), those with a size. */
+    unsigned nranges;
+    vmic_module_range_t ranges[VMIC_MODULE_MAX_RANGES];
 } vmic_module_t;
 
 typedef int (*vmic_module_fn)(void *arg, const vmic_module_t *m);

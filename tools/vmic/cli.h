@@ -27,6 +27,7 @@ typedef struct cli_common {
     bool have_root;       /* --root CR3 given */
     uint64_t root;
     unsigned vcpu;        /* --vcpu N: whose CR3 is the default root */
+    int paging;           /* --paging 4|5: the guest's paging mode; 0: decide */
 } cli_common;
 
 #define CLI_COMMON_LONGOPTS                                      \
@@ -34,7 +35,8 @@ typedef struct cli_common {
     {"json", no_argument, NULL, 'J'},                            \
     {"format", required_argument, NULL, 'F'},                    \
     {"root", required_argument, NULL, 'R'},                      \
-    {"vcpu", required_argument, NULL, 'V'}
+    {"vcpu", required_argument, NULL, 'V'},                      \
+    {"paging", required_argument, NULL, 'G'}
 
 #define CLI_COMMON_HELP                                                        \
     "  -h, --help          show this help\n"                                  \
@@ -42,6 +44,8 @@ typedef struct cli_common {
     "      --format FMT    dump format: auto (default), raw, elf, lime\n"     \
     "      --root CR3      page-table root for virtual addresses\n"           \
     "      --vcpu N        take the root from this vCPU's CR3 (default 0)\n"  \
+    "      --paging 4|5    the guest's paging levels (default: from CR4.LA57,\n" \
+    "                      or from the kernel itself on a raw dump)\n"        \
     "\n" CLI_TARGET_HELP
 
 /* Handles a common option; returns -1 if opt is not one, 0 on success, and

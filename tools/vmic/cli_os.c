@@ -49,7 +49,8 @@ int cli_os_open(const char *cmd, const char *target, const cli_os_opts *o, vmic_
     *os = NULL;
     if ((rc = cli_open(cmd, target, &o->c, core)))
         return rc;
-    vmic_os_config_t cfg = {.profile = o->profile, .root = o->c.have_root ? o->c.root : 0};
+    vmic_os_config_t cfg = {.profile = o->profile, .root = o->c.have_root ? o->c.root : 0,
+                            .paging = o->c.paging};
     cli_progress(o->profile ? "vmic: loading the profile and finding the kernel..."
                             : "vmic: finding the kernel, kallsyms and BTF...");
     s = vmic_os_open(*core, &cfg, os);

@@ -43,13 +43,13 @@ vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *regs, vmi
         return s;
     /* In user mode the kernel's GS base waits in KERNEL_GS_BASE (swapgs). */
     base = (regs->cs.selector & CS_RPL_MASK) ? regs->kernel_gs_base : regs->gs.base;
-    if (!lx_kptr(base))
+    if (!lx_kptr(os, base))
         return vmic_fail(VMIC_E_FORMAT, "current task: per-CPU base 0x%llx is not a kernel "
                          "address (CS 0x%x)", (unsigned long long)base, regs->cs.selector);
     if ((s = lx_u64(os, base + off, &ptr)))
         return vmic_fail_wrap(s, "current task at per-CPU 0x%llx + 0x%llx",
                               (unsigned long long)base, (unsigned long long)off);
-    if (!lx_kptr(ptr))
+    if (!lx_kptr(os, ptr))
         return vmic_fail(VMIC_E_FORMAT, "current task: 0x%llx at per-CPU 0x%llx + 0x%llx is not "
                          "a kernel address", (unsigned long long)ptr, (unsigned long long)base,
                          (unsigned long long)off);

@@ -22,10 +22,6 @@
 #define MAX_ROOT_CANDIDATES 64
 #define PTI_USER_BIT (1ull << 12)          /* user PGD = kernel PGD + 4 KiB */
 
-typedef struct image_scan {
-    uint64_t text, end, ro_start, ro_end, text_pa;
-} image_scan;
-
 /* Bytes covered by the table entry a walk stopped at (or mapped with). */
 static uint64_t level_span(int level)
 {
@@ -38,51 +34,72 @@ static uint64_t level_span(int level)
     }
 }
 
-/* Walks the kernel image range under root. True if it maps an image: an
- * executable start followed by read-only data. */
-static bool scan_image(vmic_os *os, uint64_t root, image_scan *im)
+/* Adds [va, va+len) as a read-only run; a full list keeps the largest. */
+static void add_ro_run(lx_image *im, uint64_t va, uint64_t len)
+{
+    if (len == 0)
+        return;
+    if (im->nro < LX_MAX_RO_RUNS) {
+        im->ro[im->nro++] = (lx_ro_run){va, len};
+        return;
+    }
+    int smallest = 0;
+    for (int i = 1; i < im->nro; i++)
+        if (im->ro[i].len < im->ro[smallest].len)
+            smallest = i;
+    if (im->ro[smallest].len < len)
+        im->ro[smallest] = (lx_ro_run){va, len};
+}
+
+/*
+ * Walks the kernel image range under root. True if it maps an image: an
+ * executable start and at least one run of read-only data after it. Every
+ * read-only run is kept: the first one after the text is often not rodata
+ * but a page of the freed text/rodata gap that the kernel reused (its alias
+ * here turns read-only with the page's new owner), so the caller tries each.
+ */
+static bool scan_image(vmic_os *os, uint64_t root, lx_image *im)
 {
     vmic_ctx_t ctx = vmic_ctx(vmic_pa(root));
-    uint64_t va = KERNEL_MAP_START;
-    enum { BEFORE, TEXT, RODATA, AFTER } phase = BEFORE;
+    uint64_t va = KERNEL_MAP_START, run = 0;
+    bool in_run = false;
 
     memset(im, 0, sizeof *im);
     while (va < KERNEL_MAP_END) {
         vmic_translation_t t;
         uint64_t step;
+        bool ro = false;
         if (vmic_translate_walk(os->core, ctx, vmic_va(va), &t) != VMIC_OK) {
             step = level_span(t.fault_level ? t.fault_level : VMIC_LEVEL_PML4);
             if (t.fault == VMIC_WALK_NONCANONICAL)
                 return false;
-            if (phase == RODATA) {
-                im->ro_end = va;
-                phase = AFTER;
-            }
         } else {
             step = t.page_size;
             if (t.user)
                 return false; /* a kernel image is never user-accessible */
-            if (phase == BEFORE) {
+            if (!im->text) {
                 if (!(t.access & VMIC_ACCESS_X))
                     return false;
                 im->text = va;
                 im->text_pa = t.pa.addr;
-                phase = TEXT;
-            } else if (phase == TEXT && !(t.access & (VMIC_ACCESS_X | VMIC_ACCESS_W))) {
-                im->ro_start = va;
-                phase = RODATA;
-            } else if (phase == RODATA && (t.access & (VMIC_ACCESS_X | VMIC_ACCESS_W))) {
-                im->ro_end = va;
-                phase = AFTER;
             }
+            ro = !(t.access & (VMIC_ACCESS_X | VMIC_ACCESS_W));
             im->end = (va & ~(step - 1)) + step;
         }
-        va = (va & ~(step - 1)) + step;
+        uint64_t next = (va & ~(step - 1)) + step;
+        if (ro && !in_run)
+            run = va;
+        if (!ro && in_run)
+            add_ro_run(im, run, va - run);
+        in_run = ro;
+        if (next <= va) /* the top of the address space */
+            break;
+        va = next;
     }
+    if (in_run)
+        add_ro_run(im, run, (va < KERNEL_MAP_END ? va : KERNEL_MAP_END) - run);
     vmic_clear_error();
-    if (phase == RODATA)
-        im->ro_end = im->end;
-    return im->text && im->ro_start && im->ro_end > im->ro_start;
+    return im->text && im->nro > 0;
 }
 
 /* Could this page be a top-level table with a kernel half? Cheap checks on
@@ -108,7 +125,8 @@ static bool looks_like_root(const uint64_t *e, uint64_t max_pa, const vmic_pagin
     return true;
 }
 
-static vmic_status search_root(vmic_os *os, uint64_t *root, image_scan *im)
+/* Wrap-safe: the last page of a region may end at 2^64. */
+static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
 {
     const vmic_driver_info_t *info = vmic_core_info(os->core);
     vmic_paging_t pg = vmic_core_paging(os->core);
@@ -116,34 +134,44 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, image_scan *im)
 
     for (size_t r = 0; r < info->nregions; r++) {
         const vmic_mem_region_t *reg = &info->regions[r];
+        if (reg->size < 4096)
+            continue;
+        uint64_t last = reg->start.addr + (reg->size - 4096); /* last page that fits */
         uint64_t first = (reg->start.addr + 0xfff) & ~0xfffull;
-        for (uint64_t pa = first; pa + 4096 <= reg->start.addr + reg->size; pa += 4096) {
+        if (first < reg->start.addr || first > last)
+            continue;
+        for (uint64_t pa = first;; pa += 4096) {
             const uint8_t *p;
             size_t avail;
-            if (vmic_map_pa(os->core, vmic_pa(pa), &p, &avail) != VMIC_OK || avail < 4096)
-                continue;
-            uint64_t e[512];
-            memcpy(e, p, sizeof e);
-            if (!looks_like_root(e, info->max_pa.addr, &pg))
-                continue;
-            if (scan_image(os, pa, im)) {
-                *root = pa;
-                return VMIC_OK;
+            if (vmic_map_pa(os->core, vmic_pa(pa), &p, &avail) == VMIC_OK && avail >= 4096) {
+                uint64_t e[512];
+                memcpy(e, p, sizeof e);
+                if (looks_like_root(e, info->max_pa.addr, &pg)) {
+                    if (scan_image(os, pa, im)) {
+                        *root = pa;
+                        return VMIC_OK;
+                    }
+                    if (++tried >= MAX_ROOT_CANDIDATES)
+                        return vmic_fail(VMIC_E_NOTFOUND, "%s: %d page tables looked like "
+                                         "kernel roots but none maps a kernel image at "
+                                         "0x%llx-0x%llx with %d-level paging; give --root CR3 "
+                                         "or --paging", info->source, tried, KERNEL_MAP_START,
+                                         KERNEL_MAP_END, (int)pg.mode);
+                }
             }
-            if (++tried >= MAX_ROOT_CANDIDATES)
-                return vmic_fail(VMIC_E_NOTFOUND, "%s: %d page tables looked like kernel roots "
-                                 "but none maps a kernel image at 0x%llx-0x%llx; give the root",
-                                 info->source, tried, KERNEL_MAP_START, KERNEL_MAP_END);
+            if (last - pa < 4096)
+                break;
         }
     }
     vmic_clear_error();
     return vmic_fail(VMIC_E_NOTFOUND, "%s: no page table in %llu MiB of memory maps a Linux "
-                     "kernel image at 0x%llx-0x%llx (%d candidates checked)", info->source,
+                     "kernel image at 0x%llx-0x%llx with %d-level paging (%d candidates "
+                     "checked); give --root CR3, or --paging 4|5", info->source,
                      (unsigned long long)(info->mem_size >> 20), KERNEL_MAP_START,
-                     KERNEL_MAP_END, tried);
+                     KERNEL_MAP_END, (int)pg.mode, tried);
 }
 
-static void set_kernel(vmic_os *os, uint64_t root, const image_scan *im, const char *source)
+static void set_kernel(vmic_os *os, uint64_t root, const lx_image *im, const char *source)
 {
     os->kctx = vmic_ctx(vmic_pa(root));
     snprintf(os->root_source, sizeof os->root_source, "%s", source);
@@ -154,21 +182,22 @@ static void set_kernel(vmic_os *os, uint64_t root, const image_scan *im, const c
     os->kernel.text_pa = vmic_pa(im->text_pa);
     os->kernel.slide = im->text - START_KERNEL;
     os->kernel.paging = vmic_core_paging(os->core).mode;
-    os->ro_va = im->ro_start;
-    os->ro_len = (size_t)(im->ro_end - im->ro_start);
+    os->image = *im;
 }
 
 vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
 {
-    image_scan im;
+    lx_image im;
     const vmic_driver_info_t *info = vmic_core_info(os->core);
+    int levels = (int)vmic_core_paging(os->core).mode;
 
     if (root) {
         uint64_t r = vmic_cr3_to_root(root).addr;
         if (!scan_image(os, r, &im))
             return vmic_fail(VMIC_E_NOTFOUND, "%s: the page tables at 0x%llx map no kernel image "
-                             "at 0x%llx-0x%llx", info->source, (unsigned long long)r,
-                             KERNEL_MAP_START, KERNEL_MAP_END);
+                             "at 0x%llx-0x%llx with %d-level paging (--paging changes that)",
+                             info->source, (unsigned long long)r, KERNEL_MAP_START,
+                             KERNEL_MAP_END, levels);
         set_kernel(os, r, &im, "caller");
         return VMIC_OK;
     }
@@ -201,6 +230,17 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
     if (s)
         return s;
     set_kernel(os, r, &im, "search");
+    return VMIC_OK;
+}
+
+vmic_status lx_rescan_kernel(vmic_os *os, uint64_t root, const char *source)
+{
+    lx_image im;
+    if (!scan_image(os, root, &im))
+        return vmic_fail(VMIC_E_NOTFOUND, "the page tables at 0x%llx map no kernel image with "
+                         "%d-level paging", (unsigned long long)root,
+                         (int)vmic_core_paging(os->core).mode);
+    set_kernel(os, root, &im, source);
     return VMIC_OK;
 }
 

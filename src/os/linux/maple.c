@@ -104,7 +104,7 @@ static vmic_status walk_node(walk *w, uint64_t enode, uint64_t min, uint64_t max
         return vmic_fail(VMIC_E_FORMAT, "maple tree deeper than %d levels", MAPLE_HEIGHT_MAX);
     uint64_t node = enode & ~MAPLE_NODE_MASK;
     int64_t type = (int64_t)((enode >> MAPLE_TYPE_SHIFT) & MAPLE_TYPE_MASK);
-    if (!lx_kptr(node))
+    if (!lx_kptr(w->os, node))
         return vmic_fail(VMIC_E_FORMAT, "maple node 0x%llx is not a kernel address",
                          (unsigned long long)node);
     int added = lx_seen_add(&w->seen, node);

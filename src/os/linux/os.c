@@ -9,16 +9,88 @@
 
 #include "os_internal.h"
 
+/* Maps read-only run i of the image as the kernel's rodata. */
+static vmic_status map_ro_run(vmic_os *os, int i)
+{
+    free(os->ro_owned);
+    os->ro_owned = NULL;
+    os->ro = NULL;
+    os->ro_va = os->image.ro[i].va;
+    os->ro_len = (size_t)os->image.ro[i].len;
+    return lx_map_image(os, os->ro_va, os->ro_len, &os->ro, &os->ro_owned);
+}
+
+/* The read-only runs of the image, largest first: rodata is the largest run
+ * on every kernel seen, and the others are few and small. */
+static void ro_order(const vmic_os *os, int order[LX_MAX_RO_RUNS])
+{
+    int n = os->image.nro;
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && os->image.ro[order[j]].len > os->image.ro[order[j - 1]].len; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+}
+
+/* kallsyms lives in .rodata, which need not be the first read-only run
+ * after the text (see kernel.c): each run is tried. */
 static vmic_status open_kallsyms(vmic_os *os)
 {
-    vmic_status s = lx_kallsyms_open(os->ro, os->ro_len, os->ro_va, os->kernel.text.addr, &os->ks);
-    if (s)
-        return s;
-    const lx_kallsyms_info_t *in = lx_kallsyms_info(os->ks);
-    os->kernel.symbols = "kallsyms";
-    os->kernel.nsymbols = in->num_syms;
-    os->kernel.kallsyms = vmic_va(in->names);
-    return VMIC_OK;
+    int order[LX_MAX_RO_RUNS];
+    char tried[512] = "";
+    size_t at = 0;
+    ro_order(os, order);
+    for (int k = 0; k < os->image.nro; k++) {
+        const lx_ro_run *r = &os->image.ro[order[k]];
+        if (map_ro_run(os, order[k]) == VMIC_OK &&
+            lx_kallsyms_open(os->ro, os->ro_len, os->ro_va, os->kernel.text.addr, &os->ks) ==
+                VMIC_OK) {
+            const lx_kallsyms_info_t *in = lx_kallsyms_info(os->ks);
+            os->kernel.symbols = "kallsyms";
+            os->kernel.nsymbols = in->num_syms;
+            os->kernel.kallsyms = vmic_va(in->names);
+            vmic_clear_error();
+            return VMIC_OK;
+        }
+        if (at < sizeof tried - 48)
+            at += (size_t)snprintf(tried + at, sizeof tried - at, "%s0x%llx+%llu KiB",
+                                   k ? ", " : "", (unsigned long long)r->va,
+                                   (unsigned long long)(r->len >> 10));
+    }
+    return vmic_fail(VMIC_E_NOTFOUND, "kallsyms: no symbol table in any of the %d read-only "
+                     "runs of the kernel image at 0x%llx-0x%llx (%s); a kernel without "
+                     "CONFIG_KALLSYMS_ALL or with unusual page rights needs --profile",
+                     os->image.nro, (unsigned long long)os->kernel.text.addr,
+                     (unsigned long long)os->kernel.end.addr, tried);
+}
+
+/* With symbols known, rodata is __start_rodata..__end_rodata; the banner
+ * and BTF searches look there. */
+static void refine_rodata(vmic_os *os)
+{
+    uint64_t start, end;
+    if (!lx_sym(os, "__start_rodata", &start) || !lx_sym(os, "__end_rodata", &end) ||
+        end <= start || end - start > (1u << 30) || (start >= os->ro_va && end <= os->ro_va + os->ro_len))
+        return;
+    const uint8_t *p;
+    uint8_t *owned;
+    if (lx_map_image(os, start, (size_t)(end - start), &p, &owned) != VMIC_OK) {
+        vmic_clear_error();
+        return;
+    }
+    /* kallsyms keeps pointers into the old mapping: keep it alive. */
+    if (os->ks_ro_owned == NULL) {
+        os->ks_ro_owned = os->ro_owned;
+    } else {
+        free(os->ro_owned);
+    }
+    os->ro_owned = owned;
+    os->ro = p;
+    os->ro_va = start;
+    os->ro_len = (size_t)(end - start);
 }
 
 /* A profile's addresses are link-time ones: the slide is where the page
@@ -92,18 +164,29 @@ vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os *
     os->kernel.symbols = os->kernel.types = "none";
     os->kernel.banner = os->kernel.release = "";
 
+    int forced = cfg && (cfg->paging == 4 || cfg->paging == 5) ? cfg->paging : 0;
+    if (forced) {
+        vmic_paging_t pg = vmic_core_paging(core);
+        pg.mode = forced == 5 ? VMIC_PAGING_5LEVEL : VMIC_PAGING_4LEVEL;
+        vmic_core_set_paging(core, &pg);
+    }
     if ((s = lx_find_kernel(os, cfg ? cfg->root : 0)))
         goto fail;
-    if ((s = lx_map_image(os, os->ro_va, os->ro_len, &os->ro, &os->ro_owned)))
-        goto fail;
     if (cfg && cfg->profile) {
-        if ((s = open_profile(os, cfg->profile)))
+        int order[LX_MAX_RO_RUNS];
+        ro_order(os, order);
+        if ((s = map_ro_run(os, order[0])) || (s = open_profile(os, cfg->profile)))
             goto fail;
         os->kernel.types = "isf";
-    } else {
-        if ((s = open_kallsyms(os)) || (s = open_btf(os)))
-            goto fail;
+    } else if ((s = open_kallsyms(os))) {
+        goto fail;
     }
+    if ((s = lx_decide_paging(os, forced)))
+        goto fail;
+    lx_layout_init(os);
+    refine_rodata(os);
+    if (!(cfg && cfg->profile) && (s = open_btf(os)))
+        goto fail;
     lx_read_banner(os);
     lx_detect_pti(os);
     *out = os;
@@ -121,6 +204,7 @@ void vmic_os_close(vmic_os *os)
     lx_kallsyms_free(os->ks);
     lx_isf_free(os->isf);
     free(os->ro_owned);
+    free(os->ks_ro_owned);
     free(os->task_buf);
     free(os->syscalls);
     free(os);

@@ -41,6 +41,23 @@ typedef struct lx_path_off {
         i_sb, f_path, f_inode, f_flags, f_pos;
 } lx_path_off;
 
+/* What a walk of the kernel image range found (kernel.c). */
+#define LX_MAX_RO_RUNS 32
+typedef struct lx_ro_run {
+    uint64_t va, len;
+} lx_ro_run;
+typedef struct lx_image {
+    uint64_t text, end, text_pa;
+    lx_ro_run ro[LX_MAX_RO_RUNS]; /* every read-only run (the largest, if more) */
+    int nro;
+} lx_image;
+
+/* The kernel's address-space layout (layout.c): every judgement of "is this
+ * a kernel address" goes through it, never through 4-level constants. */
+typedef struct lx_layout {
+    uint64_t kernel_half; /* lowest canonical kernel-half address */
+} lx_layout;
+
 struct vmic_os {
     vmic_core *core;
     vmic_ctx_t kctx;
@@ -48,11 +65,15 @@ struct vmic_os {
     char banner[512];
     char release[128];
     char root_source[32];
+    char paging_source[64];
+    lx_image image;
+    lx_layout layout;
 
     /* The kernel's read-only data, for kallsyms and BTF: a pointer into guest
      * memory the driver maps in place, or an owned copy. */
     const uint8_t *ro;
     uint8_t *ro_owned;
+    uint8_t *ks_ro_owned; /* the copy kallsyms points into, once ro moved */
     size_t ro_len;
     uint64_t ro_va;
 
@@ -84,6 +105,8 @@ struct vmic_os {
 vmic_status lx_find_kernel(vmic_os *os, uint64_t root);
 vmic_status lx_map_image(vmic_os *os, uint64_t va, size_t len, const uint8_t **ptr,
                          uint8_t **owned);
+/* Rescans the image under another root (after a change of paging mode). */
+vmic_status lx_rescan_kernel(vmic_os *os, uint64_t root, const char *source);
 void lx_read_banner(vmic_os *os);
 void lx_detect_pti(vmic_os *os);
 
@@ -107,8 +130,12 @@ vmic_status lx_view(vmic_os *os, uint64_t va, size_t len, uint8_t *buf, const ui
 uint64_t lx_get(const uint8_t *obj, size_t objlen, const lx_fld *f);
 /* Same, for bytes of an object that start at offset base. */
 uint64_t lx_get_at(const uint8_t *obj, size_t objlen, const lx_fld *f, uint32_t base);
-/* Kernel pointer that is canonical and in the kernel half. */
-bool lx_kptr(uint64_t p);
+/* layout.c: the paging mode (from the kernel itself when the caller did not
+ * force one) and the address-space layout that follows from it. */
+vmic_status lx_decide_paging(vmic_os *os, int forced_levels);
+void lx_layout_init(vmic_os *os);
+/* Kernel pointer: canonical and in the kernel half for this guest's paging. */
+bool lx_kptr(const vmic_os *os, uint64_t p);
 /* Physical address of a kernel virtual address. */
 vmic_status lx_kpa(vmic_os *os, uint64_t va, uint64_t *pa);
 

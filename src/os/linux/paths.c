@@ -53,7 +53,7 @@ static vmic_status lx_path_offsets(vmic_os *os, lx_path_off *o)
 static vmic_status ptr(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
 {
     vmic_status s = lx_u64(os, base + f->off, v);
-    if (s == VMIC_OK && *v && !lx_kptr(*v))
+    if (s == VMIC_OK && *v && !lx_kptr(os, *v))
         return vmic_fail(VMIC_E_FORMAT, "pointer 0x%llx at 0x%llx is not a kernel address",
                          (unsigned long long)*v, (unsigned long long)(base + f->off));
     return s;

@@ -85,7 +85,7 @@ vmic_status vmic_os_dmesg(vmic_os *os, vmic_log_fn fn, void *arg)
         return s;
     if ((s = lx_u64(os, prb_sym, &rb)))
         return vmic_fail_wrap(s, "printk: prb");
-    if (!lx_kptr(rb))
+    if (!lx_kptr(os, rb))
         return vmic_fail(VMIC_E_FORMAT, "printk: prb points to 0x%llx", (unsigned long long)rb);
 
     uint64_t dr = rb + o.desc_ring.off, tr = rb + o.text_ring.off;
@@ -98,7 +98,7 @@ vmic_status vmic_os_dmesg(vmic_os *os, vmic_log_fn fn, void *arg)
         (s = lx_u64(os, tr + o.data.off, &data)))
         return vmic_fail_wrap(s, "printk: ring buffer at 0x%llx", (unsigned long long)rb);
     if (count_bits == 0 || count_bits > MAX_COUNT_BITS || size_bits < 3 ||
-        size_bits > MAX_SIZE_BITS || !lx_kptr(descs) || !lx_kptr(infos) || !lx_kptr(data))
+        size_bits > MAX_SIZE_BITS || !lx_kptr(os, descs) || !lx_kptr(os, infos) || !lx_kptr(os, data))
         return vmic_fail(VMIC_E_FORMAT, "printk: ring buffer at 0x%llx is not plausible "
                          "(2^%u descriptors, 2^%u text bytes)", (unsigned long long)rb,
                          count_bits, size_bits);

@@ -64,12 +64,6 @@ uint64_t lx_get_at(const uint8_t *obj, size_t objlen, const lx_fld *f, uint32_t 
     return v;
 }
 
-bool lx_kptr(uint64_t p)
-{
-    /* Kernel half, 4- or 5-level canonical. */
-    return p >= 0xff00000000000000ull && (p >> 47) == 0x1ffff;
-}
-
 /* ---- seen sets ----------------------------------------------------------- */
 
 vmic_status lx_seen_init(lx_seen *s, size_t limit)

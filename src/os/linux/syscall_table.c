@@ -17,9 +17,9 @@
 
 #define PAGE 4096u
 
-static bool kernel_ptr(uint64_t p)
+static bool kernel_ptr(const lx_sc_source *src, uint64_t p)
 {
-    return p >= 0xff00000000000000ull && (p >> 47) == 0x1ffff;
+    return p >= (src->kernel_half ? src->kernel_half : 0xffff800000000000ull);
 }
 
 static bool read_u64(const lx_sc_source *src, uint64_t va, uint64_t *v)
@@ -108,7 +108,7 @@ static bool read_strings(const lx_sc_source *src, uint64_t array, int n, size_t 
         char *dst = (char *)&sc->args[i] + field_off;
         size_t size = field_off == offsetof(vmic_syscall_arg_t, name) ? VMIC_SYSCALL_NAME_LEN
                                                                        : VMIC_SYSCALL_TYPE_LEN;
-        if (!read_u64(src, array + 8u * (unsigned)i, &p) || !kernel_ptr(p) ||
+        if (!read_u64(src, array + 8u * (unsigned)i, &p) || !kernel_ptr(src, p) ||
             !read_str(src, p, dst, size) || !valid(dst))
             return false;
     }
@@ -123,13 +123,13 @@ static void read_metadata(const lx_sc_layout *l, const lx_sc_source *src, uint64
     uint32_t nr, nb_args;
     char name[VMIC_SYSCALL_NAME_LEN];
 
-    if (!read_u64(src, array + 8u * sc->nr, &meta) || !kernel_ptr(meta))
+    if (!read_u64(src, array + 8u * sc->nr, &meta) || !kernel_ptr(src, meta))
         return;
     if (!read_u64(src, meta + l->off_name, &name_p) || !read_u32(src, meta + l->off_nr, &nr) ||
         !read_u32(src, meta + l->off_nb_args, &nb_args) ||
         !read_u64(src, meta + l->off_types, &types) || !read_u64(src, meta + l->off_args, &args))
         return;
-    if (nb_args > VMIC_SYSCALL_MAX_ARGS || !kernel_ptr(name_p) ||
+    if (nb_args > VMIC_SYSCALL_MAX_ARGS || !kernel_ptr(src, name_p) ||
         !read_str(src, name_p, name, sizeof name) || !is_identifier(name))
         return;
     /* The kernel sets syscall_nr to the last number a metadata matched:
@@ -137,7 +137,7 @@ static void read_metadata(const lx_sc_layout *l, const lx_sc_source *src, uint64
     const char *stripped = strip_prefix(name);
     if (nr != sc->nr && strcmp(stripped, sc->name) != 0)
         return;
-    if (nb_args > 0 && (!kernel_ptr(types) || !kernel_ptr(args)))
+    if (nb_args > 0 && (!kernel_ptr(src, types) || !kernel_ptr(src, args)))
         return;
     vmic_syscall_t tmp = *sc;
     if (!read_strings(src, types, (int)nb_args, offsetof(vmic_syscall_arg_t, type), &tmp,
@@ -158,7 +158,7 @@ vmic_status lx_syscalls_parse(const lx_sc_layout *l, const lx_sc_source *src, vm
     uint64_t meta_array = 0;
 
     *count = 0;
-    if (l->metadata && (!read_u64(src, l->metadata, &meta_array) || !kernel_ptr(meta_array)))
+    if (l->metadata && (!read_u64(src, l->metadata, &meta_array) || !kernel_ptr(src, meta_array)))
         meta_array = 0; /* metadata not built (tracing off at boot): names only */
     if (meta_array && (l->meta_size == 0 || l->off_name >= l->meta_size ||
                        l->off_nr + 4 > l->meta_size || l->off_nb_args + 4 > l->meta_size ||
@@ -173,7 +173,7 @@ vmic_status lx_syscalls_parse(const lx_sc_layout *l, const lx_sc_source *src, vm
                                  "0x%llx", (unsigned long long)l->table);
             break;
         }
-        if (!kernel_ptr(handler)) {
+        if (!kernel_ptr(src, handler)) {
             if (nr == 0)
                 return vmic_fail(VMIC_E_FORMAT, "syscalls: sys_call_table[0] at 0x%llx is 0x%llx, "
                                  "not a kernel address", (unsigned long long)l->table,

@@ -99,7 +99,8 @@ static vmic_status build(vmic_os *os)
     vmic_syscall_t *table = calloc(l.entries ? l.entries : 1, sizeof *table);
     if (!table)
         return vmic_fail(VMIC_E_NOMEM, "syscalls: no memory for %u entries", l.entries);
-    lx_sc_source src = {.read = source_read, .symbol = source_symbol, .ctx = os};
+    lx_sc_source src = {.read = source_read, .symbol = source_symbol, .ctx = os,
+                        .kernel_half = os->layout.kernel_half};
     size_t count;
     if ((s = lx_syscalls_parse(&l, &src, table, &count))) {
         free(table);

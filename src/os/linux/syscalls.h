@@ -15,6 +15,9 @@ typedef struct lx_sc_source {
     /* The name of the symbol that starts exactly at va; false if none. */
     bool (*symbol)(void *ctx, uint64_t va, char *name, size_t size);
     void *ctx;
+    /* The lowest kernel address for the guest's paging mode (the OS layer's
+     * layout); 0 stands for 4-level's 0xffff800000000000. */
+    uint64_t kernel_half;
 } lx_sc_source;
 
 /* Where the tables are, and struct syscall_metadata's layout. */

@@ -58,7 +58,7 @@ static vmic_status need_tasks(vmic_os *os)
 static void read_cred(vmic_os *os, uint64_t cred, vmic_process_t *p)
 {
     const lx_task_off *t = &os->t;
-    if (!t->cred_uid.ok || !lx_kptr(cred)) {
+    if (!t->cred_uid.ok || !lx_kptr(os, cred)) {
         p->partial = true;
         return;
     }
@@ -94,7 +94,7 @@ static void read_cred(vmic_os *os, uint64_t cred, vmic_process_t *p)
 static void read_mm(vmic_os *os, uint64_t mm, vmic_process_t *p)
 {
     uint64_t pgd, pa;
-    if (!lx_kptr(mm) || lx_u64(os, mm + os->t.mm_pgd.off, &pgd) != VMIC_OK || !lx_kptr(pgd) ||
+    if (!lx_kptr(os, mm) || lx_u64(os, mm + os->t.mm_pgd.off, &pgd) != VMIC_OK || !lx_kptr(os, pgd) ||
         lx_kpa(os, pgd, &pa) != VMIC_OK) {
         p->partial = true;
         return;
@@ -135,7 +135,7 @@ vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p)
     uint32_t ptgid;
     if (parent && parent == os->last_parent) {
         p->ppid = os->last_ptgid;
-    } else if (lx_kptr(parent) && lx_u32(os, parent + t->tgid.off, &ptgid) == VMIC_OK) {
+    } else if (lx_kptr(os, parent) && lx_u32(os, parent + t->tgid.off, &ptgid) == VMIC_OK) {
         p->ppid = (int32_t)ptgid;
         os->last_parent = parent;
         os->last_ptgid = p->ppid;
@@ -147,7 +147,7 @@ vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p)
         read_mm(os, mm, p);
     uint64_t sig = GET(signal);
     uint32_t nr;
-    if (t->sig_nr_threads.ok && lx_kptr(sig) &&
+    if (t->sig_nr_threads.ok && lx_kptr(os, sig) &&
         lx_u32(os, sig + t->sig_nr_threads.off, &nr) == VMIC_OK)
         p->nthreads = nr;
     vmic_clear_error();
@@ -194,7 +194,7 @@ vmic_status vmic_os_processes(vmic_os *os, vmic_process_fn fn, void *arg)
         }
         if (next == head)
             break;
-        if (!lx_kptr(next)) {
+        if (!lx_kptr(os, next)) {
             s = vmic_fail(VMIC_E_FORMAT, "task list: next of pid %d (task 0x%llx) is 0x%llx, "
                           "not a kernel address; list truncated after %zu tasks", (int)p.pid,
                           (unsigned long long)task, (unsigned long long)next, count);
@@ -223,7 +223,7 @@ vmic_status vmic_os_task(vmic_os *os, vmic_va_t task, vmic_process_t *out)
     vmic_status s = need_tasks(os);
     if (s)
         return s;
-    if (!lx_kptr(task.addr))
+    if (!lx_kptr(os, task.addr))
         return vmic_fail(VMIC_E_INVAL, "task 0x%llx is not a kernel address",
                          (unsigned long long)task.addr);
     if ((s = lx_read_task(os, task.addr, out)))
@@ -271,7 +271,7 @@ vmic_status vmic_os_threads(vmic_os *os, const vmic_process_t *p, vmic_process_f
     uint64_t sig;
     if ((s = lx_u64(os, p->task.addr + t->signal.off, &sig)))
         return vmic_fail_wrap(s, "threads of pid %d: signal", (int)p->tgid);
-    if (!lx_kptr(sig))
+    if (!lx_kptr(os, sig))
         return vmic_fail(VMIC_E_FORMAT, "threads of pid %d: signal pointer 0x%llx is not a "
                          "kernel address", (int)p->tgid, (unsigned long long)sig);
     const uint64_t head = sig + t->sig_thread_head.off;
@@ -283,7 +283,7 @@ vmic_status vmic_os_threads(vmic_os *os, const vmic_process_t *p, vmic_process_f
     if ((s = list_next(os, head, &node)))
         s = vmic_fail_wrap(s, "threads of pid %d", (int)p->tgid);
     while (s == VMIC_OK && node != head) {
-        if (!lx_kptr(node)) {
+        if (!lx_kptr(os, node)) {
             s = vmic_fail(VMIC_E_FORMAT, "threads of pid %d: list pointer 0x%llx is not a kernel "
                           "address; truncated after %zu threads", (int)p->tgid,
                           (unsigned long long)node, count);

@@ -101,10 +101,10 @@ static vmic_status list_vmas(vmic_os *os, const vma_off *o, uint64_t mm, vma_lis
         goto out;
     while (vma) {
         int added = lx_seen_add(&seen, vma);
-        if (!lx_kptr(vma) || added <= 0) {
+        if (!lx_kptr(os, vma) || added <= 0) {
             s = vmic_fail(added < 0 ? VMIC_E_RANGE : VMIC_E_FORMAT, "VMA list: 0x%llx after %zu "
                           "regions is %s", (unsigned long long)vma, l->n,
-                          !lx_kptr(vma) ? "not a kernel address" : added == 0 ? "a cycle"
+                          !lx_kptr(os, vma) ? "not a kernel address" : added == 0 ? "a cycle"
                                                                              : "one too many");
             break;
         }
@@ -125,11 +125,11 @@ static void anon_name(vmic_os *os, const vma_off *o, const uint8_t *b, const vmi
                       uint64_t brk_lo, uint64_t brk_hi, uint64_t stack, char *out, size_t size)
 {
     uint64_t ops = lx_get(b, o->size, &o->ops), priv = lx_get(b, o->size, &o->priv);
-    if (ops && o->sm_name.ok && lx_kptr(priv) &&
+    if (ops && o->sm_name.ok && lx_kptr(os, priv) &&
         (ops == o->special_ops || (!o->special_ops && ops != o->legacy_ops))) {
         uint64_t name;
         char buf[64];
-        if (lx_u64(os, priv + o->sm_name.off, &name) == VMIC_OK && lx_kptr(name) &&
+        if (lx_u64(os, priv + o->sm_name.off, &name) == VMIC_OK && lx_kptr(os, name) &&
             lx_str(os, name, buf, sizeof buf - 1) == VMIC_OK && buf[0] == '[') {
             snprintf(out, size, "%s", buf);
             return;
@@ -171,7 +171,7 @@ vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn
     for (size_t i = 0; i < l.n; i++) {
         uint64_t vma = l.v[i];
         const uint8_t *b;
-        if (!lx_kptr(vma)) {
+        if (!lx_kptr(os, vma)) {
             s = vmic_fail(VMIC_E_FORMAT, "regions of pid %d: VMA pointer 0x%llx is not a kernel "
                           "address", (int)p->tgid, (unsigned long long)vma);
             break;
