@@ -20,7 +20,9 @@ run build/release/vmic read "$dump" "$text" 64
 
 # The main job: a live guest under QEMU, traced from outside. The fixture's
 # /init runs its workload (tests/fixtures/workload.c) when asked on ttyS2.
-dir=$(mktemp -u /dev/shm/vmic-quickstart.XXXXXX 2>/dev/null || mktemp -u)
+# mktemp -d: a new 0700 directory of ours, which vmic boot --dir accepts; a
+# name only (mktemp -u) would let anyone create that directory first.
+dir=$(mktemp -d /dev/shm/vmic-quickstart.XXXXXX 2>/dev/null || mktemp -d)
 vmic=build/release/vmic
 $vmic boot --quiet --dir "$dir" --append "console=ttyS0 panic=-1 vmic.workload=1" \
 	--wait-serial "=== VMIC-FIXTURE-READY ===" -- -serial "unix:$dir/ttyS2.sock,server=on,wait=off" >/dev/null

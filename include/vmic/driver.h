@@ -144,6 +144,19 @@ typedef enum vmic_dump_format {
 /* Opens a memory dump read-only (mmap, no copy). */
 vmic_status vmic_dump_open(const char *path, vmic_dump_format fmt, vmic_driver **out);
 
+/*
+ * Opt-in guard for dumps that shrink while mapped. vmic reads a dump in
+ * place; if another process truncates the file, touching the lost pages
+ * raises SIGBUS. After this call, reads that copy guest memory (vmic_read_pa
+ * and everything built on it) fail with VMIC_E_IO naming the file and offset
+ * instead. A fault through a pointer vmic handed out (vmic_map_pa, the OS
+ * layer's views of kernel tables) has no call to fail: with exit_code >= 0
+ * the process says so on stderr and _exits with exit_code; with exit_code < 0
+ * it goes to the SIGBUS handler installed before, as does every SIGBUS that
+ * is not in a file libvmic mapped. Per process, idempotent; not undone.
+ */
+vmic_status vmic_sigbus_guard_enable(int exit_code);
+
 /* Same, over bytes already in memory (fuzzing, tests); buf must outlive the driver. */
 vmic_status vmic_dump_open_buffer(const void *buf, size_t len, vmic_dump_format fmt,
                                   const char *name, vmic_driver **out);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sigbus.h"
 #include "core_internal.h"
 
 #define EMPTY_GFN UINT64_MAX
@@ -101,7 +102,13 @@ static vmic_status page_fill(vmic_core *core, page_slot *slot, uint8_t *copy, ui
     if (r && r->host && r->size - (pa - r->start.addr) >= VMIC_PAGE_SIZE) {
         /* A host page that cannot be used in place (misaligned for 8-byte
          * table entries): copy it. */
-        memcpy(copy, r->host + (pa - r->start.addr), VMIC_PAGE_SIZE);
+        uint64_t fault;
+        const char *file;
+        if (!vmic_guarded_copy(copy, r->host + (pa - r->start.addr), VMIC_PAGE_SIZE, &fault,
+                               &file))
+            return vmic_fail(VMIC_E_IO, "%s: the file shrank while vmic had it mapped: "
+                             "page at pa 0x%llx faulted at file offset 0x%llx", file,
+                             (unsigned long long)pa, (unsigned long long)fault);
         slot->data = copy;
         slot->mapped = false;
     } else if (d->ops->map_page) {

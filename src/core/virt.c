@@ -31,12 +31,24 @@ vmic_status vmic_translate_walk(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va,
     return walk(core, vmic_cr3_to_root(ctx.root.addr).addr, va, t);
 }
 
+/*
+ * Whether [va, va + len) runs past 2^64 - 1. A read there must fail rather
+ * than wrap to va 0, which is a different (user) address.
+ */
+static bool past_top(uint64_t va, size_t len)
+{
+    return len > 0 && len - 1 > UINT64_MAX - va;
+}
+
 /* Calls op on each piece of [va, va+len) that lies in one page. */
 typedef vmic_status (*page_op)(vmic_core *core, vmic_pa_t pa, uint8_t *buf, size_t n);
 
 static vmic_status for_each_page(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint8_t *buf,
                                  size_t len, page_op op)
 {
+    if (past_top(va.addr, len))
+        return vmic_fail(VMIC_E_RANGE, "[va 0x%llx, +0x%zx) runs past the top of the "
+                         "virtual address space", (unsigned long long)va.addr, len);
     while (len > 0) {
         vmic_pa_t pa;
         vmic_status s = vmic_translate(core, ctx, va, &pa);
@@ -105,6 +117,9 @@ vmic_status vmic_read_str_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, char
 {
     size_t got = 0;
 
+    /* The string may still end before the top: read up to it, never past. */
+    if (past_top(va.addr, max_len))
+        max_len = (size_t)(UINT64_MAX - va.addr) + 1;
     while (got < max_len) {
         vmic_va_t at = vmic_va(va.addr + got);
         vmic_pa_t pa;

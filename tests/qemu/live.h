@@ -282,8 +282,10 @@ static inline int live_boot(const char *vmic, const char *fixture_dir, const cha
                 fixture_dir);
         return 77;
     }
+    /* mkdtemp's directory is new, empty, ours and 0700: what vmic boot --dir
+     * accepts. Removing it to let boot recreate it would open a window for
+     * anyone to plant one of their own under the same name. */
     live_tmpdir(dir, dir_size, tag);
-    rmdir(dir);   /* vmic boot --dir creates it */
     live_tmpdir(truth_dir, truth_size, "truth");
     snprintf(target, sizeof target, "qemu:%s", dir);
     snprintf(smp_s, sizeof smp_s, "%d", smp);

@@ -96,8 +96,7 @@ static void check_machine(const machine *m)
 {
     char dir[256], target[300], out[4096];
 
-    live_tmpdir(dir, sizeof dir, "layout");
-    rmdir(dir);
+    live_tmpdir(dir, sizeof dir, "layout");   /* new, empty, 0700: boot takes it */
     snprintf(target, sizeof target, "qemu:%s", dir);
     char *boot[] = {(char *)vmic_bin, "boot", "-q", "--no-kernel", "--machine", (char *)m->name,
                     "-m", "4608", "--dir", dir, NULL};

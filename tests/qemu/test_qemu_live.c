@@ -527,8 +527,7 @@ int main(int argc, char **argv)
         return 77;
     }
 
-    live_tmpdir(dir, sizeof dir, "live");
-    rmdir(dir);   /* vmic boot --dir creates it */
+    live_tmpdir(dir, sizeof dir, "live");   /* new, empty, 0700: boot takes it */
     live_tmpdir(truth_dir, sizeof truth_dir, "truth");
     snprintf(target, sizeof target, "qemu:%s", dir);
 

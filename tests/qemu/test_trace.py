@@ -161,8 +161,9 @@ def boot(vmic, fixture, smp):
         log("\n*** SKIP: no fixture kernel in %s (scripts/make-fixture.sh) ***\n" % fixture)
         sys.exit(77)
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+    # New, empty, ours and 0700: vmic boot --dir takes it as it is (removing
+    # it first would let anyone plant a directory under the same name).
     directory = tempfile.mkdtemp(prefix="vmic-trace.", dir=base)
-    os.rmdir(directory)  # vmic boot --dir makes it
     t0 = time.time()
     r = subprocess.run([vmic, "boot", "--quiet", "--dir", directory, "--kernel", kernel,
                         "--initrd", initrd, "--smp", str(smp), "--append",

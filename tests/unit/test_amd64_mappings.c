@@ -277,8 +277,8 @@ static void test_early_stop(void)
     CHECK_EQ(s.m[2].va.addr, 0x405000);
 }
 
-/* Every entry of the one table at 0x1000 points back to it: as a PML4,
- * PDPT, PD and PT it describes 512^4 leaves. */
+/* Every entry of the one table at 0x1000 points back to it: read as a
+ * PML4, PDPT, PD and PT it would describe 512^4 leaves. */
 static void build_self_referencing_table(void)
 {
     clear_guest();
@@ -286,16 +286,64 @@ static void build_self_referencing_table(void)
         set_entry(0x1000, i, 0x1003);
 }
 
-static void test_max_leaves_self_referencing(void)
+static void test_self_reference_is_a_cycle(void)
 {
+    /* Each PML4 entry points at its own table: 512 entries skipped, no leaf,
+     * and the enumeration ends at once instead of at the leaf limit. */
     build_self_referencing_table();
+    seen_t s = {0};
+    uint64_t skipped = 0;
+    CHECK_OK(enumerate(&four_level, 0x1000, 0, record, &s, &skipped));
+    CHECK_EQ(s.count, 0);
+    CHECK_EQ(skipped, 512);
+}
+
+static void test_cycle_to_grandparent_and_shared_table(void)
+{
+    /* PML4 0x1000 -> PDPT 0x2000; PDPT entry 0 points back to the PML4 (a
+     * cycle two levels up), entry 1 to PD 0x3000, whose entries 0 and 1 share
+     * one PT 0x4000 (as KASAN's shadow does): sharing is no cycle. */
+    clear_guest();
+    set_entry(0x1000, 0, 0x2003);
+    set_entry(0x2000, 0, 0x1003);
+    set_entry(0x2000, 1, 0x3003);
+    set_entry(0x3000, 0, 0x4003);
+    set_entry(0x3000, 1, 0x4003);
+    set_entry(0x4000, 7, 0x9003);
+    seen_t s = {0};
+    uint64_t skipped = 0;
+    CHECK_OK(enumerate(&four_level, 0x1000, 0, record, &s, &skipped));
+    CHECK_EQ(skipped, 1);
+    CHECK_EQ(s.count, 2);
+    CHECK_MAPPING(s.m[0], 0x40000000ull + 7 * 0x1000, 0x9000, 0x1000, VMIC_ACCESS_RWX, false,
+                  false);
+    CHECK_MAPPING(s.m[1], 0x40200000ull + 7 * 0x1000, 0x9000, 0x1000, VMIC_ACCESS_RWX, false,
+                  false);
+}
+
+/* Four tables, each entry pointing to the next: no cycle, but 512^4 leaves,
+ * all mapping pa 0x5000. */
+static void build_acyclic_aliases(void)
+{
+    clear_guest();
+    for (unsigned i = 0; i < 512; i++) {
+        set_entry(0x1000, i, 0x2003);
+        set_entry(0x2000, i, 0x3003);
+        set_entry(0x3000, i, 0x4003);
+        set_entry(0x4000, i, 0x5003);
+    }
+}
+
+static void test_max_leaves_acyclic_aliases(void)
+{
+    build_acyclic_aliases();
     seen_t s = {0};
     CHECK_ERR(enumerate(&four_level, 0x1000, 1000, record, &s, NULL), VMIC_E_RANGE);
     CHECK_ERRMSG("page tables under root 0x1000: more than 1000");
     CHECK_EQ(s.count, 1000);
     /* The first leaves are PT entries 0, 1, ... of the first PT. */
-    CHECK_MAPPING(s.m[0], 0x0, 0x1000, 0x1000, VMIC_ACCESS_RWX, false, false);
-    CHECK_MAPPING(s.m[1], 0x1000, 0x1000, 0x1000, VMIC_ACCESS_RWX, false, false);
+    CHECK_MAPPING(s.m[0], 0x0, 0x5000, 0x1000, VMIC_ACCESS_RWX, false, false);
+    CHECK_MAPPING(s.m[1], 0x1000, 0x5000, 0x1000, VMIC_ACCESS_RWX, false, false);
 
     /* Exactly max_leaves mappings is not over the limit. */
     clear_guest();
@@ -309,10 +357,10 @@ static void test_max_leaves_self_referencing(void)
     CHECK_EQ(s.count, 2);
 }
 
-static void test_default_limit_self_referencing(void)
+static void test_default_limit_acyclic_aliases(void)
 {
     /* max_leaves 0 means 1 << 26: the enumeration ends by itself. */
-    build_self_referencing_table();
+    build_acyclic_aliases();
     seen_t s = {0};
     CHECK_ERR(enumerate(&four_level, 0x1000, 0, record, &s, NULL), VMIC_E_RANGE);
     CHECK_EQ(s.count, 1ull << 26);
@@ -354,8 +402,10 @@ int main(void)
     RUN(test_skipped);
     RUN(test_root_outside_memory);
     RUN(test_early_stop);
-    RUN(test_max_leaves_self_referencing);
-    RUN(test_default_limit_self_referencing);
+    RUN(test_self_reference_is_a_cycle);
+    RUN(test_cycle_to_grandparent_and_shared_table);
+    RUN(test_max_leaves_acyclic_aliases);
+    RUN(test_default_limit_acyclic_aliases);
     RUN(test_aliased_tables_without_leaves);
     RUN(test_bad_arguments);
     return HARNESS_RESULT();

@@ -1,4 +1,5 @@
 /* The directory of a QEMU started by `vmic boot`, and stopping it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +17,61 @@ bool boot_path(char *buf, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(buf, size, "%s/%s", dir, name);
     return n > 0 && (size_t)n < size;
+}
+
+/* Whether dir holds anything but "." and "..". */
+static bool is_empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool empty = true;
+    const struct dirent *e;
+    while (empty && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = false;
+    closedir(d);
+    return empty;
+}
+
+int boot_make_dir(const char *cmd, const char *dir)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cli_fail(cmd, VMIC_OK, "cannot create %s: %s", dir, strerror(errno));
+    /* lstat, not stat: a symlink named DIR would put QEMU's files elsewhere.
+     * Checked also when mkdir made it: the umask may have narrowed nothing,
+     * but the mode must be exactly 0700 either way. */
+    if (lstat(dir, &st) != 0)
+        return cli_fail(cmd, VMIC_OK, "%s: %s", dir, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return cli_fail(cmd, VMIC_OK, "%s is a symlink: refusing to put QEMU's files where it "
+                        "points (give a new directory)", dir);
+    if (!S_ISDIR(st.st_mode))
+        return cli_fail(cmd, VMIC_OK, "%s exists and is not a directory", dir);
+    if (st.st_uid != geteuid())
+        return cli_fail(cmd, VMIC_OK, "%s is owned by uid %u, not by you (uid %u): another user "
+                        "could swap the files QEMU and vmic create there (give a new "
+                        "directory)", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+    if ((st.st_mode & 07777) != 0700)
+        return cli_fail(cmd, VMIC_OK, "%s has mode %04o, not 0700: others could plant or read "
+                        "files there, guest RAM included (give a new directory)", dir,
+                        (unsigned)(st.st_mode & 07777));
+    if (!is_empty_dir(dir))
+        return cli_fail(cmd, VMIC_OK, "%s is not empty: vmic boot needs an empty directory "
+                        "(or a new one) so that no file in it was made by someone else", dir);
+    return EXIT_OK;
+}
+
+int boot_create(const char *dir, const char *name)
+{
+    char path[4096];
+    if (!boot_path(path, sizeof path, dir, name)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
 pid_t boot_read_pid(const char *dir)

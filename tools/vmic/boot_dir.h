@@ -17,6 +17,20 @@
 #define BOOT_TARGET "target"         /* the TARGET string, for scripts */
 #define BOOT_CMDLINE "cmdline.txt"   /* the QEMU command line */
 
+/*
+ * The directory for `vmic boot --dir DIR`. QEMU takes paths, not
+ * descriptors (its RAM file, logs, pid file), so its files are safe only in a
+ * directory nobody else can write: DIR is created 0700, or, if it exists,
+ * accepted only when it is a real directory (not a symlink), owned by the
+ * caller, mode 0700 and empty. Otherwise prints why and returns EXIT_FAIL.
+ */
+int boot_make_dir(const char *cmd, const char *dir);
+
+/* Creates DIR/name for writing (O_CREAT | O_EXCL | O_NOFOLLOW, mode 0600):
+ * never follows a planted symlink, never reuses a planted file. -1 and errno
+ * on failure. */
+int boot_create(const char *dir, const char *name);
+
 /* DIR/name into buf; false if it does not fit. */
 bool boot_path(char *buf, size_t size, const char *dir, const char *name);
 

@@ -280,14 +280,19 @@ static int fixture_kernel(const boot_opts *o, char *kernel, char *initrd, size_t
 static int make_dir(const boot_opts *o, char *dir)
 {
     if (o->dir) {
-        if (mkdir(o->dir, 0700) != 0 && errno != EEXIST)
-            return cli_fail("boot", VMIC_OK, "cannot create %s: %s", o->dir, strerror(errno));
+        struct stat st;
+        /* A directory some QEMU of ours runs in: say so before "not empty". */
+        if (lstat(o->dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid()) {
+            pid_t pid = boot_read_pid(o->dir);
+            if (pid && boot_pid_is_ours(pid, o->dir))
+                return cli_fail("boot", VMIC_OK, "%s already runs a QEMU (pid %d): 'vmic boot "
+                                "--stop qemu:%s' first", o->dir, (int)pid, o->dir);
+        }
+        int rc = boot_make_dir("boot", o->dir);
+        if (rc)
+            return rc;
         if (!realpath(o->dir, dir))
             return cli_fail("boot", VMIC_OK, "%s: %s", o->dir, strerror(errno));
-        pid_t pid = boot_read_pid(dir);
-        if (pid && boot_pid_is_ours(pid, dir))
-            return cli_fail("boot", VMIC_OK, "%s already runs a QEMU (pid %d): 'vmic boot --stop "
-                            "qemu:%s' first", dir, (int)pid, dir);
     } else {
         struct stat st;
         const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
@@ -390,12 +395,22 @@ static void qemu_argv(const boot_opts *o, const char *dir, const char *kernel,
     a->v[a->n] = NULL;
 }
 
+/* DIR/name, new (boot_create: no symlink followed, no file reused), as a
+ * stream; NULL if it cannot be made. */
+static FILE *create_stream(const char *dir, const char *name)
+{
+    int fd = boot_create(dir, name);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f)
+        close(fd);
+    return f;
+}
+
 static void write_text(const char *dir, const char *name, const char *text)
 {
-    char path[PATH_MAX + 32];
-    if (!boot_path(path, sizeof path, dir, name))
-        return;
-    FILE *f = fopen(path, "w");
+    FILE *f = create_stream(dir, name);
     if (f) {
         fputs(text, f);
         fclose(f);
@@ -404,10 +419,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 
 static void write_cmdline(const char *dir, const argbuf *a)
 {
-    char path[PATH_MAX + 32];
-    if (!boot_path(path, sizeof path, dir, BOOT_CMDLINE))
-        return;
-    FILE *f = fopen(path, "w");
+    FILE *f = create_stream(dir, BOOT_CMDLINE);
     if (!f)
         return;
     for (int i = 0; i < a->n; i++)
@@ -421,7 +433,7 @@ static int start_qemu(const boot_opts *o, const char *dir, const argbuf *a)
 {
     char err[PATH_MAX + 32];
     boot_path(err, sizeof err, dir, BOOT_ERR);
-    int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = boot_create(dir, BOOT_ERR);
     if (fd < 0)
         return cli_fail("boot", VMIC_OK, "%s: %s", err, strerror(errno));
     int status;

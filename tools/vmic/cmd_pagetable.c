@@ -1,5 +1,7 @@
 /* vmic pagetable: every mapping of a root, coalesced into ranges. */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -11,7 +13,18 @@ static const char help[] =
     "Options:\n"
     "      --pages         one line per page, no merging\n"
     "      --user          only user-accessible mappings\n"
-    "      --kernel        only supervisor mappings\n" CLI_COMMON_HELP;
+    "      --kernel        only supervisor mappings\n"
+    "      --max-leaves N  stop after N leaf mappings (default 1048576) and say\n"
+    "                      the output was cut; hostile tables can alias each other\n"
+    "                      into 512^4 leaves\n" CLI_COMMON_HELP;
+
+/*
+ * The default leaf budget. 2^20 leaves are 4 GiB of 4 KiB pages, more than a
+ * real process or kernel maps with small pages (direct maps use 2 MiB and
+ * 1 GiB ones); with --pages it is ~70 MB of text, not the terabytes that
+ * four aliased tables describe.
+ */
+#define DEFAULT_MAX_LEAVES (1ull << 20)
 
 typedef struct table_out {
     bool json;
@@ -61,15 +74,23 @@ static int filter_mapping(void *arg, const vmic_mapping_t *m)
 typedef struct pagetable_opts {
     bool pages;
     int only_user;
+    uint64_t max_leaves;
 } pagetable_opts;
 
 static int pagetable_option(void *arg, int opt, const char *value)
 {
     pagetable_opts *o = arg;
+    char *end;
     switch (opt) {
     case 'P': o->pages = true; return 0;
     case 'u': o->only_user = 1; return 0;
     case 'k': o->only_user = 0; return 0;
+    case 'L':
+        errno = 0;
+        o->max_leaves = strtoull(value, &end, 0);
+        if (errno || end == value || *end || o->max_leaves == 0 || *value == '-')
+            return cli_usage("pagetable", "--max-leaves wants a positive number");
+        return 0;
     }
     return cli_usage("pagetable", "bad option");
 }
@@ -80,9 +101,10 @@ int cmd_pagetable(int argc, char **argv)
         {"pages", no_argument, NULL, 'P'},
         {"user", no_argument, NULL, 'u'},
         {"kernel", no_argument, NULL, 'k'},
+        {"max-leaves", required_argument, NULL, 'L'},
         {0}};
     cli_common c = {0};
-    pagetable_opts o = {.only_user = -1};
+    pagetable_opts o = {.only_user = -1, .max_leaves = DEFAULT_MAX_LEAVES};
     table_out out = {0};
     vmic_core *core;
     vmic_ctx_t ctx;
@@ -113,12 +135,18 @@ int cmd_pagetable(int argc, char **argv)
         printf("root 0x%" PRIx64 " (%s)\n", ctx.root.addr, source);
         printf("%-33s  %-16s  %10s  %s\n", "virtual range", "physical", "size", "rights");
     }
-    vmic_status s = vmic_mappings(core, ctx, 0, filter_mapping, &f, &skipped);
+    vmic_status s = vmic_mappings(core, ctx, o.max_leaves, filter_mapping, &f, &skipped);
     if (!pages)
         vmic_range_merger_flush(&merger);
+    /* VMIC_E_RANGE: a budget (leaves or tables) ran out, so what was printed
+     * is a prefix of the mappings; say so in the output itself. */
+    bool cut = s == VMIC_E_RANGE;
     if (out.json) {
         json_array_end(&out.j);
         json_u64(&out.j, "skipped_entries", skipped);
+        json_bool(&out.j, "cut", cut);
+        if (cut)
+            json_str(&out.j, "cut_reason", vmic_errmsg());
         json_object_end(&out.j);
         json_done(&out.j);
     } else {
@@ -126,10 +154,14 @@ int cmd_pagetable(int argc, char **argv)
         printf("%" PRIu64 " range%s, %s mapped", out.ranges, out.ranges == 1 ? "" : "s",
                cli_size(out.bytes, size, sizeof size));
         if (skipped)
-            printf(", %" PRIu64 " malformed entr%s skipped", skipped, skipped == 1 ? "y" : "ies");
-        printf("\n");
+            printf(", %" PRIu64 " malformed or looping entr%s skipped", skipped,
+                   skipped == 1 ? "y" : "ies");
+        printf("%s\n", cut ? " (output cut: see below)" : "");
     }
-    if (s)
+    if (cut)
+        rc = cli_fail("pagetable", s, "output cut after %" PRIu64 " leaves (--max-leaves)",
+                      o.max_leaves);
+    else if (s)
         rc = cli_fail("pagetable", s, "the walk stopped early");
     vmic_core_close(core);
     return rc;

@@ -42,6 +42,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[1];
+    /* A dump that shrinks under vmic ends the command with a message, not a
+     * crash: reads fail with VMIC_E_IO, other faults exit with EXIT_FAIL. */
+    vmic_sigbus_guard_enable(EXIT_FAIL);
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
         if (argc > 2 && strcmp(name, "help") == 0) {
             char *help_argv[] = {argv[2], "--help", NULL};

@@ -3,17 +3,26 @@
  * mappings come out in increasing va order (the lower half before the upper
  * half, whose vas are sign-extended).
  *
- * The tables are guest data and may be hostile: an entry can point back at
- * its own table, so the tree is unbounded in breadth even though its depth
- * is at most five. The enumeration therefore stops after max_leaves leaves,
- * and also after MAX_TABLES table reads: a tree of aliased tables with no
- * leaves at the bottom would otherwise spin for 512^3 table reads.
+ * The tables are guest data and may be hostile. An entry that points back at
+ * a table above it (its own table, its parent...) makes a cycle: 8 KiB of
+ * guest memory would describe 512^4 leaves. Such an entry is skipped (and
+ * counted with the malformed ones). Only ancestors count: one table under
+ * many parents is legitimate (KASAN maps all of its shadow through one
+ * zero PT), and so is the rest of the tree. That still leaves acyclic
+ * aliasing (four pages, each entry pointing to the next page, map 512^4
+ * leaves), so the enumeration also stops after max_leaves leaves, and after
+ * MAX_TABLES table reads: aliased tables with no leaves at the bottom would
+ * otherwise spin for 512^3 table reads.
+ *
+ * A Windows-style self-map entry is such a cycle too; what it maps is the
+ * page tables themselves, already listed through the tree.
  */
 #include <inttypes.h>
 #include <string.h>
 
 #include <vmic/arch.h>
 
+#include "base/sigbus.h"
 #include "paging_bits.h"
 
 #define DEFAULT_MAX_LEAVES (1ull << 26)
@@ -37,6 +46,9 @@ typedef struct enumeration {
     uint64_t tables;
     uint64_t skipped;
     bool stopped;  /* the callback asked to stop */
+    /* The table being read at each level on the current path, for the
+     * ancestor check. */
+    vmic_pa_t path_tables[VMIC_LEVEL_PML5 + 1];
     /*
      * One private copy of a table per level: the reader's pointer may be
      * recycled by the next read (a page cache) and a live guest may rewrite
@@ -83,6 +95,16 @@ static vmic_status emit_leaf(enumeration_t *e, unsigned level, uint64_t entry,
     return VMIC_OK;
 }
 
+/* Whether table is one of those on the path from the root down to level
+ * `from` (inclusive): descending into it would loop. */
+static bool is_ancestor(const enumeration_t *e, unsigned from, vmic_pa_t table)
+{
+    for (unsigned level = from; level <= e->layout.top_level; level++)
+        if (e->path_tables[level].addr == table.addr)
+            return true;
+    return false;
+}
+
 static vmic_status visit_table(enumeration_t *e, unsigned level, vmic_pa_t table,
                                const path_t *above)
 {
@@ -94,9 +116,15 @@ static vmic_status visit_table(enumeration_t *e, unsigned level, vmic_pa_t table
     if (e->tables == MAX_TABLES)
         return too_many(e, "tables", MAX_TABLES);
     e->tables++;
+    e->path_tables[level] = table;
 
     uint64_t *copy = e->copies[level];
-    memcpy(copy, entries, sizeof e->copies[level]);
+    uint64_t fault;
+    const char *file;
+    if (!vmic_guarded_copy(copy, entries, sizeof e->copies[level], &fault, &file))
+        return vmic_fail(VMIC_E_IO, "%s: the file shrank while vmic had it mapped: the %s "
+                         "table at pa 0x%" PRIx64 " faulted at file offset 0x%" PRIx64, file,
+                         vmic_level_name((int)level), table.addr, fault);
     const unsigned shift = amd64_level_shift(level);
 
     for (unsigned index = 0; index < AMD64_ENTRIES_PER_TABLE; index++) {
@@ -114,10 +142,15 @@ static vmic_status visit_table(enumeration_t *e, unsigned level, vmic_pa_t table
             .any_level = above->any_level | entry,
         };
         vmic_status status;
-        if ((entry & VMIC_PTE_PS) || level == VMIC_LEVEL_PT)
+        const vmic_pa_t child = vmic_pa(entry & e->layout.addr_mask);
+        if ((entry & VMIC_PTE_PS) || level == VMIC_LEVEL_PT) {
             status = emit_leaf(e, level, entry, &here);
-        else
-            status = visit_table(e, level - 1, vmic_pa(entry & e->layout.addr_mask), &here);
+        } else if (is_ancestor(e, level, child)) {
+            e->skipped++;
+            continue;
+        } else {
+            status = visit_table(e, level - 1, child, &here);
+        }
         if (status != VMIC_OK || e->stopped)
             return status;
     }

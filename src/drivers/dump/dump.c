@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/sigbus.h"
 #include "dump.h"
 
 typedef struct dump_driver {
@@ -46,8 +47,10 @@ static void dump_close(vmic_driver *d)
 {
     dump_driver_t *dump = dump_of(d);
 
-    if (dump->mapping)
+    if (dump->mapping) {
+        vmic_sigbus_unwatch(dump->mapping);
         munmap(dump->mapping, dump->mapping_size);
+    }
     free(dump->regions);
     free(dump->regs);
     free(dump->source);
@@ -92,7 +95,11 @@ static vmic_status dump_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len
                              " is not in the dump", dump->info.source, at);
         uint64_t in_region = r->size - (at - r->start.addr);
         size_t n = in_region < len ? (size_t)in_region : len;
-        memcpy(to, r->host + (at - r->start.addr), n);
+        uint64_t fault;
+        const char *file;
+        if (!vmic_guarded_copy(to, r->host + (at - r->start.addr), n, &fault, &file))
+            return vmic_fail(VMIC_E_IO, "%s: the file shrank while mapped: reading pa 0x%"
+                             PRIx64 " faulted at file offset 0x%" PRIx64, file, at, fault);
         to += n;
         at += n;
         len -= n;
@@ -228,31 +235,72 @@ vmic_status vmic_dump_open_buffer(const void *buf, size_t len, vmic_dump_format 
     return VMIC_OK;
 }
 
+/* What a dump path names, when it is not a regular file: the message says
+ * why vmic refuses rather than just "not a regular file". */
+static const char *kind_of(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "of an unknown file type";
+}
+
+/*
+ * Opens path for mapping. O_NONBLOCK: opening a FIFO for reading would
+ * otherwise wait for a writer forever, and a device could block too; the
+ * file is checked by fstat on the descriptor (not the name, which could be
+ * swapped in between) before anything else. The flag is harmless for a
+ * regular file, whose reads never block.
+ */
+static vmic_status open_regular(const char *path, int *fd, struct stat *st)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (*fd < 0)
+        return vmic_fail(VMIC_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(*fd, st) != 0) {
+        int err = errno;
+        close(*fd);
+        return vmic_fail(VMIC_E_IO, "%s: cannot stat: %s", path, strerror(err));
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(*fd);
+        return vmic_fail(VMIC_E_IO, "%s: %s, not a regular file (vmic maps a dump in "
+                         "place, so it takes regular files only: save a stream or a device "
+                         "to one first)", path, kind_of(st->st_mode));
+    }
+    return VMIC_OK;
+}
+
 /* Maps the whole file read-only; an empty file maps nothing (*map = NULL). */
 static vmic_status map_file(const char *path, void **map, size_t *size)
 {
     struct stat st;
+    int fd;
 
     *map = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vmic_fail(VMIC_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        int err = errno;
-        close(fd);
-        return vmic_fail(VMIC_E_IO, "%s: cannot stat: %s", path, strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return vmic_fail(VMIC_E_IO, "%s: not a regular file", path);
-    }
+    vmic_status s = open_regular(path, &fd, &st);
+    if (s != VMIC_OK)
+        return s;
     if (st.st_size == 0) {
         close(fd);
         return VMIC_OK;
     }
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return vmic_fail(VMIC_E_IO, "%s: %" PRIu64 " bytes do not fit this address space",
+                         path, (uint64_t)st.st_size);
+    }
     /* The driver keeps the mapping, not the descriptor. A file truncated by
-     * someone else while mapped raises SIGBUS on access: inherent to zero copy. */
+     * someone else while mapped raises SIGBUS on access: the SIGBUS guard
+     * (vmic_sigbus_guard_enable) turns that into an error. */
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;
     close(fd);
@@ -277,8 +325,14 @@ vmic_status vmic_dump_open(const char *path, vmic_dump_format fmt, vmic_driver *
     if (s != VMIC_OK)
         return s;
 
+    /* Watched from the first header read on (unguarded only if 64 dumps are
+     * open at once); under the driver's own copy of the name once built. */
+    if (map)
+        vmic_sigbus_watch(map, size, path);
     dump_image_t img = {.bytes = map, .size = size, .name = path};
     s = build(&img, fmt, &dump);
+    if (map)
+        vmic_sigbus_unwatch(map);
     if (s != VMIC_OK) {
         if (map)
             munmap(map, size);
@@ -286,6 +340,8 @@ vmic_status vmic_dump_open(const char *path, vmic_dump_format fmt, vmic_driver *
     }
     dump->mapping = map;
     dump->mapping_size = size;
+    if (map)
+        vmic_sigbus_watch(map, size, dump->source);
     *out = &dump->base;
     return VMIC_OK;
 }

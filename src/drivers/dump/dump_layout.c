@@ -70,6 +70,34 @@ static vmic_status fail_overlap(const dump_image_t *img, const dump_layout_t *la
                      b->header_offset, b->pa, b->size);
 }
 
+/*
+ * Two ranges that do not overlap byte for byte can still share a 4 KiB page
+ * with a hole between them ([0x0,0x800) and [0xc00,0x1000)). Page-granular
+ * readers (page tables, the page cache, scans by frame number) round each
+ * range out to whole pages, and then the two overlap: the page would be read
+ * as if it were whole from either. Only ranges that continue each other in
+ * physical address may meet inside a page.
+ */
+static bool share_page_with_hole(const dump_segment_t *a, const dump_segment_t *b)
+{
+    uint64_t a_end = a->pa + a->size;   /* parsers guarantee no wrap */
+    uint64_t a_last_page = (a_end - 1) >> VMIC_PAGE_SHIFT;
+    return b->pa != a_end && b->pa >> VMIC_PAGE_SHIFT == a_last_page;
+}
+
+static vmic_status fail_shared_page(const dump_image_t *img, const dump_layout_t *layout,
+                                    const dump_segment_t *a, const dump_segment_t *b)
+{
+    return vmic_fail(VMIC_E_FORMAT,
+                     "%s: %s %" PRIu32 " at offset 0x%" PRIx64 ": physical range [0x%" PRIx64
+                     ",+0x%" PRIx64 ") shares page 0x%" PRIx64 " with %s %" PRIu32
+                     " at offset 0x%" PRIx64 " ([0x%" PRIx64 ",+0x%" PRIx64
+                     ")), leaving a hole inside it: the ranges overlap once rounded to pages",
+                     img->name, layout->header_kind, b->header_index, b->header_offset, b->pa,
+                     b->size, b->pa & VMIC_PAGE_MASK, layout->header_kind,
+                     a->header_index, a->header_offset, a->pa, a->size);
+}
+
 static bool continues(const vmic_mem_region_t *r, const dump_segment_t *s)
 {
     return r->start.addr + r->size == s->pa && r->file_offset + r->size == s->file_offset;
@@ -91,6 +119,8 @@ vmic_status dump_layout_build_regions(const dump_image_t *img, dump_layout_t *la
     for (size_t i = 1; i < n; i++) {
         if (segs[i].pa < segs[i - 1].pa + segs[i - 1].size)
             return fail_overlap(img, layout, &segs[i - 1], &segs[i]);
+        if (share_page_with_hole(&segs[i - 1], &segs[i]))
+            return fail_shared_page(img, layout, &segs[i - 1], &segs[i]);
     }
 
     vmic_mem_region_t *out = calloc(n, sizeof *out);

@@ -169,11 +169,13 @@ static vmic_status add_load(const dump_image_t *img, dump_layout_t *out, uint32_
                          "%s: program header %" PRIu32 " at offset 0x%" PRIx64
                          ": p_filesz 0x%" PRIx64 " exceeds p_memsz 0x%" PRIx64,
                          img->name, index, at, ph->filesz, ph->memsz);
+    /* The end, paddr + memsz, must be a number below 2^64: a range ending at
+     * 2^64 would make every "pa < end" loop above it wrap to 0. */
     if (ph->memsz > UINT64_MAX - ph->paddr)
         return vmic_fail(VMIC_E_FORMAT,
                          "%s: program header %" PRIu32 " at offset 0x%" PRIx64
                          ": physical range [0x%" PRIx64 ",+0x%" PRIx64
-                         ") wraps past the end of the address space",
+                         ") wraps: it ends at or past 2^64, the end of the address space",
                          img->name, index, at, ph->paddr, ph->memsz);
     vmic_status s = check_in_file(img, index, at, ph);
     if (s != VMIC_OK || ph->filesz == 0)

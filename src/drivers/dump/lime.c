@@ -56,7 +56,7 @@ static vmic_status parse_range(const dump_image_t *img, dump_layout_t *out,
                          img->name, index, offset, e_addr, s_addr);
 
     /* The range holds e_addr - s_addr + 1 bytes; compare before adding the 1
-     * so that [0, UINT64_MAX] does not wrap to an empty range. */
+     * so that a huge range is measured without wrapping. */
     uint64_t data_offset = offset + LIME_HEADER_SIZE;
     uint64_t last = e_addr - s_addr;
     if (last >= img->size - data_offset)
@@ -65,6 +65,15 @@ static vmic_status parse_range(const dump_image_t *img, dump_layout_t *out,
                          ": range [0x%" PRIx64 ",0x%" PRIx64 "] with data at offset 0x%" PRIx64
                          " runs past end of file (size 0x%" PRIx64 ")",
                          img->name, index, offset, s_addr, e_addr, data_offset, img->size);
+    /* One past e_addr is where the range ends; at 2^64 that end is not a
+     * number, and every "pa < end" loop above it would wrap to 0. */
+    if (e_addr == UINT64_MAX)
+        return vmic_fail(VMIC_E_FORMAT,
+                         "%s: LiME header %" PRIu32 " at offset 0x%" PRIx64
+                         ": range [0x%" PRIx64 ",0x%" PRIx64
+                         "] ends at 2^64, past the last physical address vmic can name",
+                         img->name, index, offset, s_addr, e_addr);
+
     uint64_t length = last + 1;
 
     dump_segment_t seg = {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "qemu.h"
 
@@ -58,6 +59,41 @@ static vmic_status parse_keys(const char *target, const char *spec, vmic_qemu_ta
     return VMIC_OK;
 }
 
+/*
+ * Whether the files of a boot directory can be trusted: vmic maps DIR/ram
+ * as guest RAM and talks to DIR's sockets, so a directory another user owns
+ * or can write could hand vmic their own "guest" (or read what vmic writes).
+ */
+static vmic_status check_trusted(const char *target, const char *what, const struct stat *st)
+{
+    if (st->st_uid != geteuid())
+        return vmic_fail(VMIC_E_INVAL, "%s: %s is owned by uid %u, not by you (uid %u): "
+                         "refusing to attach to files another user controls", target, what,
+                         (unsigned)st->st_uid, (unsigned)geteuid());
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return vmic_fail(VMIC_E_INVAL, "%s: %s is writable by %s (mode %04o): refusing to "
+                         "attach to files others can replace", target, what,
+                         st->st_mode & S_IWOTH ? "others" : "its group",
+                         (unsigned)(st->st_mode & 07777));
+    return VMIC_OK;
+}
+
+static vmic_status check_dir_trusted(const char *target, const char *dir, const char *mem)
+{
+    struct stat st;
+    vmic_status s = VMIC_OK;
+
+    if (stat(dir, &st) == 0)
+        s = check_trusted(target, dir, &st);
+    if (s == VMIC_OK && lstat(mem, &st) == 0) {
+        if (S_ISLNK(st.st_mode))
+            return vmic_fail(VMIC_E_INVAL, "%s: %s is a symlink: refusing to map what it points "
+                             "to as guest RAM", target, mem);
+        s = check_trusted(target, mem, &st);
+    }
+    return s;
+}
+
 static vmic_status parse_dir(const char *target, const char *dir, vmic_qemu_target_t *out)
 {
     struct stat st;
@@ -78,7 +114,7 @@ static vmic_status parse_dir(const char *target, const char *dir, vmic_qemu_targ
     /* Socket endpoints cannot hold commas (QEMU's option separator). */
     if (strchr(dir, ','))
         return vmic_fail(VMIC_E_INVAL, "%s: a boot directory path must not contain ','", target);
-    return VMIC_OK;
+    return check_dir_trusted(target, dir, out->mem);
 }
 
 vmic_status vmic_qemu_parse_target(const char *target, vmic_qemu_target_t *out)
