@@ -24,9 +24,9 @@ def test(fn):
     try:
         fn()
         print(f"ok   {fn.__name__}")
-    except AssertionError as e:
+    except Exception as e:  # a crash of the test (bad JSON, missing key) fails it too
         failures += 1
-        print(f"FAIL {fn.__name__}: {e}")
+        print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}")
     return fn
 
 
@@ -42,6 +42,21 @@ def kallsyms():
         if len(parts) == 3:
             syms.setdefault(parts[2], int(parts[0], 16))
     return syms
+
+
+def module_kallsyms():
+    """The module lines of /proc/kallsyms: (addr, type, name, module), in order."""
+    out = []
+    for line in truth("kallsyms.txt").splitlines():
+        head, tab, mod = line.partition("\t")
+        parts = head.split()
+        if tab and len(parts) == 3 and mod.startswith("[") and mod.endswith("]"):
+            out.append((int(parts[0], 16), parts[1], parts[2], mod[1:-1]))
+    return out
+
+
+def has_truth(name):
+    return os.path.exists(os.path.join(FIXTURE, "truth", name))
 
 
 def exit_status():

@@ -10,11 +10,13 @@ import re
 import sys
 
 import cli_common
-from cli_common import ELF, FIXTURE, RAW, kallsyms, test, truth, vmic
+from cli_common import (ELF, FIXTURE, RAW, has_truth, kallsyms, module_kallsyms, test, truth,
+                        vmic)
 
 PROFILE = os.path.join(FIXTURE, "profile.json.xz")
 COMMANDS = ("ps", "threads", "modules", "maps", "files", "dmesg", "banner", "sym", "type")
 SYMS = kallsyms()
+MODSYMS = module_kallsyms()
 MARKER = dict(kv.split("=") for kv in truth("marker.txt").split())
 MARKER_PID = MARKER["pid"]
 
@@ -92,6 +94,25 @@ def files_match_proc_fd():
 
 
 @test
+def files_flags_and_pos_match_fdinfo():
+    got = {f["fd"]: f for f in json.loads(vmic("files", "--json", ELF, MARKER_PID).stdout)}
+    table = vmic("files", RAW, MARKER_PID).stdout.splitlines()[1:]
+    if not has_truth("fdinfo-marker.txt"):
+        print("note: no truth/fdinfo-marker.txt in this fixture (older make-fixture.sh): "
+              "fd flags and positions not checked against /proc/PID/fdinfo")
+        return
+    want = [l.split() for l in truth("fdinfo-marker.txt").splitlines()]
+    assert len(want) == len(got) == len(table), (want, got)
+    for (fd, pos, flags), line in zip(want, table):
+        f = got[int(fd)]
+        assert (f["pos"], f["flags"]) == (int(pos), int(flags, 8)), (fd, pos, flags, f)
+        cols = line.split()
+        assert (cols[0], int(cols[1], 8), cols[2]) == (fd, int(flags, 8), pos), (line, fd)
+    # Not all zero: the marker's stdout has been written to (fdinfo says where).
+    assert any(int(pos) for _, pos, _ in want) and any(int(fl, 8) for _, _, fl in want)
+
+
+@test
 def dmesg_ends_like_guest():
     out = vmic("dmesg", RAW).stdout.splitlines()
     tail = truth("dmesg.txt").splitlines()[-30:]
@@ -123,8 +144,72 @@ def sym_both_ways():
 @test
 def sym_all_is_proc_kallsyms():
     got = vmic("sym", "--all", RAW).stdout.splitlines()
-    want = [l for l in truth("kallsyms.txt").splitlines() if "[" not in l]
-    assert got == want, (len(got), len(want))
+    want = truth("kallsyms.txt").splitlines()
+    assert MODSYMS and sum(1 for l in got if l.endswith("]")) == len(MODSYMS)
+    assert got == want, (len(got), len(want), [(a, b) for a, b in zip(got, want) if a != b][:3])
+
+
+@test
+def sym_module_symbols_by_name():
+    first = {}
+    for addr, _, name, mod in MODSYMS:
+        first.setdefault((mod, name), addr)
+    queries = [f"{mod}:{name}" for mod, name in first]
+    got = json.loads(vmic("sym", "--json", ELF, *queries).stdout)
+    assert [int(g["addr"], 16) for g in got] == list(first.values()), got[:3]
+    # A plain name the kernel does not have is the (one) module's.
+    count = {}
+    for mod, name in first:
+        count[name] = count.get(name, 0) + 1
+    plain = [(mod, name) for mod, name in first if count[name] == 1 and name not in SYMS]
+    assert plain
+    got = json.loads(vmic("sym", "--json", RAW, *[n for _, n in plain]).stdout)
+    assert [int(g["addr"], 16) for g in got] == [first[k] for k in plain]
+    assert "no_such" in vmic("sym", ELF, "nls_cp437:no_such", rc=1).stderr
+
+
+@test
+def sym_module_symbols_by_address():
+    names = {}
+    for addr, _, name, mod in MODSYMS:
+        names.setdefault(addr, set()).add((mod, name))
+    addrs = sorted(names)
+    got = json.loads(vmic("sym", "--json", ELF, *map(hex, addrs)).stdout)
+    for addr, g in zip(addrs, got):
+        assert g["offset"] == 0 and (g["module"], g["name"]) in names[addr], (hex(addr), g)
+    # Inside a function: the offset from it, bounded by the next symbol.
+    funcs = [(a, n, m) for a, t, n, m in MODSYMS if t in "tT" and a + 1 not in names]
+    a, n, m = funcs[0]
+    line = vmic("sym", ELF, hex(a + 1)).stdout.strip()
+    assert line.endswith(f" {n}+0x1 [{m}]"), line
+
+
+@test
+def sym_outside_kernel_and_modules_is_no_symbol():
+    ps = json.loads(vmic("ps", "--json", ELF).stdout)
+    task = next(p["task"] for p in ps if p["pid"] == int(MARKER_PID))  # slab: the direct map
+    queries = [task, MARKER["heap"], MARKER["stack"]]
+    p = vmic("sym", "--json", ELF, *queries, rc=1)
+    got = json.loads(p.stdout)
+    assert [g["query"] for g in got] == queries and all("error" in g for g in got), got
+    assert p.stderr.count("no symbol at") == len(queries), p.stderr
+    assert "+0x" not in vmic("sym", ELF, task, rc=1).stdout
+
+
+@test
+def sym_percpu_not_slid_under_profile():
+    # cpu_number (6.1) or pcpu_hot (6.12), and a few more of the per-CPU area.
+    end = SYMS["__per_cpu_end"]
+    percpu = sorted((a, n) for n, a in SYMS.items() if 0 < a < end)
+    one = next(n for n in ("cpu_number", "pcpu_hot") if n in SYMS)
+    names = ["fixed_percpu_data", one, "__per_cpu_end", percpu[0][1], percpu[-1][1],
+             "init_task", "_text"]
+    names = [n for n in names if n in SYMS]
+    for extra in ((), ("--profile", PROFILE)):
+        got = json.loads(vmic("sym", "--json", *extra, RAW, *names).stdout)
+        assert [int(g["addr"], 16) for g in got] == [SYMS[n] for n in names], (extra, got)
+        back = json.loads(vmic("sym", "--json", *extra, RAW, hex(SYMS[one] + 1)).stdout)
+        assert back[0]["name"] == one and back[0]["offset"] == 1, back
 
 
 @test
@@ -148,6 +233,40 @@ def profile_gives_same_answers():
     assert "/bin/vmic-marker" in out and "[heap]" in out
     j = json.loads(vmic("banner", "--json", "--profile", PROFILE, ELF).stdout)
     assert j["symbols"] == "isf" and j["types"] == "isf"
+
+
+@test
+def ps_root_parses_back():
+    table = vmic("ps", RAW).stdout.splitlines()
+    cols = next(l.split() for l in table if l.split()[0] == MARKER_PID)
+    root = cols[6]
+    assert root.startswith("0x"), cols
+    j = json.loads(vmic("ps", "--json", RAW).stdout)
+    assert int(root, 16) == int(next(p["root"] for p in j if p["pid"] == int(MARKER_PID)), 16)
+    # What ps prints, with or without 0x, is what --root takes.
+    strings = dict(l.split("=", 1) for l in truth("marker-strings.txt").splitlines())
+    for r in (root, root[2:]):
+        got = vmic("read", "--raw", "--root", r, RAW, MARKER["heap"],
+                   str(len(strings["heap_string"]))).stdout
+        assert got == strings["heap_string"], (r, got)
+
+
+@test
+def json_errors_on_stdout():
+    empty = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"vmic-zero-j-{os.getpid()}")
+    with open(empty, "wb") as f:
+        f.truncate(1 << 20)
+    try:
+        cases = [(("ps", "--json", empty), 1), (("maps", "--json", ELF, "99999"), 1),
+                 (("files", "--json", ELF, "nonsense"), 2), (("banner", "--json", "--root", "zz", ELF), 2),
+                 (("modules", "--json", "/nonexistent.elf"), 1)]
+        for args, rc in cases:
+            p = vmic(*args, rc=rc)
+            err = json.loads(p.stdout)["error"]
+            assert err["command"] == args[0] and err["exit"] == rc and err["status"], (args, err)
+            assert err["message"] and err["message"] in p.stderr, (err, p.stderr)
+    finally:
+        os.unlink(empty)
 
 
 @test

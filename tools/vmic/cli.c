@@ -6,30 +6,65 @@
 
 #include "cli.h"
 
+/* --json was asked for: errors go to stdout as JSON too. */
+static bool json_errors;
+static const char *current_cmd = "vmic";
+
+void cli_begin(const char *cmd, int argc, char **argv)
+{
+    current_cmd = cmd;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            json_errors = true;
+}
+
+static void json_error(const char *cmd, const char *message, const char *status, int exit_code)
+{
+    if (!json_errors || json_documents_begun() > 0)
+        return;
+    json j;
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_object_begin(&j, "error");
+    json_str(&j, "command", cmd);
+    json_str(&j, "message", message);
+    json_str(&j, "status", status);
+    json_i64(&j, "exit", exit_code);
+    json_object_end(&j);
+    json_object_end(&j);
+    json_done(&j);
+    fflush(stdout);
+}
+
 int cli_fail(const char *cmd, vmic_status status, const char *fmt, ...)
 {
+    char msg[2048] = "";
+    size_t n = 0;
     va_list ap;
-    fprintf(stderr, "vmic %s: ", cmd);
     if (fmt) {
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        n = strlen(msg);
     }
     if (status != VMIC_OK)
-        fprintf(stderr, "%s%s", fmt ? ": " : "",
-                *vmic_errmsg() ? vmic_errmsg() : vmic_status_name(status));
-    fputc('\n', stderr);
+        snprintf(msg + n, sizeof msg - n, "%s%s", fmt ? ": " : "",
+                 *vmic_errmsg() ? vmic_errmsg() : vmic_status_name(status));
+    fflush(stdout); /* what was printed before the failure comes first */
+    fprintf(stderr, "vmic %s: %s\n", cmd, msg);
+    json_error(cmd, msg, status != VMIC_OK ? vmic_status_name(status) : "failed", EXIT_FAIL);
     return EXIT_FAIL;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
-    fprintf(stderr, "vmic %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'vmic %s --help'.\n", cmd);
+    fprintf(stderr, "vmic %s: %s\nTry 'vmic %s --help'.\n", cmd, msg, cmd);
+    json_error(cmd, msg, "usage", EXIT_USAGE);
     return EXIT_USAGE;
 }
 
@@ -46,6 +81,19 @@ bool cli_parse_u64(const char *s, uint64_t *v)
     return true;
 }
 
+bool cli_parse_hex(const char *s, uint64_t *v)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 16); /* takes a leading 0x itself */
+    if (errno || *end || end == s)
+        return false;
+    *v = x;
+    return true;
+}
+
 int cli_common_option(cli_common *c, int opt, const char *arg, const char *help)
 {
     uint64_t v;
@@ -55,24 +103,29 @@ int cli_common_option(cli_common *c, int opt, const char *arg, const char *help)
         fputs(help, stdout);
         exit(EXIT_OK);
     case 'J':
-        c->json = true;
+        c->json = json_errors = true;
         return 0;
     case 'F':
         c->format = arg;
         return 0;
     case 'R':
-        if (!cli_parse_u64(arg, &c->root)) {
-            fprintf(stderr, "vmic: --root wants an address, not '%s'\n", arg);
-            return EXIT_USAGE;
+        if (!cli_parse_hex(arg, &c->root)) {
+            return cli_usage(current_cmd, "--root wants a page-table root in hex (0x optional), "
+                             "not '%s'", arg);
         }
         c->have_root = true;
         return 0;
     case 'V':
         if (!cli_parse_u64(arg, &v) || v > UINT32_MAX) {
-            fprintf(stderr, "vmic: --vcpu wants a vCPU number, not '%s'\n", arg);
-            return EXIT_USAGE;
+            return cli_usage(current_cmd, "--vcpu wants a vCPU number, not '%s'", arg);
         }
         c->vcpu = (unsigned)v;
+        return 0;
+    case 'G':
+        if (strcmp(arg, "4") != 0 && strcmp(arg, "5") != 0) {
+            return cli_usage(current_cmd, "--paging wants 4 or 5 (levels), not '%s'", arg);
+        }
+        c->paging = arg[0] - '0';
         return 0;
     }
     return -1;
@@ -97,6 +150,7 @@ int cli_parse(const char *cmd, const char *help, int argc, char **argv,
     memset(&all[n], 0, sizeof all[n]);
     snprintf(shorts, sizeof shorts, "h%s", shortopts ? shortopts : "");
 
+    cli_begin(cmd, argc, argv);
     opterr = 0; /* our own message, naming the command */
     while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
         if (opt == '?' || opt == ':')
@@ -153,6 +207,12 @@ int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core
     }
     if ((s = vmic_core_open(drv, NULL, core)))
         return cli_fail(cmd, s, "cannot start a session on %s", target);
+    if (c->paging) {
+        /* The user knows better than CR4 (or there are no registers). */
+        vmic_paging_t pg = vmic_core_paging(*core);
+        pg.mode = c->paging == 5 ? VMIC_PAGING_5LEVEL : VMIC_PAGING_4LEVEL;
+        vmic_core_set_paging(*core, &pg);
+    }
     return EXIT_OK;
 }
 

@@ -38,15 +38,30 @@ typedef struct cli_common {
     {"vcpu", required_argument, NULL, 'V'},                      \
     {"paging", required_argument, NULL, 'G'}
 
-#define CLI_COMMON_HELP                                                        \
-    "  -h, --help          show this help\n"                                  \
-    "      --json          print JSON instead of a table\n"                   \
+/* The help text of the common options, in pieces so that each command lists
+ * each option once: --root means something else to the guest-OS commands
+ * (cli_os.h), and some commands say more about --json. */
+#define CLI_HELP_HELP "  -h, --help          show this help\n"
+#define CLI_JSON_HELP                                                          \
+    "      --json          print JSON instead of a table; an error before any\n"  \
+    "                      output is {\"error\":{\"command\",\"message\",\"status\",\n" \
+    "                      \"exit\"}} on stdout (and a message on stderr)\n"
+#define CLI_TARGET_OPTIONS_HELP                                                \
     "      --format FMT    dump format: auto (default), raw, elf, lime\n"     \
-    "      --root CR3      page-table root for virtual addresses\n"           \
     "      --vcpu N        take the root from this vCPU's CR3 (default 0)\n"  \
     "      --paging 4|5    the guest's paging levels (default: from CR4.LA57,\n" \
-    "                      or from the kernel itself on a raw dump)\n"        \
-    "\n" CLI_TARGET_HELP
+    "                      or from the kernel itself on a raw dump)\n"
+#define CLI_ROOT_HELP                                                          \
+    "      --root CR3      page-table root for virtual addresses, in hex as\n" \
+    "                      'ps' and 'info' print it (0x optional)\n"
+
+#define CLI_COMMON_HELP                                                        \
+    CLI_HELP_HELP CLI_JSON_HELP CLI_TARGET_OPTIONS_HELP CLI_ROOT_HELP "\n" CLI_TARGET_HELP
+
+/* Names the command for messages, and sees --json in argv before options are
+ * parsed, so that even a usage error is reported as JSON. cli_parse and
+ * cli_os_parse call it; a command parsing its own options calls it first. */
+void cli_begin(const char *cmd, int argc, char **argv);
 
 /* Handles a common option; returns -1 if opt is not one, 0 on success, and
  * EXIT_USAGE on a bad value. Prints help and exits for --help. */
@@ -67,12 +82,18 @@ int cli_parse(const char *cmd, const char *help, int argc, char **argv,
 
 /* "vmic CMD: message" on stderr, with the library's message appended when
  * status is not VMIC_OK (fmt NULL: the library's message alone). Returns
- * EXIT_FAIL. */
+ * EXIT_FAIL. With --json, the same as a JSON error object on stdout, unless
+ * a JSON document was begun there already (then stdout holds the result so
+ * far, the exit code says it is incomplete, and a command that can say which
+ * element failed does so in the document). */
 int cli_fail(const char *cmd, vmic_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 bool cli_parse_u64(const char *s, uint64_t *v);
+/* A hexadecimal number, with or without 0x (page-table roots, as vmic and
+ * QEMU's 'info registers' print them). */
+bool cli_parse_hex(const char *s, uint64_t *v);
 
 /* What TARGET may be, for every command's help. */
 #define CLI_TARGET_HELP                                                          \

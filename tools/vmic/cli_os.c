@@ -10,6 +10,7 @@ int cli_os_parse(const char *cmd, int argc, char **argv, const char *help, cli_o
     static const struct option longopts[] = {CLI_OS_LONGOPTS, {0}};
     int opt, rc;
     memset(o, 0, sizeof *o);
+    cli_begin(cmd, argc, argv);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (opt == 'P') {
@@ -21,7 +22,7 @@ int cli_os_parse(const char *cmd, int argc, char **argv, const char *help, cli_o
                 return rc;
             continue;
         }
-        return cli_usage(cmd, "bad option");
+        return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
     }
     return -1;
 }

@@ -16,9 +16,15 @@ typedef struct cli_os_opts {
 #define CLI_OS_HELP                                                                   \
     "      --profile FILE  ISF profile (Volatility 3 JSON, .json or .json.xz) for\n"  \
     "                      symbols and types, instead of the kernel's own kallsyms\n" \
-    "                      and BTF found in guest memory\n"                           \
-    "      --root CR3      the kernel page-table root (default: the vCPU's CR3, or\n" \
-    "                      a search of memory when the dump has no registers)\n"
+    "                      and BTF found in guest memory\n"
+#define CLI_OS_ROOT_HELP                                                              \
+    "      --root CR3      the kernel page-table root, in hex (0x optional; default:\n" \
+    "                      the vCPU's CR3, or a search of memory when the dump has\n"  \
+    "                      no registers)\n"
+/* Every option of a guest-OS command, each once, then what TARGET is. */
+#define CLI_OS_COMMON_HELP                                                            \
+    CLI_HELP_HELP CLI_JSON_HELP CLI_TARGET_OPTIONS_HELP CLI_OS_ROOT_HELP CLI_OS_HELP    \
+    "\n" CLI_TARGET_HELP
 
 /* Parses the options of a guest-OS command; optind is left at TARGET.
  * Returns -1 to go on, else the exit code (help printed, usage error). */

@@ -8,7 +8,7 @@ static const char help[] =
     "Print the kernel's version banner (linux_banner) and what vmic found on\n"
     "the way: the page-table root and where it came from, the kernel image and\n"
     "its KASLR slide, and where the symbols and types come from.\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 int cmd_banner(int argc, char **argv)
 {

@@ -9,7 +9,7 @@ static const char help[] =
     "Print the kernel log still in the printk ring buffer (the lockless format\n"
     "of Linux 5.10 and later), oldest first, as dmesg prints it: each line of a\n"
     "record prefixed by its timestamp.\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 typedef struct log_ctx {
     json *j;

@@ -8,7 +8,7 @@ static const char help[] =
     "List the open file descriptors of process PID with what each refers to,\n"
     "as the /proc/PID/fd links show it (a path, pipe:[N], socket:[N], ...),\n"
     "and the open flags, position and inode.\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 typedef struct files_ctx {
     json *j;

@@ -7,7 +7,7 @@ static const char help[] =
     "usage: vmic maps [OPTIONS] TARGET PID\n\n"
     "List the memory regions (VMAs) of process PID in the format of\n"
     "/proc/PID/maps: range, rights, file offset, device, inode and path.\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 typedef struct maps_ctx {
     json *j;

@@ -7,7 +7,7 @@ static const char help[] =
     "usage: vmic modules [OPTIONS] TARGET\n\n"
     "List the kernel's loaded modules from its module list: name, size and\n"
     "base address as /proc/modules shows them, state and struct module address.\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 typedef struct mod_ctx {
     json *j;

@@ -8,10 +8,11 @@ static const char help[] =
     "usage: vmic ps [OPTIONS] TARGET\n\n"
     "List the guest's processes (thread-group leaders, pid 0 included) from the\n"
     "kernel's task list: pid, parent, user, state, start time (seconds since\n"
-    "boot), threads, the page-table root, the task_struct address and the\n"
-    "command line read from the process's own memory ([comm] for kernel threads).\n"
+    "boot), threads, the page-table root (hex, as --root takes it; '-' for kernel\n"
+    "threads, which have none), the task_struct address and the command line\n"
+    "read from the process's own memory ([comm] for kernel threads).\n"
     "Needs no profile: the kernel's kallsyms and BTF are found in memory.\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 typedef struct ps_ctx {
     vmic_os *os;
@@ -65,9 +66,12 @@ static int show(void *arg, const vmic_process_t *p)
         json_object_end(j);
         return 0;
     }
-    printf("%6d %6d %5u %c %9.3f %4u %12" PRIx64 " %18" PRIx64 "  %s%s\n", (int)p->tgid,
-           (int)p->ppid, p->uid, p->state, (double)p->start_ns / 1e9, p->nthreads, p->root.addr,
-           p->task.addr, cmd, p->partial ? "  (partial)" : "");
+    char root[24] = "-";
+    if (!p->kernel_thread)
+        snprintf(root, sizeof root, "0x%" PRIx64, p->root.addr);
+    printf("%6d %6d %5u %c %9.3f %4u %12s %18" PRIx64 "  %s%s\n", (int)p->tgid, (int)p->ppid,
+           p->uid, p->state, (double)p->start_ns / 1e9, p->nthreads, root, p->task.addr, cmd,
+           p->partial ? "  (partial)" : "");
     return 0;
 }
 

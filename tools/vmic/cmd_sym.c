@@ -7,16 +7,121 @@
 static const char help[] =
     "usage: vmic sym [OPTIONS] TARGET NAME|ADDR...\n"
     "       vmic sym --all [OPTIONS] TARGET\n\n"
-    "Look kernel symbols up: a NAME gives its address, an ADDR (a number)\n"
-    "gives the symbol at or below it and the offset (name+0x10). --all lists\n"
-    "every symbol as /proc/kallsyms does. Exits 1 if any lookup fails.\n\n"
+    "Look symbols of the kernel and its loaded modules up. A NAME gives its\n"
+    "address: the kernel's own symbol first, then the first module's that has\n"
+    "it; MODULE:NAME looks in that module only. An ADDR (a number) gives the\n"
+    "symbol at or below it and the offset, with the module in brackets\n"
+    "(uni2char+0x10 [nls_cp437]), when ADDR lies in the kernel image, its\n"
+    "per-CPU area or a module's memory; anywhere else there is no symbol.\n"
+    "--all lists every symbol as /proc/kallsyms does, modules last.\n"
+    "Exits 1 if any lookup fails.\n\n"
     "Options:\n"
-    "      --all           list every symbol\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "      --all           list every symbol\n" CLI_OS_COMMON_HELP;
 
 static bool is_number(const char *s)
 {
     uint64_t v;
     return cli_parse_u64(s, &v);
+}
+
+static void print_symbol(json *j, bool as_json, const vmic_symbol_t *s)
+{
+    if (as_json) {
+        char t[2] = {s->type, 0};
+        json_object_begin(j, NULL);
+        json_str(j, "name", s->name);
+        json_hex(j, "addr", s->addr.addr);
+        json_str(j, "type", t);
+        if (s->module)
+            json_str(j, "module", s->module);
+        json_object_end(j);
+    } else if (s->module) {
+        printf("%016" PRIx64 " %c %s\t[%s]\n", s->addr.addr, s->type, s->name, s->module);
+    } else {
+        printf("%016" PRIx64 " %c %s\n", s->addr.addr, s->type, s->name);
+    }
+}
+
+/* Every symbol: the kernel's, then the modules', as /proc/kallsyms. */
+static int list_all(vmic_os *os, json *j, bool as_json)
+{
+    size_t count = vmic_os_symbol_count(os), nmod = 0;
+    vmic_symbol_t s;
+    vmic_status st;
+    for (size_t i = 0; i < count; i++) {
+        if ((st = vmic_os_symbol_get(os, i, &s)))
+            return cli_fail("sym", st, "kernel symbol %zu", i);
+        print_symbol(j, as_json, &s);
+    }
+    vmic_status modules = vmic_os_module_symbols(os, &nmod);
+    for (size_t i = 0; i < nmod; i++) {
+        if ((st = vmic_os_module_symbol_get(os, i, &s)))
+            return cli_fail("sym", st, "module symbol %zu", i);
+        print_symbol(j, as_json, &s);
+    }
+    if (modules)
+        return cli_fail("sym", modules, "incomplete: %zu module symbols shown, then", nmod);
+    return EXIT_OK;
+}
+
+/* A lookup that failed: an element of the JSON array saying so, and the
+ * message on stderr. */
+static int lookup_failed(json *j, bool as_json, const char *query, vmic_status s)
+{
+    if (as_json) {
+        json_object_begin(j, NULL);
+        json_str(j, "query", query);
+        json_str(j, "error", vmic_errmsg());
+        json_str(j, "status", vmic_status_name(s));
+        json_object_end(j);
+    }
+    return cli_fail("sym", s, NULL);
+}
+
+static int by_address(vmic_os *os, json *j, bool as_json, const char *q, uint64_t a)
+{
+    uint64_t off = 0;
+    vmic_symbol_t sym;
+    vmic_status s = vmic_os_symbol_at(os, vmic_va(a), &sym, &off);
+    if (s)
+        return lookup_failed(j, as_json, q, s);
+    if (as_json) {
+        char t[2] = {sym.type, 0};
+        json_object_begin(j, NULL);
+        json_hex(j, "query", a);
+        json_str(j, "name", sym.name);
+        json_hex(j, "addr", sym.addr.addr);
+        json_u64(j, "offset", off);
+        json_str(j, "type", t);
+        if (sym.module)
+            json_str(j, "module", sym.module);
+        json_object_end(j);
+        return EXIT_OK;
+    }
+    printf("%016" PRIx64 " %s", a, sym.name);
+    if (off)
+        printf("+0x%" PRIx64, off);
+    if (sym.module)
+        printf(" [%s]", sym.module);
+    putchar('\n');
+    return EXIT_OK;
+}
+
+static int by_name(vmic_os *os, json *j, bool as_json, const char *q)
+{
+    vmic_va_t a;
+    vmic_status s = vmic_os_symbol(os, q, &a);
+    if (s)
+        return lookup_failed(j, as_json, q, s);
+    if (as_json) {
+        json_object_begin(j, NULL);
+        json_str(j, "name", q);
+        json_hex(j, "addr", a.addr);
+        json_object_end(j);
+    } else {
+        printf("%016" PRIx64 " %s\n", a.addr, q);
+    }
+    return EXIT_OK;
 }
 
 int cmd_sym(int argc, char **argv)
@@ -45,68 +150,15 @@ int cmd_sym(int argc, char **argv)
     json_init(&j, stdout);
     if (o.c.json)
         json_array_begin(&j, NULL);
-    if (all) {
-        size_t count = vmic_os_symbol_count(os);
-        for (size_t i = 0; i < count; i++) {
-            vmic_symbol_t s;
-            if (vmic_os_symbol_get(os, i, &s)) {
-                rc = cli_fail("sym", VMIC_E_FORMAT, NULL);
-                break;
-            }
-            if (o.c.json) {
-                char t[2] = {s.type, 0};
-                json_object_begin(&j, NULL);
-                json_str(&j, "name", s.name);
-                json_hex(&j, "addr", s.addr.addr);
-                json_str(&j, "type", t);
-                json_object_end(&j);
-            } else {
-                printf("%016" PRIx64 " %c %s\n", s.addr.addr, s.type, s.name);
-            }
-        }
-    }
+    if (all)
+        rc = list_all(os, &j, o.c.json);
     for (int i = optind + 1; i < argc; i++) {
-        const char *q = argv[i];
-        vmic_status s;
-        if (is_number(q)) {
-            uint64_t a, off = 0;
-            vmic_symbol_t sym;
-            cli_parse_u64(q, &a);
-            s = vmic_os_symbol_at(os, vmic_va(a), &sym, &off);
-            if (s) {
-                rc = cli_fail("sym", s, NULL);
-                continue;
-            }
-            if (o.c.json) {
-                char t[2] = {sym.type, 0};
-                json_object_begin(&j, NULL);
-                json_hex(&j, "query", a);
-                json_str(&j, "name", sym.name);
-                json_hex(&j, "addr", sym.addr.addr);
-                json_u64(&j, "offset", off);
-                json_str(&j, "type", t);
-                json_object_end(&j);
-            } else if (off) {
-                printf("%016" PRIx64 " %s+0x%" PRIx64 "\n", a, sym.name, off);
-            } else {
-                printf("%016" PRIx64 " %s\n", a, sym.name);
-            }
-        } else {
-            vmic_va_t a;
-            s = vmic_os_symbol(os, q, &a);
-            if (s) {
-                rc = cli_fail("sym", s, NULL);
-                continue;
-            }
-            if (o.c.json) {
-                json_object_begin(&j, NULL);
-                json_str(&j, "name", q);
-                json_hex(&j, "addr", a.addr);
-                json_object_end(&j);
-            } else {
-                printf("%016" PRIx64 " %s\n", a.addr, q);
-            }
-        }
+        uint64_t a;
+        int one = is_number(argv[i]) && cli_parse_u64(argv[i], &a)
+                      ? by_address(os, &j, o.c.json, argv[i], a)
+                      : by_name(os, &j, o.c.json, argv[i]);
+        if (one)
+            rc = one;
     }
     if (o.c.json) {
         json_array_end(&j);

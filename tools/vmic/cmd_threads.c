@@ -7,7 +7,7 @@ static const char help[] =
     "usage: vmic threads [OPTIONS] TARGET PID\n\n"
     "List the threads of process PID (its thread group, leader first) with\n"
     "their thread ids, names, states and task_struct addresses.\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 typedef struct th_ctx {
     json *j;

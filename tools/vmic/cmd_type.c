@@ -9,7 +9,7 @@ static const char help[] =
     "Show the layout of a struct or union (every member with its offset, size\n"
     "and type; members of anonymous structs and unions indented under them),\n"
     "or one field by path (task_struct.mm, mm_struct.mm_mt.ma_root).\n\n"
-    "Options:\n" CLI_COMMON_HELP CLI_OS_HELP;
+    "Options:\n" CLI_OS_COMMON_HELP;
 
 typedef struct type_ctx {
     json *j;

@@ -45,8 +45,17 @@ static void member(json *j, const char *key)
     }
 }
 
+static unsigned documents; /* top-level documents begun, on any stream */
+
+unsigned json_documents_begun(void)
+{
+    return documents;
+}
+
 static void open_scope(json *j, const char *key, char c)
 {
+    if (j->depth == 0)
+        documents++;
     member(j, key);
     fputc(c, j->out);
     if (j->depth + 1 < JSON_MAX_DEPTH)

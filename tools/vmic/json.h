@@ -33,5 +33,8 @@ void json_bool(json *j, const char *key, bool value);
 void json_null(json *j, const char *key);
 /* Ends a top-level document with a newline. */
 void json_done(json *j);
+/* How many top-level objects or arrays were begun, on any stream: once one
+ * is, an error can no longer be a document of its own. */
+unsigned json_documents_begun(void);
 
 #endif

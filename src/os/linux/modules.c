@@ -11,7 +11,7 @@
 
 typedef struct mod_off {
     lx_fld list, name, state;
-    lx_fld core_base, core_size, init_size;   /* before 6.4 */
+    lx_fld core_base, core_size, init_base, init_size; /* before 6.4 */
     lx_fld mem, mm_base, mm_size;             /* 6.4+ */
     uint64_t mem_count, mem_elem;
     int64_t mod_text;
@@ -33,7 +33,7 @@ static vmic_status module_offsets(vmic_os *os, mod_off *m)
             (s = lx_field(os, "module_memory.base", &m->mm_base, true)) ||
             (s = lx_field(os, "module_memory.size", &m->mm_size, true)))
             return s;
-        if (f.count == 0 || f.count > 16 || f.size % f.count)
+        if (f.count == 0 || f.count > VMIC_MODULE_MAX_RANGES || f.size % f.count)
             return vmic_fail(VMIC_E_FORMAT, "%s: module.mem is not a small array",
                              lx_types_source(os->types));
         m->mem_count = f.count;
@@ -47,9 +47,20 @@ static vmic_status module_offsets(vmic_os *os, mod_off *m)
     }
     if ((s = lx_field(os, "module.core_layout.base", &m->core_base, true)) ||
         (s = lx_field(os, "module.core_layout.size", &m->core_size, true)) ||
+        (s = lx_field(os, "module.init_layout.base", &m->init_base, false)) ||
         (s = lx_field(os, "module.init_layout.size", &m->init_size, false)))
         return s;
     return VMIC_OK;
+}
+
+/* A piece of the module's memory; empty ones (freed init memory) are left out. */
+static void add_range(vmic_module_t *out, uint64_t base, uint64_t size)
+{
+    if (base == 0 || size == 0 || out->nranges == VMIC_MODULE_MAX_RANGES)
+        return;
+    out->ranges[out->nranges].base = vmic_va(base);
+    out->ranges[out->nranges].size = size;
+    out->nranges++;
 }
 
 static vmic_status read_module(vmic_os *os, const mod_off *m, uint64_t mod, vmic_module_t *out)
@@ -69,22 +80,28 @@ static vmic_status read_module(vmic_os *os, const mod_off *m, uint64_t mod, vmic
     out->state = (int32_t)state;
     if (m->mem.ok) {
         for (uint64_t i = 0; i < m->mem_count; i++) {
-            uint64_t at = mod + m->mem.off + i * m->mem_elem;
+            uint64_t at = mod + m->mem.off + i * m->mem_elem, base;
             uint32_t size;
-            if ((s = lx_u32(os, at + m->mm_size.off, &size)))
+            if ((s = lx_u32(os, at + m->mm_size.off, &size)) ||
+                (s = lx_u64(os, at + m->mm_base.off, &base)))
                 return s;
             out->size += size;
-            if ((int64_t)i == m->mod_text && (s = lx_u64(os, at + m->mm_base.off, &out->base.addr)))
-                return s;
+            if ((int64_t)i == m->mod_text)
+                out->base.addr = base;
+            add_range(out, base, size);
         }
         return VMIC_OK;
     }
     uint32_t core = 0, init = 0;
+    uint64_t init_base = 0;
     if ((s = lx_u64(os, mod + m->core_base.off, &out->base.addr)) ||
         (s = lx_u32(os, mod + m->core_size.off, &core)) ||
-        (m->init_size.ok && (s = lx_u32(os, mod + m->init_size.off, &init))))
+        (m->init_size.ok && (s = lx_u32(os, mod + m->init_size.off, &init))) ||
+        (m->init_base.ok && (s = lx_u64(os, mod + m->init_base.off, &init_base))))
         return s;
     out->size = (uint64_t)core + init;
+    add_range(out, out->base.addr, core);
+    add_range(out, init_base, init);
     return VMIC_OK;
 }
 
@@ -102,7 +119,7 @@ vmic_status vmic_os_modules(vmic_os *os, vmic_module_fn fn, void *arg)
         return s;
     size_t count = 0;
     while (node != head) {
-        if (!lx_kptr(node)) {
+        if (!lx_kptr(os, node)) {
             s = vmic_fail(VMIC_E_FORMAT, "module list: pointer 0x%llx after %zu modules is not a "
                           "kernel address; truncated", (unsigned long long)node, count);
             break;

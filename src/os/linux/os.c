@@ -203,6 +203,7 @@ void vmic_os_close(vmic_os *os)
     lx_types_free(os->types);
     lx_kallsyms_free(os->ks);
     lx_isf_free(os->isf);
+    lx_modsyms_free(os->modsyms);
     free(os->ro_owned);
     free(os->ks_ro_owned);
     free(os->task_buf);

@@ -6,6 +6,7 @@
 
 #include "isf.h"
 #include "kallsyms.h"
+#include "module_syms.h"
 #include "types.h"
 
 /* Bounds on what a guest can make us do. */
@@ -99,6 +100,12 @@ struct vmic_os {
     /* current.c: where the current task pointer sits in per-CPU memory */
     uint64_t current_off;
     bool current_ready;
+    /* symbols.c: the modules' symbols, read on first use; a load that
+     * failed keeps what it read and its message, repeated to each caller */
+    lx_modsyms *modsyms;
+    bool modsyms_ready;
+    vmic_status modsyms_status;
+    char modsyms_error[256];
 };
 
 /* kernel.c: root, image, rodata, banner */
