@@ -15,6 +15,9 @@ packages=(
   clang libclang-rt-14-dev
   # real-guest fixtures: a Debian kernel booted under QEMU with a busybox initramfs
   qemu-system-x86 busybox-static cpio gzip xz-utils python3 libc6-dev
+  # the distribution fixture: Debian bookworm made with debootstrap on an ext4
+  # image written by mkfs.ext4 -d (scripts/make-distro-fixture.sh)
+  debootstrap e2fsprogs
 )
 
 as_root=()
