@@ -5,6 +5,8 @@
 """
 import json
 import os
+import re
+import struct
 import sys
 
 import cli_common
@@ -20,6 +22,25 @@ def iomem(name):
 
 
 SYMS = kallsyms()
+PROFILE = os.path.join(FIXTURE, "profile.json.xz")
+MARKER = dict(kv.split("=") for kv in truth("marker.txt").split())
+STRINGS = dict(l.split("=", 1) for l in truth("marker-strings.txt").splitlines())
+
+
+def elf_ram_end():
+    """End of the first PT_LOAD of dump.elf (all of RAM), from its program headers."""
+    with open(ELF, "rb") as f:
+        head = f.read(64)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        for _ in range(phnum):
+            ph = f.read(phentsize)
+            p_type, = struct.unpack_from("<I", ph, 0)
+            paddr, filesz = struct.unpack_from("<QQ", ph, 24)[0], struct.unpack_from("<Q", ph, 32)[0]
+            if p_type == 1:
+                return paddr + filesz
+    raise AssertionError("no PT_LOAD in dump.elf")
 
 
 @test
@@ -107,6 +128,80 @@ def pagetable_covers_kernel_image_and_direct_map():
 
 
 @test
+def read_in_a_process_by_pid():
+    pid = MARKER["pid"]
+    for where, key in (("heap", "heap_string"), ("data", "data_string"), ("stack", "stack_string")):
+        want = STRINGS[key]
+        for target in (RAW, ELF):
+            got = vmic("read", "--raw", "--pid", pid, target, MARKER[where], str(len(want))).stdout
+            assert got == want, (where, target, got)
+    # The same bytes physically, where translate --pid says they are.
+    t = json.loads(vmic("translate", "--json", "--pid", pid, RAW, MARKER["heap"]).stdout)[0]
+    assert t["user"] is True and "w" in t["access"], t
+    j = json.loads(vmic("read", "--json", "--pa", RAW, t["pa"], str(len(STRINGS["heap_string"]))).stdout)
+    assert bytes.fromhex(j["bytes"]).decode() == STRINGS["heap_string"]
+    table = vmic("translate", "--pid", pid, ELF, MARKER["stack"]).stdout
+    assert f"pid {pid}" in table and "user" in table, table
+    assert "kernel thread" in vmic("read", "--pid", "2", ELF, "0x1000", rc=1).stderr
+    assert vmic("read", "--pa", "--pid", pid, ELF, "0x1000", rc=2).stderr
+
+
+@test
+def read_pa_across_end_of_ram():
+    end = elf_ram_end()
+    assert end == json.loads(vmic("info", "--json", ELF).stdout)["regions"][0]["size"]
+    want = vmic("read", "--raw", "--pa", RAW, hex(end - 16), "16").stdout
+    for target in (RAW, ELF):
+        p = vmic("read", "--pa", target, hex(end - 16), "64", rc=1)
+        lines = p.stdout.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{end - 16:016x}"), p.stdout
+        assert f"stopped at {hex(end)} after 16 of 64 bytes" in p.stderr, p.stderr
+        raw = vmic("read", "--raw", "--pa", target, hex(end - 16), "64", rc=1).stdout
+        assert raw == want and len(raw) == 16
+        j = json.loads(vmic("read", "--json", "--pa", target, hex(end - 16), "64", rc=1).stdout)
+        assert j["length"] == 16 and int(j["stopped_at"], 16) == end and j["error"], j
+
+
+@test
+def profile_accepted_by_memory_commands():
+    version = truth("version.txt").strip()
+    got = vmic("read", "--raw", "--profile", PROFILE, RAW, "linux_banner", str(len(version))).stdout
+    assert got == version, got
+    a = json.loads(vmic("translate", "--json", "--profile", PROFILE, RAW, "linux_banner").stdout)
+    b = json.loads(vmic("translate", "--json", ELF, hex(SYMS["linux_banner"])).stdout)
+    assert a[0]["va"] == b[0]["va"] and a[0]["pa"] == b[0]["pa"], (a, b)
+    d = json.loads(vmic("pagetable", "--json", "--kernel", "--profile", PROFILE, RAW).stdout)
+    assert any(int(m["va"], 16) <= SYMS["_text"] < int(m["va"], 16) + m["size"]
+               for m in d["mappings"])
+    k = json.loads(vmic("info", "--json", "--profile", PROFILE, ELF).stdout)["kernel"]
+    assert k["banner"] == version and int(k["text"], 16) == SYMS["_text"] and k["symbols"] == "isf"
+
+
+@test
+def each_option_once_in_each_help():
+    top = vmic("--help").stdout
+    commands = re.findall(r"^  (\w+) +\S", top.split("Commands:")[1], re.M)
+    assert len(commands) >= 15, commands
+    for cmd in commands:
+        out = vmic(cmd, "--help").stdout
+        opts = re.findall(r"^ +(?:-\w, )?(--[\w-]+)", out, re.M)
+        assert "--help" in opts, (cmd, opts)
+        dup = sorted({o for o in opts if opts.count(o) > 1})
+        assert not dup, f"vmic {cmd} --help lists {dup} more than once"
+
+
+@test
+def json_errors_on_stdout():
+    for args, rc in ((("read", "--json", ELF, "0x0", "16"), 1), (("info", "--json", "/nonexistent"), 1),
+                     (("translate", "--json", "--root", "xyz", ELF, "0x0"), 2),
+                     (("pagetable", "--json", "--max-leaves", "0", ELF), 2)):
+        p = vmic(*args, rc=rc)
+        err = json.loads(p.stdout)["error"]
+        assert err["command"] == args[0] and err["exit"] == rc, (args, err)
+        assert err["message"] in p.stderr, (err, p.stderr)
+
+
+@test
 def bad_inputs_fail_cleanly():
     p = vmic("info", "/nonexistent/dump", rc=1)
     assert "/nonexistent/dump" in p.stderr
@@ -117,7 +212,8 @@ def bad_inputs_fail_cleanly():
         assert "empty" in p.stderr, p.stderr
     finally:
         os.unlink(empty)
-    assert vmic("read", ELF, "nonsense", rc=2).stderr
+    assert "neither an address nor a symbol" in vmic("read", ELF, "nonsense", rc=1).stderr
+    assert "not a physical address" in vmic("read", "--pa", ELF, "nonsense", rc=2).stderr
     assert vmic("info", "--format", "qcow2", ELF, rc=2).stderr
 
 

@@ -21,6 +21,9 @@ typedef struct cli_os_opts {
     "      --root CR3      the kernel page-table root, in hex (0x optional; default:\n" \
     "                      the vCPU's CR3, or a search of memory when the dump has\n"  \
     "                      no registers)\n"
+/* The same for a command that describes --json itself (trace). */
+#define CLI_OS_COMMON_HELP_OWN_JSON                                                   \
+    CLI_HELP_HELP CLI_TARGET_OPTIONS_HELP CLI_OS_ROOT_HELP CLI_OS_HELP "\n" CLI_TARGET_HELP
 /* Every option of a guest-OS command, each once, then what TARGET is. */
 #define CLI_OS_COMMON_HELP                                                            \
     CLI_HELP_HELP CLI_JSON_HELP CLI_TARGET_OPTIONS_HELP CLI_OS_ROOT_HELP CLI_OS_HELP    \

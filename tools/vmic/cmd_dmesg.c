@@ -8,8 +8,24 @@ static const char help[] =
     "usage: vmic dmesg [OPTIONS] TARGET\n\n"
     "Print the kernel log still in the printk ring buffer (the lockless format\n"
     "of Linux 5.10 and later), oldest first, as dmesg prints it: each line of a\n"
-    "record prefixed by its timestamp.\n\n"
+    "record (a record holds several when its text has newlines) prefixed by the\n"
+    "record's timestamp. Tabs and UTF-8 are printed as they are; other control\n"
+    "bytes as \\xNN, so that guest text cannot drive the terminal.\n\n"
     "Options:\n" CLI_OS_COMMON_HELP;
+
+/* One line of a record's text: bytes as the kernel stored them, except the
+ * control bytes a terminal would act on. */
+static void print_line(const char *p, const char *stop)
+{
+    for (const char *q = p; q < stop; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c == '\t' || (c >= 0x20 && c != 0x7f))
+            putchar(c);
+        else
+            printf("\\x%02x", c);
+    }
+    putchar('\n');
+}
 
 typedef struct log_ctx {
     json *j;
@@ -37,9 +53,7 @@ static int show(void *arg, const vmic_log_record_t *r)
         const char *stop = nl ? nl : end;
         printf("[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
                (r->ts_nsec % 1000000000u) / 1000u);
-        for (const char *q = p; q < stop; q++)
-            putchar((unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f ? *q : '?');
-        putchar('\n');
+        print_line(p, stop);
         p = nl ? nl + 1 : end;
     } while (p < end);
     return 0;

@@ -2,14 +2,17 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "cli.h"
+#include "cli_space.h"
 
 static const char help[] =
     "usage: vmic info [OPTIONS] TARGET\n\n"
     "Show the driver, the guest-physical memory layout, the paging mode and\n"
     "every vCPU's registers of TARGET. A live QEMU is paused while they are\n"
-    "read and resumed afterwards.\n\n"
-    "Options:\n" CLI_COMMON_HELP;
+    "read and resumed afterwards. With --profile, also the Linux kernel found\n"
+    "with it (its banner and KASLR slide): a check that the profile fits.\n\n"
+    "Options:\n"
+    "      --profile FILE  ISF profile (Volatility 3 JSON, .json or .json.xz) of\n"
+    "                      the guest's kernel\n" CLI_COMMON_HELP;
 
 typedef struct named_u64 {
     const char *name;
@@ -155,7 +158,29 @@ static void print_table(vmic_core *core)
     printf("vcpus     %u\n", info->vcpu_count);
 }
 
-static int print_json(vmic_core *core, const char *cmd)
+static void json_kernel(json *j, vmic_os *os)
+{
+    const vmic_os_kernel_t *k = vmic_os_kernel(os);
+    json_object_begin(j, "kernel");
+    json_str(j, "banner", k->banner);
+    json_hex(j, "text", k->text.addr);
+    json_hex(j, "slide", k->slide);
+    json_hex(j, "root", k->root.addr);
+    json_str(j, "symbols", k->symbols);
+    json_str(j, "types", k->types);
+    json_object_end(j);
+}
+
+static void print_kernel(vmic_os *os)
+{
+    const vmic_os_kernel_t *k = vmic_os_kernel(os);
+    printf("kernel    %s\n", k->banner);
+    printf("          _text 0x%" PRIx64 ", KASLR slide 0x%" PRIx64 ", root 0x%" PRIx64
+           ", symbols %s, types %s\n", k->text.addr, k->slide, k->root.addr, k->symbols,
+           k->types);
+}
+
+static int print_json(vmic_core *core, const char *cmd, vmic_os *os)
 {
     const vmic_driver_info_t *info = vmic_core_info(core);
     vmic_paging_t pg = vmic_core_paging(core);
@@ -198,16 +223,20 @@ static int print_json(vmic_core *core, const char *cmd)
         json_object_end(&j);
     }
     json_array_end(&j);
+    if (os)
+        json_kernel(&j, os);
     json_object_end(&j);
     json_done(&j);
     return EXIT_OK;
 }
 
-int info_report(const char *cmd, vmic_core *core, const cli_common *c)
+static int report(const char *cmd, vmic_core *core, const cli_common *c, vmic_os *os)
 {
     if (c->json)
-        return print_json(core, cmd);
+        return print_json(core, cmd, os);
     print_table(core);
+    if (os)
+        print_kernel(os);
     for (unsigned v = 0; v < vmic_vcpu_count(core); v++) {
         vmic_amd64_regs_t regs;
         vmic_status s = vmic_get_regs(core, v, &regs);
@@ -218,17 +247,35 @@ int info_report(const char *cmd, vmic_core *core, const cli_common *c)
     return EXIT_OK;
 }
 
+int info_report(const char *cmd, vmic_core *core, const cli_common *c)
+{
+    return report(cmd, core, c, NULL);
+}
+
+static int info_option(void *arg, int opt, const char *value)
+{
+    cli_space_opts *o = arg;
+    if (opt == CLI_OPT_PROFILE) {
+        o->profile = value;
+        return 0;
+    }
+    return cli_usage("info", "bad option");
+}
+
 int cmd_info(int argc, char **argv)
 {
+    static const struct option own[] = {
+        {"profile", required_argument, NULL, CLI_OPT_PROFILE}, {0}};
     cli_common c = {0};
-    vmic_core *core;
+    cli_space_opts o = {0};
+    cli_space sp;
     int first, rc;
 
-    if ((first = cli_parse("info", help, argc, argv, NULL, NULL, NULL, NULL, &c, 1, 1)) < 0)
+    if ((first = cli_parse("info", help, argc, argv, own, NULL, info_option, &o, &c, 1, 1)) < 0)
         return -first;
-    if ((rc = cli_open("info", argv[first], &c, &core)))
+    if ((rc = cli_space_open("info", argv[first], &c, &o, false, true, &sp)))
         return rc;
-    rc = info_report("info", core, &c);
-    vmic_core_close(core);
+    rc = report("info", sp.core, &c, sp.os);
+    cli_space_close(&sp);
     return rc;
 }

@@ -4,19 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli_space.h"
 
 static const char help[] =
     "usage: vmic pagetable [OPTIONS] TARGET\n\n"
-    "List what the page tables of --root (or the vCPU's CR3) map, merging\n"
-    "neighbouring pages with the same rights into ranges.\n\n"
+    "List what the page tables of --root, the vCPU's CR3 or (--pid) a process\n"
+    "map, merging neighbouring pages with the same rights into ranges. With\n"
+    "--pid under KPTI, --user lists the user PGD (what user mode runs on),\n"
+    "otherwise the process's kernel PGD.\n\n"
     "Options:\n"
     "      --pages         one line per page, no merging\n"
     "      --user          only user-accessible mappings\n"
     "      --kernel        only supervisor mappings\n"
     "      --max-leaves N  stop after N leaf mappings (default 1048576) and say\n"
     "                      the output was cut; hostile tables can alias each other\n"
-    "                      into 512^4 leaves\n" CLI_COMMON_HELP;
+    "                      into 512^4 leaves\n" CLI_SPACE_HELP CLI_COMMON_HELP;
 
 /*
  * The default leaf budget. 2^20 leaves are 4 GiB of 4 KiB pages, more than a
@@ -75,6 +77,7 @@ typedef struct pagetable_opts {
     bool pages;
     int only_user;
     uint64_t max_leaves;
+    cli_space_opts space;
 } pagetable_opts;
 
 static int pagetable_option(void *arg, int opt, const char *value)
@@ -92,6 +95,8 @@ static int pagetable_option(void *arg, int opt, const char *value)
             return cli_usage("pagetable", "--max-leaves wants a positive number");
         return 0;
     }
+    if (cli_space_option(&o->space, opt, value) == 0)
+        return 0;
     return cli_usage("pagetable", "bad option");
 }
 
@@ -102,20 +107,23 @@ int cmd_pagetable(int argc, char **argv)
         {"user", no_argument, NULL, 'u'},
         {"kernel", no_argument, NULL, 'k'},
         {"max-leaves", required_argument, NULL, 'L'},
+        CLI_SPACE_LONGOPTS,
         {0}};
     cli_common c = {0};
     pagetable_opts o = {.only_user = -1, .max_leaves = DEFAULT_MAX_LEAVES};
     table_out out = {0};
-    vmic_core *core;
-    vmic_ctx_t ctx;
+    cli_space sp;
     const char *source;
     int first, rc;
 
     if ((first = cli_parse("pagetable", help, argc, argv, own, NULL, pagetable_option, &o, &c, 1,
                            1)) < 0)
         return -first;
-    if ((rc = cli_open_ctx("pagetable", argv[first], &c, &core, &ctx, &source)))
+    if ((rc = cli_space_open("pagetable", argv[first], &c, &o.space, false, false, &sp)))
         return rc;
+    vmic_core *core = sp.core;
+    /* A process's user PGD for --user, else its kernel PGD (the same without KPTI). */
+    vmic_ctx_t ctx = cli_space_ctx(&sp, o.only_user == 1 ? 0 : UINT64_MAX, &source);
     bool pages = o.pages;
     out.only_user = o.only_user;
 
@@ -163,6 +171,6 @@ int cmd_pagetable(int argc, char **argv)
                       o.max_leaves);
     else if (s)
         rc = cli_fail("pagetable", s, "the walk stopped early");
-    vmic_core_close(core);
+    cli_space_close(&sp);
     return rc;
 }

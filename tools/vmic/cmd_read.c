@@ -4,31 +4,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli_space.h"
 
 static const char help[] =
     "usage: vmic read [OPTIONS] TARGET ADDRESS [LENGTH]\n\n"
     "Print LENGTH bytes (default 256) of guest memory at ADDRESS as a hexdump.\n"
-    "ADDRESS is virtual, translated through --root or the vCPU's CR3, unless\n"
-    "--pa makes it physical.\n\n"
+    "ADDRESS is virtual, translated through --root, the vCPU's CR3 or (--pid)\n"
+    "a process's page tables, unless --pa makes it physical. ADDRESS may be a\n"
+    "kernel or module symbol (linux_banner). Where the memory stops being\n"
+    "readable (the end of RAM, an unmapped page) the bytes before it are\n"
+    "printed, then where and why it stopped, and vmic exits 1.\n\n"
     "Options:\n"
     "  -p, --pa            ADDRESS is guest-physical\n"
-    "      --raw           write the bytes themselves to stdout\n" CLI_COMMON_HELP;
+    "      --raw           write the bytes themselves to stdout\n" CLI_SPACE_HELP
+    CLI_COMMON_HELP;
 
 #define CHUNK 65536
+#define PAGE 4096u
 #define MAX_LENGTH (1ull << 32)
 
 typedef struct read_job {
-    vmic_core *core;
+    cli_space sp;
     bool physical;
-    vmic_ctx_t ctx;
 } read_job;
 
-static vmic_status read_chunk(const read_job *job, uint64_t addr, uint8_t *buf, size_t n)
+static vmic_status read_piece(read_job *job, uint64_t addr, uint8_t *buf, size_t n)
 {
     if (job->physical)
-        return vmic_read_pa(job->core, vmic_pa(addr), buf, n);
-    return vmic_read_va(job->core, job->ctx, vmic_va(addr), buf, n);
+        return vmic_read_pa(job->sp.core, vmic_pa(addr), buf, n);
+    const char *source;
+    return vmic_read_va(job->sp.core, cli_space_ctx(&job->sp, addr, &source), vmic_va(addr), buf,
+                        n);
+}
+
+/* Reads n bytes at addr; when that fails, page by page, so that *got says
+ * how many bytes before the first unreadable page were read. */
+static vmic_status read_chunk(read_job *job, uint64_t addr, uint8_t *buf, size_t n, size_t *got)
+{
+    vmic_status s = read_piece(job, addr, buf, n);
+    *got = s ? 0 : n;
+    if (s == VMIC_OK)
+        return VMIC_OK;
+    while (*got < n) {
+        uint64_t at = addr + *got;
+        size_t piece = PAGE - (size_t)(at % PAGE);
+        if (piece > n - *got)
+            piece = n - *got;
+        if ((s = read_piece(job, at, buf + *got, piece)))
+            return s;
+        *got += piece;
+    }
+    return VMIC_OK; /* whole after all (a page that came back) */
 }
 
 static void hexdump_line(uint64_t addr, const uint8_t *p, size_t n)
@@ -66,6 +92,7 @@ static void json_bytes(json *j, const uint8_t *p, size_t n)
 
 typedef struct read_opts {
     bool physical, raw;
+    cli_space_opts space;
 } read_opts;
 
 static int read_option(void *arg, int opt, const char *value)
@@ -75,79 +102,96 @@ static int read_option(void *arg, int opt, const char *value)
     case 'p': o->physical = true; return 0;
     case 'r': o->raw = true; return 0;
     }
+    if (cli_space_option(&o->space, opt, value) == 0)
+        return 0;
     return cli_usage("read", "bad option");
+}
+
+static int print_json(read_job *job, uint64_t addr, uint64_t length, uint8_t *buf)
+{
+    size_t got;
+    const char *source;
+    vmic_status s = read_chunk(job, addr, buf, length, &got);
+    if (s && got == 0) /* nothing to show: the error object alone */
+        return cli_fail("read", s, "cannot read 0x%" PRIx64 " bytes at 0x%" PRIx64, length, addr);
+    vmic_ctx_t ctx = cli_space_ctx(&job->sp, addr, &source);
+    json j;
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_hex(&j, "address", addr);
+    json_str(&j, "space", job->physical ? "physical" : "virtual");
+    if (!job->physical)
+        json_hex(&j, "root", ctx.root.addr);
+    if (job->sp.have_process)
+        json_i64(&j, "pid", job->sp.proc.tgid);
+    json_u64(&j, "length", got);
+    json_bytes(&j, buf, got);
+    if (s) {
+        json_u64(&j, "requested", length);
+        json_hex(&j, "stopped_at", addr + got);
+        json_str(&j, "error", vmic_errmsg());
+    }
+    json_object_end(&j);
+    json_done(&j);
+    if (s)
+        return cli_fail("read", s, "stopped at 0x%" PRIx64 " after %zu of %" PRIu64 " bytes",
+                        addr + got, got, length);
+    return EXIT_OK;
+}
+
+static int print_dump(read_job *job, uint64_t addr, uint64_t length, uint8_t *buf, bool raw)
+{
+    for (uint64_t done = 0; done < length;) {
+        size_t n = length - done < CHUNK ? (size_t)(length - done) : CHUNK, got;
+        vmic_status s = read_chunk(job, addr + done, buf, n, &got);
+        if (raw)
+            fwrite(buf, 1, got, stdout);
+        else
+            for (size_t i = 0; i < got; i += 16)
+                hexdump_line(addr + done + i, buf + i, got - i < 16 ? got - i : 16);
+        done += got;
+        if (s)
+            return cli_fail("read", s, "stopped at 0x%" PRIx64 " after %" PRIu64 " of %" PRIu64
+                            " bytes", addr + done, done, length);
+    }
+    return EXIT_OK;
 }
 
 int cmd_read(int argc, char **argv)
 {
     static const struct option own[] = {
-        {"pa", no_argument, NULL, 'p'}, {"raw", no_argument, NULL, 'r'}, {0}};
+        {"pa", no_argument, NULL, 'p'}, {"raw", no_argument, NULL, 'r'}, CLI_SPACE_LONGOPTS,
+        {0}};
     cli_common c = {0};
     read_opts o = {0};
     read_job job = {0};
     uint64_t addr, length = 256;
-    const char *ctx_source = "physical";
     int first, rc;
 
     if ((first = cli_parse("read", help, argc, argv, own, "p", read_option, &o, &c, 2, 3)) < 0)
         return -first;
-    if (!cli_parse_u64(argv[first + 1], &addr))
-        return cli_usage("read", "'%s' is not an address", argv[first + 1]);
+    const char *where = argv[first + 1];
+    bool symbol = !cli_parse_u64(where, &addr);
+    if (symbol && o.physical)
+        return cli_usage("read", "'%s' is not a physical address", where);
     if (argc - first == 3 && (!cli_parse_u64(argv[first + 2], &length) || length == 0 ||
                               length > MAX_LENGTH))
         return cli_usage("read", "LENGTH must be between 1 and 4 GiB, not '%s'", argv[first + 2]);
 
     job.physical = o.physical;
-    bool raw = o.raw;
-    if (job.physical)
-        rc = cli_open("read", argv[first], &c, &job.core);
-    else
-        rc = cli_open_ctx("read", argv[first], &c, &job.core, &job.ctx, &ctx_source);
-    if (rc)
+    if ((rc = cli_space_open("read", argv[first], &c, &o.space, symbol, o.physical, &job.sp)))
         return rc;
-
+    if ((rc = cli_space_address("read", &job.sp, where, &addr))) {
+        cli_space_close(&job.sp);
+        return rc;
+    }
     uint8_t *buf = malloc(c.json ? length : CHUNK);
     if (!buf) {
-        vmic_core_close(job.core);
+        cli_space_close(&job.sp);
         return cli_fail("read", VMIC_E_NOMEM, "cannot allocate %" PRIu64 " bytes", length);
     }
-
-    rc = EXIT_OK;
-    if (c.json) {
-        vmic_status s = read_chunk(&job, addr, buf, length);
-        if (s) {
-            rc = cli_fail("read", s, "cannot read 0x%" PRIx64 " bytes at 0x%" PRIx64, length, addr);
-        } else {
-            json j;
-            json_init(&j, stdout);
-            json_object_begin(&j, NULL);
-            json_hex(&j, "address", addr);
-            json_str(&j, "space", job.physical ? "physical" : "virtual");
-            if (!job.physical)
-                json_hex(&j, "root", job.ctx.root.addr);
-            json_u64(&j, "length", length);
-            json_bytes(&j, buf, length);
-            json_object_end(&j);
-            json_done(&j);
-        }
-    } else {
-        for (uint64_t done = 0; done < length;) {
-            size_t n = length - done < CHUNK ? (size_t)(length - done) : CHUNK;
-            vmic_status s = read_chunk(&job, addr + done, buf, n);
-            if (s) {
-                fflush(stdout);
-                rc = cli_fail("read", s, "stopped at 0x%" PRIx64, addr + done);
-                break;
-            }
-            if (raw)
-                fwrite(buf, 1, n, stdout);
-            else
-                for (size_t i = 0; i < n; i += 16)
-                    hexdump_line(addr + done + i, buf + i, n - i < 16 ? n - i : 16);
-            done += n;
-        }
-    }
+    rc = c.json ? print_json(&job, addr, length, buf) : print_dump(&job, addr, length, buf, o.raw);
     free(buf);
-    vmic_core_close(job.core);
+    cli_space_close(&job.sp);
     return rc;
 }

@@ -39,8 +39,8 @@ static const char help[] =
     "      --tap KIND      debugreg (default where the driver has them) or breakpoint\n"
     "      --list          print the guest's syscall table and exit (dumps too)\n"
     "      --json          one JSON object per line: {\"type\":\"syscall\"|\"fork\"|\n"
-    "                      \"exec\"|\"exit\",...}, then {\"type\":\"summary\",...}\n" CLI_COMMON_HELP
-    CLI_OS_HELP;
+    "                      \"exec\"|\"exit\",...}, then {\"type\":\"summary\",...}\n"
+    CLI_OS_COMMON_HELP_OWN_JSON;
 
 typedef struct trace_opts {
     cli_os_opts os;

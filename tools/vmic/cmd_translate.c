@@ -2,14 +2,15 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli_space.h"
 
 static const char help[] =
     "usage: vmic translate [OPTIONS] TARGET VA...\n\n"
-    "Translate each virtual address VA through the page tables of --root (or\n"
-    "the vCPU's CR3) and show every entry the walk read, with its flags.\n"
-    "Exits 1 if any address does not translate.\n\n"
-    "Options:\n" CLI_COMMON_HELP;
+    "Translate each virtual address VA through the page tables of --root, the\n"
+    "vCPU's CR3 or (--pid) a process's, and show every entry the walk read,\n"
+    "with its flags. VA may be a kernel or module symbol. Exits 1 if any\n"
+    "address does not translate.\n\n"
+    "Options:\n" CLI_SPACE_HELP CLI_COMMON_HELP;
 
 static void entry_flags(uint64_t e, int level, char *buf, size_t size)
 {
@@ -83,35 +84,47 @@ static void json_walk(json *j, const vmic_translation_t *t, vmic_ctx_t ctx)
     json_object_end(j);
 }
 
+static int translate_option(void *arg, int opt, const char *value)
+{
+    if (cli_space_option(arg, opt, value) == 0)
+        return 0;
+    return cli_usage("translate", "bad option");
+}
+
 int cmd_translate(int argc, char **argv)
 {
+    static const struct option own[] = {CLI_SPACE_LONGOPTS, {0}};
     cli_common c = {0};
-    vmic_core *core;
-    vmic_ctx_t ctx;
-    const char *source;
+    cli_space_opts o = {0};
+    cli_space sp;
     int first, rc;
 
-    if ((first = cli_parse("translate", help, argc, argv, NULL, NULL, NULL, NULL, &c, 2,
+    if ((first = cli_parse("translate", help, argc, argv, own, NULL, translate_option, &o, &c, 2,
                            INT32_MAX)) < 0)
         return -first;
+    bool symbols = false;
     for (int i = first + 1; i < argc; i++) {
         uint64_t va;
-        if (!cli_parse_u64(argv[i], &va))
-            return cli_usage("translate", "'%s' is not an address", argv[i]);
+        symbols |= !cli_parse_u64(argv[i], &va);
     }
-    if ((rc = cli_open_ctx("translate", argv[first], &c, &core, &ctx, &source)))
+    if ((rc = cli_space_open("translate", argv[first], &c, &o, symbols, false, &sp)))
         return rc;
 
-    vmic_paging_t pg = vmic_core_paging(core);
+    vmic_paging_t pg = vmic_core_paging(sp.core);
     json j;
     json_init(&j, stdout);
     if (c.json)
         json_array_begin(&j, NULL);
     for (int i = first + 1; i < argc; i++) {
         uint64_t va;
+        const char *source;
         vmic_translation_t t;
-        cli_parse_u64(argv[i], &va);
-        if (vmic_translate_walk(core, ctx, vmic_va(va), &t) != VMIC_OK)
+        if (cli_space_address("translate", &sp, argv[i], &va)) {
+            rc = EXIT_FAIL;
+            continue;
+        }
+        vmic_ctx_t ctx = cli_space_ctx(&sp, va, &source);
+        if (vmic_translate_walk(sp.core, ctx, vmic_va(va), &t) != VMIC_OK)
             rc = EXIT_FAIL;
         if (c.json)
             json_walk(&j, &t, ctx);
@@ -122,6 +135,6 @@ int cmd_translate(int argc, char **argv)
         json_array_end(&j);
         json_done(&j);
     }
-    vmic_core_close(core);
+    cli_space_close(&sp);
     return rc;
 }
