@@ -16,6 +16,12 @@
  *   wake_up_new_task(p)              a new task, before it first runs
  *   do_exit(code)                    a task exiting, with its code
  *
+ * and, only with no_syscalls (the two syscall breakpoints are not armed):
+ *
+ *   begin_new_exec(bprm)             an exec past its point of no return,
+ *                                    the task still under its old comm
+ *   finalize_exec(bprm)              the new program set up
+ *
  * An entry and its return are matched per task (the vCPU's current task,
  * vmic_os_current_task), and checked against each other (the same pt_regs,
  * the same orig_ax). A return with no entry (the call began before the
@@ -24,6 +30,9 @@
  * reported. exit and exit_group never return: they are reported at entry.
  * A successful execve is reported at its return, in the new program, with
  * its command line read from the new mm; the file name was read at entry.
+ * The exec event is a process event: a syscalls filter that leaves execve
+ * out keeps it, no_processes drops it; with no_syscalls it comes from the
+ * two exec breakpoints (the file name from bprm->filename).
  *
  * Names, argument names and C types come from the guest kernel itself
  * (vmic_os_syscalls); strings and buffers are read from the calling
@@ -33,7 +42,8 @@
  *
  * The breakpoints go through a breakpoint manager (utils.h): debug-register
  * taps where the driver has them (qemu: gdb Z1; kvm: the debug registers,
- * which hold exactly the four above), else INT3 taps in shadow pages. The
+ * which hold four: a session arms at most four of the six above), else INT3
+ * taps in shadow pages. The
  * session ends on SIGINT/SIGTERM, when the callback asks, after the
  * options' duration, or when the guest goes away; however it ends, every
  * breakpoint is removed and the guest runs on untraced.
@@ -74,8 +84,10 @@ typedef enum vmic_trace_value_kind {
     VMIC_VALUE_STRING,        /* a NUL-terminated string read from the process */
     VMIC_VALUE_BUFFER,        /* bytes of a buffer (length from another argument) */
     VMIC_VALUE_STRINGS,       /* an array of strings (execve's argv, envp) */
-    VMIC_VALUE_FLAGS,         /* symbolic flags (open's O_*) or a constant (AT_FDCWD) */
+    VMIC_VALUE_FLAGS,         /* symbolic flags (O_*, PROT_*, CLONE_*...) or a
+                                 constant (AT_FDCWD, TCGETS, SIGCHLD) */
     VMIC_VALUE_UNREADABLE,    /* a pointer whose memory could not be read */
+    VMIC_VALUE_STRUCT,        /* a struct read from the process ({flags=...}) */
 } vmic_trace_value_kind;
 
 typedef struct vmic_trace_value {
@@ -84,9 +96,13 @@ typedef struct vmic_trace_value {
     uint64_t raw;             /* the register's value */
     vmic_trace_value_kind kind;
     bool truncated;           /* the string or buffer went on past the bound */
-    char text[VMIC_TRACE_TEXT]; /* as strace shows it: 3, "/etc/passwd" (C
-                                   escapes), O_RDONLY|O_CLOEXEC, AT_FDCWD,
-                                   0x7ffd1234, ["ls", "-l"] */
+    bool hidden;              /* strace leaves it out of the line (open's mode
+                                 without O_CREAT, ioctl's for FIOCLEX, fcntl's
+                                 for F_GETFL); --json keeps it */
+    char text[VMIC_TRACE_TEXT]; /* as Debian 12's strace 6.1 shows it: 3,
+                                   "/etc/passwd" (C escapes), O_RDONLY|O_CLOEXEC,
+                                   AT_FDCWD, 0x7ffd1234, NULL, ["ls", "-l"],
+                                   PROT_READ|PROT_WRITE, TCGETS, 0644, -1 */
 } vmic_trace_value_t;
 
 typedef struct vmic_trace_event {

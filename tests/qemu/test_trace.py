@@ -11,11 +11,15 @@ then the workload, and compares:
   run 1    every open, write, exec, exit, fork and thread of the workload's
            log appears exactly once, with the right pid, name, path and
            result; the summary counts what was printed
-  run 2    --comm cat --syscall openat,execve,exit_group: only those
+  run 1    and the arguments of the workload's calls as Debian 12's strace
+           6.1 printed them for the same calls (flags, modes, addresses)
+  run 2    --comm cat --syscall openat,read,write,exit_group: only those,
+           and cat's exec (a process event) all the same
   run 3    SIGINT mid-run (--pid 1): vmic detaches cleanly and the guest
            finishes its script (its own "done" line)
   run 5    --pid 1 --follow: the workload (init's child) and its children are
            traced, their opens, execs and exits as the log says; nothing else
+  run 6    --no-syscalls: every fork, exec and exit of the log, no syscall
   examples ps, breakpoint and strace (when built) on the same guest
   run 4    QEMU killed mid-trace: vmic ends with a clear error, no hang
 
@@ -419,13 +423,33 @@ def check_execs(truth, events):
             check(not execs, "pid %d: an exec event for a failed execve" % pid)
             continue
         check(calls[0]["ret"] == 0, "execve of %s returned %d" % (path, calls[0]["ret"]))
-        if check(len(execs) == 1, "exec of %s by %d seen %d times" % (path, pid, len(execs))):
-            e = execs[0]
-            check(e["filename"] == path, "exec by %d: file %r" % (pid, e["filename"]))
-            check(e["cmdline"] == x["argv"], "exec by %d: cmdline %r, guest says %r" %
-                  (pid, e["cmdline"], x["argv"]))
-            check(e["comm"] == os.path.basename(path)[:15], "exec by %d: comm %s" %
-                  (pid, e["comm"]))
+        check_exec_event(x, execs)
+
+
+def check_exec_event(x, execs):
+    """The one exec event of the log's exec line x: file, command line, names."""
+    pid, path = int(x["pid"]), x["path"]
+    if check(len(execs) == 1, "exec of %s by %d seen %d times" % (path, pid, len(execs))):
+        e = execs[0]
+        check(e["filename"] == path, "exec by %d: file %r" % (pid, e["filename"]))
+        check(e["cmdline"] == x["argv"], "exec by %d: cmdline %r, guest says %r" %
+              (pid, e["cmdline"], x["argv"]))
+        check(e["comm"] == os.path.basename(path)[:15], "exec by %d: comm %s" %
+              (pid, e["comm"]))
+        # The workload forked the child, which execs under the workload's name.
+        check(e["old_comm"] == "vmic-workload", "exec by %d: was %r, not vmic-workload" %
+              (pid, e["old_comm"]))
+
+
+def check_exec_events(truth, events):
+    """Exactly one exec event per successful exec of the log, none for a failed one."""
+    failed = {int(f["pid"]) for f in truth_lines(truth, "execfail")}
+    for x in truth_lines(truth, "exec"):
+        execs = of_type(events, "exec", int(x["pid"]))
+        if int(x["pid"]) in failed:
+            check(not execs, "pid %s: an exec event for a failed execve" % x["pid"])
+        else:
+            check_exec_event(x, execs)
 
 
 def check_exits(truth, events, workload_pid):
@@ -471,6 +495,90 @@ def check_summary(events, summary):
           (summary["events"], len(events)))
 
 
+def shown_args(e):
+    """The arguments as the strace-like line shows them."""
+    return ", ".join(a["text"] for a in e["args"] if not a.get("hidden"))
+
+
+# What Debian 12's strace 6.1 printed for the same calls of the workload
+# (tests/fixtures/workload.c built with gcc -static, run on the host under
+# strace -f): the calls whose arguments are the source's constants...
+STRACE_EXACT = [
+    ("mkdir", '"/tmp/vmic-w", 0755'),
+    ("openat", 'AT_FDCWD, "/tmp/vmic-w/alpha.txt", O_WRONLY|O_CREAT|O_TRUNC, 0644'),
+    ("openat", 'AT_FDCWD, "/tmp/vmic-w/alpha.txt", O_RDONLY'),
+    ("openat", 'AT_FDCWD, "/nonexistent/vmic-w.txt", O_RDONLY'),
+    ("openat", 'AT_FDCWD, "/tmp/vmic-w", O_RDONLY|O_DIRECTORY'),
+    ("openat", 'AT_FDCWD, "/tmp/vmic-w/thread.txt", O_WRONLY|O_CREAT|O_TRUNC, 0600'),
+    ("openat", 'AT_FDCWD, "/dev/null", O_WRONLY'),
+    ("fcntl", "1, F_DUPFD_CLOEXEC, 10"),
+    ("exit_group", "5"),
+]
+# ... and those whose addresses and sizes change from run to run: strace's
+# line with the numbers as patterns.
+STRACE_PATTERN = [
+    ("clone3", r"\{flags=CLONE_VM\|CLONE_FS\|CLONE_FILES\|CLONE_SIGHAND\|CLONE_THREAD\|"
+     r"CLONE_SYSVSEM\|CLONE_SETTLS\|CLONE_PARENT_SETTID\|CLONE_CHILD_CLEARTID, "
+     r"child_tid=0x[0-9a-f]+, parent_tid=0x[0-9a-f]+, exit_signal=0, stack=0x[0-9a-f]+, "
+     r"stack_size=0x[0-9a-f]+, tls=0x[0-9a-f]+\}, 88"),
+    # strace names clone's arguments (child_stack=NULL, flags=...): the values are these
+    ("clone", r"CLONE_CHILD_CLEARTID\|CLONE_CHILD_SETTID\|SIGCHLD, NULL, NULL, 0x[0-9a-f]+, NULL"),
+    ("mmap", r"NULL, \d+, PROT_NONE, MAP_PRIVATE\|MAP_ANONYMOUS\|MAP_STACK, -1, 0"),
+    ("mprotect", r"0x[0-9a-f]+, \d+, PROT_READ\|PROT_WRITE"),
+    ("mprotect", r"0x[0-9a-f]+, \d+, PROT_READ"),
+    ("madvise", r"0x[0-9a-f]+, \d+, MADV_DONTNEED"),
+    ("brk", r"NULL"),
+    ("brk", r"0x[0-9a-f]+"),
+    ("arch_prctl", r"ARCH_SET_FS, 0x[0-9a-f]+"),
+    ("set_tid_address", r"0x[0-9a-f]+"),
+    ("set_robust_list", r"0x[0-9a-f]+, 24"),
+    ("rseq", r"0x[0-9a-f]+, 0x20, 0, 0x53053053"),
+]
+
+
+def check_arguments(truth, events, wpid):
+    """The workload's calls as strace shows them; then every call of every
+    process (the whole guest was traced) against the forms strace uses."""
+    # The fds (3 on the host, others in the guest) from the workload's log
+    # (alpha.txt: its last open, the one read).
+    fds = {o["path"]: int(o["ret"]) for o in truth_lines(truth, "open")
+           if int(o["pid"]) == wpid}
+    exact = STRACE_EXACT + [
+        ("openat", '%d, "beta.txt", O_WRONLY|O_CREAT|O_APPEND, 0600' % fds.get("/tmp/vmic-w", -1)),
+        ("write", '%s, "hello from vmic-workload", 24' %
+         [w["fd"] for w in truth_lines(truth, "write") if w["text"] == "hello from vmic-workload"]
+         [0]),
+        ("read", '%d, "hello from vmic-workload", 64' % fds.get("/tmp/vmic-w/alpha.txt", -1))]
+    mine = [e for e in syscalls(events) if e["tgid"] == wpid or
+            e["tgid"] in {int(f["child"]) for f in truth_lines(truth, "fork")}]
+    lines = {}
+    for e in mine:
+        lines.setdefault(e["name"], set()).add(shown_args(e))
+    for name, text in exact:
+        check(text in lines.get(name, ()), "no %s(%s) of the workload; its %s calls: %s" %
+              (name, text, name, sorted(lines.get(name, ()))[:6]))
+    for name, pattern in STRACE_PATTERN:
+        check(any(re.fullmatch(pattern, t) for t in lines.get(name, ())),
+              "no %s call of the workload like strace's %s: %s" %
+              (name, pattern, sorted(lines.get(name, ()))[:6]))
+    fd_names = {"fd", "oldfd", "newfd", "in_fd", "out_fd", "dfd"}
+    addr = re.compile(r"NULL|0x[0-9a-f]+")
+    for e in syscalls(events):
+        a, what = e["args"], "%s(%s) of %s" % (e["name"], shown_args(e), e["comm"])
+        for v in a:
+            if v["name"] in fd_names and re.fullmatch(r"-?\d+", v["text"]):
+                check(-100 <= int(v["text"]) < 1 << 20, "an fd shown unsigned: " + what)
+        if e["name"] in ("mmap", "mprotect"):
+            check(addr.fullmatch(a[0]["text"]) is not None, "an address not in hex: " + what)
+            check(a[2]["text"].startswith("PROT_"), "prot not by name: " + what)
+        if e["name"] == "mmap":
+            check(re.match(r"MAP_(SHARED|PRIVATE)", a[3]["text"]) is not None,
+                  "mmap flags not by name: " + what)
+        if e["name"] in ("clone", "ioctl"):
+            text = a[0 if e["name"] == "clone" else 1]["text"]
+            check(not re.fullmatch(r"[1-9]\d*", text), "flags or request in decimal: " + what)
+
+
 def test_run_1(g):
     log("run 1: everything the workload did, exactly once")
     got = traced_run(g, "1", [])
@@ -493,6 +601,7 @@ def test_run_1(g):
     check_exits(truth, events, wpid)
     check_forks(truth, events)
     check_summary(events, summary)
+    check_arguments(truth, events, wpid)
     execs = of_type(events, "exec", wpid)
     if check(len(execs) == 1, "the workload's own exec seen %d times" % len(execs)):
         after = [e for e in syscalls(events, pid=wpid) if e["seq"] > execs[0]["seq"]]
@@ -508,8 +617,8 @@ def test_run_1(g):
 
 
 def test_run_2_filters(g):
-    log("run 2: --comm cat --syscall openat,execve,exit_group")
-    wanted = {"openat", "execve", "exit_group"}
+    log("run 2: --comm cat --syscall openat,read,write,exit_group")
+    wanted = {"openat", "read", "write", "exit_group"}
     got = traced_run(g, "2", ["--comm", "cat", "--syscall", ",".join(sorted(wanted))])
     if not got:
         return
@@ -522,7 +631,9 @@ def test_run_2_filters(g):
         check("cat" in names, "event of %s (%d) got through --comm cat" % (e["comm"], e["pid"]))
         check(e["type"] != "syscall" or e["name"] in wanted, "syscall %s got through" %
               e.get("name"))
-    check(len(of_type(events, "exec", cat[0])) == 1, "cat's exec not seen once")
+    # execve is filtered out, its exec event (a process event) is not
+    check_exec_event([x for x in truth_lines(truth, "exec") if x["path"] == "/bin/cat"][0],
+                     of_type(events, "exec", cat[0]))
     opens = [e for e in syscalls(events, "openat", cat[0])
              if unquote(arg(e, "filename")["text"]) == "/tmp/vmic-w/alpha.txt"]
     check(len(opens) == 1, "cat's openat of alpha.txt seen %d times" % len(opens))
@@ -576,6 +687,31 @@ def test_run_5_follow(g):
     check_opens(truth, events)
     check_execs(truth, events)
     check_exits(truth, events, int(start[0]["pid"]))
+
+
+def test_run_6_no_syscalls(g):
+    log("run 6: --no-syscalls: forks, execs, exits and nothing else")
+    got = traced_run(g, "6", ["--no-syscalls"])
+    if not got:
+        return
+    truth, events, _ = got
+    start = truth_lines(truth, "start")
+    if not check(len(start) == 1, "no start line in the workload's log"):
+        return
+    wpid = int(start[0]["pid"])
+    log("  %d events, %d execs" % (len(events), len(of_type(events, "exec"))))
+    check(not syscalls(events), "%d syscall events under --no-syscalls" % len(syscalls(events)))
+    check_exec_events(truth, events)
+    check_forks(truth, events)
+    own = of_type(events, "exec", wpid)
+    check(len(own) == 1 and own[0]["filename"] == "/bin/vmic-workload" and
+          own[0]["cmdline"] == "/bin/vmic-workload run 6" and own[0]["old_comm"] not in ("", "?"),
+          "the workload's own exec: %r" % own)
+    for pid, code in [(int(x["pid"]), int(x["code"])) for x in truth_lines(truth, "exit")] + \
+            [(wpid, 5)]:
+        exits = [e for e in of_type(events, "exit", pid) if not e["thread"]]
+        check(len(exits) == 1 and exits[0]["status"] == code,
+              "exit of %d (code %d): %r" % (pid, code, exits))
 
 
 def test_examples(g, examples):
@@ -643,6 +779,7 @@ def main():
         test_run_2_filters(g)
         test_run_3_sigint(g)
         test_run_5_follow(g)
+        test_run_6_no_syscalls(g)
         if a.examples:
             test_examples(g, a.examples)
         done = True

@@ -12,7 +12,7 @@
 static const char *value_kind(vmic_trace_value_kind k)
 {
     static const char *const names[] = {"int", "hex", "string", "buffer", "strings", "flags",
-                                        "unreadable"};
+                                        "unreadable", "struct"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
@@ -38,6 +38,8 @@ static void json_syscall(json *j, const vmic_trace_event_t *ev)
         json_str(j, "text", v->text);
         if (v->truncated)
             json_bool(j, "truncated", true);
+        if (v->hidden)
+            json_bool(j, "hidden", true);   /* not in the strace-like line */
         json_object_end(j);
     }
     json_array_end(j);

@@ -3,12 +3,15 @@
  * and name the kernel's metadata gives it, and decoding the values of one
  * call from the calling process's memory.
  *
- * The rules, in order: a char/void pointer followed by a length argument is
- * a buffer (read by the call if const, else filled by it); another const
- * char pointer is a string; const char *const * is an array of strings;
- * another pointer is shown as an address; a directory fd may be AT_FDCWD;
- * open and openat's flags are O_* names; umode_t is octal; integers are
- * signed or unsigned, 4 or 8 bytes, as their type says.
+ * The rules, in order: an argument of a syscall strace knows the meaning of
+ * is shown as strace shows it (the table below: flags and constants by
+ * name, addresses in hex, clone3's struct); a char/void pointer followed by
+ * a length argument is a buffer (read by the call if const, else filled by
+ * it); another const char pointer is a string; const char *const * is an
+ * array of strings; another pointer is shown as an address; a file
+ * descriptor is a signed int whatever its C type (mmap's fd -1); a
+ * directory fd may be AT_FDCWD; umode_t is octal; integers are signed or
+ * unsigned, 4 or 8 bytes, as their type says.
  *
  * Every read is bounded (string_max, buffer_max, TRACE_MAX_ARRAY) and a
  * pointer that does not translate is shown as its address, never followed
@@ -66,16 +69,103 @@ static arg_shape integer_shape(const char *type)
     return (arg_shape){.cls = ARG_SIGNED, .width = 8}; /* long, off_t, loff_t, ... */
 }
 
+/* Arguments whose meaning the name and C type do not tell: by syscall (NULL:
+ * any) and the kernel's name for the argument. */
+typedef struct arg_rule {
+    const char *syscall, *arg;
+    arg_class cls;
+    value_set set;
+} arg_rule;
+
+static const arg_rule rules[] = {
+    /* files */
+    {"open", "flags", ARG_SET, SET_OPEN_FLAGS},
+    {"openat", "flags", ARG_SET, SET_OPEN_FLAGS},
+    {"pipe2", "flags", ARG_SET, SET_FD_FLAGS},
+    {"dup3", "flags", ARG_SET, SET_FD_FLAGS},
+    {"access", "mode", ARG_SET, SET_ACCESS_MODE},
+    {"faccessat", "mode", ARG_SET, SET_ACCESS_MODE},
+    {"faccessat2", "mode", ARG_SET, SET_ACCESS_MODE},
+    {"faccessat2", "flags", ARG_SET, SET_FACCESSAT2_FLAGS},
+    {"newfstatat", "flag", ARG_SET, SET_AT_FLAGS},
+    {"unlinkat", "flag", ARG_SET, SET_AT_FLAGS},
+    {"linkat", "flags", ARG_SET, SET_AT_FLAGS},
+    {"fchownat", "flag", ARG_SET, SET_AT_FLAGS},
+    {"utimensat", "flags", ARG_SET, SET_AT_FLAGS},
+    {"execveat", "flags", ARG_SET, SET_AT_FLAGS},
+    {"execveat", "fd", ARG_DIRFD, SET_NONE},
+    {"statx", "flags", ARG_SET, SET_STATX_FLAGS},
+    {"lseek", "whence", ARG_SET, SET_SEEK},
+    {"fcntl", "cmd", ARG_SET, SET_FCNTL_CMD},
+    {"fcntl", "arg", ARG_FCNTL_ARG, SET_NONE},
+    {"ioctl", "cmd", ARG_SET, SET_IOCTL_CMD},
+    {"ioctl", "arg", ARG_IOCTL_ARG, SET_NONE},
+    /* memory */
+    {"mmap", "addr", ARG_HEX, SET_NONE},
+    {"mmap", "prot", ARG_SET, SET_PROT},
+    {"mmap", "flags", ARG_SET, SET_MMAP_FLAGS},
+    {"mmap", "off", ARG_HEXNUM, SET_NONE},
+    {"mprotect", "start", ARG_HEX, SET_NONE},
+    {"mprotect", "prot", ARG_SET, SET_PROT},
+    {"pkey_mprotect", "start", ARG_HEX, SET_NONE},
+    {"pkey_mprotect", "prot", ARG_SET, SET_PROT},
+    {"munmap", "addr", ARG_HEX, SET_NONE},
+    {"mremap", "addr", ARG_HEX, SET_NONE},
+    {"mremap", "new_addr", ARG_HEX, SET_NONE},
+    {"madvise", "start", ARG_HEX, SET_NONE},
+    {"madvise", "behavior", ARG_SET, SET_MADVISE},
+    {"msync", "start", ARG_HEX, SET_NONE},
+    {"mlock", "start", ARG_HEX, SET_NONE},
+    {"munlock", "start", ARG_HEX, SET_NONE},
+    {"mincore", "start", ARG_HEX, SET_NONE},
+    {"brk", "brk", ARG_HEX, SET_NONE},
+    /* processes */
+    {"clone", "clone_flags", ARG_SET, SET_CLONE_FLAGS},
+    {"clone", "newsp", ARG_HEX, SET_NONE},
+    {"clone", "tls", ARG_HEX, SET_NONE},
+    {"clone3", "uargs", ARG_CLONE_ARGS, SET_NONE},
+    {"wait4", "options", ARG_SET, SET_WAIT_OPTIONS},
+    {"waitid", "options", ARG_SET, SET_WAIT_OPTIONS},
+    {"rt_sigprocmask", "how", ARG_SET, SET_SIGMASK_HOW},
+    {"arch_prctl", "option", ARG_SET, SET_ARCH_PRCTL},
+    {"arch_prctl", "arg2", ARG_HEXNUM, SET_NONE},
+    {"prlimit64", "resource", ARG_SET, SET_RLIMIT},
+    {"getrlimit", "resource", ARG_SET, SET_RLIMIT},
+    {"setrlimit", "resource", ARG_SET, SET_RLIMIT},
+    {"getrandom", "flags", ARG_SET, SET_GETRANDOM},
+    {"rseq", "rseq_len", ARG_HEXNUM, SET_NONE},
+    {"rseq", "sig", ARG_HEXNUM, SET_NONE},
+    {NULL, "sig", ARG_SET, SET_SIGNAL},        /* kill, tgkill, rt_sigaction... */
+};
+
+static const arg_rule *rule_of(const char *syscall, const char *arg)
+{
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if ((!rules[i].syscall || strcmp(rules[i].syscall, syscall) == 0) &&
+            strcmp(rules[i].arg, arg) == 0)
+            return &rules[i];
+    return NULL;
+}
+
+static bool is_fd(const vmic_syscall_arg_t *a)
+{
+    static const char *const names[] = {"fd", "oldfd", "newfd", "fd_in", "fd_out", "in_fd",
+                                        "out_fd", "epfd", "ufd", "pidfd", NULL};
+    return stars(a->type) == 0 && in_list(a->name, names);
+}
+
 static arg_shape shape_arg(const vmic_syscall_t *sc, int i)
 {
     static const char *const reads_void[] = {"sendto", NULL};
-    static const char *const open_calls[] = {"open", "openat", NULL};
     const vmic_syscall_arg_t *a = &sc->args[i];
     const vmic_syscall_arg_t *next = i + 1 < sc->nargs ? &sc->args[i + 1] : NULL;
     bool is_const = strstr(a->type, "const") != NULL;
     bool char_ptr = stars(a->type) == 1 && strstr(a->type, "char");
     bool void_ptr = stars(a->type) == 1 && strstr(a->type, "void");
+    const arg_rule *rule = rule_of(sc->name, a->name);
 
+    if (rule)
+        return (arg_shape){.cls = rule->cls, .width = 4, .set = (uint8_t)rule->set};
     if ((char_ptr || void_ptr) && next && is_length(next)) {
         bool input = is_const || in_list(sc->name, reads_void);
         return (arg_shape){.cls = input ? ARG_BUF_IN : ARG_BUF_OUT, .len_arg = (int8_t)(i + 1)};
@@ -89,8 +179,8 @@ static arg_shape shape_arg(const vmic_syscall_t *sc, int i)
     size_t n = strlen(a->name);
     if (strcmp(a->type, "int") == 0 && (n >= 3 && strcmp(a->name + n - 3, "dfd") == 0))
         return (arg_shape){.cls = ARG_DIRFD, .width = 4};
-    if (strcmp(a->name, "flags") == 0 && in_list(sc->name, open_calls))
-        return (arg_shape){.cls = ARG_OPEN_FLAGS, .width = 4};
+    if (is_fd(a))
+        return (arg_shape){.cls = ARG_FD, .width = 4};
     if (strcmp(a->type, "umode_t") == 0)
         return (arg_shape){.cls = ARG_MODE, .width = 4};
     return integer_shape(a->type);
@@ -257,6 +347,155 @@ static void decode_integer(const arg_shape *a, vmic_trace_value_t *v)
         set_text(v, VMIC_VALUE_INT, "%" PRIu64, a->width == 4 ? (uint32_t)v->raw : v->raw);
 }
 
+/* clone3's struct clone_args (uapi, fixed layout: 88 bytes in 5.7 and
+ * later, 64 in the first version), the fields strace shows: those the
+ * flags give a meaning, and always exit_signal, stack and stack_size. */
+enum {
+    CA_FLAGS = 0, CA_PIDFD = 8, CA_CHILD_TID = 16, CA_PARENT_TID = 24, CA_EXIT_SIGNAL = 32,
+    CA_STACK = 40, CA_STACK_SIZE = 48, CA_TLS = 56, CA_SET_TID = 64, CA_SET_TID_SIZE = 72,
+    CA_CGROUP = 80, CA_SIZE = 88, CA_SIZE_VER0 = 64,
+};
+#define CLONE_PIDFD 0x1000ull
+#define CLONE_SETTLS 0x80000ull
+#define CLONE_PARENT_SETTID 0x100000ull
+#define CLONE_CHILD_CLEARTID 0x200000ull
+#define CLONE_CHILD_SETTID 0x1000000ull
+#define CLONE_INTO_CGROUP 0x200000000ull
+
+static uint64_t ca_field(const uint8_t *b, int off)
+{
+    uint64_t v;
+    memcpy(&v, b + off, sizeof v);
+    return v;
+}
+
+static void put_field(char *out, size_t size, size_t *n, const char *name, const char *fmt,
+                      uint64_t v)
+{
+    if (*n >= size)
+        return;
+    int w = snprintf(out + *n, size - *n, "%s%s=", *n > 1 ? ", " : "", name);
+    if (w > 0)
+        *n += (size_t)w;
+    if (*n >= size)
+        return;
+    if (strcmp(fmt, "addr") == 0)
+        w = v ? snprintf(out + *n, size - *n, "%#" PRIx64, v) : snprintf(out + *n, size - *n,
+                                                                         "NULL");
+    else
+        w = snprintf(out + *n, size - *n, "%#" PRIx64, v);
+    if (w > 0)
+        *n += (size_t)w;
+}
+
+static void decode_clone_args(vmic_tracer *t, vmic_ctx_t ctx, uint64_t size,
+                              vmic_trace_value_t *v)
+{
+    uint8_t b[CA_SIZE] = {0};
+    char set[160];
+    if (!v->raw || size < CA_SIZE_VER0) {
+        set_address(v, VMIC_VALUE_HEX);
+        return;
+    }
+    size_t len = size < CA_SIZE ? (size_t)size : CA_SIZE;
+    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), b, len) != VMIC_OK) {
+        vmic_clear_error();
+        set_address(v, VMIC_VALUE_UNREADABLE);
+        return;
+    }
+    uint64_t flags = ca_field(b, CA_FLAGS);
+    char *out = v->text;
+    size_t room = sizeof v->text, n = 0;
+    value_set_text(SET_CLONE3_FLAGS, flags, set, sizeof set);
+    n += (size_t)snprintf(out, room, "{flags=%s", set);
+    if (flags & CLONE_PIDFD)
+        put_field(out, room, &n, "pidfd", "addr", ca_field(b, CA_PIDFD));
+    if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID))
+        put_field(out, room, &n, "child_tid", "addr", ca_field(b, CA_CHILD_TID));
+    if (flags & CLONE_PARENT_SETTID)
+        put_field(out, room, &n, "parent_tid", "addr", ca_field(b, CA_PARENT_TID));
+    value_set_text(SET_SIGNAL, ca_field(b, CA_EXIT_SIGNAL), set, sizeof set);
+    if (n < room)
+        n += (size_t)snprintf(out + n, room - n, ", exit_signal=%s", set);
+    put_field(out, room, &n, "stack", "addr", ca_field(b, CA_STACK));
+    put_field(out, room, &n, "stack_size", "hex", ca_field(b, CA_STACK_SIZE));
+    if (flags & CLONE_SETTLS)
+        put_field(out, room, &n, "tls", "addr", ca_field(b, CA_TLS));
+    if (len >= CA_SET_TID_SIZE + 8 && ca_field(b, CA_SET_TID_SIZE)) {
+        put_field(out, room, &n, "set_tid", "addr", ca_field(b, CA_SET_TID));
+        put_field(out, room, &n, "set_tid_size", "hex", ca_field(b, CA_SET_TID_SIZE));
+    }
+    if (len >= CA_CGROUP + 8 && (flags & CLONE_INTO_CGROUP))
+        put_field(out, room, &n, "cgroup", "hex", ca_field(b, CA_CGROUP));
+    if (n < room)
+        snprintf(out + n, room - n, "}");
+    v->kind = VMIC_VALUE_STRUCT;
+    v->truncated = n + 1 >= room;
+}
+
+/* ioctl's third argument, as its request (args[1]) says. */
+static void decode_ioctl_arg(uint64_t cmd, vmic_trace_value_t *v)
+{
+    switch (ioctl_arg_of(cmd)) {
+    case IOCTL_ARG_ADDR: set_address(v, VMIC_VALUE_HEX); break;
+    case IOCTL_ARG_INT: set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw); break;
+    case IOCTL_ARG_NONE:
+        set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+        v->hidden = true;
+        break;
+    case IOCTL_ARG_TCFLSH:
+        value_set_text(SET_TCFLSH, v->raw, v->text, sizeof v->text);
+        v->kind = VMIC_VALUE_FLAGS;
+        break;
+    case IOCTL_ARG_TCXONC:
+        value_set_text(SET_TCXONC, v->raw, v->text, sizeof v->text);
+        v->kind = VMIC_VALUE_FLAGS;
+        break;
+    case IOCTL_ARG_HEX: set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw); break;
+    }
+}
+
+/* fcntl's third argument, as its command (args[1]) says. */
+static void decode_fcntl_arg(uint64_t cmd, vmic_trace_value_t *v)
+{
+    enum { F_DUPFD = 0, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW,
+           F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG };
+    switch ((uint32_t)cmd) {
+    case F_GETFD: case F_GETFL: case F_GETOWN: case F_GETSIG:
+    case 1025: case 1032: case 1034: /* F_GETLEASE, F_GETPIPE_SZ, F_GET_SEALS */
+        set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+        v->hidden = true;
+        return;
+    case F_SETFD:
+        set_text(v, VMIC_VALUE_FLAGS, "%s", v->raw == 1 ? "FD_CLOEXEC" : "0");
+        if (v->raw > 1)
+            set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+        return;
+    case F_SETFL:
+        value_set_text(SET_OPEN_FLAGS, v->raw, v->text, sizeof v->text);
+        v->kind = VMIC_VALUE_FLAGS;
+        return;
+    case F_GETLK: case F_SETLK: case F_SETLKW: case 36: case 37: case 38: /* F_OFD_* */
+        set_address(v, VMIC_VALUE_HEX);
+        return;
+    case F_DUPFD: case F_SETOWN: case F_SETSIG: case 1024: case 1026: case 1030: case 1031:
+    case 1033:
+        set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
+        return;
+    }
+    set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+}
+
+/* open's mode means something only with O_CREAT or O_TMPFILE: strace
+ * leaves it out otherwise, and so does the line. */
+static bool unused_mode(const syscall_shape *sh, int i, const uint64_t *args)
+{
+    if (i == 0 || sh->args[i - 1].cls != ARG_SET || sh->args[i - 1].set != SET_OPEN_FLAGS)
+        return false;
+    uint64_t flags = args[i - 1];
+    return !(flags & 0100u) && (flags & 020200000u) != 020200000u; /* O_CREAT, O_TMPFILE */
+}
+
 static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_t ctx,
                        const uint64_t *args, vmic_trace_value_t *v)
 {
@@ -269,6 +508,12 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
     case ARG_HEX:
     case ARG_BUF_OUT: /* filled by the call: read at the return */
         set_address(v, VMIC_VALUE_HEX);
+        break;
+    case ARG_HEXNUM:
+        set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+        break;
+    case ARG_FD:
+        set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
         break;
     case ARG_DIRFD:
         if ((int32_t)v->raw == AT_FDCWD)
@@ -285,12 +530,23 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
     case ARG_BUF_IN:
         decode_buffer(t, ctx, args[a->len_arg], v);
         break;
-    case ARG_OPEN_FLAGS:
-        open_flags_text(v->raw, v->text, sizeof v->text);
+    case ARG_SET:
+        value_set_text((value_set)a->set, v->raw, v->text, sizeof v->text);
         v->kind = VMIC_VALUE_FLAGS;
         break;
     case ARG_MODE:
-        set_text(v, VMIC_VALUE_INT, "%#" PRIo32, (uint32_t)v->raw & 07777);
+        /* strace's form: 0644, 0100644, and 000 for 0 */
+        set_text(v, VMIC_VALUE_INT, "%#03" PRIo32, (uint32_t)v->raw);
+        v->hidden = unused_mode(sh, i, args);
+        break;
+    case ARG_CLONE_ARGS:
+        decode_clone_args(t, ctx, i + 1 < sh->nargs ? args[i + 1] : 0, v);
+        break;
+    case ARG_IOCTL_ARG:
+        decode_ioctl_arg(i > 0 ? args[i - 1] : 0, v);
+        break;
+    case ARG_FCNTL_ARG:
+        decode_fcntl_arg(i > 0 ? args[i - 1] : 0, v);
         break;
     }
 }

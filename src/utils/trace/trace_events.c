@@ -1,5 +1,5 @@
 /*
- * The four breakpoints (see vmic/trace.h): what the vCPU was doing, read
+ * The breakpoints (see vmic/trace.h and tracer.c): what the vCPU was doing, read
  * from its registers and from guest memory, turned into events.
  *
  * Guest state is read as it is at the breakpoint, and none of it is
@@ -232,9 +232,13 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
     uint32_t nr = (uint32_t)ev->regs.rsi;
     const syscall_shape *sh = shape_of(t, nr);
 
-    /* What the filters drop needs no record: its return is dropped too. */
-    if (!sh->wanted || !current_task(t, ev, &who, NULL) || !pid_wanted(t, &who) ||
-        !read_saved(t, regs_va, &r))
+    /* What the filters drop needs no record: its return is dropped too.
+     * An execve the --syscall filter drops is still followed, for the exec
+     * event (a process event: only --no-processes drops it). */
+    bool quiet = !sh->wanted;
+    if (quiet && !(sh->is_exec && !t->opt.no_processes))
+        return;
+    if (!current_task(t, ev, &who, NULL) || !pid_wanted(t, &who) || !read_saved(t, regs_va, &r))
         return;
     if (sh->never_returns) {
         pending_drop(t, pending_find(t, who.task.addr));
@@ -252,8 +256,11 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
     p->t_entry = trace_now_ns();
     p->cr3 = ev->regs.cr3;
     p->who = who;
-    decode_inputs(t, sh, syscall_of(t, nr), user_ctx(ev), r.args, p->vals);
-    p->decoded = true;
+    p->quiet = quiet;
+    if (!quiet) {
+        decode_inputs(t, sh, syscall_of(t, nr), user_ctx(ev), r.args, p->vals);
+        p->decoded = true;
+    }
     if (sh->is_exec && sh->exec_filename >= 0) {
         vmic_status s = vmic_read_str_va(t->core, user_ctx(ev),
                                          vmic_va(r.args[sh->exec_filename]), p->exec_file,
@@ -267,16 +274,18 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
 
 /* ---- the return ----------------------------------------------------------------------------- */
 
-/* After a successful execve: the new program, its command line from the new mm. */
-static void report_exec(vmic_tracer *t, const vmic_event_t *ev, const pending *p)
+/* A task now runs a new program: the exec event, with the command line
+ * read from the new mm. filename is as execve was given it. */
+static void report_exec(vmic_tracer *t, const vmic_event_t *ev, vmic_va_t task,
+                        const char *old_comm, const char *filename)
 {
     vmic_trace_task_t who;
     vmic_process_t proc;
-    if (!read_task(t, vmic_va(p->task), &who, &proc))
+    if (!read_task(t, task, &who, &proc))
         return;
     vmic_trace_event_t *e = begin(t, VMIC_TRACE_EXEC, ev, &who);
-    memcpy(e->exec.old_comm, p->who.comm, sizeof e->exec.old_comm);
-    snprintf(e->exec.filename, sizeof e->exec.filename, "%s", p->exec_file);
+    snprintf(e->exec.old_comm, sizeof e->exec.old_comm, "%s", old_comm);
+    snprintf(e->exec.filename, sizeof e->exec.filename, "%s", filename);
     size_t len = 0;
     vmic_status s = vmic_os_process_cmdline(t->os, &proc, e->exec.cmdline,
                                             sizeof e->exec.cmdline, &len);
@@ -289,7 +298,7 @@ static void report_exec(vmic_tracer *t, const vmic_event_t *ev, const pending *p
     for (size_t i = 0; i < len; i++)
         if (e->exec.cmdline[i] == '\0')
             e->exec.cmdline[i] = ' ';
-    emit(t, comm_wanted(t, who.comm, p->who.comm));
+    emit(t, !t->opt.no_processes && comm_wanted(t, who.comm, old_comm));
 }
 
 static void on_return(vmic_tracer *t, const vmic_event_t *ev)
@@ -315,6 +324,12 @@ static void on_return(vmic_tracer *t, const vmic_event_t *ev)
         p = NULL;
     }
     const syscall_shape *sh = shape_of(t, nr);
+    if (p && p->quiet) {
+        if (sh->is_exec && (int64_t)r.ax == 0)
+            report_exec(t, ev, vmic_va(p->task), p->who.comm, p->exec_file);
+        pending_drop(t, p);
+        return;
+    }
     if (!p) {
         if (sh->is_fork && r.ax == 0) {
             t->stats.fork_returns++; /* a new child's first return to user mode */
@@ -346,7 +361,7 @@ static void on_return(vmic_tracer *t, const vmic_event_t *ev)
     decode_return(sh, ret, e->syscall.ret_text, sizeof e->syscall.ret_text, &e->syscall.error);
     emit(t, comm_wanted(t, who.comm, p ? p->who.comm : NULL));
     if (p && exec_done)
-        report_exec(t, ev, p);
+        report_exec(t, ev, vmic_va(p->task), p->who.comm, p->exec_file);
     pending_drop(t, p);
 }
 
@@ -386,6 +401,52 @@ static void on_task_exit(vmic_tracer *t, const vmic_event_t *ev)
         unfollow(t, who.tgid);
 }
 
+/* ---- execs without the syscall breakpoints (tracer.c says why) ------------------------------ */
+
+/* begin_new_exec(bprm): past the point of no return, before the rename: the
+ * old comm is still the task's. */
+static void on_exec_begin(vmic_tracer *t, const vmic_event_t *ev)
+{
+    vmic_trace_task_t who;
+    if (!current_task(t, ev, &who, NULL) || !pid_wanted(t, &who))
+        return;
+    pending *p = pending_add(t, who.task.addr);
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->task = who.task.addr;
+    p->nr = NR_EXEC_BEGIN;
+    p->who = who;
+}
+
+/* finalize_exec(bprm): the new program is set up; its file name is the
+ * kernel's copy of what execve was given (bprm->filename). */
+static void on_exec_done(vmic_tracer *t, const vmic_event_t *ev)
+{
+    vmic_trace_task_t who;
+    char filename[VMIC_TRACE_TEXT] = "";
+    uint64_t name_va;
+    if (!current_task(t, ev, &who, NULL) || !pid_wanted(t, &who))
+        return;
+    vmic_ctx_t kctx = vmic_os_kernel_ctx(t->os);
+    vmic_status s = vmic_read_u64_va(t->core, kctx, vmic_va(ev->regs.rdi + t->binprm_filename),
+                                     &name_va);
+    if (s == VMIC_OK)
+        s = vmic_read_str_va(t->core, kctx, vmic_va(name_va), filename, sizeof filename - 1,
+                             NULL);
+    if (s != VMIC_OK && s != VMIC_E_RANGE) {
+        vmic_clear_error();
+        t->stats.read_errors++;
+        filename[0] = '\0';
+    }
+    pending *p = pending_find(t, who.task.addr);
+    bool began = p && p->nr == NR_EXEC_BEGIN;
+    /* An exec that began before the trace: its old name is gone. */
+    report_exec(t, ev, who.task, began ? p->who.comm : "?", filename);
+    if (began)
+        pending_drop(t, p);
+}
+
 vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev)
 {
     /* The guest changed its page tables since the last stop. */
@@ -396,6 +457,8 @@ vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev)
     case BP_RETURN: on_return(t, ev); break;
     case BP_FORK: on_fork(t, ev); break;
     case BP_EXIT: on_task_exit(t, ev); break;
+    case BP_EXEC_BEGIN: on_exec_begin(t, ev); break;
+    case BP_EXEC_DONE: on_exec_done(t, ev); break;
     }
     return VMIC_OK;
 }

@@ -6,7 +6,9 @@
  *                   entries waiting for their return; filters; emitting
  *   trace_args.c    how each argument of a syscall is shown (from its C
  *                   type and name) and decoding it from the process
- *   trace_text.c    escaping, errno names, open flags, the one-line format
+ *   trace_text.c    escaping, errno names, the one-line format
+ *   trace_flags.c   x86-64 constants by name, as strace shows them (O_*,
+ *                   PROT_*, MAP_*, CLONE_*, AT_*, signals, ioctls...)
  *   trace_counts.c  the summary: calls per syscall and per process
  */
 #ifndef VMIC_TRACE_INTERNAL_H
@@ -27,27 +29,78 @@ typedef enum trace_bp {
     BP_RETURN,                    /* syscall_exit_to_user_mode */
     BP_FORK,                      /* wake_up_new_task */
     BP_EXIT,                      /* do_exit */
+    BP_EXEC_BEGIN,                /* begin_new_exec: only without syscalls */
+    BP_EXEC_DONE,                 /* finalize_exec: only without syscalls */
 } trace_bp;
+
+#define TRACE_NBP (BP_EXEC_DONE + 1)
+
+/* pending.nr of a record made at begin_new_exec: no syscall, an exec under
+ * way (the old comm, kept for finalize_exec). */
+#define NR_EXEC_BEGIN UINT32_MAX
+
+/* Sets of named constants (trace_flags.c). */
+typedef enum value_set {
+    SET_NONE = 0,
+    SET_OPEN_FLAGS,               /* O_RDONLY|O_CLOEXEC */
+    SET_FD_FLAGS,                 /* pipe2, dup3: O_* bits, no access mode */
+    SET_ACCESS_MODE,              /* F_OK, R_OK|W_OK */
+    SET_AT_FLAGS,                 /* AT_EMPTY_PATH, AT_REMOVEDIR... */
+    SET_FACCESSAT2_FLAGS,         /* where 0x200 is AT_EACCESS */
+    SET_STATX_FLAGS,              /* AT_STATX_* first */
+    SET_SEEK,                     /* SEEK_SET */
+    SET_FCNTL_CMD,                /* F_DUPFD_CLOEXEC */
+    SET_PROT,                     /* PROT_READ|PROT_WRITE, PROT_NONE */
+    SET_MMAP_FLAGS,               /* MAP_PRIVATE|MAP_ANONYMOUS */
+    SET_MADVISE,                  /* MADV_DONTNEED */
+    SET_CLONE_FLAGS,              /* clone: CLONE_VM|...|SIGCHLD */
+    SET_CLONE3_FLAGS,             /* clone_args.flags: no signal in them */
+    SET_SIGNAL,                   /* SIGCHLD, SIGRT_1 */
+    SET_WAIT_OPTIONS,             /* WNOHANG|__WALL */
+    SET_SIGMASK_HOW,              /* SIG_BLOCK */
+    SET_ARCH_PRCTL,               /* ARCH_SET_FS */
+    SET_RLIMIT,                   /* RLIMIT_STACK */
+    SET_GETRANDOM,                /* GRND_NONBLOCK */
+    SET_IOCTL_CMD,                /* TCGETS, _IOC(...) */
+    SET_TCFLSH,                   /* TCIFLUSH */
+    SET_TCXONC,                   /* TCOOFF */
+} value_set;
+
+/* What an ioctl request's argument is, as strace shows it. */
+typedef enum ioctl_arg {
+    IOCTL_ARG_HEX = 0,            /* unknown: 0x1234, 0 */
+    IOCTL_ARG_ADDR,               /* a pointer: 0x7ffd..., NULL */
+    IOCTL_ARG_INT,                /* a number */
+    IOCTL_ARG_NONE,               /* none: left out of the line */
+    IOCTL_ARG_TCFLSH,             /* TCIFLUSH... */
+    IOCTL_ARG_TCXONC,             /* TCOOFF... */
+} ioctl_arg;
 
 /* How one argument is shown; decided once per syscall from the kernel's
  * metadata (trace_args.c). */
 typedef enum arg_class {
     ARG_SIGNED = 0,               /* int, long, pid_t, off_t ... (width below) */
     ARG_UNSIGNED,                 /* unsigned int, size_t, uid_t ... */
-    ARG_HEX,                      /* a pointer not followed, an address */
+    ARG_HEX,                      /* a pointer not followed, an address: 0x..., NULL */
+    ARG_HEXNUM,                   /* a number shown in hex: mmap's offset (0 is 0) */
+    ARG_FD,                       /* a file descriptor: a signed int whatever its type */
     ARG_DIRFD,                    /* a directory fd: AT_FDCWD */
     ARG_STRING,                   /* const char *: a NUL-terminated input */
     ARG_STRINGS,                  /* const char *const *: argv, envp */
     ARG_BUF_IN,                   /* a buffer the call reads (length: len_arg) */
     ARG_BUF_OUT,                  /* a buffer the call fills (length: the result) */
-    ARG_OPEN_FLAGS,               /* open's O_* */
+    ARG_SET,                      /* named constants (set below) */
     ARG_MODE,                     /* umode_t: octal */
+    ARG_CLONE_ARGS,               /* clone3's struct clone_args, read at entry */
+    ARG_IOCTL_ARG,                /* ioctl's argument: as its request says */
+    ARG_FCNTL_ARG,                /* fcntl's argument: as its command says */
 } arg_class;
 
 typedef struct arg_shape {
     arg_class cls;
     uint8_t width;                /* bytes of an integer: 4 or 8 */
     int8_t len_arg;               /* ARG_BUF_IN: the argument holding the length */
+    uint8_t set;                  /* ARG_SET: a value_set */
 } arg_shape;
 
 typedef struct syscall_shape {
@@ -83,6 +136,8 @@ typedef struct pending {
     uint64_t cr3;                 /* the caller's address space at entry */
     vmic_trace_task_t who;        /* as it was at entry (comm before exec) */
     bool decoded;                 /* vals hold the entry's decoding */
+    bool quiet;                   /* an execve the --syscall filter drops: kept
+                                     only for its exec event */
     vmic_trace_value_t vals[VMIC_SYSCALL_MAX_ARGS];
     char exec_file[VMIC_TRACE_TEXT]; /* execve's file name, raw */
 } pending;
@@ -102,7 +157,8 @@ struct vmic_tracer {
     vmic_core *core;
     vmic_trace_options_t opt;
     char *comm_filter;            /* owned copy of opt.comm */
-    uint64_t bp_entry, bp_return, bp_fork, bp_exit;
+    uint64_t bp_addr[TRACE_NBP];  /* by trace_bp; 0: not armed */
+    uint32_t binprm_filename;     /* offset of linux_binprm.filename */
     regs_layout regs;
     const vmic_syscall_t *table;
     size_t nsyscalls;
@@ -152,7 +208,11 @@ void decode_return(const syscall_shape *sh, int64_t ret, char *text, size_t size
 size_t text_escape(char *out, size_t size, const uint8_t *bytes, size_t len);
 const char *errno_name(int64_t err);
 const char *errno_text(int64_t err);
+
+/* trace_flags.c: text always NUL-terminated, cut at size. */
+void value_set_text(value_set set, uint64_t v, char *out, size_t size);
 void open_flags_text(uint64_t flags, char *out, size_t size);
+ioctl_arg ioctl_arg_of(uint64_t cmd);
 
 /* trace_counts.c */
 void count_event(vmic_tracer *t, const vmic_trace_event_t *ev);

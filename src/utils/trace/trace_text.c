@@ -1,7 +1,7 @@
 /*
  * Text for people: C escapes for guest bytes, errno names (Linux's numbers,
- * which are the same for every x86-64 guest), open flags, and the one-line
- * strace-like form of an event.
+ * which are the same for every x86-64 guest), and the one-line strace-like
+ * form of an event (constants by name are trace_flags.c's).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -215,32 +215,6 @@ const char *errno_text(int64_t err)
     return e ? e->text : NULL;
 }
 
-/* ---- open flags (x86-64 values) ------------------------------------------------------- */
-
-void open_flags_text(uint64_t flags, char *out, size_t size)
-{
-    static const struct { uint64_t bit; const char *name; } bits[] = {
-        {0100, "O_CREAT"}, {0200, "O_EXCL"}, {0400, "O_NOCTTY"}, {01000, "O_TRUNC"},
-        {02000, "O_APPEND"}, {04000, "O_NONBLOCK"}, {010000, "O_DSYNC"},
-        {020000, "O_ASYNC"}, {040000, "O_DIRECT"}, {0100000, "O_LARGEFILE"},
-        {0200000, "O_DIRECTORY"}, {0400000, "O_NOFOLLOW"}, {01000000, "O_NOATIME"},
-        {02000000, "O_CLOEXEC"}, {04000000, "__O_SYNC"}, {010000000, "O_PATH"},
-        {020000000, "__O_TMPFILE"},
-    };
-    static const char *const access[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
-    uint32_t f = (uint32_t)flags;
-    size_t n = (size_t)snprintf(out, size, "%s", access[f & 3]);
-    f &= ~3u;
-    for (size_t i = 0; i < sizeof bits / sizeof bits[0] && n < size; i++) {
-        if (f & bits[i].bit) {
-            n += (size_t)snprintf(out + n, size - n, "|%s", bits[i].name);
-            f &= ~(uint32_t)bits[i].bit;
-        }
-    }
-    if (f && n < size)
-        snprintf(out + n, size - n, "|%#o", f);
-}
-
 /* ---- one line per event ------------------------------------------------------------------ */
 
 const char *vmic_trace_kind_name(vmic_trace_kind k)
@@ -271,26 +245,13 @@ static void put(line *l, const char *fmt, ...)
         l->len += (size_t)n;
 }
 
-/* open's mode means something only with O_CREAT or O_TMPFILE: strace
- * leaves it out otherwise, and so does the line (JSON keeps it). */
-static bool unused_mode(const vmic_trace_event_t *ev, int i)
-{
-    const vmic_trace_value_t *a = &ev->syscall.args[i];
-    if (i == 0 || !a->name || strcmp(a->name, "mode") != 0 || !a->type ||
-        strcmp(a->type, "umode_t") != 0)
-        return false;
-    const vmic_trace_value_t *flags = &ev->syscall.args[i - 1];
-    return flags->kind == VMIC_VALUE_FLAGS && flags->name && strcmp(flags->name, "flags") == 0 &&
-           !(flags->raw & 0100u) &&                            /* O_CREAT */
-           (flags->raw & 020200000u) != 020200000u;            /* O_TMPFILE */
-}
-
 static void put_syscall(line *l, const vmic_trace_event_t *ev)
 {
+    int shown = 0;
     put(l, "%s(", ev->syscall.name);
     for (int i = 0; i < ev->syscall.nargs; i++)
-        if (!unused_mode(ev, i))
-            put(l, "%s%s", i ? ", " : "", ev->syscall.args[i].text);
+        if (!ev->syscall.args[i].hidden)
+            put(l, "%s%s", shown++ ? ", " : "", ev->syscall.args[i].text);
     if (!ev->syscall.returned)
         put(l, ") = ?");
     else

@@ -2,6 +2,13 @@
  * The tracer: what it needs from the guest (symbols, struct pt_regs, the
  * syscall table), its breakpoints in a breakpoint manager, and the session
  * that delivers their hits to trace_events.c.
+ *
+ * An exec is seen at execve's return when the syscall breakpoints are in
+ * place. With --no-syscalls they are not (every syscall would stop the
+ * guest), so two exec-only breakpoints take their place: begin_new_exec
+ * (the old comm, before the kernel renames the task) and finalize_exec (the
+ * new program set up: its command line is in the new mm). Both take the
+ * struct linux_binprm, in 6.1 and 6.12 alike.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +25,25 @@ static const struct {
     {BP_RETURN, "syscall_exit_to_user_mode"},
     {BP_FORK, "wake_up_new_task"},
     {BP_EXIT, "do_exit"},
+    {BP_EXEC_BEGIN, "begin_new_exec"},
+    {BP_EXEC_DONE, "finalize_exec"},
 };
+
+#define NBREAKPOINTS (sizeof breakpoints / sizeof breakpoints[0])
+
+/* Which breakpoints this session arms. */
+static bool wanted_bp(const vmic_tracer *t, trace_bp bp)
+{
+    switch (bp) {
+    case BP_ENTRY:
+    case BP_RETURN: return !t->opt.no_syscalls;
+    case BP_FORK:
+    case BP_EXIT: return !t->opt.no_processes;
+    case BP_EXEC_BEGIN:
+    case BP_EXEC_DONE: return t->opt.no_syscalls && !t->opt.no_processes;
+    }
+    return false;
+}
 
 /* ---- opening ------------------------------------------------------------------------ */
 
@@ -78,16 +103,34 @@ static vmic_status apply_filter(vmic_tracer *t, const char *list)
     return s;
 }
 
+/* Where finalize_exec's linux_binprm keeps the file name execve was given. */
+static vmic_status binprm_layout(vmic_tracer *t)
+{
+    vmic_field_t f;
+    vmic_status s = vmic_os_field(t->os, "linux_binprm.filename", &f);
+    if (s)
+        return vmic_fail_wrap(s, "tracer: exec events without syscalls need struct "
+                              "linux_binprm");
+    if (f.offset > 4096)
+        return vmic_fail(VMIC_E_FORMAT, "tracer: linux_binprm.filename at offset %llu: not "
+                         "plausible", (unsigned long long)f.offset);
+    t->binprm_filename = (uint32_t)f.offset;
+    return VMIC_OK;
+}
+
 static vmic_status resolve(vmic_tracer *t)
 {
     vmic_status s;
-    const uint64_t *addrs[] = {&t->bp_entry, &t->bp_return, &t->bp_fork, &t->bp_exit};
-    for (size_t i = 0; i < sizeof breakpoints / sizeof breakpoints[0]; i++) {
+    for (size_t i = 0; i < NBREAKPOINTS; i++) {
         vmic_va_t va;
+        if (!wanted_bp(t, breakpoints[i].bp))
+            continue;
         if ((s = vmic_os_symbol(t->os, breakpoints[i].symbol, &va)))
             return vmic_fail_wrap(s, "tracer");
-        *(uint64_t *)addrs[i] = va.addr;
+        t->bp_addr[breakpoints[i].bp] = va.addr;
     }
+    if (wanted_bp(t, BP_EXEC_DONE) && (s = binprm_layout(t)))
+        return s;
     if ((s = regs_layout_of(t->os, &t->regs)))
         return s;
     if ((s = vmic_os_syscalls(t->os, &t->table, &t->nsyscalls)))
@@ -169,21 +212,14 @@ static vmic_tap_kind tap_kind(const vmic_tracer *t)
                                                           : VMIC_TAP_BREAKPOINT;
 }
 
-static bool wanted_bp(const vmic_tracer *t, trace_bp bp)
-{
-    if (bp == BP_ENTRY || bp == BP_RETURN)
-        return !t->opt.no_syscalls;
-    return !t->opt.no_processes;
-}
-
 static vmic_status arm(vmic_tracer *t, vmic_bpm *bpm)
 {
-    const uint64_t addrs[] = {t->bp_entry, t->bp_return, t->bp_fork, t->bp_exit};
     vmic_pa_t root = vmic_os_kernel(t->os)->root;
-    for (size_t i = 0; i < sizeof breakpoints / sizeof breakpoints[0]; i++) {
+    for (size_t i = 0; i < NBREAKPOINTS; i++) {
         if (!wanted_bp(t, breakpoints[i].bp))
             continue;
-        vmic_breakpoint_t bp = {.va = vmic_va(addrs[i]), .root = root, .global = true,
+        vmic_breakpoint_t bp = {.va = vmic_va(t->bp_addr[breakpoints[i].bp]), .root = root,
+                                .global = true,
                                 .key = (uint64_t)(uintptr_t)t, .tag = breakpoints[i].bp};
         vmic_status s = vmic_bpm_insert(bpm, &bp);
         if (s)
