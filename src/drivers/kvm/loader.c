@@ -112,6 +112,12 @@ static vmic_status load_segments(kvm_vm *vm, const char *path, const uint8_t *bu
             return vmic_fail(VMIC_E_RANGE, "%s: segment %u at pa 0x%llx+0x%llx does not fit in "
                              "%llu MiB of RAM", path, i, (unsigned long long)p->p_paddr,
                              (unsigned long long)p->p_memsz, (unsigned long long)(ram >> 20));
+        /* Its va range must end below 2^64, or mapping it page by page would
+         * wrap to va 0 and never reach the end. */
+        if (p->p_memsz > UINT64_MAX - p->p_vaddr)
+            return vmic_fail(VMIC_E_FORMAT, "%s: segment %u at va 0x%llx+0x%llx ends past the "
+                             "top of the address space", path, i,
+                             (unsigned long long)p->p_vaddr, (unsigned long long)p->p_memsz);
         memcpy(vm->mem + p->p_paddr, buf + p->p_offset, p->p_filesz);
         memset(vm->mem + p->p_paddr + p->p_filesz, 0, p->p_memsz - p->p_filesz);
         img->segs[img->nsegs++] = (kvm_segment_map){p->p_vaddr, p->p_paddr, p->p_memsz};
@@ -292,9 +298,12 @@ static vmic_status map_segments(boot_area *b, uint64_t pml4)
         const kvm_segment_map *seg = &img->segs[i];
         if (seg->vaddr == seg->paddr)
             continue;
+        /* Counted in pages rather than compared with an end address: the
+         * segment may end in the top page, where va += 4 KiB wraps to 0. */
         uint64_t first = seg->vaddr & VMIC_PAGE_MASK;
-        uint64_t end = seg->vaddr + seg->memsz;
-        for (uint64_t va = first; va < end; va += VMIC_PAGE_SIZE) {
+        uint64_t pages = (seg->vaddr - first + seg->memsz + VMIC_PAGE_SIZE - 1) >> VMIC_PAGE_SHIFT;
+        for (uint64_t n = 0; n < pages; n++) {
+            uint64_t va = first + (n << VMIC_PAGE_SHIFT);
             vmic_status s = map_4k(b, pml4, va, seg->paddr - (seg->vaddr - va));
             if (s)
                 return s;
