@@ -44,13 +44,25 @@ def kallsyms():
     return syms
 
 
+# /proc/kallsyms lines of things that are not modules (BPF programs, ftrace
+# trampolines), which vmic does not list.
+NOT_MODULES = ("bpf", "__builtin__ftrace")
+
+
+def kallsyms_lines():
+    """/proc/kallsyms as the guest printed it, less the NOT_MODULES lines."""
+    return [l for l in truth("kallsyms.txt").splitlines()
+            if not any(l.endswith(f"\t[{m}]") for m in NOT_MODULES)]
+
+
 def module_kallsyms():
     """The module lines of /proc/kallsyms: (addr, type, name, module), in order."""
     out = []
     for line in truth("kallsyms.txt").splitlines():
         head, tab, mod = line.partition("\t")
         parts = head.split()
-        if tab and len(parts) == 3 and mod.startswith("[") and mod.endswith("]"):
+        if (tab and len(parts) == 3 and mod.startswith("[") and mod.endswith("]")
+                and mod[1:-1] not in NOT_MODULES):
             out.append((int(parts[0], 16), parts[1], parts[2], mod[1:-1]))
     return out
 

@@ -3,8 +3,10 @@
  * shows them (kernel/module/kallsyms.c): for each module on the `modules`
  * list that is formed, mod->kallsyms->symtab[0..num_symtab) (Elf64_Sym),
  * names in ->strtab, type letters in ->typetab. Symbols without a name are
- * not listed. A letter is upper case only when the module exports the
- * symbol (its ->syms table has that name at that address), as s_show does.
+ * not listed. A letter is upper case exactly when the module exports the
+ * symbol (its ->syms table has that name at that address), as s_show does,
+ * whatever case the table holds. BPF programs and ftrace trampolines, which
+ * /proc/kallsyms lists after the modules ("[bpf]"), are not read.
  *
  * Hostile input: the module walk is vmic_os_modules' (bounded, cycle
  * checked); each table's size is bounded before it is read, each name is
@@ -270,9 +272,12 @@ static vmic_status read_module_syms(vmic_os *os, const msym_off *o, lx_modsyms *
             goto out;
         if (!name[0])
             continue;
-        msym sym = {.addr = st_value, .module = mi, .type = types[i]};
-        if (!isupper((unsigned char)sym.type) || !exported(os, ex, nex, name, st_value))
-            sym.type = (char)tolower((unsigned char)sym.type);
+        /* The case is not the table's: /proc/kallsyms shows a module's
+         * symbol upper case exactly when the module exports it. */
+        unsigned char type = (unsigned char)types[i];
+        msym sym = {.addr = st_value, .module = mi,
+                    .type = (char)(exported(os, ex, nex, name, st_value) ? toupper(type)
+                                                                         : tolower(type))};
         if ((s = add_name(m, name, &sym.name)) || (s = add_sym(m, &sym)))
             goto out;
     }
