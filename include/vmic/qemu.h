@@ -38,8 +38,14 @@
  * VMIC_E_UNSUPPORTED with the reason (the gdb protocol has none of them).
  * Every breakpoint and watchpoint is removed when the session ends, however
  * it ends, and when the driver closes; a process killed outright (SIGKILL)
- * leaves them in QEMU, which then stops the VM at the next hit. See
+ * would leave them in QEMU, which then stops the VM at the next hit: with
+ * config.guard a guard process removes them and detaches (guard.c). See
  * src/drivers/qemu/qemu.h for the details.
+ *
+ * One gdb client at a time: a session lock (DIR/vmic.lock next to the gdb
+ * socket) and QMP's query-chardev are checked before connecting, and a busy
+ * gdbstub is VMIC_E_BUSY naming its holder, or a QMP-only session
+ * (config.shared_ok).
  */
 #ifndef VMIC_QEMU_H
 #define VMIC_QEMU_H
@@ -50,6 +56,20 @@
 extern "C" {
 #endif
 
+/* How a session ended, filled in when the driver closes (config.end). */
+typedef struct vmic_qemu_end {
+    bool filled;             /* the driver closed and wrote this */
+    bool shared;             /* the session went through QMP only (see below) */
+    char holder[256];        /* shared: who held the gdbstub */
+    bool found_running;      /* the VM ran when vmic attached */
+    bool qemu_gone;          /* QEMU died or closed the connection meanwhile:
+                                what was read may be torn */
+    char gone_why[256];
+    bool status_known;       /* QMP query-status answered after detaching: */
+    bool running;
+    char status[32];         /* its "status": running, paused, debug, ... */
+} vmic_qemu_end_t;
+
 typedef struct vmic_qemu_config {
     /* Endpoints: "unix:PATH", a socket path, "HOST:PORT" or "tcp:HOST:PORT". */
     const char *gdb;
@@ -57,6 +77,15 @@ typedef struct vmic_qemu_config {
     const char *mem;         /* the file behind guest RAM (mem-path=) */
     unsigned timeout_ms;     /* longest wait for any reply from QEMU; 0: 5000 */
     bool stay_paused;        /* leave the VM paused after open */
+    /* A guard process puts the VM back if this process dies attached
+     * (SIGKILL, a crash): it forks at open (see src/drivers/qemu/guard.c). */
+    bool guard;
+    /* When another client holds the gdbstub (a `vmic trace`, a gdb), open
+     * through QMP alone instead of failing with VMIC_E_BUSY: memory, pause
+     * and resume (QMP stop/cont), registers read from HMP "info registers";
+     * no register writes, no events. */
+    bool shared_ok;
+    vmic_qemu_end_t *end;    /* may be NULL */
 } vmic_qemu_config_t;
 
 vmic_status vmic_qemu_open(const vmic_qemu_config_t *cfg, vmic_driver **out);
@@ -86,6 +115,28 @@ vmic_status vmic_qemu_parse_target(const char *target, vmic_qemu_target_t *out);
  * stay_paused, its endpoints are ignored. */
 vmic_status vmic_qemu_open_target(const char *target, const vmic_qemu_config_t *cfg,
                                   vmic_driver **out);
+
+/*
+ * Brings a VM back from whatever a vmic, a crashed vmic or a gdb client left
+ * (vmic resume / vmic detach): looks (QMP query-status, the gdb chardev, the
+ * session lock), then removes every gdb breakpoint and detaches: a fresh
+ * connection sends '?' (QEMU 7.2 removes all breakpoints) and 'D'. A client
+ * that holds the gdbstub is cut off first by restarting the stub (HMP
+ * "gdbserver"), unless it is a live vmic and !force. resume: QMP "cont"
+ * afterwards if the VM is still not running; else a VM that was paused
+ * (not by the debugger) is paused again. Each step is a line in report.
+ */
+typedef struct vmic_qemu_recovery {
+    char found_status[32];   /* query-status before */
+    bool stub_busy;          /* a client held the gdbstub */
+    char holder[256];        /* the lock file's line, when a vmic held it */
+    char status[32];         /* query-status after */
+    bool running;
+    char report[2048];       /* what was found and done, one step a line */
+} vmic_qemu_recovery_t;
+
+vmic_status vmic_qemu_recover(const char *target, bool resume, bool force, unsigned timeout_ms,
+                              vmic_qemu_recovery_t *out);
 
 #ifdef __cplusplus
 }

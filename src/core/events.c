@@ -1,6 +1,6 @@
 /*
  * The event session: one handler, its callbacks serialized by one lock, the
- * session thread waiting on a signalfd (SIGINT, SIGTERM) and an eventfd that
+ * session thread waiting on a signalfd (SIGINT, SIGTERM, SIGHUP) and an eventfd that
  * vCPU threads write when the session must look (stop asked, an error, the
  * guest stopped). No work is done in a signal handler: the signals stay
  * blocked and are read from the signalfd.
@@ -252,6 +252,7 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);   /* a closed terminal detaches too */
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     int sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     s.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

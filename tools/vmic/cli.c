@@ -194,7 +194,9 @@ int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core
         /* A live QEMU: paused while the command looks at it (its registers
          * are readable only then, and memory holds still), resumed at close
          * if it was running. */
-        vmic_qemu_config_t live = {.stay_paused = true};
+        vmic_qemu_config_t live = {.stay_paused = true, .guard = true, .end = &cli_live_end,
+                                   /* only trace needs the gdbstub itself */
+                                   .shared_ok = strcmp(cmd, "trace") != 0};
         if (c->format)
             return cli_usage(cmd, "--format is for dumps, not for a live target");
         if ((s = vmic_qemu_open_target(target, &live, &drv)))

@@ -137,8 +137,15 @@ int cmd_type(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
 /* Guests hosted on /dev/kvm (the kvm driver). */
 int cmd_run(int argc, char **argv);
+
+/* Filled by a live QEMU session when it closes (cli_live.c); main() then
+ * reports what the command left, and whether QEMU died under it. */
+extern vmic_qemu_end_t cli_live_end;
+int cli_live_finish(const char *cmd, int rc);
 
 /* vmic info's report on an open target (also what `vmic attach` prints). */
 int info_report(const char *cmd, vmic_core *core, const cli_common *c);

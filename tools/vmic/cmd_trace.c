@@ -154,7 +154,7 @@ static int trace(vmic_os *os, const trace_opts *o)
     vmic_tracer_close(t);
     if (s == VMIC_OK || s == VMIC_E_INTERRUPTED) {
         fprintf(stderr, "vmic trace: detached after %" PRIu64 " events%s: every breakpoint "
-                "removed, the guest runs on\n", p.shown,
+                "removed\n", p.shown,
                 s == VMIC_E_INTERRUPTED ? " (signal)" : "");
         return EXIT_OK;
     }

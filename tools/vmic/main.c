@@ -1,4 +1,5 @@
 /* vmic: look into x86-64 virtual machines from outside. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,8 @@ static const cli_command commands[] = {
     {"boot", "start a QEMU guest vmic can attach to (or --stop one)", cmd_boot},
     {"attach", "attach to a running QEMU by its endpoints and show it", cmd_attach},
     {"trace", "trace processes and system calls of a live Linux guest", cmd_trace},
+    {"resume", "bring a live QEMU back to running, whatever was left on it", cmd_resume},
+    {"detach", "remove every gdb breakpoint and client from a live QEMU", cmd_detach},
     {"run", "run a freestanding guest on /dev/kvm and trace its events", cmd_run},
 };
 
@@ -59,9 +62,12 @@ int main(int argc, char **argv)
         printf("vmic %s\n", VMIC_VERSION_STRING);
         return EXIT_OK;
     }
+    /* A closed pipe (vmic ... | head) must not kill vmic with a live guest
+     * paused: writes fail instead, and the command ends through its cleanup. */
+    signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return cli_live_finish(name, commands[i].run(argc - 1, argv + 1));
     fprintf(stderr, "vmic: unknown command '%s'\n\n", name);
     usage(stderr);
     return EXIT_USAGE;

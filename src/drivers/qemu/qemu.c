@@ -145,16 +145,14 @@ vmic_status qemu_run_on(qemu_driver_t *q)
 
 /* ---- operations ------------------------------------------------------------ */
 
-static void qemu_close(vmic_driver *d)
+/* Under lock: what a gdb session undoes before it lets go; returns whether
+ * QEMU is gone (a last look at the connection: an EOF there means QEMU died
+ * during the command, whatever was read from the RAM file since). */
+static bool close_gdb(qemu_driver_t *q)
 {
-    qemu_driver_t *q = qemu_of(d);
-    /* Closing is often the cleanup after a failure: keep its message. */
-    char saved[1024];
-    snprintf(saved, sizeof saved, "%s", vmic_errmsg());
-
-    qemu_stop_event_thread(q);
-    pthread_mutex_lock(&q->lock);
-    if (q->gdb.fd >= 0 && !q->gdb.dead && q->npoints) {
+    if (q->gdb.fd < 0)
+        return false;
+    if (!q->gdb.dead && q->npoints) {
         /* A driver closed without vmic_core_close's reset: no point of
          * ours may outlive the connection. */
         bool was_running;
@@ -164,18 +162,88 @@ static void qemu_close(vmic_driver *d)
                 qemu_run_on(q);
         }
     }
-    if (q->gdb.fd >= 0 && !q->gdb.dead && gdb_drain(&q->gdb) == VMIC_OK && q->implicit_pause &&
+    if (!q->gdb.dead && gdb_drain(&q->gdb) == VMIC_OK && q->implicit_pause &&
         !q->gdb.running) {
         /* 'D' detaches and resumes. */
         if (gdb_command_ok(&q->gdb, "D") != VMIC_OK)
             gdb_continue(&q->gdb);
     }
+    if (!q->gdb.dead)
+        gdb_drain(&q->gdb);
+    if (q->gdb.dead || q->exited) {
+        qemu_mark_gone(q);
+        return true;
+    }
+    return false;
+}
+
+/* A shared session resumes what it paused; QMP failing says QEMU is gone. */
+static bool close_shared(qemu_driver_t *q)
+{
+    vmic_status s = q->shared_paused ? qmp_execute(&q->qmp, "cont", NULL, 0, NULL) : VMIC_OK;
+    bool running;
+    if (s == VMIC_OK)
+        s = qmp_running(&q->qmp, &running, NULL, 0);
+    if (s != VMIC_OK)
+        snprintf(q->gone, sizeof q->gone, "%s", vmic_errmsg());
+    return s != VMIC_OK;
+}
+
+void qemu_report_end(qemu_driver_t *q, bool gone, const char *why)
+{
+    vmic_qemu_end_t *e = q->end;
+    qmp_client_t qmp;
+    if (!e)
+        return;
+    memset(e, 0, sizeof *e);
+    e->filled = true;
+    e->shared = q->shared;
+    snprintf(e->holder, sizeof e->holder, "%s", q->holder);
+    /* Shared: a VM stopped at the gdb client's event ran, for all it meant. */
+    e->found_running = q->found_running || q->shared_paused;
+    if (!gone) {
+        /* The run state as QEMU has it now that vmic let go, not as vmic
+         * hoped to leave it. */
+        vmic_status s = qmp_open(&qmp, &q->qmp_ep, q->gdb.timeout_ms ? q->gdb.timeout_ms
+                                                                     : q->qmp.timeout_ms);
+        if (s == VMIC_OK)
+            s = qmp_running(&qmp, &e->running, e->status, sizeof e->status);
+        qmp_close(&qmp);
+        e->status_known = s == VMIC_OK;
+        /* Refused or reset: nobody listens any more. A busy QMP (another
+         * client) times out instead, and only leaves the state unknown. */
+        if (s != VMIC_OK && s != VMIC_E_TIMEOUT) {
+            gone = true;
+            why = vmic_errmsg();
+        }
+    }
+    e->qemu_gone = gone;
+    if (gone)
+        snprintf(e->gone_why, sizeof e->gone_why, "%s", why && *why ? why : "QEMU is gone");
+}
+
+void qemu_close_driver(vmic_driver *d)
+{
+    qemu_driver_t *q = qemu_of(d);
+    /* Closing is often the cleanup after a failure: keep its message. */
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", vmic_errmsg());
+
+    qemu_stop_event_thread(q);
+    pthread_mutex_lock(&q->lock);
+    bool gone = q->shared ? close_shared(q) : close_gdb(q);
     pthread_mutex_unlock(&q->lock);
+    /* Everything undone: the guard lets go of its copies first, so that
+     * closing ours is the client leaving QEMU's gdbstub. */
+    guard_release(&q->guard);
+    gdb_close(&q->gdb);
+    qmp_close(&q->qmp);
+    lock_release(&q->lockf);
+    qemu_report_end(q, gone, q->gone);
     if (*saved)
         vmic_fail(VMIC_E_IO, "%s", saved);
     else
         vmic_clear_error();
-    gdb_close(&q->gdb);
     gdb_regmap_free(&q->regmap);
     qemu_memory_close(&q->mem);
     if (q->ev.wake_fd >= 0)
@@ -382,7 +450,7 @@ static vmic_status qemu_resume(vmic_driver *d)
 
 static const vmic_driver_ops_t qemu_ops = {
     .name = "qemu",
-    .close = qemu_close,
+    .close = qemu_close_driver,
     .info = qemu_info,
     .read = qemu_read,
     .write = qemu_write,
@@ -402,40 +470,24 @@ static const vmic_driver_ops_t qemu_ops = {
 
 /* ---- opening ------------------------------------------------------------------- */
 
-/* QMP part: run state and memory. QMP is closed again before returning. */
-static vmic_status open_qmp(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int timeout,
-                            bool *was_running)
-{
-    qemu_endpoint_t ep;
-    qmp_client_t qmp;
-    vmic_status s = endpoint_parse("QMP", cfg->qmp, &ep);
-    if (s == VMIC_OK)
-        s = qmp_open(&qmp, &ep, timeout);
-    if (s)
-        return s;
-    s = qmp_running(&qmp, was_running, NULL, 0);
-    if (s == VMIC_OK)
-        s = qemu_memory_open(&qmp, cfg->mem, &q->mem);
-    qmp_close(&qmp);
-    return s;
-}
-
 static vmic_status open_gdb(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int timeout)
 {
-    qemu_endpoint_t ep;
+    const qemu_endpoint_t *ep = &q->gdb_ep;
     int fd;
-    vmic_status s = endpoint_parse("gdb", cfg->gdb, &ep);
-    if (s == VMIC_OK)
-        s = endpoint_connect("gdb", &ep, timeout, &fd);
+    vmic_status s = endpoint_connect("gdb", ep, timeout, &fd);
     if (s)
         return s;
-    if ((s = gdb_init(&q->gdb, fd, ep.name, timeout))) {
+    /* At once: from here on a vmic that dies leaves the VM to the guard. */
+    if (cfg->guard && (s = guard_start(&q->guard, GUARD_GDB, fd, q->lockf.fd, q->found_running))) {
+        close(fd);
+        return s;
+    }
+    if ((s = gdb_init(&q->gdb, fd, ep->name, timeout))) {
         gdb_close(&q->gdb);
         return s;
     }
     if ((s = gdb_handshake(&q->gdb)))
-        return vmic_fail_wrap(s, "gdb endpoint %s (is it QEMU's gdbstub, with no other gdb "
-                              "client attached?)", ep.name);
+        return vmic_fail_wrap(s, "gdb endpoint %s (is it QEMU's gdbstub?)", ep->name);
     /* Connecting stopped the VM (QEMU does that for every gdb client). */
     q->gdb.running = false;
     if ((s = gdb_thread_list(&q->gdb, &q->threads, &q->nthreads)))
@@ -444,8 +496,66 @@ static vmic_status open_gdb(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int
         return s;
     if (strcmp(q->regmap.arch, "i386:x86-64") != 0)
         return vmic_fail(VMIC_E_UNSUPPORTED, "gdb endpoint %s: architecture '%s', not x86-64 "
-                         "(i386:x86-64)", ep.name, q->regmap.arch);
-    return VMIC_OK;
+                         "(i386:x86-64)", ep->name, q->regmap.arch);
+    uint32_t groups = regs_groups(&q->regmap);
+    q->info.caps = VMIC_CAP_READ | (q->mem.writable ? VMIC_CAP_WRITE : 0) | VMIC_CAP_PAUSE |
+                   ((groups & VMIC_REGS_GPR) ? VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS : 0);
+    /* Events carry the registers, and their pa comes through CR3. */
+    if ((groups & (VMIC_REGS_GPR | VMIC_REGS_CR)) == (VMIC_REGS_GPR | VMIC_REGS_CR))
+        q->info.caps |= VMIC_CAP_EVENTS | VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT |
+                        VMIC_CAP_WATCHPOINT;
+    if (q->found_running) {
+        if (cfg->stay_paused) {
+            q->implicit_pause = true;
+        } else {
+            q->want_running = true;
+            s = gdb_continue(&q->gdb);
+        }
+    }
+    return s;
+}
+
+/* Who holds the gdbstub, for the message that says it is busy. */
+static vmic_status stub_busy(const qemu_driver_t *q, bool locked, const char *holder)
+{
+    if (locked)
+        return vmic_fail(VMIC_E_BUSY, "the gdbstub %s is held by %s", q->gdb_ep.name, holder);
+    return vmic_fail(VMIC_E_BUSY, "the gdbstub %s has a client already (QMP query-chardev "
+                     "says so; not a vmic: no session lock): vmic connects only to a free "
+                     "one ('vmic resume' cuts a stuck client off)", q->gdb_ep.name);
+}
+
+/*
+ * QMP first: the run state, who is on the gdbstub, the RAM file's layout.
+ * Then the gdbstub, if nobody holds it, else a QMP-only session or BUSY.
+ */
+static vmic_status attach(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int timeout)
+{
+    bool locked = false;
+    char holder[256] = "";
+    stub_state stub = STUB_UNKNOWN;
+    vmic_status s;
+
+    if ((s = endpoint_parse("gdb", cfg->gdb, &q->gdb_ep)) ||
+        (s = endpoint_parse("QMP", cfg->qmp, &q->qmp_ep)))
+        return s;
+    if ((s = lock_take(&q->lockf, &q->gdb_ep, &locked, holder, sizeof holder)))
+        return s;
+    if ((s = qmp_open(&q->qmp, &q->qmp_ep, timeout)) ||
+        (s = qmp_running(&q->qmp, &q->found_running, NULL, 0)) ||
+        (s = stub_query(&q->qmp, &q->gdb_ep, &stub)) ||
+        (s = qemu_memory_open(&q->qmp, cfg->mem, &q->mem)))
+        return s;
+    if (locked || stub == STUB_BUSY) {
+        if (!cfg->shared_ok)
+            return stub_busy(q, locked, holder);
+        lock_release(&q->lockf);
+        snprintf(q->holder, sizeof q->holder, "%s", locked ? holder : "a gdb client (not a vmic)");
+        return qemu_open_shared(q, cfg);
+    }
+    /* QMP serves one client: let it go for the others. */
+    qmp_close(&q->qmp);
+    return open_gdb(q, cfg, timeout);
 }
 
 static char *source_name(const vmic_qemu_config_t *cfg)
@@ -460,7 +570,6 @@ static char *source_name(const vmic_qemu_config_t *cfg)
 static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
                               vmic_driver **out)
 {
-    bool was_running = false;
     vmic_status s;
 
     *out = NULL;
@@ -471,6 +580,9 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     if (!q)
         return vmic_fail(VMIC_E_NOMEM, "qemu: no memory for the driver");
     q->gdb.fd = -1;
+    q->qmp.fd = -1;
+    q->lockf.fd = -1;
+    q->guard.ctl = -1;
     q->ev.wake_fd = -1;
     q->base.ops = &qemu_ops;
     pthread_mutex_init(&q->lock, NULL);
@@ -480,40 +592,27 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
         free(q);
         return vmic_fail(VMIC_E_NOMEM, "qemu: no memory for the driver");
     }
+    q->info.source = q->source;
     int timeout = cfg->timeout_ms ? (int)cfg->timeout_ms : QEMU_DEFAULT_TIMEOUT_MS;
 
-    s = open_qmp(q, cfg, timeout, &was_running);
-    if (s == VMIC_OK)
-        s = open_gdb(q, cfg, timeout);
-    if (s == VMIC_OK && was_running) {
-        if (cfg->stay_paused) {
-            q->implicit_pause = true;
-        } else {
-            q->want_running = true;
-            s = gdb_continue(&q->gdb);
-        }
-    }
+    s = attach(q, cfg, timeout);
     if (s) {
         char why[1400];
         snprintf(why, sizeof why, "%s: %s", q->source, vmic_errmsg());
         /* Leave the VM as we found it: the gdb connect stopped it. */
-        if (was_running && q->gdb.fd >= 0 && !q->gdb.dead)
-            gdb_continue(&q->gdb);
+        if (!q->shared && q->found_running && q->gdb.fd >= 0 && !q->gdb.dead) {
+            if (gdb_command_ok(&q->gdb, "D") != VMIC_OK)
+                gdb_continue(&q->gdb);
+        }
         q->implicit_pause = false;
-        qemu_close(&q->base);
+        q->end = NULL;   /* the caller gets the error, not an end report */
+        qemu_close_driver(&q->base);
         return vmic_fail(s, "%s", why);
     }
+    q->end = cfg->end;
 
     vmic_driver_info_t *info = &q->info;
     info->driver = "qemu";
-    info->source = q->source;
-    uint32_t groups = regs_groups(&q->regmap);
-    info->caps = VMIC_CAP_READ | (q->mem.writable ? VMIC_CAP_WRITE : 0) | VMIC_CAP_PAUSE |
-                 ((groups & VMIC_REGS_GPR) ? VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS : 0);
-    /* Events carry the registers, and their pa comes through CR3. */
-    if ((groups & (VMIC_REGS_GPR | VMIC_REGS_CR)) == (VMIC_REGS_GPR | VMIC_REGS_CR))
-        info->caps |= VMIC_CAP_EVENTS | VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT |
-                      VMIC_CAP_WATCHPOINT;
     info->mem_size = q->mem.mem_size;
     info->regions = q->mem.regions;
     info->nregions = q->mem.nregions;

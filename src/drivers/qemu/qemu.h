@@ -305,6 +305,48 @@ vmic_status qmp_hmp(qmp_client_t *q, const char *command_line, char **out);
 /* query-status: whether the VM runs. */
 vmic_status qmp_running(qmp_client_t *q, bool *running, char *status, size_t size);
 
+/* ---- who holds the gdbstub (stub.c, lock.c), the guard (guard.c) ----------- */
+
+typedef enum stub_state {
+    STUB_UNKNOWN,          /* no gdb chardev found in query-chardev */
+    STUB_FREE,             /* "disconnected:..." */
+    STUB_BUSY,             /* a client is connected */
+} stub_state;
+
+/* The gdb chardev's state in a query-chardev reply (JSON text); pure. */
+stub_state stub_state_parse(const char *json, const qemu_endpoint_t *gdb);
+vmic_status stub_query(qmp_client_t *q, const qemu_endpoint_t *gdb, stub_state *st);
+
+typedef struct qemu_lock {
+    int fd;                /* -1: none held */
+    char path[200];
+} qemu_lock_t;
+
+/* Takes DIR/vmic.lock next to the gdb socket (none for TCP). *busy: another
+ * vmic holds it, and holder says who (its lock file's line). */
+vmic_status lock_take(qemu_lock_t *l, const qemu_endpoint_t *gdb, bool *busy, char *holder,
+                      size_t size);
+void lock_release(qemu_lock_t *l);
+/* Whether a live vmic holds the lock, and who (holder). */
+bool lock_peek(const qemu_endpoint_t *gdb, char *holder, size_t size);
+
+typedef enum guard_mode { GUARD_GDB, GUARD_QMP } guard_mode;
+typedef struct qemu_guard {
+    int ctl;               /* vmic's end of the socketpair; -1: no guard */
+} qemu_guard_t;
+
+/* Forks the guard over peer_fd (the gdb or QMP connection) and lock_fd (-1:
+ * none). resume: the VM ran at attach, so it is resumed if vmic dies. */
+vmic_status guard_start(qemu_guard_t *g, guard_mode mode, int peer_fd, int lock_fd, bool resume);
+/* vmic cleaned up itself: the guard closes its copies (waited for, bounded). */
+void guard_release(qemu_guard_t *g);
+
+/* ---- registers from HMP "info registers -a" (hmp_regs.c) ------------------ */
+
+vmic_status hmp_regs_parse(const char *text, unsigned vcpu, vmic_amd64_regs_t *out);
+/* How many vCPUs the text describes ("CPU#N" lines; 1 without any). */
+unsigned hmp_regs_count(const char *text);
+
 /* ---- memory layout (mtree.c, memory.c) ------------------------------------ */
 
 typedef struct qemu_ram_range {
@@ -444,6 +486,16 @@ typedef struct qemu_driver {
     bool exited;                /* QEMU said the VM ended ('W', 'X') */
     int exit_code;
     char gone[512];             /* why the connection is gone, once it is */
+    /* Who else may be there (see lock.c, guard.c, shared.c). */
+    qemu_endpoint_t gdb_ep, qmp_ep;
+    qemu_lock_t lockf;          /* the session lock, held while attached to gdb */
+    qemu_guard_t guard;
+    bool found_running;         /* the VM ran when vmic attached */
+    bool shared;                /* the gdbstub is someone else's: QMP only */
+    qmp_client_t qmp;           /* open for the whole session when shared */
+    bool shared_paused;         /* shared: vmic paused a VM it found running */
+    char holder[256];           /* shared: who holds the gdbstub */
+    vmic_qemu_end_t *end;       /* filled at close (config.end) */
     qemu_point_t *points;       /* inserted by vmic, in insertion order */
     size_t npoints, points_cap;
     qemu_events_t ev;
@@ -483,6 +535,16 @@ vmic_status qemu_run_on(qemu_driver_t *q);
 vmic_status qemu_stop_to_talk(qemu_driver_t *q, bool *was_running);
 /* Wakes the event thread, if any. */
 void qemu_wake_events(qemu_driver_t *q);
+
+/* qemu.c: closes either kind of session (the ops' close). */
+void qemu_close_driver(vmic_driver *d);
+
+/* shared.c: a session through QMP alone, when another client holds the
+ * gdbstub; q->qmp is open, q->mem mapped. */
+vmic_status qemu_open_shared(qemu_driver_t *q, const vmic_qemu_config_t *cfg);
+/* What the session leaves: QEMU's run state after detaching (QMP), or that
+ * QEMU is gone (close, both modes). */
+void qemu_report_end(qemu_driver_t *q, bool gone, const char *why);
 
 /* step_over.c (under q->lock, the VM stopped) */
 /* Moves over_vcpu past the instruction at its breakpoint by carrying it

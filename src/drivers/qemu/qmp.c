@@ -13,6 +13,7 @@
  * A QMP socket serves one client at a time: a second client gets no
  * greeting until the first leaves, which is the "no greeting" timeout below.
  */
+#define _GNU_SOURCE /* memmem */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,10 +224,39 @@ static vmic_status read_message(qmp_client_t *q, int64_t deadline, qmp_msg *msg)
     }
 }
 
+/*
+ * The gdbstub's socket given as QMP: QEMU took us for a gdb client, and
+ * stopped the VM. It says so with a stop reply at once when the VM ran
+ * (nothing when it was paused already): then a detach ('D') resumes it, so
+ * the mistake leaves the VM as it was. Returns the message to fail with.
+ */
+static vmic_status undo_gdb_connect(qmp_client_t *q, vmic_status s)
+{
+    if (q->len < 2 || q->buf[0] != '$' || (q->buf[1] != 'T' && q->buf[1] != 'S'))
+        return s;
+    char why[600];
+    snprintf(why, sizeof why, "%s", vmic_errmsg());
+    char reply[64];
+    size_t got = 0;
+    bool ok = sock_send_all(q->fd, q->name, "+$D#44", 6, mono_ms() + q->timeout_ms) == VMIC_OK;
+    int64_t deadline = mono_ms() + q->timeout_ms;
+    while (ok && !memmem(reply, got, "OK", 2) && got < sizeof reply) {
+        size_t n;
+        ok = sock_recv_some(q->fd, q->name, reply + got, sizeof reply - got, deadline, &n) ==
+             VMIC_OK;
+        got += ok ? n : 0;
+    }
+    return vmic_fail(s, "%s (this is a gdbstub: connecting to it stopped the VM; %s)", why,
+                     ok ? "vmic detached again and the VM runs on"
+                        : "vmic could not detach: run 'vmic resume'");
+}
+
 static vmic_status read_greeting(qmp_client_t *q, int64_t deadline)
 {
     qmp_msg msg;
     vmic_status s = read_message(q, deadline, &msg);
+    if (s == VMIC_E_FORMAT)
+        return undo_gdb_connect(q, s);
     if (s == VMIC_E_TIMEOUT)
         return vmic_fail(VMIC_E_TIMEOUT, "%s: no QMP greeting within %d ms (not a QMP socket? "
                          "QEMU serves one QMP client per socket: is another one connected?)",
