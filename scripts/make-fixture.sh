@@ -1,7 +1,15 @@
 #!/bin/bash
 # make-fixture.sh - build a test fixture from a real Debian Linux guest.
 #
-# Usage: scripts/make-fixture.sh [--kernel 6.1|6.12] [--out DIR] [--force]
+# Usage: scripts/make-fixture.sh [--kernel 6.1|6.12] [--flavour amd64|cloud-amd64|rt-amd64] [--cpu MODEL] [--pti on|off|auto] [--ram MB] [--smp N] [--no-dwarf] [--out DIR] [--force]
+#
+# The options make the guests users run: --cpu max gives 5-level paging
+# (LA57) under TCG, --pti on page-table isolation, --ram above ~3.5 GiB puts
+# RAM above the 4 GiB PCI hole (the raw dump is then made range by range,
+# never across the hole, which is MMIO), --smp more vCPUs, --flavour Debian's
+# cloud and PREEMPT_RT kernels. --no-dwarf skips the ~1 GB -dbg package (the
+# DWARF cross-checks then have nothing to compare with and say so); fixtures
+# of the same kernel package share one DWARF cache anyway.
 #
 # Boots an unmodified Debian kernel under QEMU (TCG, so it works without KVM
 # and behaves the same on every machine) with a tiny busybox initramfs.  The
@@ -72,12 +80,23 @@ usage() {
 # ---------------------------------------------------------------- arguments
 
 KERNEL=6.1
+FLAVOUR=amd64
+CPU=qemu64
+PTI=auto
+SMP=1
+DWARF=1
 OUT=
 FORCE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) [ $# -ge 2 ] || usage; KERNEL=$2; shift 2 ;;
 	--kernel=*) KERNEL=${1#*=}; shift ;;
+	--flavour) [ $# -ge 2 ] || usage; FLAVOUR=$2; shift 2 ;;
+	--cpu) [ $# -ge 2 ] || usage; CPU=$2; shift 2 ;;
+	--pti) [ $# -ge 2 ] || usage; PTI=$2; shift 2 ;;
+	--ram) [ $# -ge 2 ] || usage; RAM_MB=$2; shift 2 ;;
+	--smp) [ $# -ge 2 ] || usage; SMP=$2; shift 2 ;;
+	--no-dwarf) DWARF=0; shift ;;
 	--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
 	--out=*) OUT=${1#*=}; shift ;;
 	--force) FORCE=1; shift ;;
@@ -89,6 +108,21 @@ case $KERNEL in
 6.1 | 6.12) ;;
 *) die "--kernel must be 6.1 or 6.12, not '$KERNEL'" ;;
 esac
+case $FLAVOUR in
+amd64 | cloud-amd64 | rt-amd64) ;;
+*) die "--flavour must be amd64, cloud-amd64 or rt-amd64, not '$FLAVOUR'" ;;
+esac
+case $PTI in
+on | off | auto) ;;
+*) die "--pti must be on, off or auto, not '$PTI'" ;;
+esac
+case $CPU in *[!A-Za-z0-9_.,=+-]* | '') die "--cpu '$CPU' is not a QEMU CPU model" ;; esac
+case $RAM_MB in *[!0-9]* | '') die "--ram wants megabytes, not '$RAM_MB'" ;; esac
+case $SMP in *[!0-9]* | '' | 0) die "--smp wants a vCPU count, not '$SMP'" ;; esac
+[ "$RAM_MB" -ge 128 ] || die "--ram must be at least 128 (MB)"
+# What the guest looks like is part of the cache key.
+SHAPE="kernel=$KERNEL flavour=$FLAVOUR cpu=$CPU pti=$PTI ram=$RAM_MB smp=$SMP dwarf=$DWARF"
+KEY=$(printf '%s %s' "$KEY" "$SHAPE" | sha256sum | cut -c1-16)
 OUT=${OUT:-$REPO_ROOT/build/fixtures/$KERNEL}
 mkdir -p "$(dirname "$OUT")"
 OUT="$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")"
@@ -184,11 +218,13 @@ mkdir -p "$PARTIAL/truth"
 # apt's metadata instead of hard-coding one.
 case $KERNEL in
 6.1)
-	PKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.[0-9]+-[0-9]+-amd64$/ { print $2; exit }')
-	[ -n "$PKG" ] || die "apt-cache depends linux-image-amd64 names no 6.1 kernel (not Debian 12? run apt-get update?)"
+	PKG=$(apt-cache depends "linux-image-$FLAVOUR" 2>/dev/null |
+		awk -v re="^linux-image-6[.]1[.][0-9]+-[0-9]+-$FLAVOUR\$" '$1 == "Depends:" && $2 ~ re { print $2; exit }')
+	[ -n "$PKG" ] || die "apt-cache depends linux-image-$FLAVOUR names no 6.1 kernel (not Debian 12? run apt-get update?)"
 	;;
 6.12)
+	[ "$FLAVOUR" = amd64 ] || die "--flavour $FLAVOUR: only 6.1 is made in the cloud and rt flavours"
+
 	# The -unsigned package holds the same kernel as the signed one, without
 	# pulling in the signed-template machinery; it is what bookworm-backports
 	# and bookworm-security ship for 6.12.
@@ -229,13 +265,17 @@ KROOT="$WORK/kernel"
 mkdir -p "$KROOT"
 members=('./boot/*')
 for m in "${MODULES[@]}"; do members+=("./lib/modules/*/$m.ko*"); done
-dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KROOT" --wildcards "${members[@]}" ||
-	die "could not unpack /boot and modules (${MODULES[*]}) from $DEB"
+# A flavour may lack some of the modules (the cloud kernel has no minix):
+# tar then fails on the missing names but has unpacked the rest; which of
+# the modules are there is checked below.
+dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KROOT" --wildcards "${members[@]}" 2>/dev/null ||
+	[ -n "$(ls "$KROOT"/boot/vmlinuz-* 2>/dev/null)" ] ||
+	die "could not unpack /boot from $DEB"
 VMLINUZ=$(ls "$KROOT"/boot/vmlinuz-* 2>/dev/null | head -n 1)
 [ -f "$VMLINUZ" ] || die "no /boot/vmlinuz-* in $DEB"
 RELEASE=${VMLINUZ##*/vmlinuz-}
 MODDIR="$KROOT/lib/modules/$RELEASE"
-[ -d "$MODDIR/kernel" ] || die "no lib/modules/$RELEASE in $DEB (release differs from vmlinuz name?)"
+[ -d "$MODDIR" ] || die "no lib/modules/$RELEASE in $DEB (release differs from vmlinuz name?)"
 
 cp "$VMLINUZ" "$PARTIAL/vmlinuz"
 cp "$KROOT/boot/System.map-$RELEASE" "$PARTIAL/System.map"
@@ -275,9 +315,14 @@ ln "$ROOT/bin/vmic-marker" "$ROOT/bin/vmic-sleeper-b"
 gcc -static -O1 -Wall -pthread -o "$ROOT/bin/vmic-workload" "$WORKLOAD_SRC" ||
 	die "gcc -static failed on $WORKLOAD_SRC"
 
+LOADED=()
 for m in "${MODULES[@]}"; do
-	src=$(ls "$MODDIR/$m".ko* 2>/dev/null | head -n 1)
-	[ -n "$src" ] || die "module $m not in $PKG"
+	src=$(ls "$MODDIR/$m".ko* 2>/dev/null | head -n 1 || true)
+	if [ -z "$src" ]; then
+		log "module $m is not in $PKG: not loaded in this guest"
+		continue
+	fi
+	LOADED+=("$m")
 	dst="$ROOT/lib/modules/$(basename "$m").ko"
 	# 6.1 ships plain .ko, 6.12 ships .ko.xz.  Busybox 1.35's insmod happens
 	# to unpack .ko.xz itself but fails on .ko.zst ("invalid module format"),
@@ -296,6 +341,7 @@ for m in "${MODULES[@]}"; do
 	mkdir -p "$PARTIAL/modules"
 	cp "$dst" "$PARTIAL/modules/"
 done
+[ ${#LOADED[@]} -gt 0 ] || die "none of the modules ${MODULES[*]} is in $PKG"
 
 # The guest's /init.  Everything it reports goes to ttyS1 so the kernel's own
 # console chatter (ttyS0) cannot interleave with the ground truth.
@@ -382,6 +428,13 @@ marker_threads() {
 marker_fds() {
 	for f in /proc/$MARKER_PID/fd/*; do echo "${f##*/} $(readlink "$f")"; done | sort -n
 }
+# "FD POS FLAGS" of the marker's files, flags in octal as fdinfo prints them.
+marker_fdinfo() {
+	for f in /proc/$MARKER_PID/fdinfo/*; do
+		awk -v fd="${f##*/}" '$1 == "pos:" { p = $2 } $1 == "flags:" { fl = $2 }
+			END { print fd, p, fl }' "$f"
+	done | sort -n
+}
 
 section uname uname -a
 section version cat /proc/version
@@ -392,6 +445,7 @@ section marker cat /tmp/vmic-marker.out
 section maps-marker cat /proc/$MARKER_PID/maps
 section threads-marker marker_threads
 section fds-marker marker_fds
+section fdinfo-marker marker_fdinfo
 section modules cat /proc/modules
 section iomem cat /proc/iomem
 section cpuinfo first_cpu
@@ -443,20 +497,22 @@ log "initramfs: $(du -k "$PARTIAL/initrd.gz" | cut -f1) KiB; build took $((SECON
 # --------------------------------------------------------------------- boot
 
 SOCK="$WORK/monitor.sock"
+APPEND_PTI=
+[ "$PTI" = auto ] || APPEND_PTI=" pti=$PTI"
 QEMU_CMD=(
 	qemu-system-x86_64
 	-accel tcg
 	-machine pc
-	-cpu qemu64
+	-cpu "$CPU"
 	-m "$RAM_MB"
-	-smp 1
+	-smp "$SMP"
 	# No default NIC, VGA, floppy or CD: less to emulate, a simpler iomem.
 	-nodefaults
 	-display none
 	-no-reboot
 	-kernel "$PARTIAL/vmlinuz"
 	-initrd "$PARTIAL/initrd.gz"
-	-append "console=ttyS0 panic=-1"
+	-append "console=ttyS0 panic=-1$APPEND_PTI"
 	-serial "file:$PARTIAL/console.log"
 	-serial "file:$PARTIAL/truth.txt"
 	-monitor "unix:$SOCK,server=on,wait=off"
@@ -497,7 +553,22 @@ hmp() { python3 "$HMP" "$SOCK" "$@"; }
 # -p): physical memory only, no guest page-table walk by QEMU.
 hmp stop >/dev/null
 hmp dump-guest-memory "\"$PARTIAL/dump.elf\"" | tee "$WORK/dump.msg" >&2
-hmp pmemsave 0 $((RAM_MB << 20)) "\"$PARTIAL/dump.raw\"" | tee -a "$WORK/dump.msg" >&2
+# The pc machine puts RAM beyond 3 GiB (when there is 3.5 GiB or more) above
+# the 4 GiB PCI hole: the raw image is then made range by range, pa = file
+# offset, the hole left as a sparse gap. pmemsave across the hole would read
+# the devices mapped there.
+RAM_BYTES=$((RAM_MB << 20))
+LOW=$RAM_BYTES
+[ $RAM_BYTES -ge $((0xe0000000)) ] && LOW=$((0xc0000000))
+hmp pmemsave 0 $LOW "\"$PARTIAL/dump.raw\"" | tee -a "$WORK/dump.msg" >&2
+RAW_SIZE=$LOW
+if [ $LOW -lt $RAM_BYTES ]; then
+	HIGH=$((RAM_BYTES - LOW))
+	hmp pmemsave $((1 << 32)) $HIGH "\"$WORK/high.raw\"" | tee -a "$WORK/dump.msg" >&2
+	dd if="$WORK/high.raw" of="$PARTIAL/dump.raw" bs=1M seek=4096 conv=notrunc,sparse status=none
+	rm -f "$WORK/high.raw"
+	RAW_SIZE=$(((1 << 32) + HIGH))
+fi
 hmp info registers -a >"$PARTIAL/registers.txt"
 hmp quit >/dev/null || true
 wait "$QEMU_PID" 2>/dev/null || true
@@ -507,8 +578,12 @@ QEMU_PID=
 chmod 644 "$PARTIAL/dump.elf" "$PARTIAL/dump.raw"
 raw_size=$(stat -c %s "$PARTIAL/dump.raw" 2>/dev/null || echo 0)
 elf_size=$(stat -c %s "$PARTIAL/dump.elf" 2>/dev/null || echo 0)
-[ "$raw_size" = $((RAM_MB << 20)) ] || die "dump.raw is $raw_size bytes, expected $((RAM_MB << 20))"
+[ "$raw_size" = "$RAW_SIZE" ] || die "dump.raw is $raw_size bytes, expected $RAW_SIZE"
 [ "$elf_size" -gt $((RAM_MB << 20)) ] || die "dump.elf is only $elf_size bytes"
+# Big guests are mostly zeros: give the disk back (util-linux fallocate).
+if [ $RAM_BYTES -gt $((1 << 30)) ] && command -v fallocate >/dev/null; then
+	fallocate --dig-holes "$PARTIAL/dump.raw" "$PARTIAL/dump.elf" 2>/dev/null || true
+fi
 grep -q '^CR3=' "$PARTIAL/registers.txt" || grep -q 'CR3=' "$PARTIAL/registers.txt" ||
 	die "registers.txt has no CR3: $(head -c 300 "$PARTIAL/registers.txt")"
 
@@ -522,14 +597,15 @@ awk -v dir="$PARTIAL/truth" '
 	file != "" { print > file }
 ' "$PARTIAL/truth.txt"
 
-for s in uname version ps procs marker maps-marker threads-marker fds-marker modules iomem kallsyms dmesg; do
+for s in uname version ps procs marker maps-marker threads-marker fds-marker fdinfo-marker modules iomem kallsyms dmesg; do
 	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
 done
 grep -q '^pid=[0-9]* heap=0x' "$PARTIAL/truth/marker.txt" || die "vmic-marker printed no addresses"
-for m in "${MODULES[@]}"; do
+for m in "${LOADED[@]}"; do
 	name=$(basename "$m")
 	grep -q "^$name " "$PARTIAL/truth/modules.txt" || die "module $name not loaded in the guest"
 done
+echo "$SHAPE" >"$PARTIAL/shape.txt"
 
 # ---------------------------------------------------- DWARF ground truth
 
@@ -539,7 +615,9 @@ done
 DWARF_STRUCTS=task_struct,mm_struct,vm_area_struct,file,path,dentry,qstr,inode,super_block,vfsmount,mount,files_struct,fdtable,cred,signal_struct,module,module_memory,module_layout,list_head,maple_tree,maple_range_64,maple_arange_64,maple_metadata,printk_ringbuffer,prb_desc_ring,prb_data_ring,prb_desc,prb_data_blk_lpos,printk_info,vm_special_mapping,cpuinfo_x86
 DBG_PKG="${PKG%-unsigned}-dbg"
 DWARF_DIR="$REPO_ROOT/build/fixtures/dwarf/${DBG_PKG}_${VERSION}_$DWARF_KEY"
-if [ ! -s "$DWARF_DIR/DONE" ]; then
+if [ "$DWARF" = 0 ]; then
+	log "--no-dwarf: no DWARF cross-checks for this fixture"
+elif [ ! -s "$DWARF_DIR/DONE" ]; then
 	DBG_DEB=
 	for f in "$DEBS/${DBG_PKG}"_*.deb; do
 		[ -e "$f" ] && [ "$(dpkg-deb -f "$f" Version)" = "$VERSION" ] && DBG_DEB=$f
@@ -580,7 +658,7 @@ if [ ! -s "$DWARF_DIR/DONE" ]; then
 	mv "$DWARF_DIR.partial" "$DWARF_DIR"
 	log "DWARF truth in $DWARF_DIR"
 fi
-cp "$DWARF_DIR/dwarf-offsets.txt" "$DWARF_DIR/profile.json.xz" "$PARTIAL/"
+[ "$DWARF" = 0 ] || cp "$DWARF_DIR/dwarf-offsets.txt" "$DWARF_DIR/profile.json.xz" "$PARTIAL/"
 
 echo "$PKG $VERSION key=$KEY" >"$PARTIAL/DONE"
 

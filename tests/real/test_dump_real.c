@@ -54,6 +54,20 @@ static void print_regions(const char *what, const vmic_driver_info_t *info)
 }
 
 /*
+ * A guest with RAM above the 4 GiB PCI hole has its raw dump made range by
+ * range (scripts/make-fixture.sh), pa = file offset, so the hole reads as
+ * zeros there while the ELF has the BIOS ROM at its top: [hole_lo, hole_hi)
+ * is no RAM and is left out of every comparison. Empty for small guests.
+ */
+static uint64_t hole_lo, hole_hi;
+
+static uint64_t hole_bytes(uint64_t lo, uint64_t hi)
+{
+    uint64_t a = lo > hole_lo ? lo : hole_lo, b = hi < hole_hi ? hi : hole_hi;
+    return b > a ? b - a : 0;
+}
+
+/*
  * Compares a and b page by page (4 KiB pieces of every intersection of their
  * regions). Returns the pages that differ; *compared counts the bytes.
  */
@@ -74,6 +88,8 @@ static uint64_t compare_dumps(const vmic_driver_info_t *a, const vmic_driver_inf
                 uint64_t n = VMIC_PAGE_SIZE - vmic_page_offset(pa);
                 if (n > hi - pa)
                     n = hi - pa;
+                if (pa >= hole_lo && pa < hole_hi)
+                    continue;
                 const uint8_t *pa_ = ra->host + (pa - ra->start.addr);
                 const uint8_t *pb = rb->host + (pa - rb->start.addr);
                 if (memcmp(pa_, pb, n) != 0) {
@@ -97,7 +113,8 @@ static uint64_t bytes_below(const vmic_driver_info_t *info, uint64_t limit)
         if (r->start.addr >= limit)
             continue;
         uint64_t end = r->start.addr + r->size;
-        total += (end < limit ? end : limit) - r->start.addr;
+        end = end < limit ? end : limit;
+        total += end - r->start.addr - hole_bytes(r->start.addr, end);
     }
     return total;
 }
@@ -123,6 +140,12 @@ static void test_open(void)
     CHECK_EQ(ri->caps, VMIC_CAP_READ);
     CHECK_EQ(ri->nregions, 1);
     CHECK(ei->nregions >= 1);
+    if (ri->max_pa.addr > (1ull << 32) && ei->regions[0].size < (1ull << 32)) {
+        hole_lo = ei->regions[0].start.addr + ei->regions[0].size;
+        hole_hi = 1ull << 32;
+        fprintf(stderr, "  PCI hole [0x%" PRIx64 ", 0x%" PRIx64 ") is not RAM: not compared\n",
+                hole_lo, hole_hi);
+    }
     for (size_t i = 1; i < ei->nregions; i++)
         CHECK(ei->regions[i - 1].start.addr + ei->regions[i - 1].size <=
               ei->regions[i].start.addr);
@@ -370,6 +393,13 @@ static bool write_lime(const char *path, const vmic_driver_info_t *ei,
         uint64_t s = ei->regions[i].start.addr, e = s + ei->regions[i].size;
         if (e > rr->size)
             e = rr->size;
+        if (s < hole_hi && e > hole_lo) { /* around the PCI hole */
+            if (s < hole_lo) {
+                e = hole_lo;
+            } else {
+                s = hole_hi;
+            }
+        }
         if (s >= e)
             continue;
         uint8_t h[32] = {0};
@@ -413,7 +443,9 @@ static void test_lime_from_raw(void)
     CHECK_EQ(li->nregions, (size_t)nranges);
     CHECK_EQ(li->mem_size, bytes_below(ei, ri->max_pa.addr));
     for (size_t i = 0; i < li->nregions; i++)
-        CHECK_EQ(li->regions[i].start.addr, ei->regions[i].start.addr);
+        CHECK_EQ(li->regions[i].start.addr,
+                 ei->regions[i].start.addr >= hole_lo && ei->regions[i].start.addr < hole_hi
+                     ? hole_hi : ei->regions[i].start.addr);
 
     uint64_t compared_raw, compared_elf;
     uint64_t differ_raw = compare_dumps(li, ri, &compared_raw);

@@ -155,8 +155,9 @@ static void test_task_list_unmapped(void)
     vmic_va_t pob;
     CHECK_OK(vmic_os_symbol(os, "page_offset_base", &pob));
     page_offset = get64(pob.addr);
-    /* 1 GiB into the direct map: past the guest's 256 MiB of RAM. */
-    CHECK(put64(base.task[7] + tasks, page_offset + (1ull << 30)));
+    /* 1 GiB past the end of the guest's RAM in the direct map. */
+    uint64_t ram_end = (vmic_core_info(core)->max_pa.addr + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+    CHECK(put64(base.task[7] + tasks, page_offset + ram_end + (1ull << 30)));
     vmic_status s = TIMED(vmic_os_processes(os, count_proc, &c), 1.0);
     restore();
     CHECK_MSG(s == VMIC_E_TRANSLATE || s == VMIC_E_UNMAPPED, "got %s", vmic_status_name(s));

@@ -70,8 +70,13 @@ static void check_kernel(vmic_os *os, const char *root_source)
     CHECK(strstr(version, k->release) != NULL);
     CHECK_MSG(strncmp(k->root_source, root_source, strlen(root_source)) == 0,
               "root from '%s', expected '%s'", k->root_source, root_source);
-    CHECK_EQ(k->paging, VMIC_PAGING_4LEVEL);
-    CHECK(!k->pti); /* the qemu64 CPU is AMD: no PTI (tests/fixtures/README.md) */
+    /* As the guest's own /proc/cpuinfo says: la57 for 5-level paging, pti
+     * for page-table isolation (the qemu64 CPU is AMD: no PTI unless pti=on). */
+    CHECK_EQ(k->paging, truth_cpu_flag(dir, "la57") ? VMIC_PAGING_5LEVEL : VMIC_PAGING_4LEVEL);
+    CHECK_EQ(k->pti, truth_cpu_flag(dir, "pti"));
+    CHECK(k->paging_source && *k->paging_source);
+    CHECK_EQ(k->kernel_half.addr, truth_cpu_flag(dir, "la57") ? 0xff00000000000000ull
+                                                               : 0xffff800000000000ull);
     /* The image ends at or after _end (the page tables map whole pages). */
     CHECK(k->end.addr >= truth_addr("_end") && k->end.addr - truth_addr("_end") < (2u << 20));
     const truth_range *code = NULL;
@@ -282,12 +287,16 @@ static void check_processes(vmic_os *os)
     CHECK(r.n > 40);
     CHECK_EQ(r.procs[0].pid, 0); /* init_task */
 
-    /* The last long-lived process: `sleep 3600`, started after the marker. */
-    int last_long_lived = 0;
+    /* The last long-lived process: `sleep 3600` or the marker, whichever
+     * the guest happened to start last. */
+    int last_long_lived = marker_pid, sleeps = 0;
     for (size_t i = 0; i < nt; i++)
-        if (strcmp(truth[i].comm, "sleep") == 0 && truth[i].pid > last_long_lived)
-            last_long_lived = truth[i].pid;
-    CHECK(last_long_lived > marker_pid);
+        if (strcmp(truth[i].comm, "sleep") == 0) {
+            sleeps++;
+            if (truth[i].pid > last_long_lived)
+                last_long_lived = truth[i].pid;
+        }
+    CHECK(sleeps >= 1 && marker_pid > 1);
 
     size_t matched = 0, missing = 0;
     for (size_t i = 0; i < nt; i++) {
@@ -372,8 +381,8 @@ static void check_marker_strings(vmic_os *os)
         char got[128] = {0};
         CHECK_OK(vmic_os_process_read(os, &p, vmic_va(addr[i]), got, strlen(want[i]) + 1));
         CHECK_STR(got, want[i]);
-        /* Without PTI the user root is the same table. */
-        CHECK_EQ(p.user_root.addr, p.root.addr);
+        /* Without PTI the user root is the same table; with it, the next page. */
+        CHECK_EQ(p.user_root.addr, p.root.addr + (truth_cpu_flag(dir, "pti") ? 4096 : 0));
     }
     /* The same address in another process's space is not the marker's. */
     vmic_process_t init;
@@ -470,6 +479,7 @@ static void check_threads(vmic_os *os)
     CHECK_OK(vmic_os_threads(os, &p, thread_line, &got));
     qsort(got.v, got.n, sizeof got.v[0], cmp_lines);
     CHECK(truth_lines("threads-marker.txt", &want, false) == 3);
+    qsort(want.v, want.n, sizeof want.v[0], cmp_lines); /* the guest's glob sorts as text */
     CHECK_EQ(got.n, want.n);
     CHECK_EQ(p.nthreads, want.n);
     for (size_t i = 0; i < want.n; i++)
@@ -514,7 +524,7 @@ static void check_modules(vmic_os *os)
     static lines got, want;
     got.n = 0;
     CHECK_OK(vmic_os_modules(os, module_line, &got));
-    CHECK(truth_lines("modules.txt", &want, false) == 3);
+    CHECK(truth_lines("modules.txt", &want, false) >= 1); /* the cloud kernel lacks minix */
     CHECK_EQ(got.n, want.n);
     for (size_t i = 0; i < want.n; i++)
         CHECK_STR(got.v[i], want.v[i]);
@@ -683,11 +693,20 @@ int main(int argc, char **argv)
     RUN(test_kernel_elf);
     RUN(test_kernel_raw_search);
     RUN(test_kallsyms_match_proc_kallsyms);
-    RUN(test_btf_offsets_equal_dwarf);
     RUN(test_elf_btf);
     RUN(test_raw_btf);
-    RUN(test_isf_profile_banner);
-    RUN(test_raw_isf_profile);
+    /* A fixture made with --no-dwarf (the cloud and rt flavours: their -dbg
+     * packages are another 1 GB each) has no DWARF truth to compare with. */
+    FILE *dwarf = truth_open(dir, "../dwarf-offsets.txt");
+    if (dwarf) {
+        fclose(dwarf);
+        RUN(test_btf_offsets_equal_dwarf);
+        RUN(test_isf_profile_banner);
+        RUN(test_raw_isf_profile);
+    } else {
+        fprintf(stderr, "note: no DWARF in this fixture (--no-dwarf): offsets against DWARF "
+                        "and the ISF profile not checked\n");
+    }
     free(syms);
     return HARNESS_RESULT();
 }

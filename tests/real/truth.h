@@ -33,6 +33,25 @@ static inline FILE *truth_open(const char *dir, const char *file)
     return fopen(path, "r");
 }
 
+/* Whether the guest's first CPU lists `flag` among its /proc/cpuinfo flags
+ * ("la57": the kernel runs 5-level paging; "pti": page-table isolation). */
+static inline bool truth_cpu_flag(const char *dir, const char *flag)
+{
+    FILE *f = truth_open(dir, "cpuinfo.txt");
+    char line[8192];
+    bool found = false;
+    size_t n = strlen(flag);
+    while (f && !found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
+        for (char *p = strstr(line, flag); p && !found; p = strstr(p + 1, flag))
+            found = p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0');
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 static inline bool fixture_present(const char *dir)
 {
     char path[4096];

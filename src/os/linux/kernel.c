@@ -125,6 +125,27 @@ static bool looks_like_root(const uint64_t *e, uint64_t max_pa, const vmic_pagin
     return true;
 }
 
+/*
+ * Does the page at pa map the kernel image as a root? In the core's paging
+ * mode first; unless the caller fixed the mode, also in the other one, which
+ * the core then keeps (a raw dump has no CR4.LA57 to tell). The kernel's own
+ * word on the mode comes later (layout.c).
+ */
+static bool root_maps_image(vmic_os *os, uint64_t pa, lx_image *im)
+{
+    if (scan_image(os, pa, im))
+        return true;
+    if (os->paging_forced)
+        return false;
+    vmic_paging_t pg = vmic_core_paging(os->core), other = pg;
+    other.mode = pg.mode == VMIC_PAGING_5LEVEL ? VMIC_PAGING_4LEVEL : VMIC_PAGING_5LEVEL;
+    vmic_core_set_paging(os->core, &other);
+    if (scan_image(os, pa, im))
+        return true;
+    vmic_core_set_paging(os->core, &pg);
+    return false;
+}
+
 /* Wrap-safe: the last page of a region may end at 2^64. */
 static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
 {
@@ -147,16 +168,18 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
                 uint64_t e[512];
                 memcpy(e, p, sizeof e);
                 if (looks_like_root(e, info->max_pa.addr, &pg)) {
-                    if (scan_image(os, pa, im)) {
+                    if (root_maps_image(os, pa, im)) {
                         *root = pa;
                         return VMIC_OK;
                     }
                     if (++tried >= MAX_ROOT_CANDIDATES)
                         return vmic_fail(VMIC_E_NOTFOUND, "%s: %d page tables looked like "
                                          "kernel roots but none maps a kernel image at "
-                                         "0x%llx-0x%llx with %d-level paging; give --root CR3 "
+                                         "0x%llx-0x%llx with %s paging; give --root CR3 "
                                          "or --paging", info->source, tried, KERNEL_MAP_START,
-                                         KERNEL_MAP_END, (int)pg.mode);
+                                         KERNEL_MAP_END, os->paging_forced ?
+                                         (pg.mode == VMIC_PAGING_5LEVEL ? "5-level" : "4-level")
+                                         : "4- or 5-level");
                 }
             }
             if (last - pa < 4096)
@@ -165,10 +188,12 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
     }
     vmic_clear_error();
     return vmic_fail(VMIC_E_NOTFOUND, "%s: no page table in %llu MiB of memory maps a Linux "
-                     "kernel image at 0x%llx-0x%llx with %d-level paging (%d candidates "
+                     "kernel image at 0x%llx-0x%llx with %s paging (%d candidates "
                      "checked); give --root CR3, or --paging 4|5", info->source,
                      (unsigned long long)(info->mem_size >> 20), KERNEL_MAP_START,
-                     KERNEL_MAP_END, (int)pg.mode, tried);
+                     KERNEL_MAP_END, os->paging_forced ?
+                     (pg.mode == VMIC_PAGING_5LEVEL ? "5-level" : "4-level") : "4- or 5-level",
+                     tried);
 }
 
 static void set_kernel(vmic_os *os, uint64_t root, const lx_image *im, const char *source)

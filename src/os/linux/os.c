@@ -165,6 +165,7 @@ vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os *
     os->kernel.banner = os->kernel.release = "";
 
     int forced = cfg && (cfg->paging == 4 || cfg->paging == 5) ? cfg->paging : 0;
+    os->paging_forced = forced != 0;
     if (forced) {
         vmic_paging_t pg = vmic_core_paging(core);
         pg.mode = forced == 5 ? VMIC_PAGING_5LEVEL : VMIC_PAGING_4LEVEL;
