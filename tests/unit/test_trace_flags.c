@@ -257,6 +257,59 @@ static const ref refs[] = {
     {"set_tid_address(int *tidptr)", {0x2e265690}, NULL, NULL, -1, "0x2e265690"},
     {"exit_group(int error_code)", {0}, NULL, NULL, -1, "0"},
 
+    /* futex: the op by name, the arguments it uses */
+#define FUTEX_SIG "futex(u32 *uaddr, int op, u32 val, const struct __kernel_timespec *utime, " \
+                  "u32 *uaddr2, u32 val3)"
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x189, 5, 0, 0, 0xffffffff}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 5, NULL, "
+     "FUTEX_BITSET_MATCH_ANY"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x109, 5, 0, 0, 0xffffffff}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME, 5, NULL, FUTEX_BITSET_MATCH_ANY"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x80, 5, 0, 0, 0}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAIT_PRIVATE, 5, NULL"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0, 5, 0, 0x1234, 77}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAIT, 5, NULL"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 1, 1, 0x99, 0x1234, 77}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAKE, 1"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x8a, 1, 0, 0, 0xffffffff}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAKE_BITSET_PRIVATE, 1, FUTEX_BITSET_MATCH_ANY"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 10, 1, 0, 0, 5}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAKE_BITSET, 1, 0x5"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x89, 5, 0, 0, 5}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_WAIT_BITSET_PRIVATE, 5, NULL, 0x5"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 99, 5, 0, 0, 5}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, 0x63 /* FUTEX_??? */, 5, NULL, NULL, 0x5"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x1ff, 5, 0, 0, 5}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, 0x1ff /* FUTEX_??? */, 5, NULL, NULL, 0x5"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x83, 1, 2, 0x7fffe54cbbfc, 0}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_REQUEUE_PRIVATE, 1, 2, 0x7fffe54cbbfc"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x84, 1, 2, 0x7fffe54cbbfc, 0}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_CMP_REQUEUE_PRIVATE, 1, 2, 0x7fffe54cbbfc, 0"},
+    {FUTEX_SIG, {0x7fffe54cbbfc, 0x87, 1, 2, 0x7fffe54cbbfc, 0}, NULL, NULL, -1,
+     "0x7fffe54cbbfc, FUTEX_UNLOCK_PI_PRIVATE"},
+
+    /* clocks and prctl */
+    {"clock_gettime(const clockid_t which_clock, struct __kernel_timespec *tp)", {1, 0x7ffcef5ada00},
+     NULL, NULL, 0, "CLOCK_MONOTONIC"},
+    {"clock_gettime(const clockid_t which_clock, struct __kernel_timespec *tp)", {99, 0x7fffe54cbbd0},
+     NULL, NULL, -1, "0x63 /* CLOCK_??? */, 0x7fffe54cbbd0"},
+    {"clock_gettime(const clockid_t which_clock, struct __kernel_timespec *tp)", {(uint64_t)-6, 0},
+     NULL, NULL, 0, "0xfffffffa /* CLOCK_??? */"},
+    {"clock_getres(const clockid_t which_clock, struct __kernel_timespec *tp)", {9, 0x7fffe54cbbd0},
+     NULL, NULL, -1, "CLOCK_BOOTTIME_ALARM, 0x7fffe54cbbd0"},
+    {"clock_nanosleep(const clockid_t which_clock, int flags, const struct __kernel_timespec "
+     "*rqtp, struct __kernel_timespec *rmtp)", {0, 1, 0, 0}, NULL, NULL, -1,
+     "CLOCK_REALTIME, TIMER_ABSTIME, NULL, NULL"},
+    {"clock_nanosleep(const clockid_t which_clock, int flags, const struct __kernel_timespec "
+     "*rqtp, struct __kernel_timespec *rmtp)", {1, 0, 0, 0}, NULL, NULL, -1,
+     "CLOCK_MONOTONIC, 0, NULL, NULL"},
+#define PRCTL_SIG "prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long " \
+                  "arg4, unsigned long arg5)"
+    {PRCTL_SIG, {15, STR, 0, 0, 0}, "hello", NULL, -1, "PR_SET_NAME, \"hello\""},
+    {PRCTL_SIG, {1, 9, 0, 0, 0}, NULL, NULL, -1, "PR_SET_PDEATHSIG, SIGKILL"},
+    {PRCTL_SIG, {3, 0, 0, 0, 0}, NULL, NULL, -1, "PR_GET_DUMPABLE"},
+    {PRCTL_SIG, {38, 1, 0, 0, 0}, NULL, NULL, -1, "PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0"},
+
     /* ioctl: requests by name, else their _IOC fields; the argument as the request says */
     {"ioctl(unsigned int fd, unsigned int cmd, unsigned long arg)", {0, 0x5401, 0x7ffd26120580},
      NULL, NULL, -1, "0, TCGETS, 0x7ffd26120580"},
@@ -401,6 +454,49 @@ static void test_strace_reference(void)
     vmic_core_close(core);
 }
 
+/* What the call writes, read at its return: prctl(PR_GET_NAME, "ref4") = 0
+ * and getcwd("/tmp/tracefix", 16) = 14 in strace. */
+static void test_outputs(void)
+{
+    vmic_core *core = guest();
+    CHECK(core);
+    if (!core)
+        return;
+    uint8_t *mem = vmic_mem_bytes(vmic_core_driver(core));
+    vmic_tracer t;
+    memset(&t, 0, sizeof t);
+    t.core = core;
+    t.opt.string_max = 256;
+    t.opt.buffer_max = 32;
+    static const struct {
+        const char *sig;
+        uint64_t args[6];
+        const char *written;
+        int64_t ret;
+        const char *strace;
+    } cases[] = {
+        {PRCTL_SIG, {16, STR, 0, 0, 0}, "ref4", 0, "PR_GET_NAME, \"ref4\""},
+        {"getcwd(char *buf, unsigned long size)", {STR, 16}, "/tmp/tracefix", 14,
+         "\"/tmp/tracefix\", 16"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vmic_syscall_t sc = parse_signature(cases[i].sig);
+        syscall_shape sh;
+        vmic_trace_value_t vals[VMIC_SYSCALL_MAX_ARGS];
+        char got[512];
+        memset(mem + PA_OF(STR), 0, 4096);
+        shape_syscall(&sc, &sh);
+        decode_inputs(&t, &sh, &sc, vmic_ctx(vmic_pa(PML4)), cases[i].args, vals);
+        memcpy(mem + PA_OF(STR), cases[i].written, strlen(cases[i].written)); /* the call */
+        vmic_flush_tlb(core);
+        decode_outputs(&t, &sh, vmic_ctx(vmic_pa(PML4)), cases[i].args, cases[i].ret, true, vals);
+        shown(&sh, vals, -1, got, sizeof got);
+        CHECK_MSG(strcmp(got, cases[i].strace) == 0, "%s(%s)\n    strace: %s", sc.name, got,
+                  cases[i].strace);
+    }
+    vmic_core_close(core);
+}
+
 /* The shapes behind it, so that a case cannot pass by accident. */
 static void test_shapes(void)
 {
@@ -429,5 +525,6 @@ int main(void)
 {
     RUN(test_shapes);
     RUN(test_strace_reference);
+    RUN(test_outputs);
     return HARNESS_RESULT();
 }

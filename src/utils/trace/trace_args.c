@@ -135,6 +135,20 @@ static const arg_rule rules[] = {
     {"getrandom", "flags", ARG_SET, SET_GETRANDOM},
     {"rseq", "rseq_len", ARG_HEXNUM, SET_NONE},
     {"rseq", "sig", ARG_HEXNUM, SET_NONE},
+    {"futex", "op", ARG_SET, SET_FUTEX_OP},
+    {"futex", "val", ARG_FUTEX_ARG, SET_NONE},
+    {"futex", "utime", ARG_FUTEX_ARG, SET_NONE},
+    {"futex", "uaddr2", ARG_FUTEX_ARG, SET_NONE},
+    {"futex", "val3", ARG_FUTEX_ARG, SET_NONE},
+    {"prctl", "option", ARG_SET, SET_PRCTL},
+    {"prctl", "arg2", ARG_PRCTL_ARG, SET_NONE},
+    {"prctl", "arg3", ARG_PRCTL_ARG, SET_NONE},
+    {"prctl", "arg4", ARG_PRCTL_ARG, SET_NONE},
+    {"prctl", "arg5", ARG_PRCTL_ARG, SET_NONE},
+    {"clock_nanosleep", "flags", ARG_SET, SET_TIMER_FLAGS},
+    {"timerfd_create", "clockid", ARG_SET, SET_CLOCK},
+    {"getcwd", "buf", ARG_STRING_OUT, SET_NONE},
+    {NULL, "which_clock", ARG_SET, SET_CLOCK}, /* clock_gettime, clock_nanosleep... */
     {NULL, "sig", ARG_SET, SET_SIGNAL},        /* kill, tgkill, rt_sigaction... */
 };
 
@@ -486,6 +500,60 @@ static void decode_fcntl_arg(uint64_t cmd, vmic_trace_value_t *v)
     set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
 }
 
+/* futex's val, utime, uaddr2 and val3 (arguments 2..5), as its op says. */
+static void decode_futex_arg(int i, uint64_t op, vmic_trace_value_t *v)
+{
+    const char *how = futex_args_of(op);
+    char c = i >= 2 && i <= 5 ? how[i - 2] : 'x';
+    switch (c) {
+    case 'u': set_text(v, VMIC_VALUE_INT, "%" PRIu32, (uint32_t)v->raw); break;
+    case 'n': set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw); break;
+    case 'a': set_address(v, VMIC_VALUE_HEX); break;
+    case 'b':
+        if ((uint32_t)v->raw == UINT32_MAX)
+            set_text(v, VMIC_VALUE_FLAGS, "FUTEX_BITSET_MATCH_ANY");
+        else
+            set_text(v, VMIC_VALUE_HEX, "%#" PRIx32, (uint32_t)v->raw);
+        break;
+    default:
+        set_text(v, VMIC_VALUE_HEX, "%#" PRIx32, (uint32_t)v->raw);
+        v->hidden = c == '-';
+    }
+}
+
+#define PR_SET_PDEATHSIG 1
+#define PR_GET_DUMPABLE 3
+#define PR_SET_NAME 15
+#define PR_GET_NAME 16
+
+/* prctl's arg2..arg5 (arguments 1..4), as its option (args[0]) says: the
+ * options busybox and libc use as strace shows them, the others' numbers
+ * in full. */
+static void decode_prctl_arg(vmic_tracer *t, vmic_ctx_t ctx, int i, uint64_t option,
+                             vmic_trace_value_t *v)
+{
+    switch (option) {
+    case PR_SET_NAME:
+    case PR_GET_NAME: /* the name is read at the return */
+        if (i == 1 && option == PR_SET_NAME)
+            decode_string(t, ctx, v);
+        else
+            set_address(v, VMIC_VALUE_HEX);
+        v->hidden = i > 1;
+        return;
+    case PR_SET_PDEATHSIG:
+        value_set_text(SET_SIGNAL, v->raw, v->text, sizeof v->text);
+        v->kind = VMIC_VALUE_FLAGS;
+        v->hidden = i > 1;
+        return;
+    case PR_GET_DUMPABLE:
+        set_text(v, VMIC_VALUE_INT, "%" PRIu64, v->raw);
+        v->hidden = true;
+        return;
+    }
+    set_text(v, VMIC_VALUE_INT, "%" PRIu64, v->raw);
+}
+
 /* open's mode means something only with O_CREAT or O_TMPFILE: strace
  * leaves it out otherwise, and so does the line. */
 static bool unused_mode(const syscall_shape *sh, int i, const uint64_t *args)
@@ -548,6 +616,15 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
     case ARG_FCNTL_ARG:
         decode_fcntl_arg(i > 0 ? args[i - 1] : 0, v);
         break;
+    case ARG_FUTEX_ARG:
+        decode_futex_arg(i, args[1], v);
+        break;
+    case ARG_PRCTL_ARG:
+        decode_prctl_arg(t, ctx, i, args[0], v);
+        break;
+    case ARG_STRING_OUT: /* filled by the call: read at the return */
+        set_address(v, VMIC_VALUE_HEX);
+        break;
     }
 }
 
@@ -573,6 +650,10 @@ void decode_outputs(vmic_tracer *t, const syscall_shape *sh, vmic_ctx_t ctx, con
         vmic_trace_value_t *v = &vals[i];
         if (sh->args[i].cls == ARG_BUF_OUT && ret > 0)
             decode_buffer(t, ctx, (uint64_t)ret, v);
+        else if (sh->args[i].cls == ARG_STRING_OUT && ret > 0)
+            decode_string(t, ctx, v);
+        else if (sh->args[i].cls == ARG_PRCTL_ARG && i == 1 && args[0] == PR_GET_NAME && ret == 0)
+            decode_string(t, ctx, v);
         else if (retry_inputs && v->kind == VMIC_VALUE_UNREADABLE)
             decode_one(t, sh, i, ctx, args, v);
     }

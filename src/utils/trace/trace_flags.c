@@ -291,6 +291,71 @@ static const named getrandom_bits[] = {
     {1, "GRND_NONBLOCK"}, {2, "GRND_RANDOM"}, {4, "GRND_INSECURE"},
 };
 
+/* FUTEX_* operations: the command, _PRIVATE, then FUTEX_CLOCK_REALTIME. */
+#define FUTEX_CMD_MASK 0x7fu
+#define FUTEX_PRIVATE_FLAG 0x80u
+#define FUTEX_CLOCK_REALTIME 0x100u
+
+typedef struct futex_op {
+    const char *name;
+    const char *args;             /* futex_args_of's letters */
+} futex_op;
+
+/* The argument letters were read off strace runs; the operations not seen
+ * there show every argument, as strace does for an unknown one. */
+static const futex_op futex_ops[] = {
+    {"FUTEX_WAIT", "ua--"}, {"FUTEX_WAKE", "u---"}, {"FUTEX_FD", "uaax"},
+    {"FUTEX_REQUEUE", "una-"}, {"FUTEX_CMP_REQUEUE", "unan"}, {"FUTEX_WAKE_OP", "uaax"},
+    {"FUTEX_LOCK_PI", "uaax"}, {"FUTEX_UNLOCK_PI", "----"}, {"FUTEX_TRYLOCK_PI", "uaax"},
+    {"FUTEX_WAIT_BITSET", "ua-b"}, {"FUTEX_WAKE_BITSET", "u--b"},
+    {"FUTEX_WAIT_REQUEUE_PI", "uaax"}, {"FUTEX_CMP_REQUEUE_PI", "uaax"},
+    {"FUTEX_LOCK_PI2", "uaax"},
+};
+
+static const futex_op *futex_op_of(uint64_t op)
+{
+    uint32_t cmd = (uint32_t)op & FUTEX_CMD_MASK;
+    if ((uint32_t)op & ~(FUTEX_CMD_MASK | FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) ||
+        cmd >= sizeof futex_ops / sizeof futex_ops[0])
+        return NULL;
+    return &futex_ops[cmd];
+}
+
+const char *futex_args_of(uint64_t op)
+{
+    const futex_op *f = futex_op_of(op);
+    return f ? f->args : "uaax";
+}
+
+static void futex_op_text(text *t, uint64_t v)
+{
+    const futex_op *f = futex_op_of(v);
+    if (!f) {
+        add(t, "%#x /* FUTEX_??? */", (uint32_t)v);
+        return;
+    }
+    add(t, "%s%s%s", f->name, v & FUTEX_PRIVATE_FLAG ? "_PRIVATE" : "",
+        v & FUTEX_CLOCK_REALTIME ? "|FUTEX_CLOCK_REALTIME" : "");
+}
+
+static const named clock_values[] = {
+    {0, "CLOCK_REALTIME"}, {1, "CLOCK_MONOTONIC"}, {2, "CLOCK_PROCESS_CPUTIME_ID"},
+    {3, "CLOCK_THREAD_CPUTIME_ID"}, {4, "CLOCK_MONOTONIC_RAW"}, {5, "CLOCK_REALTIME_COARSE"},
+    {6, "CLOCK_MONOTONIC_COARSE"}, {7, "CLOCK_BOOTTIME"}, {8, "CLOCK_REALTIME_ALARM"},
+    {9, "CLOCK_BOOTTIME_ALARM"}, {11, "CLOCK_TAI"},
+};
+static const named timer_bits[] = {{1, "TIMER_ABSTIME"}};
+
+static const named prctl_values[] = {
+    {1, "PR_SET_PDEATHSIG"}, {2, "PR_GET_PDEATHSIG"}, {3, "PR_GET_DUMPABLE"},
+    {4, "PR_SET_DUMPABLE"}, {8, "PR_SET_KEEPCAPS"}, {7, "PR_GET_KEEPCAPS"},
+    {15, "PR_SET_NAME"}, {16, "PR_GET_NAME"}, {22, "PR_SET_SECCOMP"}, {21, "PR_GET_SECCOMP"},
+    {23, "PR_CAPBSET_READ"}, {24, "PR_CAPBSET_DROP"}, {36, "PR_SET_CHILD_SUBREAPER"},
+    {37, "PR_GET_CHILD_SUBREAPER"}, {38, "PR_SET_NO_NEW_PRIVS"}, {39, "PR_GET_NO_NEW_PRIVS"},
+    {0x59616d61, "PR_SET_PTRACER"}, {47, "PR_CAP_AMBIENT"}, {35, "PR_SET_MM"},
+    {0x53564d41, "PR_SET_VMA"},
+};
+
 /* ---- ioctl requests ------------------------------------------------------------------------ */
 
 typedef struct ioctl_entry {
@@ -385,6 +450,9 @@ void value_set_text(value_set set, uint64_t v, char *out, size_t size)
     static const table getrandom_table = TABLE(getrandom_bits, true, NULL, "GRND_???");
     static const table tcflsh_table = TABLE(tcflsh_values, false, NULL, "TC???");
     static const table tcxonc_table = TABLE(tcxonc_values, false, NULL, "TC???");
+    static const table clock_table = TABLE(clock_values, false, NULL, "CLOCK_???");
+    static const table timer_table = TABLE(timer_bits, true, NULL, "TIMER_???");
+    static const table prctl_table = TABLE(prctl_values, false, NULL, "PR_???");
     text t = {out, size, 0};
     if (size)
         out[0] = '\0';
@@ -411,6 +479,10 @@ void value_set_text(value_set set, uint64_t v, char *out, size_t size)
     case SET_IOCTL_CMD: ioctl_text(&t, v); break;
     case SET_TCFLSH: table_text(&t, &tcflsh_table, (uint32_t)v); break;
     case SET_TCXONC: table_text(&t, &tcxonc_table, (uint32_t)v); break;
+    case SET_FUTEX_OP: futex_op_text(&t, v); break;
+    case SET_CLOCK: table_text(&t, &clock_table, (uint32_t)v); break;
+    case SET_TIMER_FLAGS: table_text(&t, &timer_table, (uint32_t)v); break;
+    case SET_PRCTL: table_text(&t, &prctl_table, (uint32_t)v); break;
     case SET_NONE: add(&t, "%#" PRIx64, v); break;
     }
 }

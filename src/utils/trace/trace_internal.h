@@ -64,6 +64,10 @@ typedef enum value_set {
     SET_IOCTL_CMD,                /* TCGETS, _IOC(...) */
     SET_TCFLSH,                   /* TCIFLUSH */
     SET_TCXONC,                   /* TCOOFF */
+    SET_FUTEX_OP,                 /* FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME */
+    SET_CLOCK,                    /* CLOCK_MONOTONIC */
+    SET_TIMER_FLAGS,              /* TIMER_ABSTIME */
+    SET_PRCTL,                    /* PR_SET_NAME */
 } value_set;
 
 /* What an ioctl request's argument is, as strace shows it. */
@@ -94,6 +98,9 @@ typedef enum arg_class {
     ARG_CLONE_ARGS,               /* clone3's struct clone_args, read at entry */
     ARG_IOCTL_ARG,                /* ioctl's argument: as its request says */
     ARG_FCNTL_ARG,                /* fcntl's argument: as its command says */
+    ARG_FUTEX_ARG,                /* futex's val, utime, uaddr2, val3: as its op says */
+    ARG_PRCTL_ARG,                /* prctl's arg2..arg5: as its option says */
+    ARG_STRING_OUT,               /* a string the call writes (getcwd): read at return */
 } arg_class;
 
 typedef struct arg_shape {
@@ -213,6 +220,10 @@ const char *errno_text(int64_t err);
 void value_set_text(value_set set, uint64_t v, char *out, size_t size);
 void open_flags_text(uint64_t flags, char *out, size_t size);
 ioctl_arg ioctl_arg_of(uint64_t cmd);
+/* What strace shows of futex's arguments 2..5 for an op, one letter each:
+ * u unsigned, n signed, a address, b a bitset (FUTEX_BITSET_MATCH_ANY),
+ * x hex, - left out. */
+const char *futex_args_of(uint64_t op);
 
 /* trace_counts.c */
 void count_event(vmic_tracer *t, const vmic_trace_event_t *ev);
