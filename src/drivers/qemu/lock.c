@@ -25,16 +25,14 @@
 
 #include "qemu.h"
 
-#define LOCK_NAME "vmic.lock"
-
 static bool lock_path(const qemu_endpoint_t *gdb, char *path, size_t size)
 {
     if (gdb->tcp)
         return false;
     const char *slash = strrchr(gdb->path, '/');
     int n = slash ? snprintf(path, size, "%.*s/%s", (int)(slash - gdb->path), gdb->path,
-                             LOCK_NAME)
-                  : snprintf(path, size, "%s", LOCK_NAME);
+                             VMIC_QEMU_DIR_LOCK)
+                  : snprintf(path, size, "%s", VMIC_QEMU_DIR_LOCK);
     return n > 0 && (size_t)n < size;
 }
 
