@@ -103,12 +103,77 @@ static void test_kernel_elf(void)
     vmic_core_close(core);
 }
 
+static int count_one(void *arg, const vmic_process_t *p)
+{
+    (void)p;
+    ++*(size_t *)arg;
+    return 0;
+}
+
 static void test_kernel_raw_search(void)
 {
     vmic_core *core;
     vmic_os *os = open_os("dump.raw", NULL, &core);
     CHECK(os);
     check_kernel(os, "search");
+    vmic_os_close(os);
+    vmic_core_close(core);
+}
+
+/*
+ * On a raw dump of a 5-level guest, a PML4 (entry 511 of the PML5) walked as
+ * 4 levels maps the kernel image too. Given that table as the root, vmic
+ * must learn the mode from the kernel (__pgtable_l5_enabled), move to
+ * init_top_pgt, and then see every process; and --paging 4 on the same
+ * dump must stay 4-level (the caller's word), so the direct map is out of
+ * reach and the task list says so rather than guessing.
+ */
+static void test_kernel_decides_paging(void)
+{
+    if (!truth_cpu_flag(dir, "la57")) {
+        fprintf(stderr, "  note: a 4-level guest: nothing to decide\n");
+        return;
+    }
+    vmic_core *core;
+    vmic_os *os = open_os("dump.raw", NULL, &core);
+    CHECK(os);
+    uint64_t pml5 = vmic_os_kernel(os)->root.addr, p4d = 0;
+    size_t nprocs = 0;
+    CHECK_OK(vmic_read_pa(core, vmic_pa(pml5 + 511 * 8), &p4d, 8));
+    p4d &= 0x000ffffffffff000ull;
+    CHECK_OK(vmic_os_processes(os, count_one, &nprocs));
+    vmic_os_close(os);
+    vmic_core_close(core);
+
+    char path[4096];
+    vmic_driver *drv;
+    fixture_path(path, sizeof path, dir, "dump.raw");
+    CHECK_OK(vmic_dump_open(path, VMIC_DUMP_RAW, &drv));
+    CHECK_OK(vmic_core_open(drv, NULL, &core));
+    vmic_os_config_t cfg = {.root = p4d};
+    CHECK_OK(vmic_os_open(core, &cfg, &os));
+    const vmic_os_kernel_t *k = vmic_os_kernel(os);
+    CHECK_EQ(k->paging, VMIC_PAGING_5LEVEL);
+    CHECK_STR(k->root_source, "init_top_pgt");
+    /* init_top_pgt where the guest's kallsyms puts it, in the image. */
+    CHECK_EQ(k->root.addr, truth_addr("init_top_pgt") - truth_addr("_text") + k->text_pa.addr);
+    CHECK_MSG(strstr(k->paging_source, "__pgtable_l5_enabled"), "paging from '%s'",
+              k->paging_source);
+    size_t n = 0;
+    CHECK_OK(vmic_os_processes(os, count_one, &n));
+    CHECK_EQ(n, nprocs);
+    vmic_os_close(os);
+    vmic_core_close(core);
+
+    CHECK_OK(vmic_dump_open(path, VMIC_DUMP_RAW, &drv));
+    CHECK_OK(vmic_core_open(drv, NULL, &core));
+    cfg.paging = 4;
+    CHECK_OK(vmic_os_open(core, &cfg, &os));
+    CHECK_EQ(vmic_os_kernel(os)->paging, VMIC_PAGING_4LEVEL);
+    CHECK_STR(vmic_os_kernel(os)->paging_source, "--paging 4");
+    n = 0;
+    CHECK(vmic_os_processes(os, count_one, &n) != VMIC_OK);
+    CHECK_ERRMSG("task list");
     vmic_os_close(os);
     vmic_core_close(core);
 }
@@ -692,6 +757,7 @@ int main(int argc, char **argv)
     }
     RUN(test_kernel_elf);
     RUN(test_kernel_raw_search);
+    RUN(test_kernel_decides_paging);
     RUN(test_kallsyms_match_proc_kallsyms);
     RUN(test_elf_btf);
     RUN(test_raw_btf);

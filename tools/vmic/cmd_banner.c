@@ -32,7 +32,12 @@ int cmd_banner(int argc, char **argv)
         json_hex(&j, "root", k->root.addr);
         json_str(&j, "root_source", k->root_source);
         json_u64(&j, "paging_levels", (uint64_t)k->paging);
+        json_str(&j, "paging_source", k->paging_source ? k->paging_source : "");
         json_bool(&j, "pti", k->pti);
+        json_hex(&j, "page_offset_base", k->page_offset_base.addr);
+        json_hex(&j, "vmalloc_base", k->vmalloc_base.addr);
+        json_hex(&j, "vmemmap_base", k->vmemmap_base.addr);
+        json_str(&j, "layout_source", k->layout_source ? k->layout_source : "");
         json_hex(&j, "text", k->text.addr);
         json_hex(&j, "end", k->end.addr);
         json_hex(&j, "text_pa", k->text_pa.addr);
@@ -49,6 +54,11 @@ int cmd_banner(int argc, char **argv)
         printf("%s\n", k->banner);
         printf("root     0x%" PRIx64 " (%s), %d-level paging%s\n", k->root.addr, k->root_source,
                (int)k->paging, k->pti ? ", PTI on" : "");
+        printf("paging   %d-level: %s\n", (int)k->paging, k->paging_source ? k->paging_source : "");
+        printf("layout   direct map 0x%016" PRIx64 ", vmalloc 0x%016" PRIx64
+               ", vmemmap 0x%016" PRIx64 " (%s)\n", k->page_offset_base.addr,
+               k->vmalloc_base.addr, k->vmemmap_base.addr,
+               k->layout_source ? k->layout_source : "");
         printf("image    0x%016" PRIx64 "-0x%016" PRIx64 " at pa 0x%" PRIx64
                ", KASLR slide 0x%" PRIx64 "\n",
                k->text.addr, k->end.addr, k->text_pa.addr, k->slide);

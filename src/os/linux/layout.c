@@ -51,8 +51,11 @@ static void describe_core_mode(vmic_os *os, int forced)
              (regs.valid & VMIC_REGS_CR))
         snprintf(os->paging_source, sizeof os->paging_source, "CR4.LA57 of vCPU 0 is %d",
                  (regs.cr4 & VMIC_CR4_LA57) ? 1 : 0);
+    else if (strcmp(os->root_source, "search") == 0)
+        snprintf(os->paging_source, sizeof os->paging_source, "no CR4; the root search found "
+                 "%d-level tables", levels);
     else
-        snprintf(os->paging_source, sizeof os->paging_source, "default: no registers");
+        snprintf(os->paging_source, sizeof os->paging_source, "no CR4; %d-level assumed", levels);
     vmic_clear_error();
 }
 
