@@ -66,7 +66,7 @@ struct vmic_os {
     char banner[512];
     char release[128];
     char root_source[32];
-    char paging_source[64];
+    char paging_source[128];
     bool paging_forced;  /* the caller fixed the paging mode (--paging) */
     lx_image image;
     lx_layout layout;
