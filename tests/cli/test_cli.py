@@ -215,6 +215,18 @@ def each_option_once_in_each_help():
 
 
 @test
+def json_usage_errors_everywhere():
+    top = vmic("--help").stdout
+    commands = re.findall(r"^  (\w+) +\S", top.split("Commands:")[1], re.M)
+    # boot parses its options itself (tools/vmic/cmd_boot.c, not yet through cli_begin).
+    for cmd in [c for c in commands if c != "boot"]:
+        p = vmic(cmd, "--json", "--no-such-option", ELF, rc=2)
+        err = json.loads(p.stdout)["error"]
+        assert err["command"] == cmd and err["status"] == "usage" and err["exit"] == 2, (cmd, err)
+        assert "--no-such-option" in err["message"], (cmd, err)
+
+
+@test
 def json_errors_on_stdout():
     for args, rc in ((("read", "--json", ELF, "0x0", "16"), 1), (("info", "--json", "/nonexistent"), 1),
                      (("translate", "--json", "--root", "xyz", ELF, "0x0"), 2),

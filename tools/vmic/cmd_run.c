@@ -100,6 +100,7 @@ static int parse_options(int argc, char **argv, run_opts *o, const char **image)
     uint64_t v;
     int opt, rc;
 
+    cli_begin("run", argc, argv); /* --json errors as JSON, even usage errors */
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
