@@ -55,6 +55,10 @@ vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t
  * Valid until the next call on this core that can evict pages.
  */
 vmic_status vmic_map_pa(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t *len);
+/* A hint that [pa, pa + len) will not be looked at again soon: a dump
+ * driver drops those pages of its file mapping from the process. Pointers
+ * from vmic_map_pa stay valid (the bytes come back from the file). */
+void vmic_release_pa(vmic_core *core, vmic_pa_t pa, uint64_t len);
 
 vmic_status vmic_read_u8_pa(vmic_core *core, vmic_pa_t pa, uint8_t *v);
 vmic_status vmic_read_u16_pa(vmic_core *core, vmic_pa_t pa, uint16_t *v);

@@ -98,6 +98,11 @@ typedef struct vmic_driver_ops {
     vmic_status (*set_regs)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
     vmic_status (*pause)(vmic_driver *d);
     vmic_status (*resume)(vmic_driver *d);
+    /* Optional: the caller is done with [pa, pa + len) for now. A driver
+     * whose memory is a read-only mapping of a file lets those pages go from
+     * the process (they stay in the file and come back on the next touch),
+     * so a scan of a huge dump keeps a bounded resident size. */
+    void (*release)(vmic_driver *d, vmic_pa_t pa, uint64_t len);
 
     /* ---- events (VMIC_CAP_EVENTS; the model is described in core.h) ---- */
     vmic_status (*attach_events)(vmic_driver *d, const vmic_event_sink_t *sink); /* NULL: detach */

@@ -9,6 +9,12 @@ vmic_status vmic_map_pa(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size
     return core_map(core, pa, ptr, len);
 }
 
+void vmic_release_pa(vmic_core *core, vmic_pa_t pa, uint64_t len)
+{
+    if (core->drv->ops->release)
+        core->drv->ops->release(core->drv, pa, len);
+}
+
 /*
  * Whether [pa, pa + len) runs past the last physical address, 2^64 - 1.
  * Checked before any loop that advances pa, so that no loop can wrap to

@@ -10,7 +10,11 @@
  *
  *   test_kernel_discovery FIXTURE_DIR
  */
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <vmic/vmic.h>
 
@@ -175,6 +179,48 @@ static void test_no_rodata_says_what_was_searched(void)
     CHECK_ERRMSG("--profile");
 }
 
+/*
+ * A 64 GiB sparse raw file with no kernel in it: the root search must give
+ * up within its budget (seconds, not the minutes a full read takes) with a
+ * message that says what it searched and what to give instead, and keep
+ * its resident memory bounded (scanned pages are released). Run first, so
+ * the peak RSS is this test's alone.
+ */
+static void test_huge_sparse_dump_gives_up(void)
+{
+    char path[] = "/tmp/vmic-sparse-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    bool sized = ftruncate(fd, 64ll << 30) == 0;
+    close(fd);
+    if (!sized) {
+        unlink(path);
+        FAIL_("cannot make a 64 GiB sparse file in /tmp");
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vmic_driver *drv;
+    vmic_core *core = NULL;
+    vmic_os *os = NULL;
+    vmic_status s = vmic_dump_open(path, VMIC_DUMP_RAW, &drv);
+    unlink(path);
+    CHECK_OK(s);
+    CHECK_OK(vmic_core_open(drv, NULL, &core));
+    s = vmic_os_open(core, NULL, &os);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "  64 GiB sparse: %.1f s, peak RSS %ld MiB: %s\n", secs, ru.ru_maxrss >> 10,
+            vmic_errmsg());
+    vmic_os_close(os);
+    vmic_core_close(core);
+    CHECK_ERR(s, VMIC_E_NOTFOUND);
+    CHECK_ERRMSG("give --root");
+    CHECK_MSG(secs < 6.0, "the search took %.1f s", secs);
+    CHECK_MSG(ru.ru_maxrss < (256l << 10), "peak RSS %ld KiB", ru.ru_maxrss);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !fixture_present(argv[1])) {
@@ -183,6 +229,7 @@ int main(int argc, char **argv)
         return 77;
     }
     dir = argv[1];
+    RUN(test_huge_sparse_dump_gives_up);
     syms = truth_kallsyms(dir, &nsyms);
     if (!syms || !load_raw()) {
         fprintf(stderr, "FAIL: cannot read %s/dump.raw or its kallsyms truth\n", dir);

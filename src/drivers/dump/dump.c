@@ -107,6 +107,26 @@ static vmic_status dump_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len
     return VMIC_OK;
 }
 
+/* Pages of the file mapping inside [pa, pa + len), dropped from the process:
+ * the mapping is private and never written, so nothing is lost. */
+static void dump_release(vmic_driver *d, vmic_pa_t pa, uint64_t len)
+{
+    dump_driver_t *dump = dump_of(d);
+    const vmic_mem_region_t *r = find_region(dump, pa.addr);
+    long page = sysconf(_SC_PAGESIZE);
+    if (!dump->mapping || !r || page <= 0)
+        return;
+    uint64_t in_region = r->size - (pa.addr - r->start.addr);
+    if (len > in_region)
+        len = in_region;
+    uintptr_t lo = (uintptr_t)(r->host + (pa.addr - r->start.addr));
+    uintptr_t hi = lo + (uintptr_t)len;
+    lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    hi &= ~((uintptr_t)page - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static vmic_status dump_get_regs(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs)
 {
     dump_driver_t *dump = dump_of(d);
@@ -123,6 +143,7 @@ static const vmic_driver_ops_t dump_ops = {
     .close = dump_close,
     .info = dump_info,
     .read = dump_read,
+    .release = dump_release,
 };
 
 /* Same, for dumps that carry registers. */
@@ -131,6 +152,7 @@ static const vmic_driver_ops_t dump_ops_with_regs = {
     .close = dump_close,
     .info = dump_info,
     .read = dump_read,
+    .release = dump_release,
     .get_regs = dump_get_regs,
 };
 

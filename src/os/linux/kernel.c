@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,13 @@
 #define KERNEL_MAP_END 0xffffffffc0000000ull
 #define START_KERNEL 0xffffffff81000000ull /* _text when KASLR does not move it */
 #define MAX_ROOT_CANDIDATES 64
+/* The root search's budget. Kernel page tables sit low in memory (the 5 GiB
+ * fixture's at 0x9c000, every other fixture's below 64 MiB), so a few GiB
+ * are plenty; past them a dump with no kernel ends with a clear error
+ * instead of reading all of a 64 GiB file. */
+#define SEARCH_MAX_BYTES (8ull << 30)
+#define SEARCH_MAX_SECONDS 4.0
+#define SEARCH_RELEASE_EVERY (64ull << 20) /* drop scanned pages from RSS */
 #define PTI_USER_BIT (1ull << 12)          /* user PGD = kernel PGD + 4 KiB */
 
 /* Bytes covered by the table entry a walk stopped at (or mapped with). */
@@ -146,12 +154,22 @@ static bool root_maps_image(vmic_os *os, uint64_t pa, lx_image *im)
     return false;
 }
 
-/* Wrap-safe: the last page of a region may end at 2^64. */
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Wrap-safe: the last page of a region may end at 2^64. Bounded by
+ * SEARCH_MAX_BYTES and SEARCH_MAX_SECONDS; what it scanned is released. */
 static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
 {
     const vmic_driver_info_t *info = vmic_core_info(os->core);
     vmic_paging_t pg = vmic_core_paging(os->core);
     int tried = 0;
+    uint64_t scanned = 0, released_to = 0;
+    double t0 = seconds_now();
 
     for (size_t r = 0; r < info->nregions; r++) {
         const vmic_mem_region_t *reg = &info->regions[r];
@@ -161,9 +179,27 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
         uint64_t first = (reg->start.addr + 0xfff) & ~0xfffull;
         if (first < reg->start.addr || first > last)
             continue;
+        released_to = first;
         for (uint64_t pa = first;; pa += 4096) {
             const uint8_t *p;
             size_t avail;
+            scanned += 4096;
+            if ((scanned & (SEARCH_RELEASE_EVERY - 1)) == 0) {
+                vmic_release_pa(os->core, vmic_pa(released_to), pa - released_to);
+                released_to = pa;
+                if (seconds_now() - t0 > SEARCH_MAX_SECONDS)
+                    return vmic_fail(VMIC_E_NOTFOUND, "%s: no kernel page tables in the first "
+                                     "%llu MiB (searched for %.0f s, up to pa 0x%llx; %d "
+                                     "candidates checked); give --root CR3", info->source,
+                                     (unsigned long long)(scanned >> 20), SEARCH_MAX_SECONDS,
+                                     (unsigned long long)pa, tried);
+            }
+            if (scanned > SEARCH_MAX_BYTES)
+                return vmic_fail(VMIC_E_NOTFOUND, "%s: no kernel page tables in the first %llu "
+                                 "MiB of memory (the search stops there, at pa 0x%llx; %d "
+                                 "candidates checked); give --root CR3", info->source,
+                                 (unsigned long long)(SEARCH_MAX_BYTES >> 20),
+                                 (unsigned long long)pa, tried);
             if (vmic_map_pa(os->core, vmic_pa(pa), &p, &avail) == VMIC_OK && avail >= 4096) {
                 uint64_t e[512];
                 memcpy(e, p, sizeof e);
@@ -185,6 +221,7 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
             if (last - pa < 4096)
                 break;
         }
+        vmic_release_pa(os->core, vmic_pa(released_to), last + 4096 - released_to);
     }
     vmic_clear_error();
     return vmic_fail(VMIC_E_NOTFOUND, "%s: no page table in %llu MiB of memory maps a Linux "
