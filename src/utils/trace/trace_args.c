@@ -383,21 +383,18 @@ static uint64_t ca_field(const uint8_t *b, int off)
     return v;
 }
 
-static void put_field(char *out, size_t size, size_t *n, const char *name, const char *fmt,
+/* ", name=value" after the struct's first field: an address (NULL for 0)
+ * or a number in hex. */
+static void put_field(char *out, size_t size, size_t *n, const char *name, bool address,
                       uint64_t v)
 {
     if (*n >= size)
         return;
-    int w = snprintf(out + *n, size - *n, "%s%s=", *n > 1 ? ", " : "", name);
-    if (w > 0)
-        *n += (size_t)w;
-    if (*n >= size)
-        return;
-    if (strcmp(fmt, "addr") == 0)
-        w = v ? snprintf(out + *n, size - *n, "%#" PRIx64, v) : snprintf(out + *n, size - *n,
-                                                                         "NULL");
+    int w;
+    if (address && v == 0)
+        w = snprintf(out + *n, size - *n, ", %s=NULL", name);
     else
-        w = snprintf(out + *n, size - *n, "%#" PRIx64, v);
+        w = snprintf(out + *n, size - *n, ", %s=%#" PRIx64, name, v);
     if (w > 0)
         *n += (size_t)w;
 }
@@ -423,24 +420,24 @@ static void decode_clone_args(vmic_tracer *t, vmic_ctx_t ctx, uint64_t size,
     value_set_text(SET_CLONE3_FLAGS, flags, set, sizeof set);
     n += (size_t)snprintf(out, room, "{flags=%s", set);
     if (flags & CLONE_PIDFD)
-        put_field(out, room, &n, "pidfd", "addr", ca_field(b, CA_PIDFD));
+        put_field(out, room, &n, "pidfd", true, ca_field(b, CA_PIDFD));
     if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID))
-        put_field(out, room, &n, "child_tid", "addr", ca_field(b, CA_CHILD_TID));
+        put_field(out, room, &n, "child_tid", true, ca_field(b, CA_CHILD_TID));
     if (flags & CLONE_PARENT_SETTID)
-        put_field(out, room, &n, "parent_tid", "addr", ca_field(b, CA_PARENT_TID));
+        put_field(out, room, &n, "parent_tid", true, ca_field(b, CA_PARENT_TID));
     value_set_text(SET_SIGNAL, ca_field(b, CA_EXIT_SIGNAL), set, sizeof set);
     if (n < room)
         n += (size_t)snprintf(out + n, room - n, ", exit_signal=%s", set);
-    put_field(out, room, &n, "stack", "addr", ca_field(b, CA_STACK));
-    put_field(out, room, &n, "stack_size", "hex", ca_field(b, CA_STACK_SIZE));
+    put_field(out, room, &n, "stack", true, ca_field(b, CA_STACK));
+    put_field(out, room, &n, "stack_size", false, ca_field(b, CA_STACK_SIZE));
     if (flags & CLONE_SETTLS)
-        put_field(out, room, &n, "tls", "addr", ca_field(b, CA_TLS));
+        put_field(out, room, &n, "tls", true, ca_field(b, CA_TLS));
     if (len >= CA_SET_TID_SIZE + 8 && ca_field(b, CA_SET_TID_SIZE)) {
-        put_field(out, room, &n, "set_tid", "addr", ca_field(b, CA_SET_TID));
-        put_field(out, room, &n, "set_tid_size", "hex", ca_field(b, CA_SET_TID_SIZE));
+        put_field(out, room, &n, "set_tid", true, ca_field(b, CA_SET_TID));
+        put_field(out, room, &n, "set_tid_size", false, ca_field(b, CA_SET_TID_SIZE));
     }
     if (len >= CA_CGROUP + 8 && (flags & CLONE_INTO_CGROUP))
-        put_field(out, room, &n, "cgroup", "hex", ca_field(b, CA_CGROUP));
+        put_field(out, room, &n, "cgroup", false, ca_field(b, CA_CGROUP));
     if (n < room)
         snprintf(out + n, room - n, "}");
     v->kind = VMIC_VALUE_STRUCT;
