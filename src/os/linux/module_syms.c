@@ -34,10 +34,16 @@ typedef struct msym {
     char type;
 } msym;
 
+/* An entry of the address index. */
+typedef struct by_addr {
+    uint64_t addr;
+    size_t i; /* into v */
+} by_addr;
+
 struct lx_modsyms {
     msym *v;
     size_t n, cap;
-    size_t *by_addr; /* indices into v, by address, equal addresses in list order */
+    by_addr *by_addr; /* by address, equal addresses in list order */
     char *names;
     size_t names_len, names_cap;
     vmic_module_t *mods;
@@ -288,15 +294,12 @@ out:
     return s;
 }
 
-static const lx_modsyms *sort_ctx; /* qsort has no argument; used only while sorting */
-
 static int by_addr_cmp(const void *a, const void *b)
 {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    uint64_t x = sort_ctx->v[i].addr, y = sort_ctx->v[j].addr;
-    if (x != y)
-        return x < y ? -1 : 1;
-    return i < j ? -1 : i > j; /* equal addresses: list order, as the kernel picks */
+    const by_addr *x = a, *y = b;
+    if (x->addr != y->addr)
+        return x->addr < y->addr ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i; /* equal addresses: list order, as the kernel */
 }
 
 static vmic_status index_by_addr(lx_modsyms *m)
@@ -307,10 +310,8 @@ static vmic_status index_by_addr(lx_modsyms *m)
     if (!m->by_addr)
         return vmic_fail(VMIC_E_NOMEM, "module symbols: no memory for the index");
     for (size_t i = 0; i < m->n; i++)
-        m->by_addr[i] = i;
-    sort_ctx = m;
+        m->by_addr[i] = (by_addr){.addr = m->v[i].addr, .i = i};
     qsort(m->by_addr, m->n, sizeof *m->by_addr, by_addr_cmp);
-    sort_ctx = NULL;
     return VMIC_OK;
 }
 
@@ -420,7 +421,7 @@ bool lx_modsyms_at(const lx_modsyms *m, uint64_t addr, vmic_symbol_t *sym, uint6
     size_t lo = 0, hi = m->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (m->v[m->by_addr[mid]].addr <= addr)
+        if (m->by_addr[mid].addr <= addr)
             lo = mid + 1;
         else
             hi = mid;
@@ -428,16 +429,15 @@ bool lx_modsyms_at(const lx_modsyms *m, uint64_t addr, vmic_symbol_t *sym, uint6
     if (lo == 0)
         return false;
     size_t k = lo - 1;
-    uint64_t at = m->v[m->by_addr[k]].addr;
-    while (k > 0 && m->v[m->by_addr[k - 1]].addr == at)
+    while (k > 0 && m->by_addr[k - 1].addr == m->by_addr[k].addr)
         k--;
-    const msym *e = &m->v[m->by_addr[k]];
+    const msym *e = &m->v[m->by_addr[k].i];
     /* Both in the same module's memory: no offset reaches across modules
      * or into the gaps between them. */
     const vmic_module_t *mod = &m->mods[e->module];
     if (!in_module(mod, addr) || !in_module(mod, e->addr))
         return false;
-    fill(m, m->by_addr[k], sym);
+    fill(m, m->by_addr[k].i, sym);
     *offset = addr - e->addr;
     return true;
 }
