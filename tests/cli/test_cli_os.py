@@ -169,6 +169,7 @@ def sym_module_symbols_by_name():
     queries = [f"{mod}:{name}" for mod, name in first]
     got = json.loads(vmic("sym", "--json", ELF, *queries).stdout)
     assert [int(g["addr"], 16) for g in got] == list(first.values()), got[:3]
+    assert [g["module"] for g in got] == [mod for mod, _ in first], got[:3]
     # A plain name the kernel does not have is the (one) module's.
     count = {}
     for mod, name in first:

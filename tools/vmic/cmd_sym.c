@@ -113,11 +113,22 @@ static int by_name(vmic_os *os, json *j, bool as_json, const char *q)
     vmic_status s = vmic_os_symbol(os, q, &a);
     if (s)
         return lookup_failed(j, as_json, q, s);
+    /* Which module it is in, when it is a module's. */
+    vmic_symbol_t at;
+    uint64_t off = 1;
+    const char *module = NULL;
+    if (vmic_os_symbol_at(os, a, &at, &off) == VMIC_OK && off == 0)
+        module = at.module;
+    vmic_clear_error();
     if (as_json) {
         json_object_begin(j, NULL);
         json_str(j, "name", q);
         json_hex(j, "addr", a.addr);
+        if (module)
+            json_str(j, "module", module);
         json_object_end(j);
+    } else if (module) {
+        printf("%016" PRIx64 " %s [%s]\n", a.addr, q, module);
     } else {
         printf("%016" PRIx64 " %s\n", a.addr, q);
     }
