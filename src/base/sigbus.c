@@ -10,7 +10,10 @@
  *
  * Why SA_NODEFER and sigsetjmp(env, 0): leaving the handler by siglongjmp
  * must not leave SIGBUS blocked, and saving the signal mask at every
- * guarded copy would cost a system call per read.
+ * guarded copy would cost a system call per read. Even so a guarded copy
+ * costs ~20 ns (an 8-byte vmic_read_u64_pa from a mapped dump, median of 6
+ * runs on a loaded 2-core machine: 57 ns unguarded, 79 ns guarded), which is
+ * why it stays off until asked for.
  */
 #include <errno.h>
 #include <pthread.h>
