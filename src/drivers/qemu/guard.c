@@ -11,8 +11,9 @@
  * end goes away without that, the guard takes over the connection:
  *
  *   gdb   0x03 (stops the VM if it runs), '?' (QEMU 7.2 removes every
- *         breakpoint and watchpoint), then 'D' (detach: QEMU resumes the VM)
- *         if it ran when vmic attached; a VM found paused is left paused,
+ *         breakpoint and watchpoint), its answer, a pause for a debug stop
+ *         still pending (see take_over), then 'D' (detach: QEMU resumes
+ *         the VM) if it ran when vmic attached; a VM found paused is left paused,
  *         by closing without 'D' after a last command (qAttached) answered.
  *   QMP   "cont", if vmic paused a VM it found running (shared.c).
  *
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qemu.h"
@@ -92,14 +94,24 @@ static const char *take_over(guard_mode mode, bool resume)
     }
     /* '+' first: in ack mode it acknowledges whatever QEMU sent last. */
     put(FD_PEER, "+\x03$?#3f");
+    /* A breakpoint hit or a step that ended just before the VM stopped
+     * leaves a debug stop pending in QEMU's main loop (7.2: its
+     * debug_requested), which a resume does not cancel: 'D' sent now would
+     * run the VM, then that stop would freeze it with nobody attached. So
+     * 'D' waits for the answer to '?' and one more turn of the main loop. */
+    bool answered = await_text(FD_PEER, "$T05", GUARD_WAIT_MS);
+    struct timespec settle = {0, 50 * 1000000L};
+    nanosleep(&settle, NULL);
     if (resume) {
+        if (!answered)
+            return "vmic died; its guard stopped the VM and got no answer";
         put(FD_PEER, "$D#44");
         return await_text(FD_PEER, "$OK#9a", GUARD_WAIT_MS)
                    ? "vmic died; its guard removed every breakpoint and detached (the VM runs)"
                    : "vmic died; its guard sent the detach and got no answer";
     }
     put(FD_PEER, "$qAttached#8f");
-    return await_text(FD_PEER, "$1#31", GUARD_WAIT_MS)
+    return answered && await_text(FD_PEER, "$1#31", GUARD_WAIT_MS)
                ? "vmic died; its guard removed every breakpoint and left the VM paused, as "
                  "vmic found it"
                : "vmic died; its guard asked to remove the breakpoints and got no answer";

@@ -96,6 +96,10 @@ static vmic_status clean_detach(const qemu_endpoint_t *gdb, vmic_qemu_recovery_t
             s = gdb_recv_packet(&g, deadline);
         while (s == VMIC_OK && !gdb_is_stop_reply(g.pkt, g.pkt_len));
     }
+    /* A debug stop pending from before the connect would freeze the VM
+     * after 'D' (see guard.c): one turn of QEMU's main loop first. */
+    struct timespec settle = {0, 50 * 1000000L};
+    nanosleep(&settle, NULL);
     if (s == VMIC_OK)
         say(r, "gdb %s: '?' answered %.*s: every breakpoint and watchpoint removed", gdb->name,
             (int)(g.pkt_len < 40 ? g.pkt_len : 40), g.pkt);
