@@ -143,7 +143,22 @@ PARTIAL="$OUT.partial"
 mkdir -p "$DEBS/debootstrap"
 # In TMPDIR: unix socket paths are limited to 108 bytes.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmic-distro.XXXXXX")
+# The chroot (~0.8 GB, 30,000 files) goes to /dev/shm when that tmpfs may
+# hold devices and programs and has room: deleting it from this machine's
+# disk took 30-60 s, from tmpfs 0.4 s. Else next to the rest of WORK.
 ROOT="$WORK/root"
+shm_ok() {
+	local opts
+	opts=$(awk '$2 == "/dev/shm" { o = $4 } END { print o }' /proc/mounts)
+	[ -n "$opts" ] && [ -w /dev/shm ] || return 1
+	case ",$opts," in *,nodev,* | *,noexec,*) return 1 ;; esac
+	[ "$(df --output=avail -k /dev/shm | tail -n 1)" -gt $((3 << 20)) ]
+}
+if shm_ok; then
+	ROOT=$(mktemp -d /dev/shm/vmic-distro-root.XXXXXX)
+	# It becomes / of the guest (mkfs.ext4 -d copies its mode): not mktemp's 0700.
+	chmod 755 "$ROOT"
+fi
 QEMU_PID=
 
 # debootstrap and dpkg mount nothing here (no /proc in the chroot is
@@ -164,9 +179,9 @@ cleanup() {
 	fi
 	unmount_root
 	if [ "${VMIC_FIXTURE_KEEP_WORK:-0}" = 1 ]; then
-		log "work dir kept: $WORK"
+		log "work dir kept: $WORK (chroot: $ROOT)"
 	else
-		rm -rf --one-file-system "$WORK"
+		rm -rf --one-file-system "$ROOT" "$WORK"
 	fi
 	[ $rc = 0 ] || log "failed; partial output left in $PARTIAL"
 	exit $rc

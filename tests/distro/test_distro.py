@@ -9,7 +9,8 @@ boot was over; its truth/ holds what the guest said just before the dump.
   dump   on dump.elf and dump.raw alike: ps (pid, ppid, comm, args),
          threads, maps, files (fd -> path; flags and pos where vmic gives
          them) of journald, rsyslogd, cron and dbus-daemon, modules (name, size,
-         state, base), dmesg (every line the guest printed, in order)
+         state, base), dmesg (every line the guest printed, in order),
+         sym --all (every line of /proc/kallsyms but systemd's BPF programs)
   live   the same disk booted again (vmic boot, snapshot=on): vmic ps and
          modules against what the guest prints at that moment, the guest
          paused; vmic trace --pid (the guest's command shell) --follow for a
@@ -278,6 +279,29 @@ def test_dmesg(vmic, dump, truth):
     log("  dmesg: %d lines, vmic %d" % (len(theirs), len(mine)))
 
 
+def test_kallsyms(vmic, dump, truth):
+    """vmic sym --all, in /proc/kallsyms's own format, line for line."""
+    r = subprocess.run([vmic, "sym", "--all"] + PROFILE + [dump], capture_output=True, text=True,
+                       timeout=300)
+    if not check(r.returncode == 0, "vmic sym --all: " + r.stderr.strip()):
+        return
+    mine = r.stdout.splitlines()
+    theirs = truth["kallsyms"].splitlines()
+    # systemd's BPF programs (JIT images, "[bpf]") are no kernel or module
+    # symbols; vmic does not list them.
+    bpf = [l for l in theirs if l.endswith("\t[bpf]")]
+    theirs = [l for l in theirs if not l.endswith("\t[bpf]")]
+    modules = sum(1 for l in theirs if l.endswith("]"))
+    check(len(theirs) > 100000 and modules > 1000,
+          "the guest's kallsyms has only %d lines (%d of modules)" % (len(theirs), modules))
+    missing = sorted(set(theirs) - set(mine))
+    extra = sorted(set(mine) - set(theirs))
+    check(not missing, "kallsyms: %d lines vmic lacks, e.g. %s" % (len(missing), missing[:3]))
+    check(not extra, "kallsyms: %d lines the guest lacks, e.g. %s" % (len(extra), extra[:3]))
+    log("  kallsyms: %d lines (%d of modules, %d BPF programs left out)" %
+        (len(theirs), modules, len(bpf)))
+
+
 def test_dump(vmic, fixture, truth):
     pids = service_pids(truth)
     mods = parse_modules(truth["modules"])
@@ -298,6 +322,7 @@ def test_dump(vmic, fixture, truth):
         log("  " + ", ".join(counts))
         test_modules(vmic, path, mods)
         test_dmesg(vmic, path, truth)
+        test_kallsyms(vmic, path, truth)
 
 
 # ---- live ----------------------------------------------------------------------------------
