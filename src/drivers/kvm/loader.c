@@ -34,11 +34,18 @@
 
 static vmic_status read_file(const char *path, uint8_t **buf, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named as the image must not wait for a writer; it is
+     * refused below, as anything but a regular file is. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat st;
 
     if (fd < 0)
         return vmic_fail(VMIC_E_IO, "%s: cannot open the guest image: %s", path, strerror(errno));
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        close(fd);
+        return vmic_fail(VMIC_E_IO, "%s: not a regular file (a FIFO, device or directory "
+                         "cannot be a guest image)", path);
+    }
     if (fstat(fd, &st) < 0 || st.st_size <= 0 || (uint64_t)st.st_size > IMAGE_MAX_BYTES) {
         close(fd);
         return vmic_fail(VMIC_E_FORMAT, "%s: empty, unreadable or larger than %u MiB", path,
