@@ -78,8 +78,9 @@ def test_fifo_ends_at_once():
     os.mkfifo(fifo)
     _, _, secs = expect_error(["info", fifo], "a FIFO", timeout=5)
     assert secs < 2, f"took {secs:.1f} s"
-    # The kvm driver's guest image too.
-    expect_error(["run", fifo], "not a regular file", timeout=5)
+    # The kvm driver's guest image too (vmic run checks for /dev/kvm first).
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        expect_error(["run", fifo], "not a regular file", timeout=5)
 
 
 @test
