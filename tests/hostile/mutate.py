@@ -316,8 +316,9 @@ def main():
     start = time.monotonic()
     try:
         for fixture in a.fixtures:
-            if not os.path.exists(os.path.join(fixture, "dump.raw")):
-                print(f"*** no {fixture}/dump.raw: skipped ***")
+            # DONE: make-fixture.sh has finished writing it (it may be rebuilding).
+            if not os.path.exists(os.path.join(fixture, "DONE")):
+                print(f"*** {fixture} is not built (no DONE): skipped ***")
                 continue
             print(f"{fixture} ({'ASan' if runner.asan else 'no sanitizer'}):", flush=True)
             run_fixture(runner, fixture, work, random.Random(a.seed), a.per_fixture)
