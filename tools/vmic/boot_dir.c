@@ -41,8 +41,8 @@ int boot_make_dir(const char *cmd, const char *dir)
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return cli_fail(cmd, VMIC_OK, "cannot create %s: %s", dir, strerror(errno));
     /* lstat, not stat: a symlink named DIR would put QEMU's files elsewhere.
-     * Checked also when mkdir made it: the umask may have narrowed nothing,
-     * but the mode must be exactly 0700 either way. */
+     * Checked also when mkdir made it (EEXIST from a race is the same case as
+     * an old directory), and the mode must be exactly 0700 either way. */
     if (lstat(dir, &st) != 0)
         return cli_fail(cmd, VMIC_OK, "%s: %s", dir, strerror(errno));
     if (S_ISLNK(st.st_mode))
