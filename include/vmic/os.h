@@ -78,6 +78,10 @@ typedef struct vmic_os_kernel {
     vmic_va_t vmemmap_base;
     vmic_va_t modules_start, modules_end;
     const char *layout_source;  /* "kernel variables" or "defaults" */
+    /* What could not be read without stopping the session ("" if nothing):
+     * e.g. BTF rejected (types "none": symbols and the banner still work),
+     * kallsyms names that do not decode, no linux_banner. */
+    const char *degraded;
 } vmic_os_kernel_t;
 
 const vmic_os_kernel_t *vmic_os_kernel(vmic_os *os);

@@ -65,6 +65,13 @@ static uint64_t truth_addr(const char *name)
     return s ? s->addr : 0;
 }
 
+static int count_none(void *arg, const vmic_process_t *p)
+{
+    (void)p;
+    ++*(size_t *)arg;
+    return 0;
+}
+
 /* The leaf entry that maps va, in our copy of memory. */
 static uint64_t *leaf_of(vmic_core *core, vmic_ctx_t ctx, uint64_t va, uint64_t *size)
 {
@@ -221,6 +228,38 @@ static void test_huge_sparse_dump_gives_up(void)
     CHECK_MSG(ru.ru_maxrss < (256l << 10), "peak RSS %ld KiB", ru.ru_maxrss);
 }
 
+/* One bad BTF header costs the types, not the session: symbols and the
+ * banner need none, and the kernel says what was lost. */
+static void test_bad_btf_degrades(void)
+{
+    vmic_core *core;
+    vmic_os *os;
+    CHECK_OK(open_os(&core, &os));
+    uint64_t btf = vmic_os_kernel(os)->btf.addr;
+    vmic_pa_t pa;
+    CHECK_OK(vmic_translate(core, vmic_os_kernel_ctx(os), vmic_va(btf), &pa));
+    vmic_os_close(os);
+    vmic_core_close(core);
+    CHECK(pa.addr + 12 <= mem_size);
+    memset(mem + pa.addr + 8, 0xff, 4); /* hdr_len: absurd */
+
+    CHECK_OK(open_os(&core, &os));
+    const vmic_os_kernel_t *k = vmic_os_kernel(os);
+    char version[512];
+    CHECK_STR(k->types, "none");
+    CHECK_MSG(strstr(k->degraded, "btf"), "degraded: '%s'", k->degraded);
+    CHECK(truth_line(dir, "version.txt", version, sizeof version));
+    CHECK_STR(k->banner, version);
+    vmic_va_t a;
+    CHECK_OK(vmic_os_symbol(os, "init_task", &a));
+    CHECK_EQ(a.addr, truth_addr("init_task"));
+    size_t n = 0;
+    CHECK_ERR(vmic_os_processes(os, count_none, &n), VMIC_E_NOTFOUND);
+    CHECK_ERRMSG("no type information");
+    vmic_os_close(os);
+    vmic_core_close(core);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !fixture_present(argv[1])) {
@@ -246,6 +285,10 @@ int main(int argc, char **argv)
     if (!load_raw())
         return 1;
     RUN(test_no_rodata_says_what_was_searched);
+    free(mem);
+    if (!load_raw())
+        return 1;
+    RUN(test_bad_btf_degrades);
     free(mem);
     free(syms);
     return HARNESS_RESULT();

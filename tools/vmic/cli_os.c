@@ -56,6 +56,8 @@ int cli_os_open(const char *cmd, const char *target, const cli_os_opts *o, vmic_
                             : "vmic: finding the kernel, kallsyms and BTF...");
     s = vmic_os_open(*core, &cfg, os);
     cli_progress(NULL);
+    if (s == VMIC_OK && *vmic_os_kernel(*os)->degraded)
+        fprintf(stderr, "vmic %s: note: %s\n", cmd, vmic_os_kernel(*os)->degraded);
     if (s) {
         rc = cli_fail(cmd, s, "no Linux kernel found in %s", target);
         vmic_core_close(*core);

@@ -46,6 +46,7 @@ int cmd_banner(int argc, char **argv)
         json_u64(&j, "nsymbols", k->nsymbols);
         json_hex(&j, "kallsyms", k->kallsyms.addr);
         json_str(&j, "types", k->types);
+        json_str(&j, "degraded", k->degraded ? k->degraded : "");
         json_hex(&j, "btf", k->btf.addr);
         json_u64(&j, "btf_size", k->btf_size);
         json_object_end(&j);
@@ -69,6 +70,8 @@ int cmd_banner(int argc, char **argv)
         if (k->btf.addr)
             printf(", %" PRIu64 " bytes at 0x%" PRIx64, k->btf_size, k->btf.addr);
         printf("\n");
+        if (k->degraded && *k->degraded)
+            printf("degraded %s\n", k->degraded);
     }
     cli_os_close(core, os);
     return EXIT_OK;

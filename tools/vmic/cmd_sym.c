@@ -45,14 +45,23 @@ static void print_symbol(json *j, bool as_json, const vmic_symbol_t *s)
 /* Every symbol: the kernel's, then the modules', as /proc/kallsyms. */
 static int list_all(vmic_os *os, json *j, bool as_json)
 {
-    size_t count = vmic_os_symbol_count(os), nmod = 0;
+    size_t count = vmic_os_symbol_count(os), nmod = 0, bad = 0;
     vmic_symbol_t s;
     vmic_status st;
     for (size_t i = 0; i < count; i++) {
-        if ((st = vmic_os_symbol_get(os, i, &s)))
+        /* A name that does not decode costs that symbol, not the list. */
+        if ((st = vmic_os_symbol_get(os, i, &s)) == VMIC_E_FORMAT) {
+            if (bad++ == 0)
+                fprintf(stderr, "vmic sym: %s (skipped)\n", vmic_errmsg());
+            continue;
+        }
+        if (st)
             return cli_fail("sym", st, "kernel symbol %zu", i);
         print_symbol(j, as_json, &s);
     }
+    if (bad)
+        fprintf(stderr, "vmic sym: %zu of %zu kernel symbols skipped: their names do not "
+                "decode\n", bad, count);
     vmic_status modules = vmic_os_module_symbols(os, &nmod);
     for (size_t i = 0; i < nmod; i++) {
         if ((st = vmic_os_module_symbol_get(os, i, &s)))

@@ -45,6 +45,7 @@ struct lx_kallsyms {
     char *arena;
     uint32_t *name_off;
     char *types;
+    size_t undecodable;   /* names that did not decode (type '?', name "") */
     /* Name hash, built when there is no seqs_of_names. */
     uint32_t *hash;
     size_t hmask;
@@ -596,6 +597,8 @@ static vmic_status materialise(lx_kallsyms *ks)
     if (!arena || !off || !types)
         goto nomem;
     size_t pos = ks->S;
+    bool lost = false;
+    ks->undecodable = 0;
     for (size_t i = 0; i < ks->N; i++) {
         if (cap - used < KSYM_NAME_MAX + 2 + TOKEN_PAD) {
             size_t ncap = cap * 2;
@@ -605,14 +608,28 @@ static vmic_status materialise(lx_kallsyms *ks)
             arena = na;
             cap = ncap;
         }
+        /* A new block of 256 starts where its marker says: after a bad
+         * entry whose length could not be trusted, decoding resumes there. */
+        if (lost && i % 256 == 0) {
+            pos = ks->S + (size_t)rdw(ks, ks->M + (i / 256) * ks->mw, ks->mw);
+            lost = false;
+        }
         /* Expanded in place, type letter first: names start one byte in. */
-        size_t n = expand(ks, pos, names_end(ks), arena + used, KSYM_NAME_MAX + 2 + TOKEN_PAD, &pos);
+        size_t n = lost ? 0 : expand(ks, pos, names_end(ks), arena + used,
+                                     KSYM_NAME_MAX + 2 + TOKEN_PAD, &pos);
         if (n == 0) {
-            free(arena);
-            free(off);
-            free(types);
-            return vmic_fail(VMIC_E_FORMAT, "kallsyms: symbol %zu at va 0x%llx does not decode",
-                             i, (unsigned long long)(ks->ro_va + pos));
+            /* One bad entry costs that entry, not the table: it gets type
+             * '?' and no name. Its length prefix, if sane, finds the next;
+             * otherwise the rest of its block is lost up to the next marker. */
+            size_t len, hdr;
+            if (!lost && entry_len(ks, pos, names_end(ks), &len, &hdr))
+                pos += hdr + len;
+            else
+                lost = true;
+            arena[used] = '?';
+            arena[used + 1] = '\0';
+            n = 1;
+            ks->undecodable++;
         }
         /* arena+used holds "Tname\0": keep the type apart, name from +1. */
         types[i] = arena[used];
@@ -640,7 +657,15 @@ vmic_status lx_kallsyms_get(lx_kallsyms *ks, size_t i, vmic_symbol_t *sym)
     sym->name = ks->arena + ks->name_off[i];
     sym->addr = vmic_va(addr_of(ks, i));
     sym->type = ks->types[i];
+    if (!sym->name[0])
+        return vmic_fail(VMIC_E_FORMAT, "kallsyms: symbol %zu (at 0x%llx) has a name that does "
+                         "not decode", i, (unsigned long long)sym->addr.addr);
     return VMIC_OK;
+}
+
+size_t lx_kallsyms_undecodable(lx_kallsyms *ks)
+{
+    return materialise(ks) == VMIC_OK ? ks->undecodable : ks->N;
 }
 
 static bool build_hash(lx_kallsyms *ks)

@@ -37,6 +37,10 @@ typedef struct lx_kallsyms_info {
     uint64_t relative_base;
 } lx_kallsyms_info_t;
 
+/* How many names did not decode (each costs that symbol only; getting it
+ * fails with VMIC_E_FORMAT). Decodes every name on first use. */
+size_t lx_kallsyms_undecodable(lx_kallsyms *ks);
+
 /*
  * Finds and checks the tables in ro (len bytes mapped at guest va ro_va).
  * text_va, when not 0, is the kernel's _text found from the page tables: the

@@ -399,20 +399,9 @@ void lx_read_banner(vmic_os *os)
         return;
     }
     vmic_clear_error();
-    /* No symbol: the first banner-shaped string in rodata. */
-    const char *ro = (const char *)os->ro;
-    size_t from = 0;
-    while (ro && from < os->ro_len) {
-        const char *hit = memmem(ro + from, os->ro_len - from, "Linux version ", 14);
-        if (!hit)
-            break;
-        size_t at = (size_t)(hit - ro);
-        if (banner_shape(hit, os->ro_len - at)) {
-            set_banner(os, hit, os->ro_len - at);
-            return;
-        }
-        from = at + 1;
-    }
+    /* Only linux_banner is the banner: rodata holds other "Linux version"
+     * strings (the vDSO's, init's copies), and showing one of them would be
+     * a wrong answer. Not found is said (vmic_os_kernel_t.degraded). */
     os->kernel.banner = os->banner;
     os->kernel.release = os->release;
 }

@@ -3,6 +3,7 @@
  * memory, or a profile), then its types (BTF in memory, or the profile).
  * Each step's failure says what was looked for and where.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,22 @@ static vmic_status open_btf(vmic_os *os)
     return VMIC_OK;
 }
 
+/* Notes what could not be read but did not stop the session. */
+static void degrade(vmic_os *os, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void degrade(vmic_os *os, const char *fmt, ...)
+{
+    size_t n = strlen(os->degraded);
+    if (n && n + 3 < sizeof os->degraded) {
+        memcpy(os->degraded + n, "; ", 3);
+        n += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(os->degraded + n, sizeof os->degraded - n, fmt, ap);
+    va_end(ap);
+    os->kernel.degraded = os->degraded;
+}
+
 vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os **out)
 {
     vmic_status s;
@@ -162,6 +179,7 @@ vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os *
         return vmic_fail(VMIC_E_NOMEM, "os: no memory");
     os->core = core;
     os->kernel.symbols = os->kernel.types = "none";
+    os->kernel.degraded = "";
     os->kernel.banner = os->kernel.release = "";
 
     int forced = cfg && (cfg->paging == 4 || cfg->paging == 5) ? cfg->paging : 0;
@@ -186,9 +204,18 @@ vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os *
         goto fail;
     lx_layout_init(os);
     refine_rodata(os);
-    if (!(cfg && cfg->profile) && (s = open_btf(os)))
-        goto fail;
+    if (!(cfg && cfg->profile) && (s = open_btf(os)) != VMIC_OK) {
+        /* Degrade, don't collapse: symbols and the banner need no types. */
+        degrade(os, "btf: %s", vmic_errmsg());
+        os->kernel.types = "none";
+        vmic_clear_error();
+    }
+    if (os->ks && lx_kallsyms_undecodable(os->ks))
+        degrade(os, "kallsyms: %zu of %zu names do not decode (those symbols are left out)",
+                lx_kallsyms_undecodable(os->ks), lx_kallsyms_count(os->ks));
     lx_read_banner(os);
+    if (!os->banner[0])
+        degrade(os, "banner: no readable linux_banner");
     lx_detect_pti(os);
     *out = os;
     return VMIC_OK;

@@ -67,6 +67,7 @@ struct vmic_os {
     char release[128];
     char root_source[32];
     char paging_source[128];
+    char degraded[512];    /* what could not be read: vmic_os_kernel_t.degraded */
     bool paging_forced;  /* the caller fixed the paging mode (--paging) */
     lx_image image;
     lx_layout layout;

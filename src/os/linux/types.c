@@ -293,8 +293,18 @@ static size_t path_hash(const char *s)
     return h;
 }
 
+/* A kernel whose BTF could not be read still has symbols (vmic_os_open
+ * degrades): every type query then says why it has nothing. */
+static vmic_status no_types(void)
+{
+    return vmic_fail(VMIC_E_NOTFOUND, "no type information: the kernel's BTF could not be "
+                     "read (vmic banner says why); give --profile");
+}
+
 vmic_status lx_types_field(lx_types *t, const char *path, vmic_field_t *out)
 {
+    if (!t)
+        return no_types();
     size_t h = path_hash(path) & (CACHE_SLOTS - 1);
     for (size_t probe = 0; probe < CACHE_SLOTS; probe++) {
         cache_entry *e = &t->cache[(h + probe) & (CACHE_SLOTS - 1)];
@@ -329,6 +339,8 @@ vmic_status lx_types_field(lx_types *t, const char *path, vmic_field_t *out)
 
 vmic_status lx_types_size(lx_types *t, const char *name, uint64_t *size)
 {
+    if (!t)
+        return no_types();
     uint32_t id;
     if (!find_struct(t, name, &id) && !t->ops->find(t->impl, name, LX_ENUM, &id) &&
         !t->ops->find(t->impl, name, LX_TYPEDEF, &id) && !t->ops->find(t->impl, name, LX_INT, &id))
@@ -339,6 +351,8 @@ vmic_status lx_types_size(lx_types *t, const char *name, uint64_t *size)
 
 vmic_status lx_types_enum(lx_types *t, const char *name, int64_t *value)
 {
+    if (!t)
+        return no_types();
     if (!t->ops->enumerator(t->impl, name, value))
         return vmic_fail(VMIC_E_NOTFOUND, "%s: no enum constant '%s'", t->ops->name, name);
     return VMIC_OK;
@@ -375,6 +389,8 @@ static int list_members(lx_types *t, uint32_t sid, uint64_t base, int depth, vmi
 vmic_status lx_types_members(lx_types *t, const char *name, vmic_type_kind *kind, uint64_t *size,
                              vmic_member_fn fn, void *arg)
 {
+    if (!t)
+        return no_types();
     uint32_t id;
     lx_tinfo ti;
     if (!find_struct(t, name, &id) || !info(t, id, &ti))
