@@ -303,6 +303,33 @@ def dump_top_ranges(runner, raw, work):
     return results
 
 
+def elf_top_ranges(runner, elf, work):
+    """The fixture's ELF core with its last PT_LOAD (the BIOS ROM) moved to end at
+    0xfffffffffffff000, and to end at 2^64 (to be refused)."""
+    path = os.path.join(work, "top.elf")
+    shutil.copyfile(elf, path)
+    with open(path, "r+b") as f:
+        head = f.read(4096)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        loads = [phoff + i * phentsize for i in range(phnum)
+                 if struct.unpack_from("<I", head, phoff + i * phentsize)[0] == 1]
+        last = loads[-1]
+        memsz, = struct.unpack_from("<Q", head, last + 40)
+        for name, end in (("top", TOP), ("wrap", 1 << 64)):
+            f.seek(last + 24)
+            f.write(struct.pack("<Q", (end - memsz) & 0xffffffffffffffff))
+            f.flush()
+            kinds = [runner.judge(f"top of space ({name}.elf)", c)
+                     for c in (["info", "--json", path], ["ps", "--json", path],
+                               ["banner", "--json", path], ["modules", "--json", path])]
+            print(f"  ELF range at the top ({name}): " + " ".join(k[0] for k in kinds),
+                  flush=True)
+            if name == "wrap" and kinds[0] != "clean":
+                runner.failures.append("an ELF range ending at 2^64 was not refused")
+    os.unlink(path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vmic")
@@ -322,6 +349,8 @@ def main():
                 continue
             print(f"{fixture} ({'ASan' if runner.asan else 'no sanitizer'}):", flush=True)
             run_fixture(runner, fixture, work, random.Random(a.seed), a.per_fixture)
+            if os.path.exists(os.path.join(fixture, "dump.elf")):
+                elf_top_ranges(runner, os.path.join(fixture, "dump.elf"), work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     c = runner.counts
