@@ -291,6 +291,7 @@ def test_boot_refuses_planted_dirs():
     expect_error(["boot", "--no-kernel", "--dir", ours_open], "mode 0777")
     expect_error(["boot", "--no-kernel", "--dir", ours_ram], "not empty")
     expect_error(["boot", "--no-kernel", "--dir", link], "is a symlink")
+    expect_error(["boot", "--stop", "qemu:" + theirs], "left alone")
     assert snapshot(victims) == before, "a file outside the planted directories changed"
     assert sorted(os.listdir(theirs)) == sorted(BOOT_FILES), os.listdir(theirs)
 

@@ -178,6 +178,12 @@ int boot_stop(const char *cmd, const char *target, unsigned timeout_ms, bool qui
     if (strchr(dir, '=') || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return cli_fail(cmd, VMIC_OK, "--stop wants the directory of a QEMU started by 'vmic "
                         "boot' (qemu:DIR or DIR), not '%s'", target);
+    /* Nor one another user made, or can write: its pid file would name a
+     * process of theirs choosing. */
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return cli_fail(cmd, VMIC_OK, "%s is owned by uid %u (you are %u) with mode %04o: not a "
+                        "directory vmic boot made for you; left alone", dir, (unsigned)st.st_uid,
+                        (unsigned)geteuid(), (unsigned)(st.st_mode & 07777));
     /* Never empty a directory boot did not make. */
     if (!boot_path(path, sizeof path, dir, BOOT_CMDLINE) || stat(path, &st) != 0)
         return cli_fail(cmd, VMIC_OK, "%s was not made by 'vmic boot' (no %s)", dir,
