@@ -159,6 +159,12 @@ def read_in_a_process_by_pid():
     assert t["user"] is True and "w" in t["access"], t
     j = json.loads(vmic("read", "--json", "--pa", RAW, t["pa"], str(len(STRINGS["heap_string"]))).stdout)
     assert bytes.fromhex(j["bytes"]).decode() == STRINGS["heap_string"]
+    # Its code is executable as user mode sees it: under KPTI only the user PGD
+    # says so (the kernel PGD maps user pages NX).
+    code = next(l.split()[0].split("-")[0] for l in truth("maps-marker.txt").splitlines()
+                if l.split()[1] == "r-xp")
+    t = json.loads(vmic("translate", "--json", "--pid", pid, ELF, "0x" + code).stdout)[0]
+    assert t["user"] is True and t["access"] == "r-x", t
     table = vmic("translate", "--pid", pid, ELF, MARKER["stack"]).stdout
     assert f"pid {pid}" in table and "user" in table, table
     assert "kernel thread" in vmic("read", "--pid", "2", ELF, "0x1000", rc=1).stderr
