@@ -8,7 +8,7 @@ and from its own side: it runs "loop N" (N rounds of getpid + open/close,
 timed by the guest) and says so on ttyS1, which a frozen guest cannot do.
 
   sigpipe     vmic sym --all | head -1, vmic ps | head -1
-  wrong peer  the gdb socket given as QMP (vmic attach)
+  wrong peer  the gdb socket given as QMP, and the QMP socket as gdb (vmic attach)
   signals     SIGINT to vmic trace's process group (a Ctrl-C), SIGHUP
   parallel    vmic ps while vmic trace holds the gdbstub equals the guest's ps
   paused      a guest paused before vmic attached stays paused (ps, a killed trace)
@@ -120,6 +120,14 @@ def test_wrong_peer(g):
     check("not QMP" in r.stderr and "the VM runs on" in r.stderr,
           "vmic attach's message: " + r.stderr)
     alive(g, "gdb socket as QMP")
+    qmp = os.path.join(g.dir, "qmp.sock")
+    t0 = time.time()
+    r = vmic(g, "attach", "--gdb", qmp, "--qmp", qmp, "--mem", os.path.join(g.dir, "ram"))
+    secs = time.time() - t0
+    check(r.returncode == 1 and "not a gdbstub" in r.stderr,
+          "vmic attach with the QMP socket as gdb: exit %d: %s" % (r.returncode, r.stderr))
+    check(secs < 3, "vmic attach with the QMP socket as gdb took %.1f s" % secs)
+    alive(g, "QMP socket as gdb")
 
 
 class GroupTrace(tt.Trace):

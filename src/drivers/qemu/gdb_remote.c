@@ -320,6 +320,12 @@ static vmic_status recv_packet(gdb_remote_t *g, int64_t deadline, bool idle_ok, 
                 return s;
             continue;
         }
+        /* A stub never sends '{' outside a packet: before the first packet
+         * it is a QMP greeting, the QMP socket given as gdb. Said now, not
+         * after the timeout. */
+        if (c == '{' && g->stats.packets_received == 0 && g->stats.garbage_bytes == 0)
+            return kill_connection(g, vmic_fail(VMIC_E_FORMAT, "%s: not a gdbstub: the peer "
+                                                "sent '{' (a QMP socket?)", g->name));
         if (c != '$') {
             g->stats.garbage_bytes++;
             continue;
