@@ -7,11 +7,15 @@
 static const char help[] =
     "usage: vmic dmesg [OPTIONS] TARGET\n\n"
     "Print the kernel log still in the printk ring buffer (the lockless format\n"
-    "of Linux 5.10 and later), oldest first, as dmesg prints it: each line of a\n"
-    "record (a record holds several when its text has newlines) prefixed by the\n"
-    "record's timestamp. Tabs and UTF-8 are printed as they are; other control\n"
-    "bytes as \\xNN, so that guest text cannot drive the terminal.\n\n"
-    "Options:\n" CLI_OS_COMMON_HELP;
+    "of Linux 5.10 and later), oldest first, as util-linux dmesg prints it: a\n"
+    "record's first line after its timestamp, its further lines (a record holds\n"
+    "several when its text has newlines) indented as far. Tabs and UTF-8 are\n"
+    "printed as they are; other control bytes as \\xNN, so that guest text\n"
+    "cannot drive the terminal.\n\n"
+    "Options:\n"
+    "      --syslog        every line after the record's timestamp, as the kernel's\n"
+    "                      syslog(2) gives it (and busybox dmesg prints it)\n"
+    CLI_OS_COMMON_HELP;
 
 /* One line of a record's text: bytes as the kernel stored them, except the
  * control bytes a terminal would act on. */
@@ -30,6 +34,7 @@ static void print_line(const char *p, const char *stop)
 typedef struct log_ctx {
     json *j;
     bool as_json;
+    bool syslog; /* continuation lines get the timestamp too */
     size_t n;
 } log_ctx;
 
@@ -48,14 +53,21 @@ static int show(void *arg, const vmic_log_record_t *r)
         return 0;
     }
     const char *p = r->text, *end = r->text + r->len;
-    do {
+    int width = printf("[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
+                       (r->ts_nsec % 1000000000u) / 1000u);
+    for (bool first = true;; first = false) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
-        printf("[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
-               (r->ts_nsec % 1000000000u) / 1000u);
+        if (!first && c->syslog)
+            printf("[%5" PRIu64 ".%06" PRIu64 "] ", r->ts_nsec / 1000000000u,
+                   (r->ts_nsec % 1000000000u) / 1000u);
+        else if (!first)
+            printf("%*s", width, ""); /* a continuation line, as util-linux dmesg */
         print_line(p, stop);
         p = nl ? nl + 1 : end;
-    } while (p < end);
+        if (p >= end)
+            break;
+    }
     return 0;
 }
 
@@ -64,6 +76,16 @@ int cmd_dmesg(int argc, char **argv)
     cli_os_opts o;
     vmic_core *core;
     vmic_os *os;
+    bool syslog = false;
+    /* --syslog is this command's own; take it out before the common parser. */
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--syslog") == 0)
+            syslog = true;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
     int rc = cli_os_parse("dmesg", argc, argv, help, &o);
     if (rc >= 0)
         return rc;
@@ -73,7 +95,7 @@ int cmd_dmesg(int argc, char **argv)
         return rc;
     json j;
     json_init(&j, stdout);
-    log_ctx c = {.j = &j, .as_json = o.c.json};
+    log_ctx c = {.j = &j, .as_json = o.c.json, .syslog = syslog};
     if (o.c.json)
         json_array_begin(&j, NULL);
     vmic_status s = vmic_os_dmesg(os, show, &c);
