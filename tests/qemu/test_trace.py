@@ -555,6 +555,9 @@ def check_arguments(truth, events, wpid):
     lines = {}
     for e in mine:
         lines.setdefault(e["name"], set()).add(shown_args(e))
+    # waitpid's status as strace shows it, with the code the log says
+    exact += [("wait4", "%s, [{WIFEXITED(s) && WEXITSTATUS(s) == %s}], 0, NULL" %
+               (x["pid"], x["code"])) for x in truth_lines(truth, "exit")]
     for name, text in exact:
         check(text in lines.get(name, ()), "no %s(%s) of the workload; its %s calls: %s" %
               (name, text, name, sorted(lines.get(name, ()))[:6]))

@@ -471,13 +471,27 @@ static void test_outputs(void)
     static const struct {
         const char *sig;
         uint64_t args[6];
-        const char *written;
+        char written[16];         /* what the call wrote at STR */
         int64_t ret;
         const char *strace;
     } cases[] = {
         {PRCTL_SIG, {16, STR, 0, 0, 0}, "ref4", 0, "PR_GET_NAME, \"ref4\""},
         {"getcwd(char *buf, unsigned long size)", {STR, 16}, "/tmp/tracefix", 14,
          "\"/tmp/tracefix\", 16"},
+#define WAIT4_SIG "wait4(pid_t upid, int *stat_addr, int options, struct rusage *ru)"
+        {WAIT4_SIG, {6777, STR, 0, 0}, "\x00\x03\x00\x00", 6777,
+         "6777, [{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL"},
+        {WAIT4_SIG, {6778, STR, 0, 0}, "\x09\x00\x00\x00", 6778,
+         "6778, [{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL"},
+        {WAIT4_SIG, {6779, STR, 0, 0}, "\x86\x00\x00\x00", 6779,
+         "6779, [{WIFSIGNALED(s) && WTERMSIG(s) == SIGABRT && WCOREDUMP(s)}], 0, NULL"},
+        {WAIT4_SIG, {6780, STR, 2, 0}, "\x7f\x13\x00\x00", 6780,
+         "6780, [{WIFSTOPPED(s) && WSTOPSIG(s) == SIGSTOP}], WSTOPPED, NULL"},
+        {WAIT4_SIG, {6780, STR, 8, 0}, "\xff\xff\x00\x00", 6780,
+         "6780, [{WIFCONTINUED(s)}], WCONTINUED, NULL"},
+        /* nothing reaped: the pointer, as strace */
+        {WAIT4_SIG, {(uint64_t)-1, STR, 1, 0}, "\x00\x00\x00\x00", -10,
+         "-1, 0x400000, WNOHANG, NULL"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vmic_syscall_t sc = parse_signature(cases[i].sig);
@@ -487,7 +501,7 @@ static void test_outputs(void)
         memset(mem + PA_OF(STR), 0, 4096);
         shape_syscall(&sc, &sh);
         decode_inputs(&t, &sh, &sc, vmic_ctx(vmic_pa(PML4)), cases[i].args, vals);
-        memcpy(mem + PA_OF(STR), cases[i].written, strlen(cases[i].written)); /* the call */
+        memcpy(mem + PA_OF(STR), cases[i].written, sizeof cases[i].written); /* the call */
         vmic_flush_tlb(core);
         decode_outputs(&t, &sh, vmic_ctx(vmic_pa(PML4)), cases[i].args, cases[i].ret, true, vals);
         shown(&sh, vals, -1, got, sizeof got);

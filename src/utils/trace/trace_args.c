@@ -125,6 +125,7 @@ static const arg_rule rules[] = {
     {"clone", "tls", ARG_HEX, SET_NONE},
     {"clone3", "uargs", ARG_CLONE_ARGS, SET_NONE},
     {"wait4", "options", ARG_SET, SET_WAIT_OPTIONS},
+    {"wait4", "stat_addr", ARG_WAIT_STATUS, SET_NONE},
     {"waitid", "options", ARG_SET, SET_WAIT_OPTIONS},
     {"rt_sigprocmask", "how", ARG_SET, SET_SIGMASK_HOW},
     {"arch_prctl", "option", ARG_SET, SET_ARCH_PRCTL},
@@ -497,6 +498,21 @@ static void decode_fcntl_arg(uint64_t cmd, vmic_trace_value_t *v)
     set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
 }
 
+/* wait4's status, written when a child was reaped (the return > 0). */
+static void decode_wait_status(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
+{
+    uint32_t status;
+    if (!v->raw)
+        return;
+    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), &status, sizeof status) != VMIC_OK) {
+        vmic_clear_error();
+        set_address(v, VMIC_VALUE_UNREADABLE);
+        return;
+    }
+    wait_status_text(status, v->text, sizeof v->text);
+    v->kind = VMIC_VALUE_STRUCT;
+}
+
 /* futex's val, utime, uaddr2 and val3 (arguments 2..5), as its op says. */
 static void decode_futex_arg(int i, uint64_t op, vmic_trace_value_t *v)
 {
@@ -620,6 +636,7 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
         decode_prctl_arg(t, ctx, i, args[0], v);
         break;
     case ARG_STRING_OUT: /* filled by the call: read at the return */
+    case ARG_WAIT_STATUS:
         set_address(v, VMIC_VALUE_HEX);
         break;
     }
@@ -651,6 +668,8 @@ void decode_outputs(vmic_tracer *t, const syscall_shape *sh, vmic_ctx_t ctx, con
             decode_string(t, ctx, v);
         else if (sh->args[i].cls == ARG_PRCTL_ARG && i == 1 && args[0] == PR_GET_NAME && ret == 0)
             decode_string(t, ctx, v);
+        else if (sh->args[i].cls == ARG_WAIT_STATUS && ret > 0)
+            decode_wait_status(t, ctx, v);
         else if (retry_inputs && v->kind == VMIC_VALUE_UNREADABLE)
             decode_one(t, sh, i, ctx, args, v);
     }

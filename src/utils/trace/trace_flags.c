@@ -269,6 +269,32 @@ static const named wait_bits[] = {
     {0x80000000, "__WCLONE"},
 };
 
+/* The status wait4 writes: how the child ended or stopped (the kernel's
+ * encoding: exit code << 8, a signal in the low 7 bits and 0x80 for a core
+ * dump, 0x7f with the signal above for a stop, 0xffff for a continue). */
+void wait_status_text(uint32_t status, char *out, size_t size)
+{
+    text t = {out, size, 0};
+    uint32_t sig = status & 0x7f;
+    if (size)
+        out[0] = '\0';
+    add(&t, "[{");
+    if (status == 0xffff) {
+        add(&t, "WIFCONTINUED(s)");
+    } else if (sig == 0) {
+        add(&t, "WIFEXITED(s) && WEXITSTATUS(s) == %u", (status >> 8) & 0xff);
+    } else if (sig == 0x7f) {
+        add(&t, "WIFSTOPPED(s) && WSTOPSIG(s) == ");
+        signal_text(&t, (status >> 8) & 0xff);
+    } else {
+        add(&t, "WIFSIGNALED(s) && WTERMSIG(s) == ");
+        signal_text(&t, sig);
+        if (status & 0x80)
+            add(&t, " && WCOREDUMP(s)");
+    }
+    add(&t, "}]");
+}
+
 static const named sigmask_values[] = {{0, "SIG_BLOCK"}, {1, "SIG_UNBLOCK"}, {2, "SIG_SETMASK"}};
 
 static const named arch_prctl_values[] = {

@@ -101,6 +101,7 @@ typedef enum arg_class {
     ARG_FUTEX_ARG,                /* futex's val, utime, uaddr2, val3: as its op says */
     ARG_PRCTL_ARG,                /* prctl's arg2..arg5: as its option says */
     ARG_STRING_OUT,               /* a string the call writes (getcwd): read at return */
+    ARG_WAIT_STATUS,              /* wait4's int *status: decoded at return */
 } arg_class;
 
 typedef struct arg_shape {
@@ -220,6 +221,8 @@ const char *errno_text(int64_t err);
 void value_set_text(value_set set, uint64_t v, char *out, size_t size);
 void open_flags_text(uint64_t flags, char *out, size_t size);
 ioctl_arg ioctl_arg_of(uint64_t cmd);
+/* A wait status as strace shows it: [{WIFEXITED(s) && WEXITSTATUS(s) == 3}]. */
+void wait_status_text(uint32_t status, char *out, size_t size);
 /* What strace shows of futex's arguments 2..5 for an op, one letter each:
  * u unsigned, n signed, a address, b a bitset (FUTEX_BITSET_MATCH_ANY),
  * x hex, - left out. */
