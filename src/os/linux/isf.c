@@ -611,7 +611,9 @@ vmic_status lx_isf_parse(const char *text, size_t len, const char *name, lx_isf 
 
 static vmic_status read_file(const char *path, char **buf, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given as the profile must not block the open; only
+     * regular files pass the fstat check below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd < 0)
         return vmic_fail(VMIC_E_IO, "%s: %s", path, strerror(errno));
