@@ -230,7 +230,29 @@ def test_paused(g):
     alive(g, "paused guest, continued")
 
 
-def kill_trace(g, stage):
+class Syscalls:
+    """Short loops of syscalls in the guest, for traces to stop on (an idle
+    guest makes none): a new one whenever the guest finished the last."""
+
+    def __init__(self, g):
+        self.g, self.sent, self.idle0 = g, 0, self.idle()
+
+    def idle(self):
+        return self.g.text().count("=== VMIC-WORKLOAD-IDLE loop ")
+
+    def poke(self):
+        if self.idle() - self.idle0 >= self.sent:
+            self.g.send("loop 300")
+            self.sent += 1
+
+    def wait_all(self, timeout=60):
+        deadline = time.time() + timeout
+        while self.idle() - self.idle0 < self.sent and time.time() < deadline:
+            time.sleep(0.1)
+        return self.idle() - self.idle0 == self.sent
+
+
+def kill_trace(g, stage, work):
     """One vmic trace killed at `stage`; returns the stage it was seen to be in."""
     args = ["--no-summary"] + (["--duration", "1"] if stage == "detaching" else [])
     t = tt.Trace(g.vmic, g.target, args)
@@ -242,10 +264,12 @@ def kill_trace(g, stage):
         time.sleep(random.uniform(0, 0.05))
     elif stage == "event":
         t.wait_armed(20)
+        work.poke()
         t.read_until(lambda e: True, 10)
         time.sleep(random.uniform(0, 0.02))
     else:
         t.wait_armed(20)
+        work.poke()
         t._wait(lambda: "every breakpoint removed" in t.err, 10)
         time.sleep(random.uniform(0, 0.01))
     err, out = t.err, len(t.out)
@@ -259,10 +283,6 @@ def kill_trace(g, stage):
     return seen
 
 
-def idle_loops(g):
-    return g.text().count("=== VMIC-WORKLOAD-IDLE loop ")
-
-
 def test_kills(g, kills, budget):
     log("kills: SIGKILL of vmic trace at random moments, %d times (at most %d s)" %
         (kills, budget))
@@ -272,14 +292,10 @@ def test_kills(g, kills, budget):
     stages = ("attaching", "armed", "event", "detaching")
     counts = {s: 0 for s in stages}
     stuck = []
-    t0, done, sent, idle0 = time.time(), 0, 0, idle_loops(g)
+    work = Syscalls(g)
+    t0, done = time.time(), 0
     while done < kills and time.time() - t0 < budget:
-        # Syscalls for the traces to stop on: a short loop whenever the
-        # guest has finished the last one (the idle guest makes none).
-        if idle_loops(g) - idle0 >= sent:
-            g.send("loop 300")
-            sent += 1
-        seen = kill_trace(g, stages[done % 4])
+        seen = kill_trace(g, stages[done % 4], work)
         counts[seen] += 1
         done += 1
         if not lock_free(g) or wait_status(g, "running") != "running":
@@ -293,10 +309,7 @@ def test_kills(g, kills, budget):
     # No breakpoint left behind: the guest finishes its loops, and its own
     # loop over the traced syscalls keeps its speed (one left in would stop
     # the guest for good, with no gdb client to answer it).
-    deadline = time.time() + 60
-    while idle_loops(g) - idle0 < sent and time.time() < deadline:
-        time.sleep(0.1)
-    check(idle_loops(g) - idle0 == sent, "the guest did not finish its loops after the kills")
+    check(work.wait_all(), "the guest did not finish its loops after the kills")
     after = guest_loop(g, 2000)
     log("  the guest's loop of 2000: %.1f ms before the kills, %s after" %
         (base / 1e6, "%.1f ms" % (after / 1e6) if after else "not finished"))

@@ -89,7 +89,13 @@ static void test_lock(void)
     unlink(lock);
     CHECK(symlink("/etc/passwd", lock) == 0);
     CHECK_ERR(lock_take(&theirs, &ep, &busy, holder, sizeof holder), VMIC_E_IO);
+    CHECK_ERRMSG("symbolic link");
     unlink(lock);
+    /* No such directory: no lock, and no error (connecting will say why). */
+    qemu_endpoint_t gone;
+    CHECK_OK(endpoint_parse("gdb", "/nonexistent-vmic-dir/x/gdb.sock", &gone));
+    CHECK_OK(lock_take(&theirs, &gone, &busy, holder, sizeof holder));
+    CHECK(!busy && theirs.fd < 0);
     /* TCP endpoints have no directory: no lock, no error. */
     CHECK_OK(endpoint_parse("gdb", "localhost:1234", &ep));
     CHECK_OK(lock_take(&theirs, &ep, &busy, holder, sizeof holder));

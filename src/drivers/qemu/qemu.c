@@ -2,11 +2,15 @@
  * The qemu driver: a running QEMU seen through its gdbstub, its QMP socket
  * and the file behind guest RAM (see include/vmic/qemu.h).
  *
- * Opening: QMP first (whether the VM runs, which memory backend is the
- * file, where its bytes sit in guest-physical memory), then QMP is closed
- * again (it serves one client per socket, and nothing later needs it); the
- * RAM file is mapped; then the gdbstub: the handshake, the vCPUs (gdb
- * threads, one per vCPU) and the register layout.
+ * Opening: the session lock (lock.c), then QMP (whether the VM runs,
+ * whether the gdbstub has a client, which memory backend is the file, where
+ * its bytes sit in guest-physical memory); the RAM file is mapped. With the
+ * gdbstub free, QMP is closed again (it serves one client per socket) and
+ * the gdbstub connected: the guard forks at once (guard.c), then the
+ * handshake, the vCPUs (gdb threads, one per vCPU) and the register layout.
+ * With the gdbstub held, the session goes on through QMP alone (shared.c)
+ * or fails with VMIC_E_BUSY naming the holder: a connection that queued on
+ * a held stub would stop the VM when QEMU accepts it later.
  *
  * Pause and resume go through the gdbstub (interrupt / 'c'), not QMP
  * stop/cont: the gdb connection is the one that must know whether the VM
@@ -20,7 +24,10 @@
  * Run state at close: connecting the gdbstub stops the VM. When the VM ran
  * at attach and is still stopped only because vmic attached (stay_paused),
  * close resumes it. An explicit vmic_pause/vmic_resume is the caller's
- * decision and is left as it is.
+ * decision and is left as it is. Then the guard lets go, the connection
+ * closes, and (config.end) QMP says what run state the VM is in now, or
+ * that QEMU is gone: the RAM file stays mapped and readable after QEMU
+ * dies, so only this last look tells a torn result from a good one.
  *
  * Run state. want_running is the user's wish (vmic_pause, vmic_resume, and
  * at open whether the VM ran); the VM stops for every event and runs on after

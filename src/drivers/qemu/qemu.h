@@ -15,6 +15,12 @@
  *   memory.c      finding the RAM backend, mmap of its file, the regions
  *   target.c      TARGET strings ("qemu:gdb=...,qmp=...,mem=..." or "qemu:DIR")
  *   qemu.c        the driver: open, close, info, memory, registers, pause/resume
+ *   lock.c        the session lock (DIR/vmic.lock): which vmic holds the gdbstub
+ *   stub.c        whether the gdbstub has a client (QMP query-chardev)
+ *   guard.c       the process that detaches for a vmic that died attached
+ *   shared.c      a session through QMP alone, beside another gdb client
+ *   hmp_regs.c    registers from HMP "info registers -a"
+ *   recover.c     vmic_qemu_recover: a VM back from whatever was left on it
  *   points.c      breakpoints and watchpoints vmic inserted (Z1, Z2-Z4)
  *   events.c      the event thread: stop replies become events
  *   respond.c     what each response does, and which ones QEMU cannot honour
