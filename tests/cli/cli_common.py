@@ -11,8 +11,12 @@ RAW = os.path.join(FIXTURE, "dump.raw")
 failures = 0
 
 
-def vmic(*args, rc=0):
-    p = subprocess.run([VMIC, *args], capture_output=True, text=True, timeout=120)
+def vmic(*args, rc=0, binary=False):
+    """Runs vmic; binary: stdout as bytes (--raw output), stderr still text."""
+    p = subprocess.run([VMIC, *args], capture_output=True, timeout=120)
+    p.stderr = p.stderr.decode(errors="replace")
+    if not binary:
+        p.stdout = p.stdout.decode(errors="replace")
     if p.returncode != rc:
         raise AssertionError(f"vmic {' '.join(args)}: exit {p.returncode}, expected {rc}\n"
                              f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")

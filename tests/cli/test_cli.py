@@ -177,14 +177,16 @@ def read_pa_across_end_of_ram():
     regions = json.loads(vmic("info", "--json", ELF).stdout)["regions"]
     ends = [int(r["start"], 16) + r["size"] for r in regions]
     assert end == max(e for e in ends if e != ROM_END), regions
-    want = vmic("read", "--raw", "--pa", RAW, hex(end - 16), "16").stdout
+    want = vmic("read", "--raw", "--pa", RAW, hex(end - 16), "16", binary=True).stdout
     for target in (RAW, ELF):
         p = vmic("read", "--pa", target, hex(end - 16), "64", rc=1)
         lines = p.stdout.splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"{end - 16:016x}"), p.stdout
         assert f"stopped at {hex(end)} after 16 of 64 bytes" in p.stderr, p.stderr
-        raw = vmic("read", "--raw", "--pa", target, hex(end - 16), "64", rc=1).stdout
+        raw = vmic("read", "--raw", "--pa", target, hex(end - 16), "64", rc=1, binary=True).stdout
         assert raw == want and len(raw) == 16
+        j = json.loads(vmic("read", "--json", "--pa", target, hex(end - 16), "16").stdout)
+        assert bytes.fromhex(j["bytes"]) == want, (j, want)
         j = json.loads(vmic("read", "--json", "--pa", target, hex(end - 16), "64", rc=1).stdout)
         assert j["length"] == 16 and int(j["stopped_at"], 16) == end and j["error"], j
 
