@@ -9,6 +9,8 @@
  * and its form for unknown bits). Strings and clone3's struct are read from
  * an in-memory guest, through page tables built here.
  */
+#include <stdlib.h>
+
 #include <vmic/vmic.h>
 
 #include "harness.h"
@@ -511,6 +513,28 @@ static void test_outputs(void)
     vmic_core_close(core);
 }
 
+/* Any value of any set, into any room: cut, never past the end (ASan
+ * watches the bytes after it), always NUL-terminated. */
+static void test_small_buffers(void)
+{
+    static const uint64_t values[] = {0, 1, 0x11, 0x7f, 0x1200011, 0xffffffff, ~0ull};
+    for (int set = SET_NONE; set <= SET_LAST; set++)
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++)
+            for (size_t size = 1; size <= 12; size++) {
+                char *buf = malloc(size);
+                CHECK(buf);
+                if (!buf)
+                    return;
+                value_set_text((value_set)set, values[v], buf, size);
+                CHECK_MSG(strlen(buf) < size, "set %d value %#llx: %zu bytes in %zu", set,
+                          (unsigned long long)values[v], strlen(buf), size);
+                free(buf);
+            }
+    char status[8];
+    wait_status_text(0x86, status, sizeof status);
+    CHECK_STR(status, "[{WIFSI");
+}
+
 /* The shapes behind it, so that a case cannot pass by accident. */
 static void test_shapes(void)
 {
@@ -540,5 +564,6 @@ int main(void)
     RUN(test_shapes);
     RUN(test_strace_reference);
     RUN(test_outputs);
+    RUN(test_small_buffers);
     return HARNESS_RESULT();
 }

@@ -127,7 +127,8 @@ static void open_text(text *t, uint64_t v)
 void open_flags_text(uint64_t flags, char *out, size_t size)
 {
     text t = {out, size, 0};
-    out[0] = '\0';
+    if (size)
+        out[0] = '\0';
     open_text(&t, flags);
 }
 

@@ -70,6 +70,8 @@ typedef enum value_set {
     SET_PRCTL,                    /* PR_SET_NAME */
 } value_set;
 
+#define SET_LAST SET_PRCTL        /* the tests walk every set up to it */
+
 /* What an ioctl request's argument is, as strace shows it. */
 typedef enum ioctl_arg {
     IOCTL_ARG_HEX = 0,            /* unknown: 0x1234, 0 */
