@@ -13,6 +13,9 @@
 /* Maps read-only run i of the image as the kernel's rodata. */
 static vmic_status map_ro_run(vmic_os *os, int i)
 {
+    if (i < 0 || i >= os->image.nro)
+        return vmic_fail(VMIC_E_NOTFOUND, "kernel: the image at 0x%llx has no read-only data",
+                         (unsigned long long)os->kernel.text.addr);
     free(os->ro_owned);
     os->ro_owned = NULL;
     os->ro = NULL;
@@ -192,7 +195,7 @@ vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os *
     if ((s = lx_find_kernel(os, cfg ? cfg->root : 0)))
         goto fail;
     if (cfg && cfg->profile) {
-        int order[LX_MAX_RO_RUNS];
+        int order[LX_MAX_RO_RUNS] = {0};
         ro_order(os, order);
         if ((s = map_ro_run(os, order[0])) || (s = open_profile(os, cfg->profile)))
             goto fail;
