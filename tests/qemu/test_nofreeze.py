@@ -235,7 +235,8 @@ class Syscalls:
     guest makes none): a new one whenever the guest finished the last."""
 
     def __init__(self, g):
-        self.g, self.sent, self.idle0 = g, 0, self.idle()
+        self.g, self.sent = g, 0
+        self.idle0 = self.idle()
 
     def idle(self):
         return self.g.text().count("=== VMIC-WORKLOAD-IDLE loop ")
