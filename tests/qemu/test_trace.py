@@ -514,6 +514,7 @@ STRACE_EXACT = [
     ("fcntl", "1, F_DUPFD_CLOEXEC, 10"),
     ("exit_group", "5"),
     ("prctl", 'PR_GET_NAME, "cat"'),        # busybox's, as cat
+    ("rt_sigprocmask", "SIG_UNBLOCK, [RTMIN RT_1], NULL, 8"),
 ]
 # ... and those whose addresses and sizes change from run to run: strace's
 # line with the numbers as patterns.
@@ -534,6 +535,9 @@ STRACE_PATTERN = [
     ("set_tid_address", r"0x[0-9a-f]+"),
     ("set_robust_list", r"0x[0-9a-f]+, 24"),
     ("rseq", r"0x[0-9a-f]+, 0x20, 0, 0x53053053"),
+    ("rt_sigprocmask", r"SIG_BLOCK, ~\[\], \[[A-Z0-9_ ]*\], 8"),
+    ("rt_sigaction", r"SIGRT_1, \{sa_handler=0x[0-9a-f]+, sa_mask=\[\], sa_flags=SA_RESTORER\|"
+     r"SA_ONSTACK\|SA_RESTART\|SA_SIGINFO, sa_restorer=0x[0-9a-f]+\}, NULL, 8"),
 ]
 
 

@@ -39,6 +39,18 @@ static const uint64_t thread_args[11] = {0x3d0f00, 0, 0x7ff5a25c2990, 0x7ff5a25c
                                          0x7ff5a1dc2000, 0x800300, 0x7ff5a25c26c0};
 static const uint64_t vfork_args[11] = {0x4100, 0, 0, 0, 17};
 static const uint64_t bad_signal_args[11] = {0, 0, 0, 0, 68};
+/* sigsets and struct sigactions (handler, flags, restorer, mask) */
+static const uint64_t set_chld[11] = {1ull << 16};
+static const uint64_t set_all[11] = {~0ull};
+static const uint64_t set_glibc[11] = {~(3ull << 31)};
+static const uint64_t set_rt01[11] = {(1ull << 31) | (1ull << 32)};
+static const uint64_t set_low41[11] = {(1ull << 41) - 1};
+static const uint64_t set_low42[11] = {(1ull << 42) - 1};
+static const uint64_t set_int_term[11] = {(1ull << 1) | (1ull << 14)};
+static const uint64_t sa_glibc[11] = {0x45b900, 0x1c000004, 0x44d610, 0};
+static const uint64_t sa_ignore[11] = {1, 0x04000000, 0x44d610, ~(3ull << 31)};
+static const uint64_t sa_default[11] = {0};
+static const uint64_t sa_all_flags[11] = {0x1234, 0xffffffff, 0x5678, 1ull << 16};
 
 static const ref refs[] = {
     /* open, openat: flags in strace's order, the mode only with O_CREAT/O_TMPFILE */
@@ -242,6 +254,35 @@ static const ref refs[] = {
      NULL, NULL, -1, "SIG_BLOCK, NULL, NULL, 8"},
     {"rt_sigprocmask(int how, sigset_t *nset, sigset_t *oset, size_t sigsetsize)", {7, 0, 0, 8},
      NULL, NULL, -1, "0x7 /* SIG_??? */, NULL, NULL, 8"},
+#define SIGPROCMASK_SIG "rt_sigprocmask(int how, sigset_t *nset, sigset_t *oset, size_t sigsetsize)"
+#define SIGACTION_SIG "rt_sigaction(int sig, const struct sigaction *act, struct sigaction " \
+                      "*oact, size_t sigsetsize)"
+    {SIGPROCMASK_SIG, {0, MEM, 0, 8}, NULL, sa_default, -1, "SIG_BLOCK, [], NULL, 8"},
+    {SIGPROCMASK_SIG, {0, MEM, 0, 8}, NULL, set_chld, -1, "SIG_BLOCK, [CHLD], NULL, 8"},
+    {SIGPROCMASK_SIG, {0, MEM, 0, 8}, NULL, set_all, -1, "SIG_BLOCK, ~[], NULL, 8"},
+    {SIGPROCMASK_SIG, {0, MEM, 0, 8}, NULL, set_glibc, -1, "SIG_BLOCK, ~[RTMIN RT_1], NULL, 8"},
+    {SIGPROCMASK_SIG, {1, MEM, 0, 8}, NULL, set_rt01, -1, "SIG_UNBLOCK, [RTMIN RT_1], NULL, 8"},
+    {SIGPROCMASK_SIG, {0, MEM, 0, 8}, NULL, set_int_term, -1, "SIG_BLOCK, [INT TERM], NULL, 8"},
+    {SIGPROCMASK_SIG, {0, MEM, 0, 8}, NULL, set_low41, -1,
+     "SIG_BLOCK, [HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT "
+     "CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS RTMIN RT_1 RT_2 "
+     "RT_3 RT_4 RT_5 RT_6 RT_7 RT_8 RT_9], NULL, 8"},
+    {SIGPROCMASK_SIG, {0, MEM, 0, 8}, NULL, set_low42, -1,
+     "SIG_BLOCK, ~[RT_11 RT_12 RT_13 RT_14 RT_15 RT_16 RT_17 RT_18 RT_19 RT_20 RT_21 RT_22 RT_23 "
+     "RT_24 RT_25 RT_26 RT_27 RT_28 RT_29 RT_30 RT_31 RT_32], NULL, 8"},
+    {SIGPROCMASK_SIG, {0, MEM, 0, 4}, NULL, set_chld, -1, "SIG_BLOCK, 0x401000, NULL, 4"},
+    {SIGACTION_SIG, {10, MEM, 0, 8}, NULL, sa_glibc, -1,
+     "SIGUSR1, {sa_handler=0x45b900, sa_mask=[], sa_flags=SA_RESTORER|SA_ONSTACK|SA_RESTART|"
+     "SA_SIGINFO, sa_restorer=0x44d610}, NULL, 8"},
+    {SIGACTION_SIG, {12, MEM, 0, 8}, NULL, sa_ignore, -1,
+     "SIGUSR2, {sa_handler=SIG_IGN, sa_mask=~[RTMIN RT_1], sa_flags=SA_RESTORER, "
+     "sa_restorer=0x44d610}, NULL, 8"},
+    {SIGACTION_SIG, {13, MEM, 0, 8}, NULL, sa_default, -1,
+     "SIGPIPE, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, NULL, 8"},
+    {SIGACTION_SIG, {14, MEM, 0, 8}, NULL, sa_all_flags, -1,
+     "SIGALRM, {sa_handler=0x1234, sa_mask=[CHLD], sa_flags=SA_RESTORER|SA_ONSTACK|SA_RESTART|"
+     "SA_INTERRUPT|SA_NODEFER|SA_RESETHAND|SA_SIGINFO|SA_NOCLDSTOP|SA_NOCLDWAIT|0x3fffff8, "
+     "sa_restorer=0x5678}, NULL, 8"},
     {"arch_prctl(int option, unsigned long arg2)", {0x1002, 0x2e2653c0}, NULL, NULL, -1,
      "ARCH_SET_FS, 0x2e2653c0"},
     {"arch_prctl(int option, unsigned long arg2)", {0x3001, 0}, NULL, NULL, -1,
@@ -491,6 +532,7 @@ static void test_outputs(void)
          "6780, [{WIFSTOPPED(s) && WSTOPSIG(s) == SIGSTOP}], WSTOPPED, NULL"},
         {WAIT4_SIG, {6780, STR, 8, 0}, "\xff\xff\x00\x00", 6780,
          "6780, [{WIFCONTINUED(s)}], WCONTINUED, NULL"},
+        {SIGPROCMASK_SIG, {2, 0, STR, 8}, "", 0, "SIG_SETMASK, NULL, [], 8"},
         /* nothing reaped: the pointer, as strace */
         {WAIT4_SIG, {(uint64_t)-1, STR, 1, 0}, "\x00\x00\x00\x00", -10,
          "-1, 0x400000, WNOHANG, NULL"},

@@ -128,6 +128,10 @@ static const arg_rule rules[] = {
     {"wait4", "stat_addr", ARG_WAIT_STATUS, SET_NONE},
     {"waitid", "options", ARG_SET, SET_WAIT_OPTIONS},
     {"rt_sigprocmask", "how", ARG_SET, SET_SIGMASK_HOW},
+    {"rt_sigprocmask", "nset", ARG_SIGSET_IN, SET_NONE},
+    {"rt_sigprocmask", "oset", ARG_SIGSET_OUT, SET_NONE},
+    {"rt_sigaction", "act", ARG_SIGACTION_IN, SET_NONE},
+    {"rt_sigaction", "oact", ARG_SIGACTION_OUT, SET_NONE},
     {"arch_prctl", "option", ARG_SET, SET_ARCH_PRCTL},
     {"arch_prctl", "arg2", ARG_HEXNUM, SET_NONE},
     {"prlimit64", "resource", ARG_SET, SET_RLIMIT},
@@ -513,6 +517,34 @@ static void decode_wait_status(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_
     v->kind = VMIC_VALUE_STRUCT;
 }
 
+#define KERNEL_SIGSET_SIZE 8  /* x86-64's sigset_t: what sigsetsize must be */
+
+/* A sigset_t or a struct sigaction read from the process, when the call's
+ * sigsetsize (its last argument) is the kernel's: else, as strace, the
+ * address. */
+static void decode_signals(vmic_tracer *t, vmic_ctx_t ctx, bool action, uint64_t sigsetsize,
+                           vmic_trace_value_t *v)
+{
+    uint8_t b[SIGACTION_SIZE];
+    size_t len = action ? SIGACTION_SIZE : 8;
+    set_address(v, VMIC_VALUE_HEX);
+    if (!v->raw || sigsetsize != KERNEL_SIGSET_SIZE)
+        return;
+    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), b, len) != VMIC_OK) {
+        vmic_clear_error();
+        set_address(v, VMIC_VALUE_UNREADABLE);
+        return;
+    }
+    if (action) {
+        sigaction_text(b, v->text, sizeof v->text);
+    } else {
+        uint64_t set;
+        memcpy(&set, b, sizeof set);
+        sigset_text(set, v->text, sizeof v->text);
+    }
+    v->kind = VMIC_VALUE_STRUCT;
+}
+
 /* futex's val, utime, uaddr2 and val3 (arguments 2..5), as its op says. */
 static void decode_futex_arg(int i, uint64_t op, vmic_trace_value_t *v)
 {
@@ -637,7 +669,13 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
         break;
     case ARG_STRING_OUT: /* filled by the call: read at the return */
     case ARG_WAIT_STATUS:
+    case ARG_SIGSET_OUT:
+    case ARG_SIGACTION_OUT:
         set_address(v, VMIC_VALUE_HEX);
+        break;
+    case ARG_SIGSET_IN:
+    case ARG_SIGACTION_IN:
+        decode_signals(t, ctx, a->cls == ARG_SIGACTION_IN, args[sh->nargs - 1], v);
         break;
     }
 }
@@ -670,6 +708,10 @@ void decode_outputs(vmic_tracer *t, const syscall_shape *sh, vmic_ctx_t ctx, con
             decode_string(t, ctx, v);
         else if (sh->args[i].cls == ARG_WAIT_STATUS && ret > 0)
             decode_wait_status(t, ctx, v);
+        else if ((sh->args[i].cls == ARG_SIGSET_OUT || sh->args[i].cls == ARG_SIGACTION_OUT) &&
+                 ret == 0)
+            decode_signals(t, ctx, sh->args[i].cls == ARG_SIGACTION_OUT, args[sh->nargs - 1],
+                           v);
         else if (retry_inputs && v->kind == VMIC_VALUE_UNREADABLE)
             decode_one(t, sh, i, ctx, args, v);
     }

@@ -296,6 +296,68 @@ void wait_status_text(uint32_t status, char *out, size_t size)
     add(&t, "}]");
 }
 
+/* A signal's name in a set: without SIG, RTMIN, RT_n. */
+static void set_member_text(text *t, unsigned sig)
+{
+    if (sig < sizeof signals / sizeof signals[0])
+        add(t, "%s", signals[sig] + 3);
+    else if (sig == SIGRTMIN)
+        add(t, "RTMIN");
+    else
+        add(t, "RT_%u", sig - SIGRTMIN);
+}
+
+void sigset_text(uint64_t set, char *out, size_t size)
+{
+    text t = {out, size, 0};
+    int members = __builtin_popcountll(set);
+    if (size)
+        out[0] = '\0';
+    /* strace lists what is missing once two thirds of the 64 are there */
+    bool inverted = members >= SIGRTMAX * 2 / 3;
+    if (inverted)
+        set = ~set;
+    add(&t, "%s[", inverted ? "~" : "");
+    size_t start = t.len;
+    for (unsigned sig = 1; sig <= SIGRTMAX; sig++)
+        if (set & (1ull << (sig - 1))) {
+            add(&t, "%s", t.len > start ? " " : "");
+            set_member_text(&t, sig);
+        }
+    add(&t, "]");
+}
+
+static const named sa_bits[] = {
+    {0x04000000, "SA_RESTORER"}, {0x08000000, "SA_ONSTACK"}, {0x10000000, "SA_RESTART"},
+    {0x20000000, "SA_INTERRUPT"}, {0x40000000, "SA_NODEFER"}, {0x80000000, "SA_RESETHAND"},
+    {4, "SA_SIGINFO"}, {1, "SA_NOCLDSTOP"}, {2, "SA_NOCLDWAIT"},
+};
+#define SA_RESTORER 0x04000000u
+
+void sigaction_text(const uint8_t *sa, char *out, size_t size)
+{
+    static const table sa_table = TABLE(sa_bits, true, NULL, "SA_???");
+    uint64_t handler, flags, restorer, mask;
+    memcpy(&handler, sa, 8);
+    memcpy(&flags, sa + 8, 8);
+    memcpy(&restorer, sa + 16, 8);
+    memcpy(&mask, sa + 24, 8);
+    text t = {out, size, 0};
+    if (size)
+        out[0] = '\0';
+    if (handler <= 1)
+        add(&t, "{sa_handler=%s, sa_mask=", handler ? "SIG_IGN" : "SIG_DFL");
+    else
+        add(&t, "{sa_handler=%#" PRIx64 ", sa_mask=", handler);
+    char set[VMIC_TRACE_TEXT];
+    sigset_text(mask, set, sizeof set);
+    add(&t, "%s, sa_flags=", set);
+    table_text(&t, &sa_table, (uint32_t)flags);
+    if (flags & SA_RESTORER)
+        add(&t, ", sa_restorer=%#" PRIx64, restorer);
+    add(&t, "}");
+}
+
 static const named sigmask_values[] = {{0, "SIG_BLOCK"}, {1, "SIG_UNBLOCK"}, {2, "SIG_SETMASK"}};
 
 static const named arch_prctl_values[] = {

@@ -104,6 +104,10 @@ typedef enum arg_class {
     ARG_PRCTL_ARG,                /* prctl's arg2..arg5: as its option says */
     ARG_STRING_OUT,               /* a string the call writes (getcwd): read at return */
     ARG_WAIT_STATUS,              /* wait4's int *status: decoded at return */
+    ARG_SIGSET_IN,                /* a sigset_t * the call reads: [CHLD], ~[] */
+    ARG_SIGSET_OUT,               /* a sigset_t * the call fills: read at return */
+    ARG_SIGACTION_IN,             /* rt_sigaction's act: {sa_handler=...} */
+    ARG_SIGACTION_OUT,            /* rt_sigaction's oact: read at return */
 } arg_class;
 
 typedef struct arg_shape {
@@ -225,6 +229,12 @@ void open_flags_text(uint64_t flags, char *out, size_t size);
 ioctl_arg ioctl_arg_of(uint64_t cmd);
 /* A wait status as strace shows it: [{WIFEXITED(s) && WEXITSTATUS(s) == 3}]. */
 void wait_status_text(uint32_t status, char *out, size_t size);
+/* A 64-signal set: [INT TERM], ~[RTMIN RT_1] (what is not in it, when
+ * most signals are). */
+void sigset_text(uint64_t set, char *out, size_t size);
+/* The kernel's struct sigaction (x86-64: handler, flags, restorer, mask). */
+#define SIGACTION_SIZE 32
+void sigaction_text(const uint8_t *sa, char *out, size_t size);
 /* What strace shows of futex's arguments 2..5 for an op, one letter each:
  * u unsigned, n signed, a address, b a bitset (FUTEX_BITSET_MATCH_ANY),
  * x hex, - left out. */
