@@ -533,6 +533,10 @@ static void test_outputs(void)
         {WAIT4_SIG, {6780, STR, 8, 0}, "\xff\xff\x00\x00", 6780,
          "6780, [{WIFCONTINUED(s)}], WCONTINUED, NULL"},
         {SIGPROCMASK_SIG, {2, 0, STR, 8}, "", 0, "SIG_SETMASK, NULL, [], 8"},
+        /* pipe2([3, 4], 0) and pipe2([9, 11], O_NONBLOCK|O_CLOEXEC) in strace */
+        {"pipe2(int *fildes, int flags)", {STR, 0}, "\x03\0\0\0\x04", 0, "[3, 4], 0"},
+        {"pipe2(int *fildes, int flags)", {STR, 04000 | 02000000}, "\x09\0\0\0\x0b", 0,
+         "[9, 11], O_NONBLOCK|O_CLOEXEC"},
         /* nothing reaped: the pointer, as strace */
         {WAIT4_SIG, {(uint64_t)-1, STR, 1, 0}, "\x00\x00\x00\x00", -10,
          "-1, 0x400000, WNOHANG, NULL"},

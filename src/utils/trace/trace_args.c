@@ -82,6 +82,9 @@ static const arg_rule rules[] = {
     {"open", "flags", ARG_SET, SET_OPEN_FLAGS},
     {"openat", "flags", ARG_SET, SET_OPEN_FLAGS},
     {"pipe2", "flags", ARG_SET, SET_FD_FLAGS},
+    {"pipe2", "fildes", ARG_FD_PAIR_OUT, SET_NONE},
+    {"pipe", "fildes", ARG_FD_PAIR_OUT, SET_NONE},
+    {"socketpair", "usockvec", ARG_FD_PAIR_OUT, SET_NONE},
     {"dup3", "flags", ARG_SET, SET_FD_FLAGS},
     {"access", "mode", ARG_SET, SET_ACCESS_MODE},
     {"faccessat", "mode", ARG_SET, SET_ACCESS_MODE},
@@ -517,6 +520,20 @@ static void decode_wait_status(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_
     v->kind = VMIC_VALUE_STRUCT;
 }
 
+/* The two fds pipe2 and socketpair return. */
+static void decode_fd_pair(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
+{
+    int32_t fds[2];
+    if (!v->raw)
+        return;
+    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), fds, sizeof fds) != VMIC_OK) {
+        vmic_clear_error();
+        set_address(v, VMIC_VALUE_UNREADABLE);
+        return;
+    }
+    set_text(v, VMIC_VALUE_STRUCT, "[%d, %d]", fds[0], fds[1]);
+}
+
 #define KERNEL_SIGSET_SIZE 8  /* x86-64's sigset_t: what sigsetsize must be */
 
 /* A sigset_t or a struct sigaction read from the process, when the call's
@@ -671,6 +688,7 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
     case ARG_WAIT_STATUS:
     case ARG_SIGSET_OUT:
     case ARG_SIGACTION_OUT:
+    case ARG_FD_PAIR_OUT:
         set_address(v, VMIC_VALUE_HEX);
         break;
     case ARG_SIGSET_IN:
@@ -708,6 +726,8 @@ void decode_outputs(vmic_tracer *t, const syscall_shape *sh, vmic_ctx_t ctx, con
             decode_string(t, ctx, v);
         else if (sh->args[i].cls == ARG_WAIT_STATUS && ret > 0)
             decode_wait_status(t, ctx, v);
+        else if (sh->args[i].cls == ARG_FD_PAIR_OUT && ret == 0)
+            decode_fd_pair(t, ctx, v);
         else if ((sh->args[i].cls == ARG_SIGSET_OUT || sh->args[i].cls == ARG_SIGACTION_OUT) &&
                  ret == 0)
             decode_signals(t, ctx, sh->args[i].cls == ARG_SIGACTION_OUT, args[sh->nargs - 1],

@@ -108,6 +108,7 @@ typedef enum arg_class {
     ARG_SIGSET_OUT,               /* a sigset_t * the call fills: read at return */
     ARG_SIGACTION_IN,             /* rt_sigaction's act: {sa_handler=...} */
     ARG_SIGACTION_OUT,            /* rt_sigaction's oact: read at return */
+    ARG_FD_PAIR_OUT,              /* pipe's int[2]: [3, 4], read at return */
 } arg_class;
 
 typedef struct arg_shape {
