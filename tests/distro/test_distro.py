@@ -11,11 +11,12 @@ boot was over; its truth/ holds what the guest said just before the dump.
          them) of journald, rsyslogd, cron and dbus-daemon, modules (name, size,
          state, base), dmesg (every line the guest printed, in order),
          sym --all (every line of /proc/kallsyms but systemd's BPF programs)
-  live   the same disk booted again (vmic boot, snapshot=on): vmic ps and
-         modules against what the guest prints at that moment, the guest
-         paused; vmic trace --pid (the guest's command shell) --follow for a
-         bounded time while the guest runs vmic-work, whose own log says
-         which children it started and what each opened
+  live   the same disk booted again (vmic boot, snapshot=on): vmic ps,
+         modules, the services' threads, maps and files, and dmesg against
+         what the guest prints at that moment, the guest paused; vmic
+         trace --pid (the guest's command shell) --follow for a bounded
+         time while the guest runs vmic-work, whose own log says which
+         children it started and what each opened
 
 usage: test_distro.py VMIC FIXTURE_DIR [--no-live] [--keep] [--profile ISF]
        (exit 77 = skipped: no fixture or no QEMU)
@@ -516,6 +517,27 @@ def test_live_ps(g):
     check_ps("live ps", {p["pid"]: p for p in got}, parse_ps(secs.get("ps-live", "")), shell)
 
 
+def test_live_state(g):
+    log("live: threads, maps, files of the services and dmesg, the guest paused")
+    text, rc = g.command("state live")
+    if not check(rc == 0 and text, "the guest's state command failed (%s)" % rc):
+        return
+    # This boot's truth under the names the dump's tests read.
+    truth = {k[:-len("-live")]: v for k, v in sections(text).items() if k.endswith("-live")}
+    pids = service_pids(truth)
+    g.qmp("stop")
+    try:
+        counts = []
+        for name, pid in pids.items():
+            test_threads(g.vmic, g.target, truth, name, pid)
+            counts.append("%s %d maps %d fds" % (name, test_maps(g.vmic, g.target, truth, name, pid),
+                                                 test_files(g.vmic, g.target, truth, name, pid)))
+        test_dmesg(g.vmic, g.target, truth)
+    finally:
+        g.qmp("cont")
+    log("  " + ", ".join(counts))
+
+
 def test_live_trace(g):
     shell = truth_shell(sections(g.text()).get("services", ""))
     if not check(shell is not None, "no vmic-truth pid in the live guest's services section"):
@@ -578,6 +600,7 @@ def test_live(vmic, fixture):
         if not check(g.booted, "vmic boot of the fixture's disk failed"):
             return
         test_live_ps(g)
+        test_live_state(g)
         test_live_trace(g)
         if failures:
             g.show_logs()
