@@ -243,9 +243,7 @@ void shape_syscall(const vmic_syscall_t *sc, syscall_shape *out)
 
 /* ---- values --------------------------------------------------------------------------- */
 
-static void set_text(vmic_trace_value_t *v, vmic_trace_value_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_text(vmic_trace_value_t *v, vmic_trace_value_kind kind, const char *fmt, ...)
+void value_printf(vmic_trace_value_t *v, vmic_trace_value_kind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -254,12 +252,12 @@ static void set_text(vmic_trace_value_t *v, vmic_trace_value_kind kind, const ch
     v->kind = kind;
 }
 
-static void set_address(vmic_trace_value_t *v, vmic_trace_value_kind kind)
+void value_address(vmic_trace_value_t *v, vmic_trace_value_kind kind)
 {
     if (v->raw == 0)
-        set_text(v, kind, "NULL");
+        value_printf(v, kind, "NULL");
     else
-        set_text(v, kind, "0x%" PRIx64, v->raw);
+        value_printf(v, kind, "0x%" PRIx64, v->raw);
 }
 
 /* "bytes"... into v->text; marks truncation when the bytes or the text ran out. */
@@ -295,7 +293,7 @@ static void decode_string(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
     if (v->raw && buf && read_string(t, ctx, v->raw, buf, max, &len, &more))
         set_quoted(v, VMIC_VALUE_STRING, buf, len, more);
     else
-        set_address(v, v->raw ? VMIC_VALUE_UNREADABLE : VMIC_VALUE_HEX);
+        value_address(v, v->raw ? VMIC_VALUE_UNREADABLE : VMIC_VALUE_HEX);
     free(buf);
 }
 
@@ -306,12 +304,12 @@ static void decode_buffer(vmic_tracer *t, vmic_ctx_t ctx, uint64_t len, vmic_tra
     if (n > sizeof buf)
         n = sizeof buf;
     if (!v->raw) {
-        set_address(v, VMIC_VALUE_HEX);
+        value_address(v, VMIC_VALUE_HEX);
         return;
     }
     if (vmic_read_va(t->core, ctx, vmic_va(v->raw), buf, n) != VMIC_OK) {
         vmic_clear_error();
-        set_address(v, VMIC_VALUE_UNREADABLE);
+        value_address(v, VMIC_VALUE_UNREADABLE);
         return;
     }
     set_quoted(v, VMIC_VALUE_BUFFER, buf, n, n < len);
@@ -324,7 +322,7 @@ static void decode_strings(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v
     size_t size = sizeof v->text, n = 0;
     uint64_t va = v->raw;
     if (!va) {
-        set_address(v, VMIC_VALUE_HEX);
+        value_address(v, VMIC_VALUE_HEX);
         return;
     }
     out[n++] = '[';
@@ -333,7 +331,7 @@ static void decode_strings(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v
         if (vmic_read_u64_va(t->core, ctx, vmic_va(va + 8u * (unsigned)i), &p) != VMIC_OK) {
             vmic_clear_error();
             if (i == 0) {
-                set_address(v, VMIC_VALUE_UNREADABLE);
+                value_address(v, VMIC_VALUE_UNREADABLE);
                 return;
             }
             n += (size_t)snprintf(out + n, size - n, "%s?", i ? ", " : "");
@@ -363,103 +361,20 @@ static void decode_strings(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v
 static void decode_integer(const arg_shape *a, vmic_trace_value_t *v)
 {
     if (a->cls == ARG_SIGNED)
-        set_text(v, VMIC_VALUE_INT, "%" PRId64,
+        value_printf(v, VMIC_VALUE_INT, "%" PRId64,
                  a->width == 4 ? (int64_t)(int32_t)v->raw : (int64_t)v->raw);
     else
-        set_text(v, VMIC_VALUE_INT, "%" PRIu64, a->width == 4 ? (uint32_t)v->raw : v->raw);
-}
-
-/* clone3's struct clone_args (uapi, fixed layout: 88 bytes in 5.7 and
- * later, 64 in the first version), the fields strace shows: those the
- * flags give a meaning, and always exit_signal, stack and stack_size. */
-enum {
-    CA_FLAGS = 0, CA_PIDFD = 8, CA_CHILD_TID = 16, CA_PARENT_TID = 24, CA_EXIT_SIGNAL = 32,
-    CA_STACK = 40, CA_STACK_SIZE = 48, CA_TLS = 56, CA_SET_TID = 64, CA_SET_TID_SIZE = 72,
-    CA_CGROUP = 80, CA_SIZE = 88, CA_SIZE_VER0 = 64,
-};
-#define CLONE_PIDFD 0x1000ull
-#define CLONE_SETTLS 0x80000ull
-#define CLONE_PARENT_SETTID 0x100000ull
-#define CLONE_CHILD_CLEARTID 0x200000ull
-#define CLONE_CHILD_SETTID 0x1000000ull
-#define CLONE_INTO_CGROUP 0x200000000ull
-
-static uint64_t ca_field(const uint8_t *b, int off)
-{
-    uint64_t v;
-    memcpy(&v, b + off, sizeof v);
-    return v;
-}
-
-/* ", name=value" after the struct's first field: an address (NULL for 0)
- * or a number in hex. */
-static void put_field(char *out, size_t size, size_t *n, const char *name, bool address,
-                      uint64_t v)
-{
-    if (*n >= size)
-        return;
-    int w;
-    if (address && v == 0)
-        w = snprintf(out + *n, size - *n, ", %s=NULL", name);
-    else
-        w = snprintf(out + *n, size - *n, ", %s=%#" PRIx64, name, v);
-    if (w > 0)
-        *n += (size_t)w;
-}
-
-static void decode_clone_args(vmic_tracer *t, vmic_ctx_t ctx, uint64_t size,
-                              vmic_trace_value_t *v)
-{
-    uint8_t b[CA_SIZE] = {0};
-    char set[160];
-    if (!v->raw || size < CA_SIZE_VER0) {
-        set_address(v, VMIC_VALUE_HEX);
-        return;
-    }
-    size_t len = size < CA_SIZE ? (size_t)size : CA_SIZE;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), b, len) != VMIC_OK) {
-        vmic_clear_error();
-        set_address(v, VMIC_VALUE_UNREADABLE);
-        return;
-    }
-    uint64_t flags = ca_field(b, CA_FLAGS);
-    char *out = v->text;
-    size_t room = sizeof v->text, n = 0;
-    value_set_text(SET_CLONE3_FLAGS, flags, set, sizeof set);
-    n += (size_t)snprintf(out, room, "{flags=%s", set);
-    if (flags & CLONE_PIDFD)
-        put_field(out, room, &n, "pidfd", true, ca_field(b, CA_PIDFD));
-    if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID))
-        put_field(out, room, &n, "child_tid", true, ca_field(b, CA_CHILD_TID));
-    if (flags & CLONE_PARENT_SETTID)
-        put_field(out, room, &n, "parent_tid", true, ca_field(b, CA_PARENT_TID));
-    value_set_text(SET_SIGNAL, ca_field(b, CA_EXIT_SIGNAL), set, sizeof set);
-    if (n < room)
-        n += (size_t)snprintf(out + n, room - n, ", exit_signal=%s", set);
-    put_field(out, room, &n, "stack", true, ca_field(b, CA_STACK));
-    put_field(out, room, &n, "stack_size", false, ca_field(b, CA_STACK_SIZE));
-    if (flags & CLONE_SETTLS)
-        put_field(out, room, &n, "tls", true, ca_field(b, CA_TLS));
-    if (len >= CA_SET_TID_SIZE + 8 && ca_field(b, CA_SET_TID_SIZE)) {
-        put_field(out, room, &n, "set_tid", true, ca_field(b, CA_SET_TID));
-        put_field(out, room, &n, "set_tid_size", false, ca_field(b, CA_SET_TID_SIZE));
-    }
-    if (len >= CA_CGROUP + 8 && (flags & CLONE_INTO_CGROUP))
-        put_field(out, room, &n, "cgroup", false, ca_field(b, CA_CGROUP));
-    if (n < room)
-        snprintf(out + n, room - n, "}");
-    v->kind = VMIC_VALUE_STRUCT;
-    v->truncated = n + 1 >= room;
+        value_printf(v, VMIC_VALUE_INT, "%" PRIu64, a->width == 4 ? (uint32_t)v->raw : v->raw);
 }
 
 /* ioctl's third argument, as its request (args[1]) says. */
 static void decode_ioctl_arg(uint64_t cmd, vmic_trace_value_t *v)
 {
     switch (ioctl_arg_of(cmd)) {
-    case IOCTL_ARG_ADDR: set_address(v, VMIC_VALUE_HEX); break;
-    case IOCTL_ARG_INT: set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw); break;
+    case IOCTL_ARG_ADDR: value_address(v, VMIC_VALUE_HEX); break;
+    case IOCTL_ARG_INT: value_printf(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw); break;
     case IOCTL_ARG_NONE:
-        set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+        value_printf(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
         v->hidden = true;
         break;
     case IOCTL_ARG_TCFLSH:
@@ -470,7 +385,7 @@ static void decode_ioctl_arg(uint64_t cmd, vmic_trace_value_t *v)
         value_set_text(SET_TCXONC, v->raw, v->text, sizeof v->text);
         v->kind = VMIC_VALUE_FLAGS;
         break;
-    case IOCTL_ARG_HEX: set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw); break;
+    case IOCTL_ARG_HEX: value_printf(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw); break;
     }
 }
 
@@ -482,84 +397,27 @@ static void decode_fcntl_arg(uint64_t cmd, vmic_trace_value_t *v)
     switch ((uint32_t)cmd) {
     case F_GETFD: case F_GETFL: case F_GETOWN: case F_GETSIG:
     case 1025: case 1032: case 1034: /* F_GETLEASE, F_GETPIPE_SZ, F_GET_SEALS */
-        set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+        value_printf(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
         v->hidden = true;
         return;
     case F_SETFD:
-        set_text(v, VMIC_VALUE_FLAGS, "%s", v->raw == 1 ? "FD_CLOEXEC" : "0");
+        value_printf(v, VMIC_VALUE_FLAGS, "%s", v->raw == 1 ? "FD_CLOEXEC" : "0");
         if (v->raw > 1)
-            set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+            value_printf(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
         return;
     case F_SETFL:
         value_set_text(SET_OPEN_FLAGS, v->raw, v->text, sizeof v->text);
         v->kind = VMIC_VALUE_FLAGS;
         return;
     case F_GETLK: case F_SETLK: case F_SETLKW: case 36: case 37: case 38: /* F_OFD_* */
-        set_address(v, VMIC_VALUE_HEX);
+        value_address(v, VMIC_VALUE_HEX);
         return;
     case F_DUPFD: case F_SETOWN: case F_SETSIG: case 1024: case 1026: case 1030: case 1031:
     case 1033:
-        set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
+        value_printf(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
         return;
     }
-    set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
-}
-
-/* wait4's status, written when a child was reaped (the return > 0). */
-static void decode_wait_status(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
-{
-    uint32_t status;
-    if (!v->raw)
-        return;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), &status, sizeof status) != VMIC_OK) {
-        vmic_clear_error();
-        set_address(v, VMIC_VALUE_UNREADABLE);
-        return;
-    }
-    wait_status_text(status, v->text, sizeof v->text);
-    v->kind = VMIC_VALUE_STRUCT;
-}
-
-/* The two fds pipe2 and socketpair return. */
-static void decode_fd_pair(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
-{
-    int32_t fds[2];
-    if (!v->raw)
-        return;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), fds, sizeof fds) != VMIC_OK) {
-        vmic_clear_error();
-        set_address(v, VMIC_VALUE_UNREADABLE);
-        return;
-    }
-    set_text(v, VMIC_VALUE_STRUCT, "[%d, %d]", fds[0], fds[1]);
-}
-
-#define KERNEL_SIGSET_SIZE 8  /* x86-64's sigset_t: what sigsetsize must be */
-
-/* A sigset_t or a struct sigaction read from the process, when the call's
- * sigsetsize (its last argument) is the kernel's: else, as strace, the
- * address. */
-static void decode_signals(vmic_tracer *t, vmic_ctx_t ctx, bool action, uint64_t sigsetsize,
-                           vmic_trace_value_t *v)
-{
-    uint8_t b[SIGACTION_SIZE];
-    size_t len = action ? SIGACTION_SIZE : 8;
-    set_address(v, VMIC_VALUE_HEX);
-    if (!v->raw || sigsetsize != KERNEL_SIGSET_SIZE)
-        return;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), b, len) != VMIC_OK) {
-        vmic_clear_error();
-        set_address(v, VMIC_VALUE_UNREADABLE);
-        return;
-    }
-    if (action) {
-        sigaction_text(b, v->text, sizeof v->text);
-    } else {
-        uint64_t set;
-        memcpy(&set, b, sizeof set);
-        sigset_text(set, v->text, sizeof v->text);
-    }
-    v->kind = VMIC_VALUE_STRUCT;
+    value_printf(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
 }
 
 /* futex's val, utime, uaddr2 and val3 (arguments 2..5), as its op says. */
@@ -568,17 +426,17 @@ static void decode_futex_arg(int i, uint64_t op, vmic_trace_value_t *v)
     const char *how = futex_args_of(op);
     char c = i >= 2 && i <= 5 ? how[i - 2] : 'x';
     switch (c) {
-    case 'u': set_text(v, VMIC_VALUE_INT, "%" PRIu32, (uint32_t)v->raw); break;
-    case 'n': set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw); break;
-    case 'a': set_address(v, VMIC_VALUE_HEX); break;
+    case 'u': value_printf(v, VMIC_VALUE_INT, "%" PRIu32, (uint32_t)v->raw); break;
+    case 'n': value_printf(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw); break;
+    case 'a': value_address(v, VMIC_VALUE_HEX); break;
     case 'b':
         if ((uint32_t)v->raw == UINT32_MAX)
-            set_text(v, VMIC_VALUE_FLAGS, "FUTEX_BITSET_MATCH_ANY");
+            value_printf(v, VMIC_VALUE_FLAGS, "FUTEX_BITSET_MATCH_ANY");
         else
-            set_text(v, VMIC_VALUE_HEX, "%#" PRIx32, (uint32_t)v->raw);
+            value_printf(v, VMIC_VALUE_HEX, "%#" PRIx32, (uint32_t)v->raw);
         break;
     default:
-        set_text(v, VMIC_VALUE_HEX, "%#" PRIx32, (uint32_t)v->raw);
+        value_printf(v, VMIC_VALUE_HEX, "%#" PRIx32, (uint32_t)v->raw);
         v->hidden = c == '-';
     }
 }
@@ -600,7 +458,7 @@ static void decode_prctl_arg(vmic_tracer *t, vmic_ctx_t ctx, int i, uint64_t opt
         if (i == 1 && option == PR_SET_NAME)
             decode_string(t, ctx, v);
         else
-            set_address(v, VMIC_VALUE_HEX);
+            value_address(v, VMIC_VALUE_HEX);
         v->hidden = i > 1;
         return;
     case PR_SET_PDEATHSIG:
@@ -609,11 +467,11 @@ static void decode_prctl_arg(vmic_tracer *t, vmic_ctx_t ctx, int i, uint64_t opt
         v->hidden = i > 1;
         return;
     case PR_GET_DUMPABLE:
-        set_text(v, VMIC_VALUE_INT, "%" PRIu64, v->raw);
+        value_printf(v, VMIC_VALUE_INT, "%" PRIu64, v->raw);
         v->hidden = true;
         return;
     }
-    set_text(v, VMIC_VALUE_INT, "%" PRIu64, v->raw);
+    value_printf(v, VMIC_VALUE_INT, "%" PRIu64, v->raw);
 }
 
 /* open's mode means something only with O_CREAT or O_TMPFILE: strace
@@ -637,19 +495,19 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
         break;
     case ARG_HEX:
     case ARG_BUF_OUT: /* filled by the call: read at the return */
-        set_address(v, VMIC_VALUE_HEX);
+        value_address(v, VMIC_VALUE_HEX);
         break;
     case ARG_HEXNUM:
-        set_text(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
+        value_printf(v, VMIC_VALUE_HEX, "%#" PRIx64, v->raw);
         break;
     case ARG_FD:
-        set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
+        value_printf(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
         break;
     case ARG_DIRFD:
         if ((int32_t)v->raw == AT_FDCWD)
-            set_text(v, VMIC_VALUE_FLAGS, "AT_FDCWD");
+            value_printf(v, VMIC_VALUE_FLAGS, "AT_FDCWD");
         else
-            set_text(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
+            value_printf(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw);
         break;
     case ARG_STRING:
         decode_string(t, ctx, v);
@@ -666,7 +524,7 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
         break;
     case ARG_MODE:
         /* strace's form: 0644, 0100644, and 000 for 0 */
-        set_text(v, VMIC_VALUE_INT, "%#03" PRIo32, (uint32_t)v->raw);
+        value_printf(v, VMIC_VALUE_INT, "%#03" PRIo32, (uint32_t)v->raw);
         v->hidden = unused_mode(sh, i, args);
         break;
     case ARG_CLONE_ARGS:
@@ -689,7 +547,7 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
     case ARG_SIGSET_OUT:
     case ARG_SIGACTION_OUT:
     case ARG_FD_PAIR_OUT:
-        set_address(v, VMIC_VALUE_HEX);
+        value_address(v, VMIC_VALUE_HEX);
         break;
     case ARG_SIGSET_IN:
     case ARG_SIGACTION_IN:

@@ -9,6 +9,8 @@
  *   trace_text.c    escaping, errno names, the one-line format
  *   trace_flags.c   x86-64 constants by name, as strace shows them (O_*,
  *                   PROT_*, MAP_*, CLONE_*, AT_*, signals, ioctls...)
+ *   trace_structs.c structs a call points at: clone_args, sigsets, sigaction,
+ *                   wait status, pipe fds
  *   trace_counts.c  the summary: calls per syscall and per process
  */
 #ifndef VMIC_TRACE_INTERNAL_H
@@ -216,6 +218,19 @@ void decode_outputs(vmic_tracer *t, const syscall_shape *sh, vmic_ctx_t ctx, con
                     int64_t ret, bool retry_inputs, vmic_trace_value_t *vals);
 void decode_return(const syscall_shape *sh, int64_t ret, char *text, size_t size,
                    const char **error);
+
+/* trace_args.c: an argument's text and kind. */
+void value_printf(vmic_trace_value_t *v, vmic_trace_value_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void value_address(vmic_trace_value_t *v, vmic_trace_value_kind kind); /* 0x..., NULL */
+
+/* trace_structs.c: structs read from the process (size: clone3's argument,
+ * sigsetsize: the call's last). */
+void decode_clone_args(vmic_tracer *t, vmic_ctx_t ctx, uint64_t size, vmic_trace_value_t *v);
+void decode_wait_status(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v);
+void decode_fd_pair(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v);
+void decode_signals(vmic_tracer *t, vmic_ctx_t ctx, bool action, uint64_t sigsetsize,
+                    vmic_trace_value_t *v);
 
 /* trace_text.c */
 /* Appends bytes as a C string literal body (escaped) to out; returns the
