@@ -51,6 +51,7 @@ static const uint64_t sa_glibc[11] = {0x45b900, 0x1c000004, 0x44d610, 0};
 static const uint64_t sa_ignore[11] = {1, 0x04000000, 0x44d610, ~(3ull << 31)};
 static const uint64_t sa_default[11] = {0};
 static const uint64_t sa_all_flags[11] = {0x1234, 0xffffffff, 0x5678, 1ull << 16};
+static const uint64_t ts_1us[11] = {0, 1000};   /* struct __kernel_timespec */
 
 static const ref refs[] = {
     /* open, openat: flags in strace's order, the mode only with O_CREAT/O_TMPFILE */
@@ -310,6 +311,13 @@ static const ref refs[] = {
      "0x7fffe54cbbfc, FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME, 5, NULL, FUTEX_BITSET_MATCH_ANY"},
     {FUTEX_SIG, {0x7fffe54cbbfc, 0x80, 5, 0, 0, 0}, NULL, NULL, -1,
      "0x7fffe54cbbfc, FUTEX_WAIT_PRIVATE, 5, NULL"},
+    {FUTEX_SIG, {0x7ffdbcb6dc1c, 0x80, 0, MEM, 0, 0}, NULL, ts_1us, -1,
+     "0x7ffdbcb6dc1c, FUTEX_WAIT_PRIVATE, 0, {tv_sec=0, tv_nsec=1000}"},
+    {"nanosleep(struct __kernel_timespec *rqtp, struct __kernel_timespec *rmtp)", {MEM, 0}, NULL,
+     ts_1us, -1, "{tv_sec=0, tv_nsec=1000}, NULL"},
+    {"clock_nanosleep(const clockid_t which_clock, int flags, const struct __kernel_timespec "
+     "*rqtp, struct __kernel_timespec *rmtp)", {0, 0, MEM, 0x7ffdbcb6dc00}, NULL, ts_1us, -1,
+     "CLOCK_REALTIME, 0, {tv_sec=0, tv_nsec=1000}, 0x7ffdbcb6dc00"},
     {FUTEX_SIG, {0x7fffe54cbbfc, 0, 5, 0, 0x1234, 77}, NULL, NULL, -1,
      "0x7fffe54cbbfc, FUTEX_WAIT, 5, NULL"},
     {FUTEX_SIG, {0x7fffe54cbbfc, 1, 1, 0x99, 0x1234, 77}, NULL, NULL, -1,
@@ -537,6 +545,13 @@ static void test_outputs(void)
         {"pipe2(int *fildes, int flags)", {STR, 0}, "\x03\0\0\0\x04", 0, "[3, 4], 0"},
         {"pipe2(int *fildes, int flags)", {STR, 04000 | 02000000}, "\x09\0\0\0\x0b", 0,
          "[9, 11], O_NONBLOCK|O_CLOEXEC"},
+        /* clock_gettime(CLOCK_MONOTONIC, {tv_sec=1557, tv_nsec=722108248}) = 0 */
+        {"clock_gettime(const clockid_t which_clock, struct __kernel_timespec *tp)", {1, STR},
+         "\x15\x06\0\0\0\0\0\0\x58\x7f\x0a\x2b", 0,
+         "CLOCK_MONOTONIC, {tv_sec=1557, tv_nsec=722108248}"},
+        /* failed: the pointer, as strace (clock_gettime(0x63 ...)) */
+        {"clock_gettime(const clockid_t which_clock, struct __kernel_timespec *tp)", {99, STR},
+         "", -22, "0x63 /* CLOCK_??? */, 0x400000"},
         /* nothing reaped: the pointer, as strace */
         {WAIT4_SIG, {(uint64_t)-1, STR, 1, 0}, "\x00\x00\x00\x00", -10,
          "-1, 0x400000, WNOHANG, NULL"},

@@ -156,6 +156,11 @@ static const arg_rule rules[] = {
     {"clock_nanosleep", "flags", ARG_SET, SET_TIMER_FLAGS},
     {"timerfd_create", "clockid", ARG_SET, SET_CLOCK},
     {"getcwd", "buf", ARG_STRING_OUT, SET_NONE},
+    {"clock_gettime", "tp", ARG_TIMESPEC_OUT, SET_NONE},
+    {"clock_getres", "tp", ARG_TIMESPEC_OUT, SET_NONE},
+    {"clock_settime", "tp", ARG_TIMESPEC_IN, SET_NONE},
+    {"nanosleep", "rqtp", ARG_TIMESPEC_IN, SET_NONE},
+    {"clock_nanosleep", "rqtp", ARG_TIMESPEC_IN, SET_NONE},
     {NULL, "which_clock", ARG_SET, SET_CLOCK}, /* clock_gettime, clock_nanosleep... */
     {NULL, "sig", ARG_SET, SET_SIGNAL},        /* kill, tgkill, rt_sigaction... */
 };
@@ -421,14 +426,19 @@ static void decode_fcntl_arg(uint64_t cmd, vmic_trace_value_t *v)
 }
 
 /* futex's val, utime, uaddr2 and val3 (arguments 2..5), as its op says. */
-static void decode_futex_arg(int i, uint64_t op, vmic_trace_value_t *v)
+static void decode_futex_arg(vmic_tracer *t, vmic_ctx_t ctx, int i, uint64_t op,
+                             vmic_trace_value_t *v)
 {
     const char *how = futex_args_of(op);
     char c = i >= 2 && i <= 5 ? how[i - 2] : 'x';
     switch (c) {
     case 'u': value_printf(v, VMIC_VALUE_INT, "%" PRIu32, (uint32_t)v->raw); break;
     case 'n': value_printf(v, VMIC_VALUE_INT, "%d", (int32_t)v->raw); break;
-    case 'a': value_address(v, VMIC_VALUE_HEX); break;
+    case 'a':
+        value_address(v, VMIC_VALUE_HEX);
+        if (i == 3) /* utime: the timeout */
+            decode_timespec(t, ctx, v);
+        break;
     case 'b':
         if ((uint32_t)v->raw == UINT32_MAX)
             value_printf(v, VMIC_VALUE_FLAGS, "FUTEX_BITSET_MATCH_ANY");
@@ -537,7 +547,7 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
         decode_fcntl_arg(i > 0 ? args[i - 1] : 0, v);
         break;
     case ARG_FUTEX_ARG:
-        decode_futex_arg(i, args[1], v);
+        decode_futex_arg(t, ctx, i, args[1], v);
         break;
     case ARG_PRCTL_ARG:
         decode_prctl_arg(t, ctx, i, args[0], v);
@@ -547,7 +557,12 @@ static void decode_one(vmic_tracer *t, const syscall_shape *sh, int i, vmic_ctx_
     case ARG_SIGSET_OUT:
     case ARG_SIGACTION_OUT:
     case ARG_FD_PAIR_OUT:
+    case ARG_TIMESPEC_OUT:
         value_address(v, VMIC_VALUE_HEX);
+        break;
+    case ARG_TIMESPEC_IN:
+        value_address(v, VMIC_VALUE_HEX);
+        decode_timespec(t, ctx, v);
         break;
     case ARG_SIGSET_IN:
     case ARG_SIGACTION_IN:
@@ -586,6 +601,8 @@ void decode_outputs(vmic_tracer *t, const syscall_shape *sh, vmic_ctx_t ctx, con
             decode_wait_status(t, ctx, v);
         else if (sh->args[i].cls == ARG_FD_PAIR_OUT && ret == 0)
             decode_fd_pair(t, ctx, v);
+        else if (sh->args[i].cls == ARG_TIMESPEC_OUT && ret == 0)
+            decode_timespec(t, ctx, v);
         else if ((sh->args[i].cls == ARG_SIGSET_OUT || sh->args[i].cls == ARG_SIGACTION_OUT) &&
                  ret == 0)
             decode_signals(t, ctx, sh->args[i].cls == ARG_SIGACTION_OUT, args[sh->nargs - 1],

@@ -111,6 +111,8 @@ typedef enum arg_class {
     ARG_SIGACTION_IN,             /* rt_sigaction's act: {sa_handler=...} */
     ARG_SIGACTION_OUT,            /* rt_sigaction's oact: read at return */
     ARG_FD_PAIR_OUT,              /* pipe's int[2]: [3, 4], read at return */
+    ARG_TIMESPEC_IN,              /* a struct __kernel_timespec the call reads */
+    ARG_TIMESPEC_OUT,             /* one it fills (clock_gettime): read at return */
 } arg_class;
 
 typedef struct arg_shape {
@@ -229,6 +231,7 @@ void value_address(vmic_trace_value_t *v, vmic_trace_value_kind kind); /* 0x...,
 void decode_clone_args(vmic_tracer *t, vmic_ctx_t ctx, uint64_t size, vmic_trace_value_t *v);
 void decode_wait_status(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v);
 void decode_fd_pair(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v);
+void decode_timespec(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v);
 void decode_signals(vmic_tracer *t, vmic_ctx_t ctx, bool action, uint64_t sigsetsize,
                     vmic_trace_value_t *v);
 

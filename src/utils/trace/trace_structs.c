@@ -1,7 +1,8 @@
 /*
  * What a call points at, read from the calling process and shown as
  * Debian 12's strace 6.1 shows it: clone3's struct clone_args, the status
- * wait4 writes, signal sets and struct sigaction, the fds pipe2 returns.
+ * wait4 writes, signal sets and struct sigaction, the fds pipe2 returns,
+ * struct __kernel_timespec.
  * The layouts are the x86-64 uapi's (fixed for every guest); every read is
  * of a known, bounded size, and a pointer that does not translate is shown
  * as its address.
@@ -150,4 +151,18 @@ void decode_signals(vmic_tracer *t, vmic_ctx_t ctx, bool action, uint64_t sigset
         sigset_text(set, v->text, sizeof v->text);
     }
     v->kind = VMIC_VALUE_STRUCT;
+}
+
+/* {tv_sec=1557, tv_nsec=722108248} */
+void decode_timespec(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
+{
+    int64_t ts[2];
+    if (!v->raw)
+        return;
+    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), ts, sizeof ts) != VMIC_OK) {
+        vmic_clear_error();
+        value_address(v, VMIC_VALUE_UNREADABLE);
+        return;
+    }
+    value_printf(v, VMIC_VALUE_STRUCT, "{tv_sec=%" PRId64 ", tv_nsec=%" PRId64 "}", ts[0], ts[1]);
 }
