@@ -168,10 +168,19 @@ def boot(vmic, fixture, smp):
     # New, empty, ours and 0700: vmic boot --dir takes it as it is (removing
     # it first would let anyone plant a directory under the same name).
     directory = tempfile.mkdtemp(prefix="vmic-trace.", dir=base)
+    # The guest as the fixture was made (scripts/make-fixture.sh writes
+    # shape.txt): the same CPU model (5-level paging with max), PTI and RAM.
+    shape = dict(kv.split("=", 1) for kv in
+                 open(os.path.join(fixture, "shape.txt")).read().split()) \
+        if os.path.exists(os.path.join(fixture, "shape.txt")) else {}
+    append = "console=ttyS0 panic=-1 vmic.workload=1"
+    if shape.get("pti", "auto") != "auto":
+        append += " pti=" + shape["pti"]
     t0 = time.time()
     r = subprocess.run([vmic, "boot", "--quiet", "--dir", directory, "--kernel", kernel,
-                        "--initrd", initrd, "--smp", str(smp), "--append",
-                        "console=ttyS0 panic=-1 vmic.workload=1", "--wait-serial", READY,
+                        "--initrd", initrd, "--smp", str(smp),
+                        "--cpu", shape.get("cpu", "qemu64"), "-m", shape.get("ram", "256"),
+                        "--append", append, "--wait-serial", READY,
                         "--timeout", "150", "--", "-serial",
                         "unix:%s/ttyS2.sock,server=on,wait=off" % directory],
                        capture_output=True, text=True, timeout=180)
