@@ -280,7 +280,16 @@ def kill_trace(g, stage, work):
         seen = "event"
     elif "tracing" in err:
         seen = "armed"
-    t.finish(signal.SIGKILL)
+    t.p.kill()
+    t.p.wait()
+    for r in t.readers:
+        r.join()
+    # A trace that could not start (the gdbstub still busy, ...) proves nothing.
+    # (At "detaching" it may have finished by itself just before the kill.)
+    errors = [line for line in t.out if line.startswith('{"error"')]
+    check(not errors and t.p.returncode in (0, -signal.SIGKILL),
+          "vmic trace ended by itself before the kill (exit %s): %s%s" %
+          (t.p.returncode, "".join(errors)[-300:], t.err))
     return seen
 
 
@@ -316,6 +325,13 @@ def test_kills(g, kills, budget):
         (base / 1e6, "%.1f ms" % (after / 1e6) if after else "not finished"))
     check(after is not None and after < max(3 * base, base + 200e6),
           "the guest's loop slowed down after the kills: %s vs %d ns" % (after, base))
+    # Nor a vCPU left halfway through what vmic did for it (a PUSH carried
+    # out past a breakpoint is two register writes): the guest's kernel
+    # says nothing bad.
+    with open(os.path.join(g.dir, "console.log"), errors="replace") as f:
+        bad = re.findall(r".*(?:Oops|BUG:|general protection|Kernel panic|segfault).*",
+                         f.read())
+    check(not bad, "the guest's kernel after the kills: %s" % bad[:5])
     r = vmic(g, "resume", g.target)   # on a clean guest it only reports what it finds
     check("found: VM status running; gdbstub free" in r.stdout,
           "after the kills vmic resume found: " + r.stdout)

@@ -221,6 +221,33 @@ static void test_guard(void)
         CHECK(!stub_reads(sv[1], buf, sizeof buf, "never"));
         close(sv[1]);
     }
+    /* vmic dies between the two packets of a PUSH carried out: the guard
+     * writes RSP and RIP back (on that vCPU) before it detaches. */
+    {
+        int sv[2];
+        qemu_guard_t g;
+        const gdb_reg_t rsp = {.name = "rsp", .regnum = 7, .bits = 64},
+                        rip = {.name = "rip", .regnum = 16, .bits = 64};
+        const gdb_reg_t *regs[2] = {&rsp, &rip};
+        const uint64_t values[2] = {0xffffd14cc0013f58u, 0xffffffff81000010u};
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        CHECK_OK(guard_start(&g, GUARD_GDB, sv[0], -1, true));
+        close(sv[0]);
+        guard_undo(&g, 2, regs, values, 2);
+        guard_undo_done(&g);
+        guard_undo(&g, 2, regs, values, 2);   /* this one is still under way */
+        close(g.ctl);
+        CHECK(stub_reads(sv[1], buf, sizeof buf, "$?#3f"));
+        stub_says(sv[1], "$T05thread:02;#08");
+        CHECK(stub_reads(sv[1], buf, sizeof buf, "$qAttached#8f"));
+        CHECK(strstr(buf, "$Hg2#e1$P7=583f01c04cd1ffff#") != NULL);
+        CHECK(strstr(buf, "$P10=10000081ffffffff#") != NULL);
+        CHECK(strstr(buf, "$D#") == NULL);   /* not before the registers are back */
+        stub_says(sv[1], "$1#31");
+        CHECK(stub_reads(sv[1], buf, sizeof buf, "$D#44"));
+        stub_says(sv[1], "$OK#9a");
+        close(sv[1]);
+    }
     /* Released: the guard closes its copy and sends nothing. */
     int sv[2];
     qemu_guard_t g;

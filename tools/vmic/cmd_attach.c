@@ -15,7 +15,8 @@ static const char help[] =
     "  -qmp unix:QMP,server=on,wait=off\n"
     "  -object memory-backend-file,id=ram0,size=SIZE,mem-path=FILE,share=on\n"
     "  -machine memory-backend=ram0\n"
-    "(QMP serves one client at a time: vmic uses it only while attaching.)\n\n"
+    "(QMP serves one client at a time: vmic uses it only while attaching.)\n"
+    "A gdbstub that has a client already is refused, naming the holder.\n\n"
     "Options:\n"
     "      --gdb EP        the gdbstub: unix:PATH, a socket path, HOST:PORT\n"
     "      --qmp EP        the QMP socket, same forms\n"
@@ -82,7 +83,7 @@ int cmd_attach(int argc, char **argv)
 
     vmic_qemu_config_t cfg = {
         .gdb = o.gdb, .qmp = o.qmp, .mem = o.mem, .timeout_ms = o.timeout_ms,
-        .stay_paused = true,
+        .stay_paused = true, .guard = true, .end = &cli_live_end,
     };
     if ((s = vmic_qemu_open(&cfg, &drv)))
         return cli_fail("attach", s, NULL);

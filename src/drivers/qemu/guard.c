@@ -23,14 +23,21 @@
  * it, which is why 0x03 goes first. The guard then notes what it did in the
  * lock file and exits, dropping the lock.
  *
+ * vmic changes registers in one packet each; where an update takes more
+ * than one (a PUSH carried out past a breakpoint: RSP, then RIP), vmic
+ * first hands the guard the packets that put them back (guard_undo), so
+ * that a death between the two leaves no half-done update to run from.
+ *
  * It is forked from the thread that opens the driver; the child only makes
  * system calls (no malloc, no stdio), so a multithreaded caller is safe.
  */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -82,6 +89,10 @@ static void put(int fd, const char *s)
     }
 }
 
+/* The packets that undo a register update vmic has under way (guard_undo). */
+static char undo[GUARD_UNDO_MAX];
+static size_t undo_len;
+
 static const char *take_over(guard_mode mode, bool resume)
 {
     if (mode == GUARD_QMP) {
@@ -102,6 +113,14 @@ static const char *take_over(guard_mode mode, bool resume)
     bool answered = await_text(FD_PEER, "$T05", GUARD_WAIT_MS);
     struct timespec settle = {0, 50 * 1000000L};
     nanosleep(&settle, NULL);
+    /* Registers vmic was changing in more than one packet go back to what
+     * they were, a state the CPU can run from (guard_undo). */
+    if (answered && undo_len) {
+        undo[undo_len] = '\0';
+        put(FD_PEER, undo);
+        put(FD_PEER, "$qAttached#8f");
+        answered = await_text(FD_PEER, "$1#31", GUARD_WAIT_MS);
+    }
     if (resume) {
         if (!answered)
             return "vmic died; its guard stopped the VM and got no answer";
@@ -130,20 +149,47 @@ static void note(const char *what)
     }
 }
 
+/* Messages from vmic: 'R' (released), "U<packets>\n" (an undo to keep),
+ * 'u' (that update is done). Returns at EOF: vmic is gone. */
+static bool listen_to_vmic(void)
+{
+    char buf[GUARD_UNDO_MAX + 2];
+    size_t have = 0;
+    bool in_undo = false;
+    for (;;) {
+        ssize_t n = read(FD_CTL, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (in_undo) {
+                if (c == '\n') {
+                    in_undo = false;
+                    undo_len = have;
+                } else if (have + 1 < sizeof undo) {
+                    undo[have++] = c;
+                }
+            } else if (c == 'R') {
+                return true;
+            } else if (c == 'U') {
+                in_undo = true;
+                have = undo_len = 0;
+            } else if (c == 'u') {
+                undo_len = 0;
+            }
+        }
+    }
+}
+
 static _Noreturn void guard_main(guard_mode mode, bool resume)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    for (;;) {
-        char c;
-        ssize_t n = read(FD_CTL, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 1 && c == 'R')
-            _exit(0);
-        break;   /* EOF (vmic is gone) or anything unexpected */
-    }
+    if (listen_to_vmic())
+        _exit(0);
     note(take_over(mode, resume));
     _exit(0);
 }
@@ -192,6 +238,47 @@ vmic_status guard_start(qemu_guard_t *g, guard_mode mode, int peer_fd, int lock_
     }
     g->ctl = sv[0];
     return VMIC_OK;
+}
+
+/* "$PAYLOAD#CS" appended to out (size cap); false if it does not fit. */
+static bool append_packet(char *out, size_t cap, const char *payload)
+{
+    unsigned sum = 0;
+    for (const char *p = payload; *p; p++)
+        sum += (unsigned char)*p;
+    size_t used = strlen(out);
+    int n = snprintf(out + used, cap - used, "$%s#%02x", payload, sum & 0xff);
+    return n > 0 && (size_t)n < cap - used;
+}
+
+void guard_undo(qemu_guard_t *g, uint32_t thread, const gdb_reg_t *const *regs,
+                const uint64_t *values, size_t n)
+{
+    char msg[GUARD_UNDO_MAX + 2] = "U", payload[64];
+    if (g->ctl < 0)
+        return;
+    snprintf(payload, sizeof payload, "Hg%" PRIx32, thread);
+    bool ok = append_packet(msg, sizeof msg - 1, payload);
+    for (size_t i = 0; ok && i < n; i++) {
+        int len = snprintf(payload, sizeof payload, "P%" PRIx32 "=", regs[i]->regnum);
+        for (uint32_t b = 0; b < regs[i]->bits / 8 && b < 8; b++)
+            len += snprintf(payload + len, sizeof payload - (size_t)len, "%02x",
+                            (unsigned)(values[i] >> (8 * b)) & 0xff);
+        ok = append_packet(msg, sizeof msg - 1, payload);
+    }
+    if (!ok)
+        return;
+    strcat(msg, "\n");
+    if (send(g->ctl, msg, strlen(msg), MSG_NOSIGNAL) < 0) {
+        /* the guard is gone: nothing to tell */
+    }
+}
+
+void guard_undo_done(qemu_guard_t *g)
+{
+    if (g->ctl >= 0 && send(g->ctl, "u", 1, MSG_NOSIGNAL) < 0) {
+        /* the guard is gone */
+    }
 }
 
 void guard_release(qemu_guard_t *g)

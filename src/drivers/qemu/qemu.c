@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qemu.h"
@@ -522,6 +523,9 @@ static vmic_status open_gdb(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int
     return s;
 }
 
+/* How long a gdbstub client that is not a vmic may take to be seen gone. */
+#define STUB_LEAVING_MS 500
+
 /* Who holds the gdbstub, for the message that says it is busy. */
 static vmic_status stub_busy(const qemu_driver_t *q, bool locked, const char *holder)
 {
@@ -549,8 +553,18 @@ static vmic_status attach(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int t
     if ((s = lock_take(&q->lockf, &q->gdb_ep, &locked, holder, sizeof holder)))
         return s;
     if ((s = qmp_open(&q->qmp, &q->qmp_ep, timeout)) ||
-        (s = qmp_running(&q->qmp, &q->found_running, NULL, 0)) ||
-        (s = stub_query(&q->qmp, &q->gdb_ep, &stub)) ||
+        (s = stub_query(&q->qmp, &q->gdb_ep, &stub)))
+        return s;
+    /* A client that has just gone (a vmic that closed, a guard that let go)
+     * stays "connected" until QEMU's main loop sees the hang-up. */
+    for (int64_t until = mono_ms() + STUB_LEAVING_MS; !locked && stub == STUB_BUSY &&
+                                                      mono_ms() < until;) {
+        struct timespec nap = {0, 10 * 1000000L};
+        nanosleep(&nap, NULL);
+        if ((s = stub_query(&q->qmp, &q->gdb_ep, &stub)))
+            return s;
+    }
+    if ((s = qmp_running(&q->qmp, &q->found_running, NULL, 0)) ||
         (s = qemu_memory_open(&q->qmp, cfg->mem, &q->mem)))
         return s;
     if (locked || stub == STUB_BUSY) {

@@ -344,6 +344,13 @@ typedef struct qemu_guard {
 /* Forks the guard over peer_fd (the gdb or QMP connection) and lock_fd (-1:
  * none). resume: the VM ran at attach, so it is resumed if vmic dies. */
 vmic_status guard_start(qemu_guard_t *g, guard_mode mode, int peer_fd, int lock_fd, bool resume);
+/* An update of several registers of one vCPU (gdb thread) is under way:
+ * should vmic die before guard_undo_done, the guard writes these values
+ * back before it detaches. */
+#define GUARD_UNDO_MAX 256
+void guard_undo(qemu_guard_t *g, uint32_t thread, const gdb_reg_t *const *regs,
+                const uint64_t *values, size_t n);
+void guard_undo_done(qemu_guard_t *g);
 /* vmic cleaned up itself: the guard closes its copies (waited for, bounded). */
 void guard_release(qemu_guard_t *g);
 

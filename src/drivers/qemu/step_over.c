@@ -90,8 +90,19 @@ vmic_status qemu_emulate_over(qemu_driver_t *q, bool *done)
     }
     next.rip += insn.len;
     /* Only what changed goes to QEMU ('P' packets). A failure here leaves at
-     * most a word written below RSP, where nothing lives. */
-    if ((s = regs_write(&q->gdb, &q->regmap, &cur, &next)))
+     * most a word written below RSP, where nothing lives. A PUSH takes two
+     * packets: should vmic die between them, its guard puts RSP and RIP
+     * back, and the vCPU carries the PUSH out itself (guard.c). */
+    const gdb_reg_t *regs[2] = {gdb_regmap_find(&q->regmap, "rsp"),
+                                gdb_regmap_find(&q->regmap, "rip")};
+    const uint64_t before[2] = {cur.rsp, cur.rip};
+    bool journal = insn.kind == VMIC_SIMPLE_PUSH && regs[0] && regs[1];
+    if (journal)
+        guard_undo(&q->guard, q->threads[e->over_vcpu], regs, before, 2);
+    s = regs_write(&q->gdb, &q->regmap, &cur, &next);
+    if (journal)
+        guard_undo_done(&q->guard);
+    if (s)
         return s;
     e->over_emulated++;
     *done = true;
