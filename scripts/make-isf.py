@@ -29,6 +29,9 @@ ROOTS = [
     "maple_range_64", "maple_arange_64", "maple_metadata", "printk_ringbuffer", "prb_desc_ring",
     "prb_data_ring", "prb_desc", "prb_data_blk_lpos", "printk_info", "vm_special_mapping",
     "cpuinfo_x86", "pid", "upid", "kuid_t", "kgid_t",
+    # vmic trace with a profile: the current task sits in pcpu_hot from 6.2
+    # on, and syscall names and argument types come from syscall_metadata.
+    "pcpu_hot", "syscall_metadata",
 ]
 ENUM_ROOTS = ["maple_type", "mod_mem_type", "module_state"]
 MAX_TYPES = 20000
