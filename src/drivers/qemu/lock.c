@@ -106,7 +106,7 @@ vmic_status lock_take(qemu_lock_t *l, const qemu_endpoint_t *gdb, bool *busy, ch
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
     own_command(cmd, sizeof cmd);
-    int n = snprintf(line, sizeof line, "vmic pid %d (%s) holds the gdbstub since %s\n",
+    int n = snprintf(line, sizeof line, "vmic pid %d (%s) since %s\n",
                      (int)getpid(), cmd, when);
     if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, line, (size_t)n, 0) != n)
         return vmic_fail(VMIC_E_IO, "session lock %s: writing: %s", l->path, strerror(errno));
