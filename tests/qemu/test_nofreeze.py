@@ -9,7 +9,7 @@ timed by the guest) and says so on ttyS1, which a frozen guest cannot do.
 
   sigpipe     vmic sym --all | head -1, vmic ps | head -1
   wrong peer  the gdb socket given as QMP, and the QMP socket as gdb (vmic attach)
-  signals     SIGINT to vmic trace's process group (a Ctrl-C), SIGHUP
+  signals     SIGINT to vmic trace's process group (a Ctrl-C), SIGTERM, SIGHUP
   parallel    vmic ps while vmic trace holds the gdbstub equals the guest's ps
   paused      a guest paused before vmic attached stays paused (ps, a killed trace)
   kills       SIGKILL of vmic trace at random moments of every stage (attaching,
@@ -143,8 +143,8 @@ class GroupTrace(tt.Trace):
 
 
 def test_signals(g):
-    log("signals: SIGINT to vmic trace's process group, SIGHUP")
-    for sig, group in ((signal.SIGINT, True), (signal.SIGHUP, False)):
+    log("signals: SIGINT to vmic trace's process group, SIGTERM, SIGHUP")
+    for sig, group in ((signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGHUP, False)):
         t = (GroupTrace if group else tt.Trace)(g.vmic, g.target, ["--no-summary"])
         if not check(t.wait_armed(), "vmic trace did not arm: " + t.err):
             t.finish(signal.SIGKILL)
@@ -184,6 +184,7 @@ def test_parallel(g):
     t0 = time.time()
     r = vmic(g, "ps", "--json", g.target)
     secs = time.time() - t0
+    info = vmic(g, "info", "--json", g.target)   # registers from HMP, not the gdbstub
     busy = vmic(g, "trace", "--duration", "1", g.target)
     events, _, trc, _ = t.finish(signal.SIGINT)
     if not check(r.returncode == 0, "vmic ps beside the trace: " + r.stderr):
@@ -208,6 +209,8 @@ def test_parallel(g):
     for pid, p in mine.items():
         check(pid in theirs or pid == 0, "pid %d (%s) in vmic's ps, not the guest's" %
               (pid, p["comm"]))
+    check(info.returncode == 0 and '"rip"' in info.stdout and "held by vmic pid" in info.stderr,
+          "vmic info beside the trace: %d %s" % (info.returncode, info.stderr))
     check(busy.returncode == 1 and "held by vmic pid" in busy.stderr,
           "a second vmic trace: exit %d: %s" % (busy.returncode, busy.stderr))
     check(trc == 0, "vmic trace: exit %d: %s" % (trc, t.err))
