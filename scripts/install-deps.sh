@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vmic needs to build, to make its real-guest
 # fixtures and to run its tests. Safe to run again.
+#   scripts/install-deps.sh          everything the test suite needs
+#   scripts/install-deps.sh --main   only what scripts/quickstart.sh needs:
+#                                    build vmic, boot a guest, dump it, trace it
 set -euo pipefail
 
 packages=(
@@ -8,17 +11,21 @@ packages=(
   build-essential cmake pkg-config
   # the Linux OS layer: kernel BTF (libbpf), .json.xz profiles (liblzma)
   libbpf-dev liblzma-dev
-  # tests: struct offsets from the -dbg kernel's DWARF (pahole) and an ISF
-  # profile made from it by an independent DWARF reader (gdb)
-  dwarves gdb
-  # tests under sanitizers and the fuzzers
-  clang libclang-rt-14-dev
   # real-guest fixtures: a Debian kernel booted under QEMU with a busybox initramfs
   qemu-system-x86 busybox-static cpio gzip xz-utils python3 libc6-dev
-  # the distribution fixture: Debian bookworm made with debootstrap on an ext4
-  # image written by mkfs.ext4 -d (scripts/make-distro-fixture.sh)
-  debootstrap e2fsprogs
 )
+if [ "${1:-}" != "--main" ]; then
+  packages+=(
+    # tests: struct offsets from the -dbg kernel's DWARF (pahole) and an ISF
+    # profile made from it by an independent DWARF reader (gdb)
+    dwarves gdb
+    # tests under sanitizers and the fuzzers
+    clang libclang-rt-14-dev
+    # the distribution fixture: Debian bookworm made with debootstrap on an ext4
+    # image written by mkfs.ext4 -d (scripts/make-distro-fixture.sh)
+    debootstrap e2fsprogs
+  )
+fi
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then

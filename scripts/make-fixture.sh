@@ -170,8 +170,10 @@ need dpkg-deb dpkg
 need tar tar
 need objcopy binutils
 need readelf binutils
-need pahole dwarves
-need gdb gdb
+if [ "$DWARF" = 1 ]; then
+	need pahole dwarves
+	need gdb gdb
+fi
 need sha256sum coreutils
 
 BUSYBOX=$(command -v busybox)

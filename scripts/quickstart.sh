@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # From nothing to looking into a real Linux guest: installs the Debian
 # packages, builds vmic, boots a Debian kernel under QEMU to take a memory
-# dump of it (cached), and shows what vmic sees in that dump.
+# dump of it (cached), and shows what vmic sees in that dump. Only what that
+# needs: no debug packages (--no-dwarf; those serve the tests' DWARF
+# cross-checks), no sanitizer or fuzzing toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+scripts/install-deps.sh --main
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/release -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-scripts/make-fixture.sh --kernel 6.1 --out build/fixtures/6.1
+guest=build/quickstart/6.1
+scripts/make-fixture.sh --kernel 6.1 --no-dwarf --out "$guest"
 
-dump=build/fixtures/6.1/dump.elf
-text=$(awk '$3 == "_text" { print "0x" $1; exit }' build/fixtures/6.1/truth/kallsyms.txt)
+dump=$guest/dump.elf
+text=$(awk '$3 == "_text" { print "0x" $1; exit }' "$guest/truth/kallsyms.txt")
 
 run() { echo; echo "\$ $*"; "$@"; }
 run build/release/vmic info "$dump"
@@ -24,7 +27,8 @@ run build/release/vmic read "$dump" "$text" 64
 # name only (mktemp -u) would let anyone create that directory first.
 dir=$(mktemp -d /dev/shm/vmic-quickstart.XXXXXX 2>/dev/null || mktemp -d)
 vmic=build/release/vmic
-$vmic boot --quiet --dir "$dir" --append "console=ttyS0 panic=-1 vmic.workload=1" \
+$vmic boot --quiet --dir "$dir" --kernel "$guest/vmlinuz" --initrd "$guest/initrd.gz" \
+	--append "console=ttyS0 panic=-1 vmic.workload=1" \
 	--wait-serial "=== VMIC-FIXTURE-READY ===" -- -serial "unix:$dir/ttyS2.sock,server=on,wait=off" >/dev/null
 trap 'rm -f "$dir/ttyS2.sock"; $vmic boot --stop "qemu:$dir" >/dev/null' EXIT
 echo
