@@ -150,7 +150,7 @@ static vmic_status finish_connect(int fd, int rc, const char *what, const qemu_e
 }
 
 static vmic_status connect_unix(const char *what, const qemu_endpoint_t *ep, int64_t deadline,
-                                int *out)
+                                endpoint_hook before, void *arg, int *out)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path, ep->path, strlen(ep->path) + 1);
@@ -159,8 +159,13 @@ static vmic_status connect_unix(const char *what, const qemu_endpoint_t *ep, int
     if (fd < 0)
         return vmic_fail(VMIC_E_IO, "%s endpoint %s: socket: %s", what, ep->name,
                          strerror(errno));
+    vmic_status s = before ? before(arg, fd) : VMIC_OK;
+    if (s) {
+        close(fd);
+        return s;
+    }
     int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-    vmic_status s = finish_connect(fd, rc, what, ep, deadline);
+    s = finish_connect(fd, rc, what, ep, deadline);
     if (s) {
         close(fd);
         return s;
@@ -206,9 +211,22 @@ static vmic_status connect_tcp(const char *what, const qemu_endpoint_t *ep, int6
 vmic_status endpoint_connect(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
                              int *fd)
 {
+    return endpoint_connect_hooked(what, ep, timeout_ms, NULL, NULL, fd);
+}
+
+vmic_status endpoint_connect_hooked(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
+                                    endpoint_hook before, void *arg, int *fd)
+{
     int64_t deadline = mono_ms() + timeout_ms;
     *fd = -1;
-    return ep->tcp ? connect_tcp(what, ep, deadline, fd) : connect_unix(what, ep, deadline, fd);
+    if (!ep->tcp)
+        return connect_unix(what, ep, deadline, before, arg, fd);
+    vmic_status s = connect_tcp(what, ep, deadline, fd);
+    if (s == VMIC_OK && before && (s = before(arg, *fd)) != VMIC_OK) {
+        close(*fd);
+        *fd = -1;
+    }
+    return s;
 }
 
 vmic_status sock_send_all(int fd, const char *name, const void *buf, size_t len,

@@ -60,6 +60,12 @@ vmic_status endpoint_parse(const char *what, const char *spec, qemu_endpoint_t *
 /* Connects (non-blocking socket, close-on-exec, TCP_NODELAY) within timeout_ms. */
 vmic_status endpoint_connect(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
                              int *fd);
+/* The same, calling before(arg, fd) on the socket: for a unix endpoint
+ * before connect() (so whoever it hands the socket to holds it from the
+ * first byte QEMU can see), for TCP right after. A failing hook ends it. */
+typedef vmic_status (*endpoint_hook)(void *arg, int fd);
+vmic_status endpoint_connect_hooked(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
+                                    endpoint_hook before, void *arg, int *fd);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t mono_ms(void);
