@@ -113,6 +113,9 @@ vmic_status vmic_os_symbol_at(vmic_os *os, vmic_va_t addr, vmic_symbol_t *sym, u
 /* The kernel image's symbols in address order (kallsyms order), for listing
  * and tests. */
 size_t vmic_os_symbol_count(vmic_os *os);
+/* Decodes every kallsyms name once and notes those that do not decode in
+ * vmic_os_kernel_t.degraded (not done at open: it costs a third of a `ps`). */
+void vmic_os_check_symbols(vmic_os *os);
 vmic_status vmic_os_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
 /*
  * The loaded modules' symbols as the module lines of /proc/kallsyms list

@@ -22,6 +22,7 @@ int cmd_banner(int argc, char **argv)
         return cli_usage("banner", "needs exactly one TARGET");
     if ((rc = cli_os_open("banner", argv[optind], &o, &core, &os)))
         return rc;
+    vmic_os_check_symbols(os); /* banner describes the symbols: say if some are lost */
     const vmic_os_kernel_t *k = vmic_os_kernel(os);
     if (o.c.json) {
         json j;

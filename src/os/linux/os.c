@@ -157,9 +157,7 @@ static vmic_status open_btf(vmic_os *os)
     return VMIC_OK;
 }
 
-/* Notes what could not be read but did not stop the session. */
-static void degrade(vmic_os *os, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void degrade(vmic_os *os, const char *fmt, ...)
+void lx_degrade(vmic_os *os, const char *fmt, ...)
 {
     size_t n = strlen(os->degraded);
     if (n && n + 3 < sizeof os->degraded) {
@@ -209,16 +207,13 @@ vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os *
     refine_rodata(os);
     if (!(cfg && cfg->profile) && (s = open_btf(os)) != VMIC_OK) {
         /* Degrade, don't collapse: symbols and the banner need no types. */
-        degrade(os, "btf: %s", vmic_errmsg());
+        lx_degrade(os, "btf: %s", vmic_errmsg());
         os->kernel.types = "none";
         vmic_clear_error();
     }
-    if (os->ks && lx_kallsyms_undecodable(os->ks))
-        degrade(os, "kallsyms: %zu of %zu names do not decode (those symbols are left out)",
-                lx_kallsyms_undecodable(os->ks), lx_kallsyms_count(os->ks));
     lx_read_banner(os);
     if (!os->banner[0])
-        degrade(os, "banner: no readable linux_banner");
+        lx_degrade(os, "banner: no readable linux_banner");
     lx_detect_pti(os);
     *out = os;
     return VMIC_OK;

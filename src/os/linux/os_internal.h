@@ -67,6 +67,7 @@ struct vmic_os {
     char release[128];
     char root_source[32];
     char paging_source[128];
+    bool names_checked;    /* vmic_os_check_symbols has run */
     char degraded[512];    /* what could not be read: vmic_os_kernel_t.degraded */
     bool paging_forced;  /* the caller fixed the paging mode (--paging) */
     lx_image image;
@@ -108,6 +109,10 @@ struct vmic_os {
     vmic_status modsyms_status;
     char modsyms_error[256];
 };
+
+/* os.c: notes what could not be read but did not stop the session
+ * (vmic_os_kernel_t.degraded). */
+void lx_degrade(vmic_os *os, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* kernel.c: root, image, rodata, banner */
 vmic_status lx_find_kernel(vmic_os *os, uint64_t root);
