@@ -29,7 +29,7 @@ typedef struct vmic_paging {
 } vmic_paging_t;
 
 /* 4-level, MAXPHYADDR 52, NXE on: what a 64-bit Linux or Windows kernel uses. */
-vmic_paging_t vmic_paging_default(void);
+VMIC_API vmic_paging_t vmic_paging_default(void);
 
 /* Page-table entry bits. */
 #define VMIC_PTE_P    (1ull << 0)
@@ -51,7 +51,7 @@ enum {
     VMIC_LEVEL_PML4 = 4,
     VMIC_LEVEL_PML5 = 5,
 };
-const char *vmic_level_name(int level); /* "PML4", "PDPT", ... */
+VMIC_API const char *vmic_level_name(int level); /* "PML4", "PDPT", ... */
 
 typedef enum vmic_walk_fault {
     VMIC_WALK_OK = 0,
@@ -60,7 +60,7 @@ typedef enum vmic_walk_fault {
     VMIC_WALK_RESERVED,      /* a reserved bit is set in the entry */
     VMIC_WALK_NO_TABLE,      /* table page is outside guest memory */
 } vmic_walk_fault;
-const char *vmic_walk_fault_name(vmic_walk_fault f);
+VMIC_API const char *vmic_walk_fault_name(vmic_walk_fault f);
 
 typedef struct vmic_walk_step {
     uint8_t level;        /* VMIC_LEVEL_* */
@@ -98,13 +98,13 @@ typedef const uint64_t *(*vmic_table_reader)(void *ctx, vmic_pa_t table);
  * Always fills `out`, including on failure. Pure: records no error message.
  * Returns VMIC_OK or VMIC_E_TRANSLATE.
  */
-vmic_status vmic_amd64_walk(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va,
+VMIC_API vmic_status vmic_amd64_walk(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va,
                             vmic_table_reader read_table, void *ctx,
                             vmic_translation_t *out);
 
 /* Same walk; on failure also records a message naming the va, the level,
  * the entry and why the walk stopped. */
-vmic_status vmic_amd64_translate(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va,
+VMIC_API vmic_status vmic_amd64_translate(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va,
                                  vmic_table_reader read_table, void *ctx,
                                  vmic_translation_t *out);
 
@@ -121,18 +121,18 @@ typedef struct vmic_table_source {
     void *ctx;
 } vmic_table_source_t;
 
-vmic_status vmic_amd64_walk_from(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va,
+VMIC_API vmic_status vmic_amd64_walk_from(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va,
                                  const vmic_table_source_t *src, vmic_translation_t *out);
 
 /* Records the message for a failed walk (as vmic_amd64_translate does) and
  * returns VMIC_E_TRANSLATE. */
-vmic_status vmic_amd64_walk_fail(const vmic_paging_t *pg, const vmic_translation_t *t);
+VMIC_API vmic_status vmic_amd64_walk_fail(const vmic_paging_t *pg, const vmic_translation_t *t);
 
 /* Formats the failure of a walk into buf ("va 0x... not present at PDPT
  * (entry 0x0 at pa 0x...)"). */
-void vmic_walk_describe(const vmic_translation_t *t, char *buf, size_t size);
+VMIC_API void vmic_walk_describe(const vmic_translation_t *t, char *buf, size_t size);
 
-bool vmic_va_is_canonical(const vmic_paging_t *pg, vmic_va_t va);
+VMIC_API bool vmic_va_is_canonical(const vmic_paging_t *pg, vmic_va_t va);
 
 /* Physical address bits of the top table named by a CR3 value. */
 static inline vmic_pa_t vmic_cr3_to_root(uint64_t cr3)
@@ -161,7 +161,7 @@ typedef int (*vmic_mapping_fn)(void *arg, const vmic_mapping_t *m);
  * the count of leaves explodes: after max_leaves mappings (0 = 1<<26) it stops
  * with VMIC_E_RANGE.
  */
-vmic_status vmic_amd64_mappings(const vmic_paging_t *pg, vmic_pa_t root,
+VMIC_API vmic_status vmic_amd64_mappings(const vmic_paging_t *pg, vmic_pa_t root,
                                 vmic_table_reader read_table, void *ctx,
                                 uint64_t max_leaves, vmic_mapping_fn fn, void *arg,
                                 uint64_t *skipped);
@@ -177,8 +177,8 @@ typedef struct vmic_range_merger {
     void *arg;
 } vmic_range_merger_t;
 
-int vmic_range_merger_add(void *merger, const vmic_mapping_t *m);
-int vmic_range_merger_flush(vmic_range_merger_t *rm);
+VMIC_API int vmic_range_merger_add(void *merger, const vmic_mapping_t *m);
+VMIC_API int vmic_range_merger_flush(vmic_range_merger_t *rm);
 
 /* ---- registers ------------------------------------------------------- */
 
@@ -231,7 +231,7 @@ typedef struct vmic_amd64_regs {
  * set has control registers but no EFER (QEMU's ELF notes), long mode and NXE
  * are assumed, which is what every 64-bit kernel runs with.
  */
-vmic_status vmic_amd64_paging_from_regs(const vmic_amd64_regs_t *r, vmic_paging_t *out);
+VMIC_API vmic_status vmic_amd64_paging_from_regs(const vmic_amd64_regs_t *r, vmic_paging_t *out);
 
 /* ---- instructions carried out instead of stepped ------------------------- */
 
@@ -254,9 +254,9 @@ typedef struct vmic_amd64_simple_insn {
 
 /* Decodes the instruction at code (avail bytes there); false if it is none
  * of the above, or runs past avail. */
-bool vmic_amd64_decode_simple(const uint8_t *code, size_t avail, vmic_amd64_simple_insn_t *out);
+VMIC_API bool vmic_amd64_decode_simple(const uint8_t *code, size_t avail, vmic_amd64_simple_insn_t *out);
 /* A general register by its encoding number (0 rax, 1 rcx, ... 15 r15). */
-uint64_t vmic_amd64_gpr(const vmic_amd64_regs_t *r, unsigned reg);
+VMIC_API uint64_t vmic_amd64_gpr(const vmic_amd64_regs_t *r, unsigned reg);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,14 @@ extern "C" {
 #define VMIC_VERSION_PATCH 0
 #define VMIC_VERSION_STRING "0.1.0"
 
+/* Marks the library's public functions: libvmic is built with hidden
+ * visibility, so only what carries this mark is exported. */
+#if defined(__GNUC__)
+#define VMIC_API __attribute__((visibility("default")))
+#else
+#define VMIC_API
+#endif
+
 #if defined(__GNUC__)
 #define VMIC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define VMIC_NODISCARD __attribute__((warn_unused_result))
@@ -93,19 +101,19 @@ typedef enum vmic_status {
 } vmic_status;
 
 /* Stable short name of a status ("unmapped", "translate", ...). */
-const char *vmic_status_name(vmic_status s);
+VMIC_API const char *vmic_status_name(vmic_status s);
 
 /* The message of the last failure on this thread ("" if none). */
-const char *vmic_errmsg(void);
+VMIC_API const char *vmic_errmsg(void);
 
 /* Record a failure: formats the message, returns code, so callers can write
  * `return vmic_fail(VMIC_E_FORMAT, "%s: bad magic at offset %u", path, off);` */
-vmic_status vmic_fail(vmic_status code, const char *fmt, ...) VMIC_PRINTF(2, 3);
+VMIC_API vmic_status vmic_fail(vmic_status code, const char *fmt, ...) VMIC_PRINTF(2, 3);
 
 /* Prefix the current message with more context ("reading task 12: " + old). */
-vmic_status vmic_fail_wrap(vmic_status code, const char *fmt, ...) VMIC_PRINTF(2, 3);
+VMIC_API vmic_status vmic_fail_wrap(vmic_status code, const char *fmt, ...) VMIC_PRINTF(2, 3);
 
-void vmic_clear_error(void);
+VMIC_API void vmic_clear_error(void);
 
 #ifdef __cplusplus
 }

@@ -30,40 +30,40 @@ typedef struct vmic_core_config {
 } vmic_core_config_t;
 
 /* Takes ownership of drv (closed with the core, also when open fails). */
-vmic_status vmic_core_open(vmic_driver *drv, const vmic_core_config_t *cfg, vmic_core **out);
-void vmic_core_close(vmic_core *core);
+VMIC_API vmic_status vmic_core_open(vmic_driver *drv, const vmic_core_config_t *cfg, vmic_core **out);
+VMIC_API void vmic_core_close(vmic_core *core);
 
-vmic_driver *vmic_core_driver(vmic_core *core);
-const vmic_driver_info_t *vmic_core_info(vmic_core *core);
-bool vmic_core_has(vmic_core *core, uint64_t caps);
+VMIC_API vmic_driver *vmic_core_driver(vmic_core *core);
+VMIC_API const vmic_driver_info_t *vmic_core_info(vmic_core *core);
+VMIC_API bool vmic_core_has(vmic_core *core, uint64_t caps);
 
 /*
  * Paging configuration used for virtual addresses. Defaults to what vCPU 0's
  * registers describe, or 4-level paging when the driver has no registers.
  */
-vmic_paging_t vmic_core_paging(vmic_core *core);
-void vmic_core_set_paging(vmic_core *core, const vmic_paging_t *pg);
+VMIC_API vmic_paging_t vmic_core_paging(vmic_core *core);
+VMIC_API void vmic_core_set_paging(vmic_core *core, const vmic_paging_t *pg);
 
 /* ---- physical memory ---------------------------------------------------- */
 
-vmic_status vmic_read_pa(vmic_core *core, vmic_pa_t pa, void *buf, size_t len);
-vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t len);
+VMIC_API vmic_status vmic_read_pa(vmic_core *core, vmic_pa_t pa, void *buf, size_t len);
+VMIC_API vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t len);
 
 /*
  * A pointer to guest memory at pa, valid for *len bytes (up to the end of the
  * page, or of the host-mapped region when the driver maps memory in place).
  * Valid until the next call on this core that can evict pages.
  */
-vmic_status vmic_map_pa(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t *len);
+VMIC_API vmic_status vmic_map_pa(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t *len);
 /* A hint that [pa, pa + len) will not be looked at again soon: a dump
  * driver drops those pages of its file mapping from the process. Pointers
  * from vmic_map_pa stay valid (the bytes come back from the file). */
-void vmic_release_pa(vmic_core *core, vmic_pa_t pa, uint64_t len);
+VMIC_API void vmic_release_pa(vmic_core *core, vmic_pa_t pa, uint64_t len);
 
-vmic_status vmic_read_u8_pa(vmic_core *core, vmic_pa_t pa, uint8_t *v);
-vmic_status vmic_read_u16_pa(vmic_core *core, vmic_pa_t pa, uint16_t *v);
-vmic_status vmic_read_u32_pa(vmic_core *core, vmic_pa_t pa, uint32_t *v);
-vmic_status vmic_read_u64_pa(vmic_core *core, vmic_pa_t pa, uint64_t *v);
+VMIC_API vmic_status vmic_read_u8_pa(vmic_core *core, vmic_pa_t pa, uint8_t *v);
+VMIC_API vmic_status vmic_read_u16_pa(vmic_core *core, vmic_pa_t pa, uint16_t *v);
+VMIC_API vmic_status vmic_read_u32_pa(vmic_core *core, vmic_pa_t pa, uint32_t *v);
+VMIC_API vmic_status vmic_read_u64_pa(vmic_core *core, vmic_pa_t pa, uint64_t *v);
 
 /* ---- virtual memory ------------------------------------------------------ */
 
@@ -75,25 +75,25 @@ typedef struct vmic_ctx {
 static inline vmic_ctx_t vmic_ctx(vmic_pa_t root) { vmic_ctx_t c = {root}; return c; }
 
 /* Cached translation of one virtual address. */
-vmic_status vmic_translate(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, vmic_pa_t *pa);
+VMIC_API vmic_status vmic_translate(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, vmic_pa_t *pa);
 
 /* A full walk with every step, neither using nor filling the translation
  * cache; on failure t says where and why, and the error message says it too. */
-vmic_status vmic_translate_walk(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va,
+VMIC_API vmic_status vmic_translate_walk(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va,
                                 vmic_translation_t *t);
 
 /* Reads and writes across page boundaries; each page translated separately.
  * On failure nothing is guaranteed about buf, and the message names the first
  * va that did not translate. */
-vmic_status vmic_read_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, void *buf, size_t len);
-vmic_status vmic_write_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, const void *buf, size_t len);
+VMIC_API vmic_status vmic_read_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, void *buf, size_t len);
+VMIC_API vmic_status vmic_write_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, const void *buf, size_t len);
 
-vmic_status vmic_read_u8_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint8_t *v);
-vmic_status vmic_read_u16_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint16_t *v);
-vmic_status vmic_read_u32_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint32_t *v);
-vmic_status vmic_read_u64_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint64_t *v);
+VMIC_API vmic_status vmic_read_u8_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint8_t *v);
+VMIC_API vmic_status vmic_read_u16_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint16_t *v);
+VMIC_API vmic_status vmic_read_u32_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint32_t *v);
+VMIC_API vmic_status vmic_read_u64_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, uint64_t *v);
 /* A guest pointer (8 bytes on amd64). */
-vmic_status vmic_read_ptr_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, vmic_va_t *v);
+VMIC_API vmic_status vmic_read_ptr_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, vmic_va_t *v);
 
 /*
  * Reads a NUL-terminated string of at most max_len bytes (not counting the
@@ -101,33 +101,33 @@ vmic_status vmic_read_ptr_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, vmic
  * *len (may be NULL) gets the length read, also on failure. A string that does not end within
  * max_len bytes fails with VMIC_E_RANGE and leaves the first max_len bytes.
  */
-vmic_status vmic_read_str_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, char *buf,
+VMIC_API vmic_status vmic_read_str_va(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, char *buf,
                              size_t max_len, size_t *len);
-vmic_status vmic_read_str_pa(vmic_core *core, vmic_pa_t pa, char *buf, size_t max_len,
+VMIC_API vmic_status vmic_read_str_pa(vmic_core *core, vmic_pa_t pa, char *buf, size_t max_len,
                              size_t *len);
 
 /* Enumerates the leaf mappings of ctx (see vmic_amd64_mappings). */
-vmic_status vmic_mappings(vmic_core *core, vmic_ctx_t ctx, uint64_t max_leaves,
+VMIC_API vmic_status vmic_mappings(vmic_core *core, vmic_ctx_t ctx, uint64_t max_leaves,
                           vmic_mapping_fn fn, void *arg, uint64_t *skipped);
 
 /* ---- caches --------------------------------------------------------------- */
 
-void vmic_flush_tlb(vmic_core *core);
-void vmic_flush_page_cache(vmic_core *core);
+VMIC_API void vmic_flush_tlb(vmic_core *core);
+VMIC_API void vmic_flush_page_cache(vmic_core *core);
 
 typedef struct vmic_cache_stats {
     uint64_t tlb_hits, tlb_misses, tlb_flushes;
     uint64_t page_hits, page_misses, page_evictions;
 } vmic_cache_stats_t;
-vmic_cache_stats_t vmic_cache_stats(vmic_core *core);
+VMIC_API vmic_cache_stats_t vmic_cache_stats(vmic_core *core);
 
 /* ---- vCPUs ------------------------------------------------------------------ */
 
-uint32_t vmic_vcpu_count(vmic_core *core);
-vmic_status vmic_get_regs(vmic_core *core, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
-vmic_status vmic_set_regs(vmic_core *core, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
-vmic_status vmic_pause(vmic_core *core);
-vmic_status vmic_resume(vmic_core *core);
+VMIC_API uint32_t vmic_vcpu_count(vmic_core *core);
+VMIC_API vmic_status vmic_get_regs(vmic_core *core, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
+VMIC_API vmic_status vmic_set_regs(vmic_core *core, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
+VMIC_API vmic_status vmic_pause(vmic_core *core);
+VMIC_API vmic_status vmic_resume(vmic_core *core);
 
 /* ---- events ----------------------------------------------------------------- */
 /*
@@ -240,10 +240,10 @@ typedef struct vmic_event_response {
     vmic_amd64_regs_t regs;
 } vmic_event_response_t;
 
-const char *vmic_event_kind_name(vmic_event_kind k);   /* "memory", "interrupt", ... */
-const char *vmic_action_name(vmic_action a);           /* "continue", "deny", ... */
+VMIC_API const char *vmic_event_kind_name(vmic_event_kind k);   /* "memory", "interrupt", ... */
+VMIC_API const char *vmic_action_name(vmic_action a);           /* "continue", "deny", ... */
 /* The seed's own names ("Continue", "ReinjectInterrupt", ...), for messages. */
-const char *vmic_action_seed_name(vmic_action a);
+VMIC_API const char *vmic_action_seed_name(vmic_action a);
 
 /*
  * A driver answers every action for every event kind it reports, or says
@@ -251,7 +251,7 @@ const char *vmic_action_seed_name(vmic_action a);
  * first; vmic_run_events asks for every response and ends the session with
  * that error when the answer is no.
  */
-vmic_status vmic_check_response(vmic_core *core, const vmic_event_t *ev,
+VMIC_API vmic_status vmic_check_response(vmic_core *core, const vmic_event_t *ev,
                                 const vmic_event_response_t *resp);
 
 typedef struct vmic_event_handler {
@@ -278,7 +278,7 @@ typedef struct vmic_event_handler {
  * while the session runs: call it from a thread where no other thread of the
  * process accepts them. Cleanup always runs.
  */
-vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *handler,
+VMIC_API vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *handler,
                             uint32_t timeout_ms);
 
 /*
@@ -290,8 +290,8 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *handler
  * the session ends. A hook must not add or remove hooks.
  */
 typedef void (*vmic_restore_fn)(vmic_core *core, void *arg);
-vmic_status vmic_add_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg);
-void vmic_remove_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg);
+VMIC_API vmic_status vmic_add_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg);
+VMIC_API void vmic_remove_restore_hook(vmic_core *core, vmic_restore_fn fn, void *arg);
 
 typedef enum vmic_run_state {
     VMIC_GUEST_PAUSED = 0,
@@ -306,7 +306,7 @@ typedef struct vmic_guest_state {
     char message[256];         /* what happened, for people */
 } vmic_guest_state_t;
 
-vmic_status vmic_guest_state(vmic_core *core, vmic_guest_state_t *st);
+VMIC_API vmic_status vmic_guest_state(vmic_core *core, vmic_guest_state_t *st);
 
 /* ---- monitors ------------------------------------------------------------ */
 /* Memory events need no monitor: they come from view permissions. */
@@ -330,8 +330,8 @@ typedef struct vmic_monitor {
     };
 } vmic_monitor_t;
 
-vmic_status vmic_monitor_enable(vmic_core *core, const vmic_monitor_t *m);
-vmic_status vmic_monitor_disable(vmic_core *core, const vmic_monitor_t *m);
+VMIC_API vmic_status vmic_monitor_enable(vmic_core *core, const vmic_monitor_t *m);
+VMIC_API vmic_status vmic_monitor_disable(vmic_core *core, const vmic_monitor_t *m);
 
 /* ---- views ------------------------------------------------------------------ */
 /*
@@ -340,23 +340,23 @@ vmic_status vmic_monitor_disable(vmic_core *core, const vmic_monitor_t *m);
  * runs in one view; vmic_switch_view moves all of them, a response moves one.
  */
 
-vmic_status vmic_create_view(vmic_core *core, vmic_view_t *view);
+VMIC_API vmic_status vmic_create_view(vmic_core *core, vmic_view_t *view);
 /* vCPUs still in the view go back to view 0. */
-vmic_status vmic_destroy_view(vmic_core *core, vmic_view_t view);
-vmic_status vmic_switch_view(vmic_core *core, vmic_view_t view);
-vmic_status vmic_vcpu_view(vmic_core *core, vmic_vcpu_t vcpu, vmic_view_t *view);
+VMIC_API vmic_status vmic_destroy_view(vmic_core *core, vmic_view_t view);
+VMIC_API vmic_status vmic_switch_view(vmic_core *core, vmic_view_t view);
+VMIC_API vmic_status vmic_vcpu_view(vmic_core *core, vmic_vcpu_t vcpu, vmic_view_t *view);
 
-vmic_status vmic_set_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
+VMIC_API vmic_status vmic_set_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
                             vmic_access_t access);
-vmic_status vmic_get_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
+VMIC_API vmic_status vmic_get_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
                             vmic_access_t *access);
 /* In `view`, gfn shows the page of `to` (a shadow page); to == gfn undoes it. */
-vmic_status vmic_remap_gfn(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to);
+VMIC_API vmic_status vmic_remap_gfn(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to);
 
 /* Spare gfns above guest RAM: zeroed pages the core reads and writes like RAM
  * and the guest sees only where a view remaps a gfn to them. */
-vmic_status vmic_alloc_gfn(vmic_core *core, vmic_gfn_t *gfn);
-vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn);
+VMIC_API vmic_status vmic_alloc_gfn(vmic_core *core, vmic_gfn_t *gfn);
+VMIC_API vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn);
 
 /* ---- breakpoints, single-step, injection ---------------------------------- */
 
@@ -366,17 +366,17 @@ vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn);
  * INT3 monitor is on. The usual step-over: disarm (put the byte back), answer
  * Singlestep, arm again on the SINGLESTEP event.
  */
-vmic_status vmic_bp_insert(vmic_core *core, vmic_pa_t pa);
-vmic_status vmic_bp_remove(vmic_core *core, vmic_pa_t pa);
-bool vmic_bp_lookup(vmic_core *core, vmic_pa_t pa, uint8_t *hidden);
-vmic_status vmic_bp_disarm(vmic_core *core, vmic_pa_t pa);
-vmic_status vmic_bp_arm(vmic_core *core, vmic_pa_t pa);
+VMIC_API vmic_status vmic_bp_insert(vmic_core *core, vmic_pa_t pa);
+VMIC_API vmic_status vmic_bp_remove(vmic_core *core, vmic_pa_t pa);
+VMIC_API bool vmic_bp_lookup(vmic_core *core, vmic_pa_t pa, uint8_t *hidden);
+VMIC_API vmic_status vmic_bp_disarm(vmic_core *core, vmic_pa_t pa);
+VMIC_API vmic_status vmic_bp_arm(vmic_core *core, vmic_pa_t pa);
 
 /* Execute breakpoints that leave guest memory alone, on every vCPU:
  * VMIC_EVENT_BREAKPOINT events. kvm: the debug registers (at most 4); qemu:
  * gdb Z1 (under TCG no limit, under KVM QEMU's 4 debug registers). */
-vmic_status vmic_hw_breakpoint_set(vmic_core *core, vmic_va_t va);
-vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va);
+VMIC_API vmic_status vmic_hw_breakpoint_set(vmic_core *core, vmic_va_t va);
+VMIC_API vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va);
 
 /*
  * Data watchpoints (VMIC_CAP_WATCHPOINT) on every vCPU: an access of the kind
@@ -386,9 +386,9 @@ vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va);
  * memory.pa its translation through that vCPU's page tables. Removed, like
  * breakpoints, when the session ends. qemu: gdb Z2 (W), Z3 (R), Z4 (RW).
  */
-vmic_status vmic_watchpoint_set(vmic_core *core, vmic_va_t va, uint32_t len,
+VMIC_API vmic_status vmic_watchpoint_set(vmic_core *core, vmic_va_t va, uint32_t len,
                                 vmic_access_t access);
-vmic_status vmic_watchpoint_clear(vmic_core *core, vmic_va_t va, uint32_t len,
+VMIC_API vmic_status vmic_watchpoint_clear(vmic_core *core, vmic_va_t va, uint32_t len,
                                   vmic_access_t access);
 
 typedef struct vmic_injection {
@@ -400,7 +400,7 @@ typedef struct vmic_injection {
 } vmic_injection_t;
 
 /* Raised in a stopped vCPU (at an event, or paused) as it resumes. */
-vmic_status vmic_inject(vmic_core *core, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
+VMIC_API vmic_status vmic_inject(vmic_core *core, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
 
 #ifdef __cplusplus
 }

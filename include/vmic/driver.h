@@ -39,7 +39,7 @@ enum vmic_driver_cap {
 };
 
 /* Names of the capability bits set in caps, comma separated, into buf. */
-void vmic_caps_describe(uint64_t caps, char *buf, size_t size);
+VMIC_API void vmic_caps_describe(uint64_t caps, char *buf, size_t size);
 
 typedef struct vmic_mem_region {
     vmic_pa_t start;
@@ -147,7 +147,7 @@ typedef enum vmic_dump_format {
 } vmic_dump_format;
 
 /* Opens a memory dump read-only (mmap, no copy). */
-vmic_status vmic_dump_open(const char *path, vmic_dump_format fmt, vmic_driver **out);
+VMIC_API vmic_status vmic_dump_open(const char *path, vmic_dump_format fmt, vmic_driver **out);
 
 /*
  * Opt-in guard for dumps that shrink while mapped. vmic reads a dump in
@@ -160,10 +160,10 @@ vmic_status vmic_dump_open(const char *path, vmic_dump_format fmt, vmic_driver *
  * it goes to the SIGBUS handler installed before, as does every SIGBUS that
  * is not in a file libvmic mapped. Per process, idempotent; not undone.
  */
-vmic_status vmic_sigbus_guard_enable(int exit_code);
+VMIC_API vmic_status vmic_sigbus_guard_enable(int exit_code);
 
 /* Same, over bytes already in memory (fuzzing, tests); buf must outlive the driver. */
-vmic_status vmic_dump_open_buffer(const void *buf, size_t len, vmic_dump_format fmt,
+VMIC_API vmic_status vmic_dump_open_buffer(const void *buf, size_t len, vmic_dump_format fmt,
                                   const char *name, vmic_driver **out);
 
 /*
@@ -180,15 +180,15 @@ typedef struct vmic_mem_options {
     uint32_t vcpus;
 } vmic_mem_options_t;
 
-vmic_status vmic_mem_open(const vmic_mem_options_t *opt, vmic_driver **out);
+VMIC_API vmic_status vmic_mem_open(const vmic_mem_options_t *opt, vmic_driver **out);
 /* The test backend's memory, for the test to build page tables in. */
-uint8_t *vmic_mem_bytes(vmic_driver *d);
+VMIC_API uint8_t *vmic_mem_bytes(vmic_driver *d);
 /* Counters of backend calls, so cache tests can see what reached it. */
 typedef struct vmic_mem_stats {
     uint64_t reads, writes, maps, unmaps;
 } vmic_mem_stats_t;
-vmic_mem_stats_t vmic_mem_stats(vmic_driver *d);
-vmic_status vmic_mem_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
+VMIC_API vmic_mem_stats_t vmic_mem_stats(vmic_driver *d);
+VMIC_API vmic_status vmic_mem_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
 
 /*
  * The kvm driver: vmic hosts the VM itself on /dev/kvm. It loads an ELF64
@@ -207,17 +207,17 @@ typedef struct vmic_kvm_options {
     FILE *console;           /* where to copy the guest's serial lines, or NULL */
 } vmic_kvm_options_t;
 
-vmic_status vmic_kvm_open(const vmic_kvm_options_t *opt, vmic_driver **out);
+VMIC_API vmic_status vmic_kvm_open(const vmic_kvm_options_t *opt, vmic_driver **out);
 /* Whether /dev/kvm can host a VM here; if not, why (for a loud skip). */
-bool vmic_kvm_available(char *why, size_t size);
+VMIC_API bool vmic_kvm_available(char *why, size_t size);
 /* Waits until the guest stops running (VMIC_E_TIMEOUT after timeout_ms). */
-vmic_status vmic_kvm_wait(vmic_driver *d, uint32_t timeout_ms);
+VMIC_API vmic_status vmic_kvm_wait(vmic_driver *d, uint32_t timeout_ms);
 /* The guest's serial output so far (the last 256 KiB). The text is stable
  * once the guest has stopped; while it runs, vCPU threads append to it. */
-const char *vmic_kvm_console(vmic_driver *d, size_t *len);
+VMIC_API const char *vmic_kvm_console(vmic_driver *d, size_t *len);
 /* A symbol of the image: its virtual address and, if a segment holds it, its
  * physical address (else pa 0). */
-vmic_status vmic_kvm_symbol(vmic_driver *d, const char *name, vmic_va_t *va, vmic_pa_t *pa);
+VMIC_API vmic_status vmic_kvm_symbol(vmic_driver *d, const char *name, vmic_va_t *va, vmic_pa_t *pa);
 
 typedef struct vmic_kvm_stats {
     uint64_t exits;          /* KVM_RUN returns */
@@ -227,9 +227,9 @@ typedef struct vmic_kvm_stats {
     uint64_t relayouts;      /* times the slot layout was recomputed */
     uint32_t slots;          /* memslots in use now */
 } vmic_kvm_stats_t;
-vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st);
+VMIC_API vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st);
 
-void vmic_driver_close(vmic_driver *d);
+VMIC_API void vmic_driver_close(vmic_driver *d);
 
 #ifdef __cplusplus
 }

@@ -45,9 +45,9 @@ typedef struct vmic_os_config {
                             (__pgtable_l5_enabled), which a raw dump needs */
 } vmic_os_config_t;
 
-vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os **out);
-void vmic_os_close(vmic_os *os);
-vmic_core *vmic_os_core(vmic_os *os);
+VMIC_API vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os **out);
+VMIC_API void vmic_os_close(vmic_os *os);
+VMIC_API vmic_core *vmic_os_core(vmic_os *os);
 
 /* What was found about the kernel. Strings live as long as the vmic_os. */
 typedef struct vmic_os_kernel {
@@ -84,9 +84,9 @@ typedef struct vmic_os_kernel {
     const char *degraded;
 } vmic_os_kernel_t;
 
-const vmic_os_kernel_t *vmic_os_kernel(vmic_os *os);
+VMIC_API const vmic_os_kernel_t *vmic_os_kernel(vmic_os *os);
 /* The address context for kernel virtual addresses. */
-vmic_ctx_t vmic_os_kernel_ctx(vmic_os *os);
+VMIC_API vmic_ctx_t vmic_os_kernel_ctx(vmic_os *os);
 
 /* ---- symbols ---------------------------------------------------------- */
 
@@ -102,21 +102,21 @@ typedef struct vmic_symbol {
  * first, then the loaded modules' ("name", or "module:name" for one module),
  * as the kernel's kallsyms_lookup_name does.
  */
-vmic_status vmic_os_symbol(vmic_os *os, const char *name, vmic_va_t *addr);
+VMIC_API vmic_status vmic_os_symbol(vmic_os *os, const char *name, vmic_va_t *addr);
 /*
  * The symbol at or below addr, *offset = addr - sym: within the kernel image,
  * its per-CPU area (per-CPU symbols are offsets from 0, which KASLR does not
  * move) or a loaded module's memory. Anywhere else (the direct map, the heap,
  * user space) there is no symbol: VMIC_E_NOTFOUND, never a far-away one.
  */
-vmic_status vmic_os_symbol_at(vmic_os *os, vmic_va_t addr, vmic_symbol_t *sym, uint64_t *offset);
+VMIC_API vmic_status vmic_os_symbol_at(vmic_os *os, vmic_va_t addr, vmic_symbol_t *sym, uint64_t *offset);
 /* The kernel image's symbols in address order (kallsyms order), for listing
  * and tests. */
-size_t vmic_os_symbol_count(vmic_os *os);
+VMIC_API size_t vmic_os_symbol_count(vmic_os *os);
 /* Decodes every kallsyms name once and notes those that do not decode in
  * vmic_os_kernel_t.degraded (not done at open: it costs a third of a `ps`). */
-void vmic_os_check_symbols(vmic_os *os);
-vmic_status vmic_os_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
+VMIC_API void vmic_os_check_symbols(vmic_os *os);
+VMIC_API vmic_status vmic_os_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
 /*
  * The loaded modules' symbols as the module lines of /proc/kallsyms list
  * them (module list order, then each module's symbol table order; the type
@@ -124,8 +124,8 @@ vmic_status vmic_os_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
  * first use; *count gets how many. A module list or table that cannot be
  * read fails, with *count still the symbols read before it.
  */
-vmic_status vmic_os_module_symbols(vmic_os *os, size_t *count);
-vmic_status vmic_os_module_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
+VMIC_API vmic_status vmic_os_module_symbols(vmic_os *os, size_t *count);
+VMIC_API vmic_status vmic_os_module_symbol_get(vmic_os *os, size_t index, vmic_symbol_t *sym);
 
 /* ---- types ------------------------------------------------------------- */
 
@@ -142,7 +142,7 @@ typedef enum vmic_type_kind {
     VMIC_TYPE_OTHER,
 } vmic_type_kind;
 
-const char *vmic_type_kind_name(vmic_type_kind k);
+VMIC_API const char *vmic_type_kind_name(vmic_type_kind k);
 
 /* A field found by path: "task_struct.mm", "mm_struct.mm_mt.ma_root",
  * "printk_info.level". Members of anonymous structs and unions are found as
@@ -159,11 +159,11 @@ typedef struct vmic_field {
     char type_name[96];   /* C spelling: "struct list_head", "char [16]", "pid_t" */
 } vmic_field_t;
 
-vmic_status vmic_os_field(vmic_os *os, const char *path, vmic_field_t *out);
+VMIC_API vmic_status vmic_os_field(vmic_os *os, const char *path, vmic_field_t *out);
 /* Size of a struct, union, enum or typedef by name ("task_struct"). */
-vmic_status vmic_os_type_size(vmic_os *os, const char *name, uint64_t *size);
+VMIC_API vmic_status vmic_os_type_size(vmic_os *os, const char *name, uint64_t *size);
 /* Value of an enum constant ("maple_leaf_64", "MOD_TEXT"). */
-vmic_status vmic_os_enum_value(vmic_os *os, const char *name, int64_t *value);
+VMIC_API vmic_status vmic_os_enum_value(vmic_os *os, const char *name, int64_t *value);
 
 /* One member of a struct as listed by vmic_os_type_members: anonymous
  * structs and unions are listed (name "") and then their members, one
@@ -175,7 +175,7 @@ typedef struct vmic_member {
 } vmic_member_t;
 typedef int (*vmic_member_fn)(void *arg, const vmic_member_t *m);
 /* Kind and size of the named struct/union, then fn for every member. */
-vmic_status vmic_os_type_members(vmic_os *os, const char *name, vmic_type_kind *kind,
+VMIC_API vmic_status vmic_os_type_members(vmic_os *os, const char *name, vmic_type_kind *kind,
                                  uint64_t *size, vmic_member_fn fn, void *arg);
 
 /* ---- processes and threads ------------------------------------------------ */
@@ -206,22 +206,22 @@ typedef int (*vmic_process_fn)(void *arg, const vmic_process_t *p);
 
 /* Every process (thread-group leader) from init_task's task list. fn returning
  * non-zero stops the walk (VMIC_OK). */
-vmic_status vmic_os_processes(vmic_os *os, vmic_process_fn fn, void *arg);
+VMIC_API vmic_status vmic_os_processes(vmic_os *os, vmic_process_fn fn, void *arg);
 /* The process whose tgid is pid (VMIC_E_NOTFOUND if none). */
-vmic_status vmic_os_process_find(vmic_os *os, int32_t pid, vmic_process_t *out);
+VMIC_API vmic_status vmic_os_process_find(vmic_os *os, int32_t pid, vmic_process_t *out);
 /* Every thread of a process (the leader included), from its thread list. */
-vmic_status vmic_os_threads(vmic_os *os, const vmic_process_t *p, vmic_process_fn fn, void *arg);
+VMIC_API vmic_status vmic_os_threads(vmic_os *os, const vmic_process_t *p, vmic_process_fn fn, void *arg);
 
 /* Address context of the process (its kernel-mode root). Kernel threads
  * have none: VMIC_E_NOTFOUND. */
-vmic_status vmic_os_process_ctx(vmic_os *os, const vmic_process_t *p, vmic_ctx_t *ctx);
-vmic_status vmic_os_process_read(vmic_os *os, const vmic_process_t *p, vmic_va_t va, void *buf,
+VMIC_API vmic_status vmic_os_process_ctx(vmic_os *os, const vmic_process_t *p, vmic_ctx_t *ctx);
+VMIC_API vmic_status vmic_os_process_read(vmic_os *os, const vmic_process_t *p, vmic_va_t va, void *buf,
                                  size_t len);
 /* The command line from the process's own memory (mm->arg_start..arg_end),
  * arguments separated by NULs as in /proc/PID/cmdline. At most size-1 bytes
  * are stored (always NUL-terminated); *len (may be NULL) gets the bytes
  * stored. A longer command line is cut and fails with VMIC_E_RANGE. */
-vmic_status vmic_os_process_cmdline(vmic_os *os, const vmic_process_t *p, char *buf, size_t size,
+VMIC_API vmic_status vmic_os_process_cmdline(vmic_os *os, const vmic_process_t *p, char *buf, size_t size,
                                     size_t *len);
 
 /* ---- the running task ------------------------------------------------------- */
@@ -233,10 +233,10 @@ vmic_status vmic_os_process_cmdline(vmic_os *os, const vmic_process_t *p, char *
  * breakpoint), KERNEL_GS_BASE while it runs user code. Needs the segment
  * registers (VMIC_REGS_SEG) in regs.
  */
-vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *regs, vmic_va_t *task);
+VMIC_API vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *regs, vmic_va_t *task);
 /* One task_struct, read like a process-list entry (pid is its thread id,
  * tgid its process). */
-vmic_status vmic_os_task(vmic_os *os, vmic_va_t task, vmic_process_t *out);
+VMIC_API vmic_status vmic_os_task(vmic_os *os, vmic_va_t task, vmic_process_t *out);
 
 /* ---- system calls ------------------------------------------------------------ */
 /*
@@ -271,11 +271,11 @@ typedef struct vmic_syscall {
 } vmic_syscall_t;
 
 /* The whole table: (*table)[nr] for nr < *count. Owned by os. */
-vmic_status vmic_os_syscalls(vmic_os *os, const vmic_syscall_t **table, size_t *count);
+VMIC_API vmic_status vmic_os_syscalls(vmic_os *os, const vmic_syscall_t **table, size_t *count);
 /* One entry by number (VMIC_E_RANGE past the table) or by name
  * (VMIC_E_NOTFOUND). */
-vmic_status vmic_os_syscall(vmic_os *os, uint32_t nr, const vmic_syscall_t **sc);
-vmic_status vmic_os_syscall_by_name(vmic_os *os, const char *name, const vmic_syscall_t **sc);
+VMIC_API vmic_status vmic_os_syscall(vmic_os *os, uint32_t nr, const vmic_syscall_t **sc);
+VMIC_API vmic_status vmic_os_syscall_by_name(vmic_os *os, const char *name, const vmic_syscall_t **sc);
 
 /* ---- modules --------------------------------------------------------------- */
 
@@ -301,7 +301,7 @@ typedef struct vmic_module {
 } vmic_module_t;
 
 typedef int (*vmic_module_fn)(void *arg, const vmic_module_t *m);
-vmic_status vmic_os_modules(vmic_os *os, vmic_module_fn fn, void *arg);
+VMIC_API vmic_status vmic_os_modules(vmic_os *os, vmic_module_fn fn, void *arg);
 
 /* ---- memory regions and files ------------------------------------------------ */
 
@@ -321,7 +321,7 @@ typedef struct vmic_region {
 typedef int (*vmic_region_fn)(void *arg, const vmic_region_t *r);
 /* Memory regions (VMAs) of a process in address order; kernel threads have
  * none. */
-vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn fn, void *arg);
+VMIC_API vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn fn, void *arg);
 
 typedef struct vmic_open_file {
     int32_t fd;
@@ -334,7 +334,7 @@ typedef struct vmic_open_file {
 } vmic_open_file_t;
 
 typedef int (*vmic_file_fn)(void *arg, const vmic_open_file_t *f);
-vmic_status vmic_os_files(vmic_os *os, const vmic_process_t *p, vmic_file_fn fn, void *arg);
+VMIC_API vmic_status vmic_os_files(vmic_os *os, const vmic_process_t *p, vmic_file_fn fn, void *arg);
 
 /* ---- kernel log ---------------------------------------------------------------- */
 
@@ -350,7 +350,7 @@ typedef struct vmic_log_record {
 
 typedef int (*vmic_log_fn)(void *arg, const vmic_log_record_t *r);
 /* Every record still in the printk ring buffer (5.10+ format), oldest first. */
-vmic_status vmic_os_dmesg(vmic_os *os, vmic_log_fn fn, void *arg);
+VMIC_API vmic_status vmic_os_dmesg(vmic_os *os, vmic_log_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

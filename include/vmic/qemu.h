@@ -88,7 +88,7 @@ typedef struct vmic_qemu_config {
     vmic_qemu_end_t *end;    /* may be NULL */
 } vmic_qemu_config_t;
 
-vmic_status vmic_qemu_open(const vmic_qemu_config_t *cfg, vmic_driver **out);
+VMIC_API vmic_status vmic_qemu_open(const vmic_qemu_config_t *cfg, vmic_driver **out);
 
 /*
  * TARGET strings name a live QEMU wherever a dump path is accepted:
@@ -110,12 +110,12 @@ typedef struct vmic_qemu_target {
     char mem[VMIC_QEMU_SPEC_MAX];
 } vmic_qemu_target_t;
 
-bool vmic_qemu_is_target(const char *target);
-vmic_status vmic_qemu_parse_target(const char *target, vmic_qemu_target_t *out);
+VMIC_API bool vmic_qemu_is_target(const char *target);
+VMIC_API vmic_status vmic_qemu_parse_target(const char *target, vmic_qemu_target_t *out);
 
 /* Opens a TARGET string; cfg (may be NULL) supplies timeout_ms and
  * stay_paused, its endpoints are ignored. */
-vmic_status vmic_qemu_open_target(const char *target, const vmic_qemu_config_t *cfg,
+VMIC_API vmic_status vmic_qemu_open_target(const char *target, const vmic_qemu_config_t *cfg,
                                   vmic_driver **out);
 
 /*
@@ -137,7 +137,7 @@ typedef struct vmic_qemu_recovery {
     char report[2048];       /* what was found and done, one step a line */
 } vmic_qemu_recovery_t;
 
-vmic_status vmic_qemu_recover(const char *target, bool resume, bool force, unsigned timeout_ms,
+VMIC_API vmic_status vmic_qemu_recover(const char *target, bool resume, bool force, unsigned timeout_ms,
                               vmic_qemu_recovery_t *out);
 
 #ifdef __cplusplus

@@ -65,7 +65,7 @@ typedef enum vmic_trace_kind {
     VMIC_TRACE_EXIT,          /* a task exited */
 } vmic_trace_kind;
 
-const char *vmic_trace_kind_name(vmic_trace_kind k);   /* "syscall", "fork", ... */
+VMIC_API const char *vmic_trace_kind_name(vmic_trace_kind k);   /* "syscall", "fork", ... */
 
 typedef struct vmic_trace_task {
     vmic_va_t task;           /* the task_struct */
@@ -173,8 +173,8 @@ typedef struct vmic_tracer vmic_tracer;
 
 /* Resolves what the tracer needs in the guest (symbols, pt_regs layout,
  * the syscall table, the filters' syscall names); no breakpoint yet. */
-vmic_status vmic_tracer_open(vmic_os *os, const vmic_trace_options_t *opt, vmic_tracer **out);
-void vmic_tracer_close(vmic_tracer *t);
+VMIC_API vmic_status vmic_tracer_open(vmic_os *os, const vmic_trace_options_t *opt, vmic_tracer **out);
+VMIC_API void vmic_tracer_close(vmic_tracer *t);
 
 /* Called for each event that passes the filters; non-zero ends the
  * session (VMIC_OK). */
@@ -185,9 +185,9 @@ typedef int (*vmic_trace_fn)(const vmic_trace_event_t *ev, void *arg);
  * hit none). Hits wait, the vCPU stopped, until vmic_tracer_run takes them:
  * arming first lets a caller say "tracing" only once it is true.
  */
-vmic_status vmic_tracer_arm(vmic_tracer *t);
+VMIC_API vmic_status vmic_tracer_arm(vmic_tracer *t);
 /* Breakpoints in place now (0 when not armed). */
-size_t vmic_tracer_breakpoints(const vmic_tracer *t);
+VMIC_API size_t vmic_tracer_breakpoints(const vmic_tracer *t);
 
 /*
  * Arms if not armed, runs an event session until it ends (see above), and
@@ -195,11 +195,11 @@ size_t vmic_tracer_breakpoints(const vmic_tracer *t);
  * it, VMIC_E_INTERRUPTED on SIGINT/SIGTERM, else the error (QEMU gone: its
  * message). The guest keeps running afterwards.
  */
-vmic_status vmic_tracer_run(vmic_tracer *t, vmic_trace_fn fn, void *arg);
+VMIC_API vmic_status vmic_tracer_run(vmic_tracer *t, vmic_trace_fn fn, void *arg);
 
 /* Formats an event as one line, strace-like: "[1234 sh] openat(AT_FDCWD,
  * "/etc/passwd", O_RDONLY) = 3". Returns the length it needed. */
-size_t vmic_trace_format(const vmic_trace_event_t *ev, char *buf, size_t size);
+VMIC_API size_t vmic_trace_format(const vmic_trace_event_t *ev, char *buf, size_t size);
 
 /* ---- what it saw ------------------------------------------------------------ */
 
@@ -214,7 +214,7 @@ typedef struct vmic_trace_stats {
                                  read: guest memory that did not translate */
 } vmic_trace_stats_t;
 
-vmic_trace_stats_t vmic_tracer_stats(const vmic_tracer *t);
+VMIC_API vmic_trace_stats_t vmic_tracer_stats(const vmic_tracer *t);
 
 /* One row of the summary: calls of one syscall, or events of one process. */
 typedef struct vmic_trace_count {
@@ -227,8 +227,8 @@ typedef struct vmic_trace_count {
 } vmic_trace_count_t;
 
 /* Rows by calls, most first; returns how many exist (may exceed max). */
-size_t vmic_tracer_syscall_counts(const vmic_tracer *t, vmic_trace_count_t *out, size_t max);
-size_t vmic_tracer_process_counts(const vmic_tracer *t, vmic_trace_count_t *out, size_t max);
+VMIC_API size_t vmic_tracer_syscall_counts(const vmic_tracer *t, vmic_trace_count_t *out, size_t max);
+VMIC_API size_t vmic_tracer_process_counts(const vmic_tracer *t, vmic_trace_count_t *out, size_t max);
 
 #ifdef __cplusplus
 }

@@ -75,24 +75,24 @@ typedef struct vmic_tap_options {
  */
 typedef struct vmic_tap vmic_tap;
 
-vmic_status vmic_tap_open(vmic_core *core, const vmic_tap_options_t *opt, vmic_tap **out);
+VMIC_API vmic_status vmic_tap_open(vmic_core *core, const vmic_tap_options_t *opt, vmic_tap **out);
 /* Removes every tap it placed, then frees it. */
-void vmic_tap_close(vmic_tap *tap);
-const char *vmic_tap_name(const vmic_tap *tap);   /* "memory", "breakpoint", "debugreg" */
+VMIC_API void vmic_tap_close(vmic_tap *tap);
+VMIC_API const char *vmic_tap_name(const vmic_tap *tap);   /* "memory", "breakpoint", "debugreg" */
 
 /* Whether ev came from one of this controller's taps: then the view and the
  * gfn of the tapped page it happened on. */
-bool vmic_tap_check_event(vmic_tap *tap, const vmic_event_t *ev, vmic_view_t *view,
+VMIC_API bool vmic_tap_check_event(vmic_tap *tap, const vmic_event_t *ev, vmic_view_t *view,
                           vmic_gfn_t *gfn);
 /* One tap at pa in view (va: the address the guest executes, which the
  * debug-register controller needs). One call per tap: sharing is the
  * manager's business. */
-vmic_status vmic_tap_insert(vmic_tap *tap, vmic_view_t view, vmic_va_t va, vmic_pa_t pa);
-vmic_status vmic_tap_remove(vmic_tap *tap, vmic_view_t view, vmic_va_t va, vmic_pa_t pa);
+VMIC_API vmic_status vmic_tap_insert(vmic_tap *tap, vmic_view_t view, vmic_va_t va, vmic_pa_t pa);
+VMIC_API vmic_status vmic_tap_remove(vmic_tap *tap, vmic_view_t view, vmic_va_t va, vmic_pa_t pa);
 /* Guards a page that holds taps (memory: no X; breakpoint: execute-only);
  * called once per page after its first tap, undone after its last. */
-vmic_status vmic_tap_monitor(vmic_tap *tap, vmic_view_t view, vmic_gfn_t gfn);
-vmic_status vmic_tap_unmonitor(vmic_tap *tap, vmic_view_t view, vmic_gfn_t gfn);
+VMIC_API vmic_status vmic_tap_monitor(vmic_tap *tap, vmic_view_t view, vmic_gfn_t gfn);
+VMIC_API vmic_status vmic_tap_unmonitor(vmic_tap *tap, vmic_view_t view, vmic_gfn_t gfn);
 
 /* ---- page-table monitor ------------------------------------------------------ */
 
@@ -124,22 +124,22 @@ typedef void (*vmic_page_fn)(const vmic_page_event_t *pe, void *arg);
  * Needs a driver with views (VMIC_CAP_VIEWS). Like a manager, a monitor is
  * cleared (every watch dropped) by each session end.
  */
-vmic_status vmic_ptm_open(vmic_core *core, vmic_ptm **out);
+VMIC_API vmic_status vmic_ptm_open(vmic_core *core, vmic_ptm **out);
 /* Unwatches everything (every table page gets its access back), frees. */
-void vmic_ptm_close(vmic_ptm *ptm);
+VMIC_API void vmic_ptm_close(vmic_ptm *ptm);
 /* Reference counted per (view, root, va page). *present and *pa (may be
  * NULL) say how va translates now. */
-vmic_status vmic_ptm_watch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vmic_va_t va,
+VMIC_API vmic_status vmic_ptm_watch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vmic_va_t va,
                            bool *present, vmic_pa_t *pa);
-vmic_status vmic_ptm_unwatch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vmic_va_t va);
+VMIC_API vmic_status vmic_ptm_unwatch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vmic_va_t va);
 /* A write to a watched table page (ev is its memory-access event): true if
  * it was one; the entries it may have changed are dirty for ev->vcpu. */
-bool vmic_ptm_mark_dirty(vmic_ptm *ptm, const vmic_event_t *ev);
+VMIC_API bool vmic_ptm_mark_dirty(vmic_ptm *ptm, const vmic_event_t *ev);
 /* Once vcpu's writing instruction has completed: walks the dirty
  * translations again and calls fn for each change (a move is a page-out
  * then a page-in). Flushes the core's translation cache if anything moved. */
-vmic_status vmic_ptm_process(vmic_ptm *ptm, vmic_vcpu_t vcpu, vmic_page_fn fn, void *arg);
-bool vmic_ptm_dirty(const vmic_ptm *ptm, vmic_vcpu_t vcpu);
+VMIC_API vmic_status vmic_ptm_process(vmic_ptm *ptm, vmic_vcpu_t vcpu, vmic_page_fn fn, void *arg);
+VMIC_API bool vmic_ptm_dirty(const vmic_ptm *ptm, vmic_vcpu_t vcpu);
 
 typedef struct vmic_ptm_stats {
     uint64_t watches;        /* (view, root, va page) watched now */
@@ -148,7 +148,7 @@ typedef struct vmic_ptm_stats {
     uint64_t walks;          /* translations walked again */
     uint64_t page_ins, page_outs;
 } vmic_ptm_stats_t;
-vmic_ptm_stats_t vmic_ptm_stats(const vmic_ptm *ptm);
+VMIC_API vmic_ptm_stats_t vmic_ptm_stats(const vmic_ptm *ptm);
 
 /* ---- breakpoint manager ------------------------------------------------------- */
 
@@ -173,11 +173,11 @@ typedef struct vmic_bp_state {
 typedef struct vmic_bpm vmic_bpm;
 
 /* A manager over `tap` (it takes ownership, also when opening fails). */
-vmic_status vmic_bpm_open(vmic_core *core, vmic_tap *tap, vmic_bpm **out);
+VMIC_API vmic_status vmic_bpm_open(vmic_core *core, vmic_tap *tap, vmic_bpm **out);
 /* Clears, then frees (with its tap). */
-void vmic_bpm_close(vmic_bpm *bpm);
-vmic_tap *vmic_bpm_tap(vmic_bpm *bpm);
-vmic_core *vmic_bpm_core(vmic_bpm *bpm);
+VMIC_API void vmic_bpm_close(vmic_bpm *bpm);
+VMIC_API vmic_tap *vmic_bpm_tap(vmic_bpm *bpm);
+VMIC_API vmic_core *vmic_bpm_core(vmic_bpm *bpm);
 
 /*
  * Inserts a breakpoint: active at once if its va translates in root, else
@@ -186,34 +186,34 @@ vmic_core *vmic_bpm_core(vmic_bpm *bpm);
  * on one address share one tap, and taps on one page share its guard, all
  * reference counted.
  */
-vmic_status vmic_bpm_insert(vmic_bpm *bpm, const vmic_breakpoint_t *bp);
+VMIC_API vmic_status vmic_bpm_insert(vmic_bpm *bpm, const vmic_breakpoint_t *bp);
 /* Removes the breakpoint with bp's key, view, va and root (tag ignored). */
-vmic_status vmic_bpm_remove(vmic_bpm *bpm, const vmic_breakpoint_t *bp);
+VMIC_API vmic_status vmic_bpm_remove(vmic_bpm *bpm, const vmic_breakpoint_t *bp);
 /* Removes every breakpoint inserted with this view (0: the own view's);
  * *removed (may be NULL) gets how many. */
-vmic_status vmic_bpm_remove_by_view(vmic_bpm *bpm, vmic_view_t view, size_t *removed);
+VMIC_API vmic_status vmic_bpm_remove_by_view(vmic_bpm *bpm, vmic_view_t view, size_t *removed);
 /* Removes every breakpoint: nothing the manager changed stays behind. */
-vmic_status vmic_bpm_clear(vmic_bpm *bpm);
+VMIC_API vmic_status vmic_bpm_clear(vmic_bpm *bpm);
 
 /* The breakpoints ev hit: every one at the address executed (same view,
  * physical address and va, in the event's address context or global).
  * Fills out[0..max) and returns how many there are (may exceed max). */
-size_t vmic_bpm_get_by_event(vmic_bpm *bpm, const vmic_event_t *ev, vmic_bp_state_t *out,
+VMIC_API size_t vmic_bpm_get_by_event(vmic_bpm *bpm, const vmic_event_t *ev, vmic_bp_state_t *out,
                              size_t max);
-bool vmic_bpm_contains_by_event(vmic_bpm *bpm, const vmic_event_t *ev);
+VMIC_API bool vmic_bpm_contains_by_event(vmic_bpm *bpm, const vmic_event_t *ev);
 /* Every breakpoint, active or pending, at va in root (and the global ones
  * at va). */
-size_t vmic_bpm_get_by_address(vmic_bpm *bpm, vmic_pa_t root, vmic_va_t va,
+VMIC_API size_t vmic_bpm_get_by_address(vmic_bpm *bpm, vmic_pa_t root, vmic_va_t va,
                                vmic_bp_state_t *out, size_t max);
 /* Every breakpoint (out may be NULL with max 0, to count). */
-size_t vmic_bpm_list(vmic_bpm *bpm, vmic_bp_state_t *out, size_t max);
+VMIC_API size_t vmic_bpm_list(vmic_bpm *bpm, vmic_bp_state_t *out, size_t max);
 
 /* The manager's own view, if it exists now. */
-bool vmic_bpm_own_view(vmic_bpm *bpm, vmic_view_t *view);
+VMIC_API bool vmic_bpm_own_view(vmic_bpm *bpm, vmic_view_t *view);
 
 /* Without a page-table monitor (a driver without views), pending
  * breakpoints are looked at again only here. */
-vmic_status vmic_bpm_rescan(vmic_bpm *bpm);
+VMIC_API vmic_status vmic_bpm_rescan(vmic_bpm *bpm);
 
 /* ---- dispatch: the canonical event handling ---------------------------------------- */
 /*
@@ -257,10 +257,10 @@ typedef struct vmic_bpm_handler {
 
 /* One event through the manager, for a tool that runs its own session:
  * call it from on_event with the response it got. */
-vmic_status vmic_bpm_dispatch(vmic_bpm *bpm, const vmic_bpm_handler_t *h, const vmic_event_t *ev,
+VMIC_API vmic_status vmic_bpm_dispatch(vmic_bpm *bpm, const vmic_bpm_handler_t *h, const vmic_event_t *ev,
                               vmic_event_response_t *resp);
 /* A whole session (vmic_run_events) through the manager; its end clears it. */
-vmic_status vmic_bpm_run(vmic_bpm *bpm, const vmic_bpm_handler_t *h, uint32_t timeout_ms);
+VMIC_API vmic_status vmic_bpm_run(vmic_bpm *bpm, const vmic_bpm_handler_t *h, uint32_t timeout_ms);
 
 typedef struct vmic_bpm_stats {
     uint64_t hits;           /* events that hit at least one breakpoint */
@@ -276,7 +276,7 @@ typedef struct vmic_bpm_stats {
     uint64_t activation_failures;  /* a page-in whose tap could not be placed */
     uint64_t taps, pages;    /* taps and guarded pages now */
 } vmic_bpm_stats_t;
-vmic_bpm_stats_t vmic_bpm_stats(vmic_bpm *bpm);
+VMIC_API vmic_bpm_stats_t vmic_bpm_stats(vmic_bpm *bpm);
 
 #ifdef __cplusplus
 }
