@@ -1,0 +1,259 @@
+/*
+ * The client side of the control block: see client.h and the protocol in
+ * vmic_plugin_abi.h. The block is written by code inside QEMU; its layout
+ * fields are checked before anything else is read through them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "futex.h"
+
+static __thread char errbuf[512];
+
+const char *vp_client_error(void)
+{
+    return errbuf;
+}
+
+static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return -err;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static struct timespec ms(int64_t m)
+{
+    return (struct timespec){m / 1000, (m % 1000) * 1000000};
+}
+
+static int check_layout(const struct vmic_plugin_ctl *h, size_t file_size, const char *path)
+{
+    if (VMIC_LOAD(&h->magic) != VMIC_PLUGIN_MAGIC)
+        return fail(EPROTO, "%s: not a vmic plugin control block (magic)", path);
+    if (h->version != VMIC_PLUGIN_VERSION)
+        return fail(EPROTO, "%s: protocol version %u, this vmic speaks %u", path, h->version,
+                    VMIC_PLUGIN_VERSION);
+    if (h->header_size != sizeof *h || h->vcpu_stride != sizeof(struct vmic_plugin_vcpu) ||
+        h->ring_records != VMIC_PLUGIN_RING_RECORDS || h->max_watches != VMIC_PLUGIN_MAX_WATCHES)
+        return fail(EPROTO, "%s: layout sizes differ from this vmic's (another build?)", path);
+    if (h->vcpu_count < 1 || h->vcpu_count > VMIC_PLUGIN_MAX_VCPUS ||
+        h->vcpu_offset < sizeof *h ||
+        h->total_size != (uint64_t)h->vcpu_offset + (uint64_t)h->vcpu_count * h->vcpu_stride ||
+        h->total_size > file_size)
+        return fail(EPROTO, "%s: inconsistent layout (%u vCPUs, %llu bytes, file %zu)", path,
+                    h->vcpu_count, (unsigned long long)h->total_size, file_size);
+    return 0;
+}
+
+int vp_client_attach(vp_client *c, const char *path, int timeout_ms)
+{
+    memset(c, 0, sizeof *c);
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return fail(errno, "%s: %s (is QEMU running with -plugin libvmic-qemu.so?)", path,
+                    strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(struct vmic_plugin_ctl)) {
+        close(fd);
+        return fail(EPROTO, "%s: too small for a control block", path);
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return fail(errno, "%s: mmap: %s", path, strerror(errno));
+    int r = check_layout(m, (size_t)st.st_size, path);
+    if (r) {
+        munmap(m, (size_t)st.st_size);
+        return r;
+    }
+    c->ctl = m;
+    c->size = (size_t)st.st_size;
+    c->nvcpus = c->ctl->vcpu_count;
+    c->vcpus = (struct vmic_plugin_vcpu *)((char *)m + c->ctl->vcpu_offset);
+    for (uint32_t i = 0; i < c->nvcpus; i++)
+        c->tail[i] = VMIC_LOAD(&c->vcpus[i].head); /* what came before is not ours */
+
+    struct vmic_plugin_ctl *h = c->ctl;
+    VMIC_STORE(&h->client_pid, (uint32_t)getpid());
+    uint32_t seq = __atomic_add_fetch(&h->attach_seq, 1, __ATOMIC_SEQ_CST);
+    vmic_futex_wake(&h->attach_seq);
+    int64_t end = now_ms() + timeout_ms;
+    for (;;) {
+        uint32_t ack = VMIC_LOAD(&h->attach_ack);
+        if (ack == seq)
+            break;
+        int64_t left = end - now_ms();
+        if (left <= 0) {
+            vp_client_detach(c);
+            return fail(ETIMEDOUT, "%s: the plugin did not acknowledge the attach in %d ms",
+                        path, timeout_ms);
+        }
+        struct timespec t = ms(left < 50 ? left : 50);
+        vmic_futex_wait(&h->attach_ack, ack, &t);
+    }
+    if (VMIC_LOAD(&h->attached_pid) != (uint32_t)getpid()) {
+        vp_client_detach(c);
+        return fail(EBUSY, "%s: the plugin did not take this process as its client", path);
+    }
+    for (uint32_t i = 0; i < c->nvcpus; i++) { /* a new client's ring starts empty */
+        c->tail[i] = VMIC_LOAD(&c->vcpus[i].head);
+        VMIC_STORE(&c->vcpus[i].tail, c->tail[i]);
+    }
+    vp_client_counters(c, &c->base_events, &c->base_dropped);
+    return 0;
+}
+
+void vp_client_detach(vp_client *c)
+{
+    if (!c->ctl)
+        return;
+    for (uint32_t i = 0; i < c->nvcpus; i++)
+        if (c->held[i])
+            vp_client_answer(c, i);
+    struct vmic_plugin_ctl *h = c->ctl;
+    if (VMIC_LOAD(&h->attached_pid) == (uint32_t)getpid()) {
+        VMIC_STORE(&h->client_pid, 0);
+        __atomic_add_fetch(&h->attach_seq, 1, __ATOMIC_SEQ_CST);
+        vmic_futex_wake(&h->attach_seq);
+    }
+    munmap(c->ctl, c->size);
+    c->ctl = NULL;
+}
+
+int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plugin_mode mode,
+                    const char *qmp_path, int timeout_ms, vp_event_fn *fn, void *arg)
+{
+    struct vmic_plugin_ctl *h = c->ctl;
+    if (n > h->max_watches)
+        return fail(E2BIG, "%u watches: the plugin takes at most %u", n, h->max_watches);
+    for (uint32_t i = 0; i < c->nvcpus; i++)
+        if (c->held[i])
+            return fail(EBUSY, "vCPU %u is held: answer it first (a reset waits for it)", i);
+    memcpy(h->watches, pa, n * sizeof *pa);
+    VMIC_STORE(&h->watch_count, n);
+    VMIC_STORE(&h->mode, (uint32_t)mode);
+    uint32_t gen = __atomic_add_fetch(&h->watch_gen, 1, __ATOMIC_SEQ_CST);
+    int64_t start = now_ms(), end = start + timeout_ms, kick_at = start + 20;
+    for (;;) {
+        uint32_t applied = VMIC_LOAD(&h->watch_applied);
+        if (applied == gen)
+            return 0;
+        int64_t t = now_ms();
+        if (t >= end)
+            return fail(ETIMEDOUT, "the plugin did not apply the watches in %d ms", timeout_ms);
+        if (qmp_path && t >= kick_at) {
+            int r = vp_qmp_stop_cont(qmp_path);
+            if (r)
+                return r;
+            c->kicks++;
+            kick_at = now_ms() + 200;
+        }
+        /* Events of the old set may arrive meanwhile: taken and answered
+         * here, since a held vCPU would stall the reset. */
+        struct vmic_plugin_event ev[64];
+        int k = vp_client_poll(c, ev, 64, 0);
+        for (int i = 0; i < k; i++) {
+            if (fn)
+                fn(arg, &ev[i]);
+            if (c->held[ev[i].vcpu])
+                vp_client_answer(c, ev[i].vcpu);
+        }
+        struct timespec ts = ms(5);
+        vmic_futex_wait(&h->watch_applied, applied, &ts);
+    }
+}
+
+/* What is ready now, without sleeping. */
+static int take(vp_client *c, struct vmic_plugin_event *ev, int max)
+{
+    int n = 0;
+    for (uint32_t k = 0; k < c->nvcpus && n < max; k++) {
+        uint32_t i = (c->next_vcpu + k) % c->nvcpus;
+        struct vmic_plugin_vcpu *v = &c->vcpus[i];
+        if (!c->held[i] && VMIC_LOAD(&v->slot_state) == VMIC_PLUGIN_SLOT_POSTED) {
+            ev[n] = v->slot;
+            ev[n++].vcpu = i; /* the slot's index, not what the record claims */
+            c->held[i] = true;
+            continue;
+        }
+        uint32_t head = VMIC_LOAD(&v->head), t = c->tail[i];
+        if (head - t > VMIC_PLUGIN_RING_RECORDS) /* not a head a plugin could write */
+            continue;
+        if (head == t)
+            continue;
+        while (t != head && n < max) {
+            ev[n] = v->ring[t & (VMIC_PLUGIN_RING_RECORDS - 1)];
+            ev[n++].vcpu = i;
+            t++;
+        }
+        c->tail[i] = t;
+        VMIC_STORE(&v->tail, t);
+        VMIC_FENCE();
+        if (VMIC_LOAD(&v->producer_waiting))
+            vmic_futex_wake(&v->tail);
+    }
+    c->next_vcpu = (c->next_vcpu + 1) % c->nvcpus;
+    c->received += (uint64_t)n;
+    return n;
+}
+
+int vp_client_poll(vp_client *c, struct vmic_plugin_event *ev, int max, int timeout_ms)
+{
+    struct vmic_plugin_ctl *h = c->ctl;
+    int64_t end = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+    for (;;) {
+        uint32_t bell = VMIC_LOAD(&h->doorbell);
+        int n = take(c, ev, max);
+        if (n > 0)
+            return n;
+        int64_t left = end - now_ms();
+        if (left <= 0)
+            return 0;
+        /* The doorbell moved since it was read if anything was posted:
+         * then the wait returns at once, so no wake-up is lost. */
+        VMIC_STORE(&h->client_sleeping, 1);
+        VMIC_FENCE();
+        struct timespec t = ms(left > 1000 ? 1000 : left);
+        vmic_futex_wait(&h->doorbell, bell, &t);
+        VMIC_STORE(&h->client_sleeping, 0);
+    }
+}
+
+void vp_client_answer(vp_client *c, uint32_t vcpu)
+{
+    if (vcpu >= c->nvcpus || !c->held[vcpu])
+        return;
+    struct vmic_plugin_vcpu *v = &c->vcpus[vcpu];
+    c->held[vcpu] = false;
+    VMIC_STORE(&v->slot_state, VMIC_PLUGIN_SLOT_ANSWERED);
+    vmic_futex_wake(&v->slot_state);
+}
+
+void vp_client_counters(const vp_client *c, uint64_t *events, uint64_t *dropped)
+{
+    uint64_t e = 0;
+    for (uint32_t i = 0; i < c->nvcpus; i++)
+        e += VMIC_LOAD(&c->vcpus[i].events);
+    *events = e - c->base_events;
+    *dropped = VMIC_LOAD(&c->ctl->dropped) - c->base_dropped;
+}

@@ -1,0 +1,32 @@
+/*
+ * Futexes on the shared control block, between two processes: the plain
+ * (not FUTEX_PRIVATE) operations, since the words live in a MAP_SHARED file
+ * mapping and the waiter and the waker are in different address spaces.
+ */
+#ifndef VMIC_PLUGIN_FUTEX_H
+#define VMIC_PLUGIN_FUTEX_H
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Sleeps while *word == expected (or until woken, a signal, or timeout;
+ * NULL = none). Callers always re-check their condition after. */
+static inline void vmic_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout)
+{
+    syscall(SYS_futex, word, FUTEX_WAIT, expected, timeout, NULL, 0);
+}
+
+static inline void vmic_futex_wake(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+#define VMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define VMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define VMIC_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * Handing one event to the client: the sync slot (the vCPU waits for the
+ * answer) or the ring (the vCPU waits only for room). A vCPU waits on a
+ * futex in the control block and nothing else: it wakes when the client
+ * answers or consumes, or when the monitor thread saw the client die
+ * (vp_release_waiters), never on a timeout. Only a dead or detached client
+ * makes an event dropped, and every drop is counted.
+ */
+#include "futex.h"
+#include "plugin_internal.h"
+
+static bool client_alive(struct plugin *p)
+{
+    return __atomic_load_n(&p->alive, __ATOMIC_ACQUIRE);
+}
+
+static void ring_doorbell(struct vmic_plugin_ctl *c)
+{
+    __atomic_fetch_add(&c->doorbell, 1, __ATOMIC_SEQ_CST);
+    if (VMIC_LOAD(&c->client_sleeping))
+        vmic_futex_wake(&c->doorbell);
+}
+
+static void drop(struct plugin *p, struct vmic_plugin_vcpu *v)
+{
+    __atomic_fetch_add(&v->dropped, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&p->ctl->dropped, 1, __ATOMIC_RELAXED);
+}
+
+static void deliver_sync(struct plugin *p, struct vmic_plugin_vcpu *v,
+                         const struct vmic_plugin_event *ev)
+{
+    v->slot = *ev;
+    VMIC_STORE(&v->slot_state, VMIC_PLUGIN_SLOT_POSTED);
+    ring_doorbell(p->ctl);
+    for (;;) {
+        uint32_t s = VMIC_LOAD(&v->slot_state);
+        if (s == VMIC_PLUGIN_SLOT_ANSWERED)
+            break;
+        if (s == VMIC_PLUGIN_SLOT_RELEASED || !client_alive(p)) {
+            drop(p, v);
+            break;
+        }
+        /* Whatever value a client left there is waited on as it is: no
+         * spinning on a word that never equals what we expect. */
+        vmic_futex_wait(&v->slot_state, s, NULL);
+    }
+    VMIC_STORE(&v->slot_state, VMIC_PLUGIN_SLOT_EMPTY);
+}
+
+static void deliver_ring(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp,
+                         const struct vmic_plugin_event *ev)
+{
+    const uint32_t size = VMIC_PLUGIN_RING_RECORDS;
+    for (;;) {
+        uint32_t tail = VMIC_LOAD(&v->tail);
+        /* A tail ahead of head (a confused client) reads as full: the vCPU
+         * waits rather than overwrite what may not have been read. */
+        if (vp->head - tail < size)
+            break;
+        if (!client_alive(p)) {
+            drop(p, v);
+            return;
+        }
+        VMIC_STORE(&v->producer_waiting, 1);
+        VMIC_FENCE();
+        if (VMIC_LOAD(&v->tail) == tail && client_alive(p)) {
+            v->ring_full_waits++;
+            vmic_futex_wait(&v->tail, tail, NULL);
+        }
+        VMIC_STORE(&v->producer_waiting, 0);
+    }
+    v->ring[vp->head & (size - 1)] = *ev;
+    vp->head++;
+    VMIC_STORE(&v->head, vp->head);
+    ring_doorbell(p->ctl);
+}
+
+void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa)
+{
+    if (vcpu >= p->nvcpus) {
+        __atomic_fetch_add(&p->ctl->dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    struct vmic_plugin_vcpu *v = &p->vcpus[vcpu];
+    struct vcpu_private *vp = &p->vp[vcpu];
+    struct vmic_plugin_event ev = {.seq = ++vp->seq, .pc = pc, .pa = pa, .vcpu = vcpu};
+    __atomic_fetch_add(&v->events, 1, __ATOMIC_RELAXED);
+    if (!client_alive(p)) {
+        drop(p, v);
+        return;
+    }
+    if (p->mode == VMIC_PLUGIN_MODE_RING)
+        deliver_ring(p, v, vp, &ev);
+    else
+        deliver_sync(p, v, &ev);
+}
+
+/* The client is gone: change every word a vCPU may sleep on, then wake it.
+ * Changing the word matters: a vCPU that checked "alive" just before the
+ * client died and is about to sleep finds the value moved and returns. */
+void vp_release_waiters(struct plugin *p)
+{
+    for (uint32_t i = 0; i < p->nvcpus; i++) {
+        struct vmic_plugin_vcpu *v = &p->vcpus[i];
+        uint32_t posted = VMIC_PLUGIN_SLOT_POSTED;
+        __atomic_compare_exchange_n(&v->slot_state, &posted, VMIC_PLUGIN_SLOT_RELEASED, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&v->tail, 1, __ATOMIC_ACQ_REL);
+        vmic_futex_wake(&v->slot_state);
+        vmic_futex_wake(&v->tail);
+    }
+}

@@ -1,0 +1,86 @@
+/*
+ * libvmic-qemu.so's private state: what the plugin decided, never re-read
+ * from the control block (which the client may change under it at any time).
+ */
+#ifndef VMIC_PLUGIN_INTERNAL_H
+#define VMIC_PLUGIN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qemu_api.h"
+#include "vmic_plugin_abi.h"
+
+/* One piece of QEMU's mapping of the RAM file (a mapping may be split into
+ * several entries of /proc/self/maps by later madvise/mprotect). */
+struct ram_range {
+    uintptr_t start, end;
+    uint64_t file_offset;
+};
+#define RAM_MAX_RANGES 32
+
+struct vcpu_private {
+    uint32_t head; /* ring records appended: the vCPU's own copy */
+    uint64_t seq;
+};
+
+struct plugin {
+    qemu_plugin_id_t id;
+    struct vmic_plugin_ctl *ctl;
+    struct vmic_plugin_vcpu *vcpus; /* ctl's areas */
+    uint64_t ctl_size;
+    char ctl_path[256];
+    uint32_t nvcpus;
+
+    /* RAM file: the path given, and where QEMU mapped it (found lazily:
+     * QEMU maps RAM after it installed plugins). */
+    char ram_path[256];
+    uint64_t ram_file_size;
+    uint64_t below_4g;
+    bool below_4g_given, q35;
+    pthread_mutex_t ram_lock;
+    bool ram_found;
+    int nram;
+    struct ram_range ram[RAM_MAX_RANGES];
+
+    /* The client: alive from its attach to its pidfd closing or detach. */
+    int alive; /* atomic */
+    int pidfd;
+    uint32_t attach_seen;
+    pthread_t monitor;
+    int stop_monitor; /* atomic */
+
+    /* Watches in force (sorted), and the next set a reset installs. */
+    uint64_t active[VMIC_PLUGIN_MAX_WATCHES];
+    uint32_t nactive;
+    uint32_t mode;
+    uint32_t applied_gen;
+    uint64_t next[VMIC_PLUGIN_MAX_WATCHES];
+    uint32_t nnext, next_mode, next_gen;
+    int reset_in_flight; /* atomic */
+
+    struct vcpu_private vp[VMIC_PLUGIN_MAX_VCPUS];
+};
+
+extern struct plugin vp_plugin;
+
+/* plugin_ram.c: guest-physical address of a host pointer into RAM, false if
+ * it is not in the RAM file (ROM, device memory). */
+bool vp_ram_find(struct plugin *p);
+bool vp_host_to_pa(struct plugin *p, const void *host, uint64_t *pa);
+
+/* plugin_watch.c */
+void vp_maybe_apply(struct plugin *p);
+void vp_on_reset(qemu_plugin_id_t id);
+void vp_register_idle(struct plugin *p);
+
+/* plugin_deliver.c */
+void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa);
+void vp_release_waiters(struct plugin *p);
+
+/* plugin_monitor.c */
+int vp_monitor_start(struct plugin *p);
+void vp_monitor_stop(struct plugin *p);
+
+#endif

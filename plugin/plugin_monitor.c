@@ -1,0 +1,93 @@
+/*
+ * The monitor thread: attaches clients and notices their death.
+ *
+ * A client announces itself with its pid (attach_seq); the thread opens a
+ * pidfd on it and acknowledges. While the client is attached it sleeps in
+ * poll() on that pidfd, which becomes readable when the process exits for
+ * any reason (SIGKILL included): then held vCPUs are released and later
+ * events dropped. The poll also wakes every 100 ms to see a detach or a new
+ * attach request; that period only bounds how soon those are seen, a death
+ * is seen at once.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "plugin_internal.h"
+
+static int pidfd_open_(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void client_gone(struct plugin *p)
+{
+    __atomic_store_n(&p->alive, 0, __ATOMIC_RELEASE);
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    p->pidfd = -1;
+    VMIC_STORE(&p->ctl->attached_pid, 0);
+    vp_release_waiters(p);
+}
+
+/* A (re)attach or detach request: the pid now in client_pid, 0 = detach. */
+static void handle_attach(struct plugin *p, uint32_t seq)
+{
+    struct vmic_plugin_ctl *c = p->ctl;
+    if (__atomic_load_n(&p->alive, __ATOMIC_ACQUIRE))
+        client_gone(p);
+    uint32_t pid = VMIC_LOAD(&c->client_pid);
+    if (pid > 0 && pid < (1u << 22)) { /* pid_max is at most 2^22 */
+        p->pidfd = pidfd_open_((pid_t)pid);
+        if (p->pidfd >= 0) {
+            VMIC_STORE(&c->attached_pid, pid);
+            __atomic_store_n(&p->alive, 1, __ATOMIC_RELEASE);
+            vp_ram_find(p);
+            vp_register_idle(p);
+        }
+    }
+    p->attach_seen = seq;
+    VMIC_STORE(&c->attach_ack, seq);
+    vmic_futex_wake(&c->attach_ack);
+}
+
+static void *monitor(void *arg)
+{
+    struct plugin *p = arg;
+    struct vmic_plugin_ctl *c = p->ctl;
+    while (!__atomic_load_n(&p->stop_monitor, __ATOMIC_ACQUIRE)) {
+        uint32_t seq = VMIC_LOAD(&c->attach_seq);
+        if (seq != p->attach_seen) {
+            handle_attach(p, seq);
+            continue;
+        }
+        if (p->pidfd < 0) {
+            /* Nobody attached: sleep until someone writes attach_seq. */
+            struct timespec t = {0, 100 * 1000 * 1000};
+            vmic_futex_wait(&c->attach_seq, seq, &t);
+            continue;
+        }
+        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+        int r = poll(&pfd, 1, 100);
+        if (r > 0 || (r < 0 && errno != EINTR))
+            client_gone(p);
+    }
+    return NULL;
+}
+
+int vp_monitor_start(struct plugin *p)
+{
+    p->pidfd = -1;
+    p->attach_seen = VMIC_LOAD(&p->ctl->attach_seq);
+    return pthread_create(&p->monitor, NULL, monitor, p);
+}
+
+void vp_monitor_stop(struct plugin *p)
+{
+    __atomic_store_n(&p->stop_monitor, 1, __ATOMIC_RELEASE);
+    vmic_futex_wake(&p->ctl->attach_seq);
+    pthread_join(p->monitor, NULL);
+}
