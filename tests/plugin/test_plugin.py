@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""libvmic-qemu.so on a live guest: the 6.1 fixture booted (nokaslr, 2 vCPUs,
+MTTCG) as vmic boot starts it, plus -plugin. Checked against the guest:
+
+  address  do_syscall_64's pa (kallsyms truth, text pa = va - __START_KERNEL_map
+           + phys_base, phys_base 0 under nokaslr) holds the kernel's bytes
+           (the fixture's dump at its own load address), and the plugin's pa
+           of the events (from qemu_plugin_insn_haddr) is that same pa
+  sync     a guest loop of N rounds (3 syscalls each): >= 3N events at
+           do_syscall_64, each answered, none dropped
+  ring     the same loop: every event the plugin made reached the client
+           (plugin counter == client counter, no sequence gap, none dropped)
+  latency  a watch added while the guest runs a busy loop is in force, and
+           its first event seen, within one second
+  kill     the client SIGKILLed while it holds a vCPU: the guest goes on and
+           finishes its loop (the plugin saw the pidfd close)
+
+usage: test_plugin.py VMIC PLUGIN PROBE FIXTURE_DIR [--smp N] [--loop N]
+       (exit 77 = skipped: no QEMU or no fixture kernel)
+"""
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+READY = "=== VMIC-FIXTURE-READY ==="
+START_KERNEL_MAP = 0xffffffff80000000
+NOKASLR_TEXT = 0xffffffff81000000
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    print("  %s: %s" % ("ok" if cond else "FAIL", what), flush=True)
+    if not cond:
+        failures += 1
+    return cond
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def kernel_addresses(fixture):
+    """do_syscall_64 under nokaslr: its offset from _text in the truth's
+    kallsyms (taken on a KASLR boot), and the fixture boot's pa of _text
+    (its /proc/iomem "Kernel code") to find the same bytes in its dump."""
+    syms = {}
+    with open(os.path.join(fixture, "truth", "kallsyms.txt")) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] in ("_text", "do_syscall_64"):
+                syms[parts[2]] = int(parts[0], 16)
+    off = syms["do_syscall_64"] - syms["_text"]
+    with open(os.path.join(fixture, "truth", "iomem.txt")) as f:
+        code = re.search(r"([0-9a-f]+)-[0-9a-f]+ : Kernel code", f.read())
+    va = NOKASLR_TEXT + off
+    return va, va - START_KERNEL_MAP, int(code.group(1), 16) + off
+
+
+# Offsets in struct vmic_plugin_ctl (plugin/vmic_plugin_abi.h): 48 bytes of
+# identification, 16 of RAM layout, 256 of ram_path, then attach (4 words:
+# attached_pid the last), watches (6 words), doorbell + client_sleeping, dropped.
+ATTACHED_PID = 48 + 16 + 256 + 12
+DROPPED = 48 + 16 + 256 + 16 + 24 + 8
+
+
+def ctl_field(path, offset, size=4):
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return int.from_bytes(f.read(size), "little")
+
+
+class Guest:
+    def __init__(self, args, smp):
+        self.vmic = args.vmic
+        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+        self.dir = tempfile.mkdtemp(prefix="vmic-plugin.", dir=base)
+        self.ctl = os.path.join(self.dir, "plugin.ctl")
+        self.qmp = os.path.join(self.dir, "qmp.sock")
+        self.serial = os.path.join(self.dir, "serial1.log")
+        shape = dict(kv.split("=", 1) for kv in
+                     open(os.path.join(args.fixture, "shape.txt")).read().split())
+        append = "console=ttyS0 panic=-1 vmic.workload=1 nokaslr"
+        if shape.get("pti", "auto") != "auto":
+            append += " pti=" + shape["pti"]
+        plugin = "%s,ram=%s/ram,ctl=%s" % (args.plugin, self.dir, self.ctl)
+        t0 = time.time()
+        r = subprocess.run([self.vmic, "boot", "--quiet", "--dir", self.dir,
+                            "--kernel", os.path.join(args.fixture, "vmlinuz"),
+                            "--initrd", os.path.join(args.fixture, "initrd.gz"),
+                            "--smp", str(smp), "--cpu", shape.get("cpu", "qemu64"),
+                            "-m", shape.get("ram", "256"), "--append", append,
+                            "--wait-serial", READY, "--timeout", "200", "--",
+                            "-serial", "unix:%s/ttyS2.sock,server=on,wait=off" % self.dir,
+                            "-plugin", plugin],
+                           capture_output=True, text=True, timeout=240)
+        log("  vmic boot: exit %d after %.1f s (%d vCPUs, plugin loaded)"
+            % (r.returncode, time.time() - t0, smp))
+        if r.returncode != 0:
+            log(r.stderr)
+            self.show_logs()
+            self.stop()
+            sys.exit(1)
+        self.port = socket.socket(socket.AF_UNIX)
+        self.port.connect(os.path.join(self.dir, "ttyS2.sock"))
+
+    def text(self):
+        with open(self.serial, errors="replace") as f:
+            return f.read()
+
+    def send(self, cmd):
+        start = len(self.text())
+        self.port.sendall((cmd + "\n").encode())
+        return start
+
+    def wait_idle(self, cmd, start, timeout):
+        marker = re.escape("=== VMIC-WORKLOAD-IDLE %s " % cmd) + r"rc=(\d+) ==="
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.text()[start:]
+            m = re.search(marker, text)
+            if m:
+                ns = re.search(r"W loop n=\d+ ns=(\d+)", text)
+                return int(m.group(1)), int(ns.group(1)) if ns else None
+            time.sleep(0.05)
+        return None, None
+
+    def show_logs(self):
+        for name in ("console.log", "serial1.log", "qemu.log"):
+            try:
+                with open(os.path.join(self.dir, name), errors="replace") as f:
+                    log("---- last lines of %s ----\n%s" % (name, "\n".join(f.read().splitlines()[-15:])))
+            except OSError:
+                pass
+
+    def stop(self):
+        try:
+            self.port.close()
+        except AttributeError:
+            pass
+        for name in ("ttyS2.sock",):
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except OSError:
+                pass
+        subprocess.run([self.vmic, "boot", "--stop", "qemu:" + self.dir], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Probe:
+    """The client (vmic_plugin_probe) in the background, one JSON line a step."""
+
+    def __init__(self, args, guest, mode, va, pa, hold=False):
+        cmd = [args.probe, guest.ctl, "--qmp", guest.qmp, "--mode", mode, "--pc", hex(va),
+               "--watch", hex(pa)] + (["--hold"] if hold else [])
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def line(self, timeout):
+        r, _, _ = select.select([self.p.stdout], [], [], timeout)
+        if not r:
+            return None
+        text = self.p.stdout.readline()
+        return json.loads(text) if text.strip() else None
+
+    def finish(self):
+        self.p.send_signal(signal.SIGINT)
+        out = self.line(30)
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        if out is None:
+            log("  probe said: " + self.p.stderr.read())
+        return out
+
+
+def loop_under(args, guest, mode, va, pa, n):
+    probe = Probe(args, guest, mode, va, pa)
+    applied = probe.line(20)
+    if not check(applied is not None, "%s: the probe attached and its watch was applied" % mode):
+        log(probe.p.stderr.read() if probe.p.poll() is not None else "")
+        probe.p.kill()
+        return None
+    log("    watch applied in %.1f ms (%d QMP kicks)" % (applied["applied_ms"], applied["kicks"]))
+    start = guest.send("loop %d" % n)
+    rc, ns = guest.wait_idle("loop %d" % n, start, 300)
+    out = probe.finish()
+    check(rc == 0, "%s: the guest loop of %d rounds finished" % (mode, n))
+    if not check(out is not None, "%s: the probe reported" % mode):
+        return None
+    log("    %s: %s; loop %.3f s" % (mode, json.dumps(out), (ns or 0) / 1e9))
+    check(out["pc_events"] >= 3 * n, "%s: %d events at do_syscall_64 >= 3 x %d syscall rounds"
+          % (mode, out["pc_events"], n))
+    check(out["pa"] == pa, "%s: the plugin's pa of do_syscall_64 (from haddr) is 0x%x"
+          % (mode, out["pa"]))
+    check(out["plugin_dropped"] == 0, "%s: nothing dropped" % mode)
+    check(out["plugin_events"] == out["received"] and out["gaps"] == 0,
+          "%s: every event made reached the client (plugin %d, client %d, gaps %d)"
+          % (mode, out["plugin_events"], out["received"], out["gaps"]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("vmic")
+    ap.add_argument("plugin")
+    ap.add_argument("probe")
+    ap.add_argument("fixture")
+    ap.add_argument("--smp", type=int, default=2)
+    ap.add_argument("--loop", type=int, default=3000)
+    args = ap.parse_args()
+    if shutil.which("qemu-system-x86_64") is None:
+        log("*** SKIP: qemu-system-x86_64 is not installed ***")
+        return 77
+    for f in ("vmlinuz", "initrd.gz", "shape.txt", "dump.raw", "truth/kallsyms.txt"):
+        if not os.path.exists(os.path.join(args.fixture, f)):
+            log("*** SKIP: no %s in %s (scripts/make-fixture.sh) ***" % (f, args.fixture))
+            return 77
+    va, pa, fixture_pa = kernel_addresses(args.fixture)
+    log("do_syscall_64: va 0x%x, pa 0x%x (nokaslr)" % (va, pa))
+    guest = Guest(args, args.smp)
+    try:
+        with open(os.path.join(guest.dir, "ram"), "rb") as f:
+            f.seek(pa)
+            live = f.read(32)
+        with open(os.path.join(args.fixture, "dump.raw"), "rb") as f:
+            f.seek(fixture_pa)
+            image = f.read(32)
+        check(live == image and live != bytes(32),
+              "the RAM file at pa 0x%x holds do_syscall_64's bytes (%s)" % (pa, live[:8].hex()))
+
+        loop_under(args, guest, "sync", va, pa, args.loop)
+        loop_under(args, guest, "ring", va, pa, args.loop)
+
+        # A watch added on a busy guest (its loop runs; no plugin callback
+        # at all is registered before the watch).
+        busy = 200 * args.loop
+        start = guest.send("loop %d" % busy)
+        time.sleep(1.0)
+        probe = Probe(args, guest, "ring", va, pa)
+        applied = probe.line(20)
+        time.sleep(1.5)
+        out = probe.finish()
+        if check(applied is not None and out is not None, "busy guest: the probe reported"):
+            log("    watch applied in %.1f ms (%d kicks), first event after %.1f ms"
+                % (applied["applied_ms"], applied["kicks"], out["first_event_ms"]))
+            check(0 <= out["first_event_ms"] < 1000,
+                  "busy guest: the new watch's first event came within 1 s (%.1f ms)"
+                  % out["first_event_ms"])
+
+        # The client killed while it holds a vCPU in sync mode.
+        probe = Probe(args, guest, "sync", va, pa, hold=True)
+        applied = probe.line(20)
+        held = probe.line(20)
+        check(held is not None and "held" in held, "kill: the probe holds vCPU %s"
+              % (held or {}).get("held"))
+        time.sleep(0.5)
+        before = len(guest.text())
+        probe.p.kill()
+        probe.p.wait()
+        rc, _ = guest.wait_idle("loop %d" % busy, start, 300)
+        check(rc == 0, "kill: the guest finished its loop after the client's SIGKILL")
+        after = guest.send("loop 10")
+        rc, _ = guest.wait_idle("loop 10", after, 60)
+        check(rc == 0 and len(guest.text()) > before, "kill: the guest still takes commands")
+        check(ctl_field(guest.ctl, ATTACHED_PID) == 0 and ctl_field(guest.ctl, DROPPED, 8) > 0,
+              "kill: the plugin let the dead client go (no attached pid) and counted %d drop(s)"
+              % ctl_field(guest.ctl, DROPPED, 8))
+        # A client after the dead one attaches, and the plugin counted drops
+        # only for the dead one.
+        out = loop_under(args, guest, "ring", va, pa, 100)
+    except Exception:
+        guest.show_logs()
+        guest.stop()
+        raise
+    if failures:
+        guest.show_logs()
+    guest.stop()
+    log("%d failure(s)" % failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
