@@ -49,7 +49,7 @@ def log(msg):
     print(msg, flush=True)
 
 
-def kernel_addresses(fixture):
+def kernel_addresses(fixture, name="do_syscall_64"):
     """do_syscall_64 under nokaslr: its offset from _text in the truth's
     kallsyms (taken on a KASLR boot), and the fixture boot's pa of _text
     (its /proc/iomem "Kernel code") to find the same bytes in its dump."""
@@ -57,9 +57,9 @@ def kernel_addresses(fixture):
     with open(os.path.join(fixture, "truth", "kallsyms.txt")) as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 3 and parts[2] in ("_text", "do_syscall_64"):
+            if len(parts) >= 3 and parts[2] in ("_text", name):
                 syms[parts[2]] = int(parts[0], 16)
-    off = syms["do_syscall_64"] - syms["_text"]
+    off = syms[name] - syms["_text"]
     with open(os.path.join(fixture, "truth", "iomem.txt")) as f:
         code = re.search(r"([0-9a-f]+)-[0-9a-f]+ : Kernel code", f.read())
     va = NOKASLR_TEXT + off
@@ -80,7 +80,7 @@ def ctl_field(path, offset, size=4):
 
 
 class Guest:
-    def __init__(self, args, smp):
+    def __init__(self, args, smp, plugin=True):
         self.vmic = args.vmic
         base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
         self.dir = tempfile.mkdtemp(prefix="vmic-plugin.", dir=base)
@@ -92,7 +92,8 @@ class Guest:
         append = "console=ttyS0 panic=-1 vmic.workload=1 nokaslr"
         if shape.get("pti", "auto") != "auto":
             append += " pti=" + shape["pti"]
-        plugin = "%s,ram=%s/ram,ctl=%s" % (args.plugin, self.dir, self.ctl)
+        extra = ["-plugin", "%s,ram=%s/ram,ctl=%s" % (args.plugin, self.dir, self.ctl)] \
+            if plugin else []
         t0 = time.time()
         r = subprocess.run([self.vmic, "boot", "--quiet", "--dir", self.dir,
                             "--kernel", os.path.join(args.fixture, "vmlinuz"),
@@ -100,11 +101,11 @@ class Guest:
                             "--smp", str(smp), "--cpu", shape.get("cpu", "qemu64"),
                             "-m", shape.get("ram", "256"), "--append", append,
                             "--wait-serial", READY, "--timeout", "200", "--",
-                            "-serial", "unix:%s/ttyS2.sock,server=on,wait=off" % self.dir,
-                            "-plugin", plugin],
+                            "-serial", "unix:%s/ttyS2.sock,server=on,wait=off" % self.dir]
+                           + extra,
                            capture_output=True, text=True, timeout=240)
-        log("  vmic boot: exit %d after %.1f s (%d vCPUs, plugin loaded)"
-            % (r.returncode, time.time() - t0, smp))
+        log("  vmic boot: exit %d after %.1f s (%d vCPUs, plugin %s)"
+            % (r.returncode, time.time() - t0, smp, "loaded" if plugin else "not loaded"))
         if r.returncode != 0:
             log(r.stderr)
             self.show_logs()
@@ -161,8 +162,11 @@ class Probe:
     """The client (vmic_plugin_probe) in the background, one JSON line a step."""
 
     def __init__(self, args, guest, mode, va, pa, hold=False):
-        cmd = [args.probe, guest.ctl, "--qmp", guest.qmp, "--mode", mode, "--pc", hex(va),
-               "--watch", hex(pa)] + (["--hold"] if hold else [])
+        pas = pa if isinstance(pa, list) else [pa]
+        cmd = [args.probe, guest.ctl, "--qmp", guest.qmp, "--mode", mode, "--pc", hex(va)]
+        for a in pas:
+            cmd += ["--watch", hex(a)]
+        cmd += ["--hold"] if hold else []
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def line(self, timeout):
