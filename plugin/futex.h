@@ -29,4 +29,11 @@ static inline void vmic_futex_wake(uint32_t *word)
 #define VMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define VMIC_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
+static inline void vmic_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif

@@ -33,6 +33,11 @@ static void deliver_sync(struct plugin *p, struct vmic_plugin_vcpu *v,
     v->slot = *ev;
     VMIC_STORE(&v->slot_state, VMIC_PLUGIN_SLOT_POSTED);
     ring_doorbell(p->ctl);
+    for (uint32_t spin = 0; spin < VMIC_PLUGIN_SPIN; spin++) {
+        if (VMIC_LOAD(&v->slot_state) != VMIC_PLUGIN_SLOT_POSTED)
+            break;
+        vmic_cpu_relax();
+    }
     for (;;) {
         uint32_t s = VMIC_LOAD(&v->slot_state);
         if (s == VMIC_PLUGIN_SLOT_ANSWERED)
@@ -43,7 +48,11 @@ static void deliver_sync(struct plugin *p, struct vmic_plugin_vcpu *v,
         }
         /* Whatever value a client left there is waited on as it is: no
          * spinning on a word that never equals what we expect. */
-        vmic_futex_wait(&v->slot_state, s, NULL);
+        VMIC_STORE(&v->slot_waiting, 1);
+        VMIC_FENCE();
+        if (VMIC_LOAD(&v->slot_state) == s)
+            vmic_futex_wait(&v->slot_state, s, NULL);
+        VMIC_STORE(&v->slot_waiting, 0);
     }
     VMIC_STORE(&v->slot_state, VMIC_PLUGIN_SLOT_EMPTY);
 }

@@ -63,6 +63,9 @@
 
 #define VMIC_PLUGIN_MAX_VCPUS 64u
 #define VMIC_PLUGIN_MAX_WATCHES 1024u
+/* Both sides spin this many times on a word before they sleep on it: a
+ * round trip between two running processes then needs no system call. */
+#define VMIC_PLUGIN_SPIN 2000u
 /* A power of two: the ring index is head & (records - 1), which stays in
  * bounds whatever a hostile client writes to tail. */
 #define VMIC_PLUGIN_RING_RECORDS 4096u
@@ -92,10 +95,11 @@ struct vmic_plugin_event {
  * thread only (plus the client), so vCPUs never contend. */
 struct vmic_plugin_vcpu {
     uint32_t slot_state;    /* [P][C] futex, enum vmic_plugin_slot_state */
-    uint32_t ring_full_waits; /* [P] how often this vCPU waited for room */
+    uint32_t slot_waiting;  /* [P] set while the vCPU sleeps on slot_state:
+                               the client's answer costs a wake-up only then */
     struct vmic_plugin_event slot; /* [P] the held event in sync mode */
     uint32_t head;          /* [P] futex: records appended (mod 2^32) */
-    uint32_t pad0;
+    uint32_t ring_full_waits; /* [P] how often this vCPU waited for room */
     uint8_t pad_head[64 - 8];    /* head and tail on their own cache lines */
     uint32_t tail;          /* [C] futex: records consumed (mod 2^32) */
     uint32_t producer_waiting; /* [P] set while the vCPU sleeps on tail */
