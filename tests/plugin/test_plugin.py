@@ -14,6 +14,10 @@ MTTCG) as vmic boot starts it, plus -plugin. Checked against the guest:
            its first event seen, within one second
   kill     the client SIGKILLed while it holds a vCPU: the guest goes on and
            finishes its loop (the plugin saw the pidfd close)
+  split    4.5 GiB guests (firmware only) on pc and q35: the plugin found
+           QEMU's mapping of the RAM file and splits it where QEMU does
+           ([0, 3 GiB) resp. [0, 2 GiB) below 4 GiB, as test_qemu_layout
+           checks against QEMU's own reads)
 
 usage: test_plugin.py VMIC PLUGIN PROBE FIXTURE_DIR [--smp N] [--loop N]
        (exit 77 = skipped: no QEMU or no fixture kernel)
@@ -215,6 +219,33 @@ def loop_under(args, guest, mode, va, pa, n):
     return out
 
 
+def check_split(args):
+    """The RAM split the plugin uses on big pc and q35 guests."""
+    for machine, low in (("pc", 3 << 30), ("q35", 2 << 30)):
+        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+        d = tempfile.mkdtemp(prefix="vmic-plugin.", dir=base)
+        ctl = os.path.join(d, "plugin.ctl")
+        r = subprocess.run([args.vmic, "boot", "--quiet", "--no-kernel", "--machine", machine,
+                            "-m", "4608", "--dir", d, "--", "-plugin",
+                            "%s,ram=%s/ram,ctl=%s,machine=%s" % (args.plugin, d, ctl, machine)],
+                           capture_output=True, text=True, timeout=120)
+        if check(r.returncode == 0, "split: %s booted with 4.5 GiB" % machine):
+            p = subprocess.Popen([args.probe, ctl, "--qmp", os.path.join(d, "qmp.sock")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            line = p.stdout.readline()
+            p.send_signal(signal.SIGINT)
+            p.communicate(timeout=30)
+            got = json.loads(line) if line.strip() else {}
+            check(got.get("ram_size") == 4608 << 20 and got.get("below_4g") == low,
+                  "split: %s: RAM file of %s bytes mapped, %s of it below 4 GiB (want 0x%x)"
+                  % (machine, got.get("ram_size"), hex(got.get("below_4g") or 0), low))
+        else:
+            log(r.stderr)
+        subprocess.run([args.vmic, "boot", "--stop", "qemu:" + d], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vmic")
@@ -231,6 +262,7 @@ def main():
         if not os.path.exists(os.path.join(args.fixture, f)):
             log("*** SKIP: no %s in %s (scripts/make-fixture.sh) ***" % (f, args.fixture))
             return 77
+    check_split(args)
     va, pa, fixture_pa = kernel_addresses(args.fixture)
     log("do_syscall_64: va 0x%x, pa 0x%x (nokaslr)" % (va, pa))
     guest = Guest(args, args.smp)
