@@ -94,10 +94,21 @@ int vp_client_attach(vp_client *c, const char *path, int timeout_ms)
         c->tail[i] = VMIC_LOAD(&c->vcpus[i].head); /* what came before is not ours */
 
     struct vmic_plugin_ctl *h = c->ctl;
+    /* A client that just detached or died is let go within the plugin's
+     * poll period: wait for that, not for a live one. */
+    int64_t end = now_ms() + timeout_ms;
+    uint32_t other;
+    while ((other = VMIC_LOAD(&h->attached_pid)) != 0) {
+        if (now_ms() >= end) {
+            munmap(m, c->size);
+            c->ctl = NULL;
+            return fail(EBUSY, "%s: another vmic (pid %u) is attached to this QEMU", path, other);
+        }
+        usleep(2000);
+    }
     VMIC_STORE(&h->client_pid, (uint32_t)getpid());
     uint32_t seq = __atomic_add_fetch(&h->attach_seq, 1, __ATOMIC_SEQ_CST);
     vmic_futex_wake(&h->attach_seq);
-    int64_t end = now_ms() + timeout_ms;
     for (;;) {
         uint32_t ack = VMIC_LOAD(&h->attach_ack);
         if (ack == seq)

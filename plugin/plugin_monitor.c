@@ -5,9 +5,10 @@
  * pidfd on it and acknowledges. While the client is attached it sleeps in
  * poll() on that pidfd, which becomes readable when the process exits for
  * any reason (SIGKILL included): then held vCPUs are released and later
- * events dropped. The poll also wakes every 100 ms to see a detach or a new
+ * events dropped. The poll also wakes every 20 ms to see a detach or another
  * attach request; that period only bounds how soon those are seen, a death
- * is seen at once.
+ * is seen at once. With no client it sleeps on attach_seq (100 ms at most,
+ * which bounds how soon an attach whose wake-up was missed is seen).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,13 +34,22 @@ static void client_gone(struct plugin *p)
     vp_release_waiters(p);
 }
 
-/* A (re)attach or detach request: the pid now in client_pid, 0 = detach. */
+/* An attach or detach request: the pid now in client_pid, 0 = detach. */
 static void handle_attach(struct plugin *p, uint32_t seq)
 {
     struct vmic_plugin_ctl *c = p->ctl;
-    if (__atomic_load_n(&p->alive, __ATOMIC_ACQUIRE))
-        client_gone(p);
     uint32_t pid = VMIC_LOAD(&c->client_pid);
+    bool alive = __atomic_load_n(&p->alive, __ATOMIC_ACQUIRE);
+    if (alive && pid != 0) {
+        /* One client at a time: a second vmic is told no (attached_pid
+         * stays the first one's), never given the first one's events. */
+        p->attach_seen = seq;
+        VMIC_STORE(&c->attach_ack, seq);
+        vmic_futex_wake(&c->attach_ack);
+        return;
+    }
+    if (alive)
+        client_gone(p);
     if (pid > 0 && pid < (1u << 22)) { /* pid_max is at most 2^22 */
         p->pidfd = pidfd_open_((pid_t)pid);
         if (p->pidfd >= 0) {
@@ -71,7 +81,7 @@ static void *monitor(void *arg)
             continue;
         }
         struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-        int r = poll(&pfd, 1, 100);
+        int r = poll(&pfd, 1, 20);
         if (r > 0 || (r < 0 && errno != EINTR))
             client_gone(p);
     }

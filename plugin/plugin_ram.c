@@ -37,6 +37,9 @@ static uint64_t pc_below_4g(uint64_t ram, bool q35)
 
 bool vp_ram_find(struct plugin *p)
 {
+    /* Translation asks for every instruction: no lock once found. */
+    if (__atomic_load_n(&p->ram_found, __ATOMIC_ACQUIRE))
+        return true;
     pthread_mutex_lock(&p->ram_lock);
     if (p->ram_found) {
         pthread_mutex_unlock(&p->ram_lock);
@@ -67,16 +70,16 @@ bool vp_ram_find(struct plugin *p)
     }
     fclose(f);
     p->nram = n;
-    p->ram_found = n > 0;
-    if (p->ram_found) {
+    if (n > 0) {
         p->ram_file_size = (uint64_t)want.st_size;
         if (!p->below_4g_given)
             p->below_4g = pc_below_4g(p->ram_file_size, p->q35);
         p->ctl->ram_size = p->ram_file_size;
         p->ctl->ram_below_4g = p->below_4g;
+        __atomic_store_n(&p->ram_found, true, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&p->ram_lock);
-    return p->ram_found;
+    return n > 0;
 }
 
 bool vp_host_to_pa(struct plugin *p, const void *host, uint64_t *pa)

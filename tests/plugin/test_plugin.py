@@ -12,6 +12,7 @@ MTTCG) as vmic boot starts it, plus -plugin. Checked against the guest:
            (plugin counter == client counter, no sequence gap, none dropped)
   latency  a watch added while the guest runs a busy loop is in force, and
            its first event seen, within one second
+  one      a second client is refused while one is attached
   kill     the client SIGKILLed while it holds a vCPU: the guest goes on and
            finishes its loop (the plugin saw the pidfd close)
   split    4.5 GiB guests (firmware only) on pc and q35: the plugin found
@@ -287,6 +288,11 @@ def main():
         probe = Probe(args, guest, "ring", va, pa)
         applied = probe.line(20)
         time.sleep(1.5)
+        # One client at a time: a second one is refused, the first goes on.
+        second = subprocess.run([args.probe, guest.ctl, "--watch", hex(pa)], capture_output=True,
+                                text=True, timeout=30)
+        check(second.returncode != 0 and "another vmic" in second.stderr,
+              "a second client is refused while one is attached: %s" % second.stderr.strip())
         out = probe.finish()
         if check(applied is not None and out is not None, "busy guest: the probe reported"):
             log("    watch applied in %.1f ms (%d kicks), first event after %.1f ms"
