@@ -22,6 +22,7 @@ import json
 import os
 import statistics
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tests", "plugin"))
@@ -68,7 +69,10 @@ def main():
     hot = [tp.kernel_addresses(args.fixture, name)[1] for name in HOT]
     rows = []
 
+    boots = {}
+    t0 = time.time()
     guest = tp.Guest(args, args.smp, plugin=False)
+    boots["untraced"] = time.time() - t0
     try:
         loop_times(guest, args.loop, 1)  # warm: the first run translates
         t = loop_times(guest, args.loop, args.runs)
@@ -76,7 +80,9 @@ def main():
     finally:
         guest.stop()
 
+    t0 = time.time()
     guest = tp.Guest(args, args.smp, plugin=True)
+    boots["plugin loaded, idle"] = time.time() - t0
     try:
         loop_times(guest, args.loop, 1)
         t = loop_times(guest, args.loop, args.runs)
@@ -97,7 +103,8 @@ def main():
         rate = "-" if events is None else "%.0f" % (events / secs)
         print("%-24s %9.3f %7.2f %10s %10s %5s" % (label, secs, secs / base, ev, rate,
                                                    "-" if lost is None else lost))
-    print(json.dumps({"rows": rows}))
+    print("boot to READY: %s" % ", ".join("%s %.1f s" % kv for kv in boots.items()))
+    print(json.dumps({"rows": rows, "boots": boots}))
     return 0
 
 
