@@ -242,7 +242,7 @@ int vp_client_poll(vp_client *c, struct vmic_plugin_event *ev, int max, int time
         for (uint32_t spin = 0; spin < VMIC_PLUGIN_SPIN && timeout_ms != 0; spin++) {
             if (VMIC_LOAD(&h->doorbell) != bell)
                 break;
-            vmic_cpu_relax();
+            vmic_spin_step(spin);
         }
         if (VMIC_LOAD(&h->doorbell) != bell)
             continue;

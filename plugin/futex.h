@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -29,8 +30,15 @@ static inline void vmic_futex_wake(uint32_t *word)
 #define VMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define VMIC_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
-static inline void vmic_cpu_relax(void)
+/* One step of a spin-wait. Every 128th step yields the CPU: on a loaded
+ * machine the other side may be waiting for this very core, and spinning
+ * through its time slice would only delay the answer being spun for. */
+static inline void vmic_spin_step(uint32_t i)
 {
+    if ((i & 127) == 127) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif

@@ -36,7 +36,7 @@ static void deliver_sync(struct plugin *p, struct vmic_plugin_vcpu *v,
     for (uint32_t spin = 0; spin < VMIC_PLUGIN_SPIN; spin++) {
         if (VMIC_LOAD(&v->slot_state) != VMIC_PLUGIN_SLOT_POSTED)
             break;
-        vmic_cpu_relax();
+        vmic_spin_step(spin);
     }
     for (;;) {
         uint32_t s = VMIC_LOAD(&v->slot_state);
