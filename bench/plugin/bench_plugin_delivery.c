@@ -1,0 +1,125 @@
+/*
+ * bench_plugin_delivery: the plugin's delivery path alone, without a guest.
+ *
+ * This process plays QEMU (the plugin's sources with tests/plugin's stand-in
+ * API) and calls the exec callback of one watched instruction as fast as it
+ * can; a forked child is vmic (plugin/client.c): it attaches, watches, takes
+ * every event and answers the sync ones. Events per second in sync mode
+ * (one round trip between the two processes per event) and ring mode (the
+ * vCPU waits only for room) are the plugin's ceiling; bench_plugin.py
+ * measures them on a live guest, where TCG sets the pace.
+ *
+ * usage: bench_plugin_delivery [EVENTS]
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "futex.h"
+#include "qemu_stub.h"
+
+#define ID 1
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int run_client(const char *ctl, enum vmic_plugin_mode mode, long n)
+{
+    vp_client c;
+    uint64_t pa = 0x1000;
+    if (vp_client_attach(&c, ctl, 5000) || vp_client_watch(&c, &pa, 1, mode, NULL, 10000, NULL, NULL)) {
+        fprintf(stderr, "client: %s\n", vp_client_error());
+        return 1;
+    }
+    static struct vmic_plugin_event ev[1024];
+    long got = 0;
+    while (got < n) {
+        int k = vp_client_poll(&c, ev, 1024, 5000);
+        if (k == 0) {
+            fprintf(stderr, "client: no event for 5 s after %ld\n", got);
+            return 1;
+        }
+        for (int i = 0; i < k; i++)
+            if (c.held[ev[i].vcpu])
+                vp_client_answer(&c, ev[i].vcpu);
+        got += k;
+    }
+    vp_client_detach(&c);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    char dir[] = "/dev/shm/vmic-bench-delivery.XXXXXX";
+    if (!mkdtemp(dir))
+        return perror("mkdtemp"), 1;
+    char ram_path[256], ctl_path[256], ram_arg[300], ctl_arg[300];
+    snprintf(ram_path, sizeof ram_path, "%s/ram", dir);
+    snprintf(ctl_path, sizeof ctl_path, "%s/ctl", dir);
+    snprintf(ram_arg, sizeof ram_arg, "ram=%s", ram_path);
+    snprintf(ctl_arg, sizeof ctl_arg, "ctl=%s", ctl_path);
+    int fd = open(ram_path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || ftruncate(fd, 1 << 20) != 0)
+        return perror(ram_path), 1;
+    char *ram = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    qemu_info_t info = {.version = {1, 1}, .system_emulation = true};
+    info.system.smp_vcpus = info.system.max_vcpus = 1;
+    char *args[] = {ram_arg, ctl_arg};
+    if (qemu_plugin_install(ID, &info, 2, args) != 0)
+        return fprintf(stderr, "install: %s\n", stub.last_message), 1;
+    fd = open(ctl_path, O_RDONLY);
+    struct vmic_plugin_ctl *ctl = mmap(NULL, sizeof *ctl, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+
+    struct qemu_plugin_tb tb = {.n = 1, .insn = {{0xffffffff81001000ull, ram + 0x1000}}};
+    const char *names[] = {"sync", "ring"};
+    int rc = 0;
+    for (int mode = 0; mode < 2 && rc == 0; mode++) {
+        uint32_t gen0 = VMIC_LOAD(&ctl->watch_gen);
+        pid_t child = fork();
+        if (child == 0)
+            _exit(run_client(ctl_path, (enum vmic_plugin_mode)mode, n));
+        /* Play the vCPU: idle callbacks until the child's watch is in. */
+        double end = now_s() + 10;
+        while (now_s() < end && !(VMIC_LOAD(&ctl->watch_gen) != gen0 &&
+                                  VMIC_LOAD(&ctl->watch_applied) == VMIC_LOAD(&ctl->watch_gen))) {
+            if (stub.idle)
+                stub.idle(ID, 0);
+            usleep(1000);
+        }
+        if (stub.trans)
+            stub.trans(ID, &tb);
+        if (stub.nexec != 1) {
+            fprintf(stderr, "%s: the watch was not applied\n", names[mode]);
+            kill(child, SIGKILL);
+            rc = 1;
+        } else {
+            double t0 = now_s();
+            for (long i = 0; i < n; i++)
+                stub.exec[0].cb(0, stub.exec[0].userdata);
+            double t = now_s() - t0;
+            printf("%s: %ld events in %.3f s: %.0f events/s\n", names[mode], n, t, (double)n / t);
+        }
+        int st;
+        waitpid(child, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            rc = 1;
+    }
+    stub.atexit(ID, NULL);
+    unlink(ram_path);
+    rmdir(dir);
+    return rc;
+}
