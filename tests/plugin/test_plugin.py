@@ -10,6 +10,8 @@ MTTCG) as vmic boot starts it, plus -plugin. Checked against the guest:
            do_syscall_64, each answered, none dropped
   ring     the same loop: every event the plugin made reached the client
            (plugin counter == client counter, no sequence gap, none dropped)
+  many     13 watches on hot kernel functions during the workload's script
+           (forks, threads, exec) and the loop, sync and ring: none lost
   latency  a watch added while the guest runs a busy loop is in force, and
            its first event seen, within one second (2 vCPUs: applied when
            the other idles; then a 1-vCPU boot: applied through the
@@ -222,6 +224,35 @@ def loop_under(args, guest, mode, va, pa, n):
     return out
 
 
+HOT = ["entry_SYSCALL_64", "do_syscall_64", "syscall_exit_to_user_mode", "__x64_sys_getpid",
+       "__x64_sys_openat", "__x64_sys_close", "kmem_cache_alloc", "kfree", "schedule",
+       "__x64_sys_clone", "__x64_sys_wait4", "__x64_sys_exit_group", "do_exit"]
+
+
+def many_watches(args, guest, va):
+    """Watches on hot kernel functions while the workload's script (forks,
+    threads, exec) runs on both vCPUs: in each mode every event the plugin
+    made reached the client, both vCPUs holding events at once in sync."""
+    pas = [kernel_addresses(args.fixture, name)[1] for name in HOT]
+    for mode in ("sync", "ring"):
+        probe = Probe(args, guest, mode, va, pas)
+        if not check(probe.line(20) is not None, "%s, %d watches: applied" % (mode, len(pas))):
+            probe.p.kill()
+            continue
+        start = guest.send("run plugin-" + mode)
+        rc, _ = guest.wait_idle("run plugin-" + mode, start, 300)
+        start = guest.send("loop %d" % args.loop)
+        rc2, _ = guest.wait_idle("loop %d" % args.loop, start, 300)
+        out = probe.finish()
+        check(rc is not None and rc2 == 0, "%s, %d watches: the workload ran" % (mode, len(pas)))
+        if check(out is not None, "%s, %d watches: the probe reported" % (mode, len(pas))):
+            log("    %s" % json.dumps(out))
+            check(out["plugin_dropped"] == 0 and out["gaps"] == 0 and
+                  out["plugin_events"] == out["received"] and out["received"] > 3 * args.loop,
+                  "%s, %d watches: %d events made, %d received, none lost (per vCPU %s)"
+                  % (mode, len(pas), out["plugin_events"], out["received"], out["vcpus"]))
+
+
 def busy_watch(args, guest, va, pa, second_client=False):
     """A watch added while the guest's loop runs: in force, and its first
     event seen, within a second."""
@@ -318,6 +349,7 @@ def main():
 
         loop_under(args, guest, "sync", va, pa, args.loop)
         loop_under(args, guest, "ring", va, pa, args.loop)
+        many_watches(args, guest, va)
 
         # A watch added on a busy guest (its loop runs; no plugin callback
         # at all is registered before the watch).
