@@ -165,19 +165,32 @@ int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plug
     VMIC_STORE(&h->mode, (uint32_t)mode);
     uint32_t gen = __atomic_add_fetch(&h->watch_gen, 1, __ATOMIC_SEQ_CST);
     int64_t start = now_ms(), end = start + timeout_ms, kick_at = start + 20;
+    vp_qmp_kick kick = {.fd = -1};
     for (;;) {
         uint32_t applied = VMIC_LOAD(&h->watch_applied);
-        if (applied == gen)
-            return 0;
         int64_t t = now_ms();
-        if (t >= end)
-            return fail(ETIMEDOUT, "the plugin did not apply the watches in %d ms", timeout_ms);
-        if (qmp_path && t >= kick_at) {
-            int r = vp_qmp_stop_cont(qmp_path);
+        /* A kick under way is seen through to cont's reply: QEMU drops the
+         * commands it has not run yet when the client hangs up, and a
+         * dropped cont would leave the guest paused. */
+        if (kick.fd < 0 && applied == gen)
+            return 0;
+        if (t >= end + (kick.fd >= 0 ? 5000 : 0)) {
+            vp_qmp_kick_close(&kick);
+            return fail(ETIMEDOUT, "the plugin did not apply the watches in %d ms%s", timeout_ms,
+                        applied == gen ? " (QMP stop/cont unanswered)" : "");
+        }
+        if (qmp_path && kick.fd < 0 && t >= kick_at && applied != gen) {
+            int r = vp_qmp_kick_start(&kick, qmp_path);
             if (r)
-                return r;
+                return fail(-r, "QMP %s: %s", qmp_path, strerror(-r));
             c->kicks++;
-            kick_at = now_ms() + 200;
+        }
+        if (kick.fd >= 0) {
+            int r = vp_qmp_kick_poll(&kick);
+            if (r < 0)
+                return fail(-r, "QMP stop/cont on %s failed", qmp_path);
+            if (r == 1)
+                kick_at = now_ms() + 200;
         }
         /* Events of the old set may arrive meanwhile: taken and answered
          * here, since a held vCPU would stall the reset. */

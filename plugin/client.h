@@ -15,6 +15,14 @@
 
 #include "vmic_plugin_abi.h"
 
+/* A QMP stop + cont under way (qmp_kick.c). */
+typedef struct vp_qmp_kick {
+    int fd;
+    int replies;
+    size_t have;
+    char buf[4096];
+} vp_qmp_kick;
+
 typedef struct vp_client {
     struct vmic_plugin_ctl *ctl;
     struct vmic_plugin_vcpu *vcpus;
@@ -58,7 +66,13 @@ void vp_client_answer(vp_client *c, uint32_t vcpu);
  * events - dropped == c->received means nothing was lost. */
 void vp_client_counters(const vp_client *c, uint64_t *events, uint64_t *dropped);
 
-/* QMP stop then cont (forces the idle and resume callbacks). */
+/* QMP stop then cont (forces the idle and resume callbacks), sent at once;
+ * the replies are read by vp_qmp_kick_poll (1 when both are in), so that the
+ * caller can answer held vCPUs meanwhile: QEMU's stop waits for them. */
+int vp_qmp_kick_start(vp_qmp_kick *k, const char *qmp_path);
+int vp_qmp_kick_poll(vp_qmp_kick *k);
+void vp_qmp_kick_close(vp_qmp_kick *k);
+/* The same, waiting for the replies (up to 5 s): only with no vCPU held. */
 int vp_qmp_stop_cont(const char *qmp_path);
 
 #endif

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,6 +69,10 @@ static void *monitor(void *arg)
 {
     struct plugin *p = arg;
     struct vmic_plugin_ctl *c = p->ctl;
+    /* QEMU's signals are QEMU's: none is handled on this thread. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     while (!__atomic_load_n(&p->stop_monitor, __ATOMIC_ACQUIRE)) {
         uint32_t seq = VMIC_LOAD(&c->attach_seq);
         if (seq != p->attach_seen) {

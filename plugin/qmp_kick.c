@@ -2,7 +2,13 @@
  * QMP stop + cont: the one way to make a busy guest's vCPUs run a plugin
  * callback (idle on stop, resume on cont) when none is registered on the
  * code they run. The plugin applies a new watch set from those callbacks.
- * QEMU serves one QMP client at a time, so the connection is closed at once.
+ *
+ * Asynchronous on purpose: QEMU's stop waits until every vCPU has stopped,
+ * and a vCPU held in a sync event stops only once the client answers it. A
+ * client blocked on the stop's reply would never answer: so the commands
+ * are sent at once and their replies read while the caller goes on taking
+ * and answering events. QEMU serves one QMP client at a time, so the
+ * connection is closed as soon as both replies are in.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,81 +17,92 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
 
-/* Reads until a line holding "return" or "error" (events are skipped);
- * 0 for a return. */
-static int reply(int fd, char *buf, size_t size, size_t *have)
+int vp_qmp_kick_start(vp_qmp_kick *k, const char *qmp_path)
 {
-    for (;;) {
-        char *nl;
-        while ((nl = memchr(buf, '\n', *have))) {
-            size_t len = (size_t)(nl - buf) + 1;
-            nl[0] = 0;
-            int r = strstr(buf, "\"return\"") ? 0 : strstr(buf, "\"error\"") ? -EIO : 1;
-            memmove(buf, buf + len, *have - len);
-            *have -= len;
-            if (r <= 0)
-                return r;
-        }
-        if (*have >= size - 1)
-            *have = 0; /* a line longer than we care about: skipped */
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) <= 0)
-            return -ETIMEDOUT;
-        ssize_t n = read(fd, buf + *have, size - 1 - *have);
-        if (n <= 0)
-            return -EIO;
-        *have += (size_t)n;
-    }
-}
-
-int vp_qmp_stop_cont(const char *qmp_path)
-{
+    memset(k, 0, sizeof *k);
+    k->fd = -1;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(qmp_path) >= sizeof a.sun_path)
         return -ENAMETOOLONG;
     strcpy(a.sun_path, qmp_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         int err = errno;
-        if (fd >= 0)
-            close(fd);
+        close(fd);
         return -err;
     }
-    char buf[8192];
-    size_t have = 0;
-    /* The greeting has neither key: wait for its line, then the commands. */
-    int r = 0;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (!memchr(buf, '\n', have) && r == 0) {
-        if (poll(&p, 1, 5000) <= 0) {
-            r = -ETIMEDOUT;
-            break;
+    /* QEMU reads them after its greeting, in order. */
+    static const char cmds[] = "{\"execute\":\"qmp_capabilities\"}\n"
+                               "{\"execute\":\"stop\"}\n"
+                               "{\"execute\":\"cont\"}\n";
+    if (write(fd, cmds, sizeof cmds - 1) != (ssize_t)(sizeof cmds - 1)) {
+        close(fd);
+        return -EIO;
+    }
+    k->fd = fd;
+    return 0;
+}
+
+/* 1 once the three replies are in, 0 while waiting, < 0 on an error. */
+int vp_qmp_kick_poll(vp_qmp_kick *k)
+{
+    if (k->fd < 0)
+        return -EBADF;
+    for (;;) {
+        char *nl;
+        while ((nl = memchr(k->buf, '\n', k->have))) {
+            size_t len = (size_t)(nl - k->buf) + 1;
+            *nl = 0;
+            if (strstr(k->buf, "\"error\"")) {
+                vp_qmp_kick_close(k);
+                return -EIO;
+            }
+            if (strstr(k->buf, "\"return\"") && ++k->replies == 3) {
+                vp_qmp_kick_close(k);
+                return 1;
+            }
+            memmove(k->buf, k->buf + len, k->have - len);
+            k->have -= len;
         }
-        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-        if (n <= 0)
-            r = -EIO;
-        else
-            have += (size_t)n;
+        if (k->have >= sizeof k->buf - 1)
+            k->have = 0; /* a line longer than we care about (an event): skipped */
+        ssize_t n = read(k->fd, k->buf + k->have, sizeof k->buf - 1 - k->have);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return 0;
+        if (n <= 0) {
+            vp_qmp_kick_close(k);
+            return -EIO;
+        }
+        k->have += (size_t)n;
+    }
+}
+
+void vp_qmp_kick_close(vp_qmp_kick *k)
+{
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
+}
+
+int vp_qmp_stop_cont(const char *qmp_path)
+{
+    vp_qmp_kick k;
+    int r = vp_qmp_kick_start(&k, qmp_path);
+    for (int i = 0; r == 0 && i < 5000; i++) {
+        struct pollfd p = {.fd = k.fd, .events = POLLIN};
+        poll(&p, 1, 1);
+        r = vp_qmp_kick_poll(&k);
     }
     if (r == 0) {
-        char *nl = memchr(buf, '\n', have);
-        size_t len = (size_t)(nl - buf) + 1;
-        memmove(buf, buf + len, have - len);
-        have -= len;
+        vp_qmp_kick_close(&k);
+        r = -ETIMEDOUT;
     }
-    const char *cmds[] = {"{\"execute\":\"qmp_capabilities\"}\n", "{\"execute\":\"stop\"}\n",
-                          "{\"execute\":\"cont\"}\n"};
-    for (int i = 0; i < 3 && r == 0; i++) {
-        size_t len = strlen(cmds[i]);
-        if (write(fd, cmds[i], len) != (ssize_t)len)
-            r = -EIO;
-        else
-            r = reply(fd, buf, sizeof buf, &have);
-    }
-    close(fd);
-    return r;
+    return r < 0 ? r : 0;
 }

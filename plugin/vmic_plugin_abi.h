@@ -46,6 +46,8 @@
  *           Either way the plugin increments doorbell and wakes it when
  *           client_sleeping is set, so one client thread can sleep on one
  *           word for all vCPUs.
+ *           A held vCPU holds QEMU too: a reset, a QMP stop and QEMU's
+ *           own quit all wait until it is answered or its client dies.
  *  detach   [C] writes client_pid = 0 and increments attach_seq; or dies.
  *           The plugin then releases held vCPUs, drops (and counts) what
  *           comes until watches are gone, and resets to no callbacks.

@@ -152,6 +152,24 @@ class Guest:
             except OSError:
                 pass
 
+    def running(self):
+        """QEMU's own word on whether the guest runs (never left paused)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.qmp)
+        f = s.makefile("rw")
+        f.readline()
+        reply = {}
+        for c in ("qmp_capabilities", "query-status"):
+            f.write(json.dumps({"execute": c}) + "\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "return" in reply or "error" in reply:
+                    break
+        s.close()
+        return reply.get("return", {}).get("running") is True
+
     def stop(self):
         try:
             self.port.close()
@@ -285,6 +303,7 @@ def busy_one_vcpu(args, va, pa):
         applied = busy_watch(args, guest, va, pa)
         check(applied is not None and applied["kicks"] >= 1,
               "busy guest, 1 vCPU: the watch needed QMP stop + cont")
+        check(guest.running(), "busy guest, 1 vCPU: the guest runs after the kicks")
         guest.wait_idle("loop %d" % (100 * args.loop), start, 300)
     finally:
         guest.stop()
@@ -379,6 +398,7 @@ def main():
         # A client after the dead one attaches, and the plugin counted drops
         # only for the dead one.
         out = loop_under(args, guest, "ring", va, pa, 100)
+        check(guest.running(), "the guest runs at the end (no kick left it paused)")
     except Exception:
         guest.show_logs()
         guest.stop()
