@@ -151,6 +151,29 @@ void vp_client_detach(vp_client *c)
     c->ctl = NULL;
 }
 
+static int take(vp_client *c, struct vmic_plugin_event *ev, int max);
+
+/* Everything ready now to fn, held vCPUs answered. A scan that finds
+ * fewer than it could take has emptied every ring; the round limit (every
+ * ring full, twice) keeps a guest that keeps producing from holding the
+ * caller here. */
+static void drain(vp_client *c, vp_event_fn *fn, void *arg)
+{
+    struct vmic_plugin_event ev[64];
+    for (uint32_t round = 0; round < 2 * VMIC_PLUGIN_MAX_VCPUS * VMIC_PLUGIN_RING_RECORDS / 64;
+         round++) {
+        int k = take(c, ev, 64);
+        for (int i = 0; i < k; i++) {
+            if (fn)
+                fn(arg, &ev[i]);
+            if (c->held[ev[i].vcpu])
+                vp_client_answer(c, ev[i].vcpu);
+        }
+        if (k < 64)
+            break;
+    }
+}
+
 int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plugin_mode mode,
                     const char *qmp_path, int timeout_ms, vp_event_fn *fn, void *arg)
 {
@@ -172,8 +195,13 @@ int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plug
         /* A kick under way is seen through to cont's reply: QEMU drops the
          * commands it has not run yet when the client hangs up, and a
          * dropped cont would leave the guest paused. */
-        if (kick.fd < 0 && applied == gen)
+        if (kick.fd < 0 && applied == gen) {
+            /* What the old set made before its reset is in the rings now
+             * (the reset ran with every vCPU out of its callbacks): taken
+             * here too, or its last records would be left behind. */
+            drain(c, fn, arg);
             return 0;
+        }
         if (t >= end + (kick.fd >= 0 ? 5000 : 0)) {
             vp_qmp_kick_close(&kick);
             return fail(ETIMEDOUT, "the plugin did not apply the watches in %d ms%s", timeout_ms,
@@ -194,14 +222,7 @@ int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plug
         }
         /* Events of the old set may arrive meanwhile: taken and answered
          * here, since a held vCPU would stall the reset. */
-        struct vmic_plugin_event ev[64];
-        int k = vp_client_poll(c, ev, 64, 0);
-        for (int i = 0; i < k; i++) {
-            if (fn)
-                fn(arg, &ev[i]);
-            if (c->held[ev[i].vcpu])
-                vp_client_answer(c, ev[i].vcpu);
-        }
+        drain(c, fn, arg);
         struct timespec ts = ms(5);
         vmic_futex_wait(&h->watch_applied, applied, &ts);
     }
