@@ -194,6 +194,11 @@ vmic_status vmic_mock_set_regs(vmic_mock *m, vmic_vcpu_t vcpu, const vmic_amd64_
     return mock_set_regs_op(&m->base, vcpu, regs);
 }
 
+vmic_status vmic_mock_get_regs(vmic_mock *m, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs)
+{
+    return mock_get_regs(&m->base, vcpu, regs);
+}
+
 vmic_view_t vmic_mock_vcpu_view(vmic_mock *m, vmic_vcpu_t vcpu)
 {
     mock_lock(m);

@@ -194,15 +194,22 @@ vmic_status mock_deliver(vmic_mock *m, vmic_event_t *ev, vmic_event_response_t *
     ev->regs.rip = rip;
     memset(resp, 0, sizeof *resp);
     resp->action = VMIC_ACTION_CONTINUE;
-    m->stats.events++;
     vmic_event_sink_t sink = m->sink;
 
     mock_unlock(m);
     bool taken = sink.deliver(sink.ctx, ev, resp);
     mock_lock(m);
 
-    m->records[m->nrecords++] = (vmic_mock_record_t){.event = *ev, .response = *resp};
-    if (!taken)
+    /* Only events a handler answered are records: one the session refused
+     * (it is ending) has no response. */
+    m->stats.events += taken;
+    if (taken)
+        m->records[m->nrecords++] = (vmic_mock_record_t){.event = *ev, .response = *resp};
+    else
+        m->stats.refused++;
+    /* A vCPU stopped at an event stays stopped while the guest is paused:
+     * the session's end pauses it, undoes everything, and detaches. */
+    if (!taken || !mock_guest_may_run(m))
         return vmic_fail(VMIC_E_INTERRUPTED, "mock: the session stopped taking events");
     if (resp->set_regs)
         c->regs = resp->regs;

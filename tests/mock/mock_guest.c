@@ -118,7 +118,7 @@ static vmic_status complete(vmic_mock *m, const insn *i)
     if (s)
         return s;
     if (resp.set_view)
-        c->view = resp.view;
+        mock_move_vcpu(m, c, resp.view);
     c->step = resp.action == VMIC_ACTION_SINGLESTEP;
     return VMIC_OK;
 }
@@ -138,10 +138,7 @@ static vmic_status fast_step(vmic_mock *m, insn *i, vmic_view_t back, vmic_view_
     if (o == GUEST_INT3)
         m->stats.guest_int3s++;
     perform(m, i, step, pa);
-    /* Back to the event's view -- or view 0 if a callback destroyed it
-     * meanwhile, where destroying a view sends its vCPUs. */
-    c->view = mock_view_live(m, back) == VMIC_OK ? back : VMIC_VIEW_DEFAULT;
-    vmic_clear_error();
+    mock_move_vcpu(m, c, back); /* back to the event's view, if it still exists */
     m->stats.executed++;
     c->regs.rip = i->rip + INSN_LEN;
     return VMIC_OK;
@@ -183,13 +180,13 @@ static vmic_status run(vmic_mock *m, insn *i)
             return s;
         vmic_view_t next = resp.set_view ? resp.view : view;
         if (resp.set_regs && resp.regs.rip != i->rip) {
-            c->view = next; /* the handler sent the vCPU elsewhere: this one never runs */
+            mock_move_vcpu(m, c, next); /* the handler sent the vCPU elsewhere: this one never runs */
             return VMIC_OK;
         }
         switch (resp.action) {
         case VMIC_ACTION_CONTINUE:
         case VMIC_ACTION_SINGLESTEP:
-            c->view = next;
+            mock_move_vcpu(m, c, next);
             c->step = resp.action == VMIC_ACTION_SINGLESTEP;
             if (o == STOPS_INT3)
                 continue; /* RIP is still at the INT3: it runs again */
@@ -199,15 +196,15 @@ static vmic_status run(vmic_mock *m, insn *i)
         case VMIC_ACTION_EMULATE:
             m->stats.emulated++;
             perform(m, i, view, pa);
-            c->view = next;
+            mock_move_vcpu(m, c, next);
             return complete(m, i);
         case VMIC_ACTION_DENY:
             m->stats.denied++;
-            c->view = next;
+            mock_move_vcpu(m, c, next);
             return complete(m, i);
         case VMIC_ACTION_REINJECT_INTERRUPT:
             m->stats.guest_int3s++;
-            c->view = next;
+            mock_move_vcpu(m, c, next);
             return complete(m, i);
         }
         return vmic_fail(VMIC_E_INVAL, "mock: no action %d", (int)resp.action);
@@ -267,7 +264,7 @@ vmic_status vmic_mock_inject(vmic_mock *m, const vmic_event_t *ev, vmic_event_re
                                           : vmic_fail(VMIC_E_INTERRUPTED, "mock: stopped");
     if (s == VMIC_OK) {
         if (r.set_view)
-            c->view = r.view;
+            mock_move_vcpu(m, c, r.view);
         c->step = r.action == VMIC_ACTION_SINGLESTEP;
         if (resp)
             *resp = r;

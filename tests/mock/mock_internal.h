@@ -91,6 +91,9 @@ vmic_status mock_views_init(vmic_mock *m);
 void mock_views_free(vmic_mock *m);
 void mock_views_reset(vmic_mock *m);
 vmic_status mock_view_live(const vmic_mock *m, vmic_view_t view);
+/* Moves a vCPU to view, or to view 0 if view is gone (a callback or the
+ * session's end destroyed it while the vCPU was stopped). */
+void mock_move_vcpu(vmic_mock *m, mock_vcpu *c, vmic_view_t view);
 /* The frame a vCPU in view reaches at gfn, or UINT64_MAX outside memory. */
 uint64_t mock_frame(const vmic_mock *m, vmic_view_t view, uint64_t gfn);
 vmic_access_t mock_access(const vmic_mock *m, vmic_view_t view, uint64_t gfn);

@@ -56,6 +56,11 @@ vmic_status mock_view_live(const vmic_mock *m, vmic_view_t view)
     return VMIC_OK;
 }
 
+void mock_move_vcpu(vmic_mock *m, mock_vcpu *c, vmic_view_t view)
+{
+    c->view = view < MOCK_MAX_VIEWS && m->views[view].live ? view : VMIC_VIEW_DEFAULT;
+}
+
 static vmic_status gfn_in_memory(const vmic_mock *m, uint64_t gfn)
 {
     if (gfn >= m->npages)

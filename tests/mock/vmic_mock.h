@@ -51,6 +51,7 @@ uint8_t *vmic_mock_memory(vmic_mock *m);
 vmic_gfn_t vmic_mock_first_spare(vmic_mock *m);
 /* A vCPU's registers, set before a session (or from the guest function). */
 vmic_status vmic_mock_set_regs(vmic_mock *m, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
+vmic_status vmic_mock_get_regs(vmic_mock *m, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
 /* The view a vCPU runs in now. */
 vmic_view_t vmic_mock_vcpu_view(vmic_mock *m, vmic_vcpu_t vcpu);
 /* What a vCPU in `view` sees at pa (remaps applied, access ignored). */
@@ -88,13 +89,14 @@ typedef struct vmic_mock_record {
     vmic_event_response_t response;
 } vmic_mock_record_t;
 
-/* Every event delivered since open (or the last clear), in order. */
+/* Every event a handler answered since open (or the last clear), in order. */
 size_t vmic_mock_records(vmic_mock *m, const vmic_mock_record_t **out);
 void vmic_mock_clear_records(vmic_mock *m);
 
 typedef struct vmic_mock_stats {
     uint64_t reads, writes;          /* read/write operations from the core */
-    uint64_t events;                 /* delivered to the sink */
+    uint64_t events;                 /* delivered to the sink and answered */
+    uint64_t refused;                /* the sink refused: its session was ending */
     uint64_t executed;               /* guest instructions completed */
     uint64_t guest_int3s;            /* INT3s the guest's own handler took */
     uint64_t denied;                 /* instructions a Deny dropped */
