@@ -36,6 +36,22 @@
 #define NOP 0x90
 #define PTE(pa) ((pa) | 3ull)    /* present, writable */
 
+/* A step of a guest script (it runs on the mock's vCPU thread, where a
+ * CHECK cannot stop the test): the first failure is kept, with its message
+ * (vmic's messages are per thread), and the script's later steps are
+ * skipped. CHECK_GUEST asserts on it from the test's thread. */
+static char guest_errmsg[512];
+
+#define STEP(r, call)                                                          \
+    do {                                                                       \
+        if ((r)->guest_status == VMIC_OK && ((r)->guest_status = (call)))      \
+            snprintf(guest_errmsg, sizeof guest_errmsg, "%s", vmic_errmsg());  \
+    } while (0)
+
+#define CHECK_GUEST(st)                                                        \
+    CHECK_MSG((st) == VMIC_OK, "the guest's script: %s: %s", vmic_status_name(st), \
+              guest_errmsg)
+
 typedef struct mock_vm {
     vmic_core *core;
     vmic_mock *mock;

@@ -55,13 +55,6 @@ static vmic_breakpoint_t bp_at(uint64_t va)
     return (vmic_breakpoint_t){.va = vmic_va(va), .root = vmic_pa(ROOT), .key = 5, .tag = 9};
 }
 
-/* The guest's steps: each stops the script at its first failure. */
-#define STEP(r, call)                                                          \
-    do {                                                                       \
-        if ((r)->guest_status == VMIC_OK)                                      \
-            (r)->guest_status = (call);                                        \
-    } while (0)
-
 static vmic_status run_guest(run_log *r, vmic_mock_guest_fn fn)
 {
     vmic_bpm_handler_t h = {.on_hit = on_hit, .on_page = on_page, .arg = r};
@@ -192,7 +185,7 @@ static void test_breakpoint_hit(void)
     CHECK_OK(vmic_bpm_insert(r.bpm, &bp));
     CHECK(vmic_bpm_own_view(r.bpm, &own));
     CHECK_OK(run_guest(&r, guest_hits));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
 
     const vmic_mock_record_t *rec = records(&vm, &n);
     CHECK_EQ(n, 3);
@@ -252,7 +245,7 @@ static void test_visible_shadow(void)
     vmic_breakpoint_t bp = bp_at(BP_VA);
     CHECK_OK(vmic_bpm_insert(r.bpm, &bp));
     CHECK_OK(run_guest(&r, guest_reads));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
     CHECK_EQ(r.loaded, 0xcc);
     const vmic_mock_record_t *rec = records(&vm, &n);
     CHECK_EQ(n, 1);
@@ -291,7 +284,7 @@ static void test_write_through(void)
     CHECK_OK(vmic_bpm_insert(r.bpm, &bp));
     CHECK(vmic_bpm_own_view(r.bpm, &own));
     CHECK_OK(run_guest(&r, guest_writes_code));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
     const vmic_mock_record_t *rec = records(&vm, &n);
     CHECK_EQ(n, 3);
     CHECK_EQ(rec[0].event.kind, VMIC_EVENT_MEMORY_ACCESS);
@@ -340,7 +333,7 @@ static void test_memory_tap_hits(void)
     CHECK_OK(vmic_bpm_insert(r.bpm, &bp));
     CHECK(vmic_bpm_own_view(r.bpm, &own));
     CHECK_OK(run_guest(&r, guest_memory_tap));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
     const vmic_mock_record_t *rec = records(&vm, &n);
     CHECK_EQ(n, 2); /* the reads and writes raise none */
     for (size_t i = 0; i < 2; i++) {
@@ -384,7 +377,7 @@ static void test_remove_in_hit(void)
     vmic_breakpoint_t bp = bp_at(BP_VA);
     CHECK_OK(vmic_bpm_insert(r.bpm, &bp));
     CHECK_OK(run_guest(&r, guest_hits_twice));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
     records(&vm, &n);
     CHECK_EQ(n, 1);
     CHECK_EQ(r.nhits, 1);
@@ -443,7 +436,7 @@ static void follow(vmic_tap_kind kind)
     CHECK(!st.active); /* pending: DYN_VA is not mapped */
     CHECK_EQ(vmic_bpm_stats(r.bpm).taps, 0);
     CHECK_OK(run_guest(&r, guest_maps));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
 
     CHECK(active_at[0] && pa_at[0] == PAGE_A + 0x40);
     CHECK(active_at[1] && pa_at[1] == PAGE_B + 0x40);

@@ -48,12 +48,6 @@ static vmic_status on_event(vmic_core *core, const vmic_event_t *ev, vmic_event_
     return VMIC_OK;
 }
 
-#define STEP(r, call)                                                          \
-    do {                                                                       \
-        if ((r)->guest_status == VMIC_OK)                                      \
-            (r)->guest_status = (call);                                        \
-    } while (0)
-
 /* Events no breakpoint explains, straight into the sink. */
 static void guest_foreign(vmic_mock *m, void *arg)
 {
@@ -101,7 +95,7 @@ static void test_not_the_managers(void)
     CHECK_OK(mock_vm_open(&vm, NULL));
     CHECK_OK(open_manager(&vm, &r));
     CHECK_OK(run_session(&vm, &r, guest_foreign));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
     CHECK_EQ(r.hits, 0);
     /* The MSR write and the #PF reach on_event as Continue; the INT3 too,
      * already answered ReinjectInterrupt (the guest's own). */
@@ -149,7 +143,7 @@ static void test_hit_moves_rip(void)
     CHECK_OK(mock_vm_open(&vm, NULL));
     CHECK_OK(open_manager(&vm, &r));
     CHECK_OK(run_session(&vm, &r, guest_hit_regs));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
     CHECK_EQ(r.hits, 1);
     CHECK_EQ(vmic_mock_records(vm.mock, &rec), 1);
     CHECK_EQ(rec[0].response.action, VMIC_ACTION_CONTINUE);

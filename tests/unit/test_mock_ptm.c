@@ -163,12 +163,6 @@ static vmic_status on_event(vmic_core *core, const vmic_event_t *ev, vmic_event_
     return VMIC_OK;
 }
 
-#define STEP(r, call)                                                          \
-    do {                                                                       \
-        if ((r)->guest_status == VMIC_OK)                                      \
-            (r)->guest_status = (call);                                        \
-    } while (0)
-
 static void guest(vmic_mock *m, void *arg)
 {
     ptm_run *r = arg;
@@ -196,7 +190,7 @@ static void test_guest_writes(void)
     vmic_event_handler_t h = {.on_event = on_event, .arg = &r};
     vmic_mock_set_guest(vm.mock, guest, &r);
     CHECK_OK(vmic_run_events(vm.core, &h, 0));
-    CHECK_OK(r.guest_status);
+    CHECK_GUEST(r.guest_status);
     /* Only PT[2] and PT[5] are writes to a watched table (PT2 is not one
      * yet): each is a write event answered Singlestep, then its step. */
     n = vmic_mock_records(vm.mock, &rec);
