@@ -187,7 +187,9 @@ static vmic_status run(vmic_mock *m, insn *i)
         case VMIC_ACTION_CONTINUE:
         case VMIC_ACTION_SINGLESTEP:
             mock_move_vcpu(m, c, next);
-            c->step = resp.action == VMIC_ACTION_SINGLESTEP;
+            /* A step asked for before stays asked for (the monitor trap
+             * flag is still set). */
+            c->step = c->step || resp.action == VMIC_ACTION_SINGLESTEP;
             if (o == STOPS_INT3)
                 continue; /* RIP is still at the INT3: it runs again */
             return proceed(m, i, next);
@@ -265,7 +267,7 @@ vmic_status vmic_mock_inject(vmic_mock *m, const vmic_event_t *ev, vmic_event_re
     if (s == VMIC_OK) {
         if (r.set_view)
             mock_move_vcpu(m, c, r.view);
-        c->step = r.action == VMIC_ACTION_SINGLESTEP;
+        c->step = c->step || r.action == VMIC_ACTION_SINGLESTEP;
         if (resp)
             *resp = r;
     }
