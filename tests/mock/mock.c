@@ -111,6 +111,7 @@ static const vmic_driver_ops_t mock_ops = {
     .monitor = mock_monitor,
     .guest_state = mock_guest_state,
     .reset_events = mock_reset_events,
+    .set_hw_breakpoint = mock_set_hw_breakpoint,
     .create_view = mock_create_view,
     .destroy_view = mock_destroy_view,
     .switch_view = mock_switch_view,
@@ -125,7 +126,7 @@ static const vmic_driver_ops_t mock_ops = {
 #define MOCK_CAPS                                                                  \
     (VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS |  \
      VMIC_CAP_PAUSE | VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_SINGLESTEP |       \
-     VMIC_CAP_SW_BREAKPOINT)
+     VMIC_CAP_SW_BREAKPOINT | VMIC_CAP_HW_BREAKPOINT)
 
 static void publish(vmic_mock *m)
 {
@@ -235,6 +236,9 @@ vmic_mock_stats_t vmic_mock_stats(vmic_mock *m)
     for (size_t i = 0; i < m->opt.spare_pages; i++)
         st.spare_in_use += m->spare_used[i];
     st.int3_monitor = m->int3_monitor;
+    st.hw_breakpoints = 0;
+    for (size_t i = 0; i < MOCK_HW_SLOTS; i++)
+        st.hw_breakpoints += m->hw_used[i];
     mock_unlock(m);
     return st;
 }

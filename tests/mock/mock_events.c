@@ -141,11 +141,46 @@ vmic_status mock_monitor(vmic_driver *d, const vmic_monitor_t *mon, bool enable)
     return s;
 }
 
+int mock_hw_slot(const vmic_mock *m, uint64_t va)
+{
+    for (int i = 0; i < MOCK_HW_SLOTS; i++)
+        if (m->hw_used[i] && m->hw_va[i] == va)
+            return i;
+    return -1;
+}
+
+vmic_status mock_set_hw_breakpoint(vmic_driver *d, vmic_va_t va, bool enable)
+{
+    vmic_mock *m = mock_from(d);
+    vmic_status s = VMIC_OK;
+    mock_lock(m);
+    int slot = mock_hw_slot(m, va.addr);
+    if (!enable && slot < 0)
+        s = vmic_fail(VMIC_E_NOTFOUND, "mock: no debug-register breakpoint at va 0x%llx",
+                      (unsigned long long)va.addr);
+    else if (!enable)
+        m->hw_used[slot] = false;
+    else if (slot < 0) {
+        for (slot = 0; slot < MOCK_HW_SLOTS && m->hw_used[slot]; slot++)
+            ;
+        if (slot == MOCK_HW_SLOTS)
+            s = vmic_fail(VMIC_E_RANGE, "mock: all %d debug registers are in use",
+                          MOCK_HW_SLOTS);
+        else {
+            m->hw_used[slot] = true;
+            m->hw_va[slot] = va.addr;
+        }
+    }
+    mock_unlock(m);
+    return s;
+}
+
 vmic_status mock_reset_events(vmic_driver *d)
 {
     vmic_mock *m = mock_from(d);
     mock_lock(m);
     mock_views_reset(m);
+    memset(m->hw_used, 0, sizeof m->hw_used);
     m->int3_monitor = false;
     for (size_t i = 0; i < MOCK_MAX_VCPUS; i++)
         m->vcpus[i].step = false;

@@ -23,11 +23,13 @@ typedef struct insn {
     uint64_t va;             /* exec: rip */
     uint8_t size;
     uint64_t value;          /* store: written; load: read */
+    bool past_hw;            /* its debug-register breakpoint was reported */
 } insn;
 
 /* How an instruction fares in a view. */
 typedef enum outcome {
     RUNS = 0,                /* nothing stops it */
+    STOPS_HW,                /* a debug-register breakpoint at its va */
     STOPS_ACCESS,            /* the view forbids the access */
     STOPS_INT3,              /* an INT3 under the monitor */
     GUEST_INT3,              /* an INT3 nobody monitors: the guest's #BP handler */
@@ -55,7 +57,9 @@ static vmic_status judge(vmic_mock *m, const insn *i, vmic_view_t view, uint64_t
                          (unsigned long long)cr3);
     if (i->kind != INSN_EXEC && vmic_page_offset(*pa) + i->size > VMIC_PAGE_SIZE)
         return vmic_fail(VMIC_E_INVAL, "mock: an access across pages is not modelled");
-    if (!(mock_access(m, view, *pa >> VMIC_PAGE_SHIFT) & needed(i)))
+    if (i->kind == INSN_EXEC && !i->past_hw && mock_hw_slot(m, i->va) >= 0)
+        *out = STOPS_HW; /* an instruction breakpoint comes before the fetch */
+    else if (!(mock_access(m, view, *pa >> VMIC_PAGE_SHIFT) & needed(i)))
         *out = STOPS_ACCESS;
     else if (i->kind == INSN_EXEC && *host_of(m, view, *pa) == INT3)
         *out = m->int3_monitor ? STOPS_INT3 : GUEST_INT3;
@@ -75,10 +79,17 @@ static void perform(vmic_mock *m, insn *i, vmic_view_t view, uint64_t pa)
     }
 }
 
-static vmic_event_t event_of(const insn *i, outcome o, uint64_t pa)
+static vmic_event_t event_of(const vmic_mock *m, const insn *i, outcome o, uint64_t pa)
 {
     vmic_event_t ev = {.vcpu = i->vcpu};
     ev.regs.rip = i->rip;
+    if (o == STOPS_HW) {
+        ev.kind = VMIC_EVENT_BREAKPOINT;
+        ev.breakpoint.va = vmic_va(i->va);
+        ev.breakpoint.pa = vmic_pa(pa);
+        ev.breakpoint.slot = (uint8_t)mock_hw_slot(m, i->va);
+        return ev;
+    }
     if (o == STOPS_INT3) {
         ev.kind = VMIC_EVENT_INTERRUPT;
         ev.interrupt.vector = 3;
@@ -132,7 +143,7 @@ static vmic_status fast_step(vmic_mock *m, insn *i, vmic_view_t back, vmic_view_
     vmic_status s = judge(m, i, step, &pa, &o);
     if (s)
         return s;
-    if (o == STOPS_ACCESS || o == STOPS_INT3)
+    if (o != RUNS && o != GUEST_INT3)
         return vmic_fail(VMIC_E_INTERNAL, "mock: FastSinglestep into view %u stops again at "
                          "va 0x%llx", step, (unsigned long long)i->va);
     if (o == GUEST_INT3)
@@ -174,7 +185,7 @@ static vmic_status run(vmic_mock *m, insn *i)
             perform(m, i, view, pa);
             return complete(m, i);
         }
-        vmic_event_t ev = event_of(i, o, pa);
+        vmic_event_t ev = event_of(m, i, o, pa);
         vmic_event_response_t resp;
         if ((s = mock_deliver(m, &ev, &resp)))
             return s;
@@ -190,10 +201,15 @@ static vmic_status run(vmic_mock *m, insn *i)
             /* A step asked for before stays asked for (the monitor trap
              * flag is still set). */
             c->step = c->step || resp.action == VMIC_ACTION_SINGLESTEP;
+            if (o == STOPS_HW) {
+                i->past_hw = true; /* the driver steps over with that slot off */
+                continue;
+            }
             if (o == STOPS_INT3)
                 continue; /* RIP is still at the INT3: it runs again */
             return proceed(m, i, next);
         case VMIC_ACTION_FAST_SINGLESTEP:
+            i->past_hw = true;
             return fast_step(m, i, view, next);
         case VMIC_ACTION_EMULATE:
             m->stats.emulated++;

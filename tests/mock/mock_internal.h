@@ -10,6 +10,7 @@
 #define MOCK_MAX_VCPUS 8
 #define MOCK_MAX_VIEWS 16
 #define MOCK_RETRIES 4       /* an instruction retried more often is stuck */
+#define MOCK_HW_SLOTS 4      /* debug registers DR0..DR3 */
 
 typedef struct mock_vcpu {
     vmic_amd64_regs_t regs;
@@ -45,6 +46,8 @@ struct vmic_mock {
     mock_view views[MOCK_MAX_VIEWS];
     bool *spare_used;        /* per spare page */
     bool int3_monitor;
+    bool hw_used[MOCK_HW_SLOTS];
+    uint64_t hw_va[MOCK_HW_SLOTS]; /* execute breakpoints, in every vCPU */
 
     /* events */
     vmic_event_sink_t sink;
@@ -120,6 +123,9 @@ vmic_status mock_check_response(vmic_driver *d, const vmic_event_t *ev,
 vmic_status mock_monitor(vmic_driver *d, const vmic_monitor_t *mon, bool enable);
 vmic_status mock_guest_state(vmic_driver *d, vmic_guest_state_t *st);
 vmic_status mock_reset_events(vmic_driver *d);
+vmic_status mock_set_hw_breakpoint(vmic_driver *d, vmic_va_t va, bool enable);
+/* The debug register that holds an execute breakpoint at va, or -1. */
+int mock_hw_slot(const vmic_mock *m, uint64_t va);
 vmic_status mock_pause(vmic_driver *d);
 vmic_status mock_resume(vmic_driver *d);
 void mock_events_free(vmic_mock *m);

@@ -6,18 +6,22 @@
  *   - guest-physical RAM from pa 0, then spare pages (vmic_alloc_gfn);
  *   - registers per vCPU (the test sets CR3 and friends);
  *   - views with per-page R/W/X and gfn remaps; view 0 always exists;
+ *   - four debug-register execute breakpoints, in every vCPU and view;
  *   - events delivered through the event sink like a real driver's: while a
  *     session runs (vmic_run_events, vmic_bpm_run) the mock runs the test's
  *     guest function on a vCPU thread of its own, and each instruction it
  *     executes (vmic_mock_exec, _load, _store) raises the events a hardware
- *     vCPU would: a fetch, read or write the vCPU's view forbids, an INT3
- *     when INT3 is monitored, the single-step a response asked for. The
+ *     vCPU would: a debug-register breakpoint at the fetched va, a fetch,
+ *     read or write the vCPU's view forbids, an INT3 when INT3 is
+ *     monitored, the single-step a response asked for. The
  *     response is applied as a real driver does (Continue lets a trapped
  *     access proceed, in the response's view if it names one, and runs an
  *     INT3 again; Singlestep does the same, then reports the next
  *     instruction; FastSinglestep runs it once in the response's view and
  *     comes back; Emulate completes it in place; Deny drops it;
- *     ReinjectInterrupt hands an INT3 to the guest's handler; new registers
+ *     ReinjectInterrupt hands an INT3 to the guest's handler; past a
+ *     debug-register breakpoint the instruction runs with that slot off,
+ *     as KVM steps over one; new registers
  *     with another RIP skip it), and
  *     every (event, response) is recorded for the test to assert on;
  *   - faults the test injects: the n-th next call of an operation fails.
@@ -105,6 +109,7 @@ typedef struct vmic_mock_stats {
     uint32_t views;                  /* live views besides view 0 */
     uint32_t spare_in_use;           /* spare gfns allocated */
     bool int3_monitor;
+    uint32_t hw_breakpoints;         /* debug registers in use */
 } vmic_mock_stats_t;
 vmic_mock_stats_t vmic_mock_stats(vmic_mock *m);
 

@@ -122,6 +122,8 @@ static inline const char *mock_residue(mock_vm *vm)
         snprintf(what, sizeof what, "%u spare gfns in use", st.spare_in_use);
     else if (st.int3_monitor)
         snprintf(what, sizeof what, "INT3 still monitored");
+    else if (st.hw_breakpoints)
+        snprintf(what, sizeof what, "%u debug registers in use", st.hw_breakpoints);
     else if (vmic_mock_vcpu_view(vm->mock, 0) != VMIC_VIEW_DEFAULT)
         snprintf(what, sizeof what, "vCPU 0 in view %u", vmic_mock_vcpu_view(vm->mock, 0));
     for (uint64_t g = 0; !what[0] && g < MOCK_RAM / VMIC_PAGE_SIZE; g++) {

@@ -468,6 +468,28 @@ static void follow(vmic_tap_kind kind)
     }
     CHECK_EQ(writes, 3);
     CHECK_EQ(steps, 3);
+    /* The two hits, each as its controller makes them, each stepped over:
+     * in view 0 for the views' controllers, by the driver for debug
+     * registers (Continue). */
+    vmic_event_kind hit_kind = kind == VMIC_TAP_BREAKPOINT ? VMIC_EVENT_INTERRUPT
+                               : kind == VMIC_TAP_MEMORY   ? VMIC_EVENT_MEMORY_ACCESS
+                                                           : VMIC_EVENT_BREAKPOINT;
+    size_t hit_events = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rec[i].event.kind != hit_kind ||
+            (hit_kind == VMIC_EVENT_MEMORY_ACCESS && rec[i].event.memory.access != VMIC_ACCESS_X))
+            continue;
+        hit_events++;
+        CHECK_EQ(rec[i].event.regs.rip, DYN_BP);
+        if (kind == VMIC_TAP_DEBUGREG) {
+            CHECK_EQ(rec[i].response.action, VMIC_ACTION_CONTINUE);
+            CHECK_EQ(rec[i].event.breakpoint.va.addr, DYN_BP);
+        } else {
+            CHECK_EQ(rec[i].response.action, VMIC_ACTION_FAST_SINGLESTEP);
+            CHECK_EQ(rec[i].response.view, VMIC_VIEW_DEFAULT);
+        }
+    }
+    CHECK_EQ(hit_events, 2);
     vmic_bpm_stats_t bs = vmic_bpm_stats(r.bpm);
     CHECK_EQ(bs.table_writes, 3);
     CHECK_EQ(bs.page_ins, 2);
@@ -487,6 +509,11 @@ static void test_breakpoint_tap_follows(void)
 static void test_memory_tap_follows(void)
 {
     follow(VMIC_TAP_MEMORY);
+}
+
+static void test_debugreg_tap_follows(void)
+{
+    follow(VMIC_TAP_DEBUGREG);
 }
 
 /* ---- injected faults -------------------------------------------------------------------------- */
@@ -609,6 +636,7 @@ int main(void)
     RUN(test_remove_in_hit);
     RUN(test_breakpoint_tap_follows);
     RUN(test_memory_tap_follows);
+    RUN(test_debugreg_tap_follows);
     RUN(test_faults_breakpoint_tap);
     RUN(test_faults_memory_tap);
     RUN(test_shadow_read_fails);
