@@ -19,6 +19,8 @@ typedef struct run {
     bool move_rip, fail;
     vmic_status guest_status;
     vmic_event_response_t resp[4];
+    uint8_t *mem;
+    vmic_bp_state_t state[2];      /* the DYN breakpoint after each step event */
 } run;
 
 static vmic_status on_hit(vmic_bpm *bpm, const vmic_event_t *ev, const vmic_bp_state_t *hits,
@@ -206,11 +208,81 @@ static void test_handler_needs_on_hit(void)
     mock_vm_close(&vm);
 }
 
+/* ---- work owed to one vCPU is done at its own single-step ------------------------- */
+
+#define DYN_BP (DYN_VA + 0x40)
+
+static vmic_event_t step_event(vmic_vcpu_t vcpu)
+{
+    vmic_event_t ev = {.kind = VMIC_EVENT_SINGLESTEP, .vcpu = vcpu};
+    ev.regs.rip = CODE_VA + 1;
+    ev.singlestep.pa = vmic_pa(PAGE_A + 1);
+    return ev;
+}
+
+static void note_dyn(run *r, int i)
+{
+    vmic_bpm_get_by_address(r->bpm, vmic_pa(ROOT), vmic_va(DYN_BP), &r->state[i], 1);
+}
+
+static void guest_two_vcpus(vmic_mock *m, void *arg)
+{
+    run *r = arg;
+    /* vCPU 1 writes PT[2]: the write event, answered Singlestep ... */
+    vmic_event_t w = {.kind = VMIC_EVENT_MEMORY_ACCESS, .vcpu = 1};
+    w.regs.rip = CODE_VA;
+    w.memory.pa = vmic_pa(PT + 16);
+    w.memory.gfn = vmic_gfn(PT >> 12);
+    w.memory.va = vmic_va(PT_VA + 16);
+    w.memory.va_valid = true;
+    w.memory.access = VMIC_ACCESS_W;
+    w.memory.size = 8;
+    w.memory.value = PTE(PAGE_A);
+    STEP(r, vmic_mock_inject(m, &w, &r->resp[0]));
+    put_u64(r->mem, PT + 16, PTE(PAGE_A)); /* ... then the write lands */
+    /* vCPU 0's single-step is not the one the write is owed to. */
+    vmic_event_t s0 = step_event(0);
+    STEP(r, vmic_mock_inject(m, &s0, &r->resp[1]));
+    note_dyn(r, 0);
+    vmic_event_t s1 = step_event(1);
+    STEP(r, vmic_mock_inject(m, &s1, &r->resp[2]));
+    note_dyn(r, 1);
+}
+
+static void test_pending_per_vcpu(void)
+{
+    mock_vm vm;
+    run r = {0};
+    vmic_mock_options_t opt = {.vcpus = 2};
+
+    CHECK_OK(mock_vm_open(&vm, &opt));
+    r.mem = vm.mem;
+    CHECK_OK(open_manager(&vm, &r));
+    vmic_breakpoint_t bp = {.va = vmic_va(DYN_BP), .root = vmic_pa(ROOT), .key = 2};
+    CHECK_OK(vmic_bpm_insert(r.bpm, &bp));
+    CHECK_OK(run_session(&vm, &r, guest_two_vcpus));
+    CHECK_GUEST(r.guest_status);
+    CHECK_EQ(r.resp[0].action, VMIC_ACTION_SINGLESTEP);
+    CHECK_EQ(r.others, 1);                  /* vCPU 0's step went to on_event */
+    CHECK_EQ(r.other_kind[0], VMIC_EVENT_SINGLESTEP);
+    CHECK(!r.state[0].active);              /* nothing processed for vCPU 0 */
+    CHECK_EQ(r.resp[2].action, VMIC_ACTION_CONTINUE);
+    CHECK(r.state[1].active);               /* vCPU 1's step walked again */
+    CHECK_EQ(r.state[1].pa.addr, PAGE_A + 0x40);
+    CHECK_EQ(vmic_bpm_stats(r.bpm).table_writes, 1);
+    CHECK_EQ(vmic_bpm_stats(r.bpm).page_ins, 1);
+    put_u64(vm.mem, PT + 16, 0);
+    CHECK_STR(mock_residue(&vm), "");
+    vmic_bpm_close(r.bpm);
+    mock_vm_close(&vm);
+}
+
 int main(void)
 {
     RUN(test_not_the_managers);
     RUN(test_hit_moves_rip);
     RUN(test_hit_fails);
     RUN(test_handler_needs_on_hit);
+    RUN(test_pending_per_vcpu);
     return HARNESS_RESULT();
 }
