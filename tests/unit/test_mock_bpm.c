@@ -625,6 +625,36 @@ static void test_faults_memory_tap(void)
         sweep(VMIC_TAP_MEMORY, ops[i], false);
 }
 
+/* Removal fails to give a page its access back (the driver refuses): on
+ * the code page's guard, on a page table, on the root. The removal says so,
+ * the breakpoint is gone all the same, and the session's end (the driver's
+ * reset) takes away what the failure left. */
+static void test_remove_fails(void)
+{
+    static const uint64_t gfns[] = {PAGE_A >> 12, PT >> 12, ROOT >> 12};
+    for (size_t k = 0; k < 3; k++) {
+        mock_vm vm;
+        run_log r = {.vm = &vm};
+        CHECK_OK(mock_vm_open(&vm, NULL));
+        CHECK_OK(open_bpm(&vm, VMIC_TAP_BREAKPOINT, false, &r.bpm));
+        vmic_breakpoint_t bp = bp_at(BP_VA);
+        CHECK_OK(vmic_bpm_insert(r.bpm, &bp));
+        vmic_mock_fail_at(vm.mock, VMIC_MOCK_SET_ACCESS, vmic_gfn(gfns[k]), VMIC_E_IO);
+        vmic_status s = vmic_bpm_remove(r.bpm, &bp);
+        CHECK_MSG(s == VMIC_E_IO, "gfn 0x%llx: the removal gave %s",
+                  (unsigned long long)gfns[k], vmic_status_name(s));
+        CHECK_EQ(vmic_bpm_list(r.bpm, NULL, 0), 0);
+        CHECK_EQ(vmic_bpm_stats(r.bpm).taps, 0);
+        vmic_mock_set_guest(vm.mock, NULL, NULL); /* a session that ends at once */
+        vmic_bpm_handler_t bh = {.on_hit = on_hit, .arg = &r};
+        CHECK_OK(vmic_bpm_run(r.bpm, &bh, 0));
+        CHECK_MSG(!mock_residue(&vm)[0], "gfn 0x%llx: after the session: %s",
+                  (unsigned long long)gfns[k], mock_residue(&vm));
+        vmic_bpm_close(r.bpm);
+        mock_vm_close(&vm);
+    }
+}
+
 int main(void)
 {
     RUN(test_shadow_in_place);
@@ -641,5 +671,6 @@ int main(void)
     RUN(test_faults_memory_tap);
     RUN(test_shadow_read_fails);
     RUN(test_guard_fails);
+    RUN(test_remove_fails);
     return HARNESS_RESULT();
 }
