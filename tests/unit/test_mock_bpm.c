@@ -157,6 +157,60 @@ static void test_memory_tap_in_place(void)
     mock_vm_close(&vm);
 }
 
+/* Keys, shared taps and guards, global breakpoints, lookups by address and
+ * by event (the kvm test's bookkeeping, without a guest running). */
+static void test_bookkeeping(void)
+{
+    mock_vm vm;
+    vmic_bpm *bpm;
+    vmic_bp_state_t st[4];
+    vmic_view_t own;
+
+    CHECK_OK(mock_vm_open(&vm, NULL));
+    CHECK_OK(open_bpm(&vm, VMIC_TAP_BREAKPOINT, false, &bpm));
+    vmic_breakpoint_t a = bp_at(BP_VA), b = a, c = a, d = a;
+    a.key = 1;
+    b.key = 2;                        /* same address: shares a's tap */
+    c.key = 3;
+    c.va = vmic_va(BP_VA + 0x10);     /* same page: shares a's guard */
+    d.key = 4;
+    d.global = true;                  /* global, at a's address */
+    CHECK_OK(vmic_bpm_insert(bpm, &a));
+    CHECK_OK(vmic_bpm_insert(bpm, &b));
+    CHECK_OK(vmic_bpm_insert(bpm, &c));
+    CHECK_OK(vmic_bpm_insert(bpm, &d));
+    CHECK_EQ(vmic_bpm_stats(bpm).taps, 2);
+    CHECK_EQ(vmic_bpm_stats(bpm).pages, 1);
+    CHECK_EQ(vmic_bpm_get_by_address(bpm, vmic_pa(ROOT), a.va, st, 4), 3);
+    CHECK(st[0].active && st[0].pa.addr == BP_PA);
+    CHECK_EQ(vmic_bpm_get_by_address(bpm, vmic_pa(0x7000), a.va, st, 4), 1);
+    CHECK_EQ(st[0].bp.key, 4);
+    CHECK(vmic_bpm_own_view(bpm, &own));
+    vmic_event_t ev = {.kind = VMIC_EVENT_INTERRUPT, .view = own};
+    ev.interrupt.vector = 3;
+    ev.interrupt.pa = vmic_pa(BP_PA);
+    ev.regs.rip = BP_VA;
+    ev.regs.cr3 = ROOT | 0x18;        /* flag bits do not matter */
+    CHECK_EQ(vmic_bpm_get_by_event(bpm, &ev, st, 4), 3);
+    ev.regs.cr3 = 0x7000;             /* another address space: the global one */
+    CHECK_EQ(vmic_bpm_get_by_event(bpm, &ev, st, 4), 1);
+    CHECK_EQ(st[0].bp.key, 4);
+    ev.interrupt.pa.addr += 1;        /* no INT3 of ours there */
+    CHECK(!vmic_bpm_contains_by_event(bpm, &ev));
+    ev.interrupt.pa.addr -= 1;
+    ev.view = VMIC_VIEW_DEFAULT;      /* view 0 has no taps */
+    CHECK(!vmic_bpm_contains_by_event(bpm, &ev));
+    CHECK_OK(vmic_bpm_remove(bpm, &b));
+    CHECK_EQ(vmic_bpm_stats(bpm).taps, 2);
+    CHECK_EQ(view_byte(&vm, own, BP_PA), 0xcc); /* a and d still hold it */
+    size_t removed = 0;
+    CHECK_OK(vmic_bpm_remove_by_view(bpm, 0, &removed));
+    CHECK_EQ(removed, 3);
+    CHECK_STR(mock_residue(&vm), "");
+    vmic_bpm_close(bpm);
+    mock_vm_close(&vm);
+}
+
 /* ---- hits and the events around them ---------------------------------------------------- */
 
 static vmic_view_t view_after_hit;
@@ -659,6 +713,7 @@ int main(void)
 {
     RUN(test_shadow_in_place);
     RUN(test_memory_tap_in_place);
+    RUN(test_bookkeeping);
     RUN(test_breakpoint_hit);
     RUN(test_visible_shadow);
     RUN(test_write_through);
