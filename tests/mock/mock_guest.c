@@ -5,7 +5,8 @@
  * an event; the response decides how the instruction goes on (the table in
  * vmic_mock.h). Continue and Singlestep let a trapped access proceed (the
  * seed's Continue: "allowing the trapped instruction to proceed"); after an
- * INT3 they leave RIP on it, so it runs again. Instructions are one byte long: the next one is at rip + 1.
+ * INT3 they leave RIP on it, so it runs again. Instructions are one byte
+ * long: the next one is at rip + 1.
  */
 #include <string.h>
 
@@ -191,7 +192,8 @@ static vmic_status run(vmic_mock *m, insn *i)
             return s;
         vmic_view_t next = resp.set_view ? resp.view : view;
         if (resp.set_regs && resp.regs.rip != i->rip) {
-            mock_move_vcpu(m, c, next); /* the handler sent the vCPU elsewhere: this one never runs */
+            /* The handler sent the vCPU elsewhere: this instruction never runs. */
+            mock_move_vcpu(m, c, next);
             return VMIC_OK;
         }
         switch (resp.action) {

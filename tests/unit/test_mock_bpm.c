@@ -570,7 +570,7 @@ static void test_debugreg_tap_follows(void)
     follow(VMIC_TAP_DEBUGREG);
 }
 
-/* ---- injected faults -------------------------------------------------------------------------- */
+/* ---- injected faults ---------------------------------------------------------------- */
 
 /*
  * Each call of `op` that an insert makes fails in turn: the insert fails
