@@ -213,7 +213,7 @@ int main(int argc, char **argv)
     vmic_amd64_regs_t regs;
     if (vmic_dump_open(elf, VMIC_DUMP_ELF, &drv))
         die("open ELF dump");
-    if (drv->ops->get_regs(drv, 0, &regs))
+    if (drv->ops->registers->get(drv, 0, &regs))
         die("registers");
     vmic_driver_close(drv);
     vmic_ctx_t ctx = vmic_ctx(vmic_pa(regs.cr3));

@@ -6,8 +6,13 @@
  * pointer is read and written in place (mmap'd dumps, KVM memslots, QEMU's
  * shared RAM file): no copy, no per-page call. A region without one is reached
  * through the read/write or map_page operations, and the core caches the pages.
- * Anything a driver cannot do it leaves NULL and does not advertise in caps;
- * the core then answers "not supported by this driver".
+ *
+ * A driver's table is grouped by capability (vmic_driver_ops_t below): a
+ * group it cannot offer is a NULL pointer, and that is the only place a
+ * capability is stated. The caps bits are derived from the table
+ * (vmic_driver_caps); the core checks them once per entry point and answers
+ * "<what> is not supported by the <name> driver" for a missing one, so no
+ * driver needs an operation that only refuses.
  */
 #ifndef VMIC_DRIVER_H
 #define VMIC_DRIVER_H
@@ -36,6 +41,7 @@ enum vmic_driver_cap {
     VMIC_CAP_MSR_EVENTS = 1u << 11,
     VMIC_CAP_IO_EVENTS = 1u << 12,
     VMIC_CAP_INJECT = 1u << 13,       /* exception / interrupt injection */
+    VMIC_CAP_STEP_MONITOR = 1u << 14, /* a vCPU single-stepped without end */
 };
 
 /* Names of the capability bits set in caps, comma separated, into buf. */
@@ -83,45 +89,112 @@ typedef struct vmic_event_sink {
     void *ctx;
 } vmic_event_sink_t;
 
-typedef struct vmic_driver_ops {
-    const char *name;
-    void (*close)(vmic_driver *d);
-    /* Info stays valid and constant until close (regions may not move). */
-    const vmic_driver_info_t *(*info)(vmic_driver *d);
-    /* For memory outside host-mapped regions. read/write copy; map_page
-     * returns a pointer to one page that stays valid until unmap_page. */
+/*
+ * The driver table, grouped by capability. Each group is a `static const`
+ * table in the driver; a NULL group means the driver has none of it, and
+ * inside a group only the operations marked optional may be NULL. A driver
+ * whose capabilities depend on what it found at open (a dump with or without
+ * registers, QEMU with or without a gdbstub) picks its groups at open, into
+ * a table of its own. The capability bits each group gives are in brackets.
+ *
+ * Shape, for a driver written against the flat table (one pointer per
+ * operation, caps stated beside it) this replaced:
+ *   .read/.write/.map_page/.unmap_page/.release  -> .memory->...
+ *   .get_regs/.set_regs                          -> .registers->get/set
+ *   .pause/.resume                               -> .control->pause/resume
+ *   .attach_events/.check_response/.guest_state/.reset_events -> .events->attach/
+ *                                                   check_response/guest_state/reset
+ *   .monitor                                     -> .monitors->interrupt/singlestep/
+ *                                                   msr_write/io (one per kind)
+ *   .set_hw_breakpoint                           -> .breakpoints->set
+ *   .set_watchpoint                              -> .watchpoints->set
+ *   .inject                                      -> .injection->inject
+ *   .create_view ... .free_gfn                   -> .views->create ... free_gfn
+ * and info->caps = vmic_driver_caps(ops) instead of a list of bits.
+ */
+
+/* Guest memory [READ; WRITE with write]. */
+typedef struct vmic_memory_ops {
+    /* For memory outside host-mapped regions: read copies (optional when
+     * every byte is in a host region); map_page (optional) returns a pointer
+     * to one page that stays valid until unmap_page. */
     vmic_status (*read)(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len);
-    vmic_status (*write)(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len);
     vmic_status (*map_page)(vmic_driver *d, vmic_gfn_t gfn, const uint8_t **page);
     void (*unmap_page)(vmic_driver *d, vmic_gfn_t gfn, const uint8_t *page);
-    vmic_status (*get_regs)(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
-    vmic_status (*set_regs)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
-    vmic_status (*pause)(vmic_driver *d);
-    vmic_status (*resume)(vmic_driver *d);
+    /* Optional: the guest's memory can be written (in place through writable
+     * regions, or by this call for the rest). NULL: memory is read-only. */
+    vmic_status (*write)(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len);
     /* Optional: the caller is done with [pa, pa + len) for now. A driver
      * whose memory is a read-only mapping of a file lets those pages go from
      * the process (they stay in the file and come back on the next touch),
      * so a scan of a huge dump keeps a bounded resident size. */
     void (*release)(vmic_driver *d, vmic_pa_t pa, uint64_t len);
+    uint64_t reserved[4];
+} vmic_memory_ops_t;
 
-    /* ---- events (VMIC_CAP_EVENTS; the model is described in core.h) ---- */
-    vmic_status (*attach_events)(vmic_driver *d, const vmic_event_sink_t *sink); /* NULL: detach */
+/* vCPU registers [REGISTERS; SET_REGISTERS with set]. */
+typedef struct vmic_register_ops {
+    vmic_status (*get)(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
+    vmic_status (*set)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs); /* optional */
+    uint64_t reserved[2];
+} vmic_register_ops_t;
+
+/* Stopping and starting the guest [PAUSE]. */
+typedef struct vmic_control_ops {
+    vmic_status (*pause)(vmic_driver *d);
+    vmic_status (*resume)(vmic_driver *d);
+    uint64_t reserved[2];
+} vmic_control_ops_t;
+
+/* The event loop [EVENTS, SINGLESTEP: every event driver answers the
+ * Singlestep action]. The model is described in event.h. */
+typedef struct vmic_event_ops {
+    vmic_status (*attach)(vmic_driver *d, const vmic_event_sink_t *sink); /* NULL sink: detach */
     vmic_status (*check_response)(vmic_driver *d, const vmic_event_t *ev,
                                   const vmic_event_response_t *resp);
-    vmic_status (*monitor)(vmic_driver *d, const vmic_monitor_t *m, bool enable);
     vmic_status (*guest_state)(vmic_driver *d, vmic_guest_state_t *st);
     /* Undo all the event model changed: views, access, remaps, monitors,
      * single-steps, debug registers, breakpoints and watchpoints. */
-    vmic_status (*reset_events)(vmic_driver *d);
-    vmic_status (*set_hw_breakpoint)(vmic_driver *d, vmic_va_t va, bool enable);
-    vmic_status (*set_watchpoint)(vmic_driver *d, vmic_va_t va, uint32_t len,
-                                  vmic_access_t access, bool enable);
-    vmic_status (*inject)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
+    vmic_status (*reset)(vmic_driver *d);
+    uint64_t reserved[4];
+} vmic_event_ops_t;
 
-    /* ---- views (VMIC_CAP_VIEWS) ---- */
-    vmic_status (*create_view)(vmic_driver *d, vmic_view_t *view);
-    vmic_status (*destroy_view)(vmic_driver *d, vmic_view_t view);
-    vmic_status (*switch_view)(vmic_driver *d, vmic_view_t view);
+/* Monitors, one operation per vmic_monitor_kind, each optional; m->kind is
+ * that kind [interrupt: SW_BREAKPOINT (INT3 hits are reported); singlestep:
+ * STEP_MONITOR; msr_write: MSR_EVENTS; io: IO_EVENTS]. Needs events. */
+typedef vmic_status (*vmic_monitor_fn)(vmic_driver *d, const vmic_monitor_t *m, bool enable);
+typedef struct vmic_monitor_ops {
+    vmic_monitor_fn interrupt;
+    vmic_monitor_fn singlestep;
+    vmic_monitor_fn msr_write;
+    vmic_monitor_fn io;
+    uint64_t reserved[4];
+} vmic_monitor_ops_t;
+
+/* Execute breakpoints outside guest memory [HW_BREAKPOINT]. Needs events. */
+typedef struct vmic_breakpoint_ops {
+    vmic_status (*set)(vmic_driver *d, vmic_va_t va, bool enable);
+    uint64_t reserved[2];
+} vmic_breakpoint_ops_t;
+
+/* Data watchpoints [WATCHPOINT]. Needs events. */
+typedef struct vmic_watchpoint_ops {
+    vmic_status (*set)(vmic_driver *d, vmic_va_t va, uint32_t len, vmic_access_t access,
+                       bool enable);
+    uint64_t reserved[2];
+} vmic_watchpoint_ops_t;
+
+/* Raising exceptions and interrupts [INJECT]. */
+typedef struct vmic_injection_ops {
+    vmic_status (*inject)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
+    uint64_t reserved[2];
+} vmic_injection_ops_t;
+
+/* Views with per-page R/W/X and remapped gfns, and spare gfns [VIEWS]. */
+typedef struct vmic_view_ops {
+    vmic_status (*create)(vmic_driver *d, vmic_view_t *view);
+    vmic_status (*destroy)(vmic_driver *d, vmic_view_t view);
+    vmic_status (*switch_to)(vmic_driver *d, vmic_view_t view);
     vmic_status (*vcpu_view)(vmic_driver *d, vmic_vcpu_t vcpu, vmic_view_t *view);
     vmic_status (*get_access)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn,
                               vmic_access_t *access);
@@ -130,7 +203,29 @@ typedef struct vmic_driver_ops {
     vmic_status (*remap_gfn)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to);
     vmic_status (*alloc_gfn)(vmic_driver *d, vmic_gfn_t *gfn);
     vmic_status (*free_gfn)(vmic_driver *d, vmic_gfn_t gfn);
+    uint64_t reserved[4];
+} vmic_view_ops_t;
+
+typedef struct vmic_driver_ops {
+    const char *name;
+    void (*close)(vmic_driver *d);
+    /* Info stays valid and constant until close (regions may not move). */
+    const vmic_driver_info_t *(*info)(vmic_driver *d);
+    const vmic_memory_ops_t *memory;
+    const vmic_register_ops_t *registers;
+    const vmic_control_ops_t *control;
+    const vmic_event_ops_t *events;
+    const vmic_monitor_ops_t *monitors;
+    const vmic_breakpoint_ops_t *breakpoints;
+    const vmic_watchpoint_ops_t *watchpoints;
+    const vmic_injection_ops_t *injection;
+    const vmic_view_ops_t *views;
+    const void *reserved[4];  /* groups to come; NULL */
 } vmic_driver_ops_t;
+
+/* The capability bits a table gives (see each group). Monitors, breakpoints
+ * and watchpoints count only with events. */
+VMIC_API uint64_t vmic_driver_caps(const vmic_driver_ops_t *ops);
 
 /* Every driver's private state begins with this. */
 struct vmic_driver {

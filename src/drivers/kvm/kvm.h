@@ -294,7 +294,7 @@ static inline uint8_t *kvm_page(kvm_vm *vm, uint64_t gfn)
 }
 
 /* vm.c */
-extern const vmic_driver_ops_t kvm_ops;
+extern const vmic_driver_ops_t kvm_ops, kvm_ops_msr; /* without, with MSR events */
 void vm_set_state(kvm_vm *vm, vmic_run_state st, int code, const char *fmt, ...)
     VMIC_PRINTF(4, 5);  /* under lock */
 void vm_notify_stopped(kvm_vm *vm);   /* without lock */
