@@ -21,6 +21,7 @@
 
 #include <vmic/arch.h>
 #include <vmic/base.h>
+#include <vmic/event.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,16 +67,11 @@ typedef struct vmic_driver_info {
     const vmic_mem_region_t *regions; /* the physical layout: sorted by start,
                                          not overlapping */
     size_t nregions;
+    uint64_t reserved[8];  /* zero; room for what drivers will say of themselves */
 } vmic_driver_info_t;
 
 typedef struct vmic_driver vmic_driver;
 
-/* The event model's types are defined in core.h; a driver only passes them. */
-typedef struct vmic_event vmic_event_t;
-typedef struct vmic_event_response vmic_event_response_t;
-typedef struct vmic_monitor vmic_monitor_t;
-typedef struct vmic_injection vmic_injection_t;
-typedef struct vmic_guest_state vmic_guest_state_t;
 
 /*
  * Where a driver sends events: the core's session. deliver runs on the
@@ -300,6 +296,7 @@ typedef struct vmic_kvm_options {
     uint32_t vcpus;          /* 0: 1 */
     uint32_t spare_pages;    /* gfns for vmic_alloc_gfn; 0: 256 */
     FILE *console;           /* where to copy the guest's serial lines, or NULL */
+    uint64_t reserved[4];    /* zero */
 } vmic_kvm_options_t;
 
 VMIC_API vmic_status vmic_kvm_open(const vmic_kvm_options_t *opt, vmic_driver **out);
@@ -321,6 +318,7 @@ typedef struct vmic_kvm_stats {
     uint64_t slot_change_ns; /* time spent in them */
     uint64_t relayouts;      /* times the slot layout was recomputed */
     uint32_t slots;          /* memslots in use now */
+    uint64_t reserved[4];
 } vmic_kvm_stats_t;
 VMIC_API vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st);
 

@@ -1,7 +1,7 @@
 /*
  * vmic utils layer: breakpoints for tools, built on the core's event model.
  *
- *   tap controller   how one breakpoint is made physically (the seed's
+ *   tap controller   how one breakpoint is made physically (vmi-rs's
  *                    TapController): three kinds, below
  *   page-table monitor  watches the page-table entries that translate a
  *                    virtual address and reports when it is mapped (page-in),
@@ -44,7 +44,7 @@ extern "C" {
 /* ---- tap controllers ------------------------------------------------------ */
 
 typedef enum vmic_tap_kind {
-    /* The seed's MemoryController: the page loses X in the view. Executing
+    /* vmi-rs's MemoryController: the page loses X in the view. Executing
      * anything on it is a memory-access event; reads and writes proceed with
      * no event. A hit is stepped over with FastSinglestep in view 0. */
     VMIC_TAP_MEMORY = 1,

@@ -109,9 +109,9 @@ void vmic_core_set_paging(vmic_core *core, const vmic_paging_t *pg)
     vmic_flush_tlb(core);
 }
 
-vmic_cache_stats_t vmic_cache_stats(vmic_core *core)
+void vmic_cache_stats(vmic_core *core, vmic_cache_stats_t *st)
 {
-    return core->stats;
+    *st = core->stats;
 }
 
 uint32_t vmic_vcpu_count(vmic_core *core)

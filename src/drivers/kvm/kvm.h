@@ -3,7 +3,7 @@
  * whole event model on stock KVM. This header is its map.
  *
  * Threads. One thread per vCPU runs KVM_RUN and handles its exits; events are
- * delivered to the core's session from that thread (see core.h for why). One
+ * delivered to the core's session from that thread (see event.h for why). One
  * mutex, vm->lock, guards everything shared; it is never held while a handler
  * runs. Other threads get a vCPU out of KVM_RUN with a kick (immediate_exit
  * and a signal whose handler does nothing). Slot changes need every other
@@ -55,7 +55,7 @@
  *                   view, then back, no event
  *                   Deny: unsupported (nothing to deny a read)
  *   memory write    Continue/Emulate: applied; Deny: dropped (RIP already
- *                   advanced, as the seed says); Singlestep: applied and the
+ *                   advanced, as vmi-rs says); Singlestep: applied and the
  *                   SINGLESTEP event follows at once (the instruction is
  *                   done); FastSinglestep: applied in the response's view
  *   memory fetch    Continue: re-executed (traps again if still forbidden)
@@ -87,7 +87,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include <vmic/core.h>
+#include <vmic/event.h>
 #include <vmic/driver.h>
 
 #define KVM_MAX_VCPUS 16

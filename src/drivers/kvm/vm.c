@@ -408,6 +408,7 @@ vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st)
     if (!vm)
         return vmic_fail(VMIC_E_INVAL, "vmic_kvm_stats: not a kvm driver");
     pthread_mutex_lock(&vm->lock);
+    *st = (vmic_kvm_stats_t){0};
     st->exits = atomic_load(&vm->exits);
     st->events = vm->events;
     st->slot_changes = vm->layout.changes;

@@ -36,7 +36,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
-#include <vmic/core.h>
+#include <vmic/event.h>
 #include <vmic/driver.h>
 #include <vmic/qemu.h>
 

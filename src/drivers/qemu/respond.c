@@ -75,7 +75,7 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
     const char *why = why_not(ev, r);
     if (why)
         return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: %s cannot answer this %s event: %s",
-                         vmic_action_seed_name(r->action), event_what(ev), why);
+                         vmic_action_vmi_rs_name(r->action), event_what(ev), why);
     return VMIC_OK;
 }
 
