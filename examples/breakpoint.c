@@ -59,7 +59,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[1], vmic_errmsg());
         return 1;
     }
-    vmic_tap_options_t topt = {.kind = VMIC_TAP_DEBUGREG};
+    /* Whatever tap the driver allows (qemu: debug registers). */
+    vmic_tap_options_t topt = {.kind = VMIC_TAP_AUTO};
     if (vmic_os_open(core, NULL, &os) || vmic_os_symbol(os, argv[2], &va) ||
         vmic_tap_open(core, &topt, &tap) || vmic_bpm_open(core, tap, &bpm)) {
         fprintf(stderr, "%s\n", vmic_errmsg());
