@@ -158,6 +158,7 @@ typedef struct vmic_event_handler {
      * session changed, with every vCPU paused. */
     void (*cleanup)(vmic_core *core, void *arg);
     void *arg;
+    void *reserved[4];   /* NULL: callbacks to come */
 } vmic_event_handler_t;
 
 /*

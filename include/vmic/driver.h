@@ -1,6 +1,6 @@
 /*
  * vmic driver layer: one backend each (dump files, kvm, qemu, an in-memory
- * test backend) behind one table of function pointers with capability bits.
+ * test backend) behind one table of function pointers, grouped by capability.
  *
  * A driver publishes the guest-physical layout as regions. A region with a host
  * pointer is read and written in place (mmap'd dumps, KVM memslots, QEMU's
@@ -27,22 +27,25 @@
 extern "C" {
 #endif
 
+/* What a driver can do, derived from its table: the group (and operation)
+ * each bit comes from is named beside it. */
 enum vmic_driver_cap {
-    VMIC_CAP_READ = 1u << 0,
-    VMIC_CAP_WRITE = 1u << 1,
-    VMIC_CAP_REGISTERS = 1u << 2,     /* get_regs */
-    VMIC_CAP_SET_REGISTERS = 1u << 3,
-    VMIC_CAP_PAUSE = 1u << 4,         /* pause / resume */
-    VMIC_CAP_EVENTS = 1u << 5,        /* event loop (see core.h) */
-    VMIC_CAP_VIEWS = 1u << 6,         /* views with per-page R/W/X */
-    VMIC_CAP_SINGLESTEP = 1u << 7,
-    VMIC_CAP_SW_BREAKPOINT = 1u << 8, /* INT3 events */
-    VMIC_CAP_HW_BREAKPOINT = 1u << 9, /* debug-register exec breakpoints */
-    VMIC_CAP_WATCHPOINT = 1u << 10,
-    VMIC_CAP_MSR_EVENTS = 1u << 11,
-    VMIC_CAP_IO_EVENTS = 1u << 12,
-    VMIC_CAP_INJECT = 1u << 13,       /* exception / interrupt injection */
-    VMIC_CAP_STEP_MONITOR = 1u << 14, /* a vCPU single-stepped without end */
+    VMIC_CAP_READ = 1u << 0,          /* memory */
+    VMIC_CAP_WRITE = 1u << 1,         /* memory->write */
+    VMIC_CAP_REGISTERS = 1u << 2,     /* registers */
+    VMIC_CAP_SET_REGISTERS = 1u << 3, /* registers->set */
+    VMIC_CAP_PAUSE = 1u << 4,         /* control: pause / resume */
+    VMIC_CAP_EVENTS = 1u << 5,        /* events: the event loop (event.h) */
+    VMIC_CAP_VIEWS = 1u << 6,         /* views: per-page R/W/X, remaps */
+    VMIC_CAP_SINGLESTEP = 1u << 7,    /* events: Singlestep responses */
+    VMIC_CAP_SW_BREAKPOINT = 1u << 8, /* monitors->interrupt: INT3 events */
+    VMIC_CAP_HW_BREAKPOINT = 1u << 9, /* breakpoints: debug-register exec */
+    VMIC_CAP_WATCHPOINT = 1u << 10,   /* watchpoints */
+    VMIC_CAP_MSR_EVENTS = 1u << 11,   /* monitors->msr_write */
+    VMIC_CAP_IO_EVENTS = 1u << 12,    /* monitors->io */
+    VMIC_CAP_INJECT = 1u << 13,       /* injection: exceptions, interrupts */
+    VMIC_CAP_STEP_MONITOR = 1u << 14, /* monitors->singlestep: a vCPU stepped
+                                         without end */
 };
 
 /* Names of the capability bits set in caps, comma separated, into buf. */
@@ -55,6 +58,7 @@ typedef struct vmic_mem_region {
     bool writable;     /* host may be written through */
     uint64_t file_offset; /* where the region's bytes sit in the source file,
                              for messages; UINT64_MAX if not from a file */
+    uint64_t reserved[2]; /* zero */
 } vmic_mem_region_t;
 
 typedef struct vmic_driver_info {
@@ -72,17 +76,17 @@ typedef struct vmic_driver_info {
 
 typedef struct vmic_driver vmic_driver;
 
-
 /*
  * Where a driver sends events: the core's session. deliver runs on the
  * stopped vCPU's thread and fills the response; it returns false when no
  * session takes events now, and the vCPU then waits until a sink is attached
- * again or reset_events undoes what made it stop.
+ * again or events->reset undoes what made it stop.
  */
 typedef struct vmic_event_sink {
     bool (*deliver)(void *ctx, const vmic_event_t *ev, vmic_event_response_t *resp);
     void (*guest_stopped)(void *ctx);   /* the guest will not run again */
     void *ctx;
+    void *reserved[2];                  /* NULL */
 } vmic_event_sink_t;
 
 /*
