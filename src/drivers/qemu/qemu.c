@@ -501,7 +501,6 @@ static const vmic_driver_ops_t qemu_ops = {
     .info = qemu_info,
 };
 
-
 /* ---- opening ------------------------------------------------------------------- */
 
 /* The guard gets the socket before it is connected (a unix endpoint): the

@@ -488,7 +488,7 @@ typedef struct qemu_events {
 
 typedef struct qemu_driver {
     vmic_driver base;
-    vmic_driver_ops_t ops;      /* base.ops: the groups what was found at open allows */
+    vmic_driver_ops_t ops;      /* base.ops: groups picked at open by what QEMU offers */
     vmic_driver_info_t info;
     char *source;
     pthread_mutex_t lock;       /* see above */
