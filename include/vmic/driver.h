@@ -11,8 +11,9 @@
  * group it cannot offer is a NULL pointer, and that is the only place a
  * capability is stated. The caps bits are derived from the table
  * (vmic_driver_caps); the core checks them once per entry point and answers
- * "<what> is not supported by the <name> driver" for a missing one, so no
- * driver needs an operation that only refuses.
+ * "<what>: not supported by the <name> driver" for a missing one, with the
+ * driver's reason (explain), so no driver needs an operation that only
+ * refuses.
  */
 #ifndef VMIC_DRIVER_H
 #define VMIC_DRIVER_H
@@ -110,7 +111,9 @@ typedef struct vmic_event_sink {
  *   .set_watchpoint                              -> .watchpoints->set
  *   .inject                                      -> .injection->inject
  *   .create_view ... .free_gfn                   -> .views->create ... free_gfn
- * and info->caps = vmic_driver_caps(ops) instead of a list of bits.
+ * and info->caps = vmic_driver_caps(ops) instead of a list of bits. An
+ * operation that only refused (returned VMIC_E_UNSUPPORTED whatever it was
+ * asked) becomes a NULL group, its reason .explain's answer.
  */
 
 /* Guest memory [READ; WRITE with write]. */
@@ -211,6 +214,10 @@ typedef struct vmic_driver_ops {
     void (*close)(vmic_driver *d);
     /* Info stays valid and constant until close (regions may not move). */
     const vmic_driver_info_t *(*info)(vmic_driver *d);
+    /* Optional: why this driver lacks the capability bits `missing`, a
+     * phrase the core adds to its "not supported" message (NULL: no more to
+     * say). It explains; the groups decide. */
+    const char *(*explain)(vmic_driver *d, uint64_t missing);
     const vmic_memory_ops_t *memory;
     const vmic_register_ops_t *registers;
     const vmic_control_ops_t *control;

@@ -77,8 +77,8 @@ static inline size_t round_up_pow2(size_t n)
 }
 
 /* session.c: VMIC_OK if the driver has every bit of caps, else
- * VMIC_E_UNSUPPORTED saying "<what> is not supported by the <name> driver"
- * and which capability it lacks. Every entry point that needs a group of the
+ * VMIC_E_UNSUPPORTED saying "<what>: not supported by the <name> driver",
+ * which capability it lacks and the driver's explain. Every entry point that needs a group of the
  * driver's table asks here first, and may then call the group's operation. */
 vmic_status core_need(vmic_core *core, uint64_t caps, const char *what);
 

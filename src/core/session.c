@@ -122,12 +122,15 @@ uint32_t vmic_vcpu_count(vmic_core *core)
 vmic_status core_need(vmic_core *core, uint64_t caps, const char *what)
 {
     char missing[256];
+    uint64_t lacks = caps & ~core->caps;
 
-    if ((core->caps & caps) == caps)
+    if (!lacks)
         return VMIC_OK;
-    vmic_caps_describe(caps & ~core->caps, missing, sizeof missing);
-    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: %s is not supported by the %s driver (no %s)",
-                     core->info->source, what, core->info->driver, missing);
+    vmic_caps_describe(lacks, missing, sizeof missing);
+    const char *why = core->drv->ops->explain ? core->drv->ops->explain(core->drv, lacks) : NULL;
+    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: %s: not supported by the %s driver (no %s)%s%s",
+                     core->info->source, what, core->info->driver, missing, why ? ": " : "",
+                     why ? why : "");
 }
 
 vmic_status vmic_get_regs(vmic_core *core, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs)

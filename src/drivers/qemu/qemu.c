@@ -476,10 +476,7 @@ static const vmic_control_ops_t qemu_control = {
     .resume = qemu_resume,
 };
 
-/* No monitors: the gdbstub reports none of the guest's own exceptions, steps
- * with interrupts off (so a vCPU stepped without end would never take one),
- * and has no MSR or port events (qemu_monitor says which). No injection: the
- * gdb protocol cannot raise an exception in the guest. No views. */
+/* No monitors, no injection, no views: qemu_explain says why. */
 static const vmic_event_ops_t qemu_events = {
     .attach = qemu_attach_events,
     .check_response = qemu_check_response,
@@ -499,6 +496,7 @@ static const vmic_driver_ops_t qemu_ops = {
     .name = "qemu",
     .close = qemu_close_driver,
     .info = qemu_info,
+    .explain = qemu_explain,
 };
 
 /* ---- opening ------------------------------------------------------------------- */

@@ -609,6 +609,10 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
                                 const vmic_event_response_t *resp);
 /* Carries out the response to the event q->ev holds (event thread, lock held). */
 void qemu_respond(qemu_driver_t *q, const vmic_event_t *ev, const vmic_event_response_t *resp);
+/* Why the table has no monitors, injection or views (the table's explain). */
+const char *qemu_explain(vmic_driver *d, uint64_t missing);
+/* What a monitor or an injection would be refused with, in the same words
+ * (the core never calls these: the groups are absent). */
 vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable);
 vmic_status qemu_inject(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
 

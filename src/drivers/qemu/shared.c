@@ -120,6 +120,14 @@ static vmic_status shared_write(vmic_driver *d, vmic_pa_t pa, const void *buf, s
     return qemu_rw(qemu_of(d), pa.addr, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
+/* Everything a QMP-only session lacks has one reason. */
+static const char *shared_explain(vmic_driver *d, uint64_t missing)
+{
+    (void)d, (void)missing;
+    return "another client holds QEMU's gdbstub, so this session goes through QMP alone "
+           "(memory, pause and resume, registers read from HMP)";
+}
+
 static const vmic_memory_ops_t shared_memory = {
     .read = shared_read,
     .write = shared_write,
@@ -150,6 +158,7 @@ vmic_status qemu_open_shared(qemu_driver_t *q, const vmic_qemu_config_t *cfg)
         .name = "qemu",
         .close = qemu_close_driver,
         .info = shared_info,
+        .explain = shared_explain,
         .memory = q->mem.writable ? &shared_memory : &shared_memory_read_only,
         .registers = &shared_registers,
         .control = &shared_control,
