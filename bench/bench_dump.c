@@ -213,7 +213,7 @@ int main(int argc, char **argv)
     vmic_amd64_regs_t regs;
     if (vmic_dump_open(elf, VMIC_DUMP_ELF, &drv))
         die("open ELF dump");
-    if (drv->ops->get_regs(drv, 0, &regs))
+    if (drv->ops->registers->get(drv, 0, &regs))
         die("registers");
     vmic_driver_close(drv);
     vmic_ctx_t ctx = vmic_ctx(vmic_pa(regs.cr3));
@@ -258,7 +258,8 @@ int main(int argc, char **argv)
     report("cached translations, 64k-page set (M/s)", w / 1e6, "M/s", walks / 1e6, "uncached",
            0.9, "LibVMI");
 
-    vmic_cache_stats_t st = vmic_cache_stats(core);
+    vmic_cache_stats_t st;
+    vmic_cache_stats(core, &st);
     printf("\ntranslation cache: %" PRIu64 " hits, %" PRIu64 " misses (%.1f%%), %d repeats of "
            "%.1f s each, best shown\n", st.tlb_hits, st.tlb_misses,
            100.0 * (double)st.tlb_misses / (double)(st.tlb_hits + st.tlb_misses), REPEATS,

@@ -186,27 +186,22 @@ static bool parse_format(const char *s, vmic_dump_format *fmt)
 
 int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core **core)
 {
-    vmic_dump_format fmt = VMIC_DUMP_AUTO;
+    /* A live QEMU: paused while the command looks at it (its registers
+     * are readable only then, and memory holds still), resumed at close
+     * if it was running. */
+    vmic_qemu_config_t live = {.stay_paused = true, .guard = true, .end = &cli_live_end,
+                               /* only trace needs the gdbstub itself */
+                               .shared_ok = strcmp(cmd, "trace") != 0};
+    vmic_target_options_t opt = {.live = &live};
     vmic_driver *drv;
     vmic_status s;
 
-    if (vmic_qemu_is_target(target)) {
-        /* A live QEMU: paused while the command looks at it (its registers
-         * are readable only then, and memory holds still), resumed at close
-         * if it was running. */
-        vmic_qemu_config_t live = {.stay_paused = true, .guard = true, .end = &cli_live_end,
-                                   /* only trace needs the gdbstub itself */
-                                   .shared_ok = strcmp(cmd, "trace") != 0};
-        if (c->format)
-            return cli_usage(cmd, "--format is for dumps, not for a live target");
-        if ((s = vmic_qemu_open_target(target, &live, &drv)))
-            return cli_fail(cmd, s, NULL);
-    } else {
-        if (c->format && !parse_format(c->format, &fmt))
-            return cli_usage(cmd, "unknown format '%s' (auto, raw, elf, lime)", c->format);
-        if ((s = vmic_dump_open(target, fmt, &drv)))
-            return cli_fail(cmd, s, NULL); /* the message names the file */
-    }
+    if (c->format && vmic_qemu_is_target(target))
+        return cli_usage(cmd, "--format is for dumps, not for a live target");
+    if (c->format && !parse_format(c->format, &opt.format))
+        return cli_usage(cmd, "unknown format '%s' (auto, raw, elf, lime)", c->format);
+    if ((s = vmic_open_target(target, &opt, &drv)))
+        return cli_fail(cmd, s, NULL); /* the message names the target */
     if ((s = vmic_core_open(drv, NULL, core)))
         return cli_fail(cmd, s, "cannot start a session on %s", target);
     if (c->paging) {
