@@ -6,20 +6,6 @@
 
 #include "cli_space.h"
 
-static const char help[] =
-    "usage: vmic pagetable [OPTIONS] TARGET\n\n"
-    "List what the page tables of --root, the vCPU's CR3 or (--pid) a process\n"
-    "map, merging neighbouring pages with the same rights into ranges. With\n"
-    "--pid under KPTI, --user lists the user PGD (what user mode runs on),\n"
-    "otherwise the process's kernel PGD.\n\n"
-    "Options:\n"
-    "      --pages         one line per page, no merging\n"
-    "      --user          only user-accessible mappings\n"
-    "      --kernel        only supervisor mappings\n"
-    "      --max-leaves N  stop after N leaf mappings (default 1048576) and say\n"
-    "                      the output was cut; hostile tables can alias each other\n"
-    "                      into 512^4 leaves\n" CLI_SPACE_HELP CLI_COMMON_HELP;
-
 /*
  * The default leaf budget. 2^20 leaves are 4 GiB of 4 KiB pages, more than a
  * real process or kernel maps with small pages (direct maps use 2 MiB and
@@ -73,59 +59,45 @@ static int filter_mapping(void *arg, const vmic_mapping_t *m)
     return f->next(f->next_arg, m);
 }
 
-typedef struct pagetable_opts {
-    bool pages;
-    int only_user;
-    uint64_t max_leaves;
-    cli_space_opts space;
-} pagetable_opts;
-
-static int pagetable_option(void *arg, int opt, const char *value)
-{
-    pagetable_opts *o = arg;
-    char *end;
-    switch (opt) {
-    case 'P': o->pages = true; return 0;
-    case 'u': o->only_user = 1; return 0;
-    case 'k': o->only_user = 0; return 0;
-    case 'L':
-        errno = 0;
-        o->max_leaves = strtoull(value, &end, 0);
-        if (errno || end == value || *end || o->max_leaves == 0 || *value == '-')
-            return cli_usage("pagetable", "--max-leaves wants a positive number");
-        return 0;
-    }
-    if (cli_space_option(&o->space, opt, value) == 0)
-        return 0;
-    return cli_usage("pagetable", "bad option");
-}
-
 int cmd_pagetable(int argc, char **argv)
 {
-    static const struct option own[] = {
-        {"pages", no_argument, NULL, 'P'},
-        {"user", no_argument, NULL, 'u'},
-        {"kernel", no_argument, NULL, 'k'},
-        {"max-leaves", required_argument, NULL, 'L'},
-        CLI_SPACE_LONGOPTS,
-        {0}};
     cli_common c = {0};
-    pagetable_opts o = {.only_user = -1, .max_leaves = DEFAULT_MAX_LEAVES};
+    bool pages = false, user = false, kernel = false;
+    uint64_t max_leaves = DEFAULT_MAX_LEAVES;
+    const cli_opt opts[] = {
+        CLI_FLAG("pages", 0, &pages, "one line per page, no merging"),
+        CLI_FLAG("user", 0, &user, "only user-accessible mappings"),
+        CLI_FLAG("kernel", 0, &kernel, "only supervisor mappings"),
+        CLI_U64("max-leaves", 0, "N", &max_leaves, 1, UINT64_MAX,
+                "stop after N leaf mappings (default 1048576) and say\n"
+                "the output was cut; hostile tables can alias each other\n"
+                "into 512^4 leaves"),
+        CLI_END,
+    };
+    const cli_spec spec = {
+        .cmd = "pagetable", .usage = "[OPTIONS] TARGET", .opts = opts,
+        .groups = CLI_G_MEMORY | CLI_G_SPACE, .min_operands = 1, .max_operands = 1,
+        .about = "List what the page tables of --root, the vCPU's CR3 or (--pid) a process\n"
+                 "map, merging neighbouring pages with the same rights into ranges. With\n"
+                 "--pid under KPTI, --user lists the user PGD (what user mode runs on),\n"
+                 "otherwise the process's kernel PGD.",
+    };
     table_out out = {0};
     cli_space sp;
     const char *source;
     int first, rc;
 
-    if ((first = cli_parse("pagetable", help, argc, argv, own, NULL, pagetable_option, &o, &c, 1,
-                           1)) < 0)
+    if ((first = cli_parse(&spec, argc, argv, &c)) < 0)
         return -first;
-    if ((rc = cli_space_open("pagetable", argv[first], &c, &o.space, false, false, &sp)))
+    if (user && kernel)
+        return cli_usage("pagetable", "--user and --kernel exclude each other");
+    int only_user = user ? 1 : kernel ? 0 : -1;
+    if ((rc = cli_space_open("pagetable", argv[first], &c, false, false, &sp)))
         return rc;
     vmic_core *core = sp.core;
     /* A process's user PGD for --user, else its kernel PGD (the same without KPTI). */
-    vmic_ctx_t ctx = cli_space_ctx(&sp, o.only_user == 1 ? 0 : UINT64_MAX, &source);
-    bool pages = o.pages;
-    out.only_user = o.only_user;
+    vmic_ctx_t ctx = cli_space_ctx(&sp, only_user == 1 ? 0 : UINT64_MAX, &source);
+    out.only_user = only_user;
 
     out.json = c.json;
     vmic_range_merger_t merger = {.emit = print_range, .arg = &out};
@@ -143,7 +115,7 @@ int cmd_pagetable(int argc, char **argv)
         printf("root 0x%" PRIx64 " (%s)\n", ctx.root.addr, source);
         printf("%-33s  %-16s  %10s  %s\n", "virtual range", "physical", "size", "rights");
     }
-    vmic_status s = vmic_mappings(core, ctx, o.max_leaves, filter_mapping, &f, &skipped);
+    vmic_status s = vmic_mappings(core, ctx, max_leaves, filter_mapping, &f, &skipped);
     if (!pages)
         vmic_range_merger_flush(&merger);
     /* VMIC_E_RANGE: a budget (leaves or tables) ran out, so what was printed
@@ -168,7 +140,7 @@ int cmd_pagetable(int argc, char **argv)
     }
     if (cut)
         rc = cli_fail("pagetable", s, "output cut after %" PRIu64 " leaves (--max-leaves)",
-                      o.max_leaves);
+                      max_leaves);
     else if (s)
         rc = cli_fail("pagetable", s, "the walk stopped early");
     cli_space_close(&sp);
