@@ -151,9 +151,12 @@ static int set_value(const char *cmd, const cli_opt *o, const char *value)
         return 0;
     case CLI_ARG_U64: {
         uint64_t v;
+        if ((!cli_parse_u64(value, &v) || v < o->min) && o->max == UINT64_MAX)
+            return cli_usage(cmd, "--%s wants a number of at least %" PRIu64 ", not '%s'",
+                             o->name, o->min, value);
         if (!cli_parse_u64(value, &v) || v < o->min || v > o->max)
-            return cli_usage(cmd, "--%s wants %s, %" PRIu64 " to %" PRIu64 ", not '%s'",
-                             o->name, o->arg, o->min, o->max, value);
+            return cli_usage(cmd, "--%s wants a number from %" PRIu64 " to %" PRIu64
+                             ", not '%s'", o->name, o->min, o->max, value);
         *(uint64_t *)o->dst = v;
         return 0;
     }

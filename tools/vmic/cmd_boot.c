@@ -221,7 +221,7 @@ static int find_kernel(const boot_opts *o, char *kernel, char *initrd)
     if (!k)
         return cli_usage("boot", "no kernel to boot: give --kernel FILE (and --initrd FILE), "
                          "or set VMIC_KERNEL (and VMIC_INITRD); --no-kernel boots the firmware "
-                         "only. scripts/make-fixture.sh makes a test kernel.");
+                         "only (vmic's source tree makes test kernels with scripts/make-fixture.sh)");
     if (!realpath(k, kernel) || !is_file(kernel))
         return cli_fail("boot", VMIC_OK, "%s %s: not a file", from, k);
     if (i && (!realpath(i, initrd) || !is_file(initrd)))
