@@ -166,18 +166,28 @@ static int set_value(const char *cmd, const cli_opt *o, const char *value)
     return 0;
 }
 
-/* Says what was wrong with the option getopt_long refused. */
-static int bad_option(const char *cmd, const cli_opt *all, size_t n, const char *word, int letter)
+/* The option getopt_long returned as val: its index in all, or n. */
+static size_t option_index(const cli_opt *all, size_t n, int val)
 {
-    for (size_t i = 0; i < n; i++) {
-        bool named = strncmp(word, "--", 2) == 0 &&
-                     strncmp(word + 2, all[i].name, strcspn(word + 2, "=")) == 0 &&
-                     strlen(all[i].name) == strcspn(word + 2, "=");
-        if ((named || (letter && letter == all[i].letter)) && all[i].arg)
-            return cli_usage(cmd, "%s needs a value: --%s %s", word, all[i].name, all[i].arg);
-        if (named && !all[i].arg)
-            return cli_usage(cmd, "%s takes no value", word);
-    }
+    if (val >= 256)
+        return (size_t)val - 256;
+    size_t i = 0;
+    while (i < n && (val == 0 || all[i].letter != val))
+        i++;
+    return i;
+}
+
+/* Says what was wrong with the option getopt_long refused: getopt_long
+ * returns ':' for a missing value and '?' otherwise, with optopt naming the
+ * option it recognised (0 for none). */
+static int bad_option(const char *cmd, const cli_opt *all, size_t n, const char *word, int opt,
+                      int which)
+{
+    size_t i = option_index(all, n, which);
+    if (i < n && opt == ':')
+        return cli_usage(cmd, "%s needs a value: --%s %s", word, all[i].name, all[i].arg);
+    if (i < n && which >= 256)
+        return cli_usage(cmd, "%s: --%s takes no value", word, all[i].name);
     return cli_usage(cmd, "unknown option '%s'", word);
 }
 
@@ -209,11 +219,8 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, cli_common *c)
     optind = 0; /* glibc: start afresh, even for a second parse */
     while ((opt = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
         if (opt == '?' || opt == ':')
-            return -bad_option(spec->cmd, all, n, argv[optind - 1], optopt);
-        size_t i = (size_t)opt - 256;
-        if (opt < 256)
-            for (i = 0; i < n && all[i].letter != opt; i++)
-                ;
+            return -bad_option(spec->cmd, all, n, argv[optind - 1], opt, optopt);
+        size_t i = option_index(all, n, opt);
         if (strcmp(all[i].name, "help") == 0) {
             cli_help(spec, stdout);
             exit(EXIT_OK);

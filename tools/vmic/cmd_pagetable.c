@@ -1,5 +1,4 @@
 /* vmic pagetable: every mapping of a root, coalesced into ranges. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
