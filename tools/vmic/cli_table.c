@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cli_table.h"
 
 static bool in_table(const cli_col *c)
@@ -47,7 +48,10 @@ static void cell_text(const cli_col *c, const cli_val *v, char *buf, size_t size
         snprintf(buf, size, "[%5" PRIu64 ".%06" PRIu64 "]", v->u / 1000000000u,
                  (v->u % 1000000000u) / 1000u);
         break;
-    case CLI_COL_BOOL: snprintf(buf, size, "%s", v->b && c->mark ? c->mark : ""); break;
+    case CLI_COL_BOOL:
+        snprintf(buf, size, "%s", v->b ? (c->mark ? c->mark : "") : c->unmark ? c->unmark : "");
+        break;
+    case CLI_COL_SIZE: cli_size(v->u, buf, size); break;
     case CLI_COL_STR: buf[0] = '\0'; break;
     }
 }
@@ -152,7 +156,8 @@ static void json_value(json *j, const cli_col *c, const cli_val *v)
     case CLI_COL_UINT:
     case CLI_COL_OCT:
     case CLI_COL_SECONDS:
-    case CLI_COL_KTIME: json_u64(j, c->key, v->u); break;
+    case CLI_COL_KTIME:
+    case CLI_COL_SIZE: json_u64(j, c->key, v->u); break;
     case CLI_COL_HEX: json_hex(j, c->key, v->u); break;
     case CLI_COL_STR: json_strn(j, c->key, v->s ? v->s : "", str_len(v)); break;
     case CLI_COL_BOOL: json_bool(j, c->key, v->b); break;
@@ -164,11 +169,21 @@ void cli_rows_begin(cli_rows *r, const cli_schema *schema, bool as_json)
     memset(r, 0, sizeof *r);
     r->schema = schema;
     r->json = as_json;
-    json_init(&r->j, stdout);
+    json_init(&r->own, stdout);
+    r->j = &r->own;
     if (as_json)
-        json_array_begin(&r->j, NULL);
+        json_array_begin(r->j, NULL);
     else if (!schema->no_heading)
         print_heading(schema);
+}
+
+void cli_rows_begin_in(cli_rows *r, const cli_schema *schema, json *j, const char *key)
+{
+    memset(r, 0, sizeof *r);
+    r->schema = schema;
+    r->json = true;
+    r->j = j;
+    json_array_begin(j, key);
 }
 
 void cli_rows_add(cli_rows *r, const cli_val *values)
@@ -180,19 +195,20 @@ void cli_rows_add(cli_rows *r, const cli_val *values)
         putchar('\n');
         return;
     }
-    json_object_begin(&r->j, NULL);
+    json_object_begin(r->j, NULL);
     for (size_t k = 0; k < s->ncols; k++) {
         size_t i = s->json_order ? s->json_order[k] : k;
         if (s->cols[i].key)
-            json_value(&r->j, &s->cols[i], &values[i]);
+            json_value(r->j, &s->cols[i], &values[i]);
     }
-    json_object_end(&r->j);
+    json_object_end(r->j);
 }
 
 void cli_rows_end(cli_rows *r)
 {
-    if (r->json) {
-        json_array_end(&r->j);
-        json_done(&r->j);
-    }
+    if (!r->json)
+        return;
+    json_array_end(r->j);
+    if (r->j == &r->own)
+        json_done(r->j);
 }

@@ -21,7 +21,8 @@ typedef enum cli_col_type {
     CLI_COL_SECONDS,  /* u: nanoseconds; seconds (3 decimals) in the table */
     CLI_COL_KTIME,    /* u: nanoseconds; [seconds.micros] as dmesg prints them */
     CLI_COL_STR,      /* s, len */
-    CLI_COL_BOOL,     /* b: JSON true/false; in the table the column's mark if true */
+    CLI_COL_BOOL,     /* b: JSON true/false; in the table mark if true, else unmark */
+    CLI_COL_SIZE,     /* u: bytes; "4 KiB", "1.5 GiB" in the table (cli_size) */
 } cli_col_type;
 
 enum {
@@ -43,7 +44,8 @@ typedef struct cli_col {
     const char *sep;    /* before it in the table; NULL: one space ("" for the first) */
     unsigned flags;     /* CLI_COL_* */
     int at;             /* table: a non-empty value starts at this column at the earliest */
-    const char *mark;   /* CLI_COL_BOOL in the table */
+    const char *mark;   /* CLI_COL_BOOL in the table, when true */
+    const char *unmark; /* and when false */
 } cli_col;
 
 typedef struct cli_schema {
@@ -73,16 +75,19 @@ typedef struct cli_val {
 typedef struct cli_rows {
     const cli_schema *schema;
     bool json;
-    json j;
+    json own;             /* the writer of a top-level array */
+    json *j;              /* the writer the rows go to */
     size_t n;             /* rows written */
     bool repeat_prefix;   /* CLI_COL_LINES: each line repeats the columns before */
 } cli_rows;
 
 /* The heading, or the array's start. */
 void cli_rows_begin(cli_rows *r, const cli_schema *schema, bool as_json);
+/* The same with JSON, as the member key of the object j is writing. */
+void cli_rows_begin_in(cli_rows *r, const cli_schema *schema, json *j, const char *key);
 /* One row: a value for each column of the schema, in its order. */
 void cli_rows_add(cli_rows *r, const cli_val *values);
-/* The array's end. */
+/* The array's end (and the document's, for a top-level array). */
 void cli_rows_end(cli_rows *r);
 
 #endif

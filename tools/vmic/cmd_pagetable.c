@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli_space.h"
+#include "cli_table.h"
 
 /*
  * The default leaf budget. 2^20 leaves are 4 GiB of 4 KiB pages, more than a
@@ -13,34 +14,36 @@
  */
 #define DEFAULT_MAX_LEAVES (1ull << 20)
 
+static const cli_col cols[] = {
+    {.key = "va", .type = CLI_COL_HEX, .digits = 16},
+    {.type = CLI_COL_HEX, .digits = 16, .sep = "-"}, /* the range's last byte */
+    {.key = "pa", .type = CLI_COL_HEX, .digits = 16, .sep = "  "},
+    {.key = "size", .type = CLI_COL_SIZE, .width = 10, .sep = "  "},
+    {.key = "access", .type = CLI_COL_STR, .sep = "  "},
+    {.key = "user", .type = CLI_COL_BOOL, .mark = "u", .unmark = "k"},
+    {.key = "global", .type = CLI_COL_BOOL, .mark = "g", .unmark = "-", .sep = ""},
+};
+enum { VA, LAST, PA, SIZE, ACCESS, USER, GLOBAL, NCOLS };
+/* "virtual range" spans two columns: the heading is the command's. */
+static const cli_schema schema = {cols, NCOLS, NULL, true};
+
 typedef struct table_out {
-    bool json;
-    int only_user;  /* -1 all, 0 kernel, 1 user */
-    json j;
-    uint64_t ranges, bytes;
+    cli_rows rows;
+    uint64_t bytes;
 } table_out;
 
 static int print_range(void *arg, const vmic_mapping_t *m)
 {
     table_out *o = arg;
-    char rights[4], size[32];
-
-    o->ranges++;
+    char rights[4];
     o->bytes += m->size;
-    if (o->json) {
-        json_object_begin(&o->j, NULL);
-        json_hex(&o->j, "va", m->va.addr);
-        json_hex(&o->j, "pa", m->pa.addr);
-        json_u64(&o->j, "size", m->size);
-        json_str(&o->j, "access", cli_access(m->access, rights));
-        json_bool(&o->j, "user", m->user);
-        json_bool(&o->j, "global", m->global);
-        json_object_end(&o->j);
-        return 0;
-    }
-    printf("%016" PRIx64 "-%016" PRIx64 "  %016" PRIx64 "  %10s  %s %c%c\n", m->va.addr,
-           m->va.addr + m->size - 1, m->pa.addr, cli_size(m->size, size, sizeof size),
-           cli_access(m->access, rights), m->user ? 'u' : 'k', m->global ? 'g' : '-');
+    cli_val v[NCOLS] = {
+        [VA] = CLI_U(m->va.addr), [LAST] = CLI_U(m->va.addr + m->size - 1),
+        [PA] = CLI_U(m->pa.addr), [SIZE] = CLI_U(m->size),
+        [ACCESS] = CLI_S(cli_access(m->access, rights)), [USER] = CLI_B(m->user),
+        [GLOBAL] = CLI_B(m->global),
+    };
+    cli_rows_add(&o->rows, v);
     return 0;
 }
 
@@ -82,6 +85,7 @@ int cmd_pagetable(int argc, char **argv)
                  "otherwise the process's kernel PGD.",
     };
     table_out out = {0};
+    json j;
     cli_space sp;
     const char *source;
     int first, rc;
@@ -96,23 +100,21 @@ int cmd_pagetable(int argc, char **argv)
     vmic_core *core = sp.core;
     /* A process's user PGD for --user, else its kernel PGD (the same without KPTI). */
     vmic_ctx_t ctx = cli_space_ctx(&sp, only_user == 1 ? 0 : UINT64_MAX, &source);
-    out.only_user = only_user;
-
-    out.json = c.json;
     vmic_range_merger_t merger = {.emit = print_range, .arg = &out};
-    filter f = {.only_user = out.only_user,
+    filter f = {.only_user = only_user,
                 .next = pages ? print_range : vmic_range_merger_add,
                 .next_arg = pages ? (void *)&out : (void *)&merger};
     uint64_t skipped = 0;
 
-    if (out.json) {
-        json_init(&out.j, stdout);
-        json_object_begin(&out.j, NULL);
-        json_hex(&out.j, "root", ctx.root.addr);
-        json_array_begin(&out.j, "mappings");
+    if (c.json) {
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_hex(&j, "root", ctx.root.addr);
+        cli_rows_begin_in(&out.rows, &schema, &j, "mappings");
     } else {
         printf("root 0x%" PRIx64 " (%s)\n", ctx.root.addr, source);
         printf("%-33s  %-16s  %10s  %s\n", "virtual range", "physical", "size", "rights");
+        cli_rows_begin(&out.rows, &schema, false);
     }
     vmic_status s = vmic_mappings(core, ctx, max_leaves, filter_mapping, &f, &skipped);
     if (!pages)
@@ -120,17 +122,18 @@ int cmd_pagetable(int argc, char **argv)
     /* VMIC_E_RANGE: a budget (leaves or tables) ran out, so what was printed
      * is a prefix of the mappings; say so in the output itself. */
     bool cut = s == VMIC_E_RANGE;
-    if (out.json) {
-        json_array_end(&out.j);
-        json_u64(&out.j, "skipped_entries", skipped);
-        json_bool(&out.j, "cut", cut);
+    cli_rows_end(&out.rows);
+    uint64_t ranges = out.rows.n;
+    if (c.json) {
+        json_u64(&j, "skipped_entries", skipped);
+        json_bool(&j, "cut", cut);
         if (cut)
-            json_str(&out.j, "cut_reason", vmic_errmsg());
-        json_object_end(&out.j);
-        json_done(&out.j);
+            json_str(&j, "cut_reason", vmic_errmsg());
+        json_object_end(&j);
+        json_done(&j);
     } else {
         char size[32];
-        printf("%" PRIu64 " range%s, %s mapped", out.ranges, out.ranges == 1 ? "" : "s",
+        printf("%" PRIu64 " range%s, %s mapped", ranges, ranges == 1 ? "" : "s",
                cli_size(out.bytes, size, sizeof size));
         if (skipped)
             printf(", %" PRIu64 " malformed or looping entr%s skipped", skipped,
