@@ -47,7 +47,8 @@ typedef struct cli_opt {
 } cli_opt;
 
 #define CLI_FLAG(name, letter, dst, help) {name, letter, NULL, help, CLI_ARG_FLAG, dst, 0, 0, NULL}
-#define CLI_STR(name, letter, arg, dst, help) {name, letter, arg, help, CLI_ARG_STR, dst, 0, 0, NULL}
+#define CLI_STR(name, letter, arg, dst, help) \
+    {name, letter, arg, help, CLI_ARG_STR, dst, 0, 0, NULL}
 #define CLI_U64(name, letter, arg, dst, lo, hi, help) \
     {name, letter, arg, help, CLI_ARG_U64, dst, lo, hi, NULL}
 #define CLI_FN(name, letter, arg, fn, dst, help) \

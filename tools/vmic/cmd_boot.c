@@ -74,8 +74,10 @@ static int parse_args(int argc, char **argv, boot_opts *o)
         CLI_STR("disk", 0, "IMG", &o->disk, "a raw disk image, as a virtio disk (/dev/vda)"),
         CLI_STR("append", 0, "ARGS", &o->append,
                 "kernel command line (default 'console=ttyS0 panic=-1')"),
-        CLI_FLAG("no-kernel", 0, &o->no_kernel, "boot the firmware only (it finds nothing to boot)"),
-        CLI_U64("memory", 'm', "MIB", &o->memory_mib, 16, 1u << 20, "guest RAM in MiB (default 256)"),
+        CLI_FLAG("no-kernel", 0, &o->no_kernel,
+                 "boot the firmware only (it finds nothing to boot)"),
+        CLI_U64("memory", 'm', "MIB", &o->memory_mib, 16, 1u << 20,
+                "guest RAM in MiB (default 256)"),
         CLI_U64("smp", 0, "N", &o->smp, 1, 255, "vCPUs (default 1)"),
         CLI_FN("accel", 0, "tcg|kvm", set_accel, &o->accel,
                "default tcg; KVM needs vmx/svm (see DESIGN.md)"),
@@ -221,7 +223,8 @@ static int find_kernel(const boot_opts *o, char *kernel, char *initrd)
     if (!k)
         return cli_usage("boot", "no kernel to boot: give --kernel FILE (and --initrd FILE), "
                          "or set VMIC_KERNEL (and VMIC_INITRD); --no-kernel boots the firmware "
-                         "only (vmic's source tree makes test kernels with scripts/make-fixture.sh)");
+                         "only (vmic's source tree makes test kernels: "
+                         "scripts/make-fixture.sh)");
     if (!realpath(k, kernel) || !is_file(kernel))
         return cli_fail("boot", VMIC_OK, "%s %s: not a file", from, k);
     if (i && (!realpath(i, initrd) || !is_file(initrd)))
