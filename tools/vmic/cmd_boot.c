@@ -80,7 +80,7 @@ static int parse_args(int argc, char **argv, boot_opts *o)
                 "guest RAM in MiB (default 256)"),
         CLI_U64("smp", 0, "N", &o->smp, 1, 255, "vCPUs (default 1)"),
         CLI_FN("accel", 0, "tcg|kvm", set_accel, &o->accel,
-               "default tcg; KVM needs vmx/svm (see DESIGN.md)"),
+               "default tcg; KVM needs vmx/svm in the host CPU"),
         CLI_STR("machine", 0, "TYPE", &o->machine, "QEMU machine (default pc)"),
         CLI_STR("cpu", 0, "MODEL", &o->cpu, "default qemu64 under TCG, host under KVM"),
         CLI_STR("dir", 0, "DIR", &o->dir, "where QEMU's files go (default: a new directory\n"

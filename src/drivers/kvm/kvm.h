@@ -43,9 +43,9 @@
  * coalesces its run back into one slot. Temporary switches (fast single-steps,
  * step-throughs) change only the pages they need and never coalesce.
  *
- * Events and actions (DESIGN.md's table). Writes to memory and OUT are
- * *posted* here: when they exit, RIP is already past the instruction. Reads,
- * IN and WRMSR complete on the next KVM_RUN.
+ * Events and actions, with the meaning vmi-rs gives each action. Writes
+ * to memory and OUT are *posted* here: when they exit, RIP is already past
+ * the instruction. Reads, IN and WRMSR complete on the next KVM_RUN.
  *
  *   memory read     Continue: completed with the bytes of the vCPU's view
  *                   (after the response's view switch)
