@@ -9,6 +9,7 @@
 
 #include "core_internal.h"
 #include "base/grow.h"
+#include "base/search.h"
 
 #define INT3 0xcc
 
@@ -26,15 +27,7 @@ struct bp_table {
 
 static size_t bp_index(const struct bp_table *t, uint64_t pa)
 {
-    size_t lo = 0, hi = t ? t->n : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->bps[mid].pa < pa)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return t ? VMIC__LOWER_BOUND(t->bps, t->n, pa, pa) : 0;
 }
 
 static sw_bp *bp_find(vmic_core *core, vmic_pa_t pa)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core_internal.h"
+#include "base/clock.h"
 
 typedef struct vmic_session {
     vmic_core *core;
@@ -67,13 +68,6 @@ const char *vmic_action_seed_name(vmic_action a)
     static const char *const names[] = {"Continue", "Deny", "ReinjectInterrupt", "Singlestep",
                                         "FastSinglestep", "Emulate"};
     return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "an unknown action";
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void wake(vmic_session *s)
@@ -127,7 +121,7 @@ static bool session_deliver(void *ctx, const vmic_event_t *ev, vmic_event_respon
         s->stopping = true;
         wake(s);
     }
-    s->last_event_ns = now_ns();
+    s->last_event_ns = vmic__mono_ns();
     pthread_mutex_unlock(&s->lock);
     return true;
 }
@@ -155,7 +149,7 @@ static int session_wait(vmic_session *s, int sig_fd, uint32_t timeout_ms)
     int wait_ms = -1;
 
     if (timeout_ms) {
-        uint64_t idle_ms = (now_ns() - s->last_event_ns) / 1000000u;
+        uint64_t idle_ms = (vmic__mono_ns() - s->last_event_ns) / 1000000u;
         wait_ms = idle_ms >= timeout_ms ? 0 : (int)(timeout_ms - idle_ms);
     }
     if (poll(fds, 2, wait_ms) < 0)
@@ -197,10 +191,10 @@ static vmic_status session_loop(vmic_session *s, int sig_fd, uint32_t timeout_ms
             return vmic_fail(VMIC_E_INTERRUPTED, "event session interrupted by signal %d", sig);
         }
         if (timeout_ms && !s->stopping &&
-            (now_ns() - s->last_event_ns) / 1000000u >= timeout_ms) {
+            (vmic__mono_ns() - s->last_event_ns) / 1000000u >= timeout_ms) {
             if (h->on_timeout)
                 h->on_timeout(core, h->arg);
-            s->last_event_ns = now_ns();
+            s->last_event_ns = vmic__mono_ns();
         }
         pthread_mutex_unlock(&s->lock);
     }
@@ -248,7 +242,7 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
     memset(&s, 0, sizeof s);
     s.core = core;
     s.h = h;
-    s.last_event_ns = now_ns();
+    s.last_event_ns = vmic__mono_ns();
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);

@@ -8,6 +8,7 @@
 
 #include "base/sigbus.h"
 #include "core_internal.h"
+#include "base/search.h"
 
 #define EMPTY_GFN UINT64_MAX
 
@@ -76,20 +77,12 @@ const vmic_mem_region_t *core_region(vmic_core *core, uint64_t pa)
     if (r && pa - r->start.addr < r->size)
         return r;
 
-    size_t lo = 0, hi = core->info->nregions;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        r = &core->info->regions[mid];
-        if (pa < r->start.addr)
-            hi = mid;
-        else if (pa - r->start.addr >= r->size)
-            lo = mid + 1;
-        else {
-            core->last_region = r;
-            return r;
-        }
-    }
-    return NULL;
+    size_t i = VMIC__UPPER_BOUND(core->info->regions, core->info->nregions, start.addr, pa);
+    r = i ? &core->info->regions[i - 1] : NULL;
+    if (!r || pa - r->start.addr >= r->size)
+        return NULL;
+    core->last_region = r;
+    return r;
 }
 
 static vmic_status page_fill(vmic_core *core, page_slot *slot, uint8_t *copy, uint64_t gfn)

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "run_trace.h"
+#include "base/clock.h"
 
 static const char help[] =
     "usage: vmic run [OPTIONS] IMAGE\n\n"
@@ -65,7 +66,7 @@ typedef struct run_state {
     uint64_t events, shown;
     time_t deadline;
     bool timed_out, max_reached;
-    struct timespec start;
+    uint64_t start_ns;
 } run_state;
 
 /* ---- options ------------------------------------------------------------------ */
@@ -319,9 +320,7 @@ static bool should_stop(vmic_core *core, void *arg)
 
 static double elapsed(const run_state *st)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - st->start.tv_sec) + (double)(now.tv_nsec - st->start.tv_nsec) * 1e-9;
+    return (double)(vmic__mono_ns() - st->start_ns) * 1e-9;
 }
 
 static void say_detached(run_state *st, const char *why)
@@ -431,7 +430,7 @@ int cmd_run(int argc, char **argv)
     vmic_bpm_handler_t bh = {.on_hit = on_hit, .on_event = on_event, .should_stop = should_stop,
                              .arg = &st};
     st.deadline = time(NULL) + o.timeout_s;
-    clock_gettime(CLOCK_MONOTONIC, &st.start);
+    st.start_ns = vmic__mono_ns();
     vmic_status s = vmic_resume(core);
     if (s == VMIC_OK && o.trace.bpm)
         s = vmic_bpm_run(o.trace.bpm, &bh, WAIT_SLICE_MS);

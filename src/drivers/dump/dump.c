@@ -25,6 +25,7 @@
 
 #include "base/sigbus.h"
 #include "dump.h"
+#include "base/search.h"
 
 typedef struct dump_driver {
     vmic_driver base;
@@ -65,19 +66,9 @@ static const vmic_driver_info_t *dump_info(vmic_driver *d)
 /* The region holding pa, or NULL. Regions are sorted and disjoint. */
 static const vmic_mem_region_t *find_region(const dump_driver_t *dump, uint64_t pa)
 {
-    size_t lo = 0, hi = dump->info.nregions;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const vmic_mem_region_t *r = &dump->regions[mid];
-        if (pa < r->start.addr)
-            hi = mid;
-        else if (pa - r->start.addr >= r->size)
-            lo = mid + 1;
-        else
-            return r;
-    }
-    return NULL;
+    size_t i = VMIC__UPPER_BOUND(dump->regions, dump->info.nregions, start.addr, pa);
+    const vmic_mem_region_t *r = i ? &dump->regions[i - 1] : NULL;
+    return r && pa - r->start.addr < r->size ? r : NULL;
 }
 
 /* Every byte is in a host region already; read is for callers that want a

@@ -566,8 +566,8 @@ static vmic_status attach(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int t
         return s;
     /* A client that has just gone (a vmic that closed, a guard that let go)
      * stays "connected" until QEMU's main loop sees the hang-up. */
-    for (int64_t until = mono_ms() + STUB_LEAVING_MS; !locked && stub == STUB_BUSY &&
-                                                      mono_ms() < until;) {
+    for (int64_t until = vmic__mono_ms() + STUB_LEAVING_MS; !locked && stub == STUB_BUSY &&
+                                                      vmic__mono_ms() < until;) {
         struct timespec nap = {0, 10 * 1000000L};
         nanosleep(&nap, NULL);
         if ((s = stub_query(&q->qmp, &q->gdb_ep, &stub)))

@@ -39,6 +39,7 @@
 #include <vmic/core.h>
 #include <vmic/driver.h>
 #include <vmic/qemu.h>
+#include "base/clock.h"
 
 #define QEMU_DEFAULT_TIMEOUT_MS 5000
 
@@ -67,8 +68,6 @@ typedef vmic_status (*endpoint_hook)(void *arg, int fd);
 vmic_status endpoint_connect_hooked(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
                                     endpoint_hook before, void *arg, int *fd);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-int64_t mono_ms(void);
 
 /* Sends all of buf before the deadline. MSG_NOSIGNAL: a peer that is gone is
  * EPIPE, an error naming `name`, never SIGPIPE. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "os_internal.h"
+#include "base/clock.h"
 
 #define KERNEL_MAP_START 0xffffffff80000000ull
 #define KERNEL_MAP_END 0xffffffffc0000000ull
@@ -154,13 +155,6 @@ static bool root_maps_image(vmic_os *os, uint64_t pa, lx_image *im)
     return false;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Wrap-safe: the last page of a region may end at 2^64. Bounded by
  * SEARCH_MAX_BYTES and SEARCH_MAX_SECONDS; what it scanned is released. */
 static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
@@ -169,7 +163,7 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
     vmic_paging_t pg = vmic_core_paging(os->core);
     int tried = 0;
     uint64_t scanned = 0, released_to = 0;
-    double t0 = seconds_now();
+    double t0 = vmic__mono_seconds();
 
     for (size_t r = 0; r < info->nregions; r++) {
         const vmic_mem_region_t *reg = &info->regions[r];
@@ -187,7 +181,7 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
             if ((scanned & (SEARCH_RELEASE_EVERY - 1)) == 0) {
                 vmic_release_pa(os->core, vmic_pa(released_to), pa - released_to);
                 released_to = pa;
-                if (seconds_now() - t0 > SEARCH_MAX_SECONDS)
+                if (vmic__mono_seconds() - t0 > SEARCH_MAX_SECONDS)
                     return vmic_fail(VMIC_E_NOTFOUND, "%s: no kernel page tables in the first "
                                      "%llu MiB (searched for %.0f s, up to pa 0x%llx; %d "
                                      "candidates checked); give --root CR3", info->source,
