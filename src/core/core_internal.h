@@ -62,6 +62,7 @@ struct vmic_core {
     tlb tlb;
     vmic_cache_stats_t stats;
     bool in_session;          /* vmic_run_events is running (events.c) */
+    bool take_signals;        /* vmic_core_take_signals: the session ends on SIGINT... */
     struct bp_table *bps;     /* software breakpoints (breakpoints.c) */
     struct restore_hook *hooks; /* undone by core_restore_events (views.c) */
     size_t nhooks;

@@ -397,6 +397,7 @@ static int open_vm(const char *image, run_opts *o, FILE *serial, vmic_core **cor
         return cli_fail("run", s, NULL);
     if ((s = vmic_core_open(drv, NULL, core)))
         return cli_fail("run", s, "cannot start a session");
+    vmic_core_take_signals(*core, true); /* SIGINT/SIGTERM detach */
     if ((s = trace_arm(&o->trace, *core))) {
         int rc = cli_fail("run", s, "--trace");
         trace_free(&o->trace); /* the breakpoint manager goes before the core */

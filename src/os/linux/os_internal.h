@@ -88,6 +88,7 @@ struct vmic_os {
 
     bool task_ready;
     lx_task_off t;
+    lx_path_off path;          /* paths.c: resolved on first use (path.ok) */
     vmic_va_t init_task;
     uint8_t *task_buf;         /* t.span_hi - t.span_lo bytes */
     /* Within one walk, most tasks share a parent (kthreadd, init) and a cred

@@ -151,40 +151,46 @@ static bool pseudo_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, uint
     return false;
 }
 
+/* Kept in the os: its types do not change while it is open. */
+static vmic_status path_offsets(vmic_os *os, const lx_path_off **o)
+{
+    vmic_status s;
+    if (!os->path.ok && (s = lx_path_offsets(os, &os->path)))
+        return s;
+    *o = &os->path;
+    return VMIC_OK;
+}
+
 vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode_no)
 {
-    static lx_path_off o; /* resolved per os below */
-    static const vmic_os *o_for;
+    const lx_path_off *o;
     vmic_status s;
-    if (o_for != os || !o.ok) {
-        if ((s = lx_path_offsets(os, &o)))
-            return s;
-        o_for = os;
-    }
+    if ((s = path_offsets(os, &o)))
+        return s;
     uint64_t mnt, dentry, inode = 0;
-    uint64_t p = file + o.f_path.off;
+    uint64_t p = file + o->f_path.off;
     buf[0] = '\0';
-    if ((s = ptr(os, p, &o.path_mnt, &mnt)) || (s = ptr(os, p, &o.path_dentry, &dentry)) ||
-        (s = ptr(os, file, &o.f_inode, &inode)))
+    if ((s = ptr(os, p, &o->path_mnt, &mnt)) || (s = ptr(os, p, &o->path_dentry, &dentry)) ||
+        (s = ptr(os, file, &o->f_inode, &inode)))
         return vmic_fail_wrap(s, "file 0x%llx", (unsigned long long)file);
     if (!mnt || !dentry)
         return vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no path", (unsigned long long)file);
     if (inode_no) {
         *inode_no = 0;
         if (inode)
-            (void)lx_u64(os, inode + o.i_ino.off, inode_no);
+            (void)lx_u64(os, inode + o->i_ino.off, inode_no);
     }
-    if (pseudo_name(os, &o, dentry, inode, buf, size)) {
+    if (pseudo_name(os, o, dentry, inode, buf, size)) {
         vmic_clear_error();
         return VMIC_OK;
     }
     vmic_clear_error();
-    if ((s = build_path(os, &o, mnt, dentry, buf, size)))
+    if ((s = build_path(os, o, mnt, dentry, buf, size)))
         return vmic_fail_wrap(s, "path of file 0x%llx", (unsigned long long)file);
     /* An unhashed dentry that is not a root was deleted. */
     uint64_t pprev = 1, parent = 0;
-    if (o.d_hash_pprev.ok && lx_u64(os, dentry + o.d_hash_pprev.off, &pprev) == VMIC_OK &&
-        lx_u64(os, dentry + o.d_parent.off, &parent) == VMIC_OK && pprev == 0 &&
+    if (o->d_hash_pprev.ok && lx_u64(os, dentry + o->d_hash_pprev.off, &pprev) == VMIC_OK &&
+        lx_u64(os, dentry + o->d_parent.off, &parent) == VMIC_OK && pprev == 0 &&
         parent != dentry) {
         size_t n = strlen(buf);
         snprintf(buf + n, size - n, " (deleted)");
@@ -196,13 +202,13 @@ vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uin
 vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *minor,
                         uint64_t *ino)
 {
-    lx_path_off o;
+    const lx_path_off *o;
     uint64_t inode, sb;
     uint32_t dev;
     vmic_status s;
-    if ((s = lx_path_offsets(os, &o)) || (s = ptr(os, file, &o.f_inode, &inode)) || !inode ||
-        (s = lx_u64(os, inode + o.i_ino.off, ino)) || (s = ptr(os, inode, &o.i_sb, &sb)) || !sb ||
-        (s = lx_u32(os, sb + o.s_dev.off, &dev)))
+    if ((s = path_offsets(os, &o)) || (s = ptr(os, file, &o->f_inode, &inode)) || !inode ||
+        (s = lx_u64(os, inode + o->i_ino.off, ino)) || (s = ptr(os, inode, &o->i_sb, &sb)) || !sb ||
+        (s = lx_u32(os, sb + o->s_dev.off, &dev)))
         return s ? s : vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no inode or superblock",
                                  (unsigned long long)file);
     *major = dev >> 20; /* MINORBITS */
