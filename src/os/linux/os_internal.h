@@ -167,7 +167,10 @@ void lx_seen_free(lx_seen *s);
 vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p);
 
 /* paths.c: the path of a struct file as d_path() makes it; its device and inode */
-vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode);
+/* The path of a struct file as d_path() makes it; *truncated when it was
+ * longer than buf and buf holds its last components. */
+vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode,
+                         bool *truncated);
 vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *minor,
                         uint64_t *ino);
 

@@ -203,7 +203,7 @@ vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn
         uint64_t file = lx_get(b, o.size, &o.file);
         if (file) {
             r.offset = lx_get(b, o.size, &o.pgoff) << 12;
-            if ((s = lx_file_path(os, file, r.path, sizeof r.path, NULL)) ||
+            if ((s = lx_file_path(os, file, r.path, sizeof r.path, NULL, &r.path_truncated)) ||
                 (s = lx_file_dev(os, file, &r.dev_major, &r.dev_minor, &r.inode))) {
                 s = vmic_fail_wrap(s, "regions of pid %d: VMA 0x%llx", (int)p->tgid,
                                    (unsigned long long)vma);
