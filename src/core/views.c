@@ -64,7 +64,7 @@ vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn)
 {
     vmic_status s = CALL(core, free_gfn, "allocating gfns", gfn);
     if (s == VMIC_OK)
-        page_cache_drop(core, gfn.num);
+        page_cache_drop(core, gfn);
     return s;
 }
 

@@ -250,16 +250,19 @@ static bool exit_internal(kvm_vcpu *v, bool retrying)
                   (unsigned long long)rip);
         return false;
     }
-    if (vcpu_translate(v, rip, &pa[0])) {
+    vmic_pa_t at;
+    if (vcpu_translate(v, vmic_va(rip), &at)) {
         exit_fail(v, "emulation failure at rip 0x%llx, which does not translate: %s",
                   (unsigned long long)rip, vmic_errmsg());
         return false;
     }
+    pa[0] = at.addr;
     pthread_mutex_lock(&vm->lock);
     bool hole0 = is_hole(vm, pa[0] >> VMIC_PAGE_SHIFT), hole1 = false;
     if (vmic_page_offset(rip) > VMIC_PAGE_SIZE - X86_MAX_INSN) {
         uint64_t next = (rip | (VMIC_PAGE_SIZE - 1)) + 1;
-        hole1 = vcpu_translate(v, next, &pa[1]) == VMIC_OK && is_hole(vm, pa[1] >> VMIC_PAGE_SHIFT);
+        hole1 = vcpu_translate(v, vmic_va(next), &at) == VMIC_OK &&
+                is_hole(vm, (pa[1] = at.addr) >> VMIC_PAGE_SHIFT);
     }
     if (hole0)
         gfn[0] = pa[0] >> VMIC_PAGE_SHIFT;
@@ -294,8 +297,9 @@ static bool exit_debug(kvm_vcpu *v, bool retrying)
     uint64_t dr6 = run->debug.arch.dr6, rip = run->s.regs.regs.rip, pa = 0;
 
     if (exc == 3) {
-        if (vcpu_translate(v, rip, &pa))
-            pa = 0;
+        vmic_pa_t at;
+        if (vcpu_translate(v, vmic_va(rip), &at) == VMIC_OK)
+            pa = at.addr;
         return report_int3(v, pa, true);
     }
     pthread_mutex_lock(&vm->lock);
@@ -313,8 +317,7 @@ static bool exit_debug(kvm_vcpu *v, bool retrying)
         event_begin(v, VMIC_EVENT_BREAKPOINT);
         v->event.breakpoint.va = vmic_va(va);
         v->event.breakpoint.slot = (uint8_t)slot;
-        if (vcpu_translate(v, va, &pa) == VMIC_OK)
-            v->event.breakpoint.pa = vmic_pa(pa);
+        (void)vcpu_translate(v, vmic_va(va), &v->event.breakpoint.pa); /* 0 if it does not */
         return report(v, respond_breakpoint);
     }
     if (exc == 1 && stepping) {
@@ -323,8 +326,7 @@ static bool exit_debug(kvm_vcpu *v, bool retrying)
         if (!tell)
             return false;
         event_begin(v, VMIC_EVENT_SINGLESTEP);
-        if (vcpu_translate(v, rip, &pa) == VMIC_OK)
-            v->event.singlestep.pa = vmic_pa(pa);
+        (void)vcpu_translate(v, vmic_va(rip), &v->event.singlestep.pa); /* 0 if it does not */
         return report(v, respond_singlestep);
     }
     /* An exception vmic did not ask for belongs to the guest. */

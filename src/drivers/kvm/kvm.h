@@ -394,7 +394,7 @@ void regs_merge(vmic_amd64_regs_t *dst, const vmic_amd64_regs_t *src);
 vmic_status kvm_get_regs(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
 vmic_status kvm_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
 /* Guest-virtual to guest-physical through the vCPU's current page tables. */
-vmic_status vcpu_translate(kvm_vcpu *v, uint64_t va, uint64_t *pa);
+vmic_status vcpu_translate(kvm_vcpu *v, vmic_va_t va, vmic_pa_t *pa);
 
 /* loader.c */
 vmic_status image_load(kvm_vm *vm, const char *path);

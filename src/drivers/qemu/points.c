@@ -34,21 +34,21 @@ static qemu_point_t *find(qemu_driver_t *q, gdb_point_type type, uint64_t va, ui
     return NULL;
 }
 
-bool points_has_break(const qemu_driver_t *q, uint64_t va)
+bool points_has_break(const qemu_driver_t *q, vmic_va_t va)
 {
     for (size_t i = 0; i < q->npoints; i++)
-        if (q->points[i].type == GDB_POINT_HW_BREAK && q->points[i].va == va)
+        if (q->points[i].type == GDB_POINT_HW_BREAK && q->points[i].va == va.addr)
             return true;
     return false;
 }
 
-bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, uint64_t va)
+bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, vmic_va_t va)
 {
     gdb_point_type type = kind == GDB_WATCH_WRITE ? GDB_POINT_WRITE_WATCH
                           : kind == GDB_WATCH_READ ? GDB_POINT_READ_WATCH
                                                    : GDB_POINT_ACCESS_WATCH;
     for (size_t i = 0; i < q->npoints; i++)
-        if (q->points[i].type == type && q->points[i].va == va)
+        if (q->points[i].type == type && q->points[i].va == va.addr)
             return true;
     return false;
 }
@@ -181,9 +181,9 @@ vmic_status points_remove_all(qemu_driver_t *q)
     return VMIC_OK;
 }
 
-vmic_status points_take_out(qemu_driver_t *q, uint64_t va)
+vmic_status points_take_out(qemu_driver_t *q, vmic_va_t va)
 {
-    qemu_point_t *p = find(q, GDB_POINT_HW_BREAK, va, 1);
+    qemu_point_t *p = find(q, GDB_POINT_HW_BREAK, va.addr, 1);
     if (!p || p->out)
         return VMIC_OK;
     vmic_status s = gdb_remove_point(&q->gdb, p->type, p->va, p->len);

@@ -112,12 +112,12 @@ static const vmic_driver_info_t *shared_info(vmic_driver *d)
 
 static vmic_status shared_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len)
 {
-    return qemu_rw(qemu_of(d), pa.addr, buf, len, false);
+    return qemu_rw(qemu_of(d), pa, buf, len, false);
 }
 
 static vmic_status shared_write(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len)
 {
-    return qemu_rw(qemu_of(d), pa.addr, (uint8_t *)(uintptr_t)buf, len, true);
+    return qemu_rw(qemu_of(d), pa, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
 static const vmic_driver_ops_t shared_ops = {

@@ -289,8 +289,9 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
     return VMIC_OK;
 }
 
-vmic_status lx_rescan_kernel(vmic_os *os, uint64_t root, const char *source)
+vmic_status lx_rescan_kernel(vmic_os *os, vmic_pa_t root_pa, const char *source)
 {
+    uint64_t root = root_pa.addr;
     lx_image im;
     if (!scan_image(os, root, &im))
         return vmic_fail(VMIC_E_NOTFOUND, "the page tables at 0x%llx map no kernel image with "

@@ -120,7 +120,7 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root);
 vmic_status lx_map_image(vmic_os *os, uint64_t va, size_t len, const uint8_t **ptr,
                          uint8_t **owned);
 /* Rescans the image under another root (after a change of paging mode). */
-vmic_status lx_rescan_kernel(vmic_os *os, uint64_t root, const char *source);
+vmic_status lx_rescan_kernel(vmic_os *os, vmic_pa_t root, const char *source);
 void lx_read_banner(vmic_os *os);
 void lx_detect_pti(vmic_os *os);
 
@@ -151,7 +151,7 @@ void lx_layout_init(vmic_os *os);
 /* Kernel pointer: canonical and in the kernel half for this guest's paging. */
 bool lx_kptr(const vmic_os *os, uint64_t p);
 /* Physical address of a kernel virtual address. */
-vmic_status lx_kpa(vmic_os *os, uint64_t va, uint64_t *pa);
+vmic_status lx_kpa(vmic_os *os, vmic_va_t va, vmic_pa_t *pa);
 
 /* A set of addresses seen, for cycle detection in list walks. */
 typedef struct lx_seen {

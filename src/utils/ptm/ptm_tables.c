@@ -76,8 +76,9 @@ void tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_
         release_one(ptm, view, gfns[i]);
 }
 
-bool tables_has_gfn(const vmic_ptm *ptm, uint64_t gfn)
+bool tables_has_gfn(const vmic_ptm *ptm, vmic_gfn_t frame)
 {
+    uint64_t gfn = frame.num;
     size_t i = utab_lower_bound(&ptm->tables, ukey_of(gfn, 0));
     if (i == ptm->tables.n)
         return false;
