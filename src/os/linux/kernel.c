@@ -67,9 +67,9 @@ static void add_ro_run(lx_image *im, uint64_t va, uint64_t len)
  * but a page of the freed text/rodata gap that the kernel reused (its alias
  * here turns read-only with the page's new owner), so the caller tries each.
  */
-static bool scan_image(vmic_os *os, uint64_t root, lx_image *im)
+static bool scan_image(vmic_os *os, vmic_pa_t root, lx_image *im)
 {
-    vmic_ctx_t ctx = vmic_ctx(vmic_pa(root));
+    vmic_ctx_t ctx = vmic_ctx(root);
     uint64_t va = KERNEL_MAP_START, run = 0;
     bool in_run = false;
 
@@ -140,7 +140,7 @@ static bool looks_like_root(const uint64_t *e, uint64_t max_pa, const vmic_pagin
  * the core then keeps (a raw dump has no CR4.LA57 to tell). The kernel's own
  * word on the mode comes later (layout.c).
  */
-static bool root_maps_image(vmic_os *os, uint64_t pa, lx_image *im)
+static bool root_maps_image(vmic_os *os, vmic_pa_t pa, lx_image *im)
 {
     if (scan_image(os, pa, im))
         return true;
@@ -198,7 +198,7 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
                 uint64_t e[512];
                 memcpy(e, p, sizeof e);
                 if (looks_like_root(e, info->max_pa.addr, &pg)) {
-                    if (root_maps_image(os, pa, im)) {
+                    if (root_maps_image(os, vmic_pa(pa), im)) {
                         *root = pa;
                         return VMIC_OK;
                     }
@@ -227,11 +227,11 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
                      tried);
 }
 
-static void set_kernel(vmic_os *os, uint64_t root, const lx_image *im, const char *source)
+static void set_kernel(vmic_os *os, vmic_pa_t root, const lx_image *im, const char *source)
 {
-    os->kctx = vmic_ctx(vmic_pa(root));
+    os->kctx = vmic_ctx(root);
     snprintf(os->root_source, sizeof os->root_source, "%s", source);
-    os->kernel.root = vmic_pa(root);
+    os->kernel.root = root;
     os->kernel.root_source = os->root_source;
     os->kernel.text = vmic_va(im->text);
     os->kernel.end = vmic_va(im->end);
@@ -249,12 +249,12 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
 
     if (root) {
         uint64_t r = vmic_cr3_to_root(root).addr;
-        if (!scan_image(os, r, &im))
+        if (!scan_image(os, vmic_pa(r), &im))
             return vmic_fail(VMIC_E_NOTFOUND, "%s: the page tables at 0x%llx map no kernel image "
                              "at 0x%llx-0x%llx with %d-level paging (--paging changes that)",
                              info->source, (unsigned long long)r, KERNEL_MAP_START,
                              KERNEL_MAP_END, levels);
-        set_kernel(os, r, &im, "caller");
+        set_kernel(os, vmic_pa(r), &im, "caller");
         return VMIC_OK;
     }
 
@@ -271,10 +271,10 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
         for (int c = 0; c < 2; c++) {
             if (c == 1 && cands[1] == cands[0])
                 break;
-            if (scan_image(os, cands[c], &im)) {
+            if (scan_image(os, vmic_pa(cands[c]), &im)) {
                 char src[32];
                 snprintf(src, sizeof src, c ? "vCPU %u CR3 - 4 KiB" : "vCPU %u CR3", v);
-                set_kernel(os, cands[c], &im, src);
+                set_kernel(os, vmic_pa(cands[c]), &im, src);
                 return VMIC_OK;
             }
         }
@@ -285,17 +285,16 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
     vmic_status s = search_root(os, &r, &im);
     if (s)
         return s;
-    set_kernel(os, r, &im, "search");
+    set_kernel(os, vmic_pa(r), &im, "search");
     return VMIC_OK;
 }
 
-vmic_status lx_rescan_kernel(vmic_os *os, vmic_pa_t root_pa, const char *source)
+vmic_status lx_rescan_kernel(vmic_os *os, vmic_pa_t root, const char *source)
 {
-    uint64_t root = root_pa.addr;
     lx_image im;
     if (!scan_image(os, root, &im))
         return vmic_fail(VMIC_E_NOTFOUND, "the page tables at 0x%llx map no kernel image with "
-                         "%d-level paging", (unsigned long long)root,
+                         "%d-level paging", (unsigned long long)root.addr,
                          (int)vmic_core_paging(os->core).mode);
     set_kernel(os, root, &im, source);
     return VMIC_OK;
