@@ -94,16 +94,20 @@ static pending *pending_find(vmic_tracer *t, uint64_t task)
     return NULL;
 }
 
+/* A fresh entry for task, zeroed but for the task. */
 static pending *pending_add(vmic_tracer *t, uint64_t task)
 {
+    /* One found is reused: its return was never seen (the task died in the call). */
     pending *p = pending_find(t, task);
-    if (p)
-        return p; /* its return was never seen (the task died in the call) */
-    if (t->npend == TRACE_MAX_PENDING) {
+    if (!p && t->npend == TRACE_MAX_PENDING) {
         t->stats.dropped++;
         return NULL;
     }
-    return &t->pend[t->npend++];
+    if (!p)
+        p = &t->pend[t->npend++];
+    memset(p, 0, sizeof *p);
+    p->task = task;
+    return p;
 }
 
 static void pending_drop(vmic_tracer *t, pending *p)
@@ -236,8 +240,6 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
     pending *p = pending_add(t, who.task.addr);
     if (!p)
         return;
-    memset(p, 0, sizeof *p);
-    p->task = who.task.addr;
     p->regs = regs_va;
     p->nr = nr;
     memcpy(p->args, r.args, sizeof p->args);
@@ -401,8 +403,6 @@ static void on_exec_begin(vmic_tracer *t, const vmic_event_t *ev)
     pending *p = pending_add(t, who.task.addr);
     if (!p)
         return;
-    memset(p, 0, sizeof *p);
-    p->task = who.task.addr;
     p->nr = NR_EXEC_BEGIN;
     p->who = who;
 }
