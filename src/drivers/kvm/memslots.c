@@ -265,8 +265,9 @@ vmic_status layout_apply(slot_layout *l, const page_target *t, size_t nt,
     return fill_uncovered(l, t, nt, apply, ctx);
 }
 
-const kvm_slot *layout_find(const slot_layout *l, uint64_t gfn)
+const kvm_slot *layout_find(const slot_layout *l, vmic_gfn_t frame)
 {
+    uint64_t gfn = frame.num;
     /* The last slot starting at or below gfn, if it reaches that far. */
     size_t i = VMIC__UPPER_BOUND(l->slots, l->nslots, gfn, gfn);
     const kvm_slot *s = i ? &l->slots[i - 1] : NULL;

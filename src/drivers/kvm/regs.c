@@ -205,8 +205,8 @@ vmic_status kvm_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs
 static const uint64_t *read_table(void *ctx, vmic_pa_t table)
 {
     kvm_vm *vm = ctx;
-    uint64_t gfn = table.addr >> VMIC_PAGE_SHIFT;
-    return gfn < vm->ram_pages ? (const uint64_t *)kvm_page(vm, gfn) : NULL;
+    vmic_gfn_t gfn = vmic_pa_to_gfn(table);
+    return gfn.num < vm->ram_pages ? (const uint64_t *)kvm_page(vm, gfn) : NULL;
 }
 
 vmic_status vcpu_translate(kvm_vcpu *v, vmic_va_t va, vmic_pa_t *pa)

@@ -219,7 +219,7 @@ static vmic_status apply_slot(void *arg, const kvm_slot *s, bool add)
         .flags = add && s->readonly ? KVM_MEM_READONLY : 0,
         .guest_phys_addr = s->gfn << VMIC_PAGE_SHIFT,
         .memory_size = add ? s->npages << VMIC_PAGE_SHIFT : 0,
-        .userspace_addr = (uint64_t)(uintptr_t)kvm_page(vm, s->backing),
+        .userspace_addr = (uint64_t)(uintptr_t)kvm_page(vm, vmic_gfn(s->backing)),
     };
     uint64_t t0 = vmic__mono_ns();
     int rc = ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
@@ -437,7 +437,7 @@ vmic_status kvm_alloc_gfn(vmic_driver *d, vmic_gfn_t *gfn)
     for (uint64_t i = 0; i < vm->spare_pages; i++) {
         if (!vm->spare_used[i]) {
             vm->spare_used[i] = 1;
-            memset(kvm_page(vm, vm->ram_pages + i), 0, VMIC_PAGE_SIZE);
+            memset(kvm_page(vm, vmic_gfn(vm->ram_pages + i)), 0, VMIC_PAGE_SIZE);
             *gfn = vmic_gfn(vm->ram_pages + i);
             pthread_mutex_unlock(&vm->lock);
             return VMIC_OK;
