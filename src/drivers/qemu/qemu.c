@@ -268,8 +268,9 @@ static const vmic_driver_info_t *qemu_info(vmic_driver *d)
     return &qemu_of(d)->info;
 }
 
-static const vmic_mem_region_t *find_region(const qemu_driver_t *q, uint64_t pa)
+static const vmic_mem_region_t *find_region(const qemu_driver_t *q, vmic_pa_t at)
 {
+    uint64_t pa = at.addr;
     for (size_t i = 0; i < q->mem.nregions; i++) {
         const vmic_mem_region_t *r = &q->mem.regions[i];
         if (pa >= r->start.addr && pa - r->start.addr < r->size)
@@ -283,7 +284,7 @@ vmic_status qemu_rw(qemu_driver_t *q, vmic_pa_t pa, uint8_t *buf, size_t len, bo
 {
     uint64_t at = pa.addr;
     while (len > 0) {
-        const vmic_mem_region_t *r = find_region(q, at);
+        const vmic_mem_region_t *r = find_region(q, vmic_pa(at));
         if (!r)
             return vmic_fail(VMIC_E_UNMAPPED, "%s: physical address 0x%" PRIx64 " is not guest "
                              "RAM", q->info.source, at);
@@ -316,7 +317,7 @@ static vmic_status qemu_write(vmic_driver *d, vmic_pa_t pa, const void *buf, siz
 /* Page tables are read straight from the RAM mapping. */
 static const uint64_t *read_table(void *ctx, vmic_pa_t table)
 {
-    const vmic_mem_region_t *r = find_region(ctx, table.addr);
+    const vmic_mem_region_t *r = find_region(ctx, table);
     if (!r || r->size - (table.addr - r->start.addr) < VMIC_PAGE_SIZE)
         return NULL;
     return (const uint64_t *)(r->host + (table.addr - r->start.addr));
