@@ -72,6 +72,7 @@ int main(int argc, char **argv)
     counter c = {.end = now() + seconds};
     vmic_bpm_handler_t h = {.on_hit = on_hit, .should_stop = time_is_up, .arg = &c};
     vmic_status s = vmic_bpm_insert(bpm, &bp);
+    vmic_core_take_signals(core, true); /* Ctrl-C ends it early, breakpoint removed */
     if (s == VMIC_OK)
         s = vmic_resume(core); /* opened paused */
     if (s == VMIC_OK)

@@ -56,6 +56,7 @@ int main(int argc, char **argv)
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    vmic_core_take_signals(core, true); /* this program is the process: Ctrl-C is ours */
     /* Until Ctrl-C (VMIC_E_INTERRUPTED), or an error such as QEMU dying. */
     vmic_status s = vmic_tracer_run(t, print, NULL);
     if (s && s != VMIC_E_INTERRUPTED)

@@ -9,7 +9,9 @@
  * core invalidate what they change; anything else (a running guest changing
  * its own tables) needs an explicit flush.
  *
- * A vmic_core is not thread-safe: use one per thread, or lock around it.
+ * A vmic_core is not thread-safe: use one per thread, or lock around it
+ * (what may run concurrently, and what libvmic does with signals, is in
+ * <vmic/base.h>).
  */
 #ifndef VMIC_CORE_H
 #define VMIC_CORE_H
@@ -163,13 +165,25 @@ typedef struct vmic_event_handler {
 
 /*
  * Runs an event session until should_stop says so or the guest stops running
- * (VMIC_OK), a SIGINT/SIGTERM arrives (VMIC_E_INTERRUPTED), or a callback or
- * the driver fails (that error). The signals are taken through a signalfd
- * while the session runs: call it from a thread where no other thread of the
- * process accepts them. Cleanup always runs.
+ * (VMIC_OK), a signal taken by vmic_core_take_signals arrives
+ * (VMIC_E_INTERRUPTED), or a callback or the driver fails (that error).
+ * Cleanup always runs. Without vmic_core_take_signals the session leaves the
+ * signal mask and every signal to the caller: end it with should_stop.
  */
 VMIC_API vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *handler,
                             uint32_t timeout_ms);
+
+/*
+ * Opt-in (off by default): while it is on, every vmic_run_events on this core
+ * (and so vmic_bpm_run and vmic_tracer_run over it) blocks SIGINT, SIGTERM
+ * and SIGHUP in the calling thread, reads them from a signalfd, calls
+ * on_interrupted and ends the session with VMIC_E_INTERRUPTED; the thread's
+ * mask is restored when the session ends. It takes only signals that reach
+ * that thread: call it from a thread where no other thread of the process
+ * accepts them (block them in the others). Meant for a program that is the
+ * process, like the vmic command; a library embedding vmic leaves it off.
+ */
+VMIC_API void vmic_core_take_signals(vmic_core *core, bool take);
 
 /*
  * Restore hooks: a layer above the core that changes the event model's state

@@ -93,7 +93,7 @@ vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t
     if (past_top(pa.addr, len))
         return fail_past_top(core, pa.addr, len);
     while (len > 0) {
-        const vmic_mem_region_t *r = core_region(core, pa.addr);
+        const vmic_mem_region_t *r = core_region(core, pa);
         if (!r)
             return vmic_fail(VMIC_E_UNMAPPED, "%s: pa 0x%llx is not guest memory",
                              core->info->source, (unsigned long long)pa.addr);
@@ -110,8 +110,8 @@ vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t
     /* What this write changed must not be served stale from either cache. */
     for (uint64_t gfn = start.addr >> VMIC_PAGE_SHIFT;
          total && gfn <= (start.addr + total - 1) >> VMIC_PAGE_SHIFT; gfn++)
-        page_cache_drop(core, gfn);
-    tlb_note_write(core, start.addr, total);
+        page_cache_drop(core, vmic_gfn(gfn));
+    tlb_note_write(core, start, total);
     return VMIC_OK;
 }
 

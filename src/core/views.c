@@ -60,7 +60,7 @@ vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn)
 {
     vmic_status s = VIEWS(core, "allocating gfns", free_gfn, gfn);
     if (s == VMIC_OK)
-        page_cache_drop(core, gfn.num);
+        page_cache_drop(core, gfn);
     return s;
 }
 

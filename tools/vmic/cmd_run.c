@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "run_trace.h"
+#include "base/clock.h"
 
 static const char about[] =
     "Run IMAGE, an ELF64 x86-64 freestanding kernel, as a VM on /dev/kvm and\n"
@@ -43,7 +44,7 @@ typedef struct run_state {
     uint64_t events, shown;
     time_t deadline;
     bool timed_out, max_reached;
-    struct timespec start;
+    uint64_t start_ns;
 } run_state;
 
 /* ---- options ------------------------------------------------------------------ */
@@ -294,9 +295,7 @@ static bool should_stop(vmic_core *core, void *arg)
 
 static double elapsed(const run_state *st)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - st->start.tv_sec) + (double)(now.tv_nsec - st->start.tv_nsec) * 1e-9;
+    return (double)(vmic__mono_ns() - st->start_ns) * 1e-9;
 }
 
 static void say_detached(run_state *st, const char *why)
@@ -373,6 +372,7 @@ static int open_vm(const char *image, run_opts *o, FILE *serial, vmic_core **cor
         return cli_fail("run", s, NULL);
     if ((s = vmic_core_open(drv, NULL, core)))
         return cli_fail("run", s, "cannot start a session");
+    vmic_core_take_signals(*core, true); /* SIGINT/SIGTERM detach */
     if ((s = trace_arm(&o->trace, *core))) {
         int rc = cli_fail("run", s, "--trace");
         trace_free(&o->trace); /* the breakpoint manager goes before the core */
@@ -406,7 +406,7 @@ int cmd_run(int argc, char **argv)
     vmic_bpm_handler_t bh = {.on_hit = on_hit, .on_event = on_event, .should_stop = should_stop,
                              .arg = &st};
     st.deadline = time(NULL) + (time_t)o.timeout_s;
-    clock_gettime(CLOCK_MONOTONIC, &st.start);
+    st.start_ns = vmic__mono_ns();
     vmic_status s = vmic_resume(core);
     if (s == VMIC_OK && o.trace.bpm)
         s = vmic_bpm_run(o.trace.bpm, &bh, WAIT_SLICE_MS);

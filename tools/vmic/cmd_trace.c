@@ -180,6 +180,7 @@ int cmd_trace(int argc, char **argv)
     int rc = cli_os_open("trace", argv[first], &o.c, &core, &os);
     if (rc)
         return rc;
+    vmic_core_take_signals(core, true); /* SIGINT/SIGTERM detach */
     /* Lines, not blocks: whoever reads the output sees each event as it
      * happens, and all of them if vmic is stopped. */
     setvbuf(stdout, NULL, _IOLBF, 0);

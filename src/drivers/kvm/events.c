@@ -228,11 +228,10 @@ static void start_user_step(kvm_vcpu *v)
 static void report_step_now(kvm_vcpu *v)
 {
     vmic_event_response_t r;
-    uint64_t pa;
 
     event_begin(v, VMIC_EVENT_SINGLESTEP);
-    if (vcpu_translate(v, v->run->s.regs.regs.rip, &pa) == VMIC_OK)
-        v->event.singlestep.pa = vmic_pa(pa);
+    /* Left 0 (event_begin) where rip does not translate. */
+    (void)vcpu_translate(v, vmic_va(v->run->s.regs.regs.rip), &v->event.singlestep.pa);
     if (event_deliver(v, &r) == DELIVER_DONE)
         respond_singlestep(v, &r);
 }

@@ -141,7 +141,7 @@ vmic_status layout_apply(slot_layout *l, const page_target *t, size_t nt,
                          const uint64_t *coalesce, size_t ncoalesce, bool coalesce_all,
                          slot_apply_fn apply, void *ctx);
 /* The slot covering gfn, or NULL (a hole). */
-const kvm_slot *layout_find(const slot_layout *l, uint64_t gfn);
+const kvm_slot *layout_find(const slot_layout *l, vmic_gfn_t gfn);
 
 /* ---- per-view pages (views.c) ---------------------------------------------- */
 
@@ -288,9 +288,9 @@ static inline kvm_vm *kvm_of(vmic_driver *d)
     return (kvm_vm *)d;
 }
 
-static inline uint8_t *kvm_page(kvm_vm *vm, uint64_t gfn)
+static inline uint8_t *kvm_page(kvm_vm *vm, vmic_gfn_t gfn)
 {
-    return vm->mem + (gfn << VMIC_PAGE_SHIFT);
+    return vm->mem + vmic_gfn_to_pa(gfn).addr;
 }
 
 /* vm.c */
@@ -394,7 +394,7 @@ void regs_merge(vmic_amd64_regs_t *dst, const vmic_amd64_regs_t *src);
 vmic_status kvm_get_regs(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
 vmic_status kvm_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
 /* Guest-virtual to guest-physical through the vCPU's current page tables. */
-vmic_status vcpu_translate(kvm_vcpu *v, uint64_t va, uint64_t *pa);
+vmic_status vcpu_translate(kvm_vcpu *v, vmic_va_t va, vmic_pa_t *pa);
 
 /* loader.c */
 vmic_status image_load(kvm_vm *vm, const char *path);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "base/clock.h"
 
 #define DEFAULT_MEM (64ull << 20)
 #define MAX_MEM (64ull << 30)
@@ -353,13 +354,7 @@ vmic_status vmic_kvm_wait(vmic_driver *d, uint32_t timeout_ms)
 
     if (!vm)
         return vmic_fail(VMIC_E_INVAL, "vmic_kvm_wait: not a kvm driver");
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline = vmic__deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&vm->lock);
     while (vm->state.state != VMIC_GUEST_EXITED && vm->state.state != VMIC_GUEST_FAILED) {
         if (pthread_cond_timedwait(&vm->state_cond, &vm->lock, &deadline) == ETIMEDOUT) {

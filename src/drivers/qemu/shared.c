@@ -39,7 +39,7 @@ static void nap_ms(long ms)
 static vmic_status shared_stop(qemu_driver_t *q, bool *paused_it)
 {
     int wait = q->qmp.timeout_ms < SHARED_DEBUG_WAIT_MS ? q->qmp.timeout_ms : SHARED_DEBUG_WAIT_MS;
-    int64_t deadline = mono_ms() + wait;
+    int64_t deadline = vmic__mono_ms() + wait;
     for (;;) {
         bool running;
         char status[32];
@@ -54,7 +54,7 @@ static vmic_status shared_stop(qemu_driver_t *q, bool *paused_it)
             *paused_it = true;
             continue;
         }
-        if (mono_ms() > deadline)
+        if (vmic__mono_ms() > deadline)
             return vmic_fail(VMIC_E_BUSY, "the gdbstub's client keeps the VM stopped at "
                              "its debug stop for over %d ms: vmic cannot pause it for a "
                              "consistent view ('vmic resume' detaches a stuck client)", wait);
@@ -112,12 +112,12 @@ static const vmic_driver_info_t *shared_info(vmic_driver *d)
 
 static vmic_status shared_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len)
 {
-    return qemu_rw(qemu_of(d), pa.addr, buf, len, false);
+    return qemu_rw(qemu_of(d), pa, buf, len, false);
 }
 
 static vmic_status shared_write(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len)
 {
-    return qemu_rw(qemu_of(d), pa.addr, (uint8_t *)(uintptr_t)buf, len, true);
+    return qemu_rw(qemu_of(d), pa, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
 /* Everything a QMP-only session lacks has one reason. */

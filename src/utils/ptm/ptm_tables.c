@@ -87,8 +87,9 @@ vmic_status tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns
     return s;
 }
 
-bool tables_has_gfn(const vmic_ptm *ptm, uint64_t gfn)
+bool tables_has_gfn(const vmic_ptm *ptm, vmic_gfn_t frame)
 {
+    uint64_t gfn = frame.num;
     size_t i = utab_lower_bound(&ptm->tables, ukey_of(gfn, 0));
     if (i == ptm->tables.n)
         return false;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "trace_internal.h"
+#include "base/clock.h"
 
 #define WAKE_MS 200   /* how often the session looks at the duration */
 
@@ -231,7 +232,7 @@ static bool should_stop(vmic_core *core, void *arg)
     if (t->stop)
         return true;
     return t->opt.duration_ms &&
-           trace_now_ns() - t->t0_ns >= (uint64_t)t->opt.duration_ms * 1000000u;
+           vmic__mono_ns() - t->t0_ns >= (uint64_t)t->opt.duration_ms * 1000000u;
 }
 
 vmic_status vmic_tracer_arm(vmic_tracer *t)
@@ -273,7 +274,7 @@ vmic_status vmic_tracer_run(vmic_tracer *t, vmic_trace_fn fn, void *arg)
     t->fn = fn;
     t->fn_arg = arg;
     t->stop = false;
-    t->t0_ns = trace_now_ns();
+    t->t0_ns = vmic__mono_ns();
     vmic_bpm_handler_t h = {.on_hit = on_hit, .should_stop = should_stop, .arg = t};
     s = vmic_bpm_run(t->bpm, &h, WAKE_MS);
     /* The session's end removed every breakpoint; the manager goes too. */
