@@ -44,7 +44,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s qemu:DIR [COMM]\n", argv[0]);
         return 2;
     }
-    if (vmic_qemu_open_target(argv[1], &cfg, &drv) || vmic_core_open(drv, NULL, &core)) {
+    vmic_target_options_t target_opt = {.live = &cfg};
+    if (vmic_open_target(argv[1], &target_opt, &drv) || vmic_core_open(drv, NULL, &core)) {
         fprintf(stderr, "%s: %s\n", argv[1], vmic_errmsg());
         return 1;
     }
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    vmic_core_take_signals(core, true); /* this program is the process: Ctrl-C is ours */
     /* Until Ctrl-C (VMIC_E_INTERRUPTED), or an error such as QEMU dying. */
     vmic_status s = vmic_tracer_run(t, print, NULL);
     if (s && s != VMIC_E_INTERRUPTED)

@@ -6,6 +6,34 @@
  * the call also leaves a message in a thread-local buffer, read with
  * vmic_errmsg(), that says what failed and where (address, page-walk level,
  * file offset). The message stays until the next failure on the same thread.
+ *
+ * Threads. libvmic keeps no state of its own between calls: every cache
+ * lives in the object it belongs to (a vmic_core's page and translation
+ * caches, a vmic_os's symbols, types and structure offsets), so nothing is
+ * shared behind the caller's back. Calls on different objects may run at the
+ * same time on different threads, where an object counts together with what
+ * it borrows: a vmic_os, a tap, a breakpoint manager or a tracer is one
+ * object with its core, and a core with its driver. Calls on one object
+ * (or on objects sharing one core) must not overlap: the caller serializes
+ * them. The exception is the event session (vmic_run_events, <vmic/core.h>):
+ * while it runs its callbacks come on the driver's vCPU threads, serialized
+ * by the session, and may use the core; no other thread may meanwhile. The
+ * functions here, vmic_status_name and the name tables of the other headers
+ * may be called from any thread at any time.
+ *
+ * Signals. By default libvmic installs no signal handler and changes no
+ * thread's signal mask, with one exception of a driver's own: the KVM driver
+ * (vmic_kvm_open) installs, as it starts its first vCPU thread, a handler
+ * that does nothing for SIGRTMIN+4 and sends that signal only to its own
+ * vCPU threads, to interrupt KVM_RUN; those threads block every other
+ * signal. Sockets are written with MSG_NOSIGNAL, so a peer that went away is
+ * an error return, never SIGPIPE.
+ * The QEMU driver forks a guard process, which ignores SIGINT, SIGHUP and
+ * SIGPIPE itself and touches nothing in the caller's process. Two things
+ * are opt-in and process-wide or thread-wide by nature, and their calls say
+ * so: the SIGBUS guard for dumps that shrink under a mapping
+ * (vmic_sigbus_guard_enable, <vmic/driver.h>) and an event session that ends
+ * on SIGINT, SIGTERM or SIGHUP (vmic_core_take_signals, <vmic/core.h>).
  */
 #ifndef VMIC_BASE_H
 #define VMIC_BASE_H

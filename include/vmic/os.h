@@ -17,7 +17,13 @@
  * reports the entries it could trust, then fails with VMIC_E_FORMAT (cycle,
  * impossible value), VMIC_E_TRANSLATE / VMIC_E_UNMAPPED (dangling pointer) or
  * VMIC_E_RANGE (a bound hit); the message says which entry and where. Such a
- * result is therefore "truncated": the callback saw a prefix.
+ * result is therefore "truncated": the callback saw a prefix. One string too
+ * long for its field (a file path) is not such a failure: the entry comes
+ * with what fits and a flag that says it was cut (path_truncated).
+ *
+ * Structs that the library fills end in reserved words, so that fields can
+ * be added without changing their size; structs the caller fills have them
+ * too and must be zeroed (a designated initializer or memset does it).
  *
  * A vmic_os borrows its core (which must outlive it) and, like the core, is
  * not thread-safe.
@@ -43,13 +49,15 @@ typedef struct vmic_os_config {
     int paging;          /* 4 or 5: the caller has set the core's paging mode and
                             it is not to be changed; 0: decide it from the kernel
                             (__pgtable_l5_enabled), which a raw dump needs */
+    uint32_t reserved[4]; /* zero: room for options to come */
 } vmic_os_config_t;
 
 VMIC_API vmic_status vmic_os_open(vmic_core *core, const vmic_os_config_t *cfg, vmic_os **out);
 VMIC_API void vmic_os_close(vmic_os *os);
 VMIC_API vmic_core *vmic_os_core(vmic_os *os);
 
-/* What was found about the kernel. Strings live as long as the vmic_os. */
+/* What was found about the kernel. Strings live as long as the vmic_os.
+ * Only ever read through vmic_os_kernel's pointer: it grows at its end. */
 typedef struct vmic_os_kernel {
     vmic_va_t text;          /* _text: first byte of the kernel image */
     vmic_va_t end;           /* one past the last mapped byte of the image */
@@ -200,6 +208,7 @@ typedef struct vmic_process {
     vmic_pa_t user_root;    /* the root user mode runs on: root + 4 KiB with
                                PTI, else root */
     bool partial;           /* some field could not be read (left zero) */
+    uint64_t reserved[2];   /* zero: room for fields to come, same size */
 } vmic_process_t;
 
 typedef int (*vmic_process_fn)(void *arg, const vmic_process_t *p);
@@ -298,6 +307,7 @@ typedef struct vmic_module {
      * init layouts (before), those with a size. */
     unsigned nranges;
     vmic_module_range_t ranges[VMIC_MODULE_MAX_RANGES];
+    uint64_t reserved[2];   /* zero: room for fields to come, same size */
 } vmic_module_t;
 
 typedef int (*vmic_module_fn)(void *arg, const vmic_module_t *m);
@@ -305,6 +315,9 @@ VMIC_API vmic_status vmic_os_modules(vmic_os *os, vmic_module_fn fn, void *arg);
 
 /* ---- memory regions and files ------------------------------------------------ */
 
+/* Room for a path, its NUL included. A longer one is cut at the front: the
+ * field keeps its last components (starting at a '/') and path_truncated is
+ * set; the walk goes on. */
 #define VMIC_PATH_LEN 512
 
 typedef struct vmic_region {
@@ -316,6 +329,8 @@ typedef struct vmic_region {
     uint32_t dev_major, dev_minor;
     uint64_t inode;
     char path[VMIC_PATH_LEN]; /* file path, "[heap]", "[stack]", "[vdso]", or "" */
+    bool path_truncated;    /* path holds only the end of a longer one */
+    uint64_t reserved[2];   /* zero: room for fields to come, same size */
 } vmic_region_t;
 
 typedef int (*vmic_region_fn)(void *arg, const vmic_region_t *r);
@@ -331,6 +346,8 @@ typedef struct vmic_open_file {
     uint64_t inode;
     char path[VMIC_PATH_LEN]; /* as /proc/PID/fd/N links: "/dev/console",
                                  "pipe:[123]", "socket:[456]", ... */
+    bool path_truncated;    /* path holds only the end of a longer one */
+    uint64_t reserved[2];   /* zero: room for fields to come, same size */
 } vmic_open_file_t;
 
 typedef int (*vmic_file_fn)(void *arg, const vmic_open_file_t *f);

@@ -4,13 +4,20 @@
 
 #include "base/grow.h"
 
-bool vmic_grow_array(void *items_ptr, size_t *cap, size_t n, size_t elem, size_t first)
+bool vmic__reserve(void *items_ptr, size_t *cap, size_t need, size_t elem, size_t first)
 {
-    if (n < *cap)
+    if (need <= *cap)
         return true;
-    size_t want = *cap ? *cap * 2 : (first ? first : 1);
-    if (want < *cap || elem == 0 || want > SIZE_MAX / elem)
+    if (elem == 0 || need > SIZE_MAX / elem)
         return false;
+    size_t want = *cap ? *cap : (first ? first : 1);
+    while (want < need) {
+        if (want > SIZE_MAX / 2)
+            return false;
+        want *= 2;
+    }
+    if (want > SIZE_MAX / elem)
+        want = need; /* doubling would overflow; exactly enough still fits */
     /* The caller's pointer has its own type: move it through memcpy. */
     void *old;
     memcpy(&old, items_ptr, sizeof old);

@@ -1,6 +1,7 @@
 /*
  * Growable arrays: the one place that doubles a capacity. Callers keep
- * their own (items, n, cap) triple; VMIC_GROW makes room for one more.
+ * their own (items, n, cap) triple; VMIC_GROW makes room for one more,
+ * VMIC_RESERVE for `need` in all (a byte buffer that takes a packet).
  */
 #ifndef VMIC_BASE_GROW_H
 #define VMIC_BASE_GROW_H
@@ -9,14 +10,15 @@
 #include <stddef.h>
 
 /*
- * When n == *cap, doubles *cap (from `first`) and reallocates *items_ptr,
- * an array of elem-byte elements passed as the address of its pointer.
- * False when memory runs out or the size would overflow; the array is then
- * unchanged.
+ * When *cap < need, doubles *cap (from `first`) until it holds need and
+ * reallocates *items_ptr, an array of elem-byte elements passed as the
+ * address of its pointer. False when memory runs out or the size would
+ * overflow; the array is then unchanged.
  */
-bool vmic_grow_array(void *items_ptr, size_t *cap, size_t n, size_t elem, size_t first);
+bool vmic__reserve(void *items_ptr, size_t *cap, size_t need, size_t elem, size_t first);
 
-#define VMIC_GROW(items, n, cap, first) \
-    vmic_grow_array(&(items), &(cap), (n), sizeof *(items), (first))
+#define VMIC_RESERVE(items, cap, need, first) \
+    vmic__reserve(&(items), &(cap), (need), sizeof *(items), (first))
+#define VMIC_GROW(items, n, cap, first) VMIC_RESERVE(items, cap, (size_t)(n) + 1, first)
 
 #endif

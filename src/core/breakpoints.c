@@ -9,6 +9,7 @@
 
 #include "core_internal.h"
 #include "base/grow.h"
+#include "base/search.h"
 
 #define INT3 0xcc
 
@@ -26,15 +27,7 @@ struct bp_table {
 
 static size_t bp_index(const struct bp_table *t, uint64_t pa)
 {
-    size_t lo = 0, hi = t ? t->n : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->bps[mid].pa < pa)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return t ? VMIC__LOWER_BOUND(t->bps, t->n, pa, pa) : 0;
 }
 
 static sw_bp *bp_find(vmic_core *core, vmic_pa_t pa)
@@ -44,9 +37,9 @@ static sw_bp *bp_find(vmic_core *core, vmic_pa_t pa)
     return t && i < t->n && t->bps[i].pa == pa.addr ? &t->bps[i] : NULL;
 }
 
-static vmic_status write_byte(vmic_core *core, uint64_t pa, uint8_t b)
+static vmic_status write_byte(vmic_core *core, vmic_pa_t pa, uint8_t b)
 {
-    return vmic_write_pa(core, vmic_pa(pa), &b, 1);
+    return vmic_write_pa(core, pa, &b, 1);
 }
 
 static vmic_status table_make_room(vmic_core *core)
@@ -71,14 +64,14 @@ vmic_status vmic_bp_insert(vmic_core *core, vmic_pa_t pa)
     }
     /* Without INT3 events the guest's own #BP handler would take the hit
      * (on qemu: a kernel oops). */
-    if (!vmic_core_has(core, VMIC_CAP_SW_BREAKPOINT))
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver does not report INT3 hits, so "
-                         "an INT3 at pa 0x%llx would reach the guest's own handler (use "
-                         "vmic_hw_breakpoint_set)", core->info->source, core->info->driver,
-                         (unsigned long long)pa.addr);
+    if ((s = core_need(core, VMIC_CAP_EVENTS | VMIC_CAP_SW_BREAKPOINT, "INT3 breakpoints")))
+        return vmic_fail_wrap(s, "the %s driver does not report INT3 hits, so an INT3 at pa "
+                              "0x%llx would reach the guest's own handler (use "
+                              "vmic_hw_breakpoint_set)", core->info->driver,
+                              (unsigned long long)pa.addr);
     if ((s = vmic_read_u8_pa(core, pa, &hidden)) || (s = table_make_room(core)))
         return s;
-    if ((s = write_byte(core, pa.addr, INT3)))
+    if ((s = write_byte(core, pa, INT3)))
         return s;
     struct bp_table *t = core->bps;
     size_t i = bp_index(t, pa.addr);
@@ -96,7 +89,7 @@ vmic_status vmic_bp_remove(vmic_core *core, vmic_pa_t pa)
                          (unsigned long long)pa.addr);
     if (--bp->refs)
         return VMIC_OK;
-    vmic_status s = bp->armed ? write_byte(core, pa.addr, bp->hidden) : VMIC_OK;
+    vmic_status s = bp->armed ? write_byte(core, pa, bp->hidden) : VMIC_OK;
     struct bp_table *t = core->bps;
     size_t i = (size_t)(bp - t->bps);
     memmove(&t->bps[i], &t->bps[i + 1], (t->n - i - 1) * sizeof t->bps[0]);
@@ -121,7 +114,7 @@ vmic_status vmic_bp_disarm(vmic_core *core, vmic_pa_t pa)
     if (!bp->armed)
         return VMIC_OK;
     bp->armed = false;
-    return write_byte(core, pa.addr, bp->hidden);
+    return write_byte(core, pa, bp->hidden);
 }
 
 vmic_status vmic_bp_arm(vmic_core *core, vmic_pa_t pa)
@@ -133,7 +126,7 @@ vmic_status vmic_bp_arm(vmic_core *core, vmic_pa_t pa)
     if (bp->armed)
         return VMIC_OK;
     bp->armed = true;
-    return write_byte(core, pa.addr, INT3);
+    return write_byte(core, pa, INT3);
 }
 
 vmic_status bp_restore_all(vmic_core *core)
@@ -146,7 +139,7 @@ vmic_status bp_restore_all(vmic_core *core)
     for (size_t i = 0; i < t->n; i++) {
         if (!t->bps[i].armed)
             continue;
-        vmic_status r = write_byte(core, t->bps[i].pa, t->bps[i].hidden);
+        vmic_status r = write_byte(core, vmic_pa(t->bps[i].pa), t->bps[i].hidden);
         if (s == VMIC_OK)
             s = r;
     }

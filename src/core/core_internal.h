@@ -55,6 +55,7 @@ typedef struct tlb {
 struct vmic_core {
     vmic_driver *drv;
     const vmic_driver_info_t *info;
+    uint64_t caps;            /* vmic_driver_caps of the driver's table */
     vmic_paging_t paging;
     const vmic_mem_region_t *last_region; /* last region hit, checked first */
     vmic_table_source_t tables;           /* how the walker reaches table pages */
@@ -62,6 +63,7 @@ struct vmic_core {
     tlb tlb;
     vmic_cache_stats_t stats;
     bool in_session;          /* vmic_run_events is running (events.c) */
+    bool take_signals;        /* vmic_core_take_signals: the session ends on SIGINT... */
     struct bp_table *bps;     /* software breakpoints (breakpoints.c) */
     struct restore_hook *hooks; /* undone by core_restore_events (views.c) */
     size_t nhooks;
@@ -75,23 +77,29 @@ static inline size_t round_up_pow2(size_t n)
     return p;
 }
 
+/* session.c: VMIC_OK if the driver has every bit of caps, else
+ * VMIC_E_UNSUPPORTED saying "<what>: not supported by the <name> driver",
+ * which capability it lacks and the driver's explain. Every entry point that needs a group of the
+ * driver's table asks here first, and may then call the group's operation. */
+vmic_status core_need(vmic_core *core, uint64_t caps, const char *what);
+
 /* page_cache.c */
 vmic_status page_cache_init(page_cache *pc, size_t npages);
 void page_cache_free(vmic_core *core);
-void page_cache_drop(vmic_core *core, uint64_t gfn);
+void page_cache_drop(vmic_core *core, vmic_gfn_t gfn);
 /* A pointer to the page holding pa, and how many bytes from pa it covers
  * contiguously (to the end of a host region, or of the page). */
 vmic_status core_map(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t *len);
-const vmic_mem_region_t *core_region(vmic_core *core, uint64_t pa);
+const vmic_mem_region_t *core_region(vmic_core *core, vmic_pa_t pa);
 
 /* tlb.c */
 vmic_status tlb_init(tlb *t, size_t entries);
 void tlb_free(tlb *t);
 void tlb_clear(tlb *t);
-void tlb_insert(vmic_core *core, uint64_t root, const vmic_translation_t *tr);
+void tlb_insert(vmic_core *core, vmic_pa_t root, const vmic_translation_t *tr);
 /* The id of root, assigned on first sight when assign is set; 0 if none. */
-uint16_t tlb_root_id(vmic_core *core, uint64_t root, bool assign);
-void tlb_note_write(vmic_core *core, uint64_t pa, size_t len);
+uint16_t tlb_root_id(vmic_core *core, vmic_pa_t root, bool assign);
+void tlb_note_write(vmic_core *core, vmic_pa_t pa, size_t len);
 
 #define TLB_GOLDEN 0x9e3779b97f4a7c15ull
 
@@ -109,18 +117,19 @@ static inline tlb_entry *tlb_set(const tlb *t, uint64_t vpn, uint16_t id)
     return &t->entries[2 * set];
 }
 
-static inline bool tlb_lookup(vmic_core *core, uint64_t root, uint64_t va, uint64_t *pa)
+static inline bool tlb_lookup(vmic_core *core, vmic_pa_t root, vmic_va_t va, vmic_pa_t *pa)
 {
     tlb *t = &core->tlb;
-    uint16_t id = t->last_id && t->last_root == root ? t->last_id : tlb_root_id(core, root, false);
-    uint64_t vpn = (va >> VMIC_PAGE_SHIFT) & 0x1fffffffffffull; /* 45 bits: LA57 */
+    uint16_t id = t->last_id && t->last_root == root.addr ? t->last_id
+                                                          : tlb_root_id(core, root, false);
+    uint64_t vpn = (va.addr >> VMIC_PAGE_SHIFT) & 0x1fffffffffffull; /* 45 bits: LA57 */
     const tlb_entry *set = tlb_set(t, vpn, id);
     const uint64_t key = vpn << 16 | id;
 
     for (int way = 0; way < 2; way++) {
         if (id && set[way].key == key) {
             core->stats.tlb_hits++;
-            *pa = (set[way].pfn << VMIC_PAGE_SHIFT) | vmic_page_offset(va);
+            *pa = vmic_pa((set[way].pfn << VMIC_PAGE_SHIFT) | vmic_page_offset(va.addr));
             return true;
         }
     }

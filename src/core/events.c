@@ -1,9 +1,11 @@
 /*
  * The event session: one handler, its callbacks serialized by one lock, the
- * session thread waiting on a signalfd (SIGINT, SIGTERM, SIGHUP) and an eventfd that
- * vCPU threads write when the session must look (stop asked, an error, the
- * guest stopped). No work is done in a signal handler: the signals stay
- * blocked and are read from the signalfd.
+ * session thread waiting on an eventfd that vCPU threads write when the
+ * session must look (stop asked, an error, the guest stopped) and, when the
+ * caller opted in (vmic_core_take_signals), a signalfd (SIGINT, SIGTERM,
+ * SIGHUP). No work is done in a signal handler: the signals stay blocked in
+ * the session's thread and are read from the signalfd. Without the opt-in
+ * the process's signals are none of the session's business.
  *
  * However the session ends, the same sequence runs: no more events for the
  * handler; every vCPU paused; the handler's cleanup; vmic undoes what the
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "core_internal.h"
+#include "base/clock.h"
 
 typedef struct vmic_session {
     vmic_core *core;
@@ -36,46 +39,6 @@ typedef struct vmic_session {
     uint64_t last_event_ns;
 } vmic_session;
 
-const char *vmic_event_kind_name(vmic_event_kind k)
-{
-    switch (k) {
-    case VMIC_EVENT_MEMORY_ACCESS: return "memory";
-    case VMIC_EVENT_INTERRUPT: return "interrupt";
-    case VMIC_EVENT_SINGLESTEP: return "singlestep";
-    case VMIC_EVENT_MSR_WRITE: return "msr";
-    case VMIC_EVENT_IO: return "io";
-    case VMIC_EVENT_BREAKPOINT: return "breakpoint";
-    }
-    return "unknown";
-}
-
-const char *vmic_action_name(vmic_action a)
-{
-    switch (a) {
-    case VMIC_ACTION_CONTINUE: return "continue";
-    case VMIC_ACTION_DENY: return "deny";
-    case VMIC_ACTION_REINJECT_INTERRUPT: return "reinject";
-    case VMIC_ACTION_SINGLESTEP: return "singlestep";
-    case VMIC_ACTION_FAST_SINGLESTEP: return "fast-singlestep";
-    case VMIC_ACTION_EMULATE: return "emulate";
-    }
-    return "unknown";
-}
-
-const char *vmic_action_seed_name(vmic_action a)
-{
-    static const char *const names[] = {"Continue", "Deny", "ReinjectInterrupt", "Singlestep",
-                                        "FastSinglestep", "Emulate"};
-    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "an unknown action";
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void wake(vmic_session *s)
 {
     uint64_t one = 1;
@@ -86,10 +49,8 @@ static void wake(vmic_session *s)
 vmic_status vmic_check_response(vmic_core *core, const vmic_event_t *ev,
                                 const vmic_event_response_t *resp)
 {
-    if (!core->drv->ops->check_response)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver has no events",
-                         core->info->source, core->info->driver);
-    return core->drv->ops->check_response(core->drv, ev, resp);
+    vmic_status s = core_need(core, VMIC_CAP_EVENTS, "checking an event response");
+    return s ? s : core->drv->ops->events->check_response(core->drv, ev, resp);
 }
 
 /* ---- what vCPU threads call ------------------------------------------------------- */
@@ -127,7 +88,7 @@ static bool session_deliver(void *ctx, const vmic_event_t *ev, vmic_event_respon
         s->stopping = true;
         wake(s);
     }
-    s->last_event_ns = now_ns();
+    s->last_event_ns = vmic__mono_ns();
     pthread_mutex_unlock(&s->lock);
     return true;
 }
@@ -148,14 +109,15 @@ static bool guest_over(vmic_core *core)
            (st.state == VMIC_GUEST_EXITED || st.state == VMIC_GUEST_FAILED);
 }
 
-/* Waits for a signal, a wake-up or the timeout; returns the signal, or 0. */
+/* Waits for a signal, a wake-up or the timeout; returns the signal, or 0.
+ * sig_fd is -1 when the session takes no signals: poll skips it. */
 static int session_wait(vmic_session *s, int sig_fd, uint32_t timeout_ms)
 {
     struct pollfd fds[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
     int wait_ms = -1;
 
     if (timeout_ms) {
-        uint64_t idle_ms = (now_ns() - s->last_event_ns) / 1000000u;
+        uint64_t idle_ms = (vmic__mono_ns() - s->last_event_ns) / 1000000u;
         wait_ms = idle_ms >= timeout_ms ? 0 : (int)(timeout_ms - idle_ms);
     }
     if (poll(fds, 2, wait_ms) < 0)
@@ -197,10 +159,10 @@ static vmic_status session_loop(vmic_session *s, int sig_fd, uint32_t timeout_ms
             return vmic_fail(VMIC_E_INTERRUPTED, "event session interrupted by signal %d", sig);
         }
         if (timeout_ms && !s->stopping &&
-            (now_ns() - s->last_event_ns) / 1000000u >= timeout_ms) {
+            (vmic__mono_ns() - s->last_event_ns) / 1000000u >= timeout_ms) {
             if (h->on_timeout)
                 h->on_timeout(core, h->arg);
-            s->last_event_ns = now_ns();
+            s->last_event_ns = vmic__mono_ns();
         }
         pthread_mutex_unlock(&s->lock);
     }
@@ -226,43 +188,69 @@ static void session_end(vmic_session *s)
 
     /* Outside the lock: detaching waits for vCPU threads inside the sink,
      * which need the lock to see that the session is over. */
-    core->drv->ops->attach_events(core->drv, NULL);
+    core->drv->ops->events->attach(core->drv, NULL);
     if (was_running)
         vmic_resume(core);
+}
+
+void vmic_core_take_signals(vmic_core *core, bool take)
+{
+    core->take_signals = take;
+}
+
+/* Blocks the session's signals in this thread and opens their signalfd, if
+ * the caller opted in; *old gets the mask to restore. -1 when none (or on
+ * failure, errno set). */
+static int take_signals(sigset_t *old)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);   /* a closed terminal detaches too */
+    pthread_sigmask(SIG_BLOCK, &sigs, old);
+    int fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        pthread_sigmask(SIG_SETMASK, old, NULL);
+        errno = e;
+    }
+    return fd;
+}
+
+static void give_back_signals(int sig_fd, const sigset_t *old)
+{
+    if (sig_fd < 0)
+        return;
+    close(sig_fd);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint32_t timeout_ms)
 {
     vmic_session s;
-    sigset_t sigs, old;
+    sigset_t old;
     vmic_status st;
 
     if (!h || !h->on_event)
         return vmic_fail(VMIC_E_INVAL, "vmic_run_events: the handler needs on_event");
-    if (!vmic_core_has(core, VMIC_CAP_EVENTS) || !core->drv->ops->attach_events)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver has no events", core->info->source,
-                         core->info->driver);
+    if ((st = core_need(core, VMIC_CAP_EVENTS, "running events")))
+        return st;
     if (core->in_session)
         return vmic_fail(VMIC_E_BUSY, "vmic_run_events: a session already runs on this core");
 
     memset(&s, 0, sizeof s);
     s.core = core;
     s.h = h;
-    s.last_event_ns = now_ns();
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);   /* a closed terminal detaches too */
-    pthread_sigmask(SIG_BLOCK, &sigs, &old);
-    int sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    s.last_event_ns = vmic__mono_ns();
+    int sig_fd = -1;
+    sigemptyset(&old);
+    if (core->take_signals && (sig_fd = take_signals(&old)) < 0)
+        return vmic_fail(VMIC_E_IO, "vmic_run_events: signalfd: %s", strerror(errno));
     s.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (sig_fd < 0 || s.wake_fd < 0) {
-        st = vmic_fail(VMIC_E_IO, "vmic_run_events: signalfd/eventfd: %s", strerror(errno));
-        if (sig_fd >= 0)
-            close(sig_fd);
-        if (s.wake_fd >= 0)
-            close(s.wake_fd);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (s.wake_fd < 0) {
+        st = vmic_fail(VMIC_E_IO, "vmic_run_events: eventfd: %s", strerror(errno));
+        give_back_signals(sig_fd, &old);
         return st;
     }
     pthread_mutex_init(&s.lock, NULL);
@@ -270,7 +258,7 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
 
     vmic_event_sink_t sink = {.deliver = session_deliver, .guest_stopped = session_guest_stopped,
                               .ctx = &s};
-    st = core->drv->ops->attach_events(core->drv, &sink);
+    st = core->drv->ops->events->attach(core->drv, &sink);
     if (st == VMIC_OK)
         st = session_loop(&s, sig_fd, timeout_ms);
     char loop_msg[512];
@@ -281,8 +269,7 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
     core->in_session = false;
     pthread_mutex_destroy(&s.lock);
     close(s.wake_fd);
-    close(sig_fd);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    give_back_signals(sig_fd, &old);
     if (s.error != VMIC_OK)
         return vmic_fail(s.error, "%s", s.error_msg);
     if (st != VMIC_OK)
@@ -292,8 +279,6 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
 
 vmic_status vmic_guest_state(vmic_core *core, vmic_guest_state_t *st)
 {
-    if (!core->drv->ops->guest_state)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver does not run a guest",
-                         core->info->source, core->info->driver);
-    return core->drv->ops->guest_state(core->drv, st);
+    vmic_status s = core_need(core, VMIC_CAP_EVENTS, "the guest's run state");
+    return s ? s : core->drv->ops->events->guest_state(core->drv, st);
 }

@@ -8,6 +8,7 @@
 
 #include "base/sigbus.h"
 #include "core_internal.h"
+#include "base/search.h"
 
 #define EMPTY_GFN UINT64_MAX
 
@@ -29,8 +30,8 @@ vmic_status page_cache_init(page_cache *pc, size_t npages)
 
 static void slot_release(vmic_core *core, page_slot *slot)
 {
-    if (slot->gfn != EMPTY_GFN && slot->mapped && core->drv->ops->unmap_page)
-        core->drv->ops->unmap_page(core->drv, vmic_gfn(slot->gfn), slot->data);
+    if (slot->gfn != EMPTY_GFN && slot->mapped && core->drv->ops->memory->unmap_page)
+        core->drv->ops->memory->unmap_page(core->drv, vmic_gfn(slot->gfn), slot->data);
     slot->gfn = EMPTY_GFN;
     slot->data = NULL;
     slot->mapped = false;
@@ -61,42 +62,36 @@ static size_t set_of(const page_cache *pc, uint64_t gfn)
     return (size_t)((gfn * 0x9e3779b97f4a7c15ull) >> 32) & (pc->nsets - 1);
 }
 
-void page_cache_drop(vmic_core *core, uint64_t gfn)
+void page_cache_drop(vmic_core *core, vmic_gfn_t gfn)
 {
     page_cache *pc = &core->pages;
-    page_slot *set = &pc->slots[set_of(pc, gfn) * PAGE_CACHE_WAYS];
+    page_slot *set = &pc->slots[set_of(pc, gfn.num) * PAGE_CACHE_WAYS];
     for (int w = 0; w < PAGE_CACHE_WAYS; w++)
-        if (set[w].gfn == gfn)
+        if (set[w].gfn == gfn.num)
             slot_release(core, &set[w]);
 }
 
-const vmic_mem_region_t *core_region(vmic_core *core, uint64_t pa)
+const vmic_mem_region_t *core_region(vmic_core *core, vmic_pa_t at)
 {
+    uint64_t pa = at.addr;
     const vmic_mem_region_t *r = core->last_region;
     if (r && pa - r->start.addr < r->size)
         return r;
 
-    size_t lo = 0, hi = core->info->nregions;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        r = &core->info->regions[mid];
-        if (pa < r->start.addr)
-            hi = mid;
-        else if (pa - r->start.addr >= r->size)
-            lo = mid + 1;
-        else {
-            core->last_region = r;
-            return r;
-        }
-    }
-    return NULL;
+    size_t i = VMIC__UPPER_BOUND(core->info->regions, core->info->nregions, start.addr, pa);
+    r = i ? &core->info->regions[i - 1] : NULL;
+    if (!r || pa - r->start.addr >= r->size)
+        return NULL;
+    core->last_region = r;
+    return r;
 }
 
-static vmic_status page_fill(vmic_core *core, page_slot *slot, uint8_t *copy, uint64_t gfn)
+static vmic_status page_fill(vmic_core *core, page_slot *slot, uint8_t *copy, vmic_gfn_t frame)
 {
     vmic_driver *d = core->drv;
+    uint64_t gfn = frame.num;
     uint64_t pa = gfn << VMIC_PAGE_SHIFT;
-    const vmic_mem_region_t *r = core_region(core, pa);
+    const vmic_mem_region_t *r = core_region(core, vmic_pa(pa));
     vmic_status s;
 
     if (r && r->host && r->size - (pa - r->start.addr) >= VMIC_PAGE_SIZE) {
@@ -111,15 +106,15 @@ static vmic_status page_fill(vmic_core *core, page_slot *slot, uint8_t *copy, ui
                              (unsigned long long)pa, (unsigned long long)fault);
         slot->data = copy;
         slot->mapped = false;
-    } else if (d->ops->map_page) {
+    } else if (d->ops->memory && d->ops->memory->map_page) {
         const uint8_t *page;
-        s = d->ops->map_page(d, vmic_gfn(gfn), &page);
+        s = d->ops->memory->map_page(d, vmic_gfn(gfn), &page);
         if (s)
             return s;
         slot->data = page;
         slot->mapped = true;
-    } else if (d->ops->read) {
-        s = d->ops->read(d, vmic_gfn_to_pa(vmic_gfn(gfn)), copy, VMIC_PAGE_SIZE);
+    } else if (d->ops->memory && d->ops->memory->read) {
+        s = d->ops->memory->read(d, vmic_gfn_to_pa(vmic_gfn(gfn)), copy, VMIC_PAGE_SIZE);
         if (s)
             return s;
         slot->data = copy;
@@ -133,8 +128,9 @@ static vmic_status page_fill(vmic_core *core, page_slot *slot, uint8_t *copy, ui
     return VMIC_OK;
 }
 
-static vmic_status cached_page(vmic_core *core, uint64_t gfn, const uint8_t **page)
+static vmic_status cached_page(vmic_core *core, vmic_gfn_t frame, const uint8_t **page)
 {
+    uint64_t gfn = frame.num;
     page_cache *pc = &core->pages;
     size_t set = set_of(pc, gfn);
     page_slot *ways = &pc->slots[set * PAGE_CACHE_WAYS];
@@ -156,7 +152,7 @@ static vmic_status cached_page(vmic_core *core, uint64_t gfn, const uint8_t **pa
     slot_release(core, slot);
 
     uint8_t *copy = pc->copies + (set * PAGE_CACHE_WAYS + victim) * VMIC_PAGE_SIZE;
-    vmic_status s = page_fill(core, slot, copy, gfn);
+    vmic_status s = page_fill(core, slot, copy, frame);
     if (s)
         return s;
     *page = slot->data;
@@ -165,7 +161,7 @@ static vmic_status cached_page(vmic_core *core, uint64_t gfn, const uint8_t **pa
 
 vmic_status core_map(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t *len)
 {
-    const vmic_mem_region_t *r = core_region(core, pa.addr);
+    const vmic_mem_region_t *r = core_region(core, pa);
     if (!r)
         return vmic_fail(VMIC_E_UNMAPPED, "%s: pa 0x%llx is not guest memory",
                          core->info->source, (unsigned long long)pa.addr);
@@ -177,7 +173,7 @@ vmic_status core_map(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t 
     }
 
     const uint8_t *page;
-    vmic_status s = cached_page(core, pa.addr >> VMIC_PAGE_SHIFT, &page);
+    vmic_status s = cached_page(core, vmic_pa_to_gfn(pa), &page);
     if (s)
         return s;
     uint64_t off = vmic_page_offset(pa.addr);
@@ -189,7 +185,7 @@ vmic_status core_map(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size_t 
 const uint64_t *core_read_table(void *arg, vmic_pa_t table)
 {
     vmic_core *core = arg;
-    const vmic_mem_region_t *r = core_region(core, table.addr);
+    const vmic_mem_region_t *r = core_region(core, table);
 
     if (!r)
         return NULL;
@@ -200,7 +196,7 @@ const uint64_t *core_read_table(void *arg, vmic_pa_t table)
     }
 
     const uint8_t *page;
-    if (cached_page(core, table.addr >> VMIC_PAGE_SHIFT, &page) != VMIC_OK)
+    if (cached_page(core, vmic_pa_to_gfn(table), &page) != VMIC_OK)
         return NULL;
     return (const uint64_t *)(const void *)page;
 }

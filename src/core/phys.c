@@ -11,8 +11,9 @@ vmic_status vmic_map_pa(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size
 
 void vmic_release_pa(vmic_core *core, vmic_pa_t pa, uint64_t len)
 {
-    if (core->drv->ops->release)
-        core->drv->ops->release(core->drv, pa, len);
+    /* A hint: a driver without the operation has nothing to let go. */
+    if (core->drv->ops->memory && core->drv->ops->memory->release)
+        core->drv->ops->memory->release(core->drv, pa, len);
 }
 
 /*
@@ -77,11 +78,10 @@ static vmic_status write_in_region(vmic_core *core, const vmic_mem_region_t *r, 
         memcpy(r->host + (pa.addr - r->start.addr), src, n);
         return VMIC_OK;
     }
-    if (!core->drv->ops->write)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: writing memory is not supported by the %s "
-                         "driver (pa 0x%llx)", core->info->source, core->info->driver,
-                         (unsigned long long)pa.addr);
-    return core->drv->ops->write(core->drv, pa, src, n);
+    vmic_status s = core_need(core, VMIC_CAP_WRITE, "writing memory");
+    if (s)
+        return vmic_fail_wrap(s, "pa 0x%llx", (unsigned long long)pa.addr);
+    return core->drv->ops->memory->write(core->drv, pa, src, n);
 }
 
 vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t len)
@@ -93,7 +93,7 @@ vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t
     if (past_top(pa.addr, len))
         return fail_past_top(core, pa.addr, len);
     while (len > 0) {
-        const vmic_mem_region_t *r = core_region(core, pa.addr);
+        const vmic_mem_region_t *r = core_region(core, pa);
         if (!r)
             return vmic_fail(VMIC_E_UNMAPPED, "%s: pa 0x%llx is not guest memory",
                              core->info->source, (unsigned long long)pa.addr);
@@ -110,8 +110,8 @@ vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t
     /* What this write changed must not be served stale from either cache. */
     for (uint64_t gfn = start.addr >> VMIC_PAGE_SHIFT;
          total && gfn <= (start.addr + total - 1) >> VMIC_PAGE_SHIFT; gfn++)
-        page_cache_drop(core, gfn);
-    tlb_note_write(core, start.addr, total);
+        page_cache_drop(core, vmic_gfn(gfn));
+    tlb_note_write(core, start, total);
     return VMIC_OK;
 }
 

@@ -38,8 +38,9 @@ void tlb_clear(tlb *t)
     t->last_id = 0;
 }
 
-uint16_t tlb_root_id(vmic_core *core, uint64_t root, bool assign)
+uint16_t tlb_root_id(vmic_core *core, vmic_pa_t root_pa, bool assign)
 {
+    uint64_t root = root_pa.addr;
     tlb *t = &core->tlb;
     if (t->last_id && t->last_root == root)
         return t->last_id;
@@ -55,7 +56,7 @@ uint16_t tlb_root_id(vmic_core *core, uint64_t root, bool assign)
     if (t->nroots + 1 >= TLB_MAX_ROOTS) {
         /* Thousands of address spaces: start afresh rather than grow. */
         vmic_flush_tlb(core);
-        return tlb_root_id(core, root, true);
+        return tlb_root_id(core, root_pa, true);
     }
     t->root_slots[i] = root | 1;
     t->root_ids[i] = ++t->nroots;
@@ -70,7 +71,7 @@ static inline size_t pt_bit(uint64_t gfn)
     return (size_t)((gfn * TLB_GOLDEN) >> 48) % PT_PAGE_BITS;
 }
 
-void tlb_insert(vmic_core *core, uint64_t root, const vmic_translation_t *tr)
+void tlb_insert(vmic_core *core, vmic_pa_t root, const vmic_translation_t *tr)
 {
     tlb *t = &core->tlb;
     uint16_t id = tlb_root_id(core, root, true);
@@ -93,12 +94,12 @@ void vmic_flush_tlb(vmic_core *core)
     core->stats.tlb_flushes++;
 }
 
-void tlb_note_write(vmic_core *core, uint64_t pa, size_t len)
+void tlb_note_write(vmic_core *core, vmic_pa_t pa, size_t len)
 {
     if (len == 0)
         return;
-    uint64_t first = pa >> VMIC_PAGE_SHIFT;
-    uint64_t last = (pa + len - 1) >> VMIC_PAGE_SHIFT;
+    uint64_t first = pa.addr >> VMIC_PAGE_SHIFT;
+    uint64_t last = (pa.addr + len - 1) >> VMIC_PAGE_SHIFT;
     for (uint64_t gfn = first; gfn <= last; gfn++) {
         size_t bit = pt_bit(gfn);
         if (core->tlb.pt_pages[bit / 64] & (1ull << (bit % 64))) {

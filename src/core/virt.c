@@ -3,19 +3,19 @@
 
 #include "core_internal.h"
 
-static vmic_status walk(vmic_core *core, uint64_t root, vmic_va_t va, vmic_translation_t *t)
+static vmic_status walk(vmic_core *core, vmic_pa_t root, vmic_va_t va, vmic_translation_t *t)
 {
-    if (vmic_amd64_walk_from(&core->paging, vmic_pa(root), va, &core->tables, t) != VMIC_OK)
+    if (vmic_amd64_walk_from(&core->paging, root, va, &core->tables, t) != VMIC_OK)
         return vmic_amd64_walk_fail(&core->paging, t);
     return VMIC_OK;
 }
 
 vmic_status vmic_translate(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, vmic_pa_t *pa)
 {
-    uint64_t root = vmic_cr3_to_root(ctx.root.addr).addr;
+    vmic_pa_t root = vmic_cr3_to_root(ctx.root.addr);
     vmic_translation_t t;
 
-    if (tlb_lookup(core, root, va.addr, &pa->addr))
+    if (tlb_lookup(core, root, va, pa))
         return VMIC_OK;
     vmic_status s = walk(core, root, va, &t);
     if (s)
@@ -28,7 +28,7 @@ vmic_status vmic_translate(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va, vmic_p
 vmic_status vmic_translate_walk(vmic_core *core, vmic_ctx_t ctx, vmic_va_t va,
                                 vmic_translation_t *t)
 {
-    return walk(core, vmic_cr3_to_root(ctx.root.addr).addr, va, t);
+    return walk(core, vmic_cr3_to_root(ctx.root.addr), va, t);
 }
 
 /*

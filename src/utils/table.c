@@ -42,7 +42,7 @@ void *utab_find(const utab *t, ukey k)
 
 void *utab_add(utab *t, ukey k)
 {
-    if (!vmic_grow_array(&t->rows, &t->cap, t->n, t->row_size, 16))
+    if (!vmic__reserve(&t->rows, &t->cap, t->n + 1, t->row_size, 16))
         return NULL;
     size_t i = utab_lower_bound(t, k);
     uint8_t *row = utab_at(t, i);

@@ -71,6 +71,7 @@ static void test_sigint_ends_the_session(void)
 
     CHECK_OK(guest_open(&g, "actions.elf", 1, &p));
     CHECK_OK(watch_phases(&g));
+    vmic_core_take_signals(g.core, true);
     CHECK_ERR(vmic_run_events(g.core, &h, 50), VMIC_E_INTERRUPTED);
     CHECK_EQ(c.interrupted_by, SIGINT);
     CHECK_EQ(c.cleanups, 1);

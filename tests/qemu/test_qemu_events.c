@@ -482,6 +482,7 @@ static int child_session(int ready_fd)
     if (vmic_hw_breakpoint_set(c, vmic_va(sym(BP_FUNC))) ||
         vmic_watchpoint_set(c, vmic_va(sym("jiffies_64")), 8, VMIC_ACCESS_W))
         return 11;
+    vmic_core_take_signals(c, true);
     static rec r;
     r.plan = PLAN_CONTINUE;
     r.want = UINT32_MAX;

@@ -301,6 +301,65 @@ static void test_dentry_loop(void)
     CHECK_EQ(c.n, 0);
 }
 
+/* Sets the u32 at va, within the aligned u64 that holds it. */
+static bool put32(uint64_t va, uint32_t v)
+{
+    uint64_t word = va & ~7ull;
+    unsigned shift = (unsigned)(va - word) * 8;
+    if (shift > 32)
+        return false;
+    uint64_t old = get64(word);
+    return put64(word, (old & ~(0xffffffffull << shift)) | (uint64_t)v << shift);
+}
+
+typedef struct path_seen {
+    size_t n, truncated;
+    char first[VMIC_PATH_LEN];
+    bool first_truncated;
+} path_seen;
+
+static int see_path(void *arg, const vmic_region_t *r)
+{
+    path_seen *c = arg;
+    if (c->n++ == 0) {
+        snprintf(c->first, sizeof c->first, "%s", r->path);
+        c->first_truncated = r->path_truncated;
+    }
+    c->truncated += r->path_truncated;
+    return 0;
+}
+
+/* One path longer than VMIC_PATH_LEN is cut and flagged, and the walk goes
+ * on: /bin/vmic-marker with both names claiming 255 bytes (NAME_MAX) needs
+ * 512 bytes and a NUL. */
+static void test_long_path_truncated(void)
+{
+    vmic_process_t p;
+    path_seen intact = {0}, cut = {0};
+    uint64_t root;
+    CHECK_OK(vmic_os_process_find(os, marker_pid, &p));
+    CHECK_OK(vmic_os_regions(os, &p, see_path, &intact));
+    CHECK(intact.n > 1);
+    CHECK_EQ(intact.truncated, 0);
+    CHECK(strstr(intact.first, "vmic-marker") != NULL);
+
+    uint64_t slot = first_leaf(&p, &root) + off("maple_range_64.slot");
+    uint64_t vma0 = get64(slot) ? get64(slot) : get64(slot + 8);
+    uint64_t file = get64(vma0 + off("vm_area_struct.vm_file"));
+    uint64_t dentry = get64(file + off("file.f_path") + off("path.dentry"));
+    uint64_t bin = get64(dentry + off("dentry.d_parent"));
+    uint64_t len_at = off("dentry.d_name") + off("qstr.len");
+    CHECK(file && dentry && bin && bin != dentry);
+    CHECK(put32(dentry + len_at, 255) && put32(bin + len_at, 255));
+    vmic_status s = TIMED(vmic_os_regions(os, &p, see_path, &cut), 1.0);
+    restore();
+    CHECK_OK(s);
+    CHECK_EQ(cut.n, intact.n);          /* every region still reported */
+    CHECK(cut.first_truncated);
+    CHECK(cut.truncated >= 1);
+    CHECK(cut.first[0] == '/' && strlen(cut.first) < VMIC_PATH_LEN);
+}
+
 static int count_file(void *arg, const vmic_open_file_t *f)
 {
     return count_any(arg, f);
@@ -411,6 +470,7 @@ int main(int argc, char **argv)
     RUN(test_comm_without_nul);
     RUN(test_vma_tree_garbage);
     RUN(test_dentry_loop);
+    RUN(test_long_path_truncated);
     RUN(test_absurd_fd_table);
     RUN(test_module_list_cycle);
     RUN(test_printk_absurd_ring);

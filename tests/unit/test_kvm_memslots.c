@@ -85,8 +85,8 @@ static void test_split_and_coalesce(void)
     CHECK_EQ(k.deletes, 1);
     CHECK_EQ(k.adds, 2);
     CHECK_EQ(l.nslots, 2);
-    CHECK(layout_find(&l, 100) == NULL);
-    CHECK(layout_find(&l, 99) && layout_find(&l, 101));
+    CHECK(layout_find(&l, vmic_gfn(100)) == NULL);
+    CHECK(layout_find(&l, vmic_gfn(99)) && layout_find(&l, vmic_gfn(101)));
 
     /* Filled for a moment (a step): one add, nothing deleted, no coalescing. */
     reset_counts(&k);
@@ -133,7 +133,7 @@ static void test_readonly_remap_and_runs(void)
     CHECK_EQ(fake_page(&k, 30, &backing), PAGE_HOLE);
     CHECK_EQ(fake_page(&k, 31, &backing), PAGE_RW);
     CHECK_EQ(backing, 31);
-    const kvm_slot *ro = layout_find(&l, 12);
+    const kvm_slot *ro = layout_find(&l, vmic_gfn(12));
     CHECK(ro && ro->readonly && ro->gfn == 10 && ro->npages == 3);
 
     /* Re-applying the same target changes nothing. */

@@ -25,6 +25,7 @@
 
 #include "base/sigbus.h"
 #include "dump.h"
+#include "base/search.h"
 
 typedef struct dump_driver {
     vmic_driver base;
@@ -63,21 +64,11 @@ static const vmic_driver_info_t *dump_info(vmic_driver *d)
 }
 
 /* The region holding pa, or NULL. Regions are sorted and disjoint. */
-static const vmic_mem_region_t *find_region(const dump_driver_t *dump, uint64_t pa)
+static const vmic_mem_region_t *find_region(const dump_driver_t *dump, vmic_pa_t pa)
 {
-    size_t lo = 0, hi = dump->info.nregions;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const vmic_mem_region_t *r = &dump->regions[mid];
-        if (pa < r->start.addr)
-            hi = mid;
-        else if (pa - r->start.addr >= r->size)
-            lo = mid + 1;
-        else
-            return r;
-    }
-    return NULL;
+    size_t i = VMIC__UPPER_BOUND(dump->regions, dump->info.nregions, start.addr, pa.addr);
+    const vmic_mem_region_t *r = i ? &dump->regions[i - 1] : NULL;
+    return r && pa.addr - r->start.addr < r->size ? r : NULL;
 }
 
 /* Every byte is in a host region already; read is for callers that want a
@@ -89,7 +80,7 @@ static vmic_status dump_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len
     uint64_t at = pa.addr;
 
     while (len > 0) {
-        const vmic_mem_region_t *r = find_region(dump, at);
+        const vmic_mem_region_t *r = find_region(dump, vmic_pa(at));
         if (!r)
             return vmic_fail(VMIC_E_UNMAPPED, "%s: physical address 0x%" PRIx64
                              " is not in the dump", dump->info.source, at);
@@ -112,7 +103,7 @@ static vmic_status dump_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len
 static void dump_release(vmic_driver *d, vmic_pa_t pa, uint64_t len)
 {
     dump_driver_t *dump = dump_of(d);
-    const vmic_mem_region_t *r = find_region(dump, pa.addr);
+    const vmic_mem_region_t *r = find_region(dump, pa);
     long page = sysconf(_SC_PAGESIZE);
     if (!dump->mapping || !r || page <= 0)
         return;
@@ -138,22 +129,29 @@ static vmic_status dump_get_regs(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_re
     return VMIC_OK;
 }
 
-static const vmic_driver_ops_t dump_ops = {
-    .name = "dump",
-    .close = dump_close,
-    .info = dump_info,
+static const vmic_memory_ops_t dump_memory = {
     .read = dump_read,
     .release = dump_release,
 };
 
-/* Same, for dumps that carry registers. */
+static const vmic_register_ops_t dump_registers = {
+    .get = dump_get_regs,
+};
+
+static const vmic_driver_ops_t dump_ops = {
+    .name = "dump",
+    .close = dump_close,
+    .info = dump_info,
+    .memory = &dump_memory,
+};
+
+/* Same, for dumps that carry registers (ELF notes). */
 static const vmic_driver_ops_t dump_ops_with_regs = {
     .name = "dump",
     .close = dump_close,
     .info = dump_info,
-    .read = dump_read,
-    .release = dump_release,
-    .get_regs = dump_get_regs,
+    .memory = &dump_memory,
+    .registers = &dump_registers,
 };
 
 /* ---- opening ---------------------------------------------------------- */
@@ -186,7 +184,7 @@ static void fill_info(dump_driver_t *dump, const dump_layout_t *layout, size_t n
 
     info->driver = layout->driver_name;
     info->source = dump->source;
-    info->caps = VMIC_CAP_READ | (layout->nvcpus ? VMIC_CAP_REGISTERS : 0);
+    info->caps = vmic_driver_caps(dump->base.ops);
     info->vcpu_count = layout->nvcpus;
     info->regions = dump->regions;
     info->nregions = nregions;

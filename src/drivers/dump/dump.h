@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <vmic/driver.h>
+#include "base/le.h"
 
 /* Limits against absurd counts in a hostile header. Real dumps have a handful
  * of segments (QEMU: one per RAM block; LiME: one per System RAM range) and
@@ -111,24 +112,6 @@ vmic_status dump_layout_build_regions(const dump_image_t *img, dump_layout_t *la
 static inline bool dump_fits(uint64_t offset, uint64_t len, uint64_t size)
 {
     return offset <= size && len <= size - offset;
-}
-
-/* Byte-wise loads: header fields in a dump need not be aligned for the host,
- * and the formats are little-endian whatever the host is. */
-static inline uint16_t dump_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-
-static inline uint32_t dump_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t dump_le64(const uint8_t *p)
-{
-    return (uint64_t)dump_le32(p) | (uint64_t)dump_le32(p + 4) << 32;
 }
 
 #endif

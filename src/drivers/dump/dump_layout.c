@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "dump.h"
+#include "base/grow.h"
 
 vmic_status dump_layout_add_segment(const dump_image_t *img, dump_layout_t *layout,
                                     const dump_segment_t *seg)
@@ -19,15 +20,9 @@ vmic_status dump_layout_add_segment(const dump_image_t *img, dump_layout_t *layo
                          ": more than %u memory ranges",
                          img->name, layout->header_kind, seg->header_index,
                          seg->header_offset, DUMP_MAX_SEGMENTS);
-    if (layout->nsegments == layout->segments_capacity) {
-        size_t capacity = layout->segments_capacity ? layout->segments_capacity * 2 : 16;
-        dump_segment_t *grown = realloc(layout->segments, capacity * sizeof *grown);
-        if (!grown)
-            return vmic_fail(VMIC_E_NOMEM, "%s: no memory for %zu memory ranges",
-                             img->name, capacity);
-        layout->segments = grown;
-        layout->segments_capacity = capacity;
-    }
+    if (!VMIC_GROW(layout->segments, layout->nsegments, layout->segments_capacity, 16))
+        return vmic_fail(VMIC_E_NOMEM, "%s: no memory for %zu memory ranges", img->name,
+                         layout->nsegments + 1);
     layout->segments[layout->nsegments++] = *seg;
     return VMIC_OK;
 }

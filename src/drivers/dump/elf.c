@@ -72,11 +72,11 @@ static vmic_status check_identity(const dump_image_t *img)
         return vmic_fail(VMIC_E_FORMAT,
                          "%s: offset 0x5: ELF data encoding %u is not little-endian (1)",
                          img->name, b[5]);
-    uint16_t type = dump_le16(b + 16);
+    uint16_t type = vmic__le16(b + 16);
     if (type != ET_CORE)
         return vmic_fail(VMIC_E_FORMAT, "%s: offset 0x10: ELF type %u is not ET_CORE (4)",
                          img->name, type);
-    uint16_t machine = dump_le16(b + 18);
+    uint16_t machine = vmic__le16(b + 18);
     if (machine != EM_X86_64)
         return vmic_fail(VMIC_E_FORMAT,
                          "%s: offset 0x12: ELF machine %u is not EM_X86_64 (62)",
@@ -97,7 +97,7 @@ static vmic_status read_extended_phnum(const dump_image_t *img, elf_header_t *h)
                          "%s: offset 0x28: e_phnum is PN_XNUM but section header 0 at 0x%" PRIx64
                          " runs past end of file (size 0x%" PRIx64 ")",
                          img->name, h->shoff, img->size);
-    h->phnum = dump_le32(img->bytes + h->shoff + 44);
+    h->phnum = vmic__le32(img->bytes + h->shoff + 44);
     return VMIC_OK;
 }
 
@@ -105,11 +105,11 @@ static vmic_status read_header(const dump_image_t *img, elf_header_t *h)
 {
     const uint8_t *b = img->bytes;
 
-    h->phoff = dump_le64(b + 32);
-    h->shoff = dump_le64(b + 40);
-    h->phentsize = dump_le16(b + 54);
-    h->phnum = dump_le16(b + 56);
-    h->shentsize = dump_le16(b + 58);
+    h->phoff = vmic__le64(b + 32);
+    h->shoff = vmic__le64(b + 40);
+    h->phentsize = vmic__le16(b + 54);
+    h->phnum = vmic__le16(b + 56);
+    h->shentsize = vmic__le16(b + 58);
 
     if (h->phnum == PN_XNUM) {
         vmic_status s = read_extended_phnum(img, h);
@@ -140,11 +140,11 @@ static vmic_status read_header(const dump_image_t *img, elf_header_t *h)
 static elf_phdr_t read_phdr(const uint8_t *p)
 {
     return (elf_phdr_t){
-        .type = dump_le32(p),
-        .offset = dump_le64(p + 8),
-        .paddr = dump_le64(p + 24),
-        .filesz = dump_le64(p + 32),
-        .memsz = dump_le64(p + 40),
+        .type = vmic__le32(p),
+        .offset = vmic__le64(p + 8),
+        .paddr = vmic__le64(p + 24),
+        .filesz = vmic__le64(p + 32),
+        .memsz = vmic__le64(p + 40),
     };
 }
 

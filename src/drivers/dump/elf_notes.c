@@ -98,7 +98,7 @@ static vmic_status read_prstatus(const dump_image_t *img, const elf_note_t *note
                          img->name, note->offset, note->descsz, PRSTATUS_MIN_SIZE);
 
     const uint8_t *g = note->desc + PRSTATUS_REGS_OFFSET;
-#define REG(i) dump_le64(g + 8 * (i))
+#define REG(i) vmic__le64(g + 8 * (i))
     memset(r, 0, sizeof *r);
     r->r15 = REG(0);
     r->r14 = REG(1);
@@ -138,15 +138,15 @@ static vmic_status read_prstatus(const dump_image_t *img, const elf_note_t *note
 
 static vmic_amd64_segment_t read_segment(const uint8_t *p)
 {
-    uint32_t flags = dump_le32(p + 8);
+    uint32_t flags = vmic__le32(p + 8);
 
     /* Descriptor high dword (type:4 s:1 dpl:2 p:1 at bits 8-15, avl l db g at
      * bits 20-23) packed into vmic's 12-bit attr (type..p at 0-7, avl..g at 8-11). */
     return (vmic_amd64_segment_t){
-        .selector = (uint16_t)dump_le32(p),
-        .limit = dump_le32(p + 4),
+        .selector = (uint16_t)vmic__le32(p),
+        .limit = vmic__le32(p + 4),
         .attr = (uint16_t)(((flags >> 8) & 0xff) | ((flags >> 12) & 0xf00)),
-        .base = dump_le64(p + 16),
+        .base = vmic__le64(p + 16),
     };
 }
 
@@ -164,8 +164,8 @@ static vmic_status check_qemu_state(const dump_image_t *img, const elf_note_t *n
                          "%s: QEMU note at offset 0x%" PRIx64
                          ": descriptor is 0x%" PRIx32 " bytes, too short for version and size",
                          img->name, note->offset, note->descsz);
-    uint32_t version = dump_le32(note->desc);
-    *size = dump_le32(note->desc + 4);
+    uint32_t version = vmic__le32(note->desc);
+    *size = vmic__le32(note->desc + 4);
     if (version != QEMU_STATE_VERSION)
         return vmic_fail(VMIC_E_UNSUPPORTED,
                          "%s: QEMU note at offset 0x%" PRIx64
@@ -193,7 +193,7 @@ static vmic_status read_qemu_state(const dump_image_t *img, const elf_note_t *no
         return s;
 
     const uint8_t *g = note->desc + QEMU_STATE_GPR_OFFSET;
-#define REG(i) dump_le64(g + 8 * (i))
+#define REG(i) vmic__le64(g + 8 * (i))
     memset(r, 0, sizeof *r);
     r->rax = REG(0);
     r->rbx = REG(1);
@@ -230,15 +230,15 @@ static vmic_status read_qemu_state(const dump_image_t *img, const elf_note_t *no
 #undef SEG
 
     const uint8_t *cr = note->desc + QEMU_STATE_CR_OFFSET;
-    r->cr0 = dump_le64(cr);
+    r->cr0 = vmic__le64(cr);
     /* cr[1] is reserved; QEMU writes it but it means nothing. */
-    r->cr2 = dump_le64(cr + 16);
-    r->cr3 = dump_le64(cr + 24);
-    r->cr4 = dump_le64(cr + 32);
+    r->cr2 = vmic__le64(cr + 16);
+    r->cr3 = vmic__le64(cr + 24);
+    r->cr4 = vmic__le64(cr + 32);
     /* kernel_gs_base is filled when present, but VMIC_REGS_MSR stays clear:
      * it promises star, lstar, sysenter and pat too, which the note lacks. */
     if (size >= QEMU_STATE_KERNEL_GS_OFFSET + 8)
-        r->kernel_gs_base = dump_le64(note->desc + QEMU_STATE_KERNEL_GS_OFFSET);
+        r->kernel_gs_base = vmic__le64(note->desc + QEMU_STATE_KERNEL_GS_OFFSET);
     r->valid = VMIC_REGS_GPR | VMIC_REGS_SEG | VMIC_REGS_CR | VMIC_REGS_DT;
     return VMIC_OK;
 }
@@ -281,9 +281,9 @@ vmic_status dump_elf_notes_parse(const dump_image_t *img, uint32_t phdr_index,
     while (size - pos >= NOTE_HEADER_SIZE) {
         const uint8_t *h = img->bytes + offset + pos;
         elf_note_t note = {
-            .namesz = dump_le32(h),
-            .descsz = dump_le32(h + 4),
-            .type = dump_le32(h + 8),
+            .namesz = vmic__le32(h),
+            .descsz = vmic__le32(h + 4),
+            .type = vmic__le32(h + 8),
             .offset = offset + pos,
         };
         /* u32 sizes rounded up in u64: these sums cannot wrap. */

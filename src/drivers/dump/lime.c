@@ -20,7 +20,7 @@
 
 bool dump_is_lime(const dump_image_t *img)
 {
-    return img->size >= 4 && dump_le32(img->bytes) == DUMP_LIME_MAGIC;
+    return img->size >= 4 && vmic__le32(img->bytes) == DUMP_LIME_MAGIC;
 }
 
 /* Checks one header at `offset` and, if it is sound, adds its range. */
@@ -34,10 +34,10 @@ static vmic_status parse_range(const dump_image_t *img, dump_layout_t *out,
                          img->name, index, offset, img->size - offset, LIME_HEADER_SIZE);
 
     const uint8_t *h = img->bytes + offset;
-    uint32_t magic = dump_le32(h);
-    uint32_t version = dump_le32(h + 4);
-    uint64_t s_addr = dump_le64(h + 8);
-    uint64_t e_addr = dump_le64(h + 16);
+    uint32_t magic = vmic__le32(h);
+    uint32_t version = vmic__le32(h + 4);
+    uint64_t s_addr = vmic__le64(h + 8);
+    uint64_t e_addr = vmic__le64(h + 16);
 
     if (magic != DUMP_LIME_MAGIC)
         return vmic_fail(VMIC_E_FORMAT,

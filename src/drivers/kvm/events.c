@@ -185,7 +185,7 @@ vmic_status kvm_check_response(vmic_driver *d, const vmic_event_t *ev,
     const char *why = why_not(ev, r);
     if (why)
         return vmic_fail(VMIC_E_UNSUPPORTED, "kvm: %s cannot answer this %s event: %s",
-                         vmic_action_seed_name(r->action), event_what(ev), why);
+                         vmic_action_vmi_rs_name(r->action), event_what(ev), why);
     return VMIC_OK;
 }
 
@@ -228,11 +228,10 @@ static void start_user_step(kvm_vcpu *v)
 static void report_step_now(kvm_vcpu *v)
 {
     vmic_event_response_t r;
-    uint64_t pa;
 
     event_begin(v, VMIC_EVENT_SINGLESTEP);
-    if (vcpu_translate(v, v->run->s.regs.regs.rip, &pa) == VMIC_OK)
-        v->event.singlestep.pa = vmic_pa(pa);
+    /* Left 0 (event_begin) where rip does not translate. */
+    (void)vcpu_translate(v, vmic_va(v->run->s.regs.regs.rip), &v->event.singlestep.pa);
     if (event_deliver(v, &r) == DELIVER_DONE)
         respond_singlestep(v, &r);
 }
@@ -350,7 +349,7 @@ void respond_singlestep(kvm_vcpu *v, const vmic_event_response_t *r)
     kvm_vm *vm = v->vm;
     pthread_mutex_lock(&vm->lock);
     take_regs(v, r);
-    /* The seed: a SINGLESTEP response keeps stepping, anything else stops. */
+    /* vmi-rs: a SINGLESTEP response keeps stepping, anything else stops. */
     bool again = r->action == VMIC_ACTION_SINGLESTEP;
     v->user_step = again;
     if (!again)

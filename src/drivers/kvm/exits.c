@@ -102,7 +102,7 @@ void mmio_complete(kvm_vcpu *v, uint64_t backing_gfn)
 
     if (len > sizeof run->mmio.data || off + len > VMIC_PAGE_SIZE)
         return; /* KVM splits accesses at pages; never seen otherwise */
-    uint8_t *host = kvm_page(v->vm, backing_gfn) + off;
+    uint8_t *host = kvm_page(v->vm, vmic_gfn(backing_gfn)) + off;
     if (run->mmio.is_write)
         memcpy(host, run->mmio.data, len);
     else
@@ -149,29 +149,30 @@ static bool exit_mmio(kvm_vcpu *v)
 
 static bool is_hole(const kvm_vm *vm, uint64_t gfn)
 {
-    return gfn < vm->ram_pages && !layout_find(&vm->layout, gfn);
+    return gfn < vm->ram_pages && !layout_find(&vm->layout, vmic_gfn(gfn));
 }
 
 /* The first byte of the instruction at RIP: as KVM saw it, if it says and
  * nothing changed since (fresh); else as memory has it now. */
-static bool first_insn_byte(const kvm_vm *vm, const struct kvm_run *run, uint64_t pa,
+static bool first_insn_byte(const kvm_vm *vm, const struct kvm_run *run, vmic_pa_t at,
                             bool fresh, uint8_t *byte)
 {
+    uint64_t pa = at.addr;
     if (fresh && run->emulation_failure.ndata >= 3 &&
         (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
         run->emulation_failure.insn_size > 0) {
         *byte = run->emulation_failure.insn_bytes[0];
         return true;
     }
-    const kvm_slot *s = layout_find(&vm->layout, pa >> VMIC_PAGE_SHIFT);
+    const kvm_slot *s = layout_find(&vm->layout, vmic_pa_to_gfn(vmic_pa(pa)));
     if (!s)
         return false;
-    *byte = kvm_page((kvm_vm *)vm, s->backing + ((pa >> VMIC_PAGE_SHIFT) - s->gfn))
+    *byte = kvm_page((kvm_vm *)vm, vmic_gfn(s->backing + ((pa >> VMIC_PAGE_SHIFT) - s->gfn)))
                 [vmic_page_offset(pa)];
     return true;
 }
 
-static bool report_int3(kvm_vcpu *v, uint64_t pa, bool from_debug_exit);
+static bool report_int3(kvm_vcpu *v, vmic_pa_t pa, bool from_debug_exit);
 
 static void respond_int3_emulated(kvm_vcpu *v, const vmic_event_response_t *r)
 {
@@ -183,7 +184,7 @@ static void respond_int3_debug(kvm_vcpu *v, const vmic_event_response_t *r)
     respond_interrupt(v, r, true);
 }
 
-static bool report_int3(kvm_vcpu *v, uint64_t pa, bool from_debug_exit)
+static bool report_int3(kvm_vcpu *v, vmic_pa_t pa, bool from_debug_exit)
 {
     kvm_vm *vm = v->vm;
     pthread_mutex_lock(&vm->lock);
@@ -199,7 +200,7 @@ static bool report_int3(kvm_vcpu *v, uint64_t pa, bool from_debug_exit)
     ev->interrupt.vector = 3;
     ev->interrupt.type = VMIC_INTR_SW_EXCEPTION;
     ev->interrupt.insn_len = 1;
-    ev->interrupt.pa = vmic_pa(pa);
+    ev->interrupt.pa = pa;
     return report(v, from_debug_exit ? respond_int3_debug : respond_int3_emulated);
 }
 
@@ -250,16 +251,19 @@ static bool exit_internal(kvm_vcpu *v, bool retrying)
                   (unsigned long long)rip);
         return false;
     }
-    if (vcpu_translate(v, rip, &pa[0])) {
+    vmic_pa_t at;
+    if (vcpu_translate(v, vmic_va(rip), &at)) {
         exit_fail(v, "emulation failure at rip 0x%llx, which does not translate: %s",
                   (unsigned long long)rip, vmic_errmsg());
         return false;
     }
+    pa[0] = at.addr;
     pthread_mutex_lock(&vm->lock);
     bool hole0 = is_hole(vm, pa[0] >> VMIC_PAGE_SHIFT), hole1 = false;
     if (vmic_page_offset(rip) > VMIC_PAGE_SIZE - X86_MAX_INSN) {
         uint64_t next = (rip | (VMIC_PAGE_SIZE - 1)) + 1;
-        hole1 = vcpu_translate(v, next, &pa[1]) == VMIC_OK && is_hole(vm, pa[1] >> VMIC_PAGE_SHIFT);
+        hole1 = vcpu_translate(v, vmic_va(next), &at) == VMIC_OK &&
+                is_hole(vm, (pa[1] = at.addr) >> VMIC_PAGE_SHIFT);
     }
     if (hole0)
         gfn[0] = pa[0] >> VMIC_PAGE_SHIFT;
@@ -270,12 +274,12 @@ static bool exit_internal(kvm_vcpu *v, bool retrying)
 
     /* Retrying after a reset, the exit's bytes are stale: the INT3 may be gone. */
     bool stale = retrying || exit_stale(v);
-    bool known = first_insn_byte(vm, run, pa[0], !stale, &byte);
+    bool known = first_insn_byte(vm, run, vmic_pa(pa[0]), !stale, &byte);
     bool layout_moved = vm->layout_gen != v->layout_gen_at_entry;
     pthread_mutex_unlock(&vm->lock);
 
     if (known && byte == 0xcc)
-        return report_int3(v, pa[0], false);
+        return report_int3(v, vmic_pa(pa[0]), false);
     if (layout_moved || stale)
         return false; /* the cause went away meanwhile: run it again */
     exit_fail(v, "rip 0x%llx (pa 0x%llx): an instruction KVM cannot emulate here (first byte "
@@ -291,11 +295,11 @@ static bool exit_debug(kvm_vcpu *v, bool retrying)
     struct kvm_run *run = v->run;
     kvm_vm *vm = v->vm;
     uint32_t exc = run->debug.arch.exception;
-    uint64_t dr6 = run->debug.arch.dr6, rip = run->s.regs.regs.rip, pa = 0;
+    uint64_t dr6 = run->debug.arch.dr6, rip = run->s.regs.regs.rip;
 
     if (exc == 3) {
-        if (vcpu_translate(v, rip, &pa))
-            pa = 0;
+        vmic_pa_t pa = vmic_pa(0); /* stays 0 where rip does not translate */
+        (void)vcpu_translate(v, vmic_va(rip), &pa);
         return report_int3(v, pa, true);
     }
     pthread_mutex_lock(&vm->lock);
@@ -313,8 +317,7 @@ static bool exit_debug(kvm_vcpu *v, bool retrying)
         event_begin(v, VMIC_EVENT_BREAKPOINT);
         v->event.breakpoint.va = vmic_va(va);
         v->event.breakpoint.slot = (uint8_t)slot;
-        if (vcpu_translate(v, va, &pa) == VMIC_OK)
-            v->event.breakpoint.pa = vmic_pa(pa);
+        (void)vcpu_translate(v, vmic_va(va), &v->event.breakpoint.pa); /* 0 if it does not */
         return report(v, respond_breakpoint);
     }
     if (exc == 1 && stepping) {
@@ -323,8 +326,7 @@ static bool exit_debug(kvm_vcpu *v, bool retrying)
         if (!tell)
             return false;
         event_begin(v, VMIC_EVENT_SINGLESTEP);
-        if (vcpu_translate(v, rip, &pa) == VMIC_OK)
-            v->event.singlestep.pa = vmic_pa(pa);
+        (void)vcpu_translate(v, vmic_va(rip), &v->event.singlestep.pa); /* 0 if it does not */
         return report(v, respond_singlestep);
     }
     /* An exception vmic did not ask for belongs to the guest. */

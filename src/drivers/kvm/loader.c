@@ -265,18 +265,18 @@ static vmic_status next_table(boot_area *b, uint64_t *e, uint64_t *pa)
     return VMIC_OK;
 }
 
-static vmic_status map_4k(boot_area *b, uint64_t pml4, uint64_t va, uint64_t pa)
+static vmic_status map_4k(boot_area *b, vmic_pa_t pml4, vmic_va_t va, vmic_pa_t pa)
 {
     static const int shifts[] = {39, 30, 21};
-    uint64_t table = pml4;
+    uint64_t table = pml4.addr;
     vmic_status s;
 
     for (int i = 0; i < 3; i++) {
-        uint64_t *e = &table_at(b->vm, table)[(va >> shifts[i]) & 511];
+        uint64_t *e = &table_at(b->vm, table)[(va.addr >> shifts[i]) & 511];
         if ((s = next_table(b, e, &table)))
             return s;
     }
-    table_at(b->vm, table)[(va >> 12) & 511] = pa | PTE_P | PTE_RW;
+    table_at(b->vm, table)[(va.addr >> 12) & 511] = pa.addr | PTE_P | PTE_RW;
     return VMIC_OK;
 }
 
@@ -311,7 +311,7 @@ static vmic_status map_segments(boot_area *b, uint64_t pml4)
         uint64_t pages = (seg->vaddr - first + seg->memsz + VMIC_PAGE_SIZE - 1) >> VMIC_PAGE_SHIFT;
         for (uint64_t n = 0; n < pages; n++) {
             uint64_t va = first + (n << VMIC_PAGE_SHIFT);
-            vmic_status s = map_4k(b, pml4, va, seg->paddr - (seg->vaddr - va));
+            vmic_status s = map_4k(b, vmic_pa(pml4), vmic_va(va), vmic_pa(seg->paddr - (seg->vaddr - va)));
             if (s)
                 return s;
         }

@@ -205,11 +205,11 @@ vmic_status kvm_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs
 static const uint64_t *read_table(void *ctx, vmic_pa_t table)
 {
     kvm_vm *vm = ctx;
-    uint64_t gfn = table.addr >> VMIC_PAGE_SHIFT;
-    return gfn < vm->ram_pages ? (const uint64_t *)kvm_page(vm, gfn) : NULL;
+    vmic_gfn_t gfn = vmic_pa_to_gfn(table);
+    return gfn.num < vm->ram_pages ? (const uint64_t *)kvm_page(vm, gfn) : NULL;
 }
 
-vmic_status vcpu_translate(kvm_vcpu *v, uint64_t va, uint64_t *pa)
+vmic_status vcpu_translate(kvm_vcpu *v, vmic_va_t va, vmic_pa_t *pa)
 {
     const struct kvm_sregs *s = &v->run->s.regs.sregs;
     vmic_amd64_regs_t r;
@@ -217,7 +217,7 @@ vmic_status vcpu_translate(kvm_vcpu *v, uint64_t va, uint64_t *pa)
     vmic_translation_t t;
 
     if (!(s->cr0 & VMIC_CR0_PG)) {
-        *pa = va;
+        *pa = vmic_pa(va.addr); /* paging off: addresses are physical */
         return VMIC_OK;
     }
     memset(&r, 0, sizeof r);
@@ -226,9 +226,9 @@ vmic_status vcpu_translate(kvm_vcpu *v, uint64_t va, uint64_t *pa)
     vmic_status st = vmic_amd64_paging_from_regs(&r, &pg);
     if (st)
         return st;
-    st = vmic_amd64_translate(&pg, vmic_cr3_to_root(s->cr3), vmic_va(va), read_table, v->vm, &t);
+    st = vmic_amd64_translate(&pg, vmic_cr3_to_root(s->cr3), va, read_table, v->vm, &t);
     if (st)
         return st;
-    *pa = t.pa.addr;
+    *pa = t.pa;
     return VMIC_OK;
 }

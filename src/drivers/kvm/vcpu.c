@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "base/clock.h"
 
 #define KICK_SIGNAL (SIGRTMIN + 4)
 #define KICK_INTERVAL_MS 10
@@ -307,37 +308,19 @@ static const kvm_vcpu *unsettled_vcpu(const kvm_vm *vm, const kvm_vcpu *except, 
     return NULL;
 }
 
-static void deadline_after(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-static bool past(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
-}
-
 vmic_status vcpus_settle(kvm_vm *vm, const kvm_vcpu *except, bool idle)
 {
     struct timespec deadline, tick;
     const kvm_vcpu *busy;
 
-    deadline_after(&deadline, KVM_SETTLE_TIMEOUT_MS);
+    deadline = vmic__deadline_after_ms(KVM_SETTLE_TIMEOUT_MS);
     while ((busy = unsettled_vcpu(vm, except, idle))) {
-        if (past(&deadline))
+        if (vmic__deadline_passed(&deadline))
             return vmic_fail(VMIC_E_TIMEOUT, "kvm: vCPU %u did not stop within %d ms (%s)",
                              busy->index, KVM_SETTLE_TIMEOUT_MS,
                              busy->in_run ? "stuck inside KVM_RUN?" : "stuck handling an exit");
         vcpus_kick(vm, except);
-        deadline_after(&tick, KICK_INTERVAL_MS);
+        tick = vmic__deadline_after_ms(KICK_INTERVAL_MS);
         vm->settle_waiters++;
         pthread_cond_timedwait(&vm->settle_cond, &vm->lock, &tick);
         vm->settle_waiters--;

@@ -13,20 +13,14 @@
 
 #include "kvm.h"
 #include "base/grow.h"
+#include "base/search.h"
+#include "base/clock.h"
 
 /* ---- one view's pages ------------------------------------------------------------ */
 
 static size_t page_index(const kvm_view *vw, uint64_t gfn)
 {
-    size_t lo = 0, hi = vw->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (vw->pages[mid].gfn < gfn)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return VMIC__LOWER_BOUND(vw->pages, vw->n, gfn, gfn);
 }
 
 void view_lookup(const kvm_vm *vm, vmic_view_t view, uint64_t gfn, vmic_access_t *access,
@@ -225,13 +219,11 @@ static vmic_status apply_slot(void *arg, const kvm_slot *s, bool add)
         .flags = add && s->readonly ? KVM_MEM_READONLY : 0,
         .guest_phys_addr = s->gfn << VMIC_PAGE_SHIFT,
         .memory_size = add ? s->npages << VMIC_PAGE_SHIFT : 0,
-        .userspace_addr = (uint64_t)(uintptr_t)kvm_page(vm, s->backing),
+        .userspace_addr = (uint64_t)(uintptr_t)kvm_page(vm, vmic_gfn(s->backing)),
     };
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = vmic__mono_ns();
     int rc = ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    vm->slot_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
+    vm->slot_ns += vmic__mono_ns() - t0;
     if (rc < 0)
         return vmic_fail(VMIC_E_IO, "kvm: %s memslot %u (gfn 0x%llx, %llu pages%s): %s",
                          add ? "setting" : "deleting", s->id, (unsigned long long)s->gfn,
@@ -445,7 +437,7 @@ vmic_status kvm_alloc_gfn(vmic_driver *d, vmic_gfn_t *gfn)
     for (uint64_t i = 0; i < vm->spare_pages; i++) {
         if (!vm->spare_used[i]) {
             vm->spare_used[i] = 1;
-            memset(kvm_page(vm, vm->ram_pages + i), 0, VMIC_PAGE_SIZE);
+            memset(kvm_page(vm, vmic_gfn(vm->ram_pages + i)), 0, VMIC_PAGE_SIZE);
             *gfn = vmic_gfn(vm->ram_pages + i);
             pthread_mutex_unlock(&vm->lock);
             return VMIC_OK;

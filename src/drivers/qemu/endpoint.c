@@ -23,13 +23,6 @@
 
 #include "qemu.h"
 
-int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool all_digits(const char *s)
 {
     if (!*s)
@@ -106,7 +99,7 @@ static vmic_status wait_fd(int fd, short events, int64_t deadline, const char *n
                            const char *doing)
 {
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - vmic__mono_ms();
         if (left < 0)
             left = 0;
         struct pollfd p = {.fd = fd, .events = events};
@@ -217,7 +210,7 @@ vmic_status endpoint_connect(const char *what, const qemu_endpoint_t *ep, int ti
 vmic_status endpoint_connect_hooked(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
                                     endpoint_hook before, void *arg, int *fd)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = vmic__mono_ms() + timeout_ms;
     *fd = -1;
     if (!ep->tcp)
         return connect_unix(what, ep, deadline, before, arg, fd);

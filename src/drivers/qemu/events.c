@@ -72,9 +72,9 @@ static bool event_begin(qemu_driver_t *q, vmic_vcpu_t vcpu, vmic_event_kind kind
     return false;
 }
 
-static uint64_t pa_of(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va)
+static vmic_pa_t pa_of(qemu_driver_t *q, const vmic_amd64_regs_t *regs, vmic_va_t va)
 {
-    uint64_t pa = 0;
+    vmic_pa_t pa = vmic_pa(0);
     /* An unmapped address leaves pa 0, as on kvm; the va is still right. */
     if (qemu_translate(q, regs, va, &pa) != VMIC_OK)
         vmic_clear_error();
@@ -114,7 +114,7 @@ static void on_watch(qemu_driver_t *q, vmic_vcpu_t vcpu, const gdb_stop_t *stop)
         return;
     ev.memory.va = vmic_va(stop->watch_addr);
     ev.memory.va_valid = true;
-    ev.memory.pa = vmic_pa(pa_of(q, &ev.regs, stop->watch_addr));
+    ev.memory.pa = pa_of(q, &ev.regs, vmic_va(stop->watch_addr));
     ev.memory.gfn = vmic_gfn(ev.memory.pa.addr >> VMIC_PAGE_SHIFT);
     ev.memory.access = stop->watch == GDB_WATCH_WRITE ? VMIC_ACCESS_W
                        : stop->watch == GDB_WATCH_READ ? VMIC_ACCESS_R : VMIC_ACCESS_RW;
@@ -130,7 +130,7 @@ static void on_step(qemu_driver_t *q, vmic_vcpu_t vcpu)
     vmic_event_t ev;
     if (!event_begin(q, vcpu, VMIC_EVENT_SINGLESTEP, &ev))
         return;
-    ev.singlestep.pa = vmic_pa(pa_of(q, &ev.regs, ev.regs.rip));
+    ev.singlestep.pa = pa_of(q, &ev.regs, vmic_va(ev.regs.rip));
     deliver(q, &ev);
 }
 
@@ -141,10 +141,10 @@ static void on_trap(qemu_driver_t *q, vmic_vcpu_t vcpu)
     vmic_event_t ev;
     if (!event_begin(q, vcpu, VMIC_EVENT_BREAKPOINT, &ev))
         return;
-    if (!points_has_break(q, ev.regs.rip))
+    if (!points_has_break(q, vmic_va(ev.regs.rip)))
         return;   /* not ours any more: the VM just goes on */
     ev.breakpoint.va = vmic_va(ev.regs.rip);
-    ev.breakpoint.pa = vmic_pa(pa_of(q, &ev.regs, ev.regs.rip));
+    ev.breakpoint.pa = pa_of(q, &ev.regs, vmic_va(ev.regs.rip));
     ev.breakpoint.slot = 0;   /* QEMU does not say which; the va names it */
     deliver(q, &ev);
 }
@@ -181,7 +181,7 @@ stop_reason qemu_stop_reason(const qemu_driver_t *q, const gdb_stop_t *stop, int
         return STOP_PAUSED;
     /* A stale hit QEMU kept from an earlier stop names a watchpoint vmic
      * does not have in (see qemu.h). */
-    if (stop->watch != GDB_WATCH_NONE && points_has_watch(q, stop->watch, stop->watch_addr))
+    if (stop->watch != GDB_WATCH_NONE && points_has_watch(q, stop->watch, vmic_va(stop->watch_addr)))
         return STOP_WATCH;
     if (q->ev.stepping && q->ev.step_vcpu == (vmic_vcpu_t)*vcpu)
         return q->ev.step_silent ? STOP_STEPPED_SILENTLY : STOP_STEPPED;

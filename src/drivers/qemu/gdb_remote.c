@@ -36,6 +36,7 @@
 #include <fcntl.h>
 
 #include "qemu.h"
+#include "base/grow.h"
 
 int gdb_hexval(int c)
 {
@@ -116,16 +117,8 @@ static vmic_status check_alive(const gdb_remote_t *g)
 
 static vmic_status reserve(gdb_remote_t *g, char **buf, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return VMIC_OK;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    char *p = realloc(*buf, n);
-    if (!p)
-        return vmic_fail(VMIC_E_NOMEM, "%s: no memory for a %zu-byte packet", g->name, n);
-    *buf = p;
-    *cap = n;
+    if (!VMIC_RESERVE(*buf, *cap, need, 256))
+        return vmic_fail(VMIC_E_NOMEM, "%s: no memory for a %zu-byte packet", g->name, need);
     return VMIC_OK;
 }
 
@@ -133,7 +126,7 @@ static vmic_status reserve(gdb_remote_t *g, char **buf, size_t *cap, size_t need
 
 static vmic_status send_bytes(gdb_remote_t *g, const void *p, size_t len)
 {
-    vmic_status s = sock_send_all(g->fd, g->name, p, len, mono_ms() + g->timeout_ms);
+    vmic_status s = sock_send_all(g->fd, g->name, p, len, vmic__mono_ms() + g->timeout_ms);
     return s ? kill_connection(g, s) : VMIC_OK;
 }
 
@@ -401,7 +394,7 @@ vmic_status gdb_drain(gdb_remote_t *g)
 {
     for (;;) {
         bool none;
-        vmic_status s = recv_packet(g, mono_ms() + g->timeout_ms, true, &none);
+        vmic_status s = recv_packet(g, vmic__mono_ms() + g->timeout_ms, true, &none);
         if (s || none)
             return s;
         if (!take_notification(g))
@@ -419,7 +412,7 @@ vmic_status gdb_drain(gdb_remote_t *g)
  */
 vmic_status gdb_wait_ack(gdb_remote_t *g)
 {
-    int64_t deadline = mono_ms() + g->timeout_ms;
+    int64_t deadline = vmic__mono_ms() + g->timeout_ms;
     vmic_status s = check_alive(g);
 
     while (s == VMIC_OK && g->ack_mode && !g->out_acked) {
@@ -458,7 +451,7 @@ vmic_status gdb_command(gdb_remote_t *g, const char *cmd, const char **reply, si
     if (s)
         return s;
 
-    int64_t deadline = mono_ms() + g->timeout_ms;
+    int64_t deadline = vmic__mono_ms() + g->timeout_ms;
     for (;;) {
         s = recv_packet(g, deadline, false, NULL);
         if (s == VMIC_E_TIMEOUT)

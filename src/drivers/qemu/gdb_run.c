@@ -90,7 +90,7 @@ vmic_status gdb_wait_stop(gdb_remote_t *g, int timeout_ms, gdb_stop_t *stop)
         g->npending--;
         return VMIC_OK;
     }
-    int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    int64_t deadline = vmic__mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
     for (;;) {
         vmic_status s = gdb_recv_packet(g, deadline);
         if (s == VMIC_E_TIMEOUT)

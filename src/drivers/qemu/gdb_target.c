@@ -299,17 +299,9 @@ static vmic_status fetch_annex(void *ctx, const char *annex, char **doc, size_t 
             return vmic_fail(VMIC_E_FORMAT, "%s: target description %s is malformed or larger "
                              "than %u bytes", g->name, annex, GDB_MAX_XML);
         }
-        if (len + d + 1 > cap) {
-            size_t c = cap ? cap : 4096;
-            while (c < len + d + 1)
-                c *= 2;
-            char *grown = realloc(buf, c);
-            if (!grown) {
-                free(buf);
-                return vmic_fail(VMIC_E_NOMEM, "%s: no memory", g->name);
-            }
-            buf = grown;
-            cap = c;
+        if (!VMIC_RESERVE(buf, cap, len + d + 1, 4096)) {
+            free(buf);
+            return vmic_fail(VMIC_E_NOMEM, "%s: no memory", g->name);
         }
         memcpy(buf + len, g->pkt + 1, d);
         len += d;

@@ -53,9 +53,9 @@ static bool await_text(int fd, const char *want, int ms)
 {
     char buf[4096];
     size_t have = 0, wlen = strlen(want);
-    int64_t deadline = mono_ms() + ms;
+    int64_t deadline = vmic__mono_ms() + ms;
     for (;;) {
-        int left = (int)(deadline - mono_ms());
+        int left = (int)(deadline - vmic__mono_ms());
         if (left <= 0)
             return false;
         struct pollfd p = {.fd = fd, .events = POLLIN};

@@ -24,41 +24,41 @@
 #include "qemu.h"
 #include "base/grow.h"
 
-static qemu_point_t *find(qemu_driver_t *q, gdb_point_type type, uint64_t va, uint32_t len)
+static qemu_point_t *find(qemu_driver_t *q, gdb_point_type type, vmic_va_t va, uint32_t len)
 {
     for (size_t i = 0; i < q->npoints; i++) {
         qemu_point_t *p = &q->points[i];
-        if (p->type == type && p->va == va && p->len == len)
+        if (p->type == type && p->va == va.addr && p->len == len)
             return p;
     }
     return NULL;
 }
 
-bool points_has_break(const qemu_driver_t *q, uint64_t va)
+bool points_has_break(const qemu_driver_t *q, vmic_va_t va)
 {
     for (size_t i = 0; i < q->npoints; i++)
-        if (q->points[i].type == GDB_POINT_HW_BREAK && q->points[i].va == va)
+        if (q->points[i].type == GDB_POINT_HW_BREAK && q->points[i].va == va.addr)
             return true;
     return false;
 }
 
-bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, uint64_t va)
+bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, vmic_va_t va)
 {
     gdb_point_type type = kind == GDB_WATCH_WRITE ? GDB_POINT_WRITE_WATCH
                           : kind == GDB_WATCH_READ ? GDB_POINT_READ_WATCH
                                                    : GDB_POINT_ACCESS_WATCH;
     for (size_t i = 0; i < q->npoints; i++)
-        if (q->points[i].type == type && q->points[i].va == va)
+        if (q->points[i].type == type && q->points[i].va == va.addr)
             return true;
     return false;
 }
 
-static vmic_status remember(qemu_driver_t *q, gdb_point_type type, uint64_t va, uint32_t len)
+static vmic_status remember(qemu_driver_t *q, gdb_point_type type, vmic_va_t va, uint32_t len)
 {
     if (!VMIC_GROW(q->points, q->npoints, q->points_cap, 16))
         return vmic_fail(VMIC_E_NOMEM, "%s: no memory for the breakpoint table",
                          q->info.source);
-    q->points[q->npoints++] = (qemu_point_t){.type = type, .va = va, .len = len};
+    q->points[q->npoints++] = (qemu_point_t){.type = type, .va = va.addr, .len = len};
     return VMIC_OK;
 }
 
@@ -81,10 +81,11 @@ static const char *point_name(gdb_point_type type)
 }
 
 /* Inserts or removes one point, the VM stopped for it if it runs. */
-static vmic_status change(qemu_driver_t *q, gdb_point_type type, uint64_t va, uint32_t len,
+static vmic_status change(qemu_driver_t *q, gdb_point_type type, vmic_va_t at, uint32_t len,
                           bool insert)
 {
-    qemu_point_t *p = find(q, type, va, len);
+    uint64_t va = at.addr; /* as the gdbstub takes it */
+    qemu_point_t *p = find(q, type, at, len);
     vmic_status s;
     bool was_running;
 
@@ -99,7 +100,7 @@ static vmic_status change(qemu_driver_t *q, gdb_point_type type, uint64_t va, ui
     if ((s = qemu_stop_to_talk(q, &was_running)))
         return s;
     if (insert) {
-        s = remember(q, type, va, len);
+        s = remember(q, type, at, len);
         if (s == VMIC_OK && (s = gdb_insert_point(&q->gdb, type, va, len)))
             q->npoints--;
     } else {
@@ -125,7 +126,7 @@ vmic_status qemu_set_hw_breakpoint(vmic_driver *d, vmic_va_t va, bool enable)
 {
     qemu_driver_t *q = qemu_of(d);
     pthread_mutex_lock(&q->lock);
-    vmic_status s = change(q, GDB_POINT_HW_BREAK, va.addr, 1, enable);
+    vmic_status s = change(q, GDB_POINT_HW_BREAK, va, 1, enable);
     pthread_mutex_unlock(&q->lock);
     return s;
 }
@@ -151,7 +152,7 @@ vmic_status qemu_set_watchpoint(vmic_driver *d, vmic_va_t va, uint32_t len,
         return vmic_fail(VMIC_E_INVAL, "%s: a watchpoint of %" PRIu32 " bytes at 0x%" PRIx64,
                          q->info.source, len, va.addr);
     pthread_mutex_lock(&q->lock);
-    vmic_status s = change(q, type, va.addr, len, enable);
+    vmic_status s = change(q, type, va, len, enable);
     pthread_mutex_unlock(&q->lock);
     return s;
 }
@@ -181,7 +182,7 @@ vmic_status points_remove_all(qemu_driver_t *q)
     return VMIC_OK;
 }
 
-vmic_status points_take_out(qemu_driver_t *q, uint64_t va)
+vmic_status points_take_out(qemu_driver_t *q, vmic_va_t va)
 {
     qemu_point_t *p = find(q, GDB_POINT_HW_BREAK, va, 1);
     if (!p || p->out)

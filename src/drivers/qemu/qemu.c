@@ -134,11 +134,11 @@ vmic_status qemu_run_on(qemu_driver_t *q)
          * would ignore it anyway, but under KVM it is an INT3 or a debug
          * register that the step would trip over), then go on. */
         ev->over = false;
-        if (ev->thread_started && points_has_break(q, ev->over_va)) {
+        if (ev->thread_started && points_has_break(q, vmic_va(ev->over_va))) {
             bool done;
             if ((s = qemu_emulate_over(q, &done)) || done)
                 return s ? s : gdb_continue(&q->gdb);
-            if ((s = points_take_out(q, ev->over_va)))
+            if ((s = points_take_out(q, vmic_va(ev->over_va))))
                 return s;
             ev->over_stepped++;
             ev->stepping = ev->step_silent = true;
@@ -268,8 +268,9 @@ static const vmic_driver_info_t *qemu_info(vmic_driver *d)
     return &qemu_of(d)->info;
 }
 
-static const vmic_mem_region_t *find_region(const qemu_driver_t *q, uint64_t pa)
+static const vmic_mem_region_t *find_region(const qemu_driver_t *q, vmic_pa_t at)
 {
+    uint64_t pa = at.addr;
     for (size_t i = 0; i < q->mem.nregions; i++) {
         const vmic_mem_region_t *r = &q->mem.regions[i];
         if (pa >= r->start.addr && pa - r->start.addr < r->size)
@@ -279,10 +280,11 @@ static const vmic_mem_region_t *find_region(const qemu_driver_t *q, uint64_t pa)
 }
 
 /* Every byte is in a host region; these serve callers that want a copy. */
-vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, bool write)
+vmic_status qemu_rw(qemu_driver_t *q, vmic_pa_t pa, uint8_t *buf, size_t len, bool write)
 {
+    uint64_t at = pa.addr;
     while (len > 0) {
-        const vmic_mem_region_t *r = find_region(q, at);
+        const vmic_mem_region_t *r = find_region(q, vmic_pa(at));
         if (!r)
             return vmic_fail(VMIC_E_UNMAPPED, "%s: physical address 0x%" PRIx64 " is not guest "
                              "RAM", q->info.source, at);
@@ -304,50 +306,49 @@ vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, boo
 
 static vmic_status qemu_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len)
 {
-    return qemu_rw(qemu_of(d), pa.addr, buf, len, false);
+    return qemu_rw(qemu_of(d), pa, buf, len, false);
 }
 
 static vmic_status qemu_write(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len)
 {
-    return qemu_rw(qemu_of(d), pa.addr, (uint8_t *)(uintptr_t)buf, len, true);
+    return qemu_rw(qemu_of(d), pa, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
 /* Page tables are read straight from the RAM mapping. */
 static const uint64_t *read_table(void *ctx, vmic_pa_t table)
 {
-    const vmic_mem_region_t *r = find_region(ctx, table.addr);
+    const vmic_mem_region_t *r = find_region(ctx, table);
     if (!r || r->size - (table.addr - r->start.addr) < VMIC_PAGE_SIZE)
         return NULL;
     return (const uint64_t *)(r->host + (table.addr - r->start.addr));
 }
 
-vmic_status qemu_walk(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
+vmic_status qemu_walk(qemu_driver_t *q, const vmic_amd64_regs_t *regs, vmic_va_t va,
                       vmic_translation_t *t)
 {
     vmic_paging_t pg;
 
     if (!(regs->valid & VMIC_REGS_CR))
         return vmic_fail(VMIC_E_UNSUPPORTED, "%s: no CR3 to translate 0x%" PRIx64 " with",
-                         q->info.source, va);
+                         q->info.source, va.addr);
     vmic_status s = vmic_amd64_paging_from_regs(regs, &pg);
     if (s == VMIC_OK)
-        s = vmic_amd64_translate(&pg, vmic_cr3_to_root(regs->cr3), vmic_va(va), read_table, q,
-                                 t);
+        s = vmic_amd64_translate(&pg, vmic_cr3_to_root(regs->cr3), va, read_table, q, t);
     return s;
 }
 
-vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
-                           uint64_t *pa)
+vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, vmic_va_t va,
+                           vmic_pa_t *pa)
 {
     vmic_translation_t t;
 
     if ((regs->valid & VMIC_REGS_CR) && !(regs->cr0 & VMIC_CR0_PG)) {
-        *pa = va;
+        *pa = vmic_pa(va.addr); /* paging off: addresses are physical */
         return VMIC_OK;
     }
     vmic_status s = qemu_walk(q, regs, va, &t);
     if (s == VMIC_OK)
-        *pa = t.pa.addr;
+        *pa = t.pa;
     return s;
 }
 
@@ -456,24 +457,47 @@ static vmic_status qemu_resume(vmic_driver *d)
     return s;
 }
 
+/* Groups, picked at open by what the gdbstub and the RAM file allow. */
+static const vmic_memory_ops_t qemu_memory = {
+    .read = qemu_read,
+    .write = qemu_write,
+};
+
+static const vmic_memory_ops_t qemu_memory_read_only = {
+    .read = qemu_read,
+};
+
+static const vmic_register_ops_t qemu_registers = {
+    .get = qemu_get_regs,
+    .set = qemu_set_regs,
+};
+
+static const vmic_control_ops_t qemu_control = {
+    .pause = qemu_pause,
+    .resume = qemu_resume,
+};
+
+/* No monitors, no injection, no views: qemu_explain says why. */
+static const vmic_event_ops_t qemu_events = {
+    .attach = qemu_attach_events,
+    .check_response = qemu_check_response,
+    .guest_state = qemu_guest_state,
+    .reset = qemu_reset_events,
+};
+
+static const vmic_breakpoint_ops_t qemu_breakpoints = {
+    .set = qemu_set_hw_breakpoint,
+};
+
+static const vmic_watchpoint_ops_t qemu_watchpoints = {
+    .set = qemu_set_watchpoint,
+};
+
 static const vmic_driver_ops_t qemu_ops = {
     .name = "qemu",
     .close = qemu_close_driver,
     .info = qemu_info,
-    .read = qemu_read,
-    .write = qemu_write,
-    .get_regs = qemu_get_regs,
-    .set_regs = qemu_set_regs,
-    .pause = qemu_pause,
-    .resume = qemu_resume,
-    .attach_events = qemu_attach_events,
-    .check_response = qemu_check_response,
-    .monitor = qemu_monitor,
-    .guest_state = qemu_guest_state,
-    .reset_events = qemu_reset_events,
-    .set_hw_breakpoint = qemu_set_hw_breakpoint,
-    .set_watchpoint = qemu_set_watchpoint,
-    .inject = qemu_inject,
+    .explain = qemu_explain,
 };
 
 /* ---- opening ------------------------------------------------------------------- */
@@ -515,12 +539,16 @@ static vmic_status open_gdb(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int
         return vmic_fail(VMIC_E_UNSUPPORTED, "gdb endpoint %s: architecture '%s', not x86-64 "
                          "(i386:x86-64)", ep->name, q->regmap.arch);
     uint32_t groups = regs_groups(&q->regmap);
-    q->info.caps = VMIC_CAP_READ | (q->mem.writable ? VMIC_CAP_WRITE : 0) | VMIC_CAP_PAUSE |
-                   ((groups & VMIC_REGS_GPR) ? VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS : 0);
+    q->ops.memory = q->mem.writable ? &qemu_memory : &qemu_memory_read_only;
+    q->ops.control = &qemu_control;
+    q->ops.registers = (groups & VMIC_REGS_GPR) ? &qemu_registers : NULL;
     /* Events carry the registers, and their pa comes through CR3. */
-    if ((groups & (VMIC_REGS_GPR | VMIC_REGS_CR)) == (VMIC_REGS_GPR | VMIC_REGS_CR))
-        q->info.caps |= VMIC_CAP_EVENTS | VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT |
-                        VMIC_CAP_WATCHPOINT;
+    if ((groups & (VMIC_REGS_GPR | VMIC_REGS_CR)) == (VMIC_REGS_GPR | VMIC_REGS_CR)) {
+        q->ops.events = &qemu_events;
+        q->ops.breakpoints = &qemu_breakpoints;
+        q->ops.watchpoints = &qemu_watchpoints;
+    }
+    q->info.caps = vmic_driver_caps(&q->ops);
     if (q->found_running) {
         if (cfg->stay_paused) {
             q->implicit_pause = true;
@@ -566,8 +594,8 @@ static vmic_status attach(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int t
         return s;
     /* A client that has just gone (a vmic that closed, a guard that let go)
      * stays "connected" until QEMU's main loop sees the hang-up. */
-    for (int64_t until = mono_ms() + STUB_LEAVING_MS; !locked && stub == STUB_BUSY &&
-                                                      mono_ms() < until;) {
+    for (int64_t until = vmic__mono_ms() + STUB_LEAVING_MS; !locked && stub == STUB_BUSY &&
+                                                      vmic__mono_ms() < until;) {
         struct timespec nap = {0, 10 * 1000000L};
         nanosleep(&nap, NULL);
         if ((s = stub_query(&q->qmp, &q->gdb_ep, &stub)))
@@ -614,7 +642,8 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     q->lockf.fd = -1;
     q->guard.ctl = -1;
     q->ev.wake_fd = -1;
-    q->base.ops = &qemu_ops;
+    q->ops = qemu_ops;
+    q->base.ops = &q->ops;
     pthread_mutex_init(&q->lock, NULL);
     q->source = source ? strdup(source) : source_name(cfg);
     if (!q->source) {

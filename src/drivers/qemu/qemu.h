@@ -36,9 +36,10 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
-#include <vmic/core.h>
+#include <vmic/event.h>
 #include <vmic/driver.h>
 #include <vmic/qemu.h>
+#include "base/clock.h"
 
 #define QEMU_DEFAULT_TIMEOUT_MS 5000
 
@@ -67,8 +68,6 @@ typedef vmic_status (*endpoint_hook)(void *arg, int fd);
 vmic_status endpoint_connect_hooked(const char *what, const qemu_endpoint_t *ep, int timeout_ms,
                                     endpoint_hook before, void *arg, int *fd);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-int64_t mono_ms(void);
 
 /* Sends all of buf before the deadline. MSG_NOSIGNAL: a peer that is gone is
  * EPIPE, an error naming `name`, never SIGPIPE. */
@@ -488,6 +487,7 @@ typedef struct qemu_events {
 
 typedef struct qemu_driver {
     vmic_driver base;
+    vmic_driver_ops_t ops;      /* base.ops: groups picked at open by what QEMU offers */
     vmic_driver_info_t info;
     char *source;
     pthread_mutex_t lock;       /* see above */
@@ -533,13 +533,13 @@ void qemu_note_stopped_thread(qemu_driver_t *q, uint32_t thread);
 vmic_status qemu_read_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, const char *doing,
                            vmic_amd64_regs_t *regs);
 /* Guest-virtual to guest-physical through the page tables regs describe. */
-vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
-                           uint64_t *pa);
+vmic_status qemu_translate(qemu_driver_t *q, const vmic_amd64_regs_t *regs, vmic_va_t va,
+                           vmic_pa_t *pa);
 /* The same, with the rights of the mapping (paging on). */
-vmic_status qemu_walk(qemu_driver_t *q, const vmic_amd64_regs_t *regs, uint64_t va,
+vmic_status qemu_walk(qemu_driver_t *q, const vmic_amd64_regs_t *regs, vmic_va_t va,
                       vmic_translation_t *t);
 /* Guest RAM by physical address, copied. */
-vmic_status qemu_rw(qemu_driver_t *q, uint64_t at, uint8_t *buf, size_t len, bool write);
+vmic_status qemu_rw(qemu_driver_t *q, vmic_pa_t at, uint8_t *buf, size_t len, bool write);
 /* Notes that the gdb connection is gone (the current message says why). */
 void qemu_mark_gone(qemu_driver_t *q);
 /* Why QEMU is gone: whichever thread saw the connection fail first. */
@@ -574,15 +574,15 @@ vmic_status qemu_emulate_over(qemu_driver_t *q, bool *done);
 vmic_status qemu_set_hw_breakpoint(vmic_driver *d, vmic_va_t va, bool enable);
 vmic_status qemu_set_watchpoint(vmic_driver *d, vmic_va_t va, uint32_t len,
                                 vmic_access_t access, bool enable);
-bool points_has_break(const qemu_driver_t *q, uint64_t va);
+bool points_has_break(const qemu_driver_t *q, vmic_va_t va);
 /* Whether a watchpoint of that kind starts at va (QEMU reports the start). */
-bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, uint64_t va);
+bool points_has_watch(const qemu_driver_t *q, gdb_watch_kind kind, vmic_va_t va);
 /* Removes every point vmic inserted (the VM stopped); the first failure
  * counts, the others are still tried. */
 vmic_status points_remove_all(qemu_driver_t *q);
 /* Stepping over a breakpoint: takes it out of QEMU for the step, and puts
  * every point taken out back before the VM runs on (the VM stopped). */
-vmic_status points_take_out(qemu_driver_t *q, uint64_t va);
+vmic_status points_take_out(qemu_driver_t *q, vmic_va_t va);
 vmic_status points_put_back(qemu_driver_t *q);
 
 /* events.c */
@@ -608,6 +608,10 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
                                 const vmic_event_response_t *resp);
 /* Carries out the response to the event q->ev holds (event thread, lock held). */
 void qemu_respond(qemu_driver_t *q, const vmic_event_t *ev, const vmic_event_response_t *resp);
+/* Why the table has no monitors, injection or views (the table's explain). */
+const char *qemu_explain(vmic_driver *d, uint64_t missing);
+/* What a monitor or an injection would be refused with, in the same words
+ * (the core never calls these: the groups are absent). */
 vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable);
 vmic_status qemu_inject(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
 

@@ -22,6 +22,7 @@
 
 #include "base/json.h"
 #include "qemu.h"
+#include "base/grow.h"
 
 /* What vmic looks at in one message. */
 typedef struct qmp_msg {
@@ -205,12 +206,8 @@ static vmic_status read_message(qmp_client_t *q, int64_t deadline, qmp_msg *msg)
             if (q->cap >= QMP_MAX_MESSAGE)
                 return dead(q, vmic_fail(VMIC_E_RANGE, "%s: a message longer than %u bytes",
                                          q->name, QMP_MAX_MESSAGE));
-            size_t c = q->cap ? q->cap * 2 : 65536;
-            char *grown = realloc(q->buf, c);
-            if (!grown)
+            if (!VMIC_RESERVE(q->buf, q->cap, q->len + 4096 + 1, 65536))
                 return vmic_fail(VMIC_E_NOMEM, "%s: no memory", q->name);
-            q->buf = grown;
-            q->cap = c;
         }
         size_t got;
         vmic_status s = sock_recv_some(q->fd, q->name, q->buf + q->len, q->cap - q->len - 1,
@@ -238,8 +235,8 @@ static vmic_status undo_gdb_connect(qmp_client_t *q, vmic_status s)
     snprintf(why, sizeof why, "%s", vmic_errmsg());
     char reply[64];
     size_t got = 0;
-    bool ok = sock_send_all(q->fd, q->name, "+$D#44", 6, mono_ms() + q->timeout_ms) == VMIC_OK;
-    int64_t deadline = mono_ms() + q->timeout_ms;
+    bool ok = sock_send_all(q->fd, q->name, "+$D#44", 6, vmic__mono_ms() + q->timeout_ms) == VMIC_OK;
+    int64_t deadline = vmic__mono_ms() + q->timeout_ms;
     while (ok && !memmem(reply, got, "OK", 2) && got < sizeof reply) {
         size_t n;
         ok = sock_recv_some(q->fd, q->name, reply + got, sizeof reply - got, deadline, &n) ==
@@ -280,7 +277,7 @@ vmic_status qmp_open(qmp_client_t *q, const qemu_endpoint_t *ep, int timeout_ms)
 
     vmic_status s = endpoint_connect("QMP", ep, q->timeout_ms, &q->fd);
     if (s == VMIC_OK)
-        s = read_greeting(q, mono_ms() + q->timeout_ms);
+        s = read_greeting(q, vmic__mono_ms() + q->timeout_ms);
     if (s == VMIC_OK)
         s = qmp_execute(q, "qmp_capabilities", NULL, 0, NULL);
     if (s)
@@ -338,7 +335,7 @@ vmic_status qmp_execute(qmp_client_t *q, const char *command, const qmp_arg_t *a
     char *text = build_command(command, args, nargs, id, &len);
     if (!text)
         return vmic_fail(VMIC_E_NOMEM, "%s: no memory", q->name);
-    int64_t deadline = mono_ms() + q->timeout_ms;
+    int64_t deadline = vmic__mono_ms() + q->timeout_ms;
     vmic_status s = sock_send_all(q->fd, q->name, text, len, deadline);
     free(text);
     if (s)

@@ -64,14 +64,14 @@ static vmic_status restart_stub(qmp_client_t *q, const qemu_endpoint_t *gdb,
         snprintf(cmd, sizeof cmd, "gdbserver unix:%s,server=on,wait=off", gdb->path);
     if ((s = hmp_say(q, r, "gdbserver none")) || (s = hmp_say(q, r, cmd)))
         return s;
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = vmic__mono_ms() + timeout_ms;
     for (;;) {
         stub_state st;
         if ((s = stub_query(q, gdb, &st)))
             return s;
         if (st != STUB_BUSY)
             return VMIC_OK;
-        if (mono_ms() > deadline)
+        if (vmic__mono_ms() > deadline)
             return vmic_fail(VMIC_E_TIMEOUT, "the gdbstub still has a client after restarting");
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
@@ -91,7 +91,7 @@ static vmic_status clean_detach(const qemu_endpoint_t *gdb, vmic_qemu_recovery_t
      * reach a VM that 'D' has resumed, and any byte stops a running VM. */
     if ((s = gdb_init(&g, fd, gdb->name, timeout_ms)) == VMIC_OK &&
         (s = gdb_handshake(&g)) == VMIC_OK && (s = gdb_send_packet(&g, "?", 1)) == VMIC_OK) {
-        int64_t deadline = mono_ms() + timeout_ms;
+        int64_t deadline = vmic__mono_ms() + timeout_ms;
         do
             s = gdb_recv_packet(&g, deadline);
         while (s == VMIC_OK && !gdb_is_stop_reply(g.pkt, g.pkt_len));

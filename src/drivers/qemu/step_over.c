@@ -24,11 +24,12 @@ static void read_code(qemu_driver_t *q, const vmic_amd64_regs_t *r, uint8_t *cod
 {
     *n = 0;
     while (*n < 15) {
-        uint64_t va = r->rip + *n, pa;
+        uint64_t va = r->rip + *n;
+        vmic_pa_t pa;
         size_t chunk = VMIC_PAGE_SIZE - (va & (VMIC_PAGE_SIZE - 1));
         if (chunk > 15 - *n)
             chunk = 15 - *n;
-        if (qemu_translate(q, r, va, &pa) || qemu_rw(q, pa, code + *n, chunk, false)) {
+        if (qemu_translate(q, r, vmic_va(va), &pa) || qemu_rw(q, pa, code + *n, chunk, false)) {
             vmic_clear_error();
             return;
         }
@@ -51,14 +52,14 @@ static bool push_store(qemu_driver_t *q, const vmic_amd64_regs_t *r, uint64_t va
     vmic_translation_t t;
     if ((slot & (VMIC_PAGE_SIZE - 1)) > VMIC_PAGE_SIZE - 8 || any_watchpoint(q))
         return false;
-    if (qemu_walk(q, r, slot, &t)) {
+    if (qemu_walk(q, r, vmic_va(slot), &t)) {
         vmic_clear_error();
         return false;
     }
     bool user_mode = (r->cs.selector & 3) == 3;
     if (!(t.access & VMIC_ACCESS_W) || !t.dirty || (user_mode && !t.user))
         return false;
-    if (qemu_rw(q, t.pa.addr, (uint8_t *)&value, sizeof value, true)) {
+    if (qemu_rw(q, t.pa, (uint8_t *)&value, sizeof value, true)) {
         vmic_clear_error();
         return false;
     }

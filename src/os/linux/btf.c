@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "types.h"
+#include "base/hash.h"
 
 #define BTF_MAGIC_LO 0x9f
 #define BTF_MAGIC_HI 0xeb
@@ -48,14 +49,6 @@ static const char *name_of(const btf_impl *b, uint32_t off)
     return s ? s : "";
 }
 
-static size_t hash_name(const char *s, lx_kind k)
-{
-    size_t h = 2166136261u ^ (size_t)k;
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 16777619u;
-    return h;
-}
-
 static bool build_index(btf_impl *b)
 {
     size_t n = 1;
@@ -71,7 +64,7 @@ static bool build_index(btf_impl *b)
         if (k == LX_OTHER || t->name_off == 0)
             continue;
         const char *name = name_of(b, t->name_off);
-        size_t h = hash_name(name, k) & b->imask;
+        size_t h = vmic__fnv1a(name, k) & b->imask;
         /* The first definition of a name wins; forward declarations are
          * BTF_KIND_FWD and never indexed, so a struct always finds its body. */
         bool dup = false;
@@ -92,7 +85,7 @@ static bool build_index(btf_impl *b)
 static bool btf_find(void *impl, const char *name, lx_kind kind, uint32_t *id)
 {
     btf_impl *b = impl;
-    size_t h = hash_name(name, kind) & b->imask;
+    size_t h = vmic__fnv1a(name, kind) & b->imask;
     while (b->index[h]) {
         const struct btf_type *t = btf__type_by_id(b->btf, b->index[h]);
         if (class_of(btf_kind(t)) == kind && strcmp(name_of(b, t->name_off), name) == 0) {
@@ -201,7 +194,7 @@ static bool build_enums(btf_impl *b)
         for (uint32_t i = 0; i < btf_vlen(t) && i < 0xffff; i++) {
             uint64_t key = (uint64_t)id << 16 | i;
             const char *name = enumerator_name(b, key);
-            size_t h = hash_name(name, LX_ENUM) & b->emask;
+            size_t h = vmic__fnv1a(name, LX_ENUM) & b->emask;
             while (b->enums[h])
                 h = (h + 1) & b->emask;
             b->enums[h] = key + 1;
@@ -220,7 +213,7 @@ static bool btf_enumerator(void *impl, const char *name, int64_t *value)
     }
     if (!b->enums)
         return false;
-    size_t h = hash_name(name, LX_ENUM) & b->emask;
+    size_t h = vmic__fnv1a(name, LX_ENUM) & b->emask;
     while (b->enums[h]) {
         uint64_t key = b->enums[h] - 1;
         if (strcmp(enumerator_name(b, key), name) == 0) {

@@ -85,7 +85,8 @@ vmic_status vmic_os_files(vmic_os *os, const vmic_process_t *p, vmic_file_fn fn,
             if (!lx_kptr(os, ptrs[i]))
                 return vmic_fail(VMIC_E_FORMAT, "files of pid %d: fd %u points to 0x%llx",
                                  (int)p->tgid, base + i, (unsigned long long)ptrs[i]);
-            if ((s = lx_file_path(os, ptrs[i], f.path, sizeof f.path, &f.inode)))
+            if ((s = lx_file_path(os, ptrs[i], f.path, sizeof f.path, &f.inode,
+                                     &f.path_truncated)))
                 return vmic_fail_wrap(s, "files of pid %d: fd %u", (int)p->tgid, base + i);
             bool cloexec_bit = (bits[i / 64] >> (i % 64)) & 1;
             if ((s = file_state(os, &o, ptrs[i], cloexec_bit, &f)))

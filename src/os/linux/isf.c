@@ -16,6 +16,9 @@
 
 #include "isf.h"
 #include "base/json.h"
+#include "base/search.h"
+#include "base/hash.h"
+#include "base/grow.h"
 
 #define ISF_MAX_FILE ((size_t)1 << 30)    /* decompressed profile bound */
 #define ISF_NAME_MAX 512
@@ -51,15 +54,9 @@ typedef struct isf_const {
 #define VEC(T) struct { T *v; size_t n, cap; }
 #define VEC_PUSH(vec, item, ok)                                                 \
     do {                                                                        \
-        if ((vec).n == (vec).cap) {                                             \
-            size_t nc_ = (vec).cap ? (vec).cap * 2 : 256;                       \
-            void *nv_ = realloc((vec).v, nc_ * sizeof *(vec).v);                \
-            if (!nv_) { ok = false; break; }                                    \
-            (vec).v = nv_;                                                      \
-            (vec).cap = nc_;                                                    \
-        }                                                                       \
+        if (!((ok) = VMIC_GROW((vec).v, (vec).n, (vec).cap, 256)))              \
+            break;                                                              \
         (vec).v[(vec).n++] = (item);                                            \
-        ok = true;                                                              \
     } while (0)
 
 /* Open addressing over (name, class) -> index + 1. */
@@ -101,14 +98,6 @@ static bool intern_str(lx_isf *isf, const char *s, size_t len, uint32_t *off)
     return ok;
 }
 
-static size_t hash2(const char *s, unsigned cls)
-{
-    size_t h = 2166136261u ^ cls;
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 16777619u;
-    return h;
-}
-
 /* Finds key in a map; stored values are indices into an array whose name
  * the caller's getter returns. */
 typedef const char *(*name_of_fn)(const lx_isf *isf, uint32_t index, unsigned *cls);
@@ -120,7 +109,7 @@ static uint32_t *map_find(const lx_isf *isf, const isf_map *m, const char *key, 
 {
     if (!m->slot)
         return NULL;
-    size_t h = hash2(key, cls) & m->mask;
+    size_t h = vmic__fnv1a(key, cls) & m->mask;
     while (m->slot[h]) {
         unsigned c;
         const char *n = name_of(isf, m->slot[h] - 1, &c);
@@ -137,7 +126,7 @@ static bool map_put(lx_isf *isf, isf_map *m, uint32_t index, name_of_fn name_of)
         return false;
     unsigned cls;
     const char *key = name_of(isf, index, &cls);
-    size_t h = hash2(key, cls) & m->mask;
+    size_t h = vmic__fnv1a(key, cls) & m->mask;
     while (m->slot[h])
         h = (h + 1) & m->mask;
     m->slot[h] = index + 1;
@@ -758,14 +747,7 @@ bool lx_isf_symbol_get(const lx_isf *isf, size_t i, vmic_symbol_t *sym)
 
 size_t lx_isf_find_le(const lx_isf *isf, uint64_t addr)
 {
-    size_t lo = 0, hi = isf->syms.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (isf->syms.v[mid].addr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = VMIC__UPPER_BOUND(isf->syms.v, isf->syms.n, addr, addr);
     return lo == 0 ? SIZE_MAX : lo - 1;
 }
 

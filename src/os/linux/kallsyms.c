@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "kallsyms.h"
+#include "base/hash.h"
+#include "base/le.h"
 
 #define KSYM_NAME_MAX 512          /* KSYM_NAME_LEN since 6.1 */
 #define MAX_SYMS (1u << 22)        /* real kernels: 100k-250k */
@@ -53,13 +55,10 @@ struct lx_kallsyms {
 
 /* ---- little-endian reads, bounds checked by the caller ------------------ */
 
-static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 static uint64_t rdw(const lx_kallsyms *ks, size_t off, unsigned w)
 {
-    return w == 4 ? rd32(ks->ro + off) : rd64(ks->ro + off);
+    return w == 4 ? vmic__le32(ks->ro + off) : vmic__le64(ks->ro + off);
 }
 
 static size_t align_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
@@ -72,10 +71,10 @@ static bool index_shape(const lx_kallsyms *ks, size_t p, uint16_t *idx)
     if (p + 512 > ks->len)
         return false;
     const uint8_t *q = ks->ro + p;
-    if (rd16(q) != 0)
+    if (vmic__le16(q) != 0)
         return false;
     for (int i = 0; i < 256; i++) {
-        idx[i] = rd16(q + 2 * i);
+        idx[i] = vmic__le16(q + 2 * i);
         if (i > 0 && (idx[i] <= idx[i - 1] || idx[i] - idx[i - 1] > MAX_TOKEN + 1))
             return false;
     }
@@ -324,7 +323,7 @@ static bool find_names(lx_kallsyms *ks)
         for (size_t back = 4; back <= 8; back += 4) {
             if (S < back)
                 continue;
-            size_t N = rd32(ks->ro + S - back);
+            size_t N = vmic__le32(ks->ro + S - back);
             if (N <= 256 * (nm - 1) || N > 256 * nm)
                 continue;
             size_t end;
@@ -377,8 +376,8 @@ static uint64_t addr_of(const lx_kallsyms *ks, size_t i)
 {
     const lx_kallsyms_info_t *in = &ks->info;
     if (!in->relative)
-        return rd64(ks->ro + ks->A + 8 * i);
-    int32_t off = (int32_t)rd32(ks->ro + ks->A + 4 * i);
+        return vmic__le64(ks->ro + ks->A + 8 * i);
+    int32_t off = (int32_t)vmic__le32(ks->ro + ks->A + 4 * i);
     if (!in->absolute_percpu)
         return in->relative_base + (uint32_t)off;
     if (off >= 0)
@@ -432,7 +431,7 @@ static bool try_addresses(lx_kallsyms *ks, size_t A, bool relative, size_t rb, u
         return false;
     ks->A = A;
     ks->info.relative = relative;
-    ks->info.relative_base = relative ? rd64(ks->ro + rb) : 0;
+    ks->info.relative_base = relative ? vmic__le64(ks->ro + rb) : 0;
     for (int percpu = 1; percpu >= 0; percpu--) {
         if (!relative && percpu == 0)
             break;
@@ -578,14 +577,6 @@ uint64_t lx_kallsyms_addr(const lx_kallsyms *ks, size_t i)
 
 /* ---- materialised names and lookups ---------------------------------------------------- */
 
-static uint32_t hash_str(const char *s)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 16777619u;
-    return h;
-}
-
 static vmic_status materialise(lx_kallsyms *ks)
 {
     if (ks->arena)
@@ -682,7 +673,7 @@ static bool build_hash(lx_kallsyms *ks)
     /* Inserted in address order and never overwritten: of equal names the
      * lowest address answers. */
     for (size_t i = 0; i < ks->N; i++) {
-        size_t h = hash_str(ks->arena + ks->name_off[i]) & ks->hmask;
+        size_t h = vmic__fnv1a(ks->arena + ks->name_off[i], 0) & ks->hmask;
         while (ks->hash[h]) {
             if (strcmp(ks->arena + ks->name_off[ks->hash[h] - 1], ks->arena + ks->name_off[i]) == 0)
                 break;
@@ -757,7 +748,7 @@ bool lx_kallsyms_lookup(lx_kallsyms *ks, const char *name, uint64_t *addr)
     }
     if (!ks->hash && !build_hash(ks))
         return false;
-    size_t h = hash_str(name) & ks->hmask;
+    size_t h = vmic__fnv1a(name, 0) & ks->hmask;
     while (ks->hash[h]) {
         size_t i = ks->hash[h] - 1;
         if (strcmp(ks->arena + ks->name_off[i], name) == 0) {

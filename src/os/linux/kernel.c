@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "os_internal.h"
+#include "base/clock.h"
 
 #define KERNEL_MAP_START 0xffffffff80000000ull
 #define KERNEL_MAP_END 0xffffffffc0000000ull
@@ -66,9 +67,9 @@ static void add_ro_run(lx_image *im, uint64_t va, uint64_t len)
  * but a page of the freed text/rodata gap that the kernel reused (its alias
  * here turns read-only with the page's new owner), so the caller tries each.
  */
-static bool scan_image(vmic_os *os, uint64_t root, lx_image *im)
+static bool scan_image(vmic_os *os, vmic_pa_t root, lx_image *im)
 {
-    vmic_ctx_t ctx = vmic_ctx(vmic_pa(root));
+    vmic_ctx_t ctx = vmic_ctx(root);
     uint64_t va = KERNEL_MAP_START, run = 0;
     bool in_run = false;
 
@@ -139,7 +140,7 @@ static bool looks_like_root(const uint64_t *e, uint64_t max_pa, const vmic_pagin
  * the core then keeps (a raw dump has no CR4.LA57 to tell). The kernel's own
  * word on the mode comes later (layout.c).
  */
-static bool root_maps_image(vmic_os *os, uint64_t pa, lx_image *im)
+static bool root_maps_image(vmic_os *os, vmic_pa_t pa, lx_image *im)
 {
     if (scan_image(os, pa, im))
         return true;
@@ -154,13 +155,6 @@ static bool root_maps_image(vmic_os *os, uint64_t pa, lx_image *im)
     return false;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Wrap-safe: the last page of a region may end at 2^64. Bounded by
  * SEARCH_MAX_BYTES and SEARCH_MAX_SECONDS; what it scanned is released. */
 static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
@@ -169,7 +163,7 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
     vmic_paging_t pg = vmic_core_paging(os->core);
     int tried = 0;
     uint64_t scanned = 0, released_to = 0;
-    double t0 = seconds_now();
+    double t0 = vmic__mono_seconds();
 
     for (size_t r = 0; r < info->nregions; r++) {
         const vmic_mem_region_t *reg = &info->regions[r];
@@ -187,7 +181,7 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
             if ((scanned & (SEARCH_RELEASE_EVERY - 1)) == 0) {
                 vmic_release_pa(os->core, vmic_pa(released_to), pa - released_to);
                 released_to = pa;
-                if (seconds_now() - t0 > SEARCH_MAX_SECONDS)
+                if (vmic__mono_seconds() - t0 > SEARCH_MAX_SECONDS)
                     return vmic_fail(VMIC_E_NOTFOUND, "%s: no kernel page tables in the first "
                                      "%llu MiB (searched for %.0f s, up to pa 0x%llx; %d "
                                      "candidates checked); give --root CR3", info->source,
@@ -204,7 +198,7 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
                 uint64_t e[512];
                 memcpy(e, p, sizeof e);
                 if (looks_like_root(e, info->max_pa.addr, &pg)) {
-                    if (root_maps_image(os, pa, im)) {
+                    if (root_maps_image(os, vmic_pa(pa), im)) {
                         *root = pa;
                         return VMIC_OK;
                     }
@@ -233,11 +227,11 @@ static vmic_status search_root(vmic_os *os, uint64_t *root, lx_image *im)
                      tried);
 }
 
-static void set_kernel(vmic_os *os, uint64_t root, const lx_image *im, const char *source)
+static void set_kernel(vmic_os *os, vmic_pa_t root, const lx_image *im, const char *source)
 {
-    os->kctx = vmic_ctx(vmic_pa(root));
+    os->kctx = vmic_ctx(root);
     snprintf(os->root_source, sizeof os->root_source, "%s", source);
-    os->kernel.root = vmic_pa(root);
+    os->kernel.root = root;
     os->kernel.root_source = os->root_source;
     os->kernel.text = vmic_va(im->text);
     os->kernel.end = vmic_va(im->end);
@@ -255,12 +249,12 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
 
     if (root) {
         uint64_t r = vmic_cr3_to_root(root).addr;
-        if (!scan_image(os, r, &im))
+        if (!scan_image(os, vmic_pa(r), &im))
             return vmic_fail(VMIC_E_NOTFOUND, "%s: the page tables at 0x%llx map no kernel image "
                              "at 0x%llx-0x%llx with %d-level paging (--paging changes that)",
                              info->source, (unsigned long long)r, KERNEL_MAP_START,
                              KERNEL_MAP_END, levels);
-        set_kernel(os, r, &im, "caller");
+        set_kernel(os, vmic_pa(r), &im, "caller");
         return VMIC_OK;
     }
 
@@ -277,10 +271,10 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
         for (int c = 0; c < 2; c++) {
             if (c == 1 && cands[1] == cands[0])
                 break;
-            if (scan_image(os, cands[c], &im)) {
+            if (scan_image(os, vmic_pa(cands[c]), &im)) {
                 char src[32];
                 snprintf(src, sizeof src, c ? "vCPU %u CR3 - 4 KiB" : "vCPU %u CR3", v);
-                set_kernel(os, cands[c], &im, src);
+                set_kernel(os, vmic_pa(cands[c]), &im, src);
                 return VMIC_OK;
             }
         }
@@ -291,16 +285,16 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root)
     vmic_status s = search_root(os, &r, &im);
     if (s)
         return s;
-    set_kernel(os, r, &im, "search");
+    set_kernel(os, vmic_pa(r), &im, "search");
     return VMIC_OK;
 }
 
-vmic_status lx_rescan_kernel(vmic_os *os, uint64_t root, const char *source)
+vmic_status lx_rescan_kernel(vmic_os *os, vmic_pa_t root, const char *source)
 {
     lx_image im;
     if (!scan_image(os, root, &im))
         return vmic_fail(VMIC_E_NOTFOUND, "the page tables at 0x%llx map no kernel image with "
-                         "%d-level paging", (unsigned long long)root,
+                         "%d-level paging", (unsigned long long)root.addr,
                          (int)vmic_core_paging(os->core).mode);
     set_kernel(os, root, &im, source);
     return VMIC_OK;

@@ -63,9 +63,10 @@ static void describe_core_mode(vmic_os *os, int forced)
  * undone if that root does not map the kernel image in the new mode. */
 static vmic_status switch_mode(vmic_os *os, int levels)
 {
-    uint64_t top, top_pa;
+    uint64_t top;
+    vmic_pa_t top_pa;
     vmic_status s;
-    if ((s = lx_need_sym(os, "init_top_pgt", &top)) || (s = lx_kpa(os, top, &top_pa)))
+    if ((s = lx_need_sym(os, "init_top_pgt", &top)) || (s = lx_kpa(os, vmic_va(top), &top_pa)))
         return vmic_fail_wrap(s, "the kernel says %d-level paging, but its top-level table "
                               "cannot be found", levels);
     vmic_paging_t old = vmic_core_paging(os->core), pg = old;
@@ -84,7 +85,7 @@ static vmic_status switch_mode(vmic_os *os, int levels)
         memcpy(os->root_source, saved_src, sizeof saved_src);
         return vmic_fail_wrap(s, "the kernel says %d-level paging (__pgtable_l5_enabled), but "
                               "init_top_pgt at pa 0x%llx does not map it that way; give "
-                              "--paging and --root", levels, (unsigned long long)top_pa);
+                              "--paging and --root", levels, (unsigned long long)top_pa.addr);
     }
     return VMIC_OK;
 }

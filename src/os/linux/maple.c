@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "maple.h"
+#include "base/le.h"
 
 #define MAPLE_NODE_SIZE 256
 #define MAPLE_NODE_MASK 255ull
@@ -84,13 +85,6 @@ static vmic_status maple_offsets(vmic_os *os, maple_off *o)
     return VMIC_OK;
 }
 
-static uint64_t rd64(const uint8_t *node, uint32_t off)
-{
-    uint64_t v;
-    memcpy(&v, node + off, 8);
-    return v;
-}
-
 static bool is_node(uint64_t entry)
 {
     return (entry & 3) == 2 && entry > 4096; /* xa_is_node() */
@@ -132,7 +126,7 @@ static vmic_status walk_node(walk *w, uint64_t enode, uint64_t min, uint64_t max
         slot_off = o->r_slot.off;
         npivots = o->r_npivots;
         leaf = type == o->leaf64;
-        uint64_t last = rd64(b, pivot_off + 8 * (npivots - 1));
+        uint64_t last = vmic__le64(b + pivot_off + 8 * (npivots - 1));
         if (last == 0)
             end = b[o->r_meta.off + o->meta_end.off];
         else
@@ -147,7 +141,7 @@ static vmic_status walk_node(walk *w, uint64_t enode, uint64_t min, uint64_t max
 
     uint64_t lo = min;
     for (unsigned i = 0; i <= end && !w->stop; i++) {
-        uint64_t hi = i < npivots ? rd64(b, pivot_off + 8 * i) : max;
+        uint64_t hi = i < npivots ? vmic__le64(b + pivot_off + 8 * i) : max;
         if (i == end)
             hi = max;
         if (hi < lo || hi > max)
@@ -155,7 +149,7 @@ static vmic_status walk_node(walk *w, uint64_t enode, uint64_t min, uint64_t max
                              "outside 0x%llx-0x%llx", (unsigned long long)node, i,
                              (unsigned long long)lo, (unsigned long long)hi,
                              (unsigned long long)min, (unsigned long long)max);
-        uint64_t slot = rd64(b, slot_off + 8 * i);
+        uint64_t slot = vmic__le64(b + slot_off + 8 * i);
         if (slot) {
             if (leaf) {
                 if (++w->entries > LX_MAX_VMAS)

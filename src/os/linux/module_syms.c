@@ -18,6 +18,8 @@
 
 #include "module_syms.h"
 #include "os_internal.h"
+#include "base/search.h"
+#include "base/grow.h"
 
 #define KSYM_NAME_LEN 512              /* the kernel's bound on a symbol name */
 #define MAX_MODULE_SYMS (1u << 20)     /* per module; the largest have ~40k */
@@ -91,16 +93,8 @@ static vmic_status msym_offsets(vmic_os *os, msym_off *o)
 static vmic_status add_name(lx_modsyms *m, const char *name, uint32_t *off)
 {
     size_t len = strlen(name) + 1;
-    if (m->names_len + len > m->names_cap) {
-        size_t cap = m->names_cap ? 2 * m->names_cap : 65536;
-        while (cap < m->names_len + len)
-            cap *= 2;
-        char *p = realloc(m->names, cap);
-        if (!p)
-            return vmic_fail(VMIC_E_NOMEM, "module symbols: no memory for names");
-        m->names = p;
-        m->names_cap = cap;
-    }
+    if (!VMIC_RESERVE(m->names, m->names_cap, m->names_len + len, 65536))
+        return vmic_fail(VMIC_E_NOMEM, "module symbols: no memory for names");
     if (m->names_len > UINT32_MAX - len)
         return vmic_fail(VMIC_E_RANGE, "module symbols: more than 4 GiB of names");
     memcpy(m->names + m->names_len, name, len);
@@ -113,14 +107,8 @@ static vmic_status add_sym(lx_modsyms *m, const msym *sym)
 {
     if (m->n == MAX_TOTAL_SYMS)
         return vmic_fail(VMIC_E_RANGE, "module symbols: more than %u", MAX_TOTAL_SYMS);
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 1024;
-        msym *p = realloc(m->v, cap * sizeof *p);
-        if (!p)
-            return vmic_fail(VMIC_E_NOMEM, "module symbols: no memory");
-        m->v = p;
-        m->cap = cap;
-    }
+    if (!VMIC_GROW(m->v, m->n, m->cap, 1024))
+        return vmic_fail(VMIC_E_NOMEM, "module symbols: no memory");
     m->v[m->n++] = *sym;
     return VMIC_OK;
 }
@@ -128,14 +116,8 @@ static vmic_status add_sym(lx_modsyms *m, const msym *sym)
 static int collect_module(void *arg, const vmic_module_t *mod)
 {
     lx_modsyms *m = arg;
-    if (m->nmods == m->mods_cap) {
-        size_t cap = m->mods_cap ? 2 * m->mods_cap : 64;
-        vmic_module_t *p = realloc(m->mods, cap * sizeof *p);
-        if (!p)
-            return 1; /* noticed by the caller: fewer modules than the walk saw */
-        m->mods = p;
-        m->mods_cap = cap;
-    }
+    if (!VMIC_GROW(m->mods, m->nmods, m->mods_cap, 64))
+        return 1; /* noticed by the caller: fewer modules than the walk saw */
     m->mods[m->nmods++] = *mod;
     return 0;
 }
@@ -209,14 +191,7 @@ static vmic_status read_exports(vmic_os *os, const msym_off *o, uint64_t mod, ex
 /* Whether the module exports name at value (kernel: is_exported). */
 static bool exported(vmic_os *os, const export *e, size_t n, const char *name, uint64_t value)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (e[mid].value < value)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = VMIC__LOWER_BOUND(e, n, value, value);
     for (; lo < n && e[lo].value == value; lo++) {
         char buf[KSYM_NAME_LEN + 1];
         if (lx_kptr(os, e[lo].name) && lx_str(os, e[lo].name, buf, KSYM_NAME_LEN) == VMIC_OK &&
@@ -418,14 +393,7 @@ bool lx_modsyms_at(const lx_modsyms *m, uint64_t addr, vmic_symbol_t *sym, uint6
     if (!m || m->n == 0)
         return false;
     /* The last symbol at or below addr, then back to the first of that address. */
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->by_addr[mid].addr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = VMIC__UPPER_BOUND(m->by_addr, m->n, addr, addr);
     if (lo == 0)
         return false;
     size_t k = lo - 1;

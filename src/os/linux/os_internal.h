@@ -88,6 +88,7 @@ struct vmic_os {
 
     bool task_ready;
     lx_task_off t;
+    lx_path_off path;          /* paths.c: resolved on first use (path.ok) */
     vmic_va_t init_task;
     uint8_t *task_buf;         /* t.span_hi - t.span_lo bytes */
     /* Within one walk, most tasks share a parent (kthreadd, init) and a cred
@@ -119,7 +120,7 @@ vmic_status lx_find_kernel(vmic_os *os, uint64_t root);
 vmic_status lx_map_image(vmic_os *os, uint64_t va, size_t len, const uint8_t **ptr,
                          uint8_t **owned);
 /* Rescans the image under another root (after a change of paging mode). */
-vmic_status lx_rescan_kernel(vmic_os *os, uint64_t root, const char *source);
+vmic_status lx_rescan_kernel(vmic_os *os, vmic_pa_t root, const char *source);
 void lx_read_banner(vmic_os *os);
 void lx_detect_pti(vmic_os *os);
 
@@ -150,7 +151,7 @@ void lx_layout_init(vmic_os *os);
 /* Kernel pointer: canonical and in the kernel half for this guest's paging. */
 bool lx_kptr(const vmic_os *os, uint64_t p);
 /* Physical address of a kernel virtual address. */
-vmic_status lx_kpa(vmic_os *os, uint64_t va, uint64_t *pa);
+vmic_status lx_kpa(vmic_os *os, vmic_va_t va, vmic_pa_t *pa);
 
 /* A set of addresses seen, for cycle detection in list walks. */
 typedef struct lx_seen {
@@ -166,7 +167,10 @@ void lx_seen_free(lx_seen *s);
 vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p);
 
 /* paths.c: the path of a struct file as d_path() makes it; its device and inode */
-vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode);
+/* The path of a struct file as d_path() makes it; *truncated when it was
+ * longer than buf and buf holds its last components. */
+vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode,
+                         bool *truncated);
 vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *minor,
                         uint64_t *ino);
 

@@ -4,8 +4,11 @@
  * namespace's root. Pseudo filesystems name their files themselves (pipes,
  * sockets, anonymous inodes), told apart by the superblock's magic.
  *
- * Hostile input: each step is bounded (depth, name length, total length);
- * a broken chain ends the path with an error, never a loop.
+ * Hostile input: each step is bounded (depth, name length); a broken chain
+ * ends the path with an error, never a loop. A path longer than the
+ * caller's buffer is no error: it keeps its last components that fit and is
+ * flagged truncated, once the chain is seen to reach a root (a loop makes a
+ * "path" of any length, and stays an error).
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,9 +62,10 @@ static vmic_status ptr(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
     return s;
 }
 
-/* Prepends "/name" to the path being built right to left in buf[*pos..]. */
+/* Prepends "/name" to the path being built right to left in buf[*pos..];
+ * when it does not fit, leaves buf as it was and sets *full. */
 static vmic_status prepend_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, char *buf,
-                                size_t *pos)
+                                size_t *pos, bool *full)
 {
     uint64_t name;
     uint32_t len;
@@ -72,8 +76,10 @@ static vmic_status prepend_name(vmic_os *os, const lx_path_off *o, uint64_t dent
     if (len == 0 || len > NAME_MAX_LEN || !name)
         return vmic_fail(VMIC_E_FORMAT, "dentry 0x%llx has a name of %u bytes",
                          (unsigned long long)dentry, len);
-    if (len + 1 > *pos)
-        return vmic_fail(VMIC_E_RANGE, "path longer than %d bytes", VMIC_PATH_LEN - 1);
+    if (len + 1 > *pos) {
+        *full = true;
+        return VMIC_OK;
+    }
     *pos -= len;
     if ((s = lx_read(os, name, buf + *pos, len)))
         return s;
@@ -81,16 +87,22 @@ static vmic_status prepend_name(vmic_os *os, const lx_path_off *o, uint64_t dent
     return VMIC_OK;
 }
 
+/* The path into out[size]; *truncated when it kept only its tail. */
 static vmic_status build_path(vmic_os *os, const lx_path_off *o, uint64_t mnt, uint64_t dentry,
-                              char *out, size_t size)
+                              char *out, size_t size, bool *truncated)
 {
     char buf[VMIC_PATH_LEN];
-    size_t pos = sizeof buf - 1;
+    size_t room = size < sizeof buf ? size : sizeof buf;
+    size_t pos = room - 1;
+    bool full = false;
     vmic_status s;
     buf[pos] = '\0';
     uint64_t mount = mnt - o->mount_mnt.off;
 
     for (int depth = 0;; depth++) {
+        if (depth > LX_MAX_PATH_DEPTH && full)
+            return vmic_fail(VMIC_E_RANGE, "path longer than %zu bytes and deeper than %d "
+                             "components (a loop?)", room - 1, LX_MAX_PATH_DEPTH);
         if (depth > LX_MAX_PATH_DEPTH)
             return vmic_fail(VMIC_E_RANGE, "path deeper than %d components (a loop?)",
                              LX_MAX_PATH_DEPTH);
@@ -111,12 +123,14 @@ static vmic_status build_path(vmic_os *os, const lx_path_off *o, uint64_t mnt, u
             dentry = mp;
             continue;
         }
-        if ((s = prepend_name(os, o, dentry, buf, &pos)))
+        /* Once full, the walk goes on only to see the chain reach a root. */
+        if (!full && (s = prepend_name(os, o, dentry, buf, &pos, &full)))
             return s;
         dentry = parent;
     }
     if (buf[pos] == '\0')
         buf[--pos] = '/';
+    *truncated = full;
     snprintf(out, size, "%s", buf + pos);
     return VMIC_OK;
 }
@@ -141,8 +155,9 @@ static bool pseudo_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, uint
     case ANON_INODE_FS_MAGIC: {
         char name[VMIC_PATH_LEN];
         size_t pos = sizeof name - 1;
+        bool full = false;
         name[pos] = '\0';
-        if (prepend_name(os, o, dentry, name, &pos) != VMIC_OK)
+        if (prepend_name(os, o, dentry, name, &pos, &full) != VMIC_OK || full)
             return false;
         snprintf(out, size, "anon_inode:%s", name + pos + 1);
         return true;
@@ -151,43 +166,54 @@ static bool pseudo_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, uint
     return false;
 }
 
-vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode_no)
+/* Kept in the os: its types do not change while it is open. */
+static vmic_status path_offsets(vmic_os *os, const lx_path_off **o)
 {
-    static lx_path_off o; /* resolved per os below */
-    static const vmic_os *o_for;
     vmic_status s;
-    if (o_for != os || !o.ok) {
-        if ((s = lx_path_offsets(os, &o)))
-            return s;
-        o_for = os;
-    }
+    if (!os->path.ok && (s = lx_path_offsets(os, &os->path)))
+        return s;
+    *o = &os->path;
+    return VMIC_OK;
+}
+
+vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uint64_t *inode_no,
+                         bool *truncated)
+{
+    const lx_path_off *o;
+    vmic_status s;
+    if ((s = path_offsets(os, &o)))
+        return s;
     uint64_t mnt, dentry, inode = 0;
-    uint64_t p = file + o.f_path.off;
+    uint64_t p = file + o->f_path.off;
     buf[0] = '\0';
-    if ((s = ptr(os, p, &o.path_mnt, &mnt)) || (s = ptr(os, p, &o.path_dentry, &dentry)) ||
-        (s = ptr(os, file, &o.f_inode, &inode)))
+    *truncated = false;
+    if (size < 2)
+        return vmic_fail(VMIC_E_INVAL, "lx_file_path: a %zu-byte buffer", size);
+    if ((s = ptr(os, p, &o->path_mnt, &mnt)) || (s = ptr(os, p, &o->path_dentry, &dentry)) ||
+        (s = ptr(os, file, &o->f_inode, &inode)))
         return vmic_fail_wrap(s, "file 0x%llx", (unsigned long long)file);
     if (!mnt || !dentry)
         return vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no path", (unsigned long long)file);
     if (inode_no) {
         *inode_no = 0;
         if (inode)
-            (void)lx_u64(os, inode + o.i_ino.off, inode_no);
+            (void)lx_u64(os, inode + o->i_ino.off, inode_no);
     }
-    if (pseudo_name(os, &o, dentry, inode, buf, size)) {
+    if (pseudo_name(os, o, dentry, inode, buf, size)) {
         vmic_clear_error();
         return VMIC_OK;
     }
     vmic_clear_error();
-    if ((s = build_path(os, &o, mnt, dentry, buf, size)))
+    if ((s = build_path(os, o, mnt, dentry, buf, size, truncated)))
         return vmic_fail_wrap(s, "path of file 0x%llx", (unsigned long long)file);
     /* An unhashed dentry that is not a root was deleted. */
     uint64_t pprev = 1, parent = 0;
-    if (o.d_hash_pprev.ok && lx_u64(os, dentry + o.d_hash_pprev.off, &pprev) == VMIC_OK &&
-        lx_u64(os, dentry + o.d_parent.off, &parent) == VMIC_OK && pprev == 0 &&
+    if (o->d_hash_pprev.ok && lx_u64(os, dentry + o->d_hash_pprev.off, &pprev) == VMIC_OK &&
+        lx_u64(os, dentry + o->d_parent.off, &parent) == VMIC_OK && pprev == 0 &&
         parent != dentry) {
         size_t n = strlen(buf);
-        snprintf(buf + n, size - n, " (deleted)");
+        if (snprintf(buf + n, size - n, " (deleted)") >= (int)(size - n))
+            *truncated = true;
     }
     vmic_clear_error();
     return VMIC_OK;
@@ -196,13 +222,13 @@ vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uin
 vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *minor,
                         uint64_t *ino)
 {
-    lx_path_off o;
+    const lx_path_off *o;
     uint64_t inode, sb;
     uint32_t dev;
     vmic_status s;
-    if ((s = lx_path_offsets(os, &o)) || (s = ptr(os, file, &o.f_inode, &inode)) || !inode ||
-        (s = lx_u64(os, inode + o.i_ino.off, ino)) || (s = ptr(os, inode, &o.i_sb, &sb)) || !sb ||
-        (s = lx_u32(os, sb + o.s_dev.off, &dev)))
+    if ((s = path_offsets(os, &o)) || (s = ptr(os, file, &o->f_inode, &inode)) || !inode ||
+        (s = lx_u64(os, inode + o->i_ino.off, ino)) || (s = ptr(os, inode, &o->i_sb, &sb)) || !sb ||
+        (s = lx_u32(os, sb + o->s_dev.off, &dev)))
         return s ? s : vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no inode or superblock",
                                  (unsigned long long)file);
     *major = dev >> 20; /* MINORBITS */

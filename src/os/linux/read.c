@@ -28,13 +28,9 @@ vmic_status lx_str(vmic_os *os, uint64_t va, char *buf, size_t max_len)
     return vmic_read_str_va(os->core, os->kctx, vmic_va(va), buf, max_len, NULL);
 }
 
-vmic_status lx_kpa(vmic_os *os, uint64_t va, uint64_t *pa)
+vmic_status lx_kpa(vmic_os *os, vmic_va_t va, vmic_pa_t *pa)
 {
-    vmic_pa_t p;
-    vmic_status s = vmic_translate(os->core, os->kctx, vmic_va(va), &p);
-    if (s == VMIC_OK)
-        *pa = p.addr;
-    return s;
+    return vmic_translate(os->core, os->kctx, va, pa);
 }
 
 uint64_t lx_get(const uint8_t *obj, size_t objlen, const lx_fld *f)

@@ -93,15 +93,16 @@ static void read_cred(vmic_os *os, uint64_t cred, vmic_process_t *p)
 
 static void read_mm(vmic_os *os, uint64_t mm, vmic_process_t *p)
 {
-    uint64_t pgd, pa;
+    uint64_t pgd;
+    vmic_pa_t pa;
     if (!lx_kptr(os, mm) || lx_u64(os, mm + os->t.mm_pgd.off, &pgd) != VMIC_OK || !lx_kptr(os, pgd) ||
-        lx_kpa(os, pgd, &pa) != VMIC_OK) {
+        lx_kpa(os, vmic_va(pgd), &pa) != VMIC_OK) {
         p->partial = true;
         return;
     }
-    p->root = vmic_pa(pa);
+    p->root = pa;
     /* Under PTI the PGD is an 8 KiB pair: kernel half first, user copy next. */
-    p->user_root = vmic_pa(os->kernel.pti ? pa + VMIC_PAGE_SIZE : pa);
+    p->user_root = os->kernel.pti ? vmic_pa(pa.addr + VMIC_PAGE_SIZE) : pa;
 }
 
 vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p)

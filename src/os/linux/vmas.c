@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "maple.h"
+#include "base/grow.h"
 
 #define VM_READ 0x1u
 #define VM_WRITE 0x2u
@@ -52,31 +53,22 @@ static vmic_status vma_offsets(vmic_os *os, vma_off *o)
     return VMIC_OK;
 }
 
+typedef struct vma_entry {
+    uint64_t vma;
+    uint64_t first, last; /* its tree range, when from the maple tree */
+} vma_entry;
+
 typedef struct vma_list {
-    uint64_t *v;
-    uint64_t *first, *last; /* tree ranges, when from the maple tree */
+    vma_entry *v;
     size_t n, cap;
 } vma_list;
 
 static int collect(void *arg, uint64_t entry, uint64_t first, uint64_t last)
 {
     vma_list *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        uint64_t *v = realloc(l->v, cap * sizeof *v);
-        uint64_t *f = v ? realloc(l->first, cap * sizeof *f) : NULL;
-        uint64_t *e = f ? realloc(l->last, cap * sizeof *e) : NULL;
-        if (v) l->v = v;
-        if (f) l->first = f;
-        if (e) l->last = e;
-        if (!v || !f || !e)
-            return 1;
-        l->cap = cap;
-    }
-    l->v[l->n] = entry;
-    l->first[l->n] = first;
-    l->last[l->n] = last;
-    l->n++;
+    if (!VMIC_GROW(l->v, l->n, l->cap, 64))
+        return 1;
+    l->v[l->n++] = (vma_entry){entry, first, last};
     return 0;
 }
 
@@ -169,7 +161,7 @@ vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn
     uint8_t buf[4096];
     s = VMIC_OK;
     for (size_t i = 0; i < l.n; i++) {
-        uint64_t vma = l.v[i];
+        uint64_t vma = l.v[i].vma;
         const uint8_t *b;
         if (!lx_kptr(os, vma)) {
             s = vmic_fail(VMIC_E_FORMAT, "regions of pid %d: VMA pointer 0x%llx is not a kernel "
@@ -187,7 +179,7 @@ vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn
         r.start = vmic_va(lx_get(b, o.size, &o.start));
         r.end = vmic_va(lx_get(b, o.size, &o.end));
         if (r.start.addr >= r.end.addr || r.end.addr > USER_TOP || r.start.addr < prev_end ||
-            (from_tree && (l.first[i] != r.start.addr || l.last[i] != r.end.addr - 1))) {
+            (from_tree && (l.v[i].first != r.start.addr || l.v[i].last != r.end.addr - 1))) {
             s = vmic_fail(VMIC_E_FORMAT, "regions of pid %d: VMA 0x%llx claims 0x%llx-0x%llx, "
                           "which does not fit where it was found; truncated after %zu regions",
                           (int)p->tgid, (unsigned long long)vma, (unsigned long long)r.start.addr,
@@ -203,7 +195,7 @@ vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn
         uint64_t file = lx_get(b, o.size, &o.file);
         if (file) {
             r.offset = lx_get(b, o.size, &o.pgoff) << 12;
-            if ((s = lx_file_path(os, file, r.path, sizeof r.path, NULL)) ||
+            if ((s = lx_file_path(os, file, r.path, sizeof r.path, NULL, &r.path_truncated)) ||
                 (s = lx_file_dev(os, file, &r.dev_major, &r.dev_minor, &r.inode))) {
                 s = vmic_fail_wrap(s, "regions of pid %d: VMA 0x%llx", (int)p->tgid,
                                    (unsigned long long)vma);
@@ -216,8 +208,6 @@ vmic_status vmic_os_regions(vmic_os *os, const vmic_process_t *p, vmic_region_fn
             break;
     }
     free(l.v);
-    free(l.first);
-    free(l.last);
     if (s == VMIC_OK && walk != VMIC_OK)
         return vmic_fail(walk, "regions of pid %d: %s (regions listed up to there)",
                          (int)p->tgid, walk_msg);

@@ -12,10 +12,10 @@
 /* The walk is the core's: bounded by the paging levels, tables read only
  * inside guest memory. Every table page it read is watched, the one whose
  * entry was not present included: that entry is where a mapping appears. */
-void ptm_walk_now(vmic_ptm *ptm, uint64_t root, uint64_t va, ptm_walk *w)
+void ptm_walk_now(vmic_ptm *ptm, vmic_pa_t root, vmic_va_t va, ptm_walk *w)
 {
     vmic_translation_t t;
-    vmic_status s = vmic_translate_walk(ptm->core, vmic_ctx(vmic_pa(root)), vmic_va(va), &t);
+    vmic_status s = vmic_translate_walk(ptm->core, vmic_ctx(root), va, &t);
 
     memset(w, 0, sizeof *w);
     w->present = s == VMIC_OK;
@@ -85,12 +85,15 @@ vmic_status vmic_ptm_open(vmic_core *core, vmic_ptm **out)
 
 vmic_status ptm_clear(vmic_ptm *ptm)
 {
+    vmic_status s = VMIC_OK;
     while (ptm->n) {
         ptm_watch *w = &ptm->watches[--ptm->n];
-        tables_release(ptm, w->view, w->tables, w->ntables);
+        vmic_status r = tables_release(ptm, w->view, w->tables, w->ntables);
+        if (s == VMIC_OK)
+            s = r;
     }
     memset(ptm->dirty, 0, ptm->nvcpus * sizeof *ptm->dirty);
-    return VMIC_OK;
+    return s;
 }
 
 void vmic_ptm_close(vmic_ptm *ptm)
@@ -127,7 +130,7 @@ vmic_status vmic_ptm_watch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vmic
         if (!VMIC_GROW(ptm->watches, ptm->n, ptm->cap, 16))
             return vmic_fail(VMIC_E_NOMEM, "no memory for a page-table watch");
         ptm_walk walk;
-        ptm_walk_now(ptm, r, page, &walk);
+        ptm_walk_now(ptm, vmic_pa(r), vmic_va(page), &walk);
         vmic_status s = tables_acquire(ptm, view, walk.tables, walk.ntables);
         if (s)
             return vmic_fail_wrap(s, "watching va 0x%llx in root 0x%llx",
@@ -155,9 +158,9 @@ vmic_status vmic_ptm_unwatch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vm
                          (unsigned long long)r, view);
     if (--w->refs)
         return VMIC_OK;
-    tables_release(ptm, w->view, w->tables, w->ntables);
+    vmic_status s = tables_release(ptm, w->view, w->tables, w->ntables);
     *w = ptm->watches[--ptm->n];
-    return VMIC_OK;
+    return s;
 }
 
 vmic_ptm_stats_t vmic_ptm_stats(const vmic_ptm *ptm)

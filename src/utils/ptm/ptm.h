@@ -47,8 +47,10 @@ struct vmic_ptm {
 
 /* ptm_tables.c: the protection of table pages, per watch */
 vmic_status tables_acquire(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n);
-void tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n);
-bool tables_has_gfn(const vmic_ptm *ptm, uint64_t gfn);
+/* Every table is let go; the first page whose access could not be given
+ * back is the answer (the driver's reset at the session's end still gives it). */
+vmic_status tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n);
+bool tables_has_gfn(const vmic_ptm *ptm, vmic_gfn_t gfn);
 
 /* ptm.c: a fresh walk of a watch's translation */
 typedef struct ptm_walk {
@@ -57,6 +59,6 @@ typedef struct ptm_walk {
     uint8_t ntables;
     uint64_t tables[PTM_MAX_TABLES];
 } ptm_walk;
-void ptm_walk_now(vmic_ptm *ptm, uint64_t root, uint64_t va, ptm_walk *w);
+void ptm_walk_now(vmic_ptm *ptm, vmic_pa_t root, vmic_va_t va, ptm_walk *w);
 
 #endif

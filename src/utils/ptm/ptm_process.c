@@ -14,7 +14,7 @@
 bool vmic_ptm_mark_dirty(vmic_ptm *ptm, const vmic_event_t *ev)
 {
     if (ev->kind != VMIC_EVENT_MEMORY_ACCESS || ev->memory.access != VMIC_ACCESS_W ||
-        !tables_has_gfn(ptm, ev->memory.gfn.num))
+        !tables_has_gfn(ptm, ev->memory.gfn))
         return false;
     ptm->stats.writes++;
     if (ev->vcpu >= ptm->nvcpus)
@@ -67,12 +67,15 @@ static vmic_status note(change_list *c, vmic_page_change what, const ptm_watch *
 static vmic_status rewalk(vmic_ptm *ptm, ptm_watch *w, change_list *c)
 {
     ptm_walk now;
-    ptm_walk_now(ptm, w->root, w->va, &now);
+    ptm_walk_now(ptm, vmic_pa(w->root), vmic_va(w->va), &now);
     ptm->stats.walks++;
     vmic_status s = tables_acquire(ptm, w->view, now.tables, now.ntables);
     if (s)
         return s;
-    tables_release(ptm, w->view, w->tables, w->ntables);
+    /* A table left protected only costs an event nobody claims (answered
+     * Continue): the walk goes on rather than losing the other watches. */
+    if (tables_release(ptm, w->view, w->tables, w->ntables))
+        vmic_clear_error();
     w->ntables = now.ntables;
     memcpy(w->tables, now.tables, sizeof w->tables);
 

@@ -12,15 +12,10 @@
 #include <time.h>
 
 #include "trace_internal.h"
+#include "base/le.h"
+#include "base/clock.h"
 
 #define USER_CS_64 0x33u    /* __USER_CS: a 64-bit process's code segment */
-
-uint64_t trace_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the guest's state at a hit ---------------------------------------------------- */
 
@@ -54,13 +49,6 @@ static bool current_task(vmic_tracer *t, const vmic_event_t *ev, vmic_trace_task
     return read_task(t, task, who, proc);
 }
 
-static uint64_t field(const uint8_t *buf, uint32_t off)
-{
-    uint64_t v;
-    memcpy(&v, buf + off, sizeof v);
-    return v;
-}
-
 /* The user registers the entry code saved at regs_va (struct pt_regs). */
 static bool read_saved(vmic_tracer *t, uint64_t regs_va, saved_regs *out)
 {
@@ -73,10 +61,10 @@ static bool read_saved(vmic_tracer *t, uint64_t regs_va, saved_regs *out)
     }
     const uint32_t at[VMIC_SYSCALL_MAX_ARGS] = {l->di, l->si, l->dx, l->r10, l->r8, l->r9};
     for (int i = 0; i < VMIC_SYSCALL_MAX_ARGS; i++)
-        out->args[i] = field(buf, at[i]);
-    out->ax = field(buf, l->ax);
-    out->orig_ax = field(buf, l->orig_ax);
-    out->cs = field(buf, l->cs) & 0xffff;
+        out->args[i] = vmic__le64(buf + at[i]);
+    out->ax = vmic__le64(buf + l->ax);
+    out->orig_ax = vmic__le64(buf + l->orig_ax);
+    out->cs = vmic__le64(buf + l->cs) & 0xffff;
     return true;
 }
 
@@ -106,16 +94,20 @@ static pending *pending_find(vmic_tracer *t, uint64_t task)
     return NULL;
 }
 
+/* A fresh entry for task, zeroed but for the task. */
 static pending *pending_add(vmic_tracer *t, uint64_t task)
 {
+    /* One found is reused: its return was never seen (the task died in the call). */
     pending *p = pending_find(t, task);
-    if (p)
-        return p; /* its return was never seen (the task died in the call) */
-    if (t->npend == TRACE_MAX_PENDING) {
+    if (!p && t->npend == TRACE_MAX_PENDING) {
         t->stats.dropped++;
         return NULL;
     }
-    return &t->pend[t->npend++];
+    if (!p)
+        p = &t->pend[t->npend++];
+    memset(p, 0, sizeof *p);
+    p->task = task;
+    return p;
 }
 
 static void pending_drop(vmic_tracer *t, pending *p)
@@ -192,7 +184,7 @@ static void emit(vmic_tracer *t, bool wanted)
         for (int i = 0; i < e->syscall.nargs; i++)
             t->stats.read_errors += e->syscall.args[i].kind == VMIC_VALUE_UNREADABLE;
     e->seq = ++t->stats.events;
-    e->time_ns = trace_now_ns() - t->t0_ns;
+    e->time_ns = vmic__mono_ns() - t->t0_ns;
     count_event(t, e);
     if (t->fn && t->fn(e, t->fn_arg))
         t->stop = true;
@@ -248,12 +240,10 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
     pending *p = pending_add(t, who.task.addr);
     if (!p)
         return;
-    memset(p, 0, sizeof *p);
-    p->task = who.task.addr;
     p->regs = regs_va;
     p->nr = nr;
     memcpy(p->args, r.args, sizeof p->args);
-    p->t_entry = trace_now_ns();
+    p->t_entry = vmic__mono_ns();
     p->cr3 = ev->regs.cr3;
     p->who = who;
     p->quiet = quiet;
@@ -346,7 +336,7 @@ static void on_return(vmic_tracer *t, const vmic_event_t *ev)
     if (p) {
         fill_syscall(t, e, nr, p->vals);
         e->syscall.entry_seen = true;
-        e->syscall.duration_ns = trace_now_ns() - p->t_entry;
+        e->syscall.duration_ns = vmic__mono_ns() - p->t_entry;
     } else {
         vmic_trace_value_t vals[VMIC_SYSCALL_MAX_ARGS];
         decode_inputs(t, sh, syscall_of(t, nr), user_ctx(ev), r.args, vals);
@@ -413,8 +403,6 @@ static void on_exec_begin(vmic_tracer *t, const vmic_event_t *ev)
     pending *p = pending_add(t, who.task.addr);
     if (!p)
         return;
-    memset(p, 0, sizeof *p);
-    p->task = who.task.addr;
     p->nr = NR_EXEC_BEGIN;
     p->who = who;
 }

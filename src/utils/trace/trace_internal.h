@@ -203,8 +203,6 @@ struct vmic_tracer {
     uint64_t t0_ns;
 };
 
-uint64_t trace_now_ns(void);
-
 /* trace_events.c: one breakpoint hit (the vCPU stopped at bp). */
 vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev);
 

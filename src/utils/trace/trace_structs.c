@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "trace_internal.h"
+#include "base/le.h"
 
 /* clone3's struct clone_args (uapi, fixed layout: 88 bytes in 5.7 and
  * later, 64 in the first version), the fields strace shows: those the
@@ -27,13 +28,6 @@ enum {
 #define CLONE_CHILD_CLEARTID 0x200000ull
 #define CLONE_CHILD_SETTID 0x1000000ull
 #define CLONE_INTO_CGROUP 0x200000000ull
-
-static uint64_t ca_field(const uint8_t *b, int off)
-{
-    uint64_t v;
-    memcpy(&v, b + off, sizeof v);
-    return v;
-}
 
 /* ", name=value" after the struct's first field: an address (NULL for 0)
  * or a number in hex. */
@@ -66,30 +60,30 @@ void decode_clone_args(vmic_tracer *t, vmic_ctx_t ctx, uint64_t size,
         value_address(v, VMIC_VALUE_UNREADABLE);
         return;
     }
-    uint64_t flags = ca_field(b, CA_FLAGS);
+    uint64_t flags = vmic__le64(b + CA_FLAGS);
     char *out = v->text;
     size_t room = sizeof v->text, n = 0;
     value_set_text(SET_CLONE3_FLAGS, flags, set, sizeof set);
     n += (size_t)snprintf(out, room, "{flags=%s", set);
     if (flags & CLONE_PIDFD)
-        put_field(out, room, &n, "pidfd", true, ca_field(b, CA_PIDFD));
+        put_field(out, room, &n, "pidfd", true, vmic__le64(b + CA_PIDFD));
     if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID))
-        put_field(out, room, &n, "child_tid", true, ca_field(b, CA_CHILD_TID));
+        put_field(out, room, &n, "child_tid", true, vmic__le64(b + CA_CHILD_TID));
     if (flags & CLONE_PARENT_SETTID)
-        put_field(out, room, &n, "parent_tid", true, ca_field(b, CA_PARENT_TID));
-    value_set_text(SET_SIGNAL, ca_field(b, CA_EXIT_SIGNAL), set, sizeof set);
+        put_field(out, room, &n, "parent_tid", true, vmic__le64(b + CA_PARENT_TID));
+    value_set_text(SET_SIGNAL, vmic__le64(b + CA_EXIT_SIGNAL), set, sizeof set);
     if (n < room)
         n += (size_t)snprintf(out + n, room - n, ", exit_signal=%s", set);
-    put_field(out, room, &n, "stack", true, ca_field(b, CA_STACK));
-    put_field(out, room, &n, "stack_size", false, ca_field(b, CA_STACK_SIZE));
+    put_field(out, room, &n, "stack", true, vmic__le64(b + CA_STACK));
+    put_field(out, room, &n, "stack_size", false, vmic__le64(b + CA_STACK_SIZE));
     if (flags & CLONE_SETTLS)
-        put_field(out, room, &n, "tls", true, ca_field(b, CA_TLS));
-    if (len >= CA_SET_TID_SIZE + 8 && ca_field(b, CA_SET_TID_SIZE)) {
-        put_field(out, room, &n, "set_tid", true, ca_field(b, CA_SET_TID));
-        put_field(out, room, &n, "set_tid_size", false, ca_field(b, CA_SET_TID_SIZE));
+        put_field(out, room, &n, "tls", true, vmic__le64(b + CA_TLS));
+    if (len >= CA_SET_TID_SIZE + 8 && vmic__le64(b + CA_SET_TID_SIZE)) {
+        put_field(out, room, &n, "set_tid", true, vmic__le64(b + CA_SET_TID));
+        put_field(out, room, &n, "set_tid_size", false, vmic__le64(b + CA_SET_TID_SIZE));
     }
     if (len >= CA_CGROUP + 8 && (flags & CLONE_INTO_CGROUP))
-        put_field(out, room, &n, "cgroup", false, ca_field(b, CA_CGROUP));
+        put_field(out, room, &n, "cgroup", false, vmic__le64(b + CA_CGROUP));
     if (n < room)
         snprintf(out + n, room - n, "}");
     v->kind = VMIC_VALUE_STRUCT;

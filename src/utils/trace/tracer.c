@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "trace_internal.h"
+#include "base/clock.h"
 
 #define WAKE_MS 200   /* how often the session looks at the duration */
 
@@ -202,16 +203,6 @@ void vmic_tracer_close(vmic_tracer *t)
 
 /* ---- running ---------------------------------------------------------------------------- */
 
-/* Debug-register taps where the driver has them: guest memory stays
- * untouched and no view is needed. */
-static vmic_tap_kind tap_kind(const vmic_tracer *t)
-{
-    if (t->opt.tap)
-        return t->opt.tap;
-    return vmic_core_has(t->core, VMIC_CAP_HW_BREAKPOINT) ? VMIC_TAP_DEBUGREG
-                                                          : VMIC_TAP_BREAKPOINT;
-}
-
 static vmic_status arm(vmic_tracer *t, vmic_bpm *bpm)
 {
     vmic_pa_t root = vmic_os_kernel(t->os)->root;
@@ -241,12 +232,14 @@ static bool should_stop(vmic_core *core, void *arg)
     if (t->stop)
         return true;
     return t->opt.duration_ms &&
-           trace_now_ns() - t->t0_ns >= (uint64_t)t->opt.duration_ms * 1000000u;
+           vmic__mono_ns() - t->t0_ns >= (uint64_t)t->opt.duration_ms * 1000000u;
 }
 
 vmic_status vmic_tracer_arm(vmic_tracer *t)
 {
-    vmic_tap_options_t topt = {.kind = tap_kind(t)};
+    /* AUTO unless asked: debug registers where the driver has them, so
+     * guest memory stays untouched and no view is needed. */
+    vmic_tap_options_t topt = {.kind = t->opt.tap};
     vmic_tap *tap;
     vmic_status s;
 
@@ -281,7 +274,7 @@ vmic_status vmic_tracer_run(vmic_tracer *t, vmic_trace_fn fn, void *arg)
     t->fn = fn;
     t->fn_arg = arg;
     t->stop = false;
-    t->t0_ns = trace_now_ns();
+    t->t0_ns = vmic__mono_ns();
     vmic_bpm_handler_t h = {.on_hit = on_hit, .should_stop = should_stop, .arg = t};
     s = vmic_bpm_run(t->bpm, &h, WAKE_MS);
     /* The session's end removed every breakpoint; the manager goes too. */
