@@ -3,9 +3,11 @@
 # builds programs on the moved copy the two ways applications do: CMake's
 # find_package(vmic) (shared and static targets) and pkg-config. Each must
 # find the moved prefix, not the build tree or the first prefix, and run.
-#   test_install.sh CMAKE BUILD_DIR CC
+#   test_install.sh CMAKE BUILD_DIR CC [FLAGS]
+# FLAGS: what the consumers compile and link with too (a sanitizer build's
+# library needs its runtime in the program).
 set -eu
-cmake=$1 build=$2 cc=$3
+cmake=$1 build=$2 cc=$3 extra=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 version=$(sed -n 's/^#define VMIC_VERSION_STRING "\(.*\)"/\1/p' "$build/include/vmic/version.h")
 
@@ -20,7 +22,7 @@ prefix=$tmp/elsewhere/moved
 
 # CMake package.
 "$cmake" -S "$here/consumer" -B "$tmp/cmake-build" -DCMAKE_C_COMPILER="$cc" \
-  -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/configure.log" 2>&1 ||
+  -DCMAKE_C_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/configure.log" 2>&1 ||
   { cat "$tmp/configure.log"; fail "find_package(vmic) in the moved prefix"; }
 grep -q "^vmic_DIR:PATH=$prefix/" "$tmp/cmake-build/CMakeCache.txt" ||
   fail "find_package(vmic) did not find the moved prefix: $(grep '^vmic_DIR' "$tmp/cmake-build/CMakeCache.txt")"
@@ -45,7 +47,7 @@ for word in $flags; do
   esac
 done
 # shellcheck disable=SC2086 # the flags are words
-"$cc" -o "$tmp/consumer_pc" "$here/consumer/main.c" $flags || fail "compiling with: $flags"
+"$cc" $extra -o "$tmp/consumer_pc" "$here/consumer/main.c" $flags || fail "compiling with: $flags"
 out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/consumer_pc") || fail "consumer_pc did not run: $out"
 [ "$out" = "vmic $version" ] || fail "consumer_pc printed '$out'"
 echo "ok: installed, moved to $prefix, built with find_package and pkg-config ($flags)"
