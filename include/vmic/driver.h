@@ -1,6 +1,7 @@
 /*
- * vmic driver layer: one backend each (dump files, kvm, qemu, an in-memory
- * test backend) behind one table of function pointers with capability bits.
+ * vmic driver layer: one backend each (dump files, kvm, qemu) behind one
+ * table of function pointers with capability bits. (The tests' in-memory and
+ * mock backends are drivers of the same shape, in tests/mock.)
  *
  * A driver publishes the guest-physical layout as regions. A region with a host
  * pointer is read and written in place (mmap'd dumps, KVM memslots, QEMU's
@@ -51,7 +52,7 @@ typedef struct vmic_mem_region {
 } vmic_mem_region_t;
 
 typedef struct vmic_driver_info {
-    const char *driver;   /* "raw", "elf", "lime", "kvm", "qemu", "mem" */
+    const char *driver;   /* "raw", "elf", "lime", "kvm", "qemu" */
     const char *source;   /* file path or endpoint, for messages */
     uint64_t caps;
     uint64_t mem_size;    /* bytes of guest-physical memory present */
@@ -165,30 +166,6 @@ VMIC_API vmic_status vmic_sigbus_guard_enable(int exit_code);
 /* Same, over bytes already in memory (fuzzing, tests); buf must outlive the driver. */
 VMIC_API vmic_status vmic_dump_open_buffer(const void *buf, size_t len, vmic_dump_format fmt,
                                   const char *name, vmic_driver **out);
-
-/*
- * An in-memory guest for unit tests of the translator and caches: `size`
- * bytes of zeroed, writable physical memory starting at pa 0. With
- * copy_only the memory is not published as a host region, so every access
- * goes through read/write (or map_page when map_pages is set), exercising the
- * core's page cache as a remote backend would.
- */
-typedef struct vmic_mem_options {
-    uint64_t size;
-    bool copy_only;
-    bool map_pages;
-    uint32_t vcpus;
-} vmic_mem_options_t;
-
-VMIC_API vmic_status vmic_mem_open(const vmic_mem_options_t *opt, vmic_driver **out);
-/* The test backend's memory, for the test to build page tables in. */
-VMIC_API uint8_t *vmic_mem_bytes(vmic_driver *d);
-/* Counters of backend calls, so cache tests can see what reached it. */
-typedef struct vmic_mem_stats {
-    uint64_t reads, writes, maps, unmaps;
-} vmic_mem_stats_t;
-VMIC_API vmic_mem_stats_t vmic_mem_stats(vmic_driver *d);
-VMIC_API vmic_status vmic_mem_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
 
 /*
  * The kvm driver: vmic hosts the VM itself on /dev/kvm. It loads an ELF64

@@ -8,6 +8,7 @@
 #include <vmic/vmic.h>
 
 #include "harness.h"
+#include "vmic_mem.h"
 
 #define TOP_PAGE 0xfffffffffffff000ull
 #define LIME_HEADER 32u

@@ -7,6 +7,7 @@
 #include <vmic/vmic.h>
 
 #include "harness.h"
+#include "vmic_mem.h"
 
 #define MIB (1024ull * 1024)
 

@@ -10,6 +10,7 @@
 #include <vmic/vmic.h>
 
 #include "harness.h"
+#include "vmic_mem.h"
 #include "os/linux/os_internal.h"
 
 #define MEM_SIZE (8u << 20)

@@ -14,6 +14,7 @@
 #include <vmic/vmic.h>
 
 #include "harness.h"
+#include "vmic_mem.h"
 #include "utils/trace/trace_internal.h"
 
 #define MIB (1024ull * 1024)

@@ -274,8 +274,8 @@ vmic_status vmic_bpm_clear(vmic_bpm *b)
     vmic_status r = tap_clear(b->tap);
     if (s == VMIC_OK)
         s = r;
-    if (b->ptm)
-        ptm_clear(b->ptm);
+    if (b->ptm && (r = ptm_clear(b->ptm)) && s == VMIC_OK)
+        s = r;
     b->taps.n = b->pages.n = 0;
     if (b->own_live) {
         b->own_users = 1;

@@ -85,12 +85,15 @@ vmic_status vmic_ptm_open(vmic_core *core, vmic_ptm **out)
 
 vmic_status ptm_clear(vmic_ptm *ptm)
 {
+    vmic_status s = VMIC_OK;
     while (ptm->n) {
         ptm_watch *w = &ptm->watches[--ptm->n];
-        tables_release(ptm, w->view, w->tables, w->ntables);
+        vmic_status r = tables_release(ptm, w->view, w->tables, w->ntables);
+        if (s == VMIC_OK)
+            s = r;
     }
     memset(ptm->dirty, 0, ptm->nvcpus * sizeof *ptm->dirty);
-    return VMIC_OK;
+    return s;
 }
 
 void vmic_ptm_close(vmic_ptm *ptm)
@@ -155,9 +158,9 @@ vmic_status vmic_ptm_unwatch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vm
                          (unsigned long long)r, view);
     if (--w->refs)
         return VMIC_OK;
-    tables_release(ptm, w->view, w->tables, w->ntables);
+    vmic_status s = tables_release(ptm, w->view, w->tables, w->ntables);
     *w = ptm->watches[--ptm->n];
-    return VMIC_OK;
+    return s;
 }
 
 void vmic_ptm_stats(const vmic_ptm *ptm, vmic_ptm_stats_t *out)

@@ -47,7 +47,9 @@ struct vmic_ptm {
 
 /* ptm_tables.c: the protection of table pages, per watch */
 vmic_status tables_acquire(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n);
-void tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n);
+/* Every table is let go; the first page whose access could not be given
+ * back is the answer (the driver's reset at the session's end still gives it). */
+vmic_status tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n);
 bool tables_has_gfn(const vmic_ptm *ptm, uint64_t gfn);
 
 /* ptm.c: a fresh walk of a watch's translation */

@@ -72,7 +72,10 @@ static vmic_status rewalk(vmic_ptm *ptm, ptm_watch *w, change_list *c)
     vmic_status s = tables_acquire(ptm, w->view, now.tables, now.ntables);
     if (s)
         return s;
-    tables_release(ptm, w->view, w->tables, w->ntables);
+    /* A table left protected only costs an event nobody claims (answered
+     * Continue): the walk goes on rather than losing the other watches. */
+    if (tables_release(ptm, w->view, w->tables, w->ntables))
+        vmic_clear_error();
     w->ntables = now.ntables;
     memcpy(w->tables, now.tables, sizeof w->tables);
 

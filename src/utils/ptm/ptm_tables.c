@@ -16,11 +16,18 @@ static vmic_status protect(vmic_ptm *ptm, vmic_view_t view, uint64_t gfn)
     return s;
 }
 
-static void unprotect(vmic_ptm *ptm, vmic_view_t view, uint64_t gfn)
+/* Both views are given their W back even if one refuses: the first
+ * refusal is the answer. */
+static vmic_status unprotect(vmic_ptm *ptm, vmic_view_t view, uint64_t gfn)
 {
-    ledger_release(ptm->ledger, view, vmic_gfn(gfn), VMIC_ACCESS_W);
-    if (view != VMIC_VIEW_DEFAULT)
-        ledger_release(ptm->ledger, VMIC_VIEW_DEFAULT, vmic_gfn(gfn), VMIC_ACCESS_W);
+    vmic_status s = ledger_release(ptm->ledger, view, vmic_gfn(gfn), VMIC_ACCESS_W);
+    if (view != VMIC_VIEW_DEFAULT) {
+        vmic_status r = ledger_release(ptm->ledger, VMIC_VIEW_DEFAULT, vmic_gfn(gfn),
+                                       VMIC_ACCESS_W);
+        if (s == VMIC_OK)
+            s = r;
+    }
+    return s;
 }
 
 static vmic_status acquire_one(vmic_ptm *ptm, vmic_view_t view, uint64_t gfn)
@@ -47,15 +54,14 @@ static vmic_status acquire_one(vmic_ptm *ptm, vmic_view_t view, uint64_t gfn)
     return VMIC_OK;
 }
 
-static void release_one(vmic_ptm *ptm, vmic_view_t view, uint64_t gfn)
+static vmic_status release_one(vmic_ptm *ptm, vmic_view_t view, uint64_t gfn)
 {
     ptm_table *t = utab_find(&ptm->tables, ukey_of(gfn, view));
     if (!t || --t->refs)
-        return;
+        return VMIC_OK;
     bool was_protected = t->protected;
     utab_del(&ptm->tables, t);
-    if (was_protected)
-        unprotect(ptm, view, gfn);
+    return was_protected ? unprotect(ptm, view, gfn) : VMIC_OK;
 }
 
 vmic_status tables_acquire(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n)
@@ -70,10 +76,15 @@ vmic_status tables_acquire(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns
     return VMIC_OK;
 }
 
-void tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n)
+vmic_status tables_release(vmic_ptm *ptm, vmic_view_t view, const uint64_t *gfns, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        release_one(ptm, view, gfns[i]);
+    vmic_status s = VMIC_OK;
+    for (size_t i = 0; i < n; i++) {
+        vmic_status r = release_one(ptm, view, gfns[i]);
+        if (s == VMIC_OK)
+            s = r;
+    }
+    return s;
 }
 
 bool tables_has_gfn(const vmic_ptm *ptm, uint64_t gfn)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vmic/driver.h>
+#include "vmic_mem.h"
 
 #define MEM_MAX_VCPUS 64
 
