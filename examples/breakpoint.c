@@ -54,11 +54,13 @@ int main(int argc, char **argv)
         return 2;
     }
     double seconds = argc == 4 ? atof(argv[3]) : 5;
-    if (vmic_qemu_open_target(argv[1], &cfg, &drv) || vmic_core_open(drv, NULL, &core)) {
+    vmic_target_options_t target_opt = {.live = &cfg};
+    if (vmic_open_target(argv[1], &target_opt, &drv) || vmic_core_open(drv, NULL, &core)) {
         fprintf(stderr, "%s: %s\n", argv[1], vmic_errmsg());
         return 1;
     }
-    vmic_tap_options_t topt = {.kind = VMIC_TAP_DEBUGREG};
+    /* Whatever tap the driver allows (qemu: debug registers). */
+    vmic_tap_options_t topt = {.kind = VMIC_TAP_AUTO};
     if (vmic_os_open(core, NULL, &os) || vmic_os_symbol(os, argv[2], &va) ||
         vmic_tap_open(core, &topt, &tap) || vmic_bpm_open(core, tap, &bpm)) {
         fprintf(stderr, "%s\n", vmic_errmsg());

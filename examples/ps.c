@@ -12,16 +12,6 @@
 
 #include <vmic/vmic.h>
 
-static vmic_status open_target(const char *target, vmic_driver **drv)
-{
-    if (vmic_qemu_is_target(target)) {
-        /* Paused: memory holds still and the registers can be read. */
-        vmic_qemu_config_t cfg = {.stay_paused = true};
-        return vmic_qemu_open_target(target, &cfg, drv);
-    }
-    return vmic_dump_open(target, VMIC_DUMP_AUTO, drv);
-}
-
 static int show(void *arg, const vmic_process_t *p)
 {
     vmic_os *os = arg;
@@ -42,6 +32,9 @@ static int show(void *arg, const vmic_process_t *p)
 
 int main(int argc, char **argv)
 {
+    /* A live guest paused: memory holds still and the registers can be read. */
+    vmic_qemu_config_t live = {.stay_paused = true};
+    vmic_target_options_t opt = {.live = &live};
     vmic_driver *drv;
     vmic_core *core;
     vmic_os *os;
@@ -50,7 +43,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s TARGET\n", argv[0]);
         return 2;
     }
-    if (open_target(argv[1], &drv) || vmic_core_open(drv, NULL, &core)) {
+    if (vmic_open_target(argv[1], &opt, &drv) || vmic_core_open(drv, NULL, &core)) {
         fprintf(stderr, "%s: %s\n", argv[1], vmic_errmsg());
         return 1;
     }

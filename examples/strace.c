@@ -44,7 +44,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s qemu:DIR [COMM]\n", argv[0]);
         return 2;
     }
-    if (vmic_qemu_open_target(argv[1], &cfg, &drv) || vmic_core_open(drv, NULL, &core)) {
+    vmic_target_options_t target_opt = {.live = &cfg};
+    if (vmic_open_target(argv[1], &target_opt, &drv) || vmic_core_open(drv, NULL, &core)) {
         fprintf(stderr, "%s: %s\n", argv[1], vmic_errmsg());
         return 1;
     }

@@ -46,13 +46,13 @@ static void check_registers(vmic_driver *d, const vmic_driver_info_t *info)
     vmic_amd64_regs_t regs;
 
     REQUIRE((info->vcpu_count > 0) == ((info->caps & VMIC_CAP_REGISTERS) != 0));
-    if (!d->ops->get_regs) {
+    if (!d->ops->registers) {
         REQUIRE(info->vcpu_count == 0);
         return;
     }
     for (uint32_t vcpu = 0; vcpu < info->vcpu_count; vcpu++)
-        REQUIRE(d->ops->get_regs(d, vcpu, &regs) == VMIC_OK);
-    REQUIRE(d->ops->get_regs(d, info->vcpu_count, &regs) == VMIC_E_INVAL);
+        REQUIRE(d->ops->registers->get(d, vcpu, &regs) == VMIC_OK);
+    REQUIRE(d->ops->registers->get(d, info->vcpu_count, &regs) == VMIC_E_INVAL);
 }
 
 static void check_read(vmic_driver *d, const vmic_driver_info_t *info)
@@ -62,9 +62,9 @@ static void check_read(vmic_driver *d, const vmic_driver_info_t *info)
     if (info->nregions == 0)
         return;
     const vmic_mem_region_t *last = &info->regions[info->nregions - 1];
-    REQUIRE(d->ops->read(d, info->regions[0].start, &byte, 1) == VMIC_OK);
+    REQUIRE(d->ops->memory->read(d, info->regions[0].start, &byte, 1) == VMIC_OK);
     REQUIRE(byte == info->regions[0].host[0]);
-    REQUIRE(d->ops->read(d, vmic_pa(last->start.addr + last->size - 1), &byte, 1) == VMIC_OK);
+    REQUIRE(d->ops->memory->read(d, vmic_pa(last->start.addr + last->size - 1), &byte, 1) == VMIC_OK);
     REQUIRE(byte == last->host[last->size - 1]);
 }
 

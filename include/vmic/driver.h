@@ -1,14 +1,20 @@
 /*
  * vmic driver layer: one backend each (dump files, kvm, qemu) behind one
- * table of function pointers with capability bits. (The tests' in-memory and
+ * table of function pointers, grouped by capability. (The tests' in-memory and
  * mock backends are drivers of the same shape, in tests/mock.)
  *
  * A driver publishes the guest-physical layout as regions. A region with a host
  * pointer is read and written in place (mmap'd dumps, KVM memslots, QEMU's
  * shared RAM file): no copy, no per-page call. A region without one is reached
  * through the read/write or map_page operations, and the core caches the pages.
- * Anything a driver cannot do it leaves NULL and does not advertise in caps;
- * the core then answers "not supported by this driver".
+ *
+ * A driver's table is grouped by capability (vmic_driver_ops_t below): a
+ * group it cannot offer is a NULL pointer, and that is the only place a
+ * capability is stated. The caps bits are derived from the table
+ * (vmic_driver_caps); the core checks them once per entry point and answers
+ * "<what>: not supported by the <name> driver" for a missing one, with the
+ * driver's reason (explain), so no driver needs an operation that only
+ * refuses.
  */
 #ifndef VMIC_DRIVER_H
 #define VMIC_DRIVER_H
@@ -17,26 +23,31 @@
 
 #include <vmic/arch.h>
 #include <vmic/base.h>
+#include <vmic/event.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* What a driver can do, derived from its table: the group (and operation)
+ * each bit comes from is named beside it. */
 enum vmic_driver_cap {
-    VMIC_CAP_READ = 1u << 0,
-    VMIC_CAP_WRITE = 1u << 1,
-    VMIC_CAP_REGISTERS = 1u << 2,     /* get_regs */
-    VMIC_CAP_SET_REGISTERS = 1u << 3,
-    VMIC_CAP_PAUSE = 1u << 4,         /* pause / resume */
-    VMIC_CAP_EVENTS = 1u << 5,        /* event loop (see core.h) */
-    VMIC_CAP_VIEWS = 1u << 6,         /* views with per-page R/W/X */
-    VMIC_CAP_SINGLESTEP = 1u << 7,
-    VMIC_CAP_SW_BREAKPOINT = 1u << 8, /* INT3 events */
-    VMIC_CAP_HW_BREAKPOINT = 1u << 9, /* debug-register exec breakpoints */
-    VMIC_CAP_WATCHPOINT = 1u << 10,
-    VMIC_CAP_MSR_EVENTS = 1u << 11,
-    VMIC_CAP_IO_EVENTS = 1u << 12,
-    VMIC_CAP_INJECT = 1u << 13,       /* exception / interrupt injection */
+    VMIC_CAP_READ = 1u << 0,          /* memory */
+    VMIC_CAP_WRITE = 1u << 1,         /* memory->write */
+    VMIC_CAP_REGISTERS = 1u << 2,     /* registers */
+    VMIC_CAP_SET_REGISTERS = 1u << 3, /* registers->set */
+    VMIC_CAP_PAUSE = 1u << 4,         /* control: pause / resume */
+    VMIC_CAP_EVENTS = 1u << 5,        /* events: the event loop (event.h) */
+    VMIC_CAP_VIEWS = 1u << 6,         /* views: per-page R/W/X, remaps */
+    VMIC_CAP_SINGLESTEP = 1u << 7,    /* events: Singlestep responses */
+    VMIC_CAP_SW_BREAKPOINT = 1u << 8, /* monitors->interrupt: INT3 events */
+    VMIC_CAP_HW_BREAKPOINT = 1u << 9, /* breakpoints: debug-register exec */
+    VMIC_CAP_WATCHPOINT = 1u << 10,   /* watchpoints */
+    VMIC_CAP_MSR_EVENTS = 1u << 11,   /* monitors->msr_write */
+    VMIC_CAP_IO_EVENTS = 1u << 12,    /* monitors->io */
+    VMIC_CAP_INJECT = 1u << 13,       /* injection: exceptions, interrupts */
+    VMIC_CAP_STEP_MONITOR = 1u << 14, /* monitors->singlestep: a vCPU stepped
+                                         without end */
 };
 
 /* Names of the capability bits set in caps, comma separated, into buf. */
@@ -49,6 +60,7 @@ typedef struct vmic_mem_region {
     bool writable;     /* host may be written through */
     uint64_t file_offset; /* where the region's bytes sit in the source file,
                              for messages; UINT64_MAX if not from a file */
+    uint64_t reserved[2]; /* zero */
 } vmic_mem_region_t;
 
 typedef struct vmic_driver_info {
@@ -61,68 +73,132 @@ typedef struct vmic_driver_info {
     const vmic_mem_region_t *regions; /* the physical layout: sorted by start,
                                          not overlapping */
     size_t nregions;
+    uint64_t reserved[8];  /* zero; room for what drivers will say of themselves */
 } vmic_driver_info_t;
 
 typedef struct vmic_driver vmic_driver;
-
-/* The event model's types are defined in core.h; a driver only passes them. */
-typedef struct vmic_event vmic_event_t;
-typedef struct vmic_event_response vmic_event_response_t;
-typedef struct vmic_monitor vmic_monitor_t;
-typedef struct vmic_injection vmic_injection_t;
-typedef struct vmic_guest_state vmic_guest_state_t;
 
 /*
  * Where a driver sends events: the core's session. deliver runs on the
  * stopped vCPU's thread and fills the response; it returns false when no
  * session takes events now, and the vCPU then waits until a sink is attached
- * again or reset_events undoes what made it stop.
+ * again or events->reset undoes what made it stop.
  */
 typedef struct vmic_event_sink {
     bool (*deliver)(void *ctx, const vmic_event_t *ev, vmic_event_response_t *resp);
     void (*guest_stopped)(void *ctx);   /* the guest will not run again */
     void *ctx;
+    void *reserved[2];                  /* NULL */
 } vmic_event_sink_t;
 
-typedef struct vmic_driver_ops {
-    const char *name;
-    void (*close)(vmic_driver *d);
-    /* Info stays valid and constant until close (regions may not move). */
-    const vmic_driver_info_t *(*info)(vmic_driver *d);
-    /* For memory outside host-mapped regions. read/write copy; map_page
-     * returns a pointer to one page that stays valid until unmap_page. */
+/*
+ * The driver table, grouped by capability. Each group is a `static const`
+ * table in the driver; a NULL group means the driver has none of it, and
+ * inside a group only the operations marked optional may be NULL. A driver
+ * whose capabilities depend on what it found at open (a dump with or without
+ * registers, QEMU with or without a gdbstub) picks its groups at open, into
+ * a table of its own. The capability bits each group gives are in brackets.
+ *
+ * Shape, for a driver written against the flat table (one pointer per
+ * operation, caps stated beside it) this replaced:
+ *   .read/.write/.map_page/.unmap_page/.release  -> .memory->...
+ *   .get_regs/.set_regs                          -> .registers->get/set
+ *   .pause/.resume                               -> .control->pause/resume
+ *   .attach_events/.check_response/.guest_state/.reset_events -> .events->attach/
+ *                                                   check_response/guest_state/reset
+ *   .monitor                                     -> .monitors->interrupt/singlestep/
+ *                                                   msr_write/io (one per kind)
+ *   .set_hw_breakpoint                           -> .breakpoints->set
+ *   .set_watchpoint                              -> .watchpoints->set
+ *   .inject                                      -> .injection->inject
+ *   .create_view ... .free_gfn                   -> .views->create ... free_gfn
+ * and info->caps = vmic_driver_caps(ops) instead of a list of bits. An
+ * operation that only refused (returned VMIC_E_UNSUPPORTED whatever it was
+ * asked) becomes a NULL group, its reason .explain's answer.
+ */
+
+/* Guest memory [READ; WRITE with write]. */
+typedef struct vmic_memory_ops {
+    /* For memory outside host-mapped regions: read copies (optional when
+     * every byte is in a host region); map_page (optional) returns a pointer
+     * to one page that stays valid until unmap_page. */
     vmic_status (*read)(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len);
-    vmic_status (*write)(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len);
     vmic_status (*map_page)(vmic_driver *d, vmic_gfn_t gfn, const uint8_t **page);
     void (*unmap_page)(vmic_driver *d, vmic_gfn_t gfn, const uint8_t *page);
-    vmic_status (*get_regs)(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
-    vmic_status (*set_regs)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs);
-    vmic_status (*pause)(vmic_driver *d);
-    vmic_status (*resume)(vmic_driver *d);
+    /* Optional: the guest's memory can be written (in place through writable
+     * regions, or by this call for the rest). NULL: memory is read-only. */
+    vmic_status (*write)(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len);
     /* Optional: the caller is done with [pa, pa + len) for now. A driver
      * whose memory is a read-only mapping of a file lets those pages go from
      * the process (they stay in the file and come back on the next touch),
      * so a scan of a huge dump keeps a bounded resident size. */
     void (*release)(vmic_driver *d, vmic_pa_t pa, uint64_t len);
+    uint64_t reserved[4];
+} vmic_memory_ops_t;
 
-    /* ---- events (VMIC_CAP_EVENTS; the model is described in core.h) ---- */
-    vmic_status (*attach_events)(vmic_driver *d, const vmic_event_sink_t *sink); /* NULL: detach */
+/* vCPU registers [REGISTERS; SET_REGISTERS with set]. */
+typedef struct vmic_register_ops {
+    vmic_status (*get)(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs);
+    vmic_status (*set)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs); /* optional */
+    uint64_t reserved[2];
+} vmic_register_ops_t;
+
+/* Stopping and starting the guest [PAUSE]. */
+typedef struct vmic_control_ops {
+    vmic_status (*pause)(vmic_driver *d);
+    vmic_status (*resume)(vmic_driver *d);
+    uint64_t reserved[2];
+} vmic_control_ops_t;
+
+/* The event loop [EVENTS, SINGLESTEP: every event driver answers the
+ * Singlestep action]. The model is described in event.h. */
+typedef struct vmic_event_ops {
+    vmic_status (*attach)(vmic_driver *d, const vmic_event_sink_t *sink); /* NULL sink: detach */
     vmic_status (*check_response)(vmic_driver *d, const vmic_event_t *ev,
                                   const vmic_event_response_t *resp);
-    vmic_status (*monitor)(vmic_driver *d, const vmic_monitor_t *m, bool enable);
     vmic_status (*guest_state)(vmic_driver *d, vmic_guest_state_t *st);
     /* Undo all the event model changed: views, access, remaps, monitors,
      * single-steps, debug registers, breakpoints and watchpoints. */
-    vmic_status (*reset_events)(vmic_driver *d);
-    vmic_status (*set_hw_breakpoint)(vmic_driver *d, vmic_va_t va, bool enable);
-    vmic_status (*set_watchpoint)(vmic_driver *d, vmic_va_t va, uint32_t len,
-                                  vmic_access_t access, bool enable);
-    vmic_status (*inject)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
+    vmic_status (*reset)(vmic_driver *d);
+    uint64_t reserved[4];
+} vmic_event_ops_t;
 
-    /* ---- views (VMIC_CAP_VIEWS) ---- */
-    vmic_status (*create_view)(vmic_driver *d, vmic_view_t *view);
-    vmic_status (*destroy_view)(vmic_driver *d, vmic_view_t view);
-    vmic_status (*switch_view)(vmic_driver *d, vmic_view_t view);
+/* Monitors, one operation per vmic_monitor_kind, each optional; m->kind is
+ * that kind [interrupt: SW_BREAKPOINT (INT3 hits are reported); singlestep:
+ * STEP_MONITOR; msr_write: MSR_EVENTS; io: IO_EVENTS]. Needs events. */
+typedef vmic_status (*vmic_monitor_fn)(vmic_driver *d, const vmic_monitor_t *m, bool enable);
+typedef struct vmic_monitor_ops {
+    vmic_monitor_fn interrupt;
+    vmic_monitor_fn singlestep;
+    vmic_monitor_fn msr_write;
+    vmic_monitor_fn io;
+    uint64_t reserved[4];
+} vmic_monitor_ops_t;
+
+/* Execute breakpoints outside guest memory [HW_BREAKPOINT]. Needs events. */
+typedef struct vmic_breakpoint_ops {
+    vmic_status (*set)(vmic_driver *d, vmic_va_t va, bool enable);
+    uint64_t reserved[2];
+} vmic_breakpoint_ops_t;
+
+/* Data watchpoints [WATCHPOINT]. Needs events. */
+typedef struct vmic_watchpoint_ops {
+    vmic_status (*set)(vmic_driver *d, vmic_va_t va, uint32_t len, vmic_access_t access,
+                       bool enable);
+    uint64_t reserved[2];
+} vmic_watchpoint_ops_t;
+
+/* Raising exceptions and interrupts [INJECT]. */
+typedef struct vmic_injection_ops {
+    vmic_status (*inject)(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
+    uint64_t reserved[2];
+} vmic_injection_ops_t;
+
+/* Views with per-page R/W/X and remapped gfns, and spare gfns [VIEWS]. */
+typedef struct vmic_view_ops {
+    vmic_status (*create)(vmic_driver *d, vmic_view_t *view);
+    vmic_status (*destroy)(vmic_driver *d, vmic_view_t view);
+    vmic_status (*switch_to)(vmic_driver *d, vmic_view_t view);
     vmic_status (*vcpu_view)(vmic_driver *d, vmic_vcpu_t vcpu, vmic_view_t *view);
     vmic_status (*get_access)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn,
                               vmic_access_t *access);
@@ -131,7 +207,33 @@ typedef struct vmic_driver_ops {
     vmic_status (*remap_gfn)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to);
     vmic_status (*alloc_gfn)(vmic_driver *d, vmic_gfn_t *gfn);
     vmic_status (*free_gfn)(vmic_driver *d, vmic_gfn_t gfn);
+    uint64_t reserved[4];
+} vmic_view_ops_t;
+
+typedef struct vmic_driver_ops {
+    const char *name;
+    void (*close)(vmic_driver *d);
+    /* Info stays valid and constant until close (regions may not move). */
+    const vmic_driver_info_t *(*info)(vmic_driver *d);
+    /* Optional: why this driver lacks the capability bits `missing`, a
+     * phrase the core adds to its "not supported" message (NULL: no more to
+     * say). It explains; the groups decide. */
+    const char *(*explain)(vmic_driver *d, uint64_t missing);
+    const vmic_memory_ops_t *memory;
+    const vmic_register_ops_t *registers;
+    const vmic_control_ops_t *control;
+    const vmic_event_ops_t *events;
+    const vmic_monitor_ops_t *monitors;
+    const vmic_breakpoint_ops_t *breakpoints;
+    const vmic_watchpoint_ops_t *watchpoints;
+    const vmic_injection_ops_t *injection;
+    const vmic_view_ops_t *views;
+    const void *reserved[4];  /* groups to come; NULL */
 } vmic_driver_ops_t;
+
+/* The capability bits a table gives (see each group). Monitors, breakpoints
+ * and watchpoints count only with events. */
+VMIC_API uint64_t vmic_driver_caps(const vmic_driver_ops_t *ops);
 
 /* Every driver's private state begins with this. */
 struct vmic_driver {
@@ -182,6 +284,7 @@ typedef struct vmic_kvm_options {
     uint32_t vcpus;          /* 0: 1 */
     uint32_t spare_pages;    /* gfns for vmic_alloc_gfn; 0: 256 */
     FILE *console;           /* where to copy the guest's serial lines, or NULL */
+    uint64_t reserved[4];    /* zero */
 } vmic_kvm_options_t;
 
 VMIC_API vmic_status vmic_kvm_open(const vmic_kvm_options_t *opt, vmic_driver **out);
@@ -203,6 +306,7 @@ typedef struct vmic_kvm_stats {
     uint64_t slot_change_ns; /* time spent in them */
     uint64_t relayouts;      /* times the slot layout was recomputed */
     uint32_t slots;          /* memslots in use now */
+    uint64_t reserved[4];
 } vmic_kvm_stats_t;
 VMIC_API vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st);
 

@@ -51,6 +51,7 @@
 #define VMIC_QEMU_H
 
 #include <vmic/driver.h>
+#include <vmic/target.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,15 +96,9 @@ VMIC_API vmic_status vmic_qemu_open(const vmic_qemu_config_t *cfg, vmic_driver *
 /*
  * TARGET strings name a live QEMU wherever a dump path is accepted:
  *   qemu:gdb=EP,qmp=EP,mem=FILE     the three endpoints (no commas in them)
- *   qemu:DIR                        a directory holding gdb.sock, qmp.sock and
- *                                   ram, as `vmic boot` makes (vmic adds its
- *                                   session lock, vmic.lock)
+ *   qemu:DIR                        a vmic boot directory: its layout is
+ *                                   documented in target.h
  */
-#define VMIC_QEMU_PREFIX "qemu:"
-#define VMIC_QEMU_DIR_GDB "gdb.sock"
-#define VMIC_QEMU_DIR_QMP "qmp.sock"
-#define VMIC_QEMU_DIR_MEM "ram"
-#define VMIC_QEMU_DIR_LOCK "vmic.lock"   /* the session lock vmic keeps there */
 
 #define VMIC_QEMU_SPEC_MAX 4096
 typedef struct vmic_qemu_target {

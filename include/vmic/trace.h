@@ -165,8 +165,8 @@ typedef struct vmic_trace_options {
     uint32_t string_max;      /* bytes of a string shown (0: 256) */
     uint32_t buffer_max;      /* bytes of a buffer shown (0: 32) */
     uint32_t duration_ms;     /* end the session after this long (0: no end) */
-    vmic_tap_kind tap;        /* 0: debug registers where the driver has them,
-                                 else INT3 taps */
+    vmic_tap_kind tap;        /* 0 (VMIC_TAP_AUTO): debug registers where the
+                                 driver has them, else INT3 taps */
     uint64_t reserved[4];    /* zero: room to grow without an ABI break */
 } vmic_trace_options_t;
 

@@ -1,7 +1,7 @@
 /*
  * vmic utils layer: breakpoints for tools, built on the core's event model.
  *
- *   tap controller   how one breakpoint is made physically (the seed's
+ *   tap controller   how one breakpoint is made physically (vmi-rs's
  *                    TapController): three kinds, below
  *   page-table monitor  watches the page-table entries that translate a
  *                    virtual address and reports when it is mapped (page-in),
@@ -44,7 +44,12 @@ extern "C" {
 /* ---- tap controllers ------------------------------------------------------ */
 
 typedef enum vmic_tap_kind {
-    /* The seed's MemoryController: the page loses X in the view. Executing
+    /* Whichever kind the driver allows, so that a breakpoint user need not
+     * know the driver: debug registers first (guest memory untouched, no
+     * view), then INT3 in shadow pages (views and INT3 events), then page
+     * access (views). vmic_tap_auto_kind says which. */
+    VMIC_TAP_AUTO = 0,
+    /* vmi-rs's MemoryController: the page loses X in the view. Executing
      * anything on it is a memory-access event; reads and writes proceed with
      * no event. A hit is stepped over with FastSinglestep in view 0. */
     VMIC_TAP_MEMORY = 1,
@@ -77,6 +82,9 @@ typedef struct vmic_tap_options {
 typedef struct vmic_tap vmic_tap;
 
 VMIC_API vmic_status vmic_tap_open(vmic_core *core, const vmic_tap_options_t *opt, vmic_tap **out);
+/* The kind VMIC_TAP_AUTO opens on core's driver; VMIC_TAP_AUTO itself when
+ * the driver allows none (vmic_tap_open then says what it lacks). */
+VMIC_API vmic_tap_kind vmic_tap_auto_kind(vmic_core *core);
 /* Removes every tap it placed, then frees it. */
 VMIC_API void vmic_tap_close(vmic_tap *tap);
 VMIC_API const char *vmic_tap_name(const vmic_tap *tap);   /* "memory", "breakpoint", "debugreg" */

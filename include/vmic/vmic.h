@@ -4,7 +4,9 @@
 
 #include <vmic/base.h>
 #include <vmic/arch.h>
+#include <vmic/event.h>
 #include <vmic/driver.h>
+#include <vmic/target.h>
 #include <vmic/core.h>
 #include <vmic/os.h>
 #include <vmic/qemu.h>

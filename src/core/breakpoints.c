@@ -71,11 +71,11 @@ vmic_status vmic_bp_insert(vmic_core *core, vmic_pa_t pa)
     }
     /* Without INT3 events the guest's own #BP handler would take the hit
      * (on qemu: a kernel oops). */
-    if (!vmic_core_has(core, VMIC_CAP_SW_BREAKPOINT))
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver does not report INT3 hits, so "
-                         "an INT3 at pa 0x%llx would reach the guest's own handler (use "
-                         "vmic_hw_breakpoint_set)", core->info->source, core->info->driver,
-                         (unsigned long long)pa.addr);
+    if ((s = core_need(core, VMIC_CAP_EVENTS | VMIC_CAP_SW_BREAKPOINT, "INT3 breakpoints")))
+        return vmic_fail_wrap(s, "the %s driver does not report INT3 hits, so an INT3 at pa "
+                              "0x%llx would reach the guest's own handler (use "
+                              "vmic_hw_breakpoint_set)", core->info->driver,
+                              (unsigned long long)pa.addr);
     if ((s = vmic_read_u8_pa(core, pa, &hidden)) || (s = table_make_room(core)))
         return s;
     if ((s = write_byte(core, pa.addr, INT3)))

@@ -55,6 +55,7 @@ typedef struct tlb {
 struct vmic_core {
     vmic_driver *drv;
     const vmic_driver_info_t *info;
+    uint64_t caps;            /* vmic_driver_caps of the driver's table */
     vmic_paging_t paging;
     const vmic_mem_region_t *last_region; /* last region hit, checked first */
     vmic_table_source_t tables;           /* how the walker reaches table pages */
@@ -74,6 +75,12 @@ static inline size_t round_up_pow2(size_t n)
         p <<= 1;
     return p;
 }
+
+/* session.c: VMIC_OK if the driver has every bit of caps, else
+ * VMIC_E_UNSUPPORTED saying "<what>: not supported by the <name> driver",
+ * which capability it lacks and the driver's explain. Every entry point that needs a group of the
+ * driver's table asks here first, and may then call the group's operation. */
+vmic_status core_need(vmic_core *core, uint64_t caps, const char *what);
 
 /* page_cache.c */
 vmic_status page_cache_init(page_cache *pc, size_t npages);

@@ -36,39 +36,6 @@ typedef struct vmic_session {
     uint64_t last_event_ns;
 } vmic_session;
 
-const char *vmic_event_kind_name(vmic_event_kind k)
-{
-    switch (k) {
-    case VMIC_EVENT_MEMORY_ACCESS: return "memory";
-    case VMIC_EVENT_INTERRUPT: return "interrupt";
-    case VMIC_EVENT_SINGLESTEP: return "singlestep";
-    case VMIC_EVENT_MSR_WRITE: return "msr";
-    case VMIC_EVENT_IO: return "io";
-    case VMIC_EVENT_BREAKPOINT: return "breakpoint";
-    }
-    return "unknown";
-}
-
-const char *vmic_action_name(vmic_action a)
-{
-    switch (a) {
-    case VMIC_ACTION_CONTINUE: return "continue";
-    case VMIC_ACTION_DENY: return "deny";
-    case VMIC_ACTION_REINJECT_INTERRUPT: return "reinject";
-    case VMIC_ACTION_SINGLESTEP: return "singlestep";
-    case VMIC_ACTION_FAST_SINGLESTEP: return "fast-singlestep";
-    case VMIC_ACTION_EMULATE: return "emulate";
-    }
-    return "unknown";
-}
-
-const char *vmic_action_seed_name(vmic_action a)
-{
-    static const char *const names[] = {"Continue", "Deny", "ReinjectInterrupt", "Singlestep",
-                                        "FastSinglestep", "Emulate"};
-    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "an unknown action";
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -86,10 +53,8 @@ static void wake(vmic_session *s)
 vmic_status vmic_check_response(vmic_core *core, const vmic_event_t *ev,
                                 const vmic_event_response_t *resp)
 {
-    if (!core->drv->ops->check_response)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver has no events",
-                         core->info->source, core->info->driver);
-    return core->drv->ops->check_response(core->drv, ev, resp);
+    vmic_status s = core_need(core, VMIC_CAP_EVENTS, "checking an event response");
+    return s ? s : core->drv->ops->events->check_response(core->drv, ev, resp);
 }
 
 /* ---- what vCPU threads call ------------------------------------------------------- */
@@ -226,7 +191,7 @@ static void session_end(vmic_session *s)
 
     /* Outside the lock: detaching waits for vCPU threads inside the sink,
      * which need the lock to see that the session is over. */
-    core->drv->ops->attach_events(core->drv, NULL);
+    core->drv->ops->events->attach(core->drv, NULL);
     if (was_running)
         vmic_resume(core);
 }
@@ -239,9 +204,8 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
 
     if (!h || !h->on_event)
         return vmic_fail(VMIC_E_INVAL, "vmic_run_events: the handler needs on_event");
-    if (!vmic_core_has(core, VMIC_CAP_EVENTS) || !core->drv->ops->attach_events)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver has no events", core->info->source,
-                         core->info->driver);
+    if ((st = core_need(core, VMIC_CAP_EVENTS, "running events")))
+        return st;
     if (core->in_session)
         return vmic_fail(VMIC_E_BUSY, "vmic_run_events: a session already runs on this core");
 
@@ -270,7 +234,7 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
 
     vmic_event_sink_t sink = {.deliver = session_deliver, .guest_stopped = session_guest_stopped,
                               .ctx = &s};
-    st = core->drv->ops->attach_events(core->drv, &sink);
+    st = core->drv->ops->events->attach(core->drv, &sink);
     if (st == VMIC_OK)
         st = session_loop(&s, sig_fd, timeout_ms);
     char loop_msg[512];
@@ -292,8 +256,6 @@ vmic_status vmic_run_events(vmic_core *core, const vmic_event_handler_t *h, uint
 
 vmic_status vmic_guest_state(vmic_core *core, vmic_guest_state_t *st)
 {
-    if (!core->drv->ops->guest_state)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver does not run a guest",
-                         core->info->source, core->info->driver);
-    return core->drv->ops->guest_state(core->drv, st);
+    vmic_status s = core_need(core, VMIC_CAP_EVENTS, "the guest's run state");
+    return s ? s : core->drv->ops->events->guest_state(core->drv, st);
 }

@@ -29,8 +29,8 @@ vmic_status page_cache_init(page_cache *pc, size_t npages)
 
 static void slot_release(vmic_core *core, page_slot *slot)
 {
-    if (slot->gfn != EMPTY_GFN && slot->mapped && core->drv->ops->unmap_page)
-        core->drv->ops->unmap_page(core->drv, vmic_gfn(slot->gfn), slot->data);
+    if (slot->gfn != EMPTY_GFN && slot->mapped && core->drv->ops->memory->unmap_page)
+        core->drv->ops->memory->unmap_page(core->drv, vmic_gfn(slot->gfn), slot->data);
     slot->gfn = EMPTY_GFN;
     slot->data = NULL;
     slot->mapped = false;
@@ -111,15 +111,15 @@ static vmic_status page_fill(vmic_core *core, page_slot *slot, uint8_t *copy, ui
                              (unsigned long long)pa, (unsigned long long)fault);
         slot->data = copy;
         slot->mapped = false;
-    } else if (d->ops->map_page) {
+    } else if (d->ops->memory && d->ops->memory->map_page) {
         const uint8_t *page;
-        s = d->ops->map_page(d, vmic_gfn(gfn), &page);
+        s = d->ops->memory->map_page(d, vmic_gfn(gfn), &page);
         if (s)
             return s;
         slot->data = page;
         slot->mapped = true;
-    } else if (d->ops->read) {
-        s = d->ops->read(d, vmic_gfn_to_pa(vmic_gfn(gfn)), copy, VMIC_PAGE_SIZE);
+    } else if (d->ops->memory && d->ops->memory->read) {
+        s = d->ops->memory->read(d, vmic_gfn_to_pa(vmic_gfn(gfn)), copy, VMIC_PAGE_SIZE);
         if (s)
             return s;
         slot->data = copy;

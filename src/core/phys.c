@@ -11,8 +11,9 @@ vmic_status vmic_map_pa(vmic_core *core, vmic_pa_t pa, const uint8_t **ptr, size
 
 void vmic_release_pa(vmic_core *core, vmic_pa_t pa, uint64_t len)
 {
-    if (core->drv->ops->release)
-        core->drv->ops->release(core->drv, pa, len);
+    /* A hint: a driver without the operation has nothing to let go. */
+    if (core->drv->ops->memory && core->drv->ops->memory->release)
+        core->drv->ops->memory->release(core->drv, pa, len);
 }
 
 /*
@@ -77,11 +78,10 @@ static vmic_status write_in_region(vmic_core *core, const vmic_mem_region_t *r, 
         memcpy(r->host + (pa.addr - r->start.addr), src, n);
         return VMIC_OK;
     }
-    if (!core->drv->ops->write)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: writing memory is not supported by the %s "
-                         "driver (pa 0x%llx)", core->info->source, core->info->driver,
-                         (unsigned long long)pa.addr);
-    return core->drv->ops->write(core->drv, pa, src, n);
+    vmic_status s = core_need(core, VMIC_CAP_WRITE, "writing memory");
+    if (s)
+        return vmic_fail_wrap(s, "pa 0x%llx", (unsigned long long)pa.addr);
+    return core->drv->ops->memory->write(core->drv, pa, src, n);
 }
 
 vmic_status vmic_write_pa(vmic_core *core, vmic_pa_t pa, const void *buf, size_t len)

@@ -11,9 +11,9 @@ static vmic_paging_t paging_of_driver(vmic_driver *drv, const vmic_driver_info_t
     vmic_paging_t pg = vmic_paging_default();
     vmic_amd64_regs_t regs;
 
-    if (!drv->ops->get_regs || info->vcpu_count == 0)
+    if (!drv->ops->registers || info->vcpu_count == 0)
         return pg;
-    if (drv->ops->get_regs(drv, 0, &regs) != VMIC_OK ||
+    if (drv->ops->registers->get(drv, 0, &regs) != VMIC_OK ||
         vmic_amd64_paging_from_regs(&regs, &pg) != VMIC_OK) {
         /* vCPU 0 may be in real mode or unreadable; the caller can still set
          * paging explicitly. Do not leave that failure as the last message. */
@@ -54,6 +54,7 @@ vmic_status vmic_core_open(vmic_driver *drv, const vmic_core_config_t *cfg, vmic
     }
     core->drv = drv;
     core->info = drv->ops->info(drv);
+    core->caps = vmic_driver_caps(drv->ops);
 
     size_t pages = cfg && cfg->page_cache_pages ? cfg->page_cache_pages : DEFAULT_PAGE_CACHE_PAGES;
     size_t entries = cfg && cfg->tlb_entries ? cfg->tlb_entries : DEFAULT_TLB_ENTRIES;
@@ -72,7 +73,7 @@ void vmic_core_close(vmic_core *core)
     if (!core)
         return;
     /* Closing is a detach too: nothing vmic changed stays behind. */
-    if (core->bps || core->nhooks || core->drv->ops->reset_events)
+    if (core->bps || core->nhooks || core->drv->ops->events)
         core_restore_events(core);
     restore_hooks_free(core);
     bp_free(core);
@@ -94,7 +95,7 @@ const vmic_driver_info_t *vmic_core_info(vmic_core *core)
 
 bool vmic_core_has(vmic_core *core, uint64_t caps)
 {
-    return (core->info->caps & caps) == caps;
+    return (core->caps & caps) == caps;
 }
 
 vmic_paging_t vmic_core_paging(vmic_core *core)
@@ -108,9 +109,9 @@ void vmic_core_set_paging(vmic_core *core, const vmic_paging_t *pg)
     vmic_flush_tlb(core);
 }
 
-vmic_cache_stats_t vmic_cache_stats(vmic_core *core)
+void vmic_cache_stats(vmic_core *core, vmic_cache_stats_t *st)
 {
-    return core->stats;
+    *st = core->stats;
 }
 
 uint32_t vmic_vcpu_count(vmic_core *core)
@@ -118,36 +119,40 @@ uint32_t vmic_vcpu_count(vmic_core *core)
     return core->info->vcpu_count;
 }
 
-static vmic_status unsupported(vmic_core *core, const char *what)
+vmic_status core_need(vmic_core *core, uint64_t caps, const char *what)
 {
-    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: %s is not supported by the %s driver",
-                     core->info->source, what, core->info->driver);
+    char missing[256];
+    uint64_t lacks = caps & ~core->caps;
+
+    if (!lacks)
+        return VMIC_OK;
+    vmic_caps_describe(lacks, missing, sizeof missing);
+    const char *why = core->drv->ops->explain ? core->drv->ops->explain(core->drv, lacks) : NULL;
+    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: %s: not supported by the %s driver (no %s)%s%s",
+                     core->info->source, what, core->info->driver, missing, why ? ": " : "",
+                     why ? why : "");
 }
 
 vmic_status vmic_get_regs(vmic_core *core, vmic_vcpu_t vcpu, vmic_amd64_regs_t *regs)
 {
-    if (!core->drv->ops->get_regs)
-        return unsupported(core, "reading registers");
-    return core->drv->ops->get_regs(core->drv, vcpu, regs);
+    vmic_status s = core_need(core, VMIC_CAP_REGISTERS, "reading registers");
+    return s ? s : core->drv->ops->registers->get(core->drv, vcpu, regs);
 }
 
 vmic_status vmic_set_regs(vmic_core *core, vmic_vcpu_t vcpu, const vmic_amd64_regs_t *regs)
 {
-    if (!core->drv->ops->set_regs)
-        return unsupported(core, "writing registers");
-    return core->drv->ops->set_regs(core->drv, vcpu, regs);
+    vmic_status s = core_need(core, VMIC_CAP_SET_REGISTERS, "writing registers");
+    return s ? s : core->drv->ops->registers->set(core->drv, vcpu, regs);
 }
 
 vmic_status vmic_pause(vmic_core *core)
 {
-    if (!core->drv->ops->pause)
-        return unsupported(core, "pausing");
-    return core->drv->ops->pause(core->drv);
+    vmic_status s = core_need(core, VMIC_CAP_PAUSE, "pausing");
+    return s ? s : core->drv->ops->control->pause(core->drv);
 }
 
 vmic_status vmic_resume(vmic_core *core)
 {
-    if (!core->drv->ops->resume)
-        return unsupported(core, "resuming");
-    return core->drv->ops->resume(core->drv);
+    vmic_status s = core_need(core, VMIC_CAP_PAUSE, "resuming");
+    return s ? s : core->drv->ops->control->resume(core->drv);
 }

@@ -8,89 +8,116 @@
 
 #include "core_internal.h"
 
-static vmic_status unsupported(vmic_core *core, const char *what)
-{
-    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: %s is not supported by the %s driver",
-                     core->info->source, what, core->info->driver);
-}
-
-#define CALL(core, op, what, ...)                                              \
-    ((core)->drv->ops->op ? (core)->drv->ops->op((core)->drv, __VA_ARGS__)      \
-                          : unsupported((core), (what)))
+/* Checks the driver has `caps`, then calls group->op. */
+#define CALL(core, caps, what, group, op, ...)                                 \
+    (core_need((core), (caps), (what)) ? VMIC_E_UNSUPPORTED                   \
+                                       : (core)->drv->ops->group->op((core)->drv, __VA_ARGS__))
+#define VIEWS(core, what, op, ...) CALL(core, VMIC_CAP_VIEWS, what, views, op, __VA_ARGS__)
 
 vmic_status vmic_create_view(vmic_core *core, vmic_view_t *view)
 {
-    return CALL(core, create_view, "creating views", view);
+    return VIEWS(core, "creating views", create, view);
 }
 
 vmic_status vmic_destroy_view(vmic_core *core, vmic_view_t view)
 {
-    return CALL(core, destroy_view, "destroying views", view);
+    return VIEWS(core, "destroying views", destroy, view);
 }
 
 vmic_status vmic_switch_view(vmic_core *core, vmic_view_t view)
 {
-    return CALL(core, switch_view, "switching views", view);
+    return VIEWS(core, "switching views", switch_to, view);
 }
 
 vmic_status vmic_vcpu_view(vmic_core *core, vmic_vcpu_t vcpu, vmic_view_t *view)
 {
-    return CALL(core, vcpu_view, "views", vcpu, view);
+    return VIEWS(core, "views", vcpu_view, vcpu, view);
 }
 
 vmic_status vmic_set_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
                             vmic_access_t access)
 {
-    return CALL(core, set_access, "page access", view, gfn, access);
+    return VIEWS(core, "page access", set_access, view, gfn, access);
 }
 
 vmic_status vmic_get_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
                             vmic_access_t *access)
 {
-    return CALL(core, get_access, "page access", view, gfn, access);
+    return VIEWS(core, "page access", get_access, view, gfn, access);
 }
 
 vmic_status vmic_remap_gfn(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to)
 {
-    return CALL(core, remap_gfn, "remapping gfns", view, gfn, to);
+    return VIEWS(core, "remapping gfns", remap_gfn, view, gfn, to);
 }
 
 vmic_status vmic_alloc_gfn(vmic_core *core, vmic_gfn_t *gfn)
 {
-    return CALL(core, alloc_gfn, "allocating gfns", gfn);
+    return VIEWS(core, "allocating gfns", alloc_gfn, gfn);
 }
 
 vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn)
 {
-    vmic_status s = CALL(core, free_gfn, "allocating gfns", gfn);
+    vmic_status s = VIEWS(core, "allocating gfns", free_gfn, gfn);
     if (s == VMIC_OK)
         page_cache_drop(core, gfn.num);
     return s;
 }
 
+/* Each monitor kind is its own operation, and its own capability. */
+static vmic_status monitor(vmic_core *core, const vmic_monitor_t *m, bool enable)
+{
+    const vmic_monitor_ops_t *ops = core->drv->ops->monitors;
+    vmic_monitor_fn fn;
+    uint64_t cap;
+    const char *what;
+
+    switch (m->kind) {
+    case VMIC_MONITOR_INTERRUPT:
+        cap = VMIC_CAP_SW_BREAKPOINT, what = "interrupt monitors", fn = ops ? ops->interrupt : NULL;
+        break;
+    case VMIC_MONITOR_SINGLESTEP:
+        cap = VMIC_CAP_STEP_MONITOR, what = "single-step monitors", fn = ops ? ops->singlestep : NULL;
+        break;
+    case VMIC_MONITOR_MSR_WRITE:
+        cap = VMIC_CAP_MSR_EVENTS, what = "MSR monitors", fn = ops ? ops->msr_write : NULL;
+        break;
+    case VMIC_MONITOR_IO:
+        cap = VMIC_CAP_IO_EVENTS, what = "port I/O monitors", fn = ops ? ops->io : NULL;
+        break;
+    default:
+        return vmic_fail(VMIC_E_INVAL, "%s: monitor kind %d does not exist", core->info->source,
+                         (int)m->kind);
+    }
+    vmic_status s = core_need(core, VMIC_CAP_EVENTS | cap, what);
+    return s ? s : fn(core->drv, m, enable);
+}
+
 vmic_status vmic_monitor_enable(vmic_core *core, const vmic_monitor_t *m)
 {
-    return CALL(core, monitor, "event monitors", m, true);
+    return monitor(core, m, true);
 }
 
 vmic_status vmic_monitor_disable(vmic_core *core, const vmic_monitor_t *m)
 {
-    return CALL(core, monitor, "event monitors", m, false);
+    return monitor(core, m, false);
 }
 
 vmic_status vmic_hw_breakpoint_set(vmic_core *core, vmic_va_t va)
 {
-    return CALL(core, set_hw_breakpoint, "debug-register breakpoints", va, true);
+    return CALL(core, VMIC_CAP_EVENTS | VMIC_CAP_HW_BREAKPOINT, "debug-register breakpoints",
+                breakpoints, set, va, true);
 }
 
 vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va)
 {
-    return CALL(core, set_hw_breakpoint, "debug-register breakpoints", va, false);
+    return CALL(core, VMIC_CAP_EVENTS | VMIC_CAP_HW_BREAKPOINT, "debug-register breakpoints",
+                breakpoints, set, va, false);
 }
 
 vmic_status vmic_inject(vmic_core *core, vmic_vcpu_t vcpu, const vmic_injection_t *inj)
 {
-    return CALL(core, inject, "injecting exceptions", vcpu, inj);
+    return CALL(core, VMIC_CAP_INJECT, "injecting exceptions", injection, inject, vcpu, inj);
 }
 
 /* ---- restore hooks ------------------------------------------------------------ */
@@ -135,8 +162,8 @@ vmic_status core_restore_events(vmic_core *core)
     for (size_t i = core->nhooks; i-- > 0;)
         core->hooks[i].fn(core, core->hooks[i].arg);
     vmic_status s = bp_restore_all(core);
-    if (core->drv->ops->reset_events) {
-        vmic_status r = core->drv->ops->reset_events(core->drv);
+    if (core->drv->ops->events) {
+        vmic_status r = core->drv->ops->events->reset(core->drv);
         if (s == VMIC_OK)
             s = r;
     }

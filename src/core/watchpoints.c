@@ -7,10 +7,8 @@
 static vmic_status watch(vmic_core *core, vmic_va_t va, uint32_t len, vmic_access_t access,
                          bool enable)
 {
-    if (!core->drv->ops->set_watchpoint || !vmic_core_has(core, VMIC_CAP_WATCHPOINT))
-        return vmic_fail(VMIC_E_UNSUPPORTED, "%s: watchpoints are not supported by the %s "
-                         "driver", core->info->source, core->info->driver);
-    return core->drv->ops->set_watchpoint(core->drv, va, len, access, enable);
+    vmic_status s = core_need(core, VMIC_CAP_EVENTS | VMIC_CAP_WATCHPOINT, "watchpoints");
+    return s ? s : core->drv->ops->watchpoints->set(core->drv, va, len, access, enable);
 }
 
 vmic_status vmic_watchpoint_set(vmic_core *core, vmic_va_t va, uint32_t len,

@@ -226,8 +226,7 @@ def each_option_once_in_each_help():
 def json_usage_errors_everywhere():
     top = vmic("--help").stdout
     commands = re.findall(r"^  (\w+) +\S", top.split("Commands:")[1], re.M)
-    # boot parses its options itself (tools/vmic/cmd_boot.c, not yet through cli_begin).
-    for cmd in [c for c in commands if c != "boot"]:
+    for cmd in commands:
         p = vmic(cmd, "--json", "--no-such-option", ELF, rc=2)
         err = json.loads(p.stdout)["error"]
         assert err["command"] == cmd and err["status"] == "usage" and err["exit"] == 2, (cmd, err)

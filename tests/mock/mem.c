@@ -102,25 +102,19 @@ static vmic_status mem_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_amd
     return VMIC_OK;
 }
 
+static const vmic_memory_ops_t mem_memory = {.read = mem_read, .write = mem_write};
+static const vmic_memory_ops_t mem_memory_map_pages = {
+    .write = mem_write, .map_page = mem_map_page, .unmap_page = mem_unmap_page};
+static const vmic_register_ops_t mem_registers = {.get = mem_get_regs, .set = mem_set_regs};
+
 static const vmic_driver_ops_t mem_ops = {
-    .name = "mem",
-    .close = mem_close,
-    .info = mem_info,
-    .read = mem_read,
-    .write = mem_write,
-    .get_regs = mem_get_regs,
-    .set_regs = mem_set_regs,
+    .name = "mem", .close = mem_close, .info = mem_info,
+    .memory = &mem_memory, .registers = &mem_registers,
 };
 
 static const vmic_driver_ops_t mem_ops_map_pages = {
-    .name = "mem",
-    .close = mem_close,
-    .info = mem_info,
-    .write = mem_write,
-    .map_page = mem_map_page,
-    .unmap_page = mem_unmap_page,
-    .get_regs = mem_get_regs,
-    .set_regs = mem_set_regs,
+    .name = "mem", .close = mem_close, .info = mem_info,
+    .memory = &mem_memory_map_pages, .registers = &mem_registers,
 };
 
 vmic_status vmic_mem_open(const vmic_mem_options_t *opt, vmic_driver **out)
@@ -148,7 +142,7 @@ vmic_status vmic_mem_open(const vmic_mem_options_t *opt, vmic_driver **out)
     };
     m->info = (vmic_driver_info_t){
         .driver = "mem", .source = "memory",
-        .caps = VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS,
+        .caps = vmic_driver_caps(m->base.ops),
         .mem_size = opt->size, .max_pa = vmic_pa(opt->size), .vcpu_count = opt->vcpus,
         .regions = &m->region,
         .nregions = 1,

@@ -95,38 +95,37 @@ static vmic_status mock_set_regs_op(vmic_driver *d, vmic_vcpu_t vcpu,
     return VMIC_OK;
 }
 
-/* Every operation of the mock, in one place. */
+/* Every operation of the mock, in one place, grouped as driver.h asks. */
+static const vmic_memory_ops_t mock_memory = {.read = mock_read, .write = mock_write};
+static const vmic_register_ops_t mock_registers = {.get = mock_get_regs,
+                                                   .set = mock_set_regs_op};
+static const vmic_control_ops_t mock_control = {.pause = mock_pause, .resume = mock_resume};
+static const vmic_event_ops_t mock_events = {
+    .attach = mock_attach_events, .check_response = mock_check_response,
+    .guest_state = mock_guest_state, .reset = mock_reset_events,
+};
+/* The INT3 monitor is the only kind the mock models. */
+static const vmic_monitor_ops_t mock_monitors = {.interrupt = mock_monitor};
+static const vmic_breakpoint_ops_t mock_breakpoints = {.set = mock_set_hw_breakpoint};
+static const vmic_view_ops_t mock_views = {
+    .create = mock_create_view, .destroy = mock_destroy_view, .switch_to = mock_switch_view,
+    .vcpu_view = mock_vcpu_view_op, .get_access = mock_get_access,
+    .set_access = mock_set_access, .remap_gfn = mock_remap_gfn,
+    .alloc_gfn = mock_alloc_gfn, .free_gfn = mock_free_gfn,
+};
+
 static const vmic_driver_ops_t mock_ops = {
     .name = "mock",
     .close = mock_close,
     .info = mock_info,
-    .read = mock_read,
-    .write = mock_write,
-    .get_regs = mock_get_regs,
-    .set_regs = mock_set_regs_op,
-    .pause = mock_pause,
-    .resume = mock_resume,
-    .attach_events = mock_attach_events,
-    .check_response = mock_check_response,
-    .monitor = mock_monitor,
-    .guest_state = mock_guest_state,
-    .reset_events = mock_reset_events,
-    .set_hw_breakpoint = mock_set_hw_breakpoint,
-    .create_view = mock_create_view,
-    .destroy_view = mock_destroy_view,
-    .switch_view = mock_switch_view,
-    .vcpu_view = mock_vcpu_view_op,
-    .get_access = mock_get_access,
-    .set_access = mock_set_access,
-    .remap_gfn = mock_remap_gfn,
-    .alloc_gfn = mock_alloc_gfn,
-    .free_gfn = mock_free_gfn,
+    .memory = &mock_memory,
+    .registers = &mock_registers,
+    .control = &mock_control,
+    .events = &mock_events,
+    .monitors = &mock_monitors,
+    .breakpoints = &mock_breakpoints,
+    .views = &mock_views,
 };
-
-#define MOCK_CAPS                                                                  \
-    (VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS |  \
-     VMIC_CAP_PAUSE | VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_SINGLESTEP |       \
-     VMIC_CAP_SW_BREAKPOINT | VMIC_CAP_HW_BREAKPOINT)
 
 static void publish(vmic_mock *m)
 {
@@ -138,7 +137,7 @@ static void publish(vmic_mock *m)
                                         .host = host ? host + ram : NULL, .writable = true,
                                         .file_offset = UINT64_MAX};
     m->info = (vmic_driver_info_t){
-        .driver = "mock", .source = "mock guest", .caps = MOCK_CAPS,
+        .driver = "mock", .source = "mock guest", .caps = vmic_driver_caps(&mock_ops),
         .mem_size = ram + spare, .max_pa = vmic_pa(ram + spare), .vcpu_count = m->opt.vcpus,
         .regions = m->regions, .nregions = 2,
     };

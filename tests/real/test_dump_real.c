@@ -320,7 +320,7 @@ static void test_registers(void)
         vmic_amd64_regs_t r;
         CHECK_MSG(q->seen == (1u << 22) - 1, "CPU#%d: registers.txt lacks some values (0x%x)",
                   c, q->seen);
-        CHECK_OK(elf->ops->get_regs(elf, (vmic_vcpu_t)c, &r));
+        CHECK_OK(elf->ops->registers->get(elf, (vmic_vcpu_t)c, &r));
         fprintf(stderr, "  CPU#%d: rip %016" PRIx64 " rsp %016" PRIx64 " cr3 %016" PRIx64
                 " (registers.txt: %016" PRIx64 " %016" PRIx64 " %016" PRIx64 ")\n",
                 c, r.rip, r.rsp, r.cr3, q->rip, q->rsp, q->cr3);
@@ -362,7 +362,7 @@ static void test_registers(void)
         CHECK_EQ(r.idtr.limit, q->idt.limit);
     }
     vmic_amd64_regs_t r;
-    CHECK_ERR(elf->ops->get_regs(elf, (vmic_vcpu_t)n, &r), VMIC_E_INVAL);
+    CHECK_ERR(elf->ops->registers->get(elf, (vmic_vcpu_t)n, &r), VMIC_E_INVAL);
     CHECK_ERRMSG("out of range");
 }
 

@@ -378,8 +378,8 @@ static void test_raw_buffer(void)
         CHECK(region_is(&info->regions[0], 0, size, buf, 0));
         CHECK_EQ(info->mem_size, size);
         CHECK_EQ(info->max_pa.addr, size);
-        CHECK(d->ops->get_regs == NULL);
-        CHECK(d->ops->write == NULL && d->ops->pause == NULL && d->ops->set_regs == NULL);
+        CHECK(d->ops->registers == NULL);
+        CHECK(d->ops->memory->write == NULL && d->ops->control == NULL && d->ops->registers == NULL);
         vmic_driver_close(d);
     }
     free(buf);
@@ -402,9 +402,9 @@ static void test_raw_file(void)
     CHECK(memcmp(info->regions[0].host, buf, size) == 0);
 
     uint8_t out[100];
-    CHECK_OK(d->ops->read(d, vmic_pa(4090), out, sizeof out));
+    CHECK_OK(d->ops->memory->read(d, vmic_pa(4090), out, sizeof out));
     CHECK(memcmp(out, buf + 4090, sizeof out) == 0);
-    CHECK_ERR(d->ops->read(d, vmic_pa(size - 10), out, sizeof out), VMIC_E_UNMAPPED);
+    CHECK_ERR(d->ops->memory->read(d, vmic_pa(size - 10), out, sizeof out), VMIC_E_UNMAPPED);
     CHECK_ERRMSG("physical address 0x5000 is not in the dump");
     vmic_driver_close(d);
     unlink(path);
@@ -483,7 +483,7 @@ static void test_elf_good(void)
 
     for (uint32_t cpu = 0; cpu < 2; cpu++) {
         vmic_amd64_regs_t r;
-        CHECK_OK(d->ops->get_regs(d, cpu, &r));
+        CHECK_OK(d->ops->registers->get(d, cpu, &r));
         CHECK_EQ(r.valid, VMIC_REGS_GPR | VMIC_REGS_SEG | VMIC_REGS_CR | VMIC_REGS_DT);
         CHECK(gprs_match(&r, cpu));
         CHECK(selectors_match(&r, cpu));
@@ -506,15 +506,15 @@ static void test_elf_good(void)
     }
 
     vmic_amd64_regs_t r;
-    CHECK_ERR(d->ops->get_regs(d, 2, &r), VMIC_E_INVAL);
+    CHECK_ERR(d->ops->registers->get(d, 2, &r), VMIC_E_INVAL);
     CHECK_ERRMSG("core.elf: vCPU 2 out of range (the dump has 2 vCPUs)");
 
     /* read spans the two merged loads, stops at the hole. */
     uint8_t out[0x20];
-    CHECK_OK(d->ops->read(d, vmic_pa(0x12ff0), out, sizeof out));
+    CHECK_OK(d->ops->memory->read(d, vmic_pa(0x12ff0), out, sizeof out));
     for (unsigned k = 0; k < sizeof out; k++)
         CHECK_EQ(out[k], pattern(0x12ff0 + k));
-    CHECK_ERR(d->ops->read(d, vmic_pa(0x9ff0), out, sizeof out), VMIC_E_UNMAPPED);
+    CHECK_ERR(d->ops->memory->read(d, vmic_pa(0x9ff0), out, sizeof out), VMIC_E_UNMAPPED);
     CHECK_ERRMSG("physical address 0xa000 is not in the dump");
 
     vmic_driver_close(d);
@@ -533,7 +533,7 @@ static void test_elf_file(void)
     CHECK_EQ(info->regions[1].file_offset, img.load_offset[1]);
     CHECK(regions_hold_pattern(info));
     vmic_amd64_regs_t r;
-    CHECK_OK(d->ops->get_regs(d, 1, &r));
+    CHECK_OK(d->ops->registers->get(d, 1, &r));
     CHECK_EQ(r.cr3, cr3_value(1));
     vmic_driver_close(d);
     unlink(path);
@@ -550,7 +550,7 @@ static void test_elf_prstatus_only(void)
     CHECK_EQ(d->ops->info(d)->vcpu_count, 3);
     for (uint32_t cpu = 0; cpu < 3; cpu++) {
         vmic_amd64_regs_t r;
-        CHECK_OK(d->ops->get_regs(d, cpu, &r));
+        CHECK_OK(d->ops->registers->get(d, cpu, &r));
         CHECK_EQ(r.valid, VMIC_REGS_GPR | VMIC_REGS_SEG);
         CHECK(gprs_match(&r, cpu));
         CHECK(selectors_match(&r, cpu));
@@ -570,7 +570,7 @@ static void test_elf_qemu_note_432(void)
 
     CHECK_OK(vmic_dump_open_buffer(img.bytes, img.size, VMIC_DUMP_ELF, "core.elf", &d));
     vmic_amd64_regs_t r;
-    CHECK_OK(d->ops->get_regs(d, 0, &r));
+    CHECK_OK(d->ops->registers->get(d, 0, &r));
     CHECK_EQ(r.valid, VMIC_REGS_GPR | VMIC_REGS_SEG | VMIC_REGS_CR | VMIC_REGS_DT);
     CHECK(gprs_match(&r, 0));
     CHECK_EQ(r.cr3, cr3_value(0));
@@ -589,7 +589,7 @@ static void test_elf_no_notes(void)
     CHECK_OK(vmic_dump_open_buffer(img.bytes, img.size, VMIC_DUMP_ELF, "core.elf", &d));
     CHECK_EQ(d->ops->info(d)->caps, VMIC_CAP_READ);
     CHECK_EQ(d->ops->info(d)->vcpu_count, 0);
-    CHECK(d->ops->get_regs == NULL);
+    CHECK(d->ops->registers == NULL);
     vmic_driver_close(d);
     free(img.bytes);
 }

@@ -1,6 +1,7 @@
 /*
  * The directory `vmic boot` runs a QEMU in: its sockets, RAM file, pid file
  * and logs, under fixed names, so that "qemu:DIR" is a complete TARGET.
+ * The names and what each file holds are vmic's public format (target.h).
  */
 #ifndef VMIC_TOOL_BOOT_DIR_H
 #define VMIC_TOOL_BOOT_DIR_H
@@ -9,13 +10,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define BOOT_PID "qemu.pid"
-#define BOOT_CONSOLE "console.log"   /* ttyS0: the kernel console */
-#define BOOT_SERIAL1 "serial1.log"   /* ttyS1: the fixture guest's truth */
-#define BOOT_LOG "qemu.log"          /* QEMU's -D log */
-#define BOOT_ERR "qemu.err"          /* QEMU's stderr until it daemonizes */
-#define BOOT_TARGET "target"         /* the TARGET string, for scripts */
-#define BOOT_CMDLINE "cmdline.txt"   /* the QEMU command line */
+#include <vmic/target.h>
+
+#define BOOT_PID VMIC_QEMU_DIR_PID
+#define BOOT_CONSOLE VMIC_QEMU_DIR_CONSOLE   /* ttyS0: the kernel console */
+#define BOOT_SERIAL1 VMIC_QEMU_DIR_SERIAL1   /* ttyS1: the fixture guest's truth */
+#define BOOT_LOG VMIC_QEMU_DIR_LOG           /* QEMU's -D log */
+#define BOOT_ERR VMIC_QEMU_DIR_ERR           /* QEMU's stderr until it daemonizes */
+#define BOOT_TARGET VMIC_QEMU_DIR_TARGET     /* the TARGET string, for scripts */
+#define BOOT_CMDLINE VMIC_QEMU_DIR_CMDLINE   /* the QEMU command line */
 
 /*
  * The directory for `vmic boot --dir DIR`. QEMU takes paths, not

@@ -8,11 +8,9 @@
 
 /* --json was asked for: errors go to stdout as JSON too. */
 static bool json_errors;
-static const char *current_cmd = "vmic";
 
-void cli_begin(const char *cmd, int argc, char **argv)
+void cli_begin(int argc, char **argv)
 {
-    current_cmd = cmd;
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--json") == 0)
             json_errors = true;
@@ -94,81 +92,6 @@ bool cli_parse_hex(const char *s, uint64_t *v)
     return true;
 }
 
-int cli_common_option(cli_common *c, int opt, const char *arg, const char *help)
-{
-    uint64_t v;
-
-    switch (opt) {
-    case 'h':
-        fputs(help, stdout);
-        exit(EXIT_OK);
-    case 'J':
-        c->json = json_errors = true;
-        return 0;
-    case 'F':
-        c->format = arg;
-        return 0;
-    case 'R':
-        if (!cli_parse_hex(arg, &c->root)) {
-            return cli_usage(current_cmd, "--root wants a page-table root in hex (0x optional), "
-                             "not '%s'", arg);
-        }
-        c->have_root = true;
-        return 0;
-    case 'V':
-        if (!cli_parse_u64(arg, &v) || v > UINT32_MAX) {
-            return cli_usage(current_cmd, "--vcpu wants a vCPU number, not '%s'", arg);
-        }
-        c->vcpu = (unsigned)v;
-        return 0;
-    case 'G':
-        if (strcmp(arg, "4") != 0 && strcmp(arg, "5") != 0) {
-            return cli_usage(current_cmd, "--paging wants 4 or 5 (levels), not '%s'", arg);
-        }
-        c->paging = arg[0] - '0';
-        return 0;
-    }
-    return -1;
-}
-
-#define MAX_OPTIONS 48
-
-int cli_parse(const char *cmd, const char *help, int argc, char **argv,
-              const struct option *own, const char *shortopts, cli_option_fn fn, void *arg,
-              cli_common *c, int min_operands, int max_operands)
-{
-    static const struct option common[] = {CLI_COMMON_LONGOPTS};
-    struct option all[MAX_OPTIONS];
-    char shorts[64];
-    size_t n = 0;
-    int opt, rc;
-
-    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
-        all[n++] = common[i];
-    for (size_t i = 0; own && own[i].name && n + 1 < MAX_OPTIONS; i++)
-        all[n++] = own[i];
-    memset(&all[n], 0, sizeof all[n]);
-    snprintf(shorts, sizeof shorts, "h%s", shortopts ? shortopts : "");
-
-    cli_begin(cmd, argc, argv);
-    opterr = 0; /* our own message, naming the command */
-    while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
-        if (opt == '?' || opt == ':')
-            return -cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
-        if ((rc = cli_common_option(c, opt, optarg, help)) < 0)
-            rc = fn ? fn(arg, opt, optarg) : cli_usage(cmd, "unexpected option '%c'", opt);
-        if (rc)
-            return -rc;
-    }
-    int operands = argc - optind;
-    if (operands < min_operands || operands > max_operands) {
-        const char *usage = strchr(help, ' ');
-        return -cli_usage(cmd, "wrong number of operands; usage:%.*s", (int)strcspn(usage, "\n"),
-                          usage);
-    }
-    return optind;
-}
-
 static bool parse_format(const char *s, vmic_dump_format *fmt)
 {
     static const struct { const char *name; vmic_dump_format fmt; } formats[] = {
@@ -186,27 +109,22 @@ static bool parse_format(const char *s, vmic_dump_format *fmt)
 
 int cli_open(const char *cmd, const char *target, const cli_common *c, vmic_core **core)
 {
-    vmic_dump_format fmt = VMIC_DUMP_AUTO;
+    /* A live QEMU: paused while the command looks at it (its registers
+     * are readable only then, and memory holds still), resumed at close
+     * if it was running. */
+    vmic_qemu_config_t live = {.stay_paused = true, .guard = true, .end = &cli_live_end,
+                               /* only trace needs the gdbstub itself */
+                               .shared_ok = strcmp(cmd, "trace") != 0};
+    vmic_target_options_t opt = {.live = &live};
     vmic_driver *drv;
     vmic_status s;
 
-    if (vmic_qemu_is_target(target)) {
-        /* A live QEMU: paused while the command looks at it (its registers
-         * are readable only then, and memory holds still), resumed at close
-         * if it was running. */
-        vmic_qemu_config_t live = {.stay_paused = true, .guard = true, .end = &cli_live_end,
-                                   /* only trace needs the gdbstub itself */
-                                   .shared_ok = strcmp(cmd, "trace") != 0};
-        if (c->format)
-            return cli_usage(cmd, "--format is for dumps, not for a live target");
-        if ((s = vmic_qemu_open_target(target, &live, &drv)))
-            return cli_fail(cmd, s, NULL);
-    } else {
-        if (c->format && !parse_format(c->format, &fmt))
-            return cli_usage(cmd, "unknown format '%s' (auto, raw, elf, lime)", c->format);
-        if ((s = vmic_dump_open(target, fmt, &drv)))
-            return cli_fail(cmd, s, NULL); /* the message names the file */
-    }
+    if (c->format && vmic_qemu_is_target(target))
+        return cli_usage(cmd, "--format is for dumps, not for a live target");
+    if (c->format && !parse_format(c->format, &opt.format))
+        return cli_usage(cmd, "unknown format '%s' (auto, raw, elf, lime)", c->format);
+    if ((s = vmic_open_target(target, &opt, &drv)))
+        return cli_fail(cmd, s, NULL); /* the message names the target */
     if ((s = vmic_core_open(drv, NULL, core)))
         return cli_fail(cmd, s, "cannot start a session on %s", target);
     if (c->paging) {

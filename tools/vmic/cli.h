@@ -3,12 +3,12 @@
 #ifndef VMIC_TOOL_CLI_H
 #define VMIC_TOOL_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include <vmic/vmic.h>
 
+#include "cli_opt.h"
 #include "json.h"
 
 /* Exit codes: 0 done, 1 the operation failed, 2 the command line was wrong. */
@@ -20,7 +20,7 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv);
 } cli_command;
 
-/* Options most subcommands accept. */
+/* The values of the common option groups (cli_opt.h). */
 typedef struct cli_common {
     bool json;
     const char *format;   /* --format raw|elf|lime (dumps) */
@@ -28,57 +28,13 @@ typedef struct cli_common {
     uint64_t root;
     unsigned vcpu;        /* --vcpu N: whose CR3 is the default root */
     int paging;           /* --paging 4|5: the guest's paging mode; 0: decide */
+    const char *profile;  /* --profile FILE */
+    const char *pid;      /* --pid PID (the memory commands) */
 } cli_common;
 
-#define CLI_COMMON_LONGOPTS                                      \
-    {"help", no_argument, NULL, 'h'},                            \
-    {"json", no_argument, NULL, 'J'},                            \
-    {"format", required_argument, NULL, 'F'},                    \
-    {"root", required_argument, NULL, 'R'},                      \
-    {"vcpu", required_argument, NULL, 'V'},                      \
-    {"paging", required_argument, NULL, 'G'}
-
-/* The help text of the common options, in pieces so that each command lists
- * each option once: --root means something else to the guest-OS commands
- * (cli_os.h), and some commands say more about --json. */
-#define CLI_HELP_HELP "  -h, --help          show this help\n"
-#define CLI_JSON_HELP                                                          \
-    "      --json          print JSON instead of a table; an error before any\n"  \
-    "                      output is {\"error\":{\"command\",\"message\",\"status\",\n" \
-    "                      \"exit\"}} on stdout (and a message on stderr)\n"
-#define CLI_TARGET_OPTIONS_HELP                                                \
-    "      --format FMT    dump format: auto (default), raw, elf, lime\n"     \
-    "      --vcpu N        take the root from this vCPU's CR3 (default 0)\n"  \
-    "      --paging 4|5    the guest's paging levels (default: from CR4.LA57,\n" \
-    "                      or from the kernel itself on a raw dump)\n"
-#define CLI_ROOT_HELP                                                          \
-    "      --root CR3      page-table root for virtual addresses, in hex as\n" \
-    "                      'ps' and 'info' print it (0x optional)\n"
-
-#define CLI_COMMON_HELP                                                        \
-    CLI_HELP_HELP CLI_JSON_HELP CLI_TARGET_OPTIONS_HELP CLI_ROOT_HELP "\n" CLI_TARGET_HELP
-
-/* Names the command for messages, and sees --json in argv before options are
- * parsed, so that even a usage error is reported as JSON. cli_parse and
- * cli_os_parse call it; a command parsing its own options calls it first. */
-void cli_begin(const char *cmd, int argc, char **argv);
-
-/* Handles a common option; returns -1 if opt is not one, 0 on success, and
- * EXIT_USAGE on a bad value. Prints help and exits for --help. */
-int cli_common_option(cli_common *c, int opt, const char *arg, const char *help);
-
-/* A command's own option: 0 taken, EXIT_USAGE for a bad value. */
-typedef int (*cli_option_fn)(void *arg, int opt, const char *value);
-
-/*
- * Parses the common options and the command's own (`own`, {0}-terminated,
- * may be NULL; `shortopts` lists their one-letter forms, may be NULL), then
- * checks that between min and max operands follow. Returns the index of the
- * first operand, or -(exit code) after reporting a usage error.
- */
-int cli_parse(const char *cmd, const char *help, int argc, char **argv,
-              const struct option *own, const char *shortopts, cli_option_fn fn, void *arg,
-              cli_common *c, int min_operands, int max_operands);
+/* Sees --json in argv before options are parsed, so that even a usage error
+ * is reported as JSON. cli_parse calls it. */
+void cli_begin(int argc, char **argv);
 
 /* "vmic CMD: message" on stderr, with the library's message appended when
  * status is not VMIC_OK (fmt NULL: the library's message alone). Returns

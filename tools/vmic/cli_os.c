@@ -5,28 +5,6 @@
 
 #include "cli_os.h"
 
-int cli_os_parse(const char *cmd, int argc, char **argv, const char *help, cli_os_opts *o)
-{
-    static const struct option longopts[] = {CLI_OS_LONGOPTS, {0}};
-    int opt, rc;
-    memset(o, 0, sizeof *o);
-    cli_begin(cmd, argc, argv);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (opt == 'P') {
-            o->profile = optarg;
-            continue;
-        }
-        if ((rc = cli_common_option(&o->c, opt, optarg, help)) >= 0) {
-            if (rc)
-                return rc;
-            continue;
-        }
-        return cli_usage(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
-    }
-    return -1;
-}
-
 void cli_progress(const char *msg)
 {
     static bool shown;
@@ -42,17 +20,17 @@ void cli_progress(const char *msg)
     fflush(stderr);
 }
 
-int cli_os_open(const char *cmd, const char *target, const cli_os_opts *o, vmic_core **core,
+int cli_os_open(const char *cmd, const char *target, const cli_common *c, vmic_core **core,
                 vmic_os **os)
 {
     int rc;
     vmic_status s;
     *os = NULL;
-    if ((rc = cli_open(cmd, target, &o->c, core)))
+    if ((rc = cli_open(cmd, target, c, core)))
         return rc;
-    vmic_os_config_t cfg = {.profile = o->profile, .root = o->c.have_root ? o->c.root : 0,
-                            .paging = o->c.paging};
-    cli_progress(o->profile ? "vmic: loading the profile and finding the kernel..."
+    vmic_os_config_t cfg = {.profile = c->profile, .root = c->have_root ? c->root : 0,
+                            .paging = c->paging};
+    cli_progress(c->profile ? "vmic: loading the profile and finding the kernel..."
                             : "vmic: finding the kernel, kallsyms and BTF...");
     s = vmic_os_open(*core, &cfg, os);
     cli_progress(NULL);

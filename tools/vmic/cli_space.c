@@ -3,39 +3,29 @@
 
 #include "cli_space.h"
 
-int cli_space_option(cli_space_opts *o, int opt, const char *value)
-{
-    switch (opt) {
-    case CLI_OPT_PID: o->pid = value; return 0;
-    case CLI_OPT_PROFILE: o->profile = value; return 0;
-    }
-    return -1;
-}
-
-int cli_space_open(const char *cmd, const char *target, const cli_common *c,
-                   const cli_space_opts *o, bool need_os, bool physical, cli_space *sp)
+int cli_space_open(const char *cmd, const char *target, const cli_common *c, bool need_os,
+                   bool physical, cli_space *sp)
 {
     int rc;
     memset(sp, 0, sizeof *sp);
-    if (physical && o->pid)
+    if (physical && c->pid)
         return cli_usage(cmd, "--pid is for virtual addresses, not with --pa");
-    if (!o->pid && !o->profile && !need_os) {
+    if (!c->pid && !c->profile && !need_os) {
         if (physical)
             return cli_open(cmd, target, c, &sp->core);
         return cli_open_ctx(cmd, target, c, &sp->core, &sp->ctx, &sp->source);
     }
-    cli_os_opts oo = {.c = *c, .profile = o->profile};
-    if ((rc = cli_os_open(cmd, target, &oo, &sp->core, &sp->os)))
+    if ((rc = cli_os_open(cmd, target, c, &sp->core, &sp->os)))
         return rc;
-    if (o->pid) {
-        if ((rc = cli_os_process(cmd, sp->os, o->pid, &sp->proc))) {
+    if (c->pid) {
+        if ((rc = cli_os_process(cmd, sp->os, c->pid, &sp->proc))) {
             cli_space_close(sp);
             return rc;
         }
         if (sp->proc.kernel_thread) {
             cli_space_close(sp);
             return cli_fail(cmd, VMIC_OK, "pid %s is a kernel thread: it has no address space "
-                            "of its own (use the kernel's: leave --pid out)", o->pid);
+                            "of its own (use the kernel's: leave --pid out)", c->pid);
         }
         sp->have_process = true;
     }

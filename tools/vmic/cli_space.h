@@ -7,30 +7,6 @@
 
 #include "cli_os.h"
 
-typedef struct cli_space_opts {
-    const char *pid;      /* --pid PID */
-    const char *profile;  /* --profile FILE */
-} cli_space_opts;
-
-/* Option codes outside the one-letter range: the commands' own letters stay free. */
-enum { CLI_OPT_PID = 0x101, CLI_OPT_PROFILE = 0x102 };
-#define CLI_SPACE_LONGOPTS                                    \
-    {"pid", required_argument, NULL, CLI_OPT_PID},            \
-    {"profile", required_argument, NULL, CLI_OPT_PROFILE}
-
-#define CLI_SPACE_HELP                                                                \
-    "      --pid PID       in the address space of process PID, from the page\n"      \
-    "                      tables the guest kernel keeps for it (no --root to copy\n"  \
-    "                      from 'ps'); with KPTI, user addresses go through its\n"    \
-    "                      user PGD and kernel addresses through its kernel PGD\n"    \
-    "      --profile FILE  ISF profile (Volatility 3 JSON, .json or .json.xz) for\n"  \
-    "                      the guest's symbols and types when the guest OS is\n"      \
-    "                      looked at (--pid, a symbol NAME); with it alone,\n"        \
-    "                      addresses go through the kernel's page-table root\n"
-
-/* Handles --pid and --profile: 0 taken, -1 not one of them. */
-int cli_space_option(cli_space_opts *o, int opt, const char *value);
-
 typedef struct cli_space {
     vmic_core *core;
     vmic_os *os;          /* when --pid, --profile or a symbol needed it */
@@ -43,8 +19,8 @@ typedef struct cli_space {
 
 /* Opens TARGET and, when --pid or --profile is given or need_os, the OS
  * layer on it. physical: the command reads physical addresses (no root). */
-int cli_space_open(const char *cmd, const char *target, const cli_common *c,
-                   const cli_space_opts *o, bool need_os, bool physical, cli_space *sp);
+int cli_space_open(const char *cmd, const char *target, const cli_common *c, bool need_os,
+                   bool physical, cli_space *sp);
 /* The root for va: a process's user PGD for user addresses under KPTI. */
 vmic_ctx_t cli_space_ctx(cli_space *sp, uint64_t va, const char **source);
 /* A number, or (with the OS layer open) a symbol's address. */

@@ -3,28 +3,27 @@
 
 #include "cli_os.h"
 
-static const char help[] =
-    "usage: vmic banner [OPTIONS] TARGET\n\n"
-    "Print the kernel's version banner (linux_banner) and what vmic found on\n"
-    "the way: the page-table root and where it came from, the kernel image and\n"
-    "its KASLR slide, and where the symbols and types come from.\n\n"
-    "Options:\n" CLI_OS_COMMON_HELP;
+static const cli_spec spec = {
+    .cmd = "banner", .usage = "[OPTIONS] TARGET", .groups = CLI_G_GUEST,
+    .min_operands = 1, .max_operands = 1,
+    .about = "Print the kernel's version banner (linux_banner) and what vmic found on\n"
+             "the way: the page-table root and where it came from, the kernel image and\n"
+             "its KASLR slide, and where the symbols and types come from.",
+};
 
 int cmd_banner(int argc, char **argv)
 {
-    cli_os_opts o;
+    cli_common o = {0};
     vmic_core *core;
     vmic_os *os;
-    int rc = cli_os_parse("banner", argc, argv, help, &o);
-    if (rc >= 0)
-        return rc;
-    if (argc - optind != 1)
-        return cli_usage("banner", "needs exactly one TARGET");
-    if ((rc = cli_os_open("banner", argv[optind], &o, &core, &os)))
+    int rc, first = cli_parse(&spec, argc, argv, &o);
+    if (first < 0)
+        return -first;
+    if ((rc = cli_os_open("banner", argv[first], &o, &core, &os)))
         return rc;
     vmic_os_check_symbols(os); /* banner describes the symbols: say if some are lost */
     const vmic_os_kernel_t *k = vmic_os_kernel(os);
-    if (o.c.json) {
+    if (o.json) {
         json j;
         json_init(&j, stdout);
         json_object_begin(&j, NULL);

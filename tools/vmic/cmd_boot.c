@@ -11,7 +11,6 @@
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -27,48 +26,27 @@
 #include "boot_dir.h"
 #include "cli.h"
 
-#ifndef VMIC_SOURCE_DIR
-#define VMIC_SOURCE_DIR ""
-#endif
-
-static const char help[] =
-    "usage: vmic boot [OPTIONS] [-- QEMU-ARGS...]\n"
-    "       vmic boot --stop TARGET\n\n"
+static const char about[] =
     "Start QEMU in the background with the three endpoints vmic attaches to (a\n"
     "gdbstub, a QMP socket and guest RAM in a shared file), all in one\n"
     "directory, check that vmic can attach, and print the TARGET (qemu:DIR) to\n"
     "give other commands. QEMU keeps running after vmic exits; 'vmic boot\n"
     "--stop TARGET' shuts it down and removes the directory.\n\n"
-    "Without --kernel it boots the Debian kernel and busybox initramfs of the\n"
-    "test fixture (build/fixtures/6.1 in the source tree; built with\n"
-    "scripts/make-fixture.sh first if missing).\n\n"
-    "Options:\n"
-    "      --kernel FILE     the kernel to boot (QEMU -kernel)\n"
-    "      --initrd FILE     its initramfs\n"
-    "      --append ARGS     kernel command line (default 'console=ttyS0 panic=-1')\n"
-    "      --fixture 6.1|6.12  which fixture kernel to boot (default 6.1)\n"
-    "      --no-kernel       boot the firmware only (it finds nothing to boot)\n"
-    "  -m, --memory MIB      guest RAM in MiB (default 256)\n"
-    "      --smp N           vCPUs (default 1)\n"
-    "      --accel tcg|kvm   default tcg; KVM needs vmx/svm (see DESIGN.md)\n"
-    "      --machine TYPE    QEMU machine (default pc)\n"
-    "      --cpu MODEL       default qemu64 under TCG, host under KVM\n"
-    "      --dir DIR         where QEMU's files go (default: a new directory\n"
-    "                        /dev/shm/vmic-boot.XXXXXX, or under $TMPDIR); made\n"
-    "                        0700 if missing, else it must be empty, yours and 0700\n"
-    "      --qemu BINARY     default qemu-system-x86_64\n"
-    "      --wait-serial TEXT  then wait until the guest writes TEXT to its\n"
-    "                        second serial port (ttyS1)\n"
-    "      --timeout SEC     longest wait for QEMU and --wait-serial (default 120)\n"
-    "      --stop            shut down the QEMU of TARGET, remove its directory\n"
-    "  -q, --quiet           print only the TARGET\n"
-    "      --json            print JSON\n"
-    "  -h, --help            show this help\n\n"
+    "It boots the kernel you give it: --kernel (and --initrd), else the files\n"
+    "the environment names (VMIC_KERNEL, and VMIC_INITRD with it), else\n"
+    "nothing but the firmware if --no-kernel says so. The test fixtures'\n"
+    "kernels are made by scripts/make-fixture.sh (scripts/fixture-path.sh\n"
+    "prints where one is).";
+
+static const char epilog[] =
+    "Environment:\n"
+    "  VMIC_KERNEL   the kernel to boot when --kernel is not given\n"
+    "  VMIC_INITRD   its initramfs (used with VMIC_KERNEL only)\n\n"
     "DIR holds gdb.sock, qmp.sock, ram, qemu.pid, console.log (ttyS0),\n"
     "serial1.log (ttyS1), qemu.log (QEMU's messages), cmdline.txt and target.\n";
 
 typedef struct boot_opts {
-    const char *kernel, *initrd, *append, *fixture, *accel, *machine, *cpu, *dir, *qemu;
+    const char *kernel, *initrd, *disk, *append, *accel, *machine, *cpu, *dir, *qemu;
     const char *wait_serial;
     bool no_kernel, stop, quiet, json;
     uint64_t memory_mib;
@@ -78,91 +56,74 @@ typedef struct boot_opts {
     int nextra;
 } boot_opts;
 
-enum {
-    OPT_KERNEL = 1000, OPT_INITRD, OPT_APPEND, OPT_FIXTURE, OPT_NO_KERNEL, OPT_SMP, OPT_ACCEL,
-    OPT_MACHINE, OPT_CPU, OPT_DIR, OPT_QEMU, OPT_WAIT, OPT_TIMEOUT, OPT_STOP, OPT_JSON,
-};
+static int set_accel(const char *cmd, const char *value, void *dst)
+{
+    if (strcmp(value, "tcg") != 0 && strcmp(value, "kvm") != 0)
+        return cli_usage(cmd, "--accel is tcg or kvm, not '%s'", value);
+    *(const char **)dst = value;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, boot_opts *o)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"kernel", required_argument, NULL, OPT_KERNEL},
-        {"initrd", required_argument, NULL, OPT_INITRD},
-        {"append", required_argument, NULL, OPT_APPEND},
-        {"fixture", required_argument, NULL, OPT_FIXTURE},
-        {"no-kernel", no_argument, NULL, OPT_NO_KERNEL},
-        {"memory", required_argument, NULL, 'm'},
-        {"smp", required_argument, NULL, OPT_SMP},
-        {"accel", required_argument, NULL, OPT_ACCEL},
-        {"machine", required_argument, NULL, OPT_MACHINE},
-        {"cpu", required_argument, NULL, OPT_CPU},
-        {"dir", required_argument, NULL, OPT_DIR},
-        {"qemu", required_argument, NULL, OPT_QEMU},
-        {"wait-serial", required_argument, NULL, OPT_WAIT},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"stop", no_argument, NULL, OPT_STOP},
-        {"quiet", no_argument, NULL, 'q'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {0},
+    const cli_opt opts[] = {
+        CLI_STR("kernel", 0, "FILE", &o->kernel, "the kernel to boot (QEMU -kernel; default\n"
+                "$VMIC_KERNEL)"),
+        CLI_STR("initrd", 0, "FILE", &o->initrd, "its initramfs (default $VMIC_INITRD with\n"
+                "$VMIC_KERNEL)"),
+        CLI_STR("disk", 0, "IMG", &o->disk, "a raw disk image, as a virtio disk (/dev/vda)"),
+        CLI_STR("append", 0, "ARGS", &o->append,
+                "kernel command line (default 'console=ttyS0 panic=-1')"),
+        CLI_FLAG("no-kernel", 0, &o->no_kernel,
+                 "boot the firmware only (it finds nothing to boot)"),
+        CLI_U64("memory", 'm', "MIB", &o->memory_mib, 16, 1u << 20,
+                "guest RAM in MiB (default 256)"),
+        CLI_U64("smp", 0, "N", &o->smp, 1, 255, "vCPUs (default 1)"),
+        CLI_FN("accel", 0, "tcg|kvm", set_accel, &o->accel,
+               "default tcg; KVM needs vmx/svm in the host CPU"),
+        CLI_STR("machine", 0, "TYPE", &o->machine, "QEMU machine (default pc)"),
+        CLI_STR("cpu", 0, "MODEL", &o->cpu, "default qemu64 under TCG, host under KVM"),
+        CLI_STR("dir", 0, "DIR", &o->dir, "where QEMU's files go (default: a new directory\n"
+                "/dev/shm/vmic-boot.XXXXXX, or under $TMPDIR); made\n"
+                "0700 if missing, else it must be empty, yours and 0700"),
+        CLI_STR("qemu", 0, "BINARY", &o->qemu, "default qemu-system-x86_64"),
+        CLI_STR("wait-serial", 0, "TEXT", &o->wait_serial,
+                "then wait until the guest writes TEXT to its\nsecond serial port (ttyS1)"),
+        CLI_U64("timeout", 0, "SEC", &o->timeout_s, 1, 86400,
+                "longest wait for QEMU and --wait-serial (default 120)"),
+        CLI_FLAG("stop", 0, &o->stop, "shut down the QEMU of TARGET, remove its directory"),
+        CLI_FLAG("quiet", 'q', &o->quiet, "print only the TARGET"),
+        CLI_END,
     };
-    int opt;
-
-    opterr = 0;
-    /* '+': stop at the first operand, so QEMU's own arguments after "--"
-     * (or the TARGET of --stop) are never taken for ours. */
-    while ((opt = getopt_long(argc, argv, "+hm:q", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'h': fputs(help, stdout); exit(EXIT_OK);
-        case OPT_KERNEL: o->kernel = optarg; break;
-        case OPT_INITRD: o->initrd = optarg; break;
-        case OPT_APPEND: o->append = optarg; break;
-        case OPT_FIXTURE: o->fixture = optarg; break;
-        case OPT_NO_KERNEL: o->no_kernel = true; break;
-        case OPT_ACCEL: o->accel = optarg; break;
-        case OPT_MACHINE: o->machine = optarg; break;
-        case OPT_CPU: o->cpu = optarg; break;
-        case OPT_DIR: o->dir = optarg; break;
-        case OPT_QEMU: o->qemu = optarg; break;
-        case OPT_WAIT: o->wait_serial = optarg; break;
-        case OPT_STOP: o->stop = true; break;
-        case 'q': o->quiet = true; break;
-        case OPT_JSON: o->json = true; break;
-        case 'm':
-            if (!cli_parse_u64(optarg, &o->memory_mib) || o->memory_mib < 16 ||
-                o->memory_mib > (1u << 20))
-                return cli_usage("boot", "--memory wants MiB (16 to 1048576), not '%s'", optarg);
-            break;
-        case OPT_SMP:
-            if (!cli_parse_u64(optarg, &o->smp) || o->smp < 1 || o->smp > 255)
-                return cli_usage("boot", "--smp wants 1 to 255 vCPUs, not '%s'", optarg);
-            break;
-        case OPT_TIMEOUT:
-            if (!cli_parse_u64(optarg, &o->timeout_s) || o->timeout_s < 1 ||
-                o->timeout_s > 86400)
-                return cli_usage("boot", "--timeout wants seconds, not '%s'", optarg);
-            break;
-        default:
-            return cli_usage("boot", "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
-    }
-    bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
-    int operands = argc - optind;
+    /* Stops at the first operand, so QEMU's own arguments after "--" (or the
+     * TARGET of --stop) are never taken for ours. */
+    const cli_spec spec = {
+        .cmd = "boot", .usage = "[OPTIONS] [-- QEMU-ARGS...]\n       vmic boot --stop TARGET",
+        .about = about, .epilog = epilog, .opts = opts, .groups = CLI_G_JSON,
+        .json_help = "print JSON; an error is {\"error\":{\"command\",\n"
+                     "\"message\",\"status\",\"exit\"}} on stdout",
+        .min_operands = 0, .max_operands = INT_MAX, .stop_at_operand = true,
+    };
+    cli_common c = {0};
+    int first = cli_parse(&spec, argc, argv, &c);
+    if (first < 0)
+        return -first;
+    o->json = c.json;
+    bool dashdash = first > 1 && strcmp(argv[first - 1], "--") == 0;
+    int operands = argc - first;
     if (o->stop) {
         if (operands != 1)
             return cli_usage("boot", "--stop wants one TARGET (qemu:DIR)");
     } else if (operands > 0 && !dashdash) {
         return cli_usage("boot", "unexpected '%s' (QEMU's own arguments go after '--')",
-                         argv[optind]);
+                         argv[first]);
     }
-    o->extra = argv + optind;
+    o->extra = argv + first;
     o->nextra = operands;
-    if (strcmp(o->accel, "tcg") != 0 && strcmp(o->accel, "kvm") != 0)
-        return cli_usage("boot", "--accel is tcg or kvm, not '%s'", o->accel);
     if (o->no_kernel && (o->kernel || o->initrd))
         return cli_usage("boot", "--no-kernel and --kernel/--initrd exclude each other");
-    if (strcmp(o->fixture, "6.1") != 0 && strcmp(o->fixture, "6.12") != 0)
-        return cli_usage("boot", "--fixture is 6.1 or 6.12, not '%s'", o->fixture);
+    if (o->disk && strchr(o->disk, ','))
+        return cli_usage("boot", "--disk %s: QEMU's -drive cannot take a path with ','", o->disk);
     return EXIT_OK;
 }
 
@@ -245,33 +206,29 @@ static void show_tail(const char *path, const char *what)
 
 /* ---- the guest --------------------------------------------------------------- */
 
-/* The fixture's kernel and initramfs, built first if missing. */
-static int fixture_kernel(const boot_opts *o, char *kernel, char *initrd, size_t size)
+/* Which kernel and initramfs to boot: the options, else the environment.
+ * kernel and initrd: PATH_MAX bytes each (realpath); initrd "" for none. */
+static int find_kernel(const boot_opts *o, char *kernel, char *initrd)
 {
-    char dir[PATH_MAX];
-    if (!*VMIC_SOURCE_DIR)
-        return cli_fail("boot", VMIC_OK, "no --kernel given and this vmic does not know its "
-                        "source tree to find the fixture kernel");
-    int a = snprintf(dir, sizeof dir, "%s/build/fixtures/%s", VMIC_SOURCE_DIR, o->fixture);
-    int b = snprintf(kernel, size, "%s/vmlinuz", dir);
-    int c = snprintf(initrd, size, "%s/initrd.gz", dir);
-    if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof dir || (size_t)b >= size ||
-        (size_t)c >= size)
-        return cli_fail("boot", VMIC_OK, "the source tree's path is too long");
-    if (is_file(kernel) && is_file(initrd))
-        return EXIT_OK;
-
-    char script[PATH_MAX];
-    snprintf(script, sizeof script, "%s/scripts/make-fixture.sh", VMIC_SOURCE_DIR);
-    fprintf(stderr, "vmic boot: no fixture kernel in %s: running %s --kernel %s\n", dir, script,
-            o->fixture);
-    char *argv[] = {"bash", script, "--kernel", (char *)o->fixture, "--out", dir, NULL};
-    int status;
-    if (run(argv, 2, 1800 * 1000, &status) != 0 || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0)
-        return cli_fail("boot", VMIC_OK, "%s failed", script);
-    if (!is_file(kernel) || !is_file(initrd))
-        return cli_fail("boot", VMIC_OK, "%s made no vmlinuz and initrd.gz in %s", script, dir);
+    const char *k = o->kernel, *i = o->initrd;
+    const char *from = "--kernel", *ifrom = "--initrd";
+    if (!k && getenv("VMIC_KERNEL") && *getenv("VMIC_KERNEL")) {
+        k = getenv("VMIC_KERNEL");
+        from = "VMIC_KERNEL";
+        if (!i && getenv("VMIC_INITRD") && *getenv("VMIC_INITRD")) {
+            i = getenv("VMIC_INITRD");
+            ifrom = "VMIC_INITRD";
+        }
+    }
+    if (!k)
+        return cli_usage("boot", "no kernel to boot: give --kernel FILE (and --initrd FILE), "
+                         "or set VMIC_KERNEL (and VMIC_INITRD); --no-kernel boots the firmware "
+                         "only (vmic's source tree makes test kernels: "
+                         "scripts/make-fixture.sh)");
+    if (!realpath(k, kernel) || !is_file(kernel))
+        return cli_fail("boot", VMIC_OK, "%s %s: not a file", from, k);
+    if (i && (!realpath(i, initrd) || !is_file(initrd)))
+        return cli_fail("boot", VMIC_OK, "%s %s: not a file", ifrom, i);
     return EXIT_OK;
 }
 
@@ -343,7 +300,7 @@ static void addf(argbuf *a, const char *fmt, ...)
 }
 
 static void qemu_argv(const boot_opts *o, const char *dir, const char *kernel,
-                      const char *initrd, argbuf *a)
+                      const char *initrd, const char *disk, argbuf *a)
 {
     bool kvm = strcmp(o->accel, "kvm") == 0;
 
@@ -377,6 +334,10 @@ static void qemu_argv(const boot_opts *o, const char *dir, const char *kernel,
         }
         add(a, "-append");
         add(a, o->append);
+    }
+    if (*disk) {
+        add(a, "-drive");
+        addf(a, "file=%s,if=virtio,format=raw", disk);
     }
     add(a, "-serial");
     addf(a, "file:%s/%s", dir, BOOT_CONSOLE);
@@ -561,11 +522,12 @@ static void print_result(const boot_opts *o, const char *dir, const char *target
 int cmd_boot(int argc, char **argv)
 {
     boot_opts o = {
-        .append = "console=ttyS0 panic=-1", .fixture = "6.1", .accel = "tcg",
+        .append = "console=ttyS0 panic=-1", .accel = "tcg",
         .machine = "pc", .qemu = "qemu-system-x86_64", .memory_mib = 256, .smp = 1,
         .timeout_s = 120,
     };
-    char kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", dir[PATH_MAX], target[PATH_MAX + 8];
+    char kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", disk[PATH_MAX] = "", dir[PATH_MAX];
+    char target[PATH_MAX + 8];
     int rc;
 
     if ((rc = parse_args(argc, argv, &o)))
@@ -573,16 +535,10 @@ int cmd_boot(int argc, char **argv)
     if (o.stop)
         return boot_stop("boot", o.extra[0], (unsigned)o.timeout_s * 1000, o.quiet);
 
-    if (!o.no_kernel) {
-        if (o.kernel) {
-            if (!realpath(o.kernel, kernel) || !is_file(kernel))
-                return cli_fail("boot", VMIC_OK, "--kernel %s: not a file", o.kernel);
-            if (o.initrd && (!realpath(o.initrd, initrd) || !is_file(initrd)))
-                return cli_fail("boot", VMIC_OK, "--initrd %s: not a file", o.initrd);
-        } else if ((rc = fixture_kernel(&o, kernel, initrd, sizeof kernel))) {
-            return rc;
-        }
-    }
+    if (!o.no_kernel && (rc = find_kernel(&o, kernel, initrd)))
+        return rc;
+    if (o.disk && (!realpath(o.disk, disk) || !is_file(disk)))
+        return cli_fail("boot", VMIC_OK, "--disk %s: not a file", o.disk);
     if (strcmp(o.accel, "kvm") == 0 && access("/dev/kvm", R_OK | W_OK) != 0)
         return cli_fail("boot", VMIC_OK, "--accel kvm: /dev/kvm: %s", strerror(errno));
     if ((rc = make_dir(&o, dir)))
@@ -592,7 +548,7 @@ int cmd_boot(int argc, char **argv)
     argbuf *a = calloc(1, sizeof *a);
     if (!a)
         return cli_fail("boot", VMIC_E_NOMEM, "no memory");
-    qemu_argv(&o, dir, o.no_kernel ? NULL : kernel, initrd, a);
+    qemu_argv(&o, dir, o.no_kernel ? NULL : kernel, initrd, disk, a);
     write_cmdline(dir, a);
     rc = start_qemu(&o, dir, a);
     free(a);

@@ -4,16 +4,6 @@
 
 #include "cli_space.h"
 
-static const char help[] =
-    "usage: vmic info [OPTIONS] TARGET\n\n"
-    "Show the driver, the guest-physical memory layout, the paging mode and\n"
-    "every vCPU's registers of TARGET. A live QEMU is paused while they are\n"
-    "read and resumed afterwards. With --profile, also the Linux kernel found\n"
-    "with it (its banner and KASLR slide): a check that the profile fits.\n\n"
-    "Options:\n"
-    "      --profile FILE  ISF profile (Volatility 3 JSON, .json or .json.xz) of\n"
-    "                      the guest's kernel\n" CLI_COMMON_HELP;
-
 typedef struct named_u64 {
     const char *name;
     uint64_t value;
@@ -252,28 +242,30 @@ int info_report(const char *cmd, vmic_core *core, const cli_common *c)
     return report(cmd, core, c, NULL);
 }
 
-static int info_option(void *arg, int opt, const char *value)
-{
-    cli_space_opts *o = arg;
-    if (opt == CLI_OPT_PROFILE) {
-        o->profile = value;
-        return 0;
-    }
-    return cli_usage("info", "bad option");
-}
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option own[] = {
-        {"profile", required_argument, NULL, CLI_OPT_PROFILE}, {0}};
     cli_common c = {0};
-    cli_space_opts o = {0};
+    const cli_opt opts[] = {
+        CLI_STR("profile", 0, "FILE", &c.profile,
+                "ISF profile (Volatility 3 JSON, .json or .json.xz) of\n"
+                "the guest's kernel"),
+        CLI_END,
+    };
+    const cli_spec spec = {
+        .cmd = "info", .usage = "[OPTIONS] TARGET", .opts = opts, .groups = CLI_G_MEMORY,
+        .min_operands = 1, .max_operands = 1,
+        .about = "Show the driver, the guest-physical memory layout, the paging mode and\n"
+                 "every vCPU's registers of TARGET. A live QEMU is paused while they are\n"
+                 "read and resumed afterwards. With --profile, also the Linux kernel found\n"
+                 "with it (its banner and KASLR slide): a check that the profile fits.",
+    };
     cli_space sp;
     int first, rc;
 
-    if ((first = cli_parse("info", help, argc, argv, own, NULL, info_option, &o, &c, 1, 1)) < 0)
+    if ((first = cli_parse(&spec, argc, argv, &c)) < 0)
         return -first;
-    if ((rc = cli_space_open("info", argv[first], &c, &o, false, true, &sp)))
+    if ((rc = cli_space_open("info", argv[first], &c, false, true, &sp)))
         return rc;
     rc = report("info", sp.core, &c, sp.os);
     cli_space_close(&sp);

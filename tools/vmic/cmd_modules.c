@@ -1,19 +1,16 @@
 /* vmic modules: loaded kernel modules, as /proc/modules lists them. */
-#include <inttypes.h>
+#include "cli_list.h"
 
-#include "cli_os.h"
-
-static const char help[] =
-    "usage: vmic modules [OPTIONS] TARGET\n\n"
-    "List the kernel's loaded modules from its module list: name, size and\n"
-    "base address as /proc/modules shows them, state and struct module address.\n\n"
-    "Options:\n" CLI_OS_COMMON_HELP;
-
-typedef struct mod_ctx {
-    json *j;
-    bool as_json;
-    size_t n;
-} mod_ctx;
+static const cli_col cols[] = {
+    {.head = "NAME", .key = "name", .type = CLI_COL_STR, .width = -24},
+    {.head = "SIZE", .key = "size", .type = CLI_COL_UINT, .width = 8},
+    {.head = "BASE", .key = "base", .type = CLI_COL_HEX, .width = -18, .digits = 16,
+     .flags = CLI_COL_0X},
+    {.head = "STATE", .key = "state", .type = CLI_COL_STR, .width = -9},
+    {.head = "MODULE", .key = "module", .type = CLI_COL_HEX, .digits = 16, .flags = CLI_COL_0X},
+};
+enum { NAME, SIZE, BASE, STATE, MODULE, NCOLS };
+static const cli_schema schema = {cols, NCOLS, NULL, false};
 
 static const char *state_name(int32_t s)
 {
@@ -21,50 +18,32 @@ static const char *state_name(int32_t s)
     return s >= 0 && s < 4 ? names[s] : "?";
 }
 
-static int show(void *arg, const vmic_module_t *m)
+static int row(void *arg, const vmic_module_t *m)
 {
-    mod_ctx *c = arg;
-    c->n++;
-    if (c->as_json) {
-        json_object_begin(c->j, NULL);
-        json_str(c->j, "name", m->name);
-        json_u64(c->j, "size", m->size);
-        json_hex(c->j, "base", m->base.addr);
-        json_str(c->j, "state", state_name(m->state));
-        json_hex(c->j, "module", m->module.addr);
-        json_object_end(c->j);
-        return 0;
-    }
-    printf("%-24s %8" PRIu64 " 0x%016" PRIx64 " %-9s 0x%016" PRIx64 "\n", m->name, m->size,
-           m->base.addr, state_name(m->state), m->module.addr);
+    cli_walk *w = arg;
+    cli_val v[NCOLS] = {
+        [NAME] = CLI_S(m->name), [SIZE] = CLI_U(m->size), [BASE] = CLI_U(m->base.addr),
+        [STATE] = CLI_S(state_name(m->state)), [MODULE] = CLI_U(m->module.addr),
+    };
+    cli_rows_add(&w->rows, v);
     return 0;
+}
+
+static vmic_status walk(cli_walk *w)
+{
+    return vmic_os_modules(w->os, row, w);
 }
 
 int cmd_modules(int argc, char **argv)
 {
-    cli_os_opts o;
-    vmic_core *core;
-    vmic_os *os;
-    int rc = cli_os_parse("modules", argc, argv, help, &o);
-    if (rc >= 0)
-        return rc;
-    if (argc - optind != 1)
-        return cli_usage("modules", "needs exactly one TARGET");
-    if ((rc = cli_os_open("modules", argv[optind], &o, &core, &os)))
-        return rc;
-    json j;
-    json_init(&j, stdout);
-    mod_ctx c = {.j = &j, .as_json = o.c.json};
-    if (o.c.json)
-        json_array_begin(&j, NULL);
-    else
-        printf("%-24s %8s %-18s %-9s %s\n", "NAME", "SIZE", "BASE", "STATE", "MODULE");
-    vmic_status s = vmic_os_modules(os, show, &c);
-    if (o.c.json) {
-        json_array_end(&j);
-        json_done(&j);
-    }
-    rc = cli_os_walk_status("modules", s, c.n);
-    cli_os_close(core, os);
-    return rc;
+    static const cli_list_cmd modules = {
+        .spec = {
+            .cmd = "modules", .usage = "[OPTIONS] TARGET", .groups = CLI_G_GUEST,
+            .min_operands = 1, .max_operands = 1,
+            .about = "List the kernel's loaded modules from its module list: name, size and\n"
+                     "base address as /proc/modules shows them, state and struct module address.",
+        },
+        .schema = &schema, .walk = walk,
+    };
+    return cli_list(&modules, argc, argv);
 }

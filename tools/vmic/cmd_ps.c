@@ -1,25 +1,32 @@
 /* vmic ps: the guest's processes, from its own task list. */
-#include <inttypes.h>
-#include <string.h>
+#include "cli_list.h"
 
-#include "cli_os.h"
-
-static const char help[] =
-    "usage: vmic ps [OPTIONS] TARGET\n\n"
-    "List the guest's processes (thread-group leaders, pid 0 included) from the\n"
-    "kernel's task list: pid, parent, user, state, start time (seconds since\n"
-    "boot), threads, the page-table root (hex, as --root takes it; '-' for kernel\n"
-    "threads, which have none), the task_struct address and the command line\n"
-    "read from the process's own memory ([comm] for kernel threads).\n"
-    "Needs no profile: the kernel's kallsyms and BTF are found in memory.\n\n"
-    "Options:\n" CLI_OS_COMMON_HELP;
-
-typedef struct ps_ctx {
-    vmic_os *os;
-    json *j;
-    bool as_json;
-    size_t n;
-} ps_ctx;
+static const cli_col cols[] = {
+    {.head = "PID", .key = "pid", .type = CLI_COL_INT, .width = 6},
+    {.head = "PPID", .key = "ppid", .type = CLI_COL_INT, .width = 6},
+    {.head = "UID", .key = "uid", .type = CLI_COL_UINT, .width = 5},
+    {.head = "S", .key = "state", .type = CLI_COL_STR, .width = 1},
+    {.head = "START", .key = "start_ns", .type = CLI_COL_SECONDS, .width = 9},
+    {.head = "THR", .key = "threads", .type = CLI_COL_UINT, .width = 4},
+    {.head = "ROOT", .key = "root", .type = CLI_COL_HEX, .width = 12, .flags = CLI_COL_0X},
+    {.head = "TASK", .key = "task", .type = CLI_COL_HEX, .width = 18},
+    {.head = "COMMAND", .key = "cmdline", .type = CLI_COL_STR, .sep = "  "},
+    {.key = "partial", .type = CLI_COL_BOOL, .sep = "  ", .mark = "(partial)",
+     .flags = CLI_COL_TABLE_IF_SET},
+    {.key = "comm", .type = CLI_COL_STR, .flags = CLI_COL_JSON_ONLY},
+    {.key = "gid", .type = CLI_COL_UINT, .flags = CLI_COL_JSON_ONLY},
+    {.key = "euid", .type = CLI_COL_UINT, .flags = CLI_COL_JSON_ONLY},
+    {.key = "egid", .type = CLI_COL_UINT, .flags = CLI_COL_JSON_ONLY},
+    {.key = "kernel_thread", .type = CLI_COL_BOOL, .flags = CLI_COL_JSON_ONLY},
+    {.key = "mm", .type = CLI_COL_HEX, .flags = CLI_COL_JSON_ONLY},
+    {.key = "user_root", .type = CLI_COL_HEX, .flags = CLI_COL_JSON_ONLY},
+};
+enum { PID, PPID, UID, STATE, START, THREADS, ROOT, TASK, CMDLINE, PARTIAL, COMM, GID, EUID,
+       EGID, KTHREAD, MM, USER_ROOT, NCOLS };
+static const unsigned char json_order[] = {PID, PPID, COMM, UID, GID, EUID, EGID, STATE, START,
+                                           THREADS, KTHREAD, TASK, MM, ROOT, USER_ROOT, CMDLINE,
+                                           PARTIAL};
+static const cli_schema schema = {cols, NCOLS, json_order, false};
 
 static void cmdline_of(vmic_os *os, const vmic_process_t *p, char *buf, size_t size)
 {
@@ -36,71 +43,44 @@ static void cmdline_of(vmic_os *os, const vmic_process_t *p, char *buf, size_t s
         snprintf(buf, size, "[%s]", p->comm);
 }
 
-static int show(void *arg, const vmic_process_t *p)
+static int row(void *arg, const vmic_process_t *p)
 {
-    ps_ctx *c = arg;
-    char cmd[4096];
-    cmdline_of(c->os, p, cmd, sizeof cmd);
-    c->n++;
-    if (c->as_json) {
-        json *j = c->j;
-        json_object_begin(j, NULL);
-        json_i64(j, "pid", p->tgid);
-        json_i64(j, "ppid", p->ppid);
-        json_str(j, "comm", p->comm);
-        json_u64(j, "uid", p->uid);
-        json_u64(j, "gid", p->gid);
-        json_u64(j, "euid", p->euid);
-        json_u64(j, "egid", p->egid);
-        char st[2] = {p->state, 0};
-        json_str(j, "state", st);
-        json_u64(j, "start_ns", p->start_ns);
-        json_u64(j, "threads", p->nthreads);
-        json_bool(j, "kernel_thread", p->kernel_thread);
-        json_hex(j, "task", p->task.addr);
-        json_hex(j, "mm", p->mm.addr);
-        json_hex(j, "root", p->root.addr);
-        json_hex(j, "user_root", p->user_root.addr);
-        json_str(j, "cmdline", cmd);
-        json_bool(j, "partial", p->partial);
-        json_object_end(j);
-        return 0;
-    }
-    char root[24] = "-";
-    if (!p->kernel_thread)
-        snprintf(root, sizeof root, "0x%" PRIx64, p->root.addr);
-    printf("%6d %6d %5u %c %9.3f %4u %12s %18" PRIx64 "  %s%s\n", (int)p->tgid, (int)p->ppid,
-           p->uid, p->state, (double)p->start_ns / 1e9, p->nthreads, root, p->task.addr, cmd,
-           p->partial ? "  (partial)" : "");
+    cli_walk *w = arg;
+    char cmd[4096], state[2] = {p->state, 0};
+    cmdline_of(w->os, p, cmd, sizeof cmd);
+    cli_val v[NCOLS] = {
+        [PID] = CLI_I(p->tgid), [PPID] = CLI_I(p->ppid), [UID] = CLI_U(p->uid),
+        [STATE] = CLI_S(state), [START] = CLI_U(p->start_ns), [THREADS] = CLI_U(p->nthreads),
+        [ROOT] = CLI_U(p->root.addr), [TASK] = CLI_U(p->task.addr), [CMDLINE] = CLI_S(cmd),
+        [PARTIAL] = CLI_B(p->partial), [COMM] = CLI_S(p->comm), [GID] = CLI_U(p->gid),
+        [EUID] = CLI_U(p->euid), [EGID] = CLI_U(p->egid), [KTHREAD] = CLI_B(p->kernel_thread),
+        [MM] = CLI_U(p->mm.addr), [USER_ROOT] = CLI_U(p->user_root.addr),
+    };
+    v[ROOT].blank = p->kernel_thread; /* kernel threads have no root of their own */
+    cli_rows_add(&w->rows, v);
     return 0;
+}
+
+static vmic_status walk(cli_walk *w)
+{
+    return vmic_os_processes(w->os, row, w);
 }
 
 int cmd_ps(int argc, char **argv)
 {
-    cli_os_opts o;
-    vmic_core *core;
-    vmic_os *os;
-    int rc = cli_os_parse("ps", argc, argv, help, &o);
-    if (rc >= 0)
-        return rc;
-    if (argc - optind != 1)
-        return cli_usage("ps", "needs exactly one TARGET");
-    if ((rc = cli_os_open("ps", argv[optind], &o, &core, &os)))
-        return rc;
-    json j;
-    json_init(&j, stdout);
-    ps_ctx c = {.os = os, .j = &j, .as_json = o.c.json};
-    if (o.c.json)
-        json_array_begin(&j, NULL);
-    else
-        printf("%6s %6s %5s %c %9s %4s %12s %18s  %s\n", "PID", "PPID", "UID", 'S', "START",
-               "THR", "ROOT", "TASK", "COMMAND");
-    vmic_status s = vmic_os_processes(os, show, &c);
-    if (o.c.json) {
-        json_array_end(&j);
-        json_done(&j);
-    }
-    rc = cli_os_walk_status("ps", s, c.n);
-    cli_os_close(core, os);
-    return rc;
+    static const cli_list_cmd ps = {
+        .spec = {
+            .cmd = "ps", .usage = "[OPTIONS] TARGET", .groups = CLI_G_GUEST,
+            .min_operands = 1, .max_operands = 1,
+            .about =
+                "List the guest's processes (thread-group leaders, pid 0 included) from the\n"
+                "kernel's task list: pid, parent, user, state, start time (seconds since\n"
+                "boot), threads, the page-table root (hex, as --root takes it; '-' for kernel\n"
+                "threads, which have none), the task_struct address and the command line\n"
+                "read from the process's own memory ([comm] for kernel threads).\n"
+                "Needs no profile: the kernel's kallsyms and BTF are found in memory.",
+        },
+        .schema = &schema, .walk = walk,
+    };
+    return cli_list(&ps, argc, argv);
 }

@@ -6,19 +6,6 @@
 
 #include "cli_space.h"
 
-static const char help[] =
-    "usage: vmic read [OPTIONS] TARGET ADDRESS [LENGTH]\n\n"
-    "Print LENGTH bytes (default 256) of guest memory at ADDRESS as a hexdump.\n"
-    "ADDRESS is virtual, translated through --root, the vCPU's CR3 or (--pid)\n"
-    "a process's page tables, unless --pa makes it physical. ADDRESS may be a\n"
-    "kernel or module symbol (linux_banner). Where the memory stops being\n"
-    "readable (the end of RAM, an unmapped page) the bytes before it are\n"
-    "printed, then where and why it stopped, and vmic exits 1.\n\n"
-    "Options:\n"
-    "  -p, --pa            ADDRESS is guest-physical\n"
-    "      --raw           write the bytes themselves to stdout\n" CLI_SPACE_HELP
-    CLI_COMMON_HELP;
-
 #define CHUNK 65536
 #define PAGE 4096u
 #define MAX_LENGTH (1ull << 32)
@@ -90,23 +77,6 @@ static void json_bytes(json *j, const uint8_t *p, size_t n)
     free(hex);
 }
 
-typedef struct read_opts {
-    bool physical, raw;
-    cli_space_opts space;
-} read_opts;
-
-static int read_option(void *arg, int opt, const char *value)
-{
-    read_opts *o = arg;
-    switch (opt) {
-    case 'p': o->physical = true; return 0;
-    case 'r': o->raw = true; return 0;
-    }
-    if (cli_space_option(&o->space, opt, value) == 0)
-        return 0;
-    return cli_usage("read", "bad option");
-}
-
 static int print_json(read_job *job, uint64_t addr, uint64_t length, uint8_t *buf)
 {
     size_t got;
@@ -159,27 +129,39 @@ static int print_dump(read_job *job, uint64_t addr, uint64_t length, uint8_t *bu
 
 int cmd_read(int argc, char **argv)
 {
-    static const struct option own[] = {
-        {"pa", no_argument, NULL, 'p'}, {"raw", no_argument, NULL, 'r'}, CLI_SPACE_LONGOPTS,
-        {0}};
     cli_common c = {0};
-    read_opts o = {0};
+    bool physical = false, raw = false;
+    const cli_opt opts[] = {
+        CLI_FLAG("pa", 'p', &physical, "ADDRESS is guest-physical"),
+        CLI_FLAG("raw", 0, &raw, "write the bytes themselves to stdout"),
+        CLI_END,
+    };
+    const cli_spec spec = {
+        .cmd = "read", .usage = "[OPTIONS] TARGET ADDRESS [LENGTH]", .opts = opts,
+        .groups = CLI_G_MEMORY | CLI_G_SPACE, .min_operands = 2, .max_operands = 3,
+        .about = "Print LENGTH bytes (default 256) of guest memory at ADDRESS as a hexdump.\n"
+                 "ADDRESS is virtual, translated through --root, the vCPU's CR3 or (--pid)\n"
+                 "a process's page tables, unless --pa makes it physical. ADDRESS may be a\n"
+                 "kernel or module symbol (linux_banner). Where the memory stops being\n"
+                 "readable (the end of RAM, an unmapped page) the bytes before it are\n"
+                 "printed, then where and why it stopped, and vmic exits 1.",
+    };
     read_job job = {0};
     uint64_t addr, length = 256;
     int first, rc;
 
-    if ((first = cli_parse("read", help, argc, argv, own, "p", read_option, &o, &c, 2, 3)) < 0)
+    if ((first = cli_parse(&spec, argc, argv, &c)) < 0)
         return -first;
     const char *where = argv[first + 1];
     bool symbol = !cli_parse_u64(where, &addr);
-    if (symbol && o.physical)
+    if (symbol && physical)
         return cli_usage("read", "'%s' is not a physical address", where);
     if (argc - first == 3 && (!cli_parse_u64(argv[first + 2], &length) || length == 0 ||
                               length > MAX_LENGTH))
         return cli_usage("read", "LENGTH must be between 1 and 4 GiB, not '%s'", argv[first + 2]);
 
-    job.physical = o.physical;
-    if ((rc = cli_space_open("read", argv[first], &c, &o.space, symbol, o.physical, &job.sp)))
+    job.physical = physical;
+    if ((rc = cli_space_open("read", argv[first], &c, symbol, physical, &job.sp)))
         return rc;
     if ((rc = cli_space_address("read", &job.sp, where, &addr))) {
         cli_space_close(&job.sp);
@@ -190,7 +172,7 @@ int cmd_read(int argc, char **argv)
         cli_space_close(&job.sp);
         return cli_fail("read", VMIC_E_NOMEM, "cannot allocate %" PRIu64 " bytes", length);
     }
-    rc = c.json ? print_json(&job, addr, length, buf) : print_dump(&job, addr, length, buf, o.raw);
+    rc = c.json ? print_json(&job, addr, length, buf) : print_dump(&job, addr, length, buf, raw);
     free(buf);
     cli_space_close(&job.sp);
     return rc;

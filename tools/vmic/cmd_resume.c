@@ -5,58 +5,19 @@
 
 #include "cli.h"
 
-static const char resume_help[] =
-    "usage: vmic resume [OPTIONS] TARGET\n\n"
+static const char resume_about[] =
     "Bring a live QEMU back to running, whatever was left on it: removes\n"
     "every gdb breakpoint and watchpoint and detaches (a fresh gdb connection\n"
     "sends '?' then 'D'), cuts off a gdb client that holds the gdbstub but\n"
     "is not a live vmic (HMP 'gdbserver' restarts the stub), then QMP 'cont'\n"
     "if the VM is still not running. It says what it found and what it did,\n"
-    "and ends with QEMU's own run state (query-status).\n\n"
-    "Options:\n"
-    "      --force         also cut off a live vmic that holds the gdbstub\n"
-    "      --timeout MS    longest wait for a reply from QEMU (default 5000)\n"
-    "  -h, --help          show this help\n"
-    "      --json          print JSON instead of text\n\n"
-    "TARGET is a live QEMU: qemu:DIR or qemu:gdb=EP,qmp=EP,mem=FILE.\n";
+    "and ends with QEMU's own run state (query-status).";
 
-static const char detach_help[] =
-    "usage: vmic detach [OPTIONS] TARGET\n\n"
+static const char detach_about[] =
     "Like 'vmic resume', but the run state is left as the user had it: a VM\n"
     "stopped only by a debugger (status 'debug') runs on, one paused with\n"
     "QMP 'stop' (status 'paused') stays paused, without any breakpoint or\n"
-    "gdb client left.\n\n"
-    "Options:\n"
-    "      --force         also cut off a live vmic that holds the gdbstub\n"
-    "      --timeout MS    longest wait for a reply from QEMU (default 5000)\n"
-    "  -h, --help          show this help\n"
-    "      --json          print JSON instead of text\n\n"
-    "TARGET is a live QEMU: qemu:DIR or qemu:gdb=EP,qmp=EP,mem=FILE.\n";
-
-typedef struct recover_opts {
-    const char *cmd;
-    bool force;
-    unsigned timeout_ms;
-} recover_opts;
-
-enum { OPT_FORCE = 1000, OPT_TIMEOUT };
-
-static int recover_option(void *arg, int opt, const char *value)
-{
-    recover_opts *o = arg;
-    uint64_t v;
-    if (opt == OPT_FORCE) {
-        o->force = true;
-        return 0;
-    }
-    if (opt == OPT_TIMEOUT) {
-        if (!cli_parse_u64(value, &v) || v == 0 || v > 3600000)
-            return cli_usage(o->cmd, "--timeout wants milliseconds, not '%s'", value);
-        o->timeout_ms = (unsigned)v;
-        return 0;
-    }
-    return cli_usage(o->cmd, "unexpected option");
-}
+    "gdb client left.";
 
 static void print_json(const char *target, const vmic_qemu_recovery_t *r, vmic_status s)
 {
@@ -85,24 +46,31 @@ static void print_json(const char *target, const vmic_qemu_recovery_t *r, vmic_s
     json_done(&j);
 }
 
-static int run(const char *cmd, const char *help, bool resume, int argc, char **argv)
+static int run(const char *cmd, const char *about, bool resume, int argc, char **argv)
 {
-    static const struct option own[] = {
-        {"force", no_argument, NULL, OPT_FORCE},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {0},
+    bool force = false;
+    uint64_t timeout_ms = 0;
+    const cli_opt opts[] = {
+        CLI_FLAG("force", 0, &force, "also cut off a live vmic that holds the gdbstub"),
+        CLI_U64("timeout", 0, "MS", &timeout_ms, 1, 3600000,
+                "longest wait for a reply from QEMU (default 5000)"),
+        CLI_END,
     };
-    recover_opts o = {.cmd = cmd};
+    const cli_spec spec = {
+        .cmd = cmd, .usage = "[OPTIONS] TARGET", .about = about, .opts = opts,
+        .groups = CLI_G_JSON, .min_operands = 1, .max_operands = 1,
+        .epilog = "TARGET is a live QEMU: qemu:DIR or qemu:gdb=EP,qmp=EP,mem=FILE.\n",
+    };
     cli_common c = {0};
     vmic_qemu_recovery_t r;
-    int first = cli_parse(cmd, help, argc, argv, own, NULL, recover_option, &o, &c, 1, 1);
+    int first = cli_parse(&spec, argc, argv, &c);
     if (first < 0)
         return -first;
     const char *target = argv[first];
     if (!vmic_qemu_is_target(target))
         return cli_usage(cmd, "'%s' is not a live QEMU target (qemu:DIR or qemu:gdb=...)",
                          target);
-    vmic_status s = vmic_qemu_recover(target, resume, o.force, o.timeout_ms, &r);
+    vmic_status s = vmic_qemu_recover(target, resume, force, (unsigned)timeout_ms, &r);
     if (c.json)
         print_json(target, &r, s);
     else
@@ -114,10 +82,10 @@ static int run(const char *cmd, const char *help, bool resume, int argc, char **
 
 int cmd_resume(int argc, char **argv)
 {
-    return run("resume", resume_help, true, argc, argv);
+    return run("resume", resume_about, true, argc, argv);
 }
 
 int cmd_detach(int argc, char **argv)
 {
-    return run("detach", detach_help, false, argc, argv);
+    return run("detach", detach_about, false, argc, argv);
 }

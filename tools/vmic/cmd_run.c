@@ -8,38 +8,16 @@
 #include "cli.h"
 #include "run_trace.h"
 
-static const char help[] =
-    "usage: vmic run [OPTIONS] IMAGE\n\n"
+static const char about[] =
     "Run IMAGE, an ELF64 x86-64 freestanding kernel, as a VM on /dev/kvm and\n"
     "print the events --trace asks for, one line each (one JSON object each\n"
     "with --json). The guest's serial output goes to stderr. vmic ends when\n"
     "the guest exits (exit status 0 if the guest's code was 0).\n\n"
     "On SIGINT or SIGTERM (or after --max-events) vmic detaches: every\n"
     "breakpoint, page permission and view it set is undone, and the guest\n"
-    "runs on untraced to its end. A second signal stops it.\n\n"
-    "Options:\n"
-    "      --mem SIZE       guest RAM (default 64M; K, M, G; a multiple of 2M)\n"
-    "      --cpus N         vCPUs (default 1)\n"
-    "      --trace LIST     what to trace, comma separated:\n"
-    "                         bp:ADDR     a breakpoint at ADDR (virtual address or\n"
-    "                                     symbol), made as --tap says; each hit is\n"
-    "                                     printed and stepped over\n"
-    "                         exec:PAGE   fetches from PAGE (gfn or symbol), each run\n"
-    "                                     with FastSinglestep in view 0\n"
-    "                         write:PAGE  writes to PAGE, each printed then applied\n"
-    "                         msr         every WRMSR, printed then applied\n"
-    "                         io          every IN/OUT but the serial console's\n"
-    "                         step        every instruction of vCPU 0 (slow)\n"
-    "      --tap KIND       how breakpoints are made:\n"
-    "                         breakpoint  INT3 in a shadow copy of the page, which the\n"
-    "                                     guest cannot see (default)\n"
-    "                         memory      the page made non-executable\n"
-    "                         debugreg    a debug register (at most 4 breakpoints)\n"
-    "      --json           one JSON object per line: events, then a summary\n"
-    "      --timeout S      stop the guest after S seconds\n"
-    "      --max-events N   detach after N events\n"
-    "      --serial FILE    write the guest's serial output to FILE\n"
-    "  -h, --help           show this help\n\n"
+    "runs on untraced to its end. A second signal stops it.";
+
+static const char boot_protocol[] =
     "Boot protocol: vmic loads each PT_LOAD segment at its physical address and\n"
     "enters e_entry in long mode with rdi = vCPU number, rsi = RAM size; its\n"
     "page tables map RAM 1:1 and each segment at its virtual address. Port\n"
@@ -51,9 +29,9 @@ static const char help[] =
 
 typedef struct run_opts {
     uint64_t mem;
-    uint32_t cpus;
+    uint64_t cpus;
     bool json;
-    uint32_t timeout_s;
+    uint64_t timeout_s;
     uint64_t max_events;
     const char *serial;
     trace_spec trace;
@@ -88,65 +66,62 @@ static bool parse_size(const char *s, uint64_t *v)
     return true;
 }
 
+static int set_mem(const char *cmd, const char *value, void *dst)
+{
+    if (!parse_size(value, dst))
+        return cli_usage(cmd, "--mem wants a size such as 64M, not '%s'", value);
+    return 0;
+}
+
+static int set_trace(const char *cmd, const char *value, void *dst)
+{
+    return trace_parse(dst, value);
+}
+
+static int set_tap(const char *cmd, const char *value, void *dst)
+{
+    return trace_parse_tap(dst, value);
+}
+
 static int parse_options(int argc, char **argv, run_opts *o, const char **image)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},          {"json", no_argument, NULL, 'J'},
-        {"mem", required_argument, NULL, 'm'},     {"cpus", required_argument, NULL, 'c'},
-        {"trace", required_argument, NULL, 't'},   {"timeout", required_argument, NULL, 'T'},
-        {"max-events", required_argument, NULL, 'E'},
-        {"serial", required_argument, NULL, 'S'},  {"tap", required_argument, NULL, 'P'},
-        {0}};
-    uint64_t v;
-    int opt, rc;
-
-    cli_begin("run", argc, argv); /* --json errors as JSON, even usage errors */
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'h':
-            fputs(help, stdout);
-            exit(EXIT_OK);
-        case 'J':
-            o->json = true;
-            break;
-        case 'm':
-            if (!parse_size(optarg, &o->mem))
-                return cli_usage("run", "--mem wants a size such as 64M, not '%s'", optarg);
-            break;
-        case 'c':
-            if (!cli_parse_u64(optarg, &v) || v == 0 || v > MAX_VCPUS)
-                return cli_usage("run", "--cpus wants 1 to %d, not '%s'", MAX_VCPUS, optarg);
-            o->cpus = (uint32_t)v;
-            break;
-        case 't':
-            if ((rc = trace_parse(&o->trace, optarg)))
-                return rc;
-            break;
-        case 'T':
-            if (!cli_parse_u64(optarg, &v) || v == 0 || v > 86400)
-                return cli_usage("run", "--timeout wants seconds, not '%s'", optarg);
-            o->timeout_s = (uint32_t)v;
-            break;
-        case 'E':
-            if (!cli_parse_u64(optarg, &v) || v == 0)
-                return cli_usage("run", "--max-events wants a count, not '%s'", optarg);
-            o->max_events = v;
-            break;
-        case 'S':
-            o->serial = optarg;
-            break;
-        case 'P':
-            if ((rc = trace_parse_tap(&o->trace, optarg)))
-                return rc;
-            break;
-        default:
-            return cli_usage("run", "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("run", "give one IMAGE");
-    *image = argv[optind];
+    const cli_opt opts[] = {
+        CLI_FN("mem", 0, "SIZE", set_mem, &o->mem,
+               "guest RAM (default 64M; K, M, G; a multiple of 2M)"),
+        CLI_U64("cpus", 0, "N", &o->cpus, 1, MAX_VCPUS, "vCPUs (default 1)"),
+        CLI_FN("trace", 0, "LIST", set_trace, &o->trace,
+               "what to trace, comma separated:\n"
+               "  bp:ADDR     a breakpoint at ADDR (virtual address or\n"
+               "              symbol), made as --tap says; each hit is\n"
+               "              printed and stepped over\n"
+               "  exec:PAGE   fetches from PAGE (gfn or symbol), each run\n"
+               "              with FastSinglestep in view 0\n"
+               "  write:PAGE  writes to PAGE, each printed then applied\n"
+               "  msr         every WRMSR, printed then applied\n"
+               "  io          every IN/OUT but the serial console's\n"
+               "  step        every instruction of vCPU 0 (slow)"),
+        CLI_FN("tap", 0, "KIND", set_tap, &o->trace,
+               "how breakpoints are made:\n"
+               "  breakpoint  INT3 in a shadow copy of the page, which the\n"
+               "              guest cannot see (default)\n"
+               "  memory      the page made non-executable\n"
+               "  debugreg    a debug register (at most 4 breakpoints)"),
+        CLI_U64("timeout", 0, "S", &o->timeout_s, 1, 86400, "stop the guest after S seconds"),
+        CLI_U64("max-events", 0, "N", &o->max_events, 1, UINT64_MAX, "detach after N events"),
+        CLI_STR("serial", 0, "FILE", &o->serial, "write the guest's serial output to FILE"),
+        CLI_END,
+    };
+    const cli_spec spec = {
+        .cmd = "run", .usage = "[OPTIONS] IMAGE", .about = about, .opts = opts,
+        .groups = CLI_G_JSON, .json_help = "one JSON object per line: events, then a summary",
+        .epilog = boot_protocol, .min_operands = 1, .max_operands = 1,
+    };
+    cli_common c = {0};
+    int first = cli_parse(&spec, argc, argv, &c);
+    if (first < 0)
+        return -first;
+    o->json = c.json;
+    *image = argv[first];
     return EXIT_OK;
 }
 
@@ -373,7 +348,7 @@ static int summarize(vmic_core *core, run_state *st)
         json_object_end(&st->j);
         json_done(&st->j);
     } else if (st->timed_out) {
-        printf("timeout after %u s: the guest was stopped; events: %" PRIu64 "\n",
+        printf("timeout after %" PRIu64 " s: the guest was stopped; events: %" PRIu64 "\n",
                st->o->timeout_s, st->events);
     } else {
         printf("guest %s after %.2f s: %s; events: %" PRIu64 "\n", what, elapsed(st),
@@ -386,7 +361,7 @@ static int summarize(vmic_core *core, run_state *st)
 
 static int open_vm(const char *image, run_opts *o, FILE *serial, vmic_core **core)
 {
-    vmic_kvm_options_t kopt = {.image = image, .mem_size = o->mem, .vcpus = o->cpus,
+    vmic_kvm_options_t kopt = {.image = image, .mem_size = o->mem, .vcpus = (uint32_t)o->cpus,
                                .console = serial};
     vmic_driver *drv;
     vmic_status s;
@@ -430,7 +405,7 @@ int cmd_run(int argc, char **argv)
     vmic_event_handler_t h = {.on_event = on_event, .should_stop = should_stop, .arg = &st};
     vmic_bpm_handler_t bh = {.on_hit = on_hit, .on_event = on_event, .should_stop = should_stop,
                              .arg = &st};
-    st.deadline = time(NULL) + o.timeout_s;
+    st.deadline = time(NULL) + (time_t)o.timeout_s;
     clock_gettime(CLOCK_MONOTONIC, &st.start);
     vmic_status s = vmic_resume(core);
     if (s == VMIC_OK && o.trace.bpm)

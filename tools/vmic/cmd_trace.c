@@ -9,9 +9,7 @@
 #include "cli_os.h"
 #include "trace_output.h"
 
-static const char help[] =
-    "usage: vmic trace [OPTIONS] TARGET\n"
-    "       vmic trace --list [OPTIONS] TARGET\n\n"
+static const char about[] =
     "Trace a live Linux guest from outside: processes created, programs executed\n"
     "(with their new command line), tasks exiting (with their code), and system\n"
     "calls with decoded arguments and results, one line each:\n\n"
@@ -24,36 +22,14 @@ static const char help[] =
     "them, --no-processes drops them.\n\n"
     "vmic runs until SIGINT or SIGTERM (or --duration, --count), then removes\n"
     "every breakpoint and detaches: the guest runs on untraced. A summary\n"
-    "(calls per syscall and per process) goes to stderr, or ends the JSON.\n\n"
-    "Options:\n"
-    "  -p, --pid PID       only this process or thread (its forks shown, not its children)\n"
-    "  -f, --follow        with --pid: also the processes it creates, and theirs\n"
-    "  -c, --comm NAME     only tasks named NAME (before or after an exec)\n"
-    "  -e, --syscall LIST  only these system calls, comma separated (openat,execve)\n"
-    "      --no-syscalls   processes only: fork, exec, exit (fewer stops)\n"
-    "      --no-processes  system calls only\n"
-    "  -s, --string-max N  bytes of a string shown (default 256)\n"
-    "      --buffer-max N  bytes of a buffer shown (default 32)\n"
-    "  -d, --duration SEC  detach after SEC seconds\n"
-    "      --count N       detach after N events\n"
-    "      --no-summary    no summary at the end\n"
-    "      --tap KIND      debugreg (default where the driver has them) or breakpoint\n"
-    "      --list          print the guest's syscall table and exit (dumps too)\n"
-    "      --json          one JSON object per line: {\"type\":\"syscall\"|\"fork\"|\n"
-    "                      \"exec\"|\"exit\",...}, then {\"type\":\"summary\",...}\n"
-    CLI_OS_COMMON_HELP_OWN_JSON;
+    "(calls per syscall and per process) goes to stderr, or ends the JSON.";
 
 typedef struct trace_opts {
-    cli_os_opts os;
+    cli_common c;
     vmic_trace_options_t t;
     uint64_t count;
     bool list, no_summary;
 } trace_opts;
-
-enum {
-    OPT_NO_SYSCALLS = 1000, OPT_NO_PROCESSES, OPT_BUFFER_MAX, OPT_COUNT, OPT_NO_SUMMARY, OPT_TAP,
-    OPT_LIST,
-};
 
 static int parse_u32(const char *opt, const char *value, uint64_t lo, uint64_t hi, uint32_t *out)
 {
@@ -65,46 +41,42 @@ static int parse_u32(const char *opt, const char *value, uint64_t lo, uint64_t h
     return 0;
 }
 
-static int option(void *arg, int opt, const char *value)
+static int set_pid(const char *cmd, const char *value, void *dst)
 {
-    trace_opts *o = arg;
     uint32_t v = 0;
-    int rc;
-    switch (opt) {
-    case 'P': o->os.profile = value; return 0;
-    case 'p':
-        if ((rc = parse_u32("--pid", value, 1, INT32_MAX, &v)))
-            return rc;
-        o->t.pid = (int32_t)v;
-        return 0;
-    case 'c': o->t.comm = value; return 0;
-    case 'f': o->t.follow = true; return 0;
-    case 'e': o->t.syscalls = value; return 0;
-    case OPT_NO_SYSCALLS: o->t.no_syscalls = true; return 0;
-    case OPT_NO_PROCESSES: o->t.no_processes = true; return 0;
-    case 's': return parse_u32("--string-max", value, 1, 4096, &o->t.string_max);
-    case OPT_BUFFER_MAX: return parse_u32("--buffer-max", value, 1, 4096, &o->t.buffer_max);
-    case 'd':
-        if ((rc = parse_u32("--duration", value, 1, 4000000, &v)))
-            return rc;
-        o->t.duration_ms = v * 1000;
-        return 0;
-    case OPT_COUNT:
-        if (!cli_parse_u64(value, &o->count) || o->count == 0)
-            return cli_usage("trace", "--count wants a positive number, not '%s'", value);
-        return 0;
-    case OPT_NO_SUMMARY: o->no_summary = true; return 0;
-    case OPT_LIST: o->list = true; return 0;
-    case OPT_TAP:
-        if (strcmp(value, "debugreg") == 0)
-            o->t.tap = VMIC_TAP_DEBUGREG;
-        else if (strcmp(value, "breakpoint") == 0)
-            o->t.tap = VMIC_TAP_BREAKPOINT;
-        else
-            return cli_usage("trace", "--tap is debugreg or breakpoint, not '%s'", value);
-        return 0;
-    }
-    return cli_usage("trace", "unexpected option");
+    int rc = parse_u32("--pid", value, 1, INT32_MAX, &v);
+    *(int32_t *)dst = (int32_t)v;
+    return rc;
+}
+
+static int set_string_max(const char *cmd, const char *value, void *dst)
+{
+    return parse_u32("--string-max", value, 1, 4096, dst);
+}
+
+static int set_buffer_max(const char *cmd, const char *value, void *dst)
+{
+    return parse_u32("--buffer-max", value, 1, 4096, dst);
+}
+
+static int set_duration(const char *cmd, const char *value, void *dst)
+{
+    uint32_t v = 0;
+    int rc = parse_u32("--duration", value, 1, 4000000, &v);
+    *(uint32_t *)dst = v * 1000;
+    return rc;
+}
+
+static int set_tap(const char *cmd, const char *value, void *dst)
+{
+    vmic_tap_kind *tap = dst;
+    if (strcmp(value, "debugreg") == 0)
+        *tap = VMIC_TAP_DEBUGREG;
+    else if (strcmp(value, "breakpoint") == 0)
+        *tap = VMIC_TAP_BREAKPOINT;
+    else
+        return cli_usage(cmd, "--tap is debugreg or breakpoint, not '%s'", value);
+    return 0;
 }
 
 typedef struct printer {
@@ -140,7 +112,7 @@ static int trace(vmic_os *os, const trace_opts *o)
     vmic_status s = vmic_tracer_open(os, &o->t, &t);
     if (s)
         return cli_fail("trace", s, NULL);
-    printer p = {.json = o->os.c.json, .count = o->count};
+    printer p = {.json = o->c.json, .count = o->count};
     if ((s = vmic_tracer_arm(t))) {
         vmic_tracer_close(t);
         return cli_fail("trace", s, NULL);
@@ -150,7 +122,7 @@ static int trace(vmic_os *os, const trace_opts *o)
     s = vmic_tracer_run(t, print_one, &p);
     fflush(stdout);
     if (!o->no_summary)
-        trace_print_summary(t, o->os.c.json);
+        trace_print_summary(t, o->c.json);
     vmic_tracer_close(t);
     if (s == VMIC_OK || s == VMIC_E_INTERRUPTED) {
         fprintf(stderr, "vmic trace: detached after %" PRIu64 " events%s: every breakpoint "
@@ -163,28 +135,40 @@ static int trace(vmic_os *os, const trace_opts *o)
 
 int cmd_trace(int argc, char **argv)
 {
-    static const struct option own[] = {
-        {"profile", required_argument, NULL, 'P'},
-        {"pid", required_argument, NULL, 'p'},
-        {"comm", required_argument, NULL, 'c'},
-        {"follow", no_argument, NULL, 'f'},
-        {"syscall", required_argument, NULL, 'e'},
-        {"no-syscalls", no_argument, NULL, OPT_NO_SYSCALLS},
-        {"no-processes", no_argument, NULL, OPT_NO_PROCESSES},
-        {"string-max", required_argument, NULL, 's'},
-        {"buffer-max", required_argument, NULL, OPT_BUFFER_MAX},
-        {"duration", required_argument, NULL, 'd'},
-        {"count", required_argument, NULL, OPT_COUNT},
-        {"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
-        {"tap", required_argument, NULL, OPT_TAP},
-        {"list", no_argument, NULL, OPT_LIST},
-        {0},
-    };
     trace_opts o;
+    memset(&o, 0, sizeof o);
+    const cli_opt opts[] = {
+        CLI_FN("pid", 'p', "PID", set_pid, &o.t.pid,
+               "only this process or thread (its forks shown, not its children)"),
+        CLI_FLAG("follow", 'f', &o.t.follow,
+                 "with --pid: also the processes it creates, and theirs"),
+        CLI_STR("comm", 'c', "NAME", &o.t.comm, "only tasks named NAME (before or after an exec)"),
+        CLI_STR("syscall", 'e', "LIST", &o.t.syscalls,
+                "only these system calls, comma separated (openat,execve)"),
+        CLI_FLAG("no-syscalls", 0, &o.t.no_syscalls,
+                 "processes only: fork, exec, exit (fewer stops)"),
+        CLI_FLAG("no-processes", 0, &o.t.no_processes, "system calls only"),
+        CLI_FN("string-max", 's', "N", set_string_max, &o.t.string_max,
+               "bytes of a string shown (default 256)"),
+        CLI_FN("buffer-max", 0, "N", set_buffer_max, &o.t.buffer_max,
+               "bytes of a buffer shown (default 32)"),
+        CLI_FN("duration", 'd', "SEC", set_duration, &o.t.duration_ms, "detach after SEC seconds"),
+        CLI_U64("count", 0, "N", &o.count, 1, UINT64_MAX, "detach after N events"),
+        CLI_FLAG("no-summary", 0, &o.no_summary, "no summary at the end"),
+        CLI_FN("tap", 0, "KIND", set_tap, &o.t.tap,
+               "debugreg (default where the driver has them) or breakpoint"),
+        CLI_FLAG("list", 0, &o.list, "print the guest's syscall table and exit (dumps too)"),
+        CLI_END,
+    };
+    const cli_spec spec = {
+        .cmd = "trace", .usage = "[OPTIONS] TARGET\n       vmic trace --list [OPTIONS] TARGET",
+        .about = about, .opts = opts, .groups = CLI_G_GUEST, .min_operands = 1, .max_operands = 1,
+        .json_help = "one JSON object per line: {\"type\":\"syscall\"|\"fork\"|\n"
+                     "\"exec\"|\"exit\",...}, then {\"type\":\"summary\",...}",
+    };
     vmic_core *core;
     vmic_os *os;
-    memset(&o, 0, sizeof o);
-    int first = cli_parse("trace", help, argc, argv, own, "p:c:e:s:d:f", option, &o, &o.os.c, 1, 1);
+    int first = cli_parse(&spec, argc, argv, &o.c);
     if (first < 0)
         return -first;
     if (o.t.no_syscalls && o.t.no_processes)
@@ -193,7 +177,7 @@ int cmd_trace(int argc, char **argv)
         return cli_usage("trace", "--follow follows the children of --pid PID");
     if (o.t.follow && o.t.no_processes)
         return cli_usage("trace", "--follow sees children at their fork: not with --no-processes");
-    int rc = cli_os_open("trace", argv[first], &o.os, &core, &os);
+    int rc = cli_os_open("trace", argv[first], &o.c, &core, &os);
     if (rc)
         return rc;
     /* Lines, not blocks: whoever reads the output sees each event as it
@@ -203,7 +187,7 @@ int cmd_trace(int argc, char **argv)
      * (QEMU would keep them and stop the guest at the next hit): writes
      * fail instead, and print_one ends the trace. */
     signal(SIGPIPE, SIG_IGN);
-    rc = o.list ? list_table(os, o.os.c.json) : trace(os, &o);
+    rc = o.list ? list_table(os, o.c.json) : trace(os, &o);
     cli_os_close(core, os);
     return rc;
 }

@@ -4,14 +4,6 @@
 
 #include "cli_space.h"
 
-static const char help[] =
-    "usage: vmic translate [OPTIONS] TARGET VA...\n\n"
-    "Translate each virtual address VA through the page tables of --root, the\n"
-    "vCPU's CR3 or (--pid) a process's, and show every entry the walk read,\n"
-    "with its flags. VA may be a kernel or module symbol. Exits 1 if any\n"
-    "address does not translate.\n\n"
-    "Options:\n" CLI_SPACE_HELP CLI_COMMON_HELP;
-
 static void entry_flags(uint64_t e, int level, char *buf, size_t size)
 {
     /* D and G mean something only in the entry that maps the page. */
@@ -84,30 +76,28 @@ static void json_walk(json *j, const vmic_translation_t *t, vmic_ctx_t ctx)
     json_object_end(j);
 }
 
-static int translate_option(void *arg, int opt, const char *value)
-{
-    if (cli_space_option(arg, opt, value) == 0)
-        return 0;
-    return cli_usage("translate", "bad option");
-}
-
 int cmd_translate(int argc, char **argv)
 {
-    static const struct option own[] = {CLI_SPACE_LONGOPTS, {0}};
+    static const cli_spec spec = {
+        .cmd = "translate", .usage = "[OPTIONS] TARGET VA...",
+        .groups = CLI_G_MEMORY | CLI_G_SPACE, .min_operands = 2, .max_operands = INT32_MAX,
+        .about = "Translate each virtual address VA through the page tables of --root, the\n"
+                 "vCPU's CR3 or (--pid) a process's, and show every entry the walk read,\n"
+                 "with its flags. VA may be a kernel or module symbol. Exits 1 if any\n"
+                 "address does not translate.",
+    };
     cli_common c = {0};
-    cli_space_opts o = {0};
     cli_space sp;
     int first, rc;
 
-    if ((first = cli_parse("translate", help, argc, argv, own, NULL, translate_option, &o, &c, 2,
-                           INT32_MAX)) < 0)
+    if ((first = cli_parse(&spec, argc, argv, &c)) < 0)
         return -first;
     bool symbols = false;
     for (int i = first + 1; i < argc; i++) {
         uint64_t va;
         symbols |= !cli_parse_u64(argv[i], &va);
     }
-    if ((rc = cli_space_open("translate", argv[first], &c, &o, symbols, false, &sp)))
+    if ((rc = cli_space_open("translate", argv[first], &c, symbols, false, &sp)))
         return rc;
 
     vmic_paging_t pg = vmic_core_paging(sp.core);

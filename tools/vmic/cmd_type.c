@@ -1,15 +1,17 @@
 /* vmic type: struct layouts from the kernel's BTF (or a profile). */
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 
 #include "cli_os.h"
 
-static const char help[] =
-    "usage: vmic type [OPTIONS] TARGET STRUCT|STRUCT.FIELD[.FIELD...]...\n\n"
-    "Show the layout of a struct or union (every member with its offset, size\n"
-    "and type; members of anonymous structs and unions indented under them),\n"
-    "or one field by path (task_struct.mm, mm_struct.mm_mt.ma_root).\n\n"
-    "Options:\n" CLI_OS_COMMON_HELP;
+static const cli_spec spec = {
+    .cmd = "type", .usage = "[OPTIONS] TARGET STRUCT|STRUCT.FIELD[.FIELD...]...",
+    .groups = CLI_G_GUEST, .min_operands = 2, .max_operands = INT_MAX,
+    .about = "Show the layout of a struct or union (every member with its offset, size\n"
+             "and type; members of anonymous structs and unions indented under them),\n"
+             "or one field by path (task_struct.mm, mm_struct.mm_mt.ma_root).",
+};
 
 typedef struct type_ctx {
     json *j;
@@ -55,22 +57,20 @@ static int show_member(void *arg, const vmic_member_t *m)
 
 int cmd_type(int argc, char **argv)
 {
-    cli_os_opts o;
+    cli_common o = {0};
     vmic_core *core;
     vmic_os *os;
-    int rc = cli_os_parse("type", argc, argv, help, &o);
-    if (rc >= 0)
-        return rc;
-    if (argc - optind < 2)
-        return cli_usage("type", "needs TARGET and a STRUCT or STRUCT.FIELD");
-    if ((rc = cli_os_open("type", argv[optind], &o, &core, &os)))
+    int rc, first = cli_parse(&spec, argc, argv, &o);
+    if (first < 0)
+        return -first;
+    if ((rc = cli_os_open("type", argv[first], &o, &core, &os)))
         return rc;
     json j;
     json_init(&j, stdout);
-    type_ctx c = {.j = &j, .as_json = o.c.json};
-    if (o.c.json)
+    type_ctx c = {.j = &j, .as_json = o.json};
+    if (o.json)
         json_array_begin(&j, NULL);
-    for (int i = optind + 1; i < argc; i++) {
+    for (int i = first + 1; i < argc; i++) {
         const char *q = argv[i];
         vmic_status s;
         if (strchr(q, '.')) {
@@ -79,7 +79,7 @@ int cmd_type(int argc, char **argv)
                 rc = cli_fail("type", s, NULL);
                 continue;
             }
-            if (o.c.json) {
+            if (o.json) {
                 json_object_begin(&j, NULL);
                 field_json(&j, q, &f);
                 json_object_end(&j);
@@ -97,7 +97,7 @@ int cmd_type(int argc, char **argv)
             rc = cli_fail("type", s, NULL);
             continue;
         }
-        if (o.c.json) {
+        if (o.json) {
             json_object_begin(&j, NULL);
             json_str(&j, "name", q);
             json_str(&j, "kind", vmic_type_kind_name(kind));
@@ -109,12 +109,12 @@ int cmd_type(int argc, char **argv)
             printf("  %8s %6s  %s\n", "OFFSET", "SIZE", "MEMBER");
         }
         (void)vmic_os_type_members(os, q, NULL, NULL, show_member, &c);
-        if (o.c.json) {
+        if (o.json) {
             json_array_end(&j);
             json_object_end(&j);
         }
     }
-    if (o.c.json) {
+    if (o.json) {
         json_array_end(&j);
         json_done(&j);
     }

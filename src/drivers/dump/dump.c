@@ -138,22 +138,29 @@ static vmic_status dump_get_regs(vmic_driver *d, vmic_vcpu_t vcpu, vmic_amd64_re
     return VMIC_OK;
 }
 
-static const vmic_driver_ops_t dump_ops = {
-    .name = "dump",
-    .close = dump_close,
-    .info = dump_info,
+static const vmic_memory_ops_t dump_memory = {
     .read = dump_read,
     .release = dump_release,
 };
 
-/* Same, for dumps that carry registers. */
+static const vmic_register_ops_t dump_registers = {
+    .get = dump_get_regs,
+};
+
+static const vmic_driver_ops_t dump_ops = {
+    .name = "dump",
+    .close = dump_close,
+    .info = dump_info,
+    .memory = &dump_memory,
+};
+
+/* Same, for dumps that carry registers (ELF notes). */
 static const vmic_driver_ops_t dump_ops_with_regs = {
     .name = "dump",
     .close = dump_close,
     .info = dump_info,
-    .read = dump_read,
-    .release = dump_release,
-    .get_regs = dump_get_regs,
+    .memory = &dump_memory,
+    .registers = &dump_registers,
 };
 
 /* ---- opening ---------------------------------------------------------- */
@@ -186,7 +193,7 @@ static void fill_info(dump_driver_t *dump, const dump_layout_t *layout, size_t n
 
     info->driver = layout->driver_name;
     info->source = dump->source;
-    info->caps = VMIC_CAP_READ | (layout->nvcpus ? VMIC_CAP_REGISTERS : 0);
+    info->caps = vmic_driver_caps(dump->base.ops);
     info->vcpu_count = layout->nvcpus;
     info->regions = dump->regions;
     info->nregions = nregions;

@@ -185,7 +185,7 @@ vmic_status kvm_check_response(vmic_driver *d, const vmic_event_t *ev,
     const char *why = why_not(ev, r);
     if (why)
         return vmic_fail(VMIC_E_UNSUPPORTED, "kvm: %s cannot answer this %s event: %s",
-                         vmic_action_seed_name(r->action), event_what(ev), why);
+                         vmic_action_vmi_rs_name(r->action), event_what(ev), why);
     return VMIC_OK;
 }
 
@@ -350,7 +350,7 @@ void respond_singlestep(kvm_vcpu *v, const vmic_event_response_t *r)
     kvm_vm *vm = v->vm;
     pthread_mutex_lock(&vm->lock);
     take_regs(v, r);
-    /* The seed: a SINGLESTEP response keeps stepping, anything else stops. */
+    /* vmi-rs: a SINGLESTEP response keeps stepping, anything else stops. */
     bool again = r->action == VMIC_ACTION_SINGLESTEP;
     v->user_step = again;
     if (!again)

@@ -3,7 +3,7 @@
  * whole event model on stock KVM. This header is its map.
  *
  * Threads. One thread per vCPU runs KVM_RUN and handles its exits; events are
- * delivered to the core's session from that thread (see core.h for why). One
+ * delivered to the core's session from that thread (see event.h for why). One
  * mutex, vm->lock, guards everything shared; it is never held while a handler
  * runs. Other threads get a vCPU out of KVM_RUN with a kick (immediate_exit
  * and a signal whose handler does nothing). Slot changes need every other
@@ -43,9 +43,9 @@
  * coalesces its run back into one slot. Temporary switches (fast single-steps,
  * step-throughs) change only the pages they need and never coalesce.
  *
- * Events and actions (DESIGN.md's table). Writes to memory and OUT are
- * *posted* here: when they exit, RIP is already past the instruction. Reads,
- * IN and WRMSR complete on the next KVM_RUN.
+ * Events and actions, with the meaning vmi-rs gives each action. Writes
+ * to memory and OUT are *posted* here: when they exit, RIP is already past
+ * the instruction. Reads, IN and WRMSR complete on the next KVM_RUN.
  *
  *   memory read     Continue: completed with the bytes of the vCPU's view
  *                   (after the response's view switch)
@@ -55,7 +55,7 @@
  *                   view, then back, no event
  *                   Deny: unsupported (nothing to deny a read)
  *   memory write    Continue/Emulate: applied; Deny: dropped (RIP already
- *                   advanced, as the seed says); Singlestep: applied and the
+ *                   advanced, as vmi-rs says); Singlestep: applied and the
  *                   SINGLESTEP event follows at once (the instruction is
  *                   done); FastSinglestep: applied in the response's view
  *   memory fetch    Continue: re-executed (traps again if still forbidden)
@@ -87,7 +87,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include <vmic/core.h>
+#include <vmic/event.h>
 #include <vmic/driver.h>
 
 #define KVM_MAX_VCPUS 16
@@ -294,7 +294,7 @@ static inline uint8_t *kvm_page(kvm_vm *vm, uint64_t gfn)
 }
 
 /* vm.c */
-extern const vmic_driver_ops_t kvm_ops;
+extern const vmic_driver_ops_t kvm_ops, kvm_ops_msr; /* without, with MSR events */
 void vm_set_state(kvm_vm *vm, vmic_run_state st, int code, const char *fmt, ...)
     VMIC_PRINTF(4, 5);  /* under lock */
 void vm_notify_stopped(kvm_vm *vm);   /* without lock */

@@ -3,8 +3,8 @@
  *
  * The target is "every RAM page read-write at its own gfn" except a sorted
  * list of pages that differ (read-only, a hole, or backed by another gfn).
- * Slot changes are expensive here (DESIGN.md: add ~35-60 us, delete ~110-130
- * us, each one stops every vCPU), so the engine changes as little as it can:
+ * Slot changes are expensive here (docs/DESIGN.md, measured facts: add ~25-60
+ * us, delete ~35-130 us, each one stops every vCPU), so the engine changes as little as it can:
  *   1. every slot whose pages all still match the target is kept;
  *   2. the others are deleted;
  *   3. what is left uncovered is filled with one slot per uniform run.

@@ -1,7 +1,7 @@
 /*
  * Single-steps. A vCPU steps for several reasons at once, each undone when
  * the step exit comes:
- *   user_step / step_monitor  report a SINGLESTEP event (the seed's Singlestep)
+ *   user_step / step_monitor  report a SINGLESTEP event (vmi-rs's Singlestep)
  *   fast_step                 FastSinglestep: one instruction in fast_view,
  *                             then back to the vCPU's view, no event
  *   through                   one instruction through a hole page the view

@@ -100,10 +100,29 @@ static const vmic_driver_info_t *kvm_info(vmic_driver *d)
     return &kvm_of(d)->info;
 }
 
+/* RAM and the spare pages are one mapping from pa 0, published as writable
+ * regions: the core reads and writes them in place, and comes here only for
+ * what lies beyond. */
+static vmic_status kvm_copy(kvm_vm *vm, vmic_pa_t pa, void *buf, size_t len, bool write)
+{
+    if (pa.addr > vm->mem_map_size || len > vm->mem_map_size - pa.addr)
+        return vmic_fail(VMIC_E_UNMAPPED, "kvm: pa 0x%llx (%zu bytes) is neither RAM nor a "
+                         "spare page", (unsigned long long)pa.addr, len);
+    if (write)
+        memcpy(vm->mem + pa.addr, buf, len);
+    else
+        memcpy(buf, vm->mem + pa.addr, len);
+    return VMIC_OK;
+}
+
 static vmic_status kvm_read(vmic_driver *d, vmic_pa_t pa, void *buf, size_t len)
 {
-    return vmic_fail(VMIC_E_UNMAPPED, "kvm: pa 0x%llx (%zu bytes) is neither RAM nor a spare "
-                     "page", (unsigned long long)pa.addr, len);
+    return kvm_copy(kvm_of(d), pa, buf, len, false);
+}
+
+static vmic_status kvm_write(vmic_driver *d, vmic_pa_t pa, const void *buf, size_t len)
+{
+    return kvm_copy(kvm_of(d), pa, (void *)(uintptr_t)buf, len, true);
 }
 
 static vmic_status open_memory(kvm_vm *vm, uint64_t mem_size, uint64_t spare_pages)
@@ -229,13 +248,11 @@ static vmic_status check_options(const vmic_kvm_options_t *o, uint64_t *mem, uin
 static void fill_info(kvm_vm *vm, const char *image)
 {
     snprintf(vm->source, sizeof vm->source, "kvm:%s", image);
+    vm->base.ops = vm->user_msr_enabled ? &kvm_ops_msr : &kvm_ops;
     vm->info = (vmic_driver_info_t){
         .driver = "kvm",
         .source = vm->source,
-        .caps = VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS |
-                VMIC_CAP_PAUSE | VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_SINGLESTEP |
-                VMIC_CAP_SW_BREAKPOINT | VMIC_CAP_HW_BREAKPOINT | VMIC_CAP_IO_EVENTS |
-                VMIC_CAP_INJECT | (vm->user_msr_enabled ? VMIC_CAP_MSR_EVENTS : 0),
+        .caps = vmic_driver_caps(vm->base.ops),
         .mem_size = vm->ram_pages << VMIC_PAGE_SHIFT,
         .max_pa = vmic_pa((vm->ram_pages + vm->spare_pages) << VMIC_PAGE_SHIFT),
         .vcpu_count = vm->nvcpus,
@@ -306,7 +323,7 @@ vmic_status vmic_kvm_open(const vmic_kvm_options_t *o, vmic_driver **out)
 
 static kvm_vm *as_kvm(vmic_driver *d)
 {
-    return d && d->ops == &kvm_ops ? kvm_of(d) : NULL;
+    return d && (d->ops == &kvm_ops || d->ops == &kvm_ops_msr) ? kvm_of(d) : NULL;
 }
 
 bool vmic_kvm_available(char *why, size_t size)
@@ -391,6 +408,7 @@ vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st)
     if (!vm)
         return vmic_fail(VMIC_E_INVAL, "vmic_kvm_stats: not a kvm driver");
     pthread_mutex_lock(&vm->lock);
+    *st = (vmic_kvm_stats_t){0};
     st->exits = atomic_load(&vm->exits);
     st->events = vm->events;
     st->slot_changes = vm->layout.changes;
@@ -401,25 +419,54 @@ vmic_status vmic_kvm_stats(vmic_driver *d, vmic_kvm_stats_t *st)
     return VMIC_OK;
 }
 
-const vmic_driver_ops_t kvm_ops = {
-    .name = "kvm",
-    .close = kvm_close,
-    .info = kvm_info,
+static const vmic_memory_ops_t kvm_memory = {
     .read = kvm_read,
-    .get_regs = kvm_get_regs,
-    .set_regs = kvm_set_regs,
+    .write = kvm_write,
+};
+
+static const vmic_register_ops_t kvm_registers = {
+    .get = kvm_get_regs,
+    .set = kvm_set_regs,
+};
+
+static const vmic_control_ops_t kvm_control = {
     .pause = vcpu_pause,
     .resume = vcpu_resume,
-    .attach_events = kvm_attach_events,
+};
+
+static const vmic_event_ops_t kvm_events = {
+    .attach = kvm_attach_events,
     .check_response = kvm_check_response,
-    .monitor = kvm_monitor,
     .guest_state = kvm_guest_state,
-    .reset_events = kvm_reset_events,
-    .set_hw_breakpoint = kvm_set_hw_breakpoint,
+    .reset = kvm_reset_events,
+};
+
+static const vmic_monitor_ops_t kvm_monitors = {
+    .interrupt = kvm_monitor,
+    .singlestep = kvm_monitor,
+    .io = kvm_monitor,
+};
+
+/* With KVM_CAP_X86_USER_SPACE_MSR and KVM_CAP_X86_MSR_FILTER. */
+static const vmic_monitor_ops_t kvm_monitors_msr = {
+    .interrupt = kvm_monitor,
+    .singlestep = kvm_monitor,
+    .msr_write = kvm_monitor,
+    .io = kvm_monitor,
+};
+
+static const vmic_breakpoint_ops_t kvm_breakpoints = {
+    .set = kvm_set_hw_breakpoint,
+};
+
+static const vmic_injection_ops_t kvm_injection = {
     .inject = kvm_inject,
-    .create_view = kvm_create_view,
-    .destroy_view = kvm_destroy_view,
-    .switch_view = kvm_switch_view,
+};
+
+static const vmic_view_ops_t kvm_views = {
+    .create = kvm_create_view,
+    .destroy = kvm_destroy_view,
+    .switch_to = kvm_switch_view,
     .vcpu_view = kvm_vcpu_view,
     .get_access = kvm_get_access,
     .set_access = kvm_set_access,
@@ -427,3 +474,16 @@ const vmic_driver_ops_t kvm_ops = {
     .alloc_gfn = kvm_alloc_gfn,
     .free_gfn = kvm_free_gfn,
 };
+
+#define KVM_OPS(monitor_ops)                                                   \
+    {                                                                          \
+        .name = "kvm", .close = kvm_close, .info = kvm_info,                   \
+        .memory = &kvm_memory, .registers = &kvm_registers,                    \
+        .control = &kvm_control, .events = &kvm_events,                        \
+        .monitors = &(monitor_ops), .breakpoints = &kvm_breakpoints,           \
+        .injection = &kvm_injection, .views = &kvm_views,                      \
+    }
+
+const vmic_driver_ops_t kvm_ops = KVM_OPS(kvm_monitors);
+const vmic_driver_ops_t kvm_ops_msr = KVM_OPS(kvm_monitors_msr);
+

@@ -456,24 +456,47 @@ static vmic_status qemu_resume(vmic_driver *d)
     return s;
 }
 
+/* Groups, picked at open by what the gdbstub and the RAM file allow. */
+static const vmic_memory_ops_t qemu_memory = {
+    .read = qemu_read,
+    .write = qemu_write,
+};
+
+static const vmic_memory_ops_t qemu_memory_read_only = {
+    .read = qemu_read,
+};
+
+static const vmic_register_ops_t qemu_registers = {
+    .get = qemu_get_regs,
+    .set = qemu_set_regs,
+};
+
+static const vmic_control_ops_t qemu_control = {
+    .pause = qemu_pause,
+    .resume = qemu_resume,
+};
+
+/* No monitors, no injection, no views: qemu_explain says why. */
+static const vmic_event_ops_t qemu_events = {
+    .attach = qemu_attach_events,
+    .check_response = qemu_check_response,
+    .guest_state = qemu_guest_state,
+    .reset = qemu_reset_events,
+};
+
+static const vmic_breakpoint_ops_t qemu_breakpoints = {
+    .set = qemu_set_hw_breakpoint,
+};
+
+static const vmic_watchpoint_ops_t qemu_watchpoints = {
+    .set = qemu_set_watchpoint,
+};
+
 static const vmic_driver_ops_t qemu_ops = {
     .name = "qemu",
     .close = qemu_close_driver,
     .info = qemu_info,
-    .read = qemu_read,
-    .write = qemu_write,
-    .get_regs = qemu_get_regs,
-    .set_regs = qemu_set_regs,
-    .pause = qemu_pause,
-    .resume = qemu_resume,
-    .attach_events = qemu_attach_events,
-    .check_response = qemu_check_response,
-    .monitor = qemu_monitor,
-    .guest_state = qemu_guest_state,
-    .reset_events = qemu_reset_events,
-    .set_hw_breakpoint = qemu_set_hw_breakpoint,
-    .set_watchpoint = qemu_set_watchpoint,
-    .inject = qemu_inject,
+    .explain = qemu_explain,
 };
 
 /* ---- opening ------------------------------------------------------------------- */
@@ -515,12 +538,16 @@ static vmic_status open_gdb(qemu_driver_t *q, const vmic_qemu_config_t *cfg, int
         return vmic_fail(VMIC_E_UNSUPPORTED, "gdb endpoint %s: architecture '%s', not x86-64 "
                          "(i386:x86-64)", ep->name, q->regmap.arch);
     uint32_t groups = regs_groups(&q->regmap);
-    q->info.caps = VMIC_CAP_READ | (q->mem.writable ? VMIC_CAP_WRITE : 0) | VMIC_CAP_PAUSE |
-                   ((groups & VMIC_REGS_GPR) ? VMIC_CAP_REGISTERS | VMIC_CAP_SET_REGISTERS : 0);
+    q->ops.memory = q->mem.writable ? &qemu_memory : &qemu_memory_read_only;
+    q->ops.control = &qemu_control;
+    q->ops.registers = (groups & VMIC_REGS_GPR) ? &qemu_registers : NULL;
     /* Events carry the registers, and their pa comes through CR3. */
-    if ((groups & (VMIC_REGS_GPR | VMIC_REGS_CR)) == (VMIC_REGS_GPR | VMIC_REGS_CR))
-        q->info.caps |= VMIC_CAP_EVENTS | VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT |
-                        VMIC_CAP_WATCHPOINT;
+    if ((groups & (VMIC_REGS_GPR | VMIC_REGS_CR)) == (VMIC_REGS_GPR | VMIC_REGS_CR)) {
+        q->ops.events = &qemu_events;
+        q->ops.breakpoints = &qemu_breakpoints;
+        q->ops.watchpoints = &qemu_watchpoints;
+    }
+    q->info.caps = vmic_driver_caps(&q->ops);
     if (q->found_running) {
         if (cfg->stay_paused) {
             q->implicit_pause = true;
@@ -614,7 +641,8 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     q->lockf.fd = -1;
     q->guard.ctl = -1;
     q->ev.wake_fd = -1;
-    q->base.ops = &qemu_ops;
+    q->ops = qemu_ops;
+    q->base.ops = &q->ops;
     pthread_mutex_init(&q->lock, NULL);
     q->source = source ? strdup(source) : source_name(cfg);
     if (!q->source) {

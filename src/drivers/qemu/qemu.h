@@ -36,7 +36,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
-#include <vmic/core.h>
+#include <vmic/event.h>
 #include <vmic/driver.h>
 #include <vmic/qemu.h>
 
@@ -488,6 +488,7 @@ typedef struct qemu_events {
 
 typedef struct qemu_driver {
     vmic_driver base;
+    vmic_driver_ops_t ops;      /* base.ops: groups picked at open by what QEMU offers */
     vmic_driver_info_t info;
     char *source;
     pthread_mutex_t lock;       /* see above */
@@ -608,6 +609,10 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
                                 const vmic_event_response_t *resp);
 /* Carries out the response to the event q->ev holds (event thread, lock held). */
 void qemu_respond(qemu_driver_t *q, const vmic_event_t *ev, const vmic_event_response_t *resp);
+/* Why the table has no monitors, injection or views (the table's explain). */
+const char *qemu_explain(vmic_driver *d, uint64_t missing);
+/* What a monitor or an injection would be refused with, in the same words
+ * (the core never calls these: the groups are absent). */
 vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable);
 vmic_status qemu_inject(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj);
 

@@ -75,7 +75,7 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
     const char *why = why_not(ev, r);
     if (why)
         return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: %s cannot answer this %s event: %s",
-                         vmic_action_seed_name(r->action), event_what(ev), why);
+                         vmic_action_vmi_rs_name(r->action), event_what(ev), why);
     return VMIC_OK;
 }
 
@@ -128,6 +128,42 @@ void qemu_respond(qemu_driver_t *q, const vmic_event_t *ev, const vmic_event_res
     }
 }
 
+/* Why the gdbstub gives no monitor of a kind, no injection, no views: the
+ * driver's table leaves those groups out, and the core's message says this. */
+static const char WHY_INTERRUPT[] =
+    "QEMU's gdbstub does not report the guest's own exceptions (an INT3 in guest code goes to "
+    "the guest's IDT); breakpoints are vmic_hw_breakpoint_set, which QEMU keeps outside guest "
+    "memory";
+static const char WHY_STEP[] =
+    "QEMU's gdbstub steps with interrupts and timers off, so a vCPU stepped without end would "
+    "never take one (an idle vCPU in HLT would never come back, the others stay stopped); "
+    "single-step from an event with Singlestep responses";
+static const char WHY_MSR[] = "the gdb protocol has no MSR events";
+static const char WHY_IO[] = "the gdb protocol has no port I/O events";
+static const char WHY_INJECT[] =
+    "the gdb protocol cannot raise an exception or interrupt in the guest";
+static const char WHY_VIEWS[] =
+    "the gdb protocol has no page permissions: execute traps are vmic_hw_breakpoint_set, data "
+    "traps vmic_watchpoint_set";
+
+const char *qemu_explain(vmic_driver *d, uint64_t missing)
+{
+    (void)d;
+    if (missing & VMIC_CAP_SW_BREAKPOINT)
+        return WHY_INTERRUPT;
+    if (missing & VMIC_CAP_STEP_MONITOR)
+        return WHY_STEP;
+    if (missing & VMIC_CAP_MSR_EVENTS)
+        return WHY_MSR;
+    if (missing & VMIC_CAP_IO_EVENTS)
+        return WHY_IO;
+    if (missing & VMIC_CAP_INJECT)
+        return WHY_INJECT;
+    if (missing & VMIC_CAP_VIEWS)
+        return WHY_VIEWS;
+    return NULL;
+}
+
 vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable)
 {
     qemu_driver_t *q = qemu_of(d);
@@ -135,20 +171,16 @@ vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable)
 
     switch (m->kind) {
     case VMIC_MONITOR_INTERRUPT:
-        why = "QEMU's gdbstub does not report the guest's own exceptions (an INT3 in guest code "
-              "goes to the guest's IDT); breakpoints are vmic_hw_breakpoint_set, which QEMU "
-              "keeps outside guest memory";
+        why = WHY_INTERRUPT;
         break;
     case VMIC_MONITOR_SINGLESTEP:
-        why = "QEMU's gdbstub steps with interrupts and timers off, so a vCPU stepped without "
-              "end would never take one (an idle vCPU in HLT would never come back, the "
-              "others stay stopped); single-step from an event with Singlestep responses";
+        why = WHY_STEP;
         break;
     case VMIC_MONITOR_MSR_WRITE:
-        why = "the gdb protocol has no MSR events";
+        why = WHY_MSR;
         break;
     case VMIC_MONITOR_IO:
-        why = "the gdb protocol has no port I/O events";
+        why = WHY_IO;
         break;
     default:
         return vmic_fail(VMIC_E_INVAL, "%s: monitor kind %d does not exist", q->info.source,
@@ -163,7 +195,6 @@ vmic_status qemu_monitor(vmic_driver *d, const vmic_monitor_t *m, bool enable)
 vmic_status qemu_inject(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_injection_t *inj)
 {
     qemu_driver_t *q = qemu_of(d);
-    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: injecting vector %u into vCPU %" PRIu32 ": the "
-                     "gdb protocol cannot raise an exception or interrupt in the guest",
-                     q->info.source, inj ? inj->vector : 0, vcpu);
+    return vmic_fail(VMIC_E_UNSUPPORTED, "%s: injecting vector %u into vCPU %" PRIu32 ": %s",
+                     q->info.source, inj ? inj->vector : 0, vcpu, WHY_INJECT);
 }

@@ -120,13 +120,29 @@ static vmic_status shared_write(vmic_driver *d, vmic_pa_t pa, const void *buf, s
     return qemu_rw(qemu_of(d), pa.addr, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
-static const vmic_driver_ops_t shared_ops = {
-    .name = "qemu",
-    .close = qemu_close_driver,
-    .info = shared_info,
+/* Everything a QMP-only session lacks has one reason. */
+static const char *shared_explain(vmic_driver *d, uint64_t missing)
+{
+    (void)d, (void)missing;
+    return "another client holds QEMU's gdbstub, so this session goes through QMP alone "
+           "(memory, pause and resume, registers read from HMP)";
+}
+
+static const vmic_memory_ops_t shared_memory = {
     .read = shared_read,
     .write = shared_write,
-    .get_regs = shared_get_regs,
+};
+
+static const vmic_memory_ops_t shared_memory_read_only = {
+    .read = shared_read,
+};
+
+/* Read from HMP's text; QMP cannot load registers. */
+static const vmic_register_ops_t shared_registers = {
+    .get = shared_get_regs,
+};
+
+static const vmic_control_ops_t shared_control = {
     .pause = shared_pause,
     .resume = shared_resume,
 };
@@ -138,7 +154,16 @@ vmic_status qemu_open_shared(qemu_driver_t *q, const vmic_qemu_config_t *cfg)
     vmic_status s;
 
     q->shared = true;
-    q->base.ops = &shared_ops;
+    q->ops = (vmic_driver_ops_t){
+        .name = "qemu",
+        .close = qemu_close_driver,
+        .info = shared_info,
+        .explain = shared_explain,
+        .memory = q->mem.writable ? &shared_memory : &shared_memory_read_only,
+        .registers = &shared_registers,
+        .control = &shared_control,
+    };
+    q->base.ops = &q->ops;
     if (cfg->stay_paused && (s = shared_stop(q, &q->shared_paused)))
         return s;
     if (cfg->guard && (s = guard_start(&q->guard, GUARD_QMP, q->qmp.fd, -1, q->shared_paused)))
@@ -150,7 +175,6 @@ vmic_status qemu_open_shared(qemu_driver_t *q, const vmic_qemu_config_t *cfg)
     free(text);
     if (s)
         return s;
-    q->info.caps = VMIC_CAP_READ | (q->mem.writable ? VMIC_CAP_WRITE : 0) | VMIC_CAP_PAUSE |
-                   VMIC_CAP_REGISTERS;
+    q->info.caps = vmic_driver_caps(&q->ops);
     return VMIC_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * The memory controller (the seed's MemoryController): a breakpoint is its
+ * The memory controller (vmi-rs's MemoryController): a breakpoint is its
  * page without X in the view. Executing anything there stops the vCPU with a
  * memory-access event; reads and writes are allowed, so they cause no event
  * (on KVM the page is a hole and they exit, but the driver completes them

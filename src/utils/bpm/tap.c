@@ -13,12 +13,41 @@ static vmic_status need(vmic_core *core, uint64_t caps, const char *kind, const 
                      "driver does not have", info->source, kind, what, info->driver);
 }
 
+/* What each kind needs of the driver, in the order VMIC_TAP_AUTO tries them. */
+static const struct {
+    vmic_tap_kind kind;
+    uint64_t caps;
+} auto_order[] = {
+    {VMIC_TAP_DEBUGREG, VMIC_CAP_EVENTS | VMIC_CAP_HW_BREAKPOINT},
+    {VMIC_TAP_BREAKPOINT, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_SW_BREAKPOINT},
+    {VMIC_TAP_MEMORY, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS},
+};
+
+vmic_tap_kind vmic_tap_auto_kind(vmic_core *core)
+{
+    for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0]; i++)
+        if (vmic_core_has(core, auto_order[i].caps))
+            return auto_order[i].kind;
+    return VMIC_TAP_AUTO;
+}
+
 static vmic_status open_kind(vmic_core *core, const vmic_tap_options_t *opt, ledger *l,
                              vmic_tap **out)
 {
     vmic_status s;
 
     switch (opt->kind) {
+    case VMIC_TAP_AUTO: {
+        vmic_tap_options_t chosen = *opt;
+        chosen.kind = vmic_tap_auto_kind(core);
+        if (chosen.kind == VMIC_TAP_AUTO) {
+            const vmic_driver_info_t *info = vmic_core_info(core);
+            return vmic_fail(VMIC_E_UNSUPPORTED, "%s: no tap controller fits the %s driver: "
+                             "each needs events, and debug-register breakpoints or views",
+                             info->source, info->driver);
+        }
+        return open_kind(core, &chosen, l, out);
+    }
     case VMIC_TAP_MEMORY:
         if ((s = need(core, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS, "memory", "views")))
             return s;

@@ -202,16 +202,6 @@ void vmic_tracer_close(vmic_tracer *t)
 
 /* ---- running ---------------------------------------------------------------------------- */
 
-/* Debug-register taps where the driver has them: guest memory stays
- * untouched and no view is needed. */
-static vmic_tap_kind tap_kind(const vmic_tracer *t)
-{
-    if (t->opt.tap)
-        return t->opt.tap;
-    return vmic_core_has(t->core, VMIC_CAP_HW_BREAKPOINT) ? VMIC_TAP_DEBUGREG
-                                                          : VMIC_TAP_BREAKPOINT;
-}
-
 static vmic_status arm(vmic_tracer *t, vmic_bpm *bpm)
 {
     vmic_pa_t root = vmic_os_kernel(t->os)->root;
@@ -246,7 +236,9 @@ static bool should_stop(vmic_core *core, void *arg)
 
 vmic_status vmic_tracer_arm(vmic_tracer *t)
 {
-    vmic_tap_options_t topt = {.kind = tap_kind(t)};
+    /* AUTO unless asked: debug registers where the driver has them, so
+     * guest memory stays untouched and no view is needed. */
+    vmic_tap_options_t topt = {.kind = t->opt.tap};
     vmic_tap *tap;
     vmic_status s;
 
