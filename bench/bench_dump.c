@@ -25,7 +25,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void die(const char *what)
+__attribute__((noreturn)) static void die(const char *what)
 {
     fprintf(stderr, "bench_dump: %s: %s\n", what, vmic_errmsg());
     exit(1);

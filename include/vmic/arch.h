@@ -26,6 +26,7 @@ typedef struct vmic_paging {
     vmic_paging_mode mode;
     uint8_t maxphyaddr; /* physical address width; bits above it are reserved */
     bool nxe;           /* EFER.NXE: bit 63 is XD, otherwise reserved */
+    uint32_t reserved[2]; /* zero: room for more paging controls */
 } vmic_paging_t;
 
 /* 4-level, MAXPHYADDR 52, NXE on: what a 64-bit Linux or Windows kernel uses. */
@@ -85,6 +86,7 @@ typedef struct vmic_translation {
                                 VMIC_WALK_NO_TABLE the last step names the
                                 table that could not be read (entry 0) */
     vmic_walk_step_t steps[5];
+    uint64_t reserved[2];    /* zeroed by vmic: room to grow */
 } vmic_translation_t;
 
 /*
@@ -119,6 +121,7 @@ typedef struct vmic_table_source {
     uint64_t flat_size;
     vmic_table_reader read_table;
     void *ctx;
+    void *reserved[2];    /* NULL: room to grow */
 } vmic_table_source_t;
 
 VMIC_API vmic_status vmic_amd64_walk_from(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va,
@@ -148,6 +151,7 @@ typedef struct vmic_mapping {
     vmic_access_t access;
     bool user;
     bool global;
+    uint64_t reserved[2]; /* zeroed by vmic (a merger holds one: room to grow) */
 } vmic_mapping_t;
 
 /* Return non-zero to stop the enumeration (vmic_amd64_mappings then returns
@@ -175,6 +179,7 @@ typedef struct vmic_range_merger {
     bool by_va_only;     /* merge when va is contiguous even if pa is not */
     vmic_mapping_fn emit;
     void *arg;
+    uint64_t reserved[2]; /* zero: room to grow */
 } vmic_range_merger_t;
 
 VMIC_API int vmic_range_merger_add(void *merger, const vmic_mapping_t *m);
@@ -217,6 +222,7 @@ typedef struct vmic_amd64_regs {
     uint64_t efer;
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, tsc_aux;
+    uint64_t reserved[8]; /* zero: room for more registers (valid says which) */
 } vmic_amd64_regs_t;
 
 #define VMIC_CR0_PG (1ull << 31)

@@ -42,14 +42,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vmic/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define VMIC_VERSION_MAJOR 0
-#define VMIC_VERSION_MINOR 1
-#define VMIC_VERSION_PATCH 0
-#define VMIC_VERSION_STRING "0.1.0"
 
 /* Marks the library's public functions: libvmic is built with hidden
  * visibility, so only what carries this mark is exported. */
@@ -58,6 +55,11 @@ extern "C" {
 #else
 #define VMIC_API
 #endif
+
+/* The library that runs, which may be newer than the headers compiled
+ * against (VMIC_VERSION_STRING, VMIC_VERSION_NUMBER in vmic/version.h). */
+VMIC_API const char *vmic_version(void);
+VMIC_API uint32_t vmic_version_number(void);
 
 #if defined(__GNUC__)
 #define VMIC_PRINTF(f, a) __attribute__((format(printf, f, a)))

@@ -69,6 +69,7 @@ typedef struct vmic_qemu_end {
     bool status_known;       /* QMP query-status answered after detaching: */
     bool running;
     char status[32];         /* its "status": running, paused, debug, ... */
+    uint64_t reserved[4];    /* zeroed by vmic: room to grow */
 } vmic_qemu_end_t;
 
 typedef struct vmic_qemu_config {
@@ -87,6 +88,7 @@ typedef struct vmic_qemu_config {
      * no register writes, no events. */
     bool shared_ok;
     vmic_qemu_end_t *end;    /* may be NULL */
+    uint64_t reserved[4];    /* zero: room to grow without an ABI break */
 } vmic_qemu_config_t;
 
 VMIC_API vmic_status vmic_qemu_open(const vmic_qemu_config_t *cfg, vmic_driver **out);
@@ -130,6 +132,7 @@ typedef struct vmic_qemu_recovery {
     char status[32];         /* query-status after */
     bool running;
     char report[2048];       /* what was found and done, one step a line */
+    uint64_t reserved[4];    /* zeroed by vmic: room to grow */
 } vmic_qemu_recovery_t;
 
 VMIC_API vmic_status vmic_qemu_recover(const char *target, bool resume, bool force, unsigned timeout_ms,

@@ -167,6 +167,7 @@ typedef struct vmic_trace_options {
     uint32_t duration_ms;     /* end the session after this long (0: no end) */
     vmic_tap_kind tap;        /* 0 (VMIC_TAP_AUTO): debug registers where the
                                  driver has them, else INT3 taps */
+    uint64_t reserved[4];    /* zero: room to grow without an ABI break */
 } vmic_trace_options_t;
 
 typedef struct vmic_tracer vmic_tracer;
@@ -212,9 +213,11 @@ typedef struct vmic_trace_stats {
     uint64_t dropped;         /* entries not recorded: too many tasks in calls */
     uint64_t read_errors;     /* arguments shown unread, tasks and pt_regs not
                                  read: guest memory that did not translate */
+    uint64_t reserved[4];    /* zeroed by vmic: room to grow */
 } vmic_trace_stats_t;
 
-VMIC_API vmic_trace_stats_t vmic_tracer_stats(const vmic_tracer *t);
+/* Through a pointer, not by value: the struct may grow. */
+VMIC_API void vmic_tracer_stats(const vmic_tracer *t, vmic_trace_stats_t *out);
 
 /* One row of the summary: calls of one syscall, or events of one process. */
 typedef struct vmic_trace_count {
@@ -224,6 +227,7 @@ typedef struct vmic_trace_count {
     uint64_t calls;           /* syscalls (process rows: its syscalls) */
     uint64_t errors;          /* of which returned -errno */
     uint64_t forks, execs, exits; /* process rows */
+    uint64_t reserved[2];    /* zeroed by vmic: room to grow */
 } vmic_trace_count_t;
 
 /* Rows by calls, most first; returns how many exist (may exceed max). */

@@ -72,6 +72,7 @@ typedef struct vmic_tap_options {
      * INT3s exit: no exit per instruction run from the page (see kvm.h, what
      * an execute-only page costs on KVM). */
     bool visible;
+    uint64_t reserved[4];    /* zero: room to grow without an ABI break */
 } vmic_tap_options_t;
 
 /*
@@ -155,8 +156,10 @@ typedef struct vmic_ptm_stats {
     uint64_t writes;         /* table writes marked dirty */
     uint64_t walks;          /* translations walked again */
     uint64_t page_ins, page_outs;
+    uint64_t reserved[4];    /* zeroed by vmic: room to grow */
 } vmic_ptm_stats_t;
-VMIC_API vmic_ptm_stats_t vmic_ptm_stats(const vmic_ptm *ptm);
+/* Through a pointer, not by value: the struct may grow. */
+VMIC_API void vmic_ptm_stats(const vmic_ptm *ptm, vmic_ptm_stats_t *out);
 
 /* ---- breakpoint manager ------------------------------------------------------- */
 
@@ -168,6 +171,7 @@ typedef struct vmic_breakpoint {
     vmic_view_t view;    /* 0: the manager's own view (see above) */
     uint64_t key;        /* the caller's: whose it is */
     uint64_t tag;        /* the caller's: what it is */
+    uint64_t reserved[2];/* zero: room to grow (arrays of these are the caller's) */
 } vmic_breakpoint_t;
 
 /* A breakpoint and where it is now. */
@@ -176,6 +180,7 @@ typedef struct vmic_bp_state {
     bool active;         /* its va translates: a tap is in place at pa */
     vmic_pa_t pa;
     vmic_view_t tap_view;/* the view its tap is in (the own view for view 0) */
+    uint64_t reserved[2];/* zeroed by vmic: room to grow */
 } vmic_bp_state_t;
 
 typedef struct vmic_bpm vmic_bpm;
@@ -261,6 +266,7 @@ typedef struct vmic_bpm_handler {
     bool (*should_stop)(vmic_core *core, void *arg);
     void (*on_timeout)(vmic_core *core, void *arg);
     void *arg;
+    void *reserved[4];   /* NULL: room for more callbacks */
 } vmic_bpm_handler_t;
 
 /* One event through the manager, for a tool that runs its own session:
@@ -283,8 +289,10 @@ typedef struct vmic_bpm_stats {
                                              page-outs and removals) */
     uint64_t activation_failures;  /* a page-in whose tap could not be placed */
     uint64_t taps, pages;    /* taps and guarded pages now */
+    uint64_t reserved[4];    /* zeroed by vmic: room to grow */
 } vmic_bpm_stats_t;
-VMIC_API vmic_bpm_stats_t vmic_bpm_stats(vmic_bpm *bpm);
+/* Through a pointer, not by value: the struct may grow. */
+VMIC_API void vmic_bpm_stats(vmic_bpm *bpm, vmic_bpm_stats_t *out);
 
 #ifdef __cplusplus
 }

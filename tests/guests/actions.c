@@ -151,7 +151,10 @@ static void io(void)
     outl(GUEST_PORT_TICK, 0x55);
     uint32_t in = inl(GUEST_PORT_TICK);
     uint32_t kept;
-    __asm__ volatile("movl $0x77, %%eax\n\tinl %1, %%eax" : "=a"(kept) : "Nd"(GUEST_PORT_TICK));
+    /* A 16-bit operand: the port register is %dx (clang rejects %edx). */
+    __asm__ volatile("movl $0x77, %%eax\n\tinl %1, %%eax"
+                     : "=a"(kept)
+                     : "Nd"((uint16_t)GUEST_PORT_TICK));
     report("in", in);
     report("in_denied", kept);
     phase(PH_DONE);

@@ -59,7 +59,8 @@ static inline void residue_check(guest_vm *g, vmic_bpm *bpm, const vmic_gfn_t *g
                                  uint32_t slots_before, residue *r)
 {
     vmic_core *core = g->core;
-    vmic_bpm_stats_t st = vmic_bpm_stats(bpm);
+    vmic_bpm_stats_t st;
+    vmic_bpm_stats(bpm, &st);
     vmic_kvm_stats_t ks;
     vmic_view_t view;
 

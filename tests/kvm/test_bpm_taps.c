@@ -74,7 +74,7 @@ static vmic_status at_done(loop_run *r, const vmic_event_t *ev)
 {
     guest_vm *g = r->g;
     vmic_kvm_stats(g->drv, &r->at_done);
-    r->st = vmic_bpm_stats(r->bpm);
+    vmic_bpm_stats(r->bpm, &r->st);
     vmic_breakpoint_t work = bp_on(g, "work_fn", ev->regs.cr3, TAG_WORK);
     vmic_breakpoint_t counter = bp_on(g, "counter_fn", ev->regs.cr3, TAG_COUNTER);
     if ((r->remove_status = vmic_bpm_remove(r->bpm, &work)) ||
@@ -136,7 +136,7 @@ static void run_loop(const vmic_tap_options_t *opt, guest_vm *g, loop_run *r)
         CHECK_OK(s);
     }
     CHECK_MSG(time(NULL) <= r->deadline, "the guest did not finish in %d s", RUN_SECONDS);
-    r->after = vmic_bpm_stats(r->bpm);
+    vmic_bpm_stats(r->bpm, &r->after);
 }
 
 static void check_results(guest_vm *g, guest_vm *base)
@@ -395,7 +395,8 @@ static void test_bookkeeping(void)
     CHECK_OK(vmic_bpm_insert(bpm, &b));
     CHECK_OK(vmic_bpm_insert(bpm, &c));
     CHECK_OK(vmic_bpm_insert(bpm, &d));
-    vmic_bpm_stats_t s = vmic_bpm_stats(bpm);
+    vmic_bpm_stats_t s;
+    vmic_bpm_stats(bpm, &s);
     CHECK_EQ(s.taps, 2);                  /* work_fn, exec_fn */
     CHECK_EQ(s.pages, 1);                 /* the exec page */
     CHECK_EQ(vmic_bpm_get_by_address(bpm, a.root, a.va, st, 4), 3);
@@ -421,7 +422,8 @@ static void test_bookkeeping(void)
     /* Removing one of two sharers keeps the tap; remove by view takes the rest. */
     CHECK_OK(vmic_bpm_remove(bpm, &b));
     CHECK_ERR(vmic_bpm_remove(bpm, &b), VMIC_E_NOTFOUND);
-    CHECK_EQ(vmic_bpm_stats(bpm).taps, 2);
+    vmic_bpm_stats(bpm, &s);
+    CHECK_EQ(s.taps, 2);
     size_t removed = 0;
     CHECK_OK(vmic_bpm_remove_by_view(bpm, 0, &removed));
     CHECK_EQ(removed, 3);

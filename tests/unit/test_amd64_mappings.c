@@ -31,8 +31,10 @@ static void set_entry(uint64_t table, unsigned index, uint64_t entry)
     memcpy(guest + table + index * 8u, &entry, sizeof entry);
 }
 
-static const vmic_paging_t four_level = { VMIC_PAGING_4LEVEL, 52, true };
-static const vmic_paging_t five_level = { VMIC_PAGING_5LEVEL, 52, true };
+static const vmic_paging_t four_level = {
+    .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 52, .nxe = true};
+static const vmic_paging_t five_level = {
+    .mode = VMIC_PAGING_5LEVEL, .maxphyaddr = 52, .nxe = true};
 
 /* Records what the enumeration (or the merger) emits. */
 typedef struct seen {
@@ -191,10 +193,10 @@ static void test_merger_attributes_and_stop(void)
 {
     seen_t s = {0};
     vmic_range_merger_t rm = { .by_va_only = false, .emit = record, .arg = &s };
-    const vmic_mapping_t a = { vmic_va(0x1000), vmic_pa(0x1000), 0x1000, VMIC_ACCESS_RW,
-                               false, false };
-    vmic_mapping_t b = { vmic_va(0x2000), vmic_pa(0x2000), 0x1000, VMIC_ACCESS_RW,
-                         false, true };
+    const vmic_mapping_t a = { .va = vmic_va(0x1000), .pa = vmic_pa(0x1000), .size = 0x1000,
+                               .access = VMIC_ACCESS_RW };
+    vmic_mapping_t b = { .va = vmic_va(0x2000), .pa = vmic_pa(0x2000), .size = 0x1000,
+                         .access = VMIC_ACCESS_RW, .global = true };
     CHECK_EQ(vmic_range_merger_add(&rm, &a), 0);
     CHECK_EQ(vmic_range_merger_add(&rm, &b), 0);   /* global differs: a is emitted */
     CHECK_EQ(s.count, 1);
@@ -227,7 +229,7 @@ static void test_merger_stop_ends_enumeration(void)
 
 static void test_skipped(void)
 {
-    const vmic_paging_t pa46 = { VMIC_PAGING_4LEVEL, 46, true };
+    const vmic_paging_t pa46 = { .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 46, .nxe = true };
     clear_guest();
     set_entry(0x2000, 0, 0x3003);
     set_entry(0x2000, 1, 0x3083);                       /* PS in a PML4E */
@@ -249,7 +251,7 @@ static void test_skipped(void)
     CHECK_EQ(skipped, 5);
 
     /* Without NXE, the NX leaf is reserved as well. */
-    const vmic_paging_t pa46_no_nx = { VMIC_PAGING_4LEVEL, 46, false };
+    const vmic_paging_t pa46_no_nx = { .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 46, .nxe = false };
     memset(&s, 0, sizeof s);
     CHECK_OK(enumerate(&pa46_no_nx, 0x2000, 0, record, &s, &skipped));
     CHECK_EQ(s.count, 1);

@@ -47,8 +47,10 @@ static void set_entry(uint64_t table, unsigned index, uint64_t entry)
     memcpy(guest + table + index * 8u, &entry, sizeof entry);
 }
 
-static const vmic_paging_t four_level = { VMIC_PAGING_4LEVEL, 52, true };
-static const vmic_paging_t five_level = { VMIC_PAGING_5LEVEL, 52, true };
+static const vmic_paging_t four_level = {
+    .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 52, .nxe = true};
+static const vmic_paging_t five_level = {
+    .mode = VMIC_PAGING_5LEVEL, .maxphyaddr = 52, .nxe = true};
 
 static vmic_status walk(const vmic_paging_t *pg, uint64_t root, uint64_t va,
                         vmic_translation_t *t)
@@ -307,7 +309,7 @@ static void test_rights(void)
     CHECK(!t.user);
 
     /* Without NXE nothing can forbid execution (bit 63 would be reserved). */
-    const vmic_paging_t no_nx = { VMIC_PAGING_4LEVEL, 52, false };
+    const vmic_paging_t no_nx = { .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 52, .nxe = false };
     build_user_chain(0x3007, 0x4007, 0x5007, 0x6007);
     CHECK_OK(walk(&no_nx, PML4, 0, &t));
     CHECK_EQ(t.access, VMIC_ACCESS_RWX);
@@ -398,7 +400,7 @@ static void test_not_present_each_level(void)
 
 static void test_reserved_above_maxphyaddr(void)
 {
-    const vmic_paging_t pa46 = { VMIC_PAGING_4LEVEL, 46, true };
+    const vmic_paging_t pa46 = { .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 46, .nxe = true };
     vmic_translation_t t;
 
     /* Bit 51 in a PDE that points to a table. */
@@ -441,7 +443,7 @@ static void test_reserved_above_maxphyaddr(void)
 
     /* Bit 40 in the PML4E with MAXPHYADDR 36; the walk stops at the PML4
      * even though the tables below it are fine. */
-    const vmic_paging_t pa36 = { VMIC_PAGING_4LEVEL, 36, true };
+    const vmic_paging_t pa36 = { .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 36, .nxe = true };
     clear_guest();
     build_kernel_4level();
     set_entry(PML4, 273, 0x0000010000003003ull);
@@ -471,7 +473,7 @@ static void test_reserved_above_maxphyaddr(void)
 
 static void test_reserved_nx_without_nxe(void)
 {
-    const vmic_paging_t no_nx = { VMIC_PAGING_4LEVEL, 52, false };
+    const vmic_paging_t no_nx = { .mode = VMIC_PAGING_4LEVEL, .maxphyaddr = 52, .nxe = false };
     vmic_translation_t t;
     clear_guest();
     build_kernel_4level();

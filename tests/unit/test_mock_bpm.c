@@ -6,6 +6,7 @@
  * is checked on /dev/kvm by tests/kvm/test_bpm_taps.c and test_bpm_ptm.c.
  */
 #include "mock_vm.h"
+#include "stats.h"
 
 #define BP_VA (CODE_VA + 0x20)
 #define BP_PA (PAGE_A + 0x20)
@@ -111,14 +112,14 @@ static void test_shadow_in_place(void)
         CHECK_OK(vmic_get_access(vm.core, VMIC_VIEW_DEFAULT, vmic_gfn(t >> 12), &a));
         CHECK_EQ(a, VMIC_ACCESS_RX);
     }
-    vmic_bpm_stats_t bs = vmic_bpm_stats(bpm);
+    vmic_bpm_stats_t bs = bpm_stats(bpm);
     CHECK_EQ(bs.taps, 1);
     CHECK_EQ(bs.pages, 1);
     /* A second breakpoint on the page shares its shadow and guard. */
     vmic_breakpoint_t second = bp_at(BP_VA + 8);
     CHECK_OK(vmic_bpm_insert(bpm, &second));
-    CHECK_EQ(vmic_bpm_stats(bpm).taps, 2);
-    CHECK_EQ(vmic_bpm_stats(bpm).pages, 1);
+    CHECK_EQ(bpm_stats(bpm).taps, 2);
+    CHECK_EQ(bpm_stats(bpm).pages, 1);
     CHECK_EQ(vmic_mock_stats(vm.mock).spare_in_use, 1);
     CHECK_EQ(view_byte(&vm, own, BP_PA + 8), 0xcc);
 
@@ -179,8 +180,8 @@ static void test_bookkeeping(void)
     CHECK_OK(vmic_bpm_insert(bpm, &b));
     CHECK_OK(vmic_bpm_insert(bpm, &c));
     CHECK_OK(vmic_bpm_insert(bpm, &d));
-    CHECK_EQ(vmic_bpm_stats(bpm).taps, 2);
-    CHECK_EQ(vmic_bpm_stats(bpm).pages, 1);
+    CHECK_EQ(bpm_stats(bpm).taps, 2);
+    CHECK_EQ(bpm_stats(bpm).pages, 1);
     CHECK_EQ(vmic_bpm_get_by_address(bpm, vmic_pa(ROOT), a.va, st, 4), 3);
     CHECK(st[0].active && st[0].pa.addr == BP_PA);
     CHECK_EQ(vmic_bpm_get_by_address(bpm, vmic_pa(0x7000), a.va, st, 4), 1);
@@ -201,7 +202,7 @@ static void test_bookkeeping(void)
     ev.view = VMIC_VIEW_DEFAULT;      /* view 0 has no taps */
     CHECK(!vmic_bpm_contains_by_event(bpm, &ev));
     CHECK_OK(vmic_bpm_remove(bpm, &b));
-    CHECK_EQ(vmic_bpm_stats(bpm).taps, 2);
+    CHECK_EQ(bpm_stats(bpm).taps, 2);
     CHECK_EQ(view_byte(&vm, own, BP_PA), 0xcc); /* a and d still hold it */
     size_t removed = 0;
     CHECK_OK(vmic_bpm_remove_by_view(bpm, 0, &removed));
@@ -268,7 +269,7 @@ static void test_breakpoint_hit(void)
     CHECK_EQ(rec[2].event.interrupt.pa.addr, FOREIGN_PA + 0x10);
     CHECK_EQ(rec[2].response.action, VMIC_ACTION_REINJECT_INTERRUPT);
     CHECK_EQ(vmic_mock_stats(vm.mock).guest_int3s, 1);
-    vmic_bpm_stats_t st = vmic_bpm_stats(r.bpm);
+    vmic_bpm_stats_t st = bpm_stats(r.bpm);
     CHECK_EQ(st.hits, 1);
     CHECK_EQ(st.reads_served, 1);
     CHECK_EQ(st.reinjected, 1);
@@ -304,7 +305,7 @@ static void test_visible_shadow(void)
     const vmic_mock_record_t *rec = records(&vm, &n);
     CHECK_EQ(n, 1);
     CHECK_EQ(rec[0].event.kind, VMIC_EVENT_INTERRUPT);
-    CHECK_EQ(vmic_bpm_stats(r.bpm).reads_served, 0);
+    CHECK_EQ(bpm_stats(r.bpm).reads_served, 0);
     CHECK_EQ(r.nhits, 1);
     CHECK_STR(mock_residue(&vm), "");
     vmic_bpm_close(r.bpm);
@@ -357,7 +358,7 @@ static void test_write_through(void)
     CHECK_EQ(shadow_after_write[0], 0x55);
     CHECK_EQ(shadow_after_write[1], 0xcc);
     CHECK_EQ(rec[2].event.kind, VMIC_EVENT_INTERRUPT); /* still a breakpoint */
-    CHECK_EQ(vmic_bpm_stats(r.bpm).writes_through, 1);
+    CHECK_EQ(bpm_stats(r.bpm).writes_through, 1);
     CHECK_EQ(vm.mem[BP_PA + 0x10], 0x55);
     vm.mem[BP_PA + 0x10] = NOP;
     CHECK_STR(mock_residue(&vm), "");
@@ -401,7 +402,7 @@ static void test_memory_tap_hits(void)
     CHECK_EQ(rec[1].event.memory.va.addr, BP_VA + 4);
     CHECK_EQ(r.nhits, 1);
     CHECK_EQ(r.loaded, NOP);
-    vmic_bpm_stats_t st = vmic_bpm_stats(r.bpm);
+    vmic_bpm_stats_t st = bpm_stats(r.bpm);
     CHECK_EQ(st.hits, 1);
     CHECK_EQ(st.passes, 1);
     CHECK_EQ(vmic_mock_stats(vm.mock).executed, 4);
@@ -488,7 +489,7 @@ static void follow(vmic_tap_kind kind)
     vmic_bp_state_t st;
     CHECK_EQ(vmic_bpm_list(r.bpm, &st, 1), 1);
     CHECK(!st.active); /* pending: DYN_VA is not mapped */
-    CHECK_EQ(vmic_bpm_stats(r.bpm).taps, 0);
+    CHECK_EQ(bpm_stats(r.bpm).taps, 0);
     CHECK_OK(run_guest(&r, guest_maps));
     CHECK_GUEST(r.guest_status);
 
@@ -544,7 +545,7 @@ static void follow(vmic_tap_kind kind)
         }
     }
     CHECK_EQ(hit_events, 2);
-    vmic_bpm_stats_t bs = vmic_bpm_stats(r.bpm);
+    vmic_bpm_stats_t bs = bpm_stats(r.bpm);
     CHECK_EQ(bs.table_writes, 3);
     CHECK_EQ(bs.page_ins, 2);
     CHECK_EQ(bs.page_outs, 2);
@@ -664,8 +665,8 @@ static void test_guard_fails(void)
     vmic_mock_fail_at(vm.mock, VMIC_MOCK_SET_ACCESS, vmic_gfn(PAGE_A >> 12), VMIC_E_IO);
     CHECK_ERR(vmic_bpm_insert(bpm, &bp), VMIC_E_IO);
     CHECK_ERRMSG("set_access (page access) fails as the test asked");
-    CHECK_EQ(vmic_bpm_stats(bpm).taps, 0);
-    CHECK_EQ(vmic_bpm_stats(bpm).activations, 0);
+    CHECK_EQ(bpm_stats(bpm).taps, 0);
+    CHECK_EQ(bpm_stats(bpm).activations, 0);
     CHECK_STR(mock_residue(&vm), "");
     vmic_bpm_close(bpm);
     mock_vm_close(&vm);
@@ -698,7 +699,7 @@ static void test_remove_fails(void)
         CHECK_MSG(s == VMIC_E_IO, "gfn 0x%llx: the removal gave %s",
                   (unsigned long long)gfns[k], vmic_status_name(s));
         CHECK_EQ(vmic_bpm_list(r.bpm, NULL, 0), 0);
-        CHECK_EQ(vmic_bpm_stats(r.bpm).taps, 0);
+        CHECK_EQ(bpm_stats(r.bpm).taps, 0);
         vmic_mock_set_guest(vm.mock, NULL, NULL); /* a session that ends at once */
         vmic_bpm_handler_t bh = {.on_hit = on_hit, .arg = &r};
         CHECK_OK(vmic_bpm_run(r.bpm, &bh, 0));

@@ -6,6 +6,7 @@
  * handler without on_hit.
  */
 #include "mock_vm.h"
+#include "stats.h"
 
 #define BP_VA (CODE_VA + 0x20)
 #define BP_PA (PAGE_A + 0x20)
@@ -110,7 +111,7 @@ static void test_not_the_managers(void)
     CHECK(!r.resp[0].set_view);
     CHECK_EQ(r.resp[1].action, VMIC_ACTION_REINJECT_INTERRUPT);
     CHECK_EQ(r.resp[2].action, VMIC_ACTION_CONTINUE);
-    vmic_bpm_stats_t st = vmic_bpm_stats(r.bpm);
+    vmic_bpm_stats_t st = bpm_stats(r.bpm);
     CHECK_EQ(st.reinjected, 1);
     CHECK_EQ(st.hits + st.passes, 0);
     /* The events carry the mock's numbering and the vCPU's view. */
@@ -269,8 +270,8 @@ static void test_pending_per_vcpu(void)
     CHECK_EQ(r.resp[2].action, VMIC_ACTION_CONTINUE);
     CHECK(r.state[1].active);               /* vCPU 1's step walked again */
     CHECK_EQ(r.state[1].pa.addr, PAGE_A + 0x40);
-    CHECK_EQ(vmic_bpm_stats(r.bpm).table_writes, 1);
-    CHECK_EQ(vmic_bpm_stats(r.bpm).page_ins, 1);
+    CHECK_EQ(bpm_stats(r.bpm).table_writes, 1);
+    CHECK_EQ(bpm_stats(r.bpm).page_ins, 1);
     put_u64(vm.mem, PT + 16, 0);
     CHECK_STR(mock_residue(&vm), "");
     vmic_bpm_close(r.bpm);

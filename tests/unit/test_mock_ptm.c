@@ -5,6 +5,7 @@
  * table, and the cleanup. On /dev/kvm: tests/kvm/test_bpm_ptm.c.
  */
 #include "mock_vm.h"
+#include "stats.h"
 
 #define PTE_DYN (PT + 8 * 2)     /* the entry that maps DYN_VA */
 
@@ -55,7 +56,7 @@ static void test_watch_and_process(void)
     CHECK(!present);
     CHECK_EQ(pa.addr, 0);
     /* Every table the walk read, the one with the empty entry included. */
-    vmic_ptm_stats_t st = vmic_ptm_stats(ptm);
+    vmic_ptm_stats_t st = ptm_stats(ptm);
     CHECK_EQ(st.watches, 1);
     CHECK_EQ(st.tables, 4);
     for (uint64_t t = ROOT; t <= PT; t += VMIC_PAGE_SIZE)
@@ -64,7 +65,7 @@ static void test_watch_and_process(void)
     /* The same page again is one watch more of the same translation. */
     CHECK_OK(vmic_ptm_watch(ptm, VMIC_VIEW_DEFAULT, vmic_pa(ROOT | 0x18), vmic_va(DYN_VA),
                             NULL, NULL));
-    CHECK_EQ(vmic_ptm_stats(ptm).watches, 1);
+    CHECK_EQ(ptm_stats(ptm).watches, 1);
 
     /* Writes elsewhere are not the monitor's; the PT's is, for vCPU 0 only. */
     vmic_event_t other = write_event(PAGE_A, 0);
@@ -95,17 +96,17 @@ static void test_watch_and_process(void)
     CHECK(vmic_ptm_mark_dirty(ptm, &ev));
     CHECK_OK(vmic_ptm_process(ptm, 0, record, &c));
     CHECK_EQ(c.n, 0);
-    st = vmic_ptm_stats(ptm);
+    st = ptm_stats(ptm);
     CHECK_EQ(st.writes, 3);
     CHECK_EQ(st.page_ins, 2);
     CHECK_EQ(st.page_outs, 1);
 
     CHECK_OK(vmic_ptm_unwatch(ptm, VMIC_VIEW_DEFAULT, vmic_pa(ROOT), vmic_va(DYN_VA)));
-    CHECK_EQ(vmic_ptm_stats(ptm).tables, 4); /* one watch still holds them */
+    CHECK_EQ(ptm_stats(ptm).tables, 4); /* one watch still holds them */
     CHECK_OK(vmic_ptm_unwatch(ptm, VMIC_VIEW_DEFAULT, vmic_pa(ROOT), vmic_va(DYN_VA)));
     CHECK_ERR(vmic_ptm_unwatch(ptm, VMIC_VIEW_DEFAULT, vmic_pa(ROOT), vmic_va(DYN_VA)),
               VMIC_E_NOTFOUND);
-    CHECK_EQ(vmic_ptm_stats(ptm).tables, 0);
+    CHECK_EQ(ptm_stats(ptm).tables, 0);
     put_u64(vm.mem, PTE_DYN, 0);
     CHECK_STR(mock_residue(&vm), "");
     vmic_ptm_close(ptm);
@@ -126,7 +127,7 @@ static void test_watch_in_a_view(void)
     CHECK_OK(vmic_ptm_watch(ptm, view, vmic_pa(ROOT), vmic_va(CODE_VA), NULL, NULL));
     CHECK_EQ(access_of(&vm, view, PT), VMIC_ACCESS_RX);
     CHECK_EQ(access_of(&vm, VMIC_VIEW_DEFAULT, PT), VMIC_ACCESS_RX);
-    CHECK_EQ(vmic_ptm_stats(ptm).tables, 4);
+    CHECK_EQ(ptm_stats(ptm).tables, 4);
     CHECK_OK(vmic_ptm_unwatch(ptm, view, vmic_pa(ROOT), vmic_va(CODE_VA)));
     CHECK_EQ(access_of(&vm, view, PT), VMIC_ACCESS_RWX);
     CHECK_EQ(access_of(&vm, VMIC_VIEW_DEFAULT, PT), VMIC_ACCESS_RWX);
@@ -209,8 +210,8 @@ static void test_guest_writes(void)
     memcpy(&pt2_entry, vm.mem + PT2 + 16, 8);
     CHECK_EQ(pt2_entry, PTE(PAGE_B));
     /* The session's end cleared the monitor. */
-    CHECK_EQ(vmic_ptm_stats(r.ptm).watches, 0);
-    CHECK_EQ(vmic_ptm_stats(r.ptm).tables, 0);
+    CHECK_EQ(ptm_stats(r.ptm).watches, 0);
+    CHECK_EQ(ptm_stats(r.ptm).tables, 0);
     CHECK_STR(mock_residue(&vm), "");
     vmic_ptm_close(r.ptm);
     mock_vm_close(&vm);
@@ -239,7 +240,7 @@ static void test_table_moves(void)
     CHECK(c.ev[1].change == VMIC_PAGE_IN && c.ev[1].pa.addr == PAGE_B);
     CHECK_EQ(access_of(&vm, VMIC_VIEW_DEFAULT, PT2), VMIC_ACCESS_RX);
     CHECK_EQ(access_of(&vm, VMIC_VIEW_DEFAULT, PT), VMIC_ACCESS_RWX);
-    CHECK_EQ(vmic_ptm_stats(ptm).tables, 4);
+    CHECK_EQ(ptm_stats(ptm).tables, 4);
     /* The old table is no longer the monitor's. */
     vmic_event_t old = write_event(PTE_DYN, 0);
     CHECK(!vmic_ptm_mark_dirty(ptm, &old));
@@ -263,8 +264,8 @@ static void test_watch_fails_clean(void)
     CHECK_ERR(vmic_ptm_watch(ptm, VMIC_VIEW_DEFAULT, vmic_pa(ROOT), vmic_va(DYN_VA), NULL, NULL),
               VMIC_E_IO);
     CHECK_ERRMSG("watching va 0x202000 in root 0x1000");
-    CHECK_EQ(vmic_ptm_stats(ptm).watches, 0);
-    CHECK_EQ(vmic_ptm_stats(ptm).tables, 0);
+    CHECK_EQ(ptm_stats(ptm).watches, 0);
+    CHECK_EQ(ptm_stats(ptm).tables, 0);
     CHECK_STR(mock_residue(&vm), "");
     vmic_ptm_close(ptm);
     mock_vm_close(&vm);

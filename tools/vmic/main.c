@@ -59,7 +59,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-        printf("vmic %s\n", VMIC_VERSION_STRING);
+        printf("vmic %s\n", vmic_version());
         return EXIT_OK;
     }
     /* A closed pipe (vmic ... | head) must not kill vmic with a live guest

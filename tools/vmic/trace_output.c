@@ -183,7 +183,8 @@ void trace_print_summary(const vmic_tracer *t, bool as_json)
         nsc = SUMMARY_ROWS;
     if (npc > SUMMARY_ROWS)
         npc = SUMMARY_ROWS;
-    vmic_trace_stats_t st = vmic_tracer_stats(t);
+    vmic_trace_stats_t st;
+    vmic_tracer_stats(t, &st);
     if (as_json)
         json_summary(sc, nsc, pc, npc, &st);
     else

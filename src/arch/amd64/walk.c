@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <vmic/arch.h>
 
@@ -101,6 +102,7 @@ walk(const vmic_paging_t *pg, vmic_pa_t root, vmic_va_t va, const uint8_t *flat,
     const uint64_t v = va.addr;
 
     out->va = va;
+    memset(out->reserved, 0, sizeof out->reserved);
     if (amd64_sign_extend(v, l.va_bits) != v)
         return walk_failed(out, VMIC_WALK_NONCANONICAL, 0, 0, out->steps);
 

@@ -91,9 +91,12 @@ static void name_from_symbol(const lx_sc_source *src, vmic_syscall_t *sc)
     char sym[128];
     if (src->symbol && src->symbol(src->ctx, sc->handler.addr, sym, sizeof sym) &&
         is_identifier(sym)) {
-        snprintf(sc->name, sizeof sc->name, "%s", strip_prefix(sym));
-        sc->implemented = strcmp(sc->name, "ni_syscall") != 0;
-        return;
+        /* A cut name could read as another syscall's: too long is unnamed. */
+        int n = snprintf(sc->name, sizeof sc->name, "%s", strip_prefix(sym));
+        if (n >= 0 && (size_t)n < sizeof sc->name) {
+            sc->implemented = strcmp(sc->name, "ni_syscall") != 0;
+            return;
+        }
     }
     snprintf(sc->name, sizeof sc->name, "syscall_%u", sc->nr);
     sc->implemented = true; /* a handler we cannot name is still one */

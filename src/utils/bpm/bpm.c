@@ -96,12 +96,11 @@ bpm_pending *bpm_pending_of(vmic_bpm *b, vmic_vcpu_t vcpu)
     return vcpu < b->nvcpus ? &b->pending[vcpu] : NULL;
 }
 
-vmic_bpm_stats_t vmic_bpm_stats(vmic_bpm *b)
+void vmic_bpm_stats(vmic_bpm *b, vmic_bpm_stats_t *out)
 {
-    vmic_bpm_stats_t st = b->stats;
-    st.taps = b->taps.n;
-    st.pages = b->pages.n;
-    return st;
+    *out = b->stats;
+    out->taps = b->taps.n;
+    out->pages = b->pages.n;
 }
 
 /* ---- the own view ------------------------------------------------------------------ */

@@ -163,10 +163,9 @@ vmic_status vmic_ptm_unwatch(vmic_ptm *ptm, vmic_view_t view, vmic_pa_t root, vm
     return s;
 }
 
-vmic_ptm_stats_t vmic_ptm_stats(const vmic_ptm *ptm)
+void vmic_ptm_stats(const vmic_ptm *ptm, vmic_ptm_stats_t *out)
 {
-    vmic_ptm_stats_t st = ptm->stats;
-    st.watches = ptm->n;
-    st.tables = ptm->tables.n;
-    return st;
+    *out = ptm->stats;
+    out->watches = ptm->n;
+    out->tables = ptm->tables.n;
 }

@@ -107,7 +107,7 @@ size_t vmic_tracer_process_counts(const vmic_tracer *t, vmic_trace_count_t *out,
     return deliver(rows, t->nprocs, out, max);
 }
 
-vmic_trace_stats_t vmic_tracer_stats(const vmic_tracer *t)
+void vmic_tracer_stats(const vmic_tracer *t, vmic_trace_stats_t *out)
 {
-    return t->stats;
+    *out = t->stats;
 }
