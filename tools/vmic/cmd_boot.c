@@ -25,7 +25,7 @@
 
 #include "boot_dir.h"
 #include "cli.h"
-#include "base/clock.h"
+#include "cli_clock.h"
 
 static const char about[] =
     "Start QEMU in the background with the three endpoints vmic attaches to (a\n"
@@ -145,14 +145,14 @@ static void sleep_ms(unsigned ms)
 /* Waits for a child; false on timeout (the child is then killed). */
 static bool wait_child(pid_t pid, uint64_t timeout_ms, int *status)
 {
-    int64_t deadline = vmic__mono_ms() + (int64_t)timeout_ms;
+    int64_t deadline = cli_mono_ms() + (int64_t)timeout_ms;
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid)
             return true;
         if (r < 0 && errno != EINTR)
             return false;
-        if (vmic__mono_ms() >= deadline) {
+        if (cli_mono_ms() >= deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, status, 0);
             return false;
@@ -415,7 +415,7 @@ static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
     char *buf = malloc(keep + 65536 + 1);
     size_t have = 0;
     long offset = 0;
-    int64_t deadline = vmic__mono_ms() + (int64_t)o->timeout_s * 1000;
+    int64_t deadline = cli_mono_ms() + (int64_t)o->timeout_s * 1000;
 
     if (!buf || tlen == 0) {
         free(buf);
@@ -451,7 +451,7 @@ static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
             return cli_fail("boot", VMIC_OK, "QEMU exited before the guest wrote '%s'",
                             o->wait_serial);
         }
-        if (vmic__mono_ms() >= deadline) {
+        if (cli_mono_ms() >= deadline) {
             free(buf);
             boot_path(path, sizeof path, dir, BOOT_CONSOLE);
             show_tail(path, "guest console");

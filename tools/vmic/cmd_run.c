@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "run_trace.h"
-#include "base/clock.h"
+#include "cli_clock.h"
 
 static const char about[] =
     "Run IMAGE, an ELF64 x86-64 freestanding kernel, as a VM on /dev/kvm and\n"
@@ -295,7 +295,7 @@ static bool should_stop(vmic_core *core, void *arg)
 
 static double elapsed(const run_state *st)
 {
-    return (double)(vmic__mono_ns() - st->start_ns) * 1e-9;
+    return (double)(cli_mono_ns() - st->start_ns) * 1e-9;
 }
 
 static void say_detached(run_state *st, const char *why)
@@ -406,7 +406,7 @@ int cmd_run(int argc, char **argv)
     vmic_bpm_handler_t bh = {.on_hit = on_hit, .on_event = on_event, .should_stop = should_stop,
                              .arg = &st};
     st.deadline = time(NULL) + (time_t)o.timeout_s;
-    st.start_ns = vmic__mono_ns();
+    st.start_ns = cli_mono_ns();
     vmic_status s = vmic_resume(core);
     if (s == VMIC_OK && o.trace.bpm)
         s = vmic_bpm_run(o.trace.bpm, &bh, WAIT_SLICE_MS);
