@@ -247,6 +247,58 @@ VMIC_API vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *
  * tgid its process). */
 VMIC_API vmic_status vmic_os_task(vmic_os *os, vmic_va_t task, vmic_process_t *out);
 
+/*
+ * The same without registers, from guest memory alone (what a tracer needs
+ * whose events carry only a vCPU index, as QEMU's plugin API v1 gives).
+ *
+ * CPUs are the kernel's numbers: 0 .. nr_cpu_ids-1 (possible CPUs, not all
+ * online). CPU n's per-CPU area is at __per_cpu_offset[n], bounded by the
+ * array's extent in the symbol table and by 8192 (NR_CPUS). Each call that
+ * reads a CPU's area checks that its per-CPU cpu_number (pcpu_hot.cpu_number
+ * on 6.2 to 6.14) is n, else fails with VMIC_E_FORMAT.
+ *
+ * QEMU's vcpu_index and Linux's CPU number are not the same concept: QEMU
+ * numbers vCPUs in creation order, Linux numbers CPUs as it brings them up
+ * (in the order of the ACPI MADT / MP table, the boot CPU 0). On the x86
+ * guests QEMU makes they are equal - the tests check it on dumps with 2 vCPUs
+ * through the GS base each vCPU's own registers hold - but a guest booted
+ * with a CPU left out, or one that reorders its APIC IDs, could differ.
+ */
+VMIC_API vmic_status vmic_os_cpu_count(vmic_os *os, uint32_t *count);
+/* Whether the CPU is up (__cpu_online_mask). */
+VMIC_API vmic_status vmic_os_cpu_online(vmic_os *os, uint32_t cpu, bool *online);
+/* The task CPU cpu runs (its per-CPU current_task / pcpu_hot.current_task). */
+VMIC_API vmic_status vmic_os_current_task_of_cpu(vmic_os *os, uint32_t cpu, vmic_va_t *task);
+
+/* ---- saved user registers ------------------------------------------------------ */
+/*
+ * The registers a task saved when it entered the kernel: its struct pt_regs
+ * at the top of its kernel stack (the kernel's task_pt_regs). For a task in
+ * a system call: orig_ax is the call's number, di si dx r10 r8 r9 its
+ * arguments, ip and sp where user mode will resume. Meaningful for user
+ * tasks only: a kernel thread never came from user mode.
+ *
+ * vmic_os_task_pt_regs works for any task: task->stack + THREAD_SIZE (16 KiB,
+ * 32 KiB with KASAN) - TOP_OF_KERNEL_STACK_PADDING (16 with CONFIG_X86_FRED,
+ * else 0) - sizeof(struct pt_regs) from BTF. vmic_os_cpu_pt_regs, for the
+ * task a CPU runs, needs no such constant: the kernel's per-CPU top of stack
+ * (cpu_current_top_of_stack, pcpu_hot.top_of_stack on 6.2 to 6.14) is the
+ * end of that task's pt_regs.
+ */
+typedef struct vmic_pt_regs {
+    vmic_va_t at;          /* where the struct is */
+    uint64_t orig_ax;      /* system-call number (-1: entered by an interrupt
+                              or exception) */
+    uint64_t ip, sp, flags, cs, ss;
+    uint64_t ax;           /* the call's return value once it returns */
+    uint64_t di, si, dx, r10, r8, r9; /* system-call arguments 1..6 */
+    uint64_t reserved[4];  /* zero: room for registers to come, same size */
+} vmic_pt_regs_t;
+
+VMIC_API vmic_status vmic_os_task_pt_regs(vmic_os *os, vmic_va_t task, vmic_va_t *regs);
+VMIC_API vmic_status vmic_os_cpu_pt_regs(vmic_os *os, uint32_t cpu, vmic_va_t *regs);
+VMIC_API vmic_status vmic_os_read_pt_regs(vmic_os *os, vmic_va_t regs, vmic_pt_regs_t *out);
+
 /* ---- system calls ------------------------------------------------------------ */
 /*
  * The guest's own 64-bit system-call table: each entry of sys_call_table

@@ -56,3 +56,23 @@ vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *regs, vmi
     *task = vmic_va(ptr);
     return VMIC_OK;
 }
+
+/* Without registers: the same pointer in CPU cpu's per-CPU area, found
+ * through __per_cpu_offset (percpu.c), which also checks that the area's
+ * cpu_number is cpu. */
+vmic_status vmic_os_current_task_of_cpu(vmic_os *os, uint32_t cpu, vmic_va_t *task)
+{
+    uint64_t off = 0, va, ptr;
+    vmic_status s;
+
+    if ((s = current_offset(os, &off)) ||
+        (s = lx_percpu_addr(os, cpu, off, "current_task", &va)))
+        return s;
+    if ((s = lx_u64(os, va, &ptr)))
+        return vmic_fail_wrap(s, "CPU %u: current task at 0x%llx", cpu, (unsigned long long)va);
+    if (!lx_kptr(os, ptr))
+        return vmic_fail(VMIC_E_FORMAT, "CPU %u: current task 0x%llx at 0x%llx is not a kernel "
+                         "address", cpu, (unsigned long long)ptr, (unsigned long long)va);
+    *task = vmic_va(ptr);
+    return VMIC_OK;
+}

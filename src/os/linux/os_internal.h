@@ -53,6 +53,31 @@ typedef struct lx_image {
     int nro;
 } lx_image;
 
+/* The per-CPU areas (percpu.c): __per_cpu_offset[cpu] + a per-CPU
+ * variable's offset is that CPU's copy of it. */
+#define LX_MAX_CPUS 8192u /* NR_CPUS ceiling of x86-64 (CONFIG_MAXSMP) */
+typedef struct lx_percpu {
+    bool ready;
+    uint64_t offsets;   /* __per_cpu_offset */
+    uint32_t slots;     /* entries the array can hold (its kallsyms extent) */
+    uint32_t ncpus;     /* nr_cpu_ids */
+    uint64_t online;    /* __cpu_online_mask, 0 if the kernel has none */
+    uint64_t cpu_number; /* per-CPU offset of the CPU's own number */
+    bool has_cpu_number;
+} lx_percpu;
+
+/* Where the saved user registers of a task are (ptregs.c). */
+typedef struct lx_ptregs {
+    bool ready;
+    uint64_t size;        /* sizeof(struct pt_regs) */
+    uint64_t thread_size; /* THREAD_SIZE */
+    uint64_t padding;     /* TOP_OF_KERNEL_STACK_PADDING */
+    lx_fld stack;         /* task_struct.stack */
+    uint64_t top_off;     /* per-CPU offset of the top of the current stack */
+    bool has_top;
+    lx_fld f[16];         /* the pt_regs fields vmic_pt_regs_t carries */
+} lx_ptregs;
+
 /* The kernel's address-space layout (layout.c): every judgement of "is this
  * a kernel address" goes through it, never through 4-level constants. */
 typedef struct lx_layout {
@@ -103,6 +128,10 @@ struct vmic_os {
     /* current.c: where the current task pointer sits in per-CPU memory */
     uint64_t current_off;
     bool current_ready;
+    /* percpu.c: the CPUs' per-CPU areas, resolved on first use */
+    lx_percpu percpu;
+    /* ptregs.c: where a task's saved user registers sit */
+    lx_ptregs ptregs;
     /* symbols.c: the modules' symbols, read on first use; a load that
      * failed keeps what it read and its message, repeated to each caller */
     lx_modsyms *modsyms;
@@ -162,6 +191,17 @@ vmic_status lx_seen_init(lx_seen *s, size_t limit);
 /* 1 if new, 0 if already seen, -1 when full or out of memory. */
 int lx_seen_add(lx_seen *s, uint64_t v);
 void lx_seen_free(lx_seen *s);
+
+/* percpu.c: the per-CPU offset of a per-CPU variable: the symbol
+ * `name` (up to 6.1 and from 6.15), else the member `hot_field` of pcpu_hot
+ * (6.2 to 6.14); and the address of CPU cpu's copy of one. */
+vmic_status lx_percpu_var(vmic_os *os, const char *name, const char *hot_field, uint64_t *off);
+vmic_status lx_percpu_addr(vmic_os *os, uint32_t cpu, uint64_t off, const char *what,
+                           uint64_t *va);
+
+/* symbols.c: address of the first symbol above addr (0 if none): where a
+ * table ends. */
+uint64_t lx_next_symbol(vmic_os *os, uint64_t addr);
 
 /* tasks.c */
 vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p);

@@ -210,3 +210,26 @@ vmic_status vmic_os_symbol_at(vmic_os *os, vmic_va_t addr, vmic_symbol_t *sym, u
         *offset = off;
     return VMIC_OK;
 }
+
+/* Kallsyms and ISF tables are in address order: the next entry that lies
+ * above addr. */
+uint64_t lx_next_symbol(vmic_os *os, uint64_t addr)
+{
+    size_t i = SIZE_MAX;
+    if (os->ks)
+        i = lx_kallsyms_find_le(os->ks, addr);
+    else if (os->isf && addr >= os->isf_slide)
+        i = lx_isf_find_le(os->isf, addr - os->isf_slide);
+    if (i == SIZE_MAX)
+        return 0;
+    size_t n = vmic_os_symbol_count(os);
+    for (size_t j = i + 1; j < n; j++) {
+        vmic_symbol_t sym;
+        if (vmic_os_symbol_get(os, j, &sym) != VMIC_OK)
+            break;
+        if (sym.addr.addr > addr)
+            return sym.addr.addr;
+    }
+    vmic_clear_error();
+    return 0;
+}

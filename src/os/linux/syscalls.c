@@ -35,28 +35,6 @@ static bool source_symbol(void *ctx, uint64_t va, char *name, size_t size)
     return true;
 }
 
-/* Address of the first symbol above addr (0 if none): where a table ends. */
-static uint64_t next_symbol(vmic_os *os, uint64_t addr)
-{
-    size_t i = SIZE_MAX;
-    if (os->ks)
-        i = lx_kallsyms_find_le(os->ks, addr);
-    else if (os->isf && addr >= os->isf_slide)
-        i = lx_isf_find_le(os->isf, addr - os->isf_slide);
-    if (i == SIZE_MAX)
-        return 0;
-    size_t n = vmic_os_symbol_count(os);
-    for (size_t j = i + 1; j < n; j++) {
-        vmic_symbol_t sym;
-        if (vmic_os_symbol_get(os, j, &sym) != VMIC_OK)
-            break;
-        if (sym.addr.addr > addr)
-            return sym.addr.addr;
-    }
-    vmic_clear_error();
-    return 0;
-}
-
 static bool field_offset(vmic_os *os, const char *path, uint32_t *off)
 {
     vmic_field_t f;
@@ -90,7 +68,7 @@ static vmic_status build(vmic_os *os)
     vmic_status s = lx_need_sym(os, "sys_call_table", &l.table);
     if (s)
         return s;
-    uint64_t end = next_symbol(os, l.table);
+    uint64_t end = lx_next_symbol(os, l.table);
     uint64_t room = end > l.table ? (end - l.table) / 8 : VMIC_SYSCALL_MAX_NR;
     l.entries = room < VMIC_SYSCALL_MAX_NR ? (uint32_t)room : VMIC_SYSCALL_MAX_NR;
     if (!lx_sym(os, "syscalls_metadata", &l.metadata) || !metadata_layout(os, &l))
