@@ -150,6 +150,19 @@ def banner_is_proc_version():
 
 
 @test
+def banner_cpus_same_on_elf_and_raw():
+    # The task each CPU runs, from memory alone: the raw dump, which has no
+    # registers, must say what the ELF dump says.
+    elf = json.loads(vmic("banner", "--json", ELF).stdout)["cpus"]
+    raw = json.loads(vmic("banner", "--json", RAW).stdout)["cpus"]
+    assert elf == raw and len(elf) >= 1, (elf, raw)
+    assert [c["cpu"] for c in elf] == list(range(len(elf)))
+    assert all(c["comm"] and "error" not in c for c in elf), elf
+    line = next(l for l in vmic("banner", RAW).stdout.splitlines() if l.startswith("cpus "))
+    assert line.split(None, 1)[1].startswith("0: " + elf[0]["comm"] + " (pid %d)" % elf[0]["pid"]), line
+
+
+@test
 def sym_both_ways():
     j = json.loads(vmic("sym", "--json", RAW, "init_task", hex(SYMS["start_kernel"] + 3)).stdout)
     assert int(j[0]["addr"], 16) == SYMS["init_task"]

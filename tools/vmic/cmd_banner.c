@@ -8,8 +8,64 @@ static const cli_spec spec = {
     .min_operands = 1, .max_operands = 1,
     .about = "Print the kernel's version banner (linux_banner) and what vmic found on\n"
              "the way: the page-table root and where it came from, the kernel image and\n"
-             "its KASLR slide, and where the symbols and types come from.",
+             "its KASLR slide, where the symbols and types come from, and the task each\n"
+             "CPU runs (read from the per-CPU areas, so raw dumps have it too).",
 };
+
+/* The task each CPU runs, found from memory alone (__per_cpu_offset), so a
+ * raw dump has it too. A kernel whose per-CPU layout vmic cannot read (an ISF
+ * profile without struct pcpu_hot) gets a note, not a failed command. */
+static void cpus_text(vmic_os *os)
+{
+    uint32_t n = 0;
+    printf("cpus     ");
+    if (vmic_os_cpu_count(os, &n) != VMIC_OK) {
+        printf("unknown: %s\n", vmic_errmsg());
+        vmic_clear_error();
+        return;
+    }
+    for (uint32_t cpu = 0; cpu < n; cpu++) {
+        vmic_va_t task;
+        vmic_process_t t;
+        printf("%s%u: ", cpu ? ", " : "", cpu);
+        if (vmic_os_current_task_of_cpu(os, cpu, &task) != VMIC_OK ||
+            vmic_os_task(os, task, &t) != VMIC_OK) {
+            printf("unknown (%s)", vmic_errmsg());
+            vmic_clear_error();
+            continue;
+        }
+        printf("%s (pid %d)", t.comm, (int)t.pid);
+    }
+    printf("\n");
+}
+
+static void cpus_json(json *j, vmic_os *os)
+{
+    uint32_t n = 0;
+    if (vmic_os_cpu_count(os, &n) != VMIC_OK) {
+        json_str(j, "cpus_error", vmic_errmsg());
+        vmic_clear_error();
+        return;
+    }
+    json_array_begin(j, "cpus");
+    for (uint32_t cpu = 0; cpu < n; cpu++) {
+        vmic_va_t task;
+        vmic_process_t t;
+        json_object_begin(j, NULL);
+        json_u64(j, "cpu", cpu);
+        if (vmic_os_current_task_of_cpu(os, cpu, &task) != VMIC_OK ||
+            vmic_os_task(os, task, &t) != VMIC_OK) {
+            json_str(j, "error", vmic_errmsg());
+            vmic_clear_error();
+        } else {
+            json_hex(j, "task", task.addr);
+            json_i64(j, "pid", t.pid);
+            json_str(j, "comm", t.comm);
+        }
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
 
 int cmd_banner(int argc, char **argv)
 {
@@ -49,6 +105,7 @@ int cmd_banner(int argc, char **argv)
         json_str(&j, "degraded", k->degraded ? k->degraded : "");
         json_hex(&j, "btf", k->btf.addr);
         json_u64(&j, "btf_size", k->btf_size);
+        cpus_json(&j, os);
         json_object_end(&j);
         json_done(&j);
     } else {
@@ -70,6 +127,7 @@ int cmd_banner(int argc, char **argv)
         if (k->btf.addr)
             printf(", %" PRIu64 " bytes at 0x%" PRIx64, k->btf_size, k->btf.addr);
         printf("\n");
+        cpus_text(os);
         if (k->degraded && *k->degraded)
             printf("degraded %s\n", k->degraded);
     }
