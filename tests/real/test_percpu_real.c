@@ -9,6 +9,7 @@
  *    the CPU's own cpu_number, so vCPU index = Linux CPU number is checked;
  *  - the per-CPU top of stack and task->stack + THREAD_SIZE agree on where
  *    each CPU's current task keeps its pt_regs;
+ *  - the ISF profile (from DWARF) finds the same tasks as kallsyms + BTF;
  *  - every user process the guest's ps listed has saved user registers that
  *    are user addresses with the user code segment, and the processes the
  *    fixture parks in pause() (vmic-sleeper-a/-b, every vmic-marker thread:
@@ -29,23 +30,31 @@
 
 static const char *dir;
 
-static vmic_os *open_os(const char *file, vmic_core **core)
+static vmic_os *open_os_profile(const char *file, const char *profile, vmic_core **core)
 {
-    char path[4096];
+    char path[4096], prof[4096];
     vmic_driver *drv;
     vmic_os *os;
     fixture_path(path, sizeof path, dir, file);
+    if (profile)
+        fixture_path(prof, sizeof prof, dir, profile);
+    vmic_os_config_t cfg = {.profile = profile ? prof : NULL};
     if (vmic_dump_open(path, VMIC_DUMP_AUTO, &drv) != VMIC_OK ||
         vmic_core_open(drv, NULL, core) != VMIC_OK) {
         fprintf(stderr, "  cannot open %s: %s\n", path, vmic_errmsg());
         return NULL;
     }
-    if (vmic_os_open(*core, NULL, &os) != VMIC_OK) {
+    if (vmic_os_open(*core, &cfg, &os) != VMIC_OK) {
         fprintf(stderr, "  vmic_os_open(%s): %s\n", file, vmic_errmsg());
         vmic_core_close(*core);
         return NULL;
     }
     return os;
+}
+
+static vmic_os *open_os(const char *file, vmic_core **core)
+{
+    return open_os_profile(file, NULL, core);
 }
 
 static void close_os(vmic_os *os, vmic_core *core)
@@ -110,6 +119,28 @@ static void test_current_task_raw(void)
         vmic_va_t task;
         CHECK_OK(vmic_os_current_task_of_cpu(os, cpu, &task));
         CHECK_EQ(task.addr, elf_current[cpu].addr);
+    }
+    close_os(os, core);
+}
+
+/* With the ISF profile (symbols and types from DWARF, not kallsyms and
+ * BTF), the same CPUs run the same tasks with their pt_regs at the same
+ * place. */
+static void test_profile_same(void)
+{
+    vmic_core *core;
+    vmic_os *os = open_os_profile("dump.raw", "profile.json.xz", &core);
+    CHECK(os);
+    uint32_t n = 0;
+    CHECK_OK(vmic_os_cpu_count(os, &n));
+    CHECK_EQ(n, elf_ncpus);
+    for (uint32_t cpu = 0; cpu < n; cpu++) {
+        vmic_va_t task, a, b;
+        CHECK_OK(vmic_os_current_task_of_cpu(os, cpu, &task));
+        CHECK_EQ(task.addr, elf_current[cpu].addr);
+        CHECK_OK(vmic_os_cpu_pt_regs(os, cpu, &a));
+        CHECK_OK(vmic_os_task_pt_regs(os, task, &b));
+        CHECK_EQ(a.addr, b.addr);
     }
     close_os(os, core);
 }
@@ -226,5 +257,13 @@ int main(int argc, char **argv)
     RUN(test_cpu_pt_regs);
     RUN(test_user_pt_regs_elf);
     RUN(test_user_pt_regs_raw);
+    /* --no-dwarf fixtures (cloud, rt) have no profile. */
+    FILE *dwarf = truth_open(dir, "../dwarf-offsets.txt");
+    if (dwarf) {
+        fclose(dwarf);
+        RUN(test_profile_same);
+    } else {
+        fprintf(stderr, "note: no DWARF in this fixture (--no-dwarf): the ISF profile not checked\n");
+    }
     return HARNESS_RESULT();
 }
