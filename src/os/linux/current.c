@@ -4,6 +4,9 @@
  * whose first member is current_task). The CPU adds the GS base to the
  * symbol's value, whether per-CPU symbols are offsets from 0 (x86-64 until
  * 6.15) or addresses, so vmic does the same: base + value.
+ *
+ * Without registers (vmic_os_current_task_of_cpu), the base is the CPU's
+ * __per_cpu_offset entry instead (percpu.c).
  */
 #include "os_internal.h"
 
@@ -11,23 +14,13 @@
 
 static vmic_status current_offset(vmic_os *os, uint64_t *off)
 {
-    uint64_t sym;
-    vmic_field_t f;
+    vmic_status s;
 
-    if (os->current_ready) {
-        *off = os->current_off;
-        return VMIC_OK;
+    if (!os->current_ready) {
+        if ((s = lx_percpu_var(os, "current_task", "current_task", &os->current_off)))
+            return vmic_fail_wrap(s, "cannot find a CPU's current task");
+        os->current_ready = true;
     }
-    if (lx_sym(os, "current_task", &sym)) {
-        os->current_off = sym;
-    } else if (lx_sym(os, "pcpu_hot", &sym) &&
-               vmic_os_field(os, "pcpu_hot.current_task", &f) == VMIC_OK) {
-        os->current_off = sym + f.offset;
-    } else {
-        return vmic_fail(VMIC_E_NOTFOUND, "%s: neither current_task nor pcpu_hot.current_task: "
-                         "cannot find a vCPU's current task", os->kernel.symbols);
-    }
-    os->current_ready = true;
     *off = os->current_off;
     return VMIC_OK;
 }
