@@ -183,7 +183,8 @@ int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plug
     for (uint32_t i = 0; i < c->nvcpus; i++)
         if (c->held[i])
             return fail(EBUSY, "vCPU %u is held: answer it first (a reset waits for it)", i);
-    memcpy(h->watches, pa, n * sizeof *pa);
+    if (n) /* pa may be NULL when every watch goes */
+        memcpy(h->watches, pa, n * sizeof *pa);
     VMIC_STORE(&h->watch_count, n);
     VMIC_STORE(&h->mode, (uint32_t)mode);
     uint32_t gen = __atomic_add_fetch(&h->watch_gen, 1, __ATOMIC_SEQ_CST);
