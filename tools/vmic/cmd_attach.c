@@ -15,6 +15,10 @@ static const char about[] =
     "  -object memory-backend-file,id=ram0,size=SIZE,mem-path=FILE,share=on\n"
     "  -machine memory-backend=ram0\n"
     "(QMP serves one client at a time: vmic uses it only while attaching.)\n"
+    "For vmic's QEMU plugin (TCG only; vmic boot --plugin does this) add\n"
+    "  -plugin LIBDIR/vmic/libvmic-qemu.so,ram=FILE,ctl=CTL\n"
+    "with FILE the mem-path above; CTL is its control block (plugin/README.md),\n"
+    "found by vmic as plugin.ctl in a boot directory (include/vmic/target.h).\n"
     "A gdbstub that has a client already is refused, naming the holder.";
 
 int cmd_attach(int argc, char **argv)
