@@ -22,7 +22,7 @@
 #include "plugin_client.h"
 #include "qemu.h"
 
-static bool ctl_path(const qemu_endpoint_t *gdb, char *path, size_t size)
+bool qemu_plugin_ctl_path(const qemu_endpoint_t *gdb, char *path, size_t size)
 {
     if (gdb->tcp)
         return false;
@@ -38,8 +38,7 @@ static bool pid_alive(uint32_t pid)
     return pid > 0 && pid <= INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* The block at path, checked; 0 or why not into why. */
-static int check(const char *path, const char *mem_path, char *why, size_t size)
+int qemu_plugin_check(const char *path, const char *mem_path, char *why, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -85,12 +84,12 @@ void qemu_plugin_detect(qemu_driver_t *q, const char *mem_path)
 {
     char path[sizeof q->gdb_ep.path + 16];
     q->info.plugin = q->plugin;
-    if (!ctl_path(&q->gdb_ep, path, sizeof path)) {
+    if (!qemu_plugin_ctl_path(&q->gdb_ep, path, sizeof path)) {
         snprintf(q->plugin, sizeof q->plugin, "no plugin: the gdbstub is not a unix socket, "
                  "so there is no directory to find %s in", VMIC_QEMU_DIR_PLUGIN);
         return;
     }
-    if (check(path, mem_path, q->plugin, sizeof q->plugin) == 0) {
+    if (qemu_plugin_check(path, mem_path, q->plugin, sizeof q->plugin) == 0) {
         snprintf(q->plugin, sizeof q->plugin, "%s", path);
         q->info.flags |= VMIC_DRIVER_INFO_PLUGIN;
     }

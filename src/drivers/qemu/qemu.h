@@ -25,6 +25,7 @@
  *   events.c      the event thread: stop replies become events
  *   respond.c     what each response does, and which ones QEMU cannot honour
  *   plugin.c      whether libvmic-qemu.so runs in this QEMU (DIR/plugin.ctl)
+ *   watch.c       vmic_qemu_watch_*: exec watches through it, without the gdbstub
  *   plugin_client.c, plugin_kick.c  vmic's side of the plugin's control
  *                 block (plugin_client.h; the protocol: plugin/vmic_plugin_abi.h)
  *
@@ -532,6 +533,10 @@ typedef struct qemu_driver {
  * VMIC_DRIVER_INFO_PLUGIN in info.flags if so; info.plugin says which file
  * or why none. Never fails the open: no plugin is a normal QEMU. */
 void qemu_plugin_detect(qemu_driver_t *q, const char *mem_path);
+/* DIR/plugin.ctl for the gdb socket DIR/...; false for TCP or too long. */
+bool qemu_plugin_ctl_path(const qemu_endpoint_t *gdb, char *path, size_t size);
+/* The block at path checked as above: 0, or -1 and "no plugin: why" in why. */
+int qemu_plugin_check(const char *path, const char *mem_path, char *why, size_t size);
 
 static inline qemu_driver_t *qemu_of(vmic_driver *d)
 {
