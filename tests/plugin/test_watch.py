@@ -10,6 +10,8 @@ Checked against the guest:
   count    --pa and --count 5: vmic ends by itself after 5 events
   kill     vmic SIGKILLed mid-watch: the guest finishes its loop, QMP says
            running, the plugin let the dead watcher go
+  none     a QEMU booted without --plugin: info says none, watch refuses
+           with the reason (and as JSON)
 
 usage: test_watch.py VMIC FIXTURE_DIR [--smp N] [--loop N]
        (exit 77 = skipped: no QEMU or no fixture kernel)
@@ -49,6 +51,32 @@ def finish(p, sig=None, timeout=60):
     p.out.seek(0)
     out = p.out.read()
     return p.returncode, json.loads(out) if out.strip() else None, err
+
+
+def without_plugin(args):
+    """A firmware-only QEMU without the plugin: no plugin, said clearly."""
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+    d = tempfile.mkdtemp(prefix="vmic-watch.", dir=base)
+    try:
+        r = subprocess.run([args.vmic, "boot", "--quiet", "--no-kernel", "--dir", d],
+                           capture_output=True, text=True, timeout=120)
+        if not check(r.returncode == 0, "none: a QEMU without the plugin booted"):
+            log(r.stderr)
+            return
+        r = subprocess.run([args.vmic, "info", "--json", "qemu:" + d], capture_output=True,
+                           text=True, timeout=60)
+        plug = json.loads(r.stdout).get("plugin", {}) if r.returncode == 0 else {}
+        check(plug.get("present") is False and "no plugin" in plug.get("note", ""),
+              "none: info says so (%s)" % plug)
+        r = subprocess.run([args.vmic, "watch", "--json", "--pa", "0x1000", "qemu:" + d],
+                           capture_output=True, text=True, timeout=60)
+        err = json.loads(r.stdout).get("error", {}) if r.stdout.strip() else {}
+        check(r.returncode == 1 and "no plugin" in err.get("message", "") and
+              err.get("status") == "not supported", "none: watch refuses (%s)" % err)
+    finally:
+        subprocess.run([args.vmic, "boot", "--stop", "qemu:" + d], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def main():
@@ -122,6 +150,7 @@ def main():
     if tp.failures:
         guest.show_logs()
     guest.stop()
+    without_plugin(args)
     log("%d failure(s)" % tp.failures)
     return 1 if tp.failures else 0
 
