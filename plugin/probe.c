@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "drivers/qemu/plugin_client.h"
 
 static volatile sig_atomic_t stop;
 
@@ -96,14 +96,14 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    vp_client c;
-    if (vp_client_attach(&c, ctl, 5000) != 0) {
-        fprintf(stderr, "attach: %s\n", vp_client_error());
+    vmic__plugin_client c;
+    if (vmic__plugin_attach(&c, ctl, 5000) != 0) {
+        fprintf(stderr, "attach: %s\n", vmic__plugin_error());
         return 1;
     }
     double t0 = now_s();
-    if (vp_client_watch(&c, watches, nw, mode, qmp, 10000, count, &t) != 0) {
-        fprintf(stderr, "watch: %s\n", vp_client_error());
+    if (vmic__plugin_watch(&c, watches, nw, mode, qmp, 10000, count, &t) != 0) {
+        fprintf(stderr, "watch: %s\n", vmic__plugin_error());
         return 1;
     }
     printf("{\"applied_ms\": %.1f, \"kicks\": %u, \"below_4g\": %" PRIu64 ", \"ram_size\": %"
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 
     static struct vmic_plugin_event ev[1024];
     while (!stop) {
-        int n = vp_client_poll(&c, ev, 1024, 100);
+        int n = vmic__plugin_poll(&c, ev, 1024, 100);
         for (int i = 0; i < n; i++) {
             count(&t, &ev[i]);
             if (!c.held[ev[i].vcpu])
@@ -123,15 +123,15 @@ int main(int argc, char **argv)
                 for (;;)
                     pause(); /* until killed: the test's SIGKILL */
             }
-            vp_client_answer(&c, ev[i].vcpu);
+            vmic__plugin_answer(&c, ev[i].vcpu);
         }
     }
     double first_ms = t.total ? (t.first - t0) * 1e3 : -1;
     double span = t.last - t.first;
-    if (vp_client_watch(&c, NULL, 0, mode, qmp, 10000, count, &t) != 0)
-        fprintf(stderr, "unwatch: %s\n", vp_client_error());
+    if (vmic__plugin_watch(&c, NULL, 0, mode, qmp, 10000, count, &t) != 0)
+        fprintf(stderr, "unwatch: %s\n", vmic__plugin_error());
     uint64_t made, dropped;
-    vp_client_counters(&c, &made, &dropped);
+    vmic__plugin_counters(&c, &made, &dropped);
     printf("{\"received\": %" PRIu64 ", \"pc_events\": %" PRIu64 ", \"pa\": %" PRIu64
            ", \"plugin_events\": %" PRIu64 ", \"plugin_dropped\": %" PRIu64 ", \"gaps\": %" PRIu64
            ", \"first_event_ms\": %.1f, \"rate\": %.0f, \"vcpus\": [",
@@ -141,6 +141,6 @@ int main(int argc, char **argv)
         printf("%s%" PRIu64, i ? ", " : "", t.per_vcpu[i]);
     printf("]}\n");
     fflush(stdout);
-    vp_client_detach(&c);
+    vmic__plugin_detach(&c);
     return 0;
 }

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "drivers/qemu/plugin_client.h"
 #include "futex.h"
 #include "qemu_stub.h"
 
@@ -36,26 +36,26 @@ static double now_s(void)
 
 static int run_client(const char *ctl, enum vmic_plugin_mode mode, long n)
 {
-    vp_client c;
+    vmic__plugin_client c;
     uint64_t pa = 0x1000;
-    if (vp_client_attach(&c, ctl, 5000) || vp_client_watch(&c, &pa, 1, mode, NULL, 10000, NULL, NULL)) {
-        fprintf(stderr, "client: %s\n", vp_client_error());
+    if (vmic__plugin_attach(&c, ctl, 5000) || vmic__plugin_watch(&c, &pa, 1, mode, NULL, 10000, NULL, NULL)) {
+        fprintf(stderr, "client: %s\n", vmic__plugin_error());
         return 1;
     }
     static struct vmic_plugin_event ev[1024];
     long got = 0;
     while (got < n) {
-        int k = vp_client_poll(&c, ev, 1024, 5000);
+        int k = vmic__plugin_poll(&c, ev, 1024, 5000);
         if (k == 0) {
             fprintf(stderr, "client: no event for 5 s after %ld\n", got);
             return 1;
         }
         for (int i = 0; i < k; i++)
             if (c.held[ev[i].vcpu])
-                vp_client_answer(&c, ev[i].vcpu);
+                vmic__plugin_answer(&c, ev[i].vcpu);
         got += k;
     }
-    vp_client_detach(&c);
+    vmic__plugin_detach(&c);
     return 0;
 }
 

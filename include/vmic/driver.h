@@ -73,8 +73,18 @@ typedef struct vmic_driver_info {
     const vmic_mem_region_t *regions; /* the physical layout: sorted by start,
                                          not overlapping */
     size_t nregions;
-    uint64_t reserved[8];  /* zero; room for what drivers will say of themselves */
+    uint64_t flags;       /* VMIC_DRIVER_INFO_*: what the driver found beside the guest */
+    /* qemu: libvmic-qemu.so, vmic's QEMU plugin (target.h: DIR/plugin.ctl).
+     * With VMIC_DRIVER_INFO_PLUGIN the control block's path, else why there
+     * is none ("no ...", "stale ..."). NULL for other drivers. */
+    const char *plugin;
+    uint64_t reserved[6];  /* zero; room for what drivers will say of themselves */
 } vmic_driver_info_t;
+
+/* vmic_driver_info_t.flags */
+/* qemu: the plugin's control block is there, of this vmic's protocol, made
+ * by the QEMU whose RAM file the driver maps. Found at open, not attached. */
+#define VMIC_DRIVER_INFO_PLUGIN (1ull << 0)
 
 typedef struct vmic_driver vmic_driver;
 

@@ -138,6 +138,48 @@ typedef struct vmic_qemu_recovery {
 VMIC_API vmic_status vmic_qemu_recover(const char *target, bool resume, bool force, unsigned timeout_ms,
                               vmic_qemu_recovery_t *out);
 
+/*
+ * Exec watches through vmic's QEMU plugin (libvmic-qemu.so, TCG; `vmic boot
+ * --plugin`, target.h: DIR/plugin.ctl), without the gdbstub: the guest keeps
+ * running. Each execution of a watched guest-physical instruction address is
+ * one event with its vCPU, pc (guest-virtual, as QEMU translated it) and pa,
+ * and no registers (VMIC_QEMU_EXEC_NO_REGS: a vCPU is not stopped for it).
+ * Events go through per-vCPU rings: a vCPU waits only while its ring is
+ * full, never lost while the watcher lives. A watcher that closes, or dies
+ * however (SIGKILL), has its watches removed by the plugin; nothing is held.
+ * One watcher per QEMU; it uses QMP only while watches are applied.
+ */
+typedef struct vmic_qemu_exec {
+    uint64_t seq;            /* per vCPU, from 1: a gap would be a lost event */
+    uint32_t vcpu;
+    uint32_t flags;          /* VMIC_QEMU_EXEC_* */
+    vmic_va_t pc;
+    vmic_pa_t pa;
+    uint64_t reserved[2];    /* zeroed by vmic: room to grow */
+} vmic_qemu_exec_t;
+
+#define VMIC_QEMU_EXEC_NO_REGS (1u << 0) /* the event carries no registers (always, for now) */
+
+typedef struct vmic_qemu_watch vmic_qemu_watch_t;
+
+/* Attaches to the plugin of TARGET ("qemu:DIR", or the endpoint form whose
+ * gdb socket lies in the directory of plugin.ctl) and watches pa[0..n)
+ * (n >= 1, at most 1024). timeout_ms: 0 for 5000. VMIC_E_UNSUPPORTED with
+ * the reason when there is no usable plugin, VMIC_E_BUSY when another
+ * watcher is attached. */
+VMIC_API vmic_status vmic_qemu_watch_open(const char *target, const vmic_pa_t *pa, uint32_t n,
+                                          unsigned timeout_ms, vmic_qemu_watch_t **out);
+/* Up to max events into ev, waiting up to timeout_ms (-1: forever) for the
+ * first; *got how many (0 on timeout). */
+VMIC_API vmic_status vmic_qemu_watch_poll(vmic_qemu_watch_t *w, vmic_qemu_exec_t *ev, size_t max,
+                                          int timeout_ms, size_t *got);
+/* Events the plugin made and dropped (client dead) since the attach, and
+ * those this watcher received. */
+VMIC_API void vmic_qemu_watch_counters(const vmic_qemu_watch_t *w, uint64_t *made,
+                                       uint64_t *dropped, uint64_t *received);
+/* Detaches: the plugin removes the watches. NULL is a no-op. */
+VMIC_API void vmic_qemu_watch_close(vmic_qemu_watch_t *w);
+
 #ifdef __cplusplus
 }
 #endif

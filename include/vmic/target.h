@@ -31,6 +31,15 @@
  *   qemu.err     QEMU's stderr until it daemonizes
  *   target       the TARGET string, for scripts
  *   cmdline.txt  the QEMU command line (written before QEMU starts)
+ *
+ * What `vmic boot --plugin` adds (a QEMU started otherwise may have it too:
+ * see `vmic attach --help`):
+ *
+ *   plugin.ctl   libvmic-qemu.so's control block (plugin/vmic_plugin_abi.h):
+ *                  -plugin libvmic-qemu.so,ram=DIR/ram,ctl=DIR/plugin.ctl
+ *                made by the plugin when QEMU starts, removed when it exits
+ *                (and by `vmic boot --stop`, should QEMU have been killed).
+ *                The qemu driver looks for it at open (qemu.h).
  */
 #ifndef VMIC_TARGET_H
 #define VMIC_TARGET_H
@@ -55,6 +64,7 @@ extern "C" {
 #define VMIC_QEMU_DIR_ERR "qemu.err"
 #define VMIC_QEMU_DIR_TARGET "target"
 #define VMIC_QEMU_DIR_CMDLINE "cmdline.txt"
+#define VMIC_QEMU_DIR_PLUGIN "plugin.ctl"
 
 struct vmic_qemu_config;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """libvmic-qemu.so on a live guest: the 6.1 fixture booted (nokaslr, 2 vCPUs,
-MTTCG) as vmic boot starts it, plus -plugin. Checked against the guest:
+MTTCG) as vmic boot starts it, with --plugin. Checked against the guest:
 
   address  do_syscall_64's pa (kallsyms truth, text pa = va - __START_KERNEL_map
            + phys_base, phys_base 0 under nokaslr) holds the kernel's bytes
@@ -101,17 +101,16 @@ class Guest:
         append = "console=ttyS0 panic=-1 vmic.workload=1 nokaslr"
         if shape.get("pti", "auto") != "auto":
             append += " pti=" + shape["pti"]
-        extra = ["-plugin", "%s,ram=%s/ram,ctl=%s" % (args.plugin, self.dir, self.ctl)] \
-            if plugin else []
+        # vmic boot --plugin=PATH adds -plugin PATH,ram=DIR/ram,ctl=DIR/plugin.ctl.
+        extra = ["--plugin=" + args.plugin] if plugin else []
         t0 = time.time()
         r = subprocess.run([self.vmic, "boot", "--quiet", "--dir", self.dir,
                             "--kernel", os.path.join(args.fixture, "vmlinuz"),
                             "--initrd", os.path.join(args.fixture, "initrd.gz"),
                             "--smp", str(smp), "--cpu", shape.get("cpu", "qemu64"),
                             "-m", shape.get("ram", "256"), "--append", append,
-                            "--wait-serial", READY, "--timeout", "200", "--",
-                            "-serial", "unix:%s/ttyS2.sock,server=on,wait=off" % self.dir]
-                           + extra,
+                            "--wait-serial", READY, "--timeout", "200"] + extra +
+                           ["--", "-serial", "unix:%s/ttyS2.sock,server=on,wait=off" % self.dir],
                            capture_output=True, text=True, timeout=240)
         log("  vmic boot: exit %d after %.1f s (%d vCPUs, plugin %s)"
             % (r.returncode, time.time() - t0, smp, "loaded" if plugin else "not loaded"))
@@ -310,14 +309,14 @@ def busy_one_vcpu(args, va, pa):
 
 
 def check_split(args):
-    """The RAM split the plugin uses on big pc and q35 guests."""
+    """The RAM split the plugin uses on big pc and q35 guests (vmic boot
+    --plugin passes machine=q35 on q35)."""
     for machine, low in (("pc", 3 << 30), ("q35", 2 << 30)):
         base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
         d = tempfile.mkdtemp(prefix="vmic-plugin.", dir=base)
         ctl = os.path.join(d, "plugin.ctl")
         r = subprocess.run([args.vmic, "boot", "--quiet", "--no-kernel", "--machine", machine,
-                            "-m", "4608", "--dir", d, "--", "-plugin",
-                            "%s,ram=%s/ram,ctl=%s,machine=%s" % (args.plugin, d, ctl, machine)],
+                            "-m", "4608", "--dir", d, "--plugin=" + args.plugin],
                            capture_output=True, text=True, timeout=120)
         if check(r.returncode == 0, "split: %s booted with 4.5 GiB" % machine):
             p = subprocess.Popen([args.probe, ctl, "--qmp", os.path.join(d, "qmp.sock")],

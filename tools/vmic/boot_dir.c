@@ -132,6 +132,7 @@ static bool wait_gone(pid_t pid, unsigned ms)
 static const char *const boot_files[] = {
     VMIC_QEMU_DIR_GDB, VMIC_QEMU_DIR_QMP, VMIC_QEMU_DIR_MEM, BOOT_PID, BOOT_CONSOLE,
     BOOT_SERIAL1, BOOT_LOG, BOOT_ERR, BOOT_TARGET, BOOT_CMDLINE, VMIC_QEMU_DIR_LOCK,
+    BOOT_PLUGIN_CTL,
 };
 
 int boot_remove(const char *cmd, const char *dir, unsigned timeout_ms, bool quiet)

@@ -19,6 +19,7 @@
 #define BOOT_ERR VMIC_QEMU_DIR_ERR           /* QEMU's stderr until it daemonizes */
 #define BOOT_TARGET VMIC_QEMU_DIR_TARGET     /* the TARGET string, for scripts */
 #define BOOT_CMDLINE VMIC_QEMU_DIR_CMDLINE   /* the QEMU command line */
+#define BOOT_PLUGIN_CTL VMIC_QEMU_DIR_PLUGIN /* the plugin's control block (--plugin) */
 
 /*
  * The directory for `vmic boot --dir DIR`. QEMU takes paths, not

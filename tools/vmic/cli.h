@@ -93,6 +93,7 @@ int cmd_type(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 /* Guests hosted on /dev/kvm (the kvm driver). */

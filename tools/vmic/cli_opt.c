@@ -94,6 +94,8 @@ static size_t gather(const cli_spec *spec, cli_common *c, cli_opt *all)
 
 static int label(const cli_opt *o, char *buf, size_t size)
 {
+    if (o->kind == CLI_ARG_OPT)
+        return snprintf(buf, size, "      --%s[=%s]", o->name, o->arg);
     if (o->letter)
         return snprintf(buf, size, "  -%c, --%s%s%s", o->letter, o->name, o->arg ? " " : "",
                         o->arg ? o->arg : "");
@@ -148,6 +150,9 @@ static int set_value(const char *cmd, const cli_opt *o, const char *value)
         return 0;
     case CLI_ARG_STR:
         *(const char **)o->dst = value;
+        return 0;
+    case CLI_ARG_OPT:
+        *(const char **)o->dst = value ? value : "";
         return 0;
     case CLI_ARG_U64: {
         uint64_t v;
@@ -204,8 +209,10 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, cli_common *c)
         *s++ = '+';
     *s++ = ':'; /* a missing value is told apart from an unknown option */
     for (size_t i = 0; i < n; i++) {
-        longopts[i] = (struct option){all[i].name, all[i].arg ? required_argument : no_argument,
-                                      NULL, 256 + (int)i};
+        int has = all[i].kind == CLI_ARG_OPT ? optional_argument
+                  : all[i].arg                 ? required_argument
+                                               : no_argument;
+        longopts[i] = (struct option){all[i].name, has, NULL, 256 + (int)i};
         if (all[i].letter) {
             *s++ = all[i].letter;
             if (all[i].arg)

@@ -30,6 +30,8 @@ typedef enum cli_arg_kind {
     CLI_ARG_STR,   /* dst is a const char *, set to the value */
     CLI_ARG_U64,   /* dst is a uint64_t, the value a number in [min, max] */
     CLI_ARG_FN,    /* fn parses the value into dst */
+    CLI_ARG_OPT,   /* an optional value, given only as --name=VALUE: dst is a
+                      const char *, set to the value, or to "" without one */
 } cli_arg_kind;
 
 /* Parses value into dst: 0, or the exit code of cli_usage. */
@@ -53,6 +55,8 @@ typedef struct cli_opt {
     {name, letter, arg, help, CLI_ARG_U64, dst, lo, hi, NULL}
 #define CLI_FN(name, letter, arg, fn, dst, help) \
     {name, letter, arg, help, CLI_ARG_FN, dst, 0, 0, fn}
+/* --name or --name=ARG (help shows "--name[=ARG]"). */
+#define CLI_OPT(name, arg, dst, help) {name, 0, arg, help, CLI_ARG_OPT, dst, 0, 0, NULL}
 #define CLI_END {0}
 
 typedef struct cli_spec {

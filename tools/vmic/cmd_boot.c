@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "boot_dir.h"
+#include "boot_plugin.h"
 #include "cli.h"
 #include "cli_clock.h"
 
@@ -42,13 +43,21 @@ static const char about[] =
 static const char epilog[] =
     "Environment:\n"
     "  VMIC_KERNEL   the kernel to boot when --kernel is not given\n"
-    "  VMIC_INITRD   its initramfs (used with VMIC_KERNEL only)\n\n"
+    "  VMIC_INITRD   its initramfs (used with VMIC_KERNEL only)\n"
+    "  VMIC_PLUGIN   the plugin --plugin loads when no PATH is given\n\n"
     "DIR holds gdb.sock, qmp.sock, ram, qemu.pid, console.log (ttyS0),\n"
-    "serial1.log (ttyS1), qemu.log (QEMU's messages), cmdline.txt and target.\n";
+    "serial1.log (ttyS1), qemu.log (QEMU's messages), cmdline.txt and target;\n"
+    "with --plugin also plugin.ctl, the plugin's control block.\n\n"
+    "--plugin loads libvmic-qemu.so (TCG only), vmic's QEMU plugin, as\n"
+    "  -plugin PLUGIN,ram=DIR/ram,ctl=DIR/plugin.ctl\n"
+    "It is the first of: --plugin=PATH, $VMIC_PLUGIN, EXEDIR/plugin/ (vmic's\n"
+    "build tree), EXEDIR/../LIBDIR/vmic/, PREFIX/LIBDIR/vmic/ (installed).\n";
 
 typedef struct boot_opts {
     const char *kernel, *initrd, *disk, *append, *accel, *machine, *cpu, *dir, *qemu;
     const char *wait_serial;
+    const char *plugin;      /* NULL: none; "": the lookup; else the path */
+    char plugin_path[PATH_MAX];
     bool no_kernel, stop, quiet, json;
     uint64_t memory_mib;
     uint64_t smp;
@@ -92,6 +101,8 @@ static int parse_args(int argc, char **argv, boot_opts *o)
                 "then wait until the guest writes TEXT to its\nsecond serial port (ttyS1)"),
         CLI_U64("timeout", 0, "SEC", &o->timeout_s, 1, 86400,
                 "longest wait for QEMU and --wait-serial (default 120)"),
+        CLI_OPT("plugin", "PATH", &o->plugin, "load vmic's QEMU plugin (TCG), found as below\n"
+                "unless PATH is given"),
         CLI_FLAG("stop", 0, &o->stop, "shut down the QEMU of TARGET, remove its directory"),
         CLI_FLAG("quiet", 'q', &o->quiet, "print only the TARGET"),
         CLI_END,
@@ -123,6 +134,8 @@ static int parse_args(int argc, char **argv, boot_opts *o)
     o->nextra = operands;
     if (o->no_kernel && (o->kernel || o->initrd))
         return cli_usage("boot", "--no-kernel and --kernel/--initrd exclude each other");
+    if (o->plugin && strcmp(o->accel, "tcg") != 0)
+        return cli_usage("boot", "--plugin needs --accel tcg (QEMU runs plugins under TCG only)");
     if (o->disk && strchr(o->disk, ','))
         return cli_usage("boot", "--disk %s: QEMU's -drive cannot take a path with ','", o->disk);
     return EXIT_OK;
@@ -346,6 +359,12 @@ static void qemu_argv(const boot_opts *o, const char *dir, const char *kernel,
     add(a, "-D");
     addf(a, "%s/%s", dir, BOOT_LOG);
     add(a, "-daemonize");
+    if (o->plugin) {
+        /* q35 splits RAM at the PCI hole elsewhere than pc (plugin/README.md). */
+        add(a, "-plugin");
+        addf(a, "%s,ram=%s/%s,ctl=%s/%s%s", o->plugin_path, dir, VMIC_QEMU_DIR_MEM, dir,
+             BOOT_PLUGIN_CTL, strstr(o->machine, "q35") ? ",machine=q35" : "");
+    }
     for (int i = 0; i < o->nextra; i++)
         add(a, o->extra[i]);
     a->v[a->n] = NULL;
@@ -501,6 +520,7 @@ static void print_result(const boot_opts *o, const char *dir, const char *target
         json_str(&j, "console", path);
         boot_path(path, sizeof path, dir, BOOT_SERIAL1);
         json_str(&j, "serial1", path);
+        json_str(&j, "plugin", o->plugin ? o->plugin_path : "");
         json_object_end(&j);
         json_done(&j);
         return;
@@ -510,6 +530,8 @@ static void print_result(const boot_opts *o, const char *dir, const char *target
            cli_size(mem, size, sizeof size), vcpus, vcpus == 1 ? "" : "s");
     printf("guest     %s\n", kernel ? kernel : "(firmware only)");
     printf("serial    %s/%s (ttyS0), %s/%s (ttyS1)\n", dir, BOOT_CONSOLE, dir, BOOT_SERIAL1);
+    if (o->plugin)
+        printf("plugin    %s, control block %s/%s\n", o->plugin_path, dir, BOOT_PLUGIN_CTL);
     printf("stop      vmic boot --stop %s\n", target);
 }
 
@@ -533,6 +555,8 @@ int cmd_boot(int argc, char **argv)
         return rc;
     if (o.disk && (!realpath(o.disk, disk) || !is_file(disk)))
         return cli_fail("boot", VMIC_OK, "--disk %s: not a file", o.disk);
+    if (o.plugin && (rc = boot_find_plugin("boot", o.plugin, o.plugin_path)))
+        return rc;
     if (strcmp(o.accel, "kvm") == 0 && access("/dev/kvm", R_OK | W_OK) != 0)
         return cli_fail("boot", VMIC_OK, "--accel kvm: /dev/kvm: %s", strerror(errno));
     if ((rc = make_dir(&o, dir)))

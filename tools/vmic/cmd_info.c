@@ -146,6 +146,11 @@ static void print_table(vmic_core *core)
     printf("paging    %d-level, NX %s, %u-bit physical\n", (int)pg.mode, pg.nxe ? "on" : "off",
            pg.maxphyaddr);
     printf("vcpus     %u\n", info->vcpu_count);
+    if (info->plugin)
+        printf("plugin    %s\n", info->flags & VMIC_DRIVER_INFO_PLUGIN ? info->plugin
+                                                                 : "none");
+    if (info->plugin && !(info->flags & VMIC_DRIVER_INFO_PLUGIN))
+        printf("          (%s)\n", info->plugin);
 }
 
 static void json_kernel(json *j, vmic_os *os)
@@ -185,6 +190,14 @@ static int print_json(vmic_core *core, const char *cmd, vmic_os *os)
     json_str(&j, "caps", caps);
     json_u64(&j, "memory_size", info->mem_size);
     json_hex(&j, "max_pa", info->max_pa.addr);
+    if (info->plugin) {
+        /* qemu: vmic's QEMU plugin; path when present, note when not. */
+        bool has = info->flags & VMIC_DRIVER_INFO_PLUGIN;
+        json_object_begin(&j, "plugin");
+        json_bool(&j, "present", has);
+        json_str(&j, has ? "ctl" : "note", info->plugin);
+        json_object_end(&j);
+    }
     json_array_begin(&j, "regions");
     for (size_t i = 0; i < info->nregions; i++) {
         const vmic_mem_region_t *r = &info->regions[i];

@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"boot", "start a QEMU guest vmic can attach to (or --stop one)", cmd_boot},
     {"attach", "attach to a running QEMU by its endpoints and show it", cmd_attach},
     {"trace", "trace processes and system calls of a live Linux guest", cmd_trace},
+    {"watch", "print each execution of an address, through vmic's QEMU plugin", cmd_watch},
     {"resume", "bring a live QEMU back to running, whatever was left on it", cmd_resume},
     {"detach", "remove every gdb breakpoint and client from a live QEMU", cmd_detach},
     {"run", "run a freestanding guest on /dev/kvm and trace its events", cmd_run},

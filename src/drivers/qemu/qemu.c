@@ -678,6 +678,7 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     const vmic_mem_region_t *last = &q->mem.regions[q->mem.nregions - 1];
     info->max_pa = vmic_pa(last->start.addr + last->size);
     info->vcpu_count = q->nthreads;
+    qemu_plugin_detect(q, cfg->mem);
     *out = &q->base;
     return VMIC_OK;
 }

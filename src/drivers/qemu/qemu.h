@@ -24,6 +24,10 @@
  *   points.c      breakpoints and watchpoints vmic inserted (Z1, Z2-Z4)
  *   events.c      the event thread: stop replies become events
  *   respond.c     what each response does, and which ones QEMU cannot honour
+ *   plugin.c      whether libvmic-qemu.so runs in this QEMU (DIR/plugin.ctl)
+ *   watch.c       vmic_qemu_watch_*: exec watches through it, without the gdbstub
+ *   plugin_client.c, plugin_kick.c  vmic's side of the plugin's control
+ *                 block (plugin_client.h; the protocol: plugin/vmic_plugin_abi.h)
  *
  * Everything QEMU sends is treated as hostile input: lengths are bounded,
  * every wait has a deadline, a peer that closes or stalls is an error that
@@ -518,7 +522,21 @@ typedef struct qemu_driver {
     qemu_point_t *points;       /* inserted by vmic, in insertion order */
     size_t npoints, points_cap;
     qemu_events_t ev;
+    char plugin[512];           /* info.plugin: the control block's path, or why none */
 } qemu_driver_t;
+
+/* ---- the plugin (plugin.c) -------------------------------------------------- */
+
+/* Looks for libvmic-qemu.so's control block next to the gdb socket
+ * (DIR/plugin.ctl) and checks it without attaching: its layout, that the
+ * QEMU it names lives, that its RAM file is mem_path. Sets
+ * VMIC_DRIVER_INFO_PLUGIN in info.flags if so; info.plugin says which file
+ * or why none. Never fails the open: no plugin is a normal QEMU. */
+void qemu_plugin_detect(qemu_driver_t *q, const char *mem_path);
+/* DIR/plugin.ctl for the gdb socket DIR/...; false for TCP or too long. */
+bool qemu_plugin_ctl_path(const qemu_endpoint_t *gdb, char *path, size_t size);
+/* The block at path checked as above: 0, or -1 and "no plugin: why" in why. */
+int qemu_plugin_check(const char *path, const char *mem_path, char *why, size_t size);
 
 static inline qemu_driver_t *qemu_of(vmic_driver *d)
 {

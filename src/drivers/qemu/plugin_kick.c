@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "plugin_client.h"
 
-int vp_qmp_kick_start(vp_qmp_kick *k, const char *qmp_path)
+int vmic__plugin_kick_start(vmic__plugin_kick *k, const char *qmp_path)
 {
     memset(k, 0, sizeof *k);
     k->fd = -1;
@@ -51,7 +51,7 @@ int vp_qmp_kick_start(vp_qmp_kick *k, const char *qmp_path)
 }
 
 /* 1 once the three replies are in, 0 while waiting, < 0 on an error. */
-int vp_qmp_kick_poll(vp_qmp_kick *k)
+int vmic__plugin_kick_poll(vmic__plugin_kick *k)
 {
     if (k->fd < 0)
         return -EBADF;
@@ -61,11 +61,11 @@ int vp_qmp_kick_poll(vp_qmp_kick *k)
             size_t len = (size_t)(nl - k->buf) + 1;
             *nl = 0;
             if (strstr(k->buf, "\"error\"")) {
-                vp_qmp_kick_close(k);
+                vmic__plugin_kick_close(k);
                 return -EIO;
             }
             if (strstr(k->buf, "\"return\"") && ++k->replies == 3) {
-                vp_qmp_kick_close(k);
+                vmic__plugin_kick_close(k);
                 return 1;
             }
             memmove(k->buf, k->buf + len, k->have - len);
@@ -77,31 +77,31 @@ int vp_qmp_kick_poll(vp_qmp_kick *k)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return 0;
         if (n <= 0) {
-            vp_qmp_kick_close(k);
+            vmic__plugin_kick_close(k);
             return -EIO;
         }
         k->have += (size_t)n;
     }
 }
 
-void vp_qmp_kick_close(vp_qmp_kick *k)
+void vmic__plugin_kick_close(vmic__plugin_kick *k)
 {
     if (k->fd >= 0)
         close(k->fd);
     k->fd = -1;
 }
 
-int vp_qmp_stop_cont(const char *qmp_path)
+int vmic__plugin_stop_cont(const char *qmp_path)
 {
-    vp_qmp_kick k;
-    int r = vp_qmp_kick_start(&k, qmp_path);
+    vmic__plugin_kick k;
+    int r = vmic__plugin_kick_start(&k, qmp_path);
     for (int i = 0; r == 0 && i < 5000; i++) {
         struct pollfd p = {.fd = k.fd, .events = POLLIN};
         poll(&p, 1, 1);
-        r = vp_qmp_kick_poll(&k);
+        r = vmic__plugin_kick_poll(&k);
     }
     if (r == 0) {
-        vp_qmp_kick_close(&k);
+        vmic__plugin_kick_close(&k);
         r = -ETIMEDOUT;
     }
     return r < 0 ? r : 0;

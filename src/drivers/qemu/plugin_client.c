@@ -14,12 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "plugin_client.h"
 #include "futex.h"
 
 static __thread char errbuf[512];
 
-const char *vp_client_error(void)
+const char *vmic__plugin_error(void)
 {
     return errbuf;
 }
@@ -46,7 +46,8 @@ static struct timespec ms(int64_t m)
     return (struct timespec){m / 1000, (m % 1000) * 1000000};
 }
 
-static int check_layout(const struct vmic_plugin_ctl *h, size_t file_size, const char *path)
+int vmic__plugin_check_layout(const struct vmic_plugin_ctl *h, size_t file_size,
+                              const char *path)
 {
     if (VMIC_LOAD(&h->magic) != VMIC_PLUGIN_MAGIC)
         return fail(EPROTO, "%s: not a vmic plugin control block (magic)", path);
@@ -65,7 +66,7 @@ static int check_layout(const struct vmic_plugin_ctl *h, size_t file_size, const
     return 0;
 }
 
-int vp_client_attach(vp_client *c, const char *path, int timeout_ms)
+int vmic__plugin_attach(vmic__plugin_client *c, const char *path, int timeout_ms)
 {
     memset(c, 0, sizeof *c);
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -81,7 +82,7 @@ int vp_client_attach(vp_client *c, const char *path, int timeout_ms)
     close(fd);
     if (m == MAP_FAILED)
         return fail(errno, "%s: mmap: %s", path, strerror(errno));
-    int r = check_layout(m, (size_t)st.st_size, path);
+    int r = vmic__plugin_check_layout(m, (size_t)st.st_size, path);
     if (r) {
         munmap(m, (size_t)st.st_size);
         return r;
@@ -115,7 +116,7 @@ int vp_client_attach(vp_client *c, const char *path, int timeout_ms)
             break;
         int64_t left = end - now_ms();
         if (left <= 0) {
-            vp_client_detach(c);
+            vmic__plugin_detach(c);
             return fail(ETIMEDOUT, "%s: the plugin did not acknowledge the attach in %d ms",
                         path, timeout_ms);
         }
@@ -123,24 +124,24 @@ int vp_client_attach(vp_client *c, const char *path, int timeout_ms)
         vmic_futex_wait(&h->attach_ack, ack, &t);
     }
     if (VMIC_LOAD(&h->attached_pid) != (uint32_t)getpid()) {
-        vp_client_detach(c);
+        vmic__plugin_detach(c);
         return fail(EBUSY, "%s: the plugin did not take this process as its client", path);
     }
     for (uint32_t i = 0; i < c->nvcpus; i++) { /* a new client's ring starts empty */
         c->tail[i] = VMIC_LOAD(&c->vcpus[i].head);
         VMIC_STORE(&c->vcpus[i].tail, c->tail[i]);
     }
-    vp_client_counters(c, &c->base_events, &c->base_dropped);
+    vmic__plugin_counters(c, &c->base_events, &c->base_dropped);
     return 0;
 }
 
-void vp_client_detach(vp_client *c)
+void vmic__plugin_detach(vmic__plugin_client *c)
 {
     if (!c->ctl)
         return;
     for (uint32_t i = 0; i < c->nvcpus; i++)
         if (c->held[i])
-            vp_client_answer(c, i);
+            vmic__plugin_answer(c, i);
     struct vmic_plugin_ctl *h = c->ctl;
     if (VMIC_LOAD(&h->attached_pid) == (uint32_t)getpid()) {
         VMIC_STORE(&h->client_pid, 0);
@@ -151,13 +152,13 @@ void vp_client_detach(vp_client *c)
     c->ctl = NULL;
 }
 
-static int take(vp_client *c, struct vmic_plugin_event *ev, int max);
+static int take(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max);
 
 /* Everything ready now to fn, held vCPUs answered. A scan that finds
  * fewer than it could take has emptied every ring; the round limit (every
  * ring full, twice) keeps a guest that keeps producing from holding the
  * caller here. */
-static void drain(vp_client *c, vp_event_fn *fn, void *arg)
+static void drain(vmic__plugin_client *c, vmic__plugin_event_fn *fn, void *arg)
 {
     struct vmic_plugin_event ev[64];
     for (uint32_t round = 0; round < 2 * VMIC_PLUGIN_MAX_VCPUS * VMIC_PLUGIN_RING_RECORDS / 64;
@@ -167,15 +168,15 @@ static void drain(vp_client *c, vp_event_fn *fn, void *arg)
             if (fn)
                 fn(arg, &ev[i]);
             if (c->held[ev[i].vcpu])
-                vp_client_answer(c, ev[i].vcpu);
+                vmic__plugin_answer(c, ev[i].vcpu);
         }
         if (k < 64)
             break;
     }
 }
 
-int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plugin_mode mode,
-                    const char *qmp_path, int timeout_ms, vp_event_fn *fn, void *arg)
+int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, uint32_t n, enum vmic_plugin_mode mode,
+                    const char *qmp_path, int timeout_ms, vmic__plugin_event_fn *fn, void *arg)
 {
     struct vmic_plugin_ctl *h = c->ctl;
     if (n > h->max_watches)
@@ -189,7 +190,7 @@ int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plug
     VMIC_STORE(&h->mode, (uint32_t)mode);
     uint32_t gen = __atomic_add_fetch(&h->watch_gen, 1, __ATOMIC_SEQ_CST);
     int64_t start = now_ms(), end = start + timeout_ms, kick_at = start + 20;
-    vp_qmp_kick kick = {.fd = -1};
+    vmic__plugin_kick kick = {.fd = -1};
     for (;;) {
         uint32_t applied = VMIC_LOAD(&h->watch_applied);
         int64_t t = now_ms();
@@ -204,18 +205,18 @@ int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plug
             return 0;
         }
         if (t >= end + (kick.fd >= 0 ? 5000 : 0)) {
-            vp_qmp_kick_close(&kick);
+            vmic__plugin_kick_close(&kick);
             return fail(ETIMEDOUT, "the plugin did not apply the watches in %d ms%s", timeout_ms,
                         applied == gen ? " (QMP stop/cont unanswered)" : "");
         }
         if (qmp_path && kick.fd < 0 && t >= kick_at && applied != gen) {
-            int r = vp_qmp_kick_start(&kick, qmp_path);
+            int r = vmic__plugin_kick_start(&kick, qmp_path);
             if (r)
                 return fail(-r, "QMP %s: %s", qmp_path, strerror(-r));
             c->kicks++;
         }
         if (kick.fd >= 0) {
-            int r = vp_qmp_kick_poll(&kick);
+            int r = vmic__plugin_kick_poll(&kick);
             if (r < 0)
                 return fail(-r, "QMP stop/cont on %s failed", qmp_path);
             if (r == 1)
@@ -230,7 +231,7 @@ int vp_client_watch(vp_client *c, const uint64_t *pa, uint32_t n, enum vmic_plug
 }
 
 /* What is ready now, without sleeping. */
-static int take(vp_client *c, struct vmic_plugin_event *ev, int max)
+static int take(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max)
 {
     int n = 0;
     for (uint32_t k = 0; k < c->nvcpus && n < max; k++) {
@@ -263,7 +264,7 @@ static int take(vp_client *c, struct vmic_plugin_event *ev, int max)
     return n;
 }
 
-int vp_client_poll(vp_client *c, struct vmic_plugin_event *ev, int max, int timeout_ms)
+int vmic__plugin_poll(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max, int timeout_ms)
 {
     struct vmic_plugin_ctl *h = c->ctl;
     int64_t end = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
@@ -294,7 +295,7 @@ int vp_client_poll(vp_client *c, struct vmic_plugin_event *ev, int max, int time
     }
 }
 
-void vp_client_answer(vp_client *c, uint32_t vcpu)
+void vmic__plugin_answer(vmic__plugin_client *c, uint32_t vcpu)
 {
     if (vcpu >= c->nvcpus || !c->held[vcpu])
         return;
@@ -306,7 +307,7 @@ void vp_client_answer(vp_client *c, uint32_t vcpu)
         vmic_futex_wake(&v->slot_state);
 }
 
-void vp_client_counters(const vp_client *c, uint64_t *events, uint64_t *dropped)
+void vmic__plugin_counters(const vmic__plugin_client *c, uint64_t *events, uint64_t *dropped)
 {
     uint64_t e = 0;
     for (uint32_t i = 0; i < c->nvcpus; i++)
