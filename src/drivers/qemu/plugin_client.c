@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "plugin_client.h"
 #include "futex.h"
 
@@ -32,13 +33,6 @@ static int fail(int err, const char *fmt, ...)
     vsnprintf(errbuf, sizeof errbuf, fmt, ap);
     va_end(ap);
     return -err;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static struct timespec ms(int64_t m)
@@ -97,10 +91,10 @@ int vmic__plugin_attach(vmic__plugin_client *c, const char *path, int timeout_ms
     struct vmic_plugin_ctl *h = c->ctl;
     /* A client that just detached or died is let go within the plugin's
      * poll period: wait for that, not for a live one. */
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = vmic__mono_ms() + timeout_ms;
     uint32_t other;
     while ((other = VMIC_LOAD(&h->attached_pid)) != 0) {
-        if (now_ms() >= end) {
+        if (vmic__mono_ms() >= end) {
             munmap(m, c->size);
             c->ctl = NULL;
             return fail(EBUSY, "%s: another vmic (pid %u) is attached to this QEMU", path, other);
@@ -114,7 +108,7 @@ int vmic__plugin_attach(vmic__plugin_client *c, const char *path, int timeout_ms
         uint32_t ack = VMIC_LOAD(&h->attach_ack);
         if (ack == seq)
             break;
-        int64_t left = end - now_ms();
+        int64_t left = end - vmic__mono_ms();
         if (left <= 0) {
             vmic__plugin_detach(c);
             return fail(ETIMEDOUT, "%s: the plugin did not acknowledge the attach in %d ms",
@@ -189,11 +183,11 @@ int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, uint32_t n, e
     VMIC_STORE(&h->watch_count, n);
     VMIC_STORE(&h->mode, (uint32_t)mode);
     uint32_t gen = __atomic_add_fetch(&h->watch_gen, 1, __ATOMIC_SEQ_CST);
-    int64_t start = now_ms(), end = start + timeout_ms, kick_at = start + 20;
+    int64_t start = vmic__mono_ms(), end = start + timeout_ms, kick_at = start + 20;
     vmic__plugin_kick kick = {.fd = -1};
     for (;;) {
         uint32_t applied = VMIC_LOAD(&h->watch_applied);
-        int64_t t = now_ms();
+        int64_t t = vmic__mono_ms();
         /* A kick under way is seen through to cont's reply: QEMU drops the
          * commands it has not run yet when the client hangs up, and a
          * dropped cont would leave the guest paused. */
@@ -220,7 +214,7 @@ int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, uint32_t n, e
             if (r < 0)
                 return fail(-r, "QMP stop/cont on %s failed", qmp_path);
             if (r == 1)
-                kick_at = now_ms() + 200;
+                kick_at = vmic__mono_ms() + 200;
         }
         /* Events of the old set may arrive meanwhile: taken and answered
          * here, since a held vCPU would stall the reset. */
@@ -267,7 +261,7 @@ static int take(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max)
 int vmic__plugin_poll(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max, int timeout_ms)
 {
     struct vmic_plugin_ctl *h = c->ctl;
-    int64_t end = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+    int64_t end = timeout_ms < 0 ? INT64_MAX : vmic__mono_ms() + timeout_ms;
     for (;;) {
         uint32_t bell = VMIC_LOAD(&h->doorbell);
         int n = take(c, ev, max);
@@ -282,7 +276,7 @@ int vmic__plugin_poll(vmic__plugin_client *c, struct vmic_plugin_event *ev, int 
         }
         if (VMIC_LOAD(&h->doorbell) != bell)
             continue;
-        int64_t left = end - now_ms();
+        int64_t left = end - vmic__mono_ms();
         if (left <= 0)
             return 0;
         /* The doorbell moved since it was read if anything was posted:
