@@ -34,6 +34,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
+from qmp_once import qmp_once  # noqa: E402
+
 READY = "=== VMIC-FIXTURE-READY ==="
 SERVICES = ("systemd-journald", "rsyslogd", "cron", "dbus-daemon")
 failures = 0
@@ -398,20 +401,7 @@ class Guest:
 
     def qmp(self, command):
         """One QMP command (QEMU takes one QMP client at a time: closed after)."""
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(30)
-        s.connect(os.path.join(self.dir, "qmp.sock"))
-        f = s.makefile("rw")
-        f.readline()
-        for c in ("qmp_capabilities", command):
-            f.write(json.dumps({"execute": c}) + "\n")
-            f.flush()
-            while True:
-                reply = json.loads(f.readline())
-                if "return" in reply or "error" in reply:
-                    break
-        s.close()
-        return reply
+        return qmp_once(os.path.join(self.dir, "qmp.sock"), command, timeout=30)
 
     def stop(self):
         if self.port:

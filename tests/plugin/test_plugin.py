@@ -40,6 +40,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
+from qmp_once import qmp_once  # noqa: E402
+
 READY = "=== VMIC-FIXTURE-READY ==="
 START_KERNEL_MAP = 0xffffffff80000000
 NOKASLR_TEXT = 0xffffffff81000000
@@ -153,20 +156,7 @@ class Guest:
 
     def running(self):
         """QEMU's own word on whether the guest runs (never left paused)."""
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(self.qmp)
-        f = s.makefile("rw")
-        f.readline()
-        reply = {}
-        for c in ("qmp_capabilities", "query-status"):
-            f.write(json.dumps({"execute": c}) + "\n")
-            f.flush()
-            while True:
-                reply = json.loads(f.readline())
-                if "return" in reply or "error" in reply:
-                    break
-        s.close()
+        reply = qmp_once(self.qmp, "query-status", timeout=10)
         return reply.get("return", {}).get("running") is True
 
     def stop(self):

@@ -39,6 +39,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmp_once import qmp_once  # noqa: E402
+
 READY = "=== VMIC-FIXTURE-READY ==="
 failures = 0
 
@@ -129,19 +132,7 @@ class Guest:
 
     def qmp(self, command):
         """One QMP command (QEMU takes one QMP client at a time: closed after)."""
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(os.path.join(self.dir, "qmp.sock"))
-        f = s.makefile("rw")
-        f.readline()
-        for c in ("qmp_capabilities", command):
-            f.write(json.dumps({"execute": c}) + "\n")
-            f.flush()
-            while True:
-                reply = json.loads(f.readline())
-                if "return" in reply or "error" in reply:
-                    break
-        s.close()
-        return reply
+        return qmp_once(os.path.join(self.dir, "qmp.sock"), command)
 
     def stop(self):
         self.port.close()
