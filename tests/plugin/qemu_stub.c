@@ -5,8 +5,12 @@
  * vCPU is out of guest code), a translation block is a list of fake
  * instructions whose host addresses the test chooses.
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "qemu_stub.h"
 
@@ -73,4 +77,23 @@ void *qemu_plugin_insn_haddr(const struct qemu_plugin_insn *insn)
 void qemu_plugin_outs(const char *string)
 {
     snprintf(stub.last_message, sizeof stub.last_message, "%s", string);
+}
+
+int stub_files_make(struct stub_files *f, const char *dir_template)
+{
+    snprintf(f->dir, sizeof f->dir, "%s", dir_template);
+    if (!mkdtemp(f->dir))
+        return perror("mkdtemp"), -1;
+    snprintf(f->ram_path, sizeof f->ram_path, "%s/ram", f->dir);
+    snprintf(f->ctl_path, sizeof f->ctl_path, "%s/ctl", f->dir);
+    snprintf(f->ram_arg, sizeof f->ram_arg, "ram=%s", f->ram_path);
+    snprintf(f->ctl_arg, sizeof f->ctl_arg, "ctl=%s", f->ctl_path);
+    int fd = open(f->ram_path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || ftruncate(fd, 1 << 20) != 0)
+        return perror(f->ram_path), -1;
+    f->ram = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (f->ram == MAP_FAILED)
+        return perror(f->ram_path), -1;
+    return 0;
 }

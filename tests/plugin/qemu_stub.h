@@ -33,6 +33,18 @@ struct stub {
 
 extern struct stub stub;
 
+/* The files a plugin under test works on: a new directory made from a
+ * mkdtemp template, a 1 MiB RAM file in it (mapped shared at ram) and the
+ * path the control block will take, with the plugin arguments naming both. */
+struct stub_files {
+    char dir[128];
+    char ram_path[256], ctl_path[256], ram_arg[300], ctl_arg[300];
+    char *ram;
+};
+
+/* 0, or -1 with the failing call said on stderr. */
+int stub_files_make(struct stub_files *f, const char *dir_template);
+
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv);
 
 #endif

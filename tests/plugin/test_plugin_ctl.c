@@ -92,19 +92,12 @@ static void *exec_thread(void *p)
 
 int main(void)
 {
-    char dir[] = "/tmp/vmic-plugin-ctl.XXXXXX";
-    if (!mkdtemp(dir))
-        return perror("mkdtemp"), 1;
-    char ram_path[256], ctl_path[256], ram_arg[300], ctl_arg[300];
-    snprintf(ram_path, sizeof ram_path, "%s/ram", dir);
-    snprintf(ctl_path, sizeof ctl_path, "%s/ctl", dir);
-    snprintf(ram_arg, sizeof ram_arg, "ram=%s", ram_path);
-    snprintf(ctl_arg, sizeof ctl_arg, "ctl=%s", ctl_path);
-    int fd = open(ram_path, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 || ftruncate(fd, 1 << 20) != 0)
-        return perror(ram_path), 1;
-    char *ram = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
+    struct stub_files sf;
+    if (stub_files_make(&sf, "/tmp/vmic-plugin-ctl.XXXXXX") != 0)
+        return 1;
+    const char *dir = sf.dir, *ram_path = sf.ram_path, *ctl_path = sf.ctl_path;
+    char *ram_arg = sf.ram_arg, *ctl_arg = sf.ctl_arg, *ram = sf.ram;
+    int fd;
 
     qemu_info_t info = {.target_name = "x86_64", .version = {1, 1}, .system_emulation = true};
     info.system.smp_vcpus = info.system.max_vcpus = 2;
