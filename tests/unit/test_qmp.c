@@ -145,8 +145,38 @@ static void test_hostile_peers(void)
     }
 }
 
+/* Output a previous client left (QEMU keeps it across clients) comes before
+ * the greeting and is passed over; a peer that never greets is refused. */
+static void test_greeting_after_leftovers(void)
+{
+    char sent[4096];
+    start();
+    peer_add(&p, 0, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
+                    "\"event\": \"RESUME\"}\r\n"
+                    "{\"return\": {}, \"id\": 7}\r\n"
+                    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, "
+                    "\"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n");
+    peer_expect_step(&p, "\n");
+    peer_add(&p, 0, "{\"return\": {}, \"id\": 1}\r\n");
+    peer_start(&p);
+    CHECK_OK(qmp_handshake(&q));
+    CHECK_STR(q.version, "7.2.22");
+    peer_received(&p, sent, sizeof sent);
+    CHECK_STR(sent, "{\"execute\":\"qmp_capabilities\",\"id\":1}\n");
+    finish();
+
+    start();
+    for (int i = 0; i < 17; i++)
+        peer_add(&p, 0, "{\"event\": \"STOP\"}\n");
+    peer_start(&p);
+    CHECK_ERR(qmp_handshake(&q), VMIC_E_FORMAT);
+    CHECK_ERRMSG("no QMP greeting in the first 17 messages");
+    finish();
+}
+
 int main(void)
 {
+    RUN(test_greeting_after_leftovers);
     RUN(test_command_text_and_reply);
     RUN(test_split_reply_and_hmp);
     RUN(test_query_status);

@@ -309,6 +309,9 @@ typedef struct qmp_arg {
 /* Connects, reads the greeting, negotiates capabilities. */
 vmic_status qmp_open(qmp_client_t *q, const qemu_endpoint_t *ep, int timeout_ms);
 void qmp_close(qmp_client_t *q);
+/* qmp_open's part after the connect: the greeting (past messages a previous
+ * client left), then qmp_capabilities. */
+vmic_status qmp_handshake(qmp_client_t *q);
 /* Runs a command with nargs string arguments (args may be NULL when 0);
  * *ret (may be NULL) gets its "return" value as JSON text, malloc'd, to
  * parse with src/base/json.h. An "error" reply is VMIC_E_IO with QEMU's
