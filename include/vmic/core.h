@@ -250,6 +250,16 @@ VMIC_API vmic_status vmic_bp_arm(vmic_core *core, vmic_pa_t pa);
 VMIC_API vmic_status vmic_hw_breakpoint_set(vmic_core *core, vmic_va_t va);
 VMIC_API vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va);
 
+/* Exec watches (VMIC_CAP_EXEC_WATCH): each execution of the instruction at
+ * pa, through whatever va, is a VMIC_EVENT_BREAKPOINT event {va, pa} with
+ * VMIC_EVENT_NO_REGS; only that vCPU waits for the answer. qemu with vmic's
+ * plugin (`vmic boot` loads it): no limit, applied when a session attaches.
+ * Continue and FastSinglestep both let the instruction run (the plugin
+ * cannot withhold it); Singlestep, Deny, Emulate and new registers are
+ * refused with the reason. Removed when the session ends. */
+VMIC_API vmic_status vmic_exec_watch_set(vmic_core *core, vmic_pa_t pa);
+VMIC_API vmic_status vmic_exec_watch_clear(vmic_core *core, vmic_pa_t pa);
+
 /*
  * Data watchpoints (VMIC_CAP_WATCHPOINT) on every vCPU: an access of the kind
  * `access` (VMIC_ACCESS_W, VMIC_ACCESS_R, or VMIC_ACCESS_RW for either) that

@@ -48,6 +48,8 @@ enum vmic_driver_cap {
     VMIC_CAP_INJECT = 1u << 13,       /* injection: exceptions, interrupts */
     VMIC_CAP_STEP_MONITOR = 1u << 14, /* monitors->singlestep: a vCPU stepped
                                          without end */
+    VMIC_CAP_EXEC_WATCH = 1u << 15,   /* exec_watches: execution of a guest-physical
+                                         address reported, no registers */
 };
 
 /* Names of the capability bits set in caps, comma separated, into buf. */
@@ -191,6 +193,16 @@ typedef struct vmic_breakpoint_ops {
     uint64_t reserved[2];
 } vmic_breakpoint_ops_t;
 
+/* Exec watches [EXEC_WATCH]: every execution of the instruction at a
+ * guest-physical address becomes a VMIC_EVENT_BREAKPOINT event {va = the pc
+ * QEMU translated, pa} with VMIC_EVENT_NO_REGS: the vCPU waits for the
+ * answer while the rest of the guest runs (qemu: vmic's TCG plugin). Any
+ * number; they apply when a session attaches. Needs events. */
+typedef struct vmic_exec_watch_ops {
+    vmic_status (*set)(vmic_driver *d, vmic_pa_t pa, bool enable);
+    uint64_t reserved[2];
+} vmic_exec_watch_ops_t;
+
 /* Data watchpoints [WATCHPOINT]. Needs events. */
 typedef struct vmic_watchpoint_ops {
     vmic_status (*set)(vmic_driver *d, vmic_va_t va, uint32_t len, vmic_access_t access,
@@ -238,7 +250,8 @@ typedef struct vmic_driver_ops {
     const vmic_watchpoint_ops_t *watchpoints;
     const vmic_injection_ops_t *injection;
     const vmic_view_ops_t *views;
-    const void *reserved[4];  /* groups to come; NULL */
+    const vmic_exec_watch_ops_t *exec_watches;
+    const void *reserved[3];  /* groups to come; NULL */
 } vmic_driver_ops_t;
 
 /* The capability bits a table gives (see each group). Monitors, breakpoints

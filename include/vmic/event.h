@@ -105,8 +105,16 @@ typedef struct vmic_event {
         } breakpoint;
         uint64_t reserved_detail[8]; /* room for kinds to come: the union keeps its size */
     };
-    uint64_t reserved[4];      /* zero */
+    uint32_t flags;            /* VMIC_EVENT_* below */
+    uint32_t reserved32;       /* zero */
+    uint64_t reserved[3];      /* zero */
 } vmic_event_t;
+
+/* The event carries no registers (regs.valid is 0): an exec watch through
+ * QEMU's plugin, whose API (v1) cannot read them. Guest memory is what
+ * there is; vmic_get_regs would have to stop the VM, which it cannot do
+ * while a vCPU waits for this event's answer. */
+#define VMIC_EVENT_NO_REGS (1u << 0)
 
 /* The six ways a vCPU resumes; exactly vmi-rs's VmiEventAction. */
 typedef enum vmic_action {

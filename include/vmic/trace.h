@@ -187,6 +187,11 @@ typedef int (*vmic_trace_fn)(const vmic_trace_event_t *ev, void *arg);
  * arming first lets a caller say "tracing" only once it is true.
  */
 VMIC_API vmic_status vmic_tracer_arm(vmic_tracer *t);
+/* What the breakpoints are: VMIC_TAP_EXEC_WATCH through QEMU's plugin
+ * (only the hitting vCPU waits; every value is read from guest memory),
+ * VMIC_TAP_DEBUGREG through the gdbstub or KVM's debug registers, ...
+ * Decided at open (options.tap, else vmic_tap_auto_kind). */
+VMIC_API vmic_tap_kind vmic_tracer_tap(const vmic_tracer *t);
 /* Breakpoints in place now (0 when not armed). */
 VMIC_API size_t vmic_tracer_breakpoints(const vmic_tracer *t);
 

@@ -45,9 +45,10 @@ extern "C" {
 
 typedef enum vmic_tap_kind {
     /* Whichever kind the driver allows, so that a breakpoint user need not
-     * know the driver: debug registers first (guest memory untouched, no
-     * view), then INT3 in shadow pages (views and INT3 events), then page
-     * access (views). vmic_tap_auto_kind says which. */
+     * know the driver: exec watches first (only the hitting vCPU waits),
+     * then debug registers (guest memory untouched, no view), then INT3 in
+     * shadow pages (views and INT3 events), then page access (views).
+     * vmic_tap_auto_kind says which. */
     VMIC_TAP_AUTO = 0,
     /* vmi-rs's MemoryController: the page loses X in the view. Executing
      * anything on it is a memory-access event; reads and writes proceed with
@@ -63,6 +64,11 @@ typedef enum vmic_tap_kind {
     /* Debug-register execute breakpoints: at most four addresses, set in
      * every vCPU; no views (the shape for drivers without them). */
     VMIC_TAP_DEBUGREG,
+    /* The driver's exec watches by guest-physical address (qemu with vmic's
+     * plugin): no limit, no view, guest memory untouched, and the guest
+     * runs on while one vCPU waits for its hit's answer. Hits carry no
+     * registers (VMIC_EVENT_NO_REGS): a handler reads guest memory. */
+    VMIC_TAP_EXEC_WATCH,
 } vmic_tap_kind;
 
 typedef struct vmic_tap_options {
@@ -87,7 +93,7 @@ VMIC_API vmic_status vmic_tap_open(vmic_core *core, const vmic_tap_options_t *op
 VMIC_API vmic_tap_kind vmic_tap_auto_kind(vmic_core *core);
 /* Removes every tap it placed, then frees it. */
 VMIC_API void vmic_tap_close(vmic_tap *tap);
-VMIC_API const char *vmic_tap_name(const vmic_tap *tap);   /* "memory", "breakpoint", "debugreg" */
+VMIC_API const char *vmic_tap_name(const vmic_tap *tap);   /* "memory", "breakpoint", "debugreg", "plugin" */
 
 /* Whether ev came from one of this controller's taps: then the view and the
  * gfn of the tapped page it happened on. */

@@ -177,7 +177,14 @@ static void session_end(vmic_session *s)
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     bool was_running = vmic_guest_state(core, &st) == VMIC_OK && st.state == VMIC_GUEST_RUNNING;
-    if (was_running && vmic_pause(core) != VMIC_OK && s->error == VMIC_OK)
+    pthread_mutex_unlock(&s->lock);
+    /* Paused outside the lock: a vCPU that waits for its event's answer
+     * inside a driver's callback (an exec watch in QEMU's plugin) keeps
+     * QEMU from stopping, and its driver thread needs the lock to learn
+     * that the session takes no more events and to let it go. */
+    vmic_status paused = was_running ? vmic_pause(core) : VMIC_OK;
+    pthread_mutex_lock(&s->lock);
+    if (paused != VMIC_OK && s->error == VMIC_OK)
         session_fail(s, VMIC_E_TIMEOUT);
     if (s->h->cleanup)
         s->h->cleanup(core, s->h->arg);

@@ -115,6 +115,18 @@ vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va)
                 breakpoints, set, va, false);
 }
 
+vmic_status vmic_exec_watch_set(vmic_core *core, vmic_pa_t pa)
+{
+    return CALL(core, VMIC_CAP_EVENTS | VMIC_CAP_EXEC_WATCH, "exec watches", exec_watches, set,
+                pa, true);
+}
+
+vmic_status vmic_exec_watch_clear(vmic_core *core, vmic_pa_t pa)
+{
+    return CALL(core, VMIC_CAP_EVENTS | VMIC_CAP_EXEC_WATCH, "exec watches", exec_watches, set,
+                pa, false);
+}
+
 vmic_status vmic_inject(vmic_core *core, vmic_vcpu_t vcpu, const vmic_injection_t *inj)
 {
     return CALL(core, VMIC_CAP_INJECT, "injecting exceptions", injection, inject, vcpu, inj);

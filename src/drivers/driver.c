@@ -13,7 +13,7 @@ void vmic_driver_close(vmic_driver *d)
 static const char *const cap_names[] = {
     "read", "write", "registers", "set-registers", "pause", "events", "views",
     "singlestep", "sw-breakpoint", "hw-breakpoint", "watchpoint", "msr-events",
-    "io-events", "inject", "singlestep-monitor",
+    "io-events", "inject", "singlestep-monitor", "exec-watch",
 };
 
 /* A group that needs events counts only with them: without an event loop
@@ -47,6 +47,8 @@ uint64_t vmic_driver_caps(const vmic_driver_ops_t *ops)
         caps |= VMIC_CAP_HW_BREAKPOINT;
     if (ops->watchpoints)
         caps |= VMIC_CAP_WATCHPOINT;
+    if (ops->exec_watches)
+        caps |= VMIC_CAP_EXEC_WATCH;
     return caps;
 }
 

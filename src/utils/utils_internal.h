@@ -100,6 +100,7 @@ struct vmic_tap {
 vmic_status memory_tap_open(vmic_core *core, ledger *l, vmic_tap **out);
 vmic_status breakpoint_tap_open(vmic_core *core, ledger *l, bool visible, vmic_tap **out);
 vmic_status debugreg_tap_open(vmic_core *core, vmic_tap **out);
+vmic_status execwatch_tap_open(vmic_core *core, vmic_tap **out);
 vmic_status tap_clear(vmic_tap *t);
 
 /* The view step-overs run in: every tap leaves it clean. */

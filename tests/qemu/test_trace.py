@@ -147,6 +147,11 @@ class Guest:
                            timeout=60)
 
 
+# How vmic trace must say it gets its events (--path): "plugin" boots QEMU
+# with vmic's plugin (vmic boot's default), "gdbstub" without it.
+PATH = "plugin"
+
+
 def boot(vmic, fixture, smp):
     if shutil.which("qemu-system-x86_64") is None:
         log("\n*** SKIP: qemu-system-x86_64 is not installed (scripts/install-deps.sh) ***\n")
@@ -172,7 +177,8 @@ def boot(vmic, fixture, smp):
                         "--initrd", initrd, "--smp", str(smp),
                         "--cpu", shape.get("cpu", "qemu64"), "-m", shape.get("ram", "256"),
                         "--append", append, "--wait-serial", READY,
-                        "--timeout", "150", "--", "-serial",
+                        "--timeout", "150"] + (["--no-plugin"] if PATH == "gdbstub" else []) +
+                       ["--", "-serial",
                         "unix:%s/ttyS2.sock,server=on,wait=off" % directory],
                        capture_output=True, text=True, timeout=180)
     log("  vmic boot: exit %d after %.1f s (%d vCPUs)" % (r.returncode, time.time() - t0, smp))
@@ -252,15 +258,22 @@ class Trace:
         secs = time.time() - t0
         for r in self.readers:
             r.join()
-        events, summary = [], None
+        events, summary, starts = [], None, []
         for line in self.out:
             if not line.strip():
                 continue
             e = json.loads(line)
             if e["type"] == "summary":
                 summary = e
+            elif e["type"] == "start":
+                starts.append(e)
             else:
                 events.append(e)
+        # The first line says where the events come from.
+        if self.p.returncode == 0:
+            check(len(starts) == 1 and starts[0]["path"] == PATH and
+                  ("through " + PATH) in self.err,
+                  "vmic trace should trace through the %s: %r, %r" % (PATH, starts, self.err))
         return events, summary, self.p.returncode, secs
 
 
@@ -778,7 +791,11 @@ def main():
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--examples")
     ap.add_argument("--target", help="a guest booted already (not killed at the end)")
+    ap.add_argument("--path", choices=["plugin", "gdbstub"], default="plugin",
+                    help="boot with vmic's plugin (the default) or without")
     a = ap.parse_args()
+    global PATH
+    PATH = a.path
     if a.target:
         g = Guest(a.vmic, a.target[len("qemu:"):], False)
     else:

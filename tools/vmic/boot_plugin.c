@@ -80,3 +80,16 @@ int boot_find_plugin(const char *cmd, const char *given, char *out)
         return cli_fail(cmd, VMIC_OK, "%s: QEMU's -plugin cannot take a path with ','", out);
     return EXIT_OK;
 }
+
+bool boot_plugin_found(char *out)
+{
+    const char *env = getenv("VMIC_PLUGIN");
+    if (env && *env)
+        return usable(env, out) && !strchr(out, ',');
+    char list[3][PATH_MAX];
+    int n = candidates(list);
+    for (int i = 0; i < n; i++)
+        if (usable(list[i], out))
+            return !strchr(out, ',');
+    return false;
+}

@@ -15,6 +15,7 @@
 #ifndef VMIC_TOOL_BOOT_PLUGIN_H
 #define VMIC_TOOL_BOOT_PLUGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define BOOT_PLUGIN_NAME "libvmic-qemu.so"
@@ -23,5 +24,9 @@
  * lookup above, resolved (realpath) into out (PATH_MAX bytes). Returns an
  * exit code, after saying what was tried. */
 int boot_find_plugin(const char *cmd, const char *given, char *out);
+
+/* The default (no --plugin, no --no-plugin): $VMIC_PLUGIN or the lookup's
+ * first file, quietly; false when there is none (QEMU runs without). */
+bool boot_plugin_found(char *out);
 
 #endif

@@ -44,19 +44,24 @@ static const char epilog[] =
     "Environment:\n"
     "  VMIC_KERNEL   the kernel to boot when --kernel is not given\n"
     "  VMIC_INITRD   its initramfs (used with VMIC_KERNEL only)\n"
-    "  VMIC_PLUGIN   the plugin --plugin loads when no PATH is given\n\n"
+    "  VMIC_PLUGIN   the plugin to load when --plugin gives no PATH\n\n"
     "DIR holds gdb.sock, qmp.sock, ram, qemu.pid, console.log (ttyS0),\n"
     "serial1.log (ttyS1), qemu.log (QEMU's messages), cmdline.txt and target;\n"
-    "with --plugin also plugin.ctl, the plugin's control block.\n\n"
-    "--plugin loads libvmic-qemu.so (TCG only), vmic's QEMU plugin, as\n"
+    "with the plugin also plugin.ctl, the plugin's control block.\n\n"
+    "Under TCG vmic's QEMU plugin, libvmic-qemu.so, is loaded by default\n"
+    "(--no-plugin: not), as\n"
     "  -plugin PLUGIN,ram=DIR/ram,ctl=DIR/plugin.ctl\n"
+    "so that `vmic trace` stops only the vCPU at a breakpoint, not the VM.\n"
     "It is the first of: --plugin=PATH, $VMIC_PLUGIN, EXEDIR/plugin/ (vmic's\n"
-    "build tree), EXEDIR/../LIBDIR/vmic/, PREFIX/LIBDIR/vmic/ (installed).\n";
+    "build tree), EXEDIR/../LIBDIR/vmic/, PREFIX/LIBDIR/vmic/ (installed);\n"
+    "none found is an error with --plugin, else a note (QEMU runs without).\n";
 
 typedef struct boot_opts {
     const char *kernel, *initrd, *disk, *append, *accel, *machine, *cpu, *dir, *qemu;
     const char *wait_serial;
-    const char *plugin;      /* NULL: none; "": the lookup; else the path */
+    const char *plugin;      /* NULL: the default; "": the lookup; else the path */
+    bool no_plugin;          /* --no-plugin */
+    bool use_plugin;         /* plugin_path is loaded */
     char plugin_path[PATH_MAX];
     bool no_kernel, stop, quiet, json;
     uint64_t memory_mib;
@@ -101,8 +106,9 @@ static int parse_args(int argc, char **argv, boot_opts *o)
                 "then wait until the guest writes TEXT to its\nsecond serial port (ttyS1)"),
         CLI_U64("timeout", 0, "SEC", &o->timeout_s, 1, 86400,
                 "longest wait for QEMU and --wait-serial (default 120)"),
-        CLI_OPT("plugin", "PATH", &o->plugin, "load vmic's QEMU plugin (TCG), found as below\n"
-                "unless PATH is given"),
+        CLI_OPT("plugin", "PATH", &o->plugin, "load vmic's QEMU plugin (TCG; the default),\n"
+                "found as below unless PATH is given"),
+        CLI_FLAG("no-plugin", 0, &o->no_plugin, "run QEMU without vmic's plugin"),
         CLI_FLAG("stop", 0, &o->stop, "shut down the QEMU of TARGET, remove its directory"),
         CLI_FLAG("quiet", 'q', &o->quiet, "print only the TARGET"),
         CLI_END,
@@ -134,6 +140,8 @@ static int parse_args(int argc, char **argv, boot_opts *o)
     o->nextra = operands;
     if (o->no_kernel && (o->kernel || o->initrd))
         return cli_usage("boot", "--no-kernel and --kernel/--initrd exclude each other");
+    if (o->plugin && o->no_plugin)
+        return cli_usage("boot", "--plugin and --no-plugin exclude each other");
     if (o->plugin && strcmp(o->accel, "tcg") != 0)
         return cli_usage("boot", "--plugin needs --accel tcg (QEMU runs plugins under TCG only)");
     if (o->disk && strchr(o->disk, ','))
@@ -359,7 +367,7 @@ static void qemu_argv(const boot_opts *o, const char *dir, const char *kernel,
     add(a, "-D");
     addf(a, "%s/%s", dir, BOOT_LOG);
     add(a, "-daemonize");
-    if (o->plugin) {
+    if (o->use_plugin) {
         /* q35 splits RAM at the PCI hole elsewhere than pc (plugin/README.md). */
         add(a, "-plugin");
         addf(a, "%s,ram=%s/%s,ctl=%s/%s%s", o->plugin_path, dir, VMIC_QEMU_DIR_MEM, dir,
@@ -520,7 +528,7 @@ static void print_result(const boot_opts *o, const char *dir, const char *target
         json_str(&j, "console", path);
         boot_path(path, sizeof path, dir, BOOT_SERIAL1);
         json_str(&j, "serial1", path);
-        json_str(&j, "plugin", o->plugin ? o->plugin_path : "");
+        json_str(&j, "plugin", o->use_plugin ? o->plugin_path : "");
         json_object_end(&j);
         json_done(&j);
         return;
@@ -530,7 +538,7 @@ static void print_result(const boot_opts *o, const char *dir, const char *target
            cli_size(mem, size, sizeof size), vcpus, vcpus == 1 ? "" : "s");
     printf("guest     %s\n", kernel ? kernel : "(firmware only)");
     printf("serial    %s/%s (ttyS0), %s/%s (ttyS1)\n", dir, BOOT_CONSOLE, dir, BOOT_SERIAL1);
-    if (o->plugin)
+    if (o->use_plugin)
         printf("plugin    %s, control block %s/%s\n", o->plugin_path, dir, BOOT_PLUGIN_CTL);
     printf("stop      vmic boot --stop %s\n", target);
 }
@@ -557,6 +565,13 @@ int cmd_boot(int argc, char **argv)
         return cli_fail("boot", VMIC_OK, "--disk %s: not a file", o.disk);
     if (o.plugin && (rc = boot_find_plugin("boot", o.plugin, o.plugin_path)))
         return rc;
+    o.use_plugin = o.plugin != NULL;
+    if (!o.plugin && !o.no_plugin && strcmp(o.accel, "tcg") == 0) {
+        o.use_plugin = boot_plugin_found(o.plugin_path);
+        if (!o.use_plugin && !o.quiet && !o.json)
+            fprintf(stderr, "vmic boot: note: no %s found (see --help): `vmic trace` will "
+                    "stop the whole VM at each breakpoint\n", BOOT_PLUGIN_NAME);
+    }
     if (strcmp(o.accel, "kvm") == 0 && access("/dev/kvm", R_OK | W_OK) != 0)
         return cli_fail("boot", VMIC_OK, "--accel kvm: /dev/kvm: %s", strerror(errno));
     if ((rc = make_dir(&o, dir)))

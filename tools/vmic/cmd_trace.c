@@ -70,12 +70,14 @@ static int set_duration(const char *cmd, const char *value, void *dst)
 static int set_tap(const char *cmd, const char *value, void *dst)
 {
     vmic_tap_kind *tap = dst;
-    if (strcmp(value, "debugreg") == 0)
+    if (strcmp(value, "plugin") == 0)
+        *tap = VMIC_TAP_EXEC_WATCH;
+    else if (strcmp(value, "debugreg") == 0)
         *tap = VMIC_TAP_DEBUGREG;
     else if (strcmp(value, "breakpoint") == 0)
         *tap = VMIC_TAP_BREAKPOINT;
     else
-        return cli_usage(cmd, "--tap is debugreg or breakpoint, not '%s'", value);
+        return cli_usage(cmd, "--tap is plugin, debugreg or breakpoint, not '%s'", value);
     return 0;
 }
 
@@ -117,8 +119,7 @@ static int trace(vmic_os *os, const trace_opts *o)
         vmic_tracer_close(t);
         return cli_fail("trace", s, NULL);
     }
-    fprintf(stderr, "vmic trace: tracing %s with %zu breakpoints (SIGINT to detach)\n",
-            vmic_core_info(vmic_os_core(os))->source, vmic_tracer_breakpoints(t));
+    trace_print_start(t, vmic_core_info(vmic_os_core(os)), o->c.json);
     s = vmic_tracer_run(t, print_one, &p);
     fflush(stdout);
     if (!o->no_summary)
@@ -156,7 +157,8 @@ int cmd_trace(int argc, char **argv)
         CLI_U64("count", 0, "N", &o.count, 1, UINT64_MAX, "detach after N events"),
         CLI_FLAG("no-summary", 0, &o.no_summary, "no summary at the end"),
         CLI_FN("tap", 0, "KIND", set_tap, &o.t.tap,
-               "debugreg (default where the driver has them) or breakpoint"),
+               "plugin (QEMU with vmic's plugin: the default there), debugreg\n"
+               "(QEMU's gdbstub, KVM's debug registers) or breakpoint"),
         CLI_FLAG("list", 0, &o.list, "print the guest's syscall table and exit (dumps too)"),
         CLI_END,
     };

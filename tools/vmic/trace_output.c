@@ -168,6 +168,40 @@ static void text_summary(const vmic_trace_count_t *sc, size_t nsc, const vmic_tr
             st->read_errors);
 }
 
+const char *trace_path_name(const vmic_tracer *t, const vmic_driver_info_t *info)
+{
+    if (vmic_tracer_tap(t) == VMIC_TAP_EXEC_WATCH)
+        return "plugin";
+    return strcmp(info->driver, "qemu") == 0 ? "gdbstub" : info->driver;
+}
+
+static const char *path_about(const char *path)
+{
+    if (strcmp(path, "plugin") == 0)
+        return "vmic's QEMU plugin: only the vCPU at a breakpoint waits";
+    if (strcmp(path, "gdbstub") == 0)
+        return "QEMU's gdbstub: every hit stops the VM (boot with vmic's plugin to go faster)";
+    return "the driver's breakpoints";
+}
+
+void trace_print_start(const vmic_tracer *t, const vmic_driver_info_t *info, bool as_json)
+{
+    const char *path = trace_path_name(t, info);
+    fprintf(stderr, "vmic trace: tracing %s through %s (%s) with %zu breakpoints (SIGINT to "
+            "detach)\n", info->source, path, path_about(path), vmic_tracer_breakpoints(t));
+    if (!as_json)
+        return;
+    json j;
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_str(&j, "type", "start");
+    json_str(&j, "source", info->source);
+    json_str(&j, "path", path);
+    json_u64(&j, "breakpoints", vmic_tracer_breakpoints(t));
+    json_object_end(&j);
+    json_done(&j);
+}
+
 void trace_print_summary(const vmic_tracer *t, bool as_json)
 {
     vmic_trace_count_t *sc = calloc(SUMMARY_ROWS, sizeof *sc);

@@ -5,6 +5,14 @@
 
 #include <vmic/vmic.h>
 
+/* How the trace gets its events: "plugin" (exec watches in QEMU's TCG
+ * plugin: only the hitting vCPU waits), "gdbstub" (every hit stops QEMU's
+ * VM), or the driver's name (kvm). */
+const char *trace_path_name(const vmic_tracer *t, const vmic_driver_info_t *info);
+/* The first line: on stderr, and with --json also {"type":"start",...}
+ * on stdout. */
+void trace_print_start(const vmic_tracer *t, const vmic_driver_info_t *info, bool as_json);
+
 /* One event on stdout: the strace-like line, or one JSON object. */
 void trace_print_event(const vmic_trace_event_t *ev, bool as_json);
 

@@ -311,11 +311,14 @@ vmic_status qemu_attach_events(vmic_driver *d, const vmic_event_sink_t *sink)
     qemu_driver_t *q = qemu_of(d);
 
     if (!sink) {
+        qemu_plugin_events_detach(q);
         qemu_stop_event_thread(q);
         return VMIC_OK;
     }
+    vmic_status s = qemu_plugin_events_attach(q, sink);
+    if (s)
+        return s;
     pthread_mutex_lock(&q->lock);
-    vmic_status s = VMIC_OK;
     if (q->ev.thread_started) {
         q->ev.sink = *sink;
         pthread_mutex_unlock(&q->lock);
@@ -367,6 +370,7 @@ vmic_status qemu_reset_events(vmic_driver *d)
     qemu_events_t *e = &q->ev;
     vmic_status s = VMIC_OK;
 
+    qemu_plugin_events_reset(q);
     pthread_mutex_lock(&q->lock);
     e->generation++;
     e->over = e->stepping = e->step_due = e->over_stepping = false;

@@ -238,6 +238,9 @@ void qemu_close_driver(vmic_driver *d)
     snprintf(saved, sizeof saved, "%s", vmic_errmsg());
 
     qemu_stop_event_thread(q);
+    /* First: a vCPU held by the plugin would keep the gdbstub from
+     * stopping the VM for the detach. */
+    qemu_plugin_events_close(q);
     pthread_mutex_lock(&q->lock);
     bool gone = q->shared ? close_shared(q) : close_gdb(q);
     pthread_mutex_unlock(&q->lock);
@@ -493,6 +496,11 @@ static const vmic_watchpoint_ops_t qemu_watchpoints = {
     .set = qemu_set_watchpoint,
 };
 
+/* With vmic's plugin in QEMU (plugin.c found its block). */
+static const vmic_exec_watch_ops_t qemu_exec_watches = {
+    .set = qemu_set_exec_watch,
+};
+
 static const vmic_driver_ops_t qemu_ops = {
     .name = "qemu",
     .close = qemu_close_driver,
@@ -645,8 +653,10 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     q->ops = qemu_ops;
     q->base.ops = &q->ops;
     pthread_mutex_init(&q->lock, NULL);
+    qemu_plugin_events_init(q);
     q->source = source ? strdup(source) : source_name(cfg);
     if (!q->source) {
+        qemu_plugin_events_close(q);
         pthread_mutex_destroy(&q->lock);
         free(q);
         return vmic_fail(VMIC_E_NOMEM, "qemu: no memory for the driver");
@@ -679,6 +689,10 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     info->max_pa = vmic_pa(last->start.addr + last->size);
     info->vcpu_count = q->nthreads;
     qemu_plugin_detect(q, cfg->mem);
+    if ((info->flags & VMIC_DRIVER_INFO_PLUGIN) && q->ops.events) {
+        q->ops.exec_watches = &qemu_exec_watches;
+        info->caps = vmic_driver_caps(&q->ops);
+    }
     *out = &q->base;
     return VMIC_OK;
 }

@@ -44,6 +44,7 @@
 #include <vmic/driver.h>
 #include <vmic/qemu.h>
 #include "base/clock.h"
+#include "plugin_client.h"
 
 #define QEMU_DEFAULT_TIMEOUT_MS 5000
 
@@ -492,6 +493,24 @@ typedef struct qemu_events {
     char failure[512];     /* session ends with this */
 } qemu_events_t;
 
+/* Exec watches through the plugin (plugin_events.c). */
+typedef struct qemu_plugin_events {
+    pthread_mutex_t lock;       /* the watch set, the sink, attach state */
+    vmic__plugin_client c;      /* the plugin thread's alone while it runs */
+    bool attached;
+    uint64_t want[VMIC_PLUGIN_MAX_WATCHES]; /* guest-physical */
+    uint32_t nwant;
+    bool dirty;                 /* want differs from what the plugin has */
+    bool may_kick;              /* the user wants the VM running: QMP stop/cont is harmless */
+    bool reset_due;             /* detach once the thread has stopped */
+    pthread_t thread;
+    bool thread_started;
+    bool quit;                  /* atomic: the thread ends at its next look */
+    vmic_event_sink_t sink;
+    uint64_t seq;
+    uint64_t delivered, let_go; /* events the session took / did not take */
+} qemu_plugin_events_t;
+
 typedef struct qemu_driver {
     vmic_driver base;
     vmic_driver_ops_t ops;      /* base.ops: groups picked at open by what QEMU offers */
@@ -526,6 +545,7 @@ typedef struct qemu_driver {
     size_t npoints, points_cap;
     qemu_events_t ev;
     char plugin[512];           /* info.plugin: the control block's path, or why none */
+    qemu_plugin_events_t pl;
 } qemu_driver_t;
 
 /* ---- the plugin (plugin.c) -------------------------------------------------- */
@@ -536,6 +556,15 @@ typedef struct qemu_driver {
  * VMIC_DRIVER_INFO_PLUGIN in info.flags if so; info.plugin says which file
  * or why none. Never fails the open: no plugin is a normal QEMU. */
 void qemu_plugin_detect(qemu_driver_t *q, const char *mem_path);
+/* Exec watches through the plugin (plugin_events.c): the group's op, and
+ * the session's attach, detach and reset, which events.c calls. */
+void qemu_plugin_events_init(qemu_driver_t *q);
+vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable);
+vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t *sink);
+void qemu_plugin_events_detach(qemu_driver_t *q);
+void qemu_plugin_events_reset(qemu_driver_t *q);
+void qemu_plugin_events_close(qemu_driver_t *q);
+void qemu_plugin_events_counters(qemu_driver_t *q, uint64_t *delivered, uint64_t *let_go);
 /* DIR/plugin.ctl for the gdb socket DIR/...; false for TCP or too long. */
 bool qemu_plugin_ctl_path(const qemu_endpoint_t *gdb, char *path, size_t size);
 /* The block at path checked as above: 0, or -1 and "no plugin: why" in why. */

@@ -57,6 +57,31 @@ static const char *why_not(const vmic_event_t *ev, const vmic_event_response_t *
     }
 }
 
+/*
+ * An exec watch's event (the plugin): its vCPU waits in a plugin callback,
+ * which can only let the instruction run. Continue and FastSinglestep both
+ * mean that here (on kvm a Continue from a view would fault again; here no
+ * view exists to fault in). The rest has no form in QEMU's plugin API v1.
+ */
+static vmic_status plugin_response_ok(const vmic_event_response_t *r)
+{
+    const char *why = NULL;
+    if (r->set_regs)
+        why = "QEMU's plugin API (v1) can neither read nor write registers";
+    else if (r->set_view && r->view != 0)
+        why = "the qemu driver has no view but view 0";
+    else if (r->action == VMIC_ACTION_SINGLESTEP)
+        why = "a plugin cannot stop a vCPU after one instruction; a breakpoint through the "
+              "gdbstub (--tap debugreg) can";
+    else if (r->action != VMIC_ACTION_CONTINUE && r->action != VMIC_ACTION_FAST_SINGLESTEP)
+        why = "a plugin callback cannot withhold, change or emulate the instruction; it can "
+              "only let it run (Continue, FastSinglestep)";
+    if (why)
+        return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: %s cannot answer an exec watch's event: %s",
+                         vmic_action_vmi_rs_name(r->action), why);
+    return VMIC_OK;
+}
+
 vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
                                 const vmic_event_response_t *r)
 {
@@ -68,6 +93,8 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
     if ((unsigned)r->action > VMIC_ACTION_EMULATE)
         return vmic_fail(VMIC_E_INVAL, "qemu: response action %d does not exist",
                          (int)r->action);
+    if (ev->flags & VMIC_EVENT_NO_REGS)
+        return plugin_response_ok(r);
     if (r->set_regs && (r->regs.valid & ~loadable))
         return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: a response can load the register groups "
                          "0x%x through the gdbstub (GPR, segments, CR, EFER), not 0x%x", loadable,
@@ -148,7 +175,10 @@ static const char WHY_VIEWS[] =
 
 const char *qemu_explain(vmic_driver *d, uint64_t missing)
 {
-    (void)d;
+    qemu_driver_t *q = qemu_of(d);
+    /* info.plugin says why there is none: no block, a stale one, ... */
+    if ((missing & VMIC_CAP_EXEC_WATCH) && !(q->info.flags & VMIC_DRIVER_INFO_PLUGIN))
+        return q->plugin;
     if (missing & VMIC_CAP_SW_BREAKPOINT)
         return WHY_INTERRUPT;
     if (missing & VMIC_CAP_STEP_MONITOR)

@@ -18,6 +18,7 @@ static const struct {
     vmic_tap_kind kind;
     uint64_t caps;
 } auto_order[] = {
+    {VMIC_TAP_EXEC_WATCH, VMIC_CAP_EVENTS | VMIC_CAP_EXEC_WATCH},
     {VMIC_TAP_DEBUGREG, VMIC_CAP_EVENTS | VMIC_CAP_HW_BREAKPOINT},
     {VMIC_TAP_BREAKPOINT, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_SW_BREAKPOINT},
     {VMIC_TAP_MEMORY, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS},
@@ -43,7 +44,8 @@ static vmic_status open_kind(vmic_core *core, const vmic_tap_options_t *opt, led
         if (chosen.kind == VMIC_TAP_AUTO) {
             const vmic_driver_info_t *info = vmic_core_info(core);
             return vmic_fail(VMIC_E_UNSUPPORTED, "%s: no tap controller fits the %s driver: "
-                             "each needs events, and debug-register breakpoints or views",
+                             "each needs events, and exec watches, debug-register "
+                             "breakpoints or views",
                              info->source, info->driver);
         }
         return open_kind(core, &chosen, l, out);
@@ -62,6 +64,11 @@ static vmic_status open_kind(vmic_core *core, const vmic_tap_options_t *opt, led
                       "debug-register breakpoints")))
             return s;
         return debugreg_tap_open(core, out);
+    case VMIC_TAP_EXEC_WATCH:
+        if ((s = need(core, VMIC_CAP_EVENTS | VMIC_CAP_EXEC_WATCH, "exec-watch",
+                      "exec watches (vmic's QEMU plugin: 'vmic boot' loads it)")))
+            return s;
+        return execwatch_tap_open(core, out);
     }
     return vmic_fail(VMIC_E_INVAL, "vmic_tap_open: no tap controller of kind %d", (int)opt->kind);
 }

@@ -37,16 +37,43 @@ static bool read_task(vmic_tracer *t, vmic_va_t task, vmic_trace_task_t *who,
     return true;
 }
 
+/*
+ * The task the vCPU runs. An event with registers names it through GS (the
+ * per-CPU base); one without (an exec watch through QEMU's plugin) through
+ * the CPU's own per-CPU area, QEMU's vCPU index taken as Linux's CPU number
+ * (vmic_os_current_task_of_cpu checks the area says it is that CPU's).
+ */
 static bool current_task(vmic_tracer *t, const vmic_event_t *ev, vmic_trace_task_t *who,
                          vmic_process_t *proc)
 {
     vmic_va_t task;
-    if (vmic_os_current_task(t->os, &ev->regs, &task) != VMIC_OK) {
+    vmic_status s = t->no_regs ? vmic_os_current_task_of_cpu(t->os, ev->vcpu, &task)
+                               : vmic_os_current_task(t->os, &ev->regs, &task);
+    if (s != VMIC_OK) {
         vmic_clear_error();
         t->stats.read_errors++;
         return false;
     }
     return read_task(t, task, who, proc);
+}
+
+/* The pt_regs a function of the syscall path was given (its first
+ * argument): from RDI, or without registers the CPU's top of stack, where
+ * the entry code saved them (vmic_os_cpu_pt_regs). */
+static bool regs_arg(vmic_tracer *t, const vmic_event_t *ev, uint64_t *regs_va)
+{
+    vmic_va_t at;
+    if (!t->no_regs) {
+        *regs_va = ev->regs.rdi;
+        return true;
+    }
+    if (vmic_os_cpu_pt_regs(t->os, ev->vcpu, &at) != VMIC_OK) {
+        vmic_clear_error();
+        t->stats.read_errors++;
+        return false;
+    }
+    *regs_va = at.addr;
+    return true;
 }
 
 /* The user registers the entry code saved at regs_va (struct pt_regs). */
@@ -68,10 +95,12 @@ static bool read_saved(vmic_tracer *t, uint64_t regs_va, saved_regs *out)
     return true;
 }
 
-/* The address space the vCPU runs in: the calling process's. */
-static vmic_ctx_t user_ctx(const vmic_event_t *ev)
+/* The address space the vCPU runs in: the calling process's (CR3, or
+ * without registers the task's mm->pgd, which CR3 holds in kernel mode). */
+static vmic_ctx_t user_ctx(const vmic_tracer *t, const vmic_event_t *ev,
+                           const vmic_process_t *proc)
 {
-    return vmic_ctx(vmic_pa(ev->regs.cr3));
+    return vmic_ctx(t->no_regs ? proc->root : vmic_pa(ev->regs.cr3));
 }
 
 static const vmic_syscall_t *syscall_of(const vmic_tracer *t, uint32_t nr)
@@ -205,10 +234,10 @@ static void fill_syscall(vmic_tracer *t, vmic_trace_event_t *e, uint32_t nr,
 
 /* exit, exit_group: reported now, they never return. */
 static void report_no_return(vmic_tracer *t, const vmic_event_t *ev, const vmic_trace_task_t *who,
-                             uint32_t nr, const saved_regs *r)
+                             const vmic_process_t *proc, uint32_t nr, const saved_regs *r)
 {
     vmic_trace_value_t vals[VMIC_SYSCALL_MAX_ARGS];
-    decode_inputs(t, shape_of(t, nr), syscall_of(t, nr), user_ctx(ev), r->args, vals);
+    decode_inputs(t, shape_of(t, nr), syscall_of(t, nr), user_ctx(t, ev, proc), r->args, vals);
     vmic_trace_event_t *e = begin(t, VMIC_TRACE_SYSCALL, ev, who);
     fill_syscall(t, e, nr, vals);
     e->syscall.entry_seen = true;
@@ -219,9 +248,20 @@ static void report_no_return(vmic_tracer *t, const vmic_event_t *ev, const vmic_
 static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
 {
     vmic_trace_task_t who;
+    vmic_process_t proc;
     saved_regs r;
-    uint64_t regs_va = ev->regs.rdi;
-    uint32_t nr = (uint32_t)ev->regs.rsi;
+    uint64_t regs_va;
+
+    if (!regs_arg(t, ev, &regs_va))
+        return;
+    /* do_syscall_64(regs, nr): nr in RSI, or orig_ax in the saved regs. */
+    bool early = !t->no_regs;
+    uint32_t nr = early ? (uint32_t)ev->regs.rsi : 0;
+    if (!early) {
+        if (!read_saved(t, regs_va, &r))
+            return;
+        nr = (uint32_t)r.orig_ax;
+    }
     const syscall_shape *sh = shape_of(t, nr);
 
     /* What the filters drop needs no record: its return is dropped too.
@@ -230,11 +270,13 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
     bool quiet = !sh->wanted;
     if (quiet && !(sh->is_exec && !t->opt.no_processes))
         return;
-    if (!current_task(t, ev, &who, NULL) || !pid_wanted(t, &who) || !read_saved(t, regs_va, &r))
+    if (!current_task(t, ev, &who, &proc) || !pid_wanted(t, &who) ||
+        (early && !read_saved(t, regs_va, &r)))
         return;
+    vmic_ctx_t uctx = user_ctx(t, ev, &proc);
     if (sh->never_returns) {
         pending_drop(t, pending_find(t, who.task.addr));
-        report_no_return(t, ev, &who, nr, &r);
+        report_no_return(t, ev, &who, &proc, nr, &r);
         return;
     }
     pending *p = pending_add(t, who.task.addr);
@@ -244,17 +286,16 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
     p->nr = nr;
     memcpy(p->args, r.args, sizeof p->args);
     p->t_entry = vmic__mono_ns();
-    p->cr3 = ev->regs.cr3;
+    p->cr3 = uctx.root.addr;
     p->who = who;
     p->quiet = quiet;
     if (!quiet) {
-        decode_inputs(t, sh, syscall_of(t, nr), user_ctx(ev), r.args, p->vals);
+        decode_inputs(t, sh, syscall_of(t, nr), uctx, r.args, p->vals);
         p->decoded = true;
     }
     if (sh->is_exec && sh->exec_filename >= 0) {
-        vmic_status s = vmic_read_str_va(t->core, user_ctx(ev),
-                                         vmic_va(r.args[sh->exec_filename]), p->exec_file,
-                                         sizeof p->exec_file - 1, NULL);
+        vmic_status s = vmic_read_str_va(t->core, uctx, vmic_va(r.args[sh->exec_filename]),
+                                         p->exec_file, sizeof p->exec_file - 1, NULL);
         if (s != VMIC_OK && s != VMIC_E_RANGE) {
             vmic_clear_error();
             p->exec_file[0] = '\0';
@@ -294,15 +335,17 @@ static void report_exec(vmic_tracer *t, const vmic_event_t *ev, vmic_va_t task,
 static void on_return(vmic_tracer *t, const vmic_event_t *ev)
 {
     vmic_trace_task_t who;
+    vmic_process_t proc;
     saved_regs r;
-    uint64_t regs_va = ev->regs.rdi;
+    uint64_t regs_va;
 
-    if (!read_saved(t, regs_va, &r))
+    if (!regs_arg(t, ev, &regs_va) || !read_saved(t, regs_va, &r))
         return;
     if (r.cs != USER_CS_64)
         return; /* a 32-bit syscall (int 0x80): its entry is not do_syscall_64 */
-    if (!current_task(t, ev, &who, NULL))
+    if (!current_task(t, ev, &who, &proc))
         return;
+    vmic_ctx_t uctx = user_ctx(t, ev, &proc);
     uint32_t nr = (uint32_t)r.orig_ax;
     pending *p = pending_find(t, who.task.addr);
     /* rt_sigreturn (and a call ptrace or seccomp skipped) comes back with
@@ -339,12 +382,12 @@ static void on_return(vmic_tracer *t, const vmic_event_t *ev)
         e->syscall.duration_ns = vmic__mono_ns() - p->t_entry;
     } else {
         vmic_trace_value_t vals[VMIC_SYSCALL_MAX_ARGS];
-        decode_inputs(t, sh, syscall_of(t, nr), user_ctx(ev), r.args, vals);
+        decode_inputs(t, sh, syscall_of(t, nr), uctx, r.args, vals);
         fill_syscall(t, e, nr, vals);
     }
     /* After an exec the old address space is gone: nothing more to read. */
     if (!exec_done)
-        decode_outputs(t, sh, user_ctx(ev), p ? p->args : r.args, ret, p != NULL,
+        decode_outputs(t, sh, uctx, p ? p->args : r.args, ret, p != NULL,
                        e->syscall.args);
     e->syscall.returned = true;
     e->syscall.ret = ret;
@@ -357,38 +400,102 @@ static void on_return(vmic_tracer *t, const vmic_event_t *ev)
 
 /* ---- new tasks and exits ---------------------------------------------------------------------- */
 
+/* The fork event itself: parent created child (c: the child's entry). */
+static void report_fork(vmic_tracer *t, const vmic_event_t *ev, const vmic_trace_task_t *parent,
+                        const vmic_trace_task_t *child, const vmic_process_t *c)
+{
+    vmic_trace_event_t *e = begin(t, VMIC_TRACE_FORK, ev, parent);
+    e->fork.child = *child;
+    e->fork.kernel = c->kernel_thread;
+    e->fork.thread = child->tgid == parent->tgid && child->pid != child->tgid;
+    if (t->opt.follow && !e->fork.thread && !e->fork.kernel && pid_wanted(t, parent))
+        follow(t, child->tgid);
+    emit(t, (pid_wanted(t, parent) || pid_wanted(t, child)) &&
+                comm_wanted(t, parent->comm, child->comm));
+}
+
+/* wake_up_new_task(p): the parent runs, the child is its argument. */
 static void on_fork(vmic_tracer *t, const vmic_event_t *ev)
 {
     vmic_trace_task_t parent, child;
     vmic_process_t c;
     if (!current_task(t, ev, &parent, NULL) || !read_task(t, vmic_va(ev->regs.rdi), &child, &c))
         return;
-    vmic_trace_event_t *e = begin(t, VMIC_TRACE_FORK, ev, &parent);
-    e->fork.child = child;
-    e->fork.kernel = c.kernel_thread;
-    e->fork.thread = child.tgid == parent.tgid && child.pid != child.tgid;
-    if (t->opt.follow && !e->fork.thread && !e->fork.kernel && pid_wanted(t, &parent))
-        follow(t, child.tgid);
-    emit(t, (pid_wanted(t, &parent) || pid_wanted(t, &child)) &&
-                comm_wanted(t, parent.comm, child.comm));
+    report_fork(t, ev, &parent, &child, &c);
 }
 
-static void on_task_exit(vmic_tracer *t, const vmic_event_t *ev)
+static bool task_pointer(vmic_tracer *t, vmic_va_t task, uint32_t off, vmic_va_t *out)
 {
-    vmic_trace_task_t who;
-    int64_t code = (int64_t)ev->regs.rdi;
-    if (!current_task(t, ev, &who, NULL))
+    uint64_t v;
+    if (vmic_read_u64_va(t->core, vmic_os_kernel_ctx(t->os), vmic_va(task.addr + off), &v)) {
+        vmic_clear_error();
+        t->stats.read_errors++;
+        return false;
+    }
+    *out = vmic_va(v);
+    return true;
+}
+
+/*
+ * schedule_tail(prev), without registers: the child runs, on its first
+ * switch in, before its first instruction of user mode. Its creator is
+ * real_parent for a process (copy_process sets it to the caller); a thread
+ * has its creator's parent there, so it is reported as created by its
+ * group's leader.
+ */
+static void on_first_run(vmic_tracer *t, const vmic_event_t *ev)
+{
+    vmic_trace_task_t parent, child;
+    vmic_process_t c;
+    vmic_va_t creator;
+    if (!current_task(t, ev, &child, &c))
         return;
-    pending_drop(t, pending_find(t, who.task.addr));
-    vmic_trace_event_t *e = begin(t, VMIC_TRACE_EXIT, ev, &who);
+    bool thread = child.pid != child.tgid;
+    if (!task_pointer(t, child.task, thread ? t->task_group_leader : t->task_real_parent,
+                      &creator) ||
+        !read_task(t, creator, &parent, NULL))
+        return;
+    report_fork(t, ev, &parent, &child, &c);
+}
+
+static void report_exit(vmic_tracer *t, const vmic_event_t *ev, const vmic_trace_task_t *who,
+                        int64_t code)
+{
+    pending_drop(t, pending_find(t, who->task.addr));
+    vmic_trace_event_t *e = begin(t, VMIC_TRACE_EXIT, ev, who);
     e->exit.code = code;
     e->exit.signal = (int)(code & 0x7f);
     e->exit.core_dumped = (code & 0x80) != 0;
     e->exit.status = (int)((code >> 8) & 0xff);
-    e->exit.thread = who.pid != who.tgid;
-    emit(t, pid_wanted(t, &who) && comm_wanted(t, who.comm, NULL));
+    e->exit.thread = who->pid != who->tgid;
+    emit(t, pid_wanted(t, who) && comm_wanted(t, who->comm, NULL));
     if (!e->exit.thread)
-        unfollow(t, who.tgid);
+        unfollow(t, who->tgid);
+}
+
+/* do_exit(code). */
+static void on_task_exit(vmic_tracer *t, const vmic_event_t *ev)
+{
+    vmic_trace_task_t who;
+    if (current_task(t, ev, &who, NULL))
+        report_exit(t, ev, &who, (int64_t)ev->regs.rdi);
+}
+
+/* do_task_dead(), without registers: the task's last run; do_exit stored
+ * its code in exit_code (a task killed by a signal too). */
+static void on_task_dead(vmic_tracer *t, const vmic_event_t *ev)
+{
+    vmic_trace_task_t who;
+    uint32_t code;
+    if (!current_task(t, ev, &who, NULL))
+        return;
+    if (vmic_read_u32_va(t->core, vmic_os_kernel_ctx(t->os),
+                         vmic_va(who.task.addr + t->task_exit_code), &code)) {
+        vmic_clear_error();
+        t->stats.read_errors++;
+        return;
+    }
+    report_exit(t, ev, &who, (int32_t)code);
 }
 
 /* ---- execs without the syscall breakpoints (tracer.c says why) ------------------------------ */
@@ -439,12 +546,17 @@ vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev)
 {
     /* The guest changed its page tables since the last stop. */
     vmic_flush_tlb(t->core);
+    /* The breakpoints were chosen for one kind of event (tracer.c). */
+    if (t->no_regs != ((ev->flags & VMIC_EVENT_NO_REGS) != 0)) {
+        t->stats.read_errors++;
+        return VMIC_OK;
+    }
     t->stats.hits++;
     switch (bp) {
     case BP_ENTRY: on_entry(t, ev); break;
     case BP_RETURN: on_return(t, ev); break;
-    case BP_FORK: on_fork(t, ev); break;
-    case BP_EXIT: on_task_exit(t, ev); break;
+    case BP_FORK: t->no_regs ? on_first_run(t, ev) : on_fork(t, ev); break;
+    case BP_EXIT: t->no_regs ? on_task_dead(t, ev) : on_task_exit(t, ev); break;
     case BP_EXEC_BEGIN: on_exec_begin(t, ev); break;
     case BP_EXEC_DONE: on_exec_done(t, ev); break;
     }

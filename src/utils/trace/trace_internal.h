@@ -178,6 +178,10 @@ struct vmic_tracer {
     char *comm_filter;            /* owned copy of opt.comm */
     uint64_t bp_addr[TRACE_NBP];  /* by trace_bp; 0: not armed */
     uint32_t binprm_filename;     /* offset of linux_binprm.filename */
+    vmic_tap_kind tap;            /* what the breakpoints are (never AUTO once armed) */
+    bool no_regs;                 /* hits carry no registers (exec watches): every
+                                     value is read from memory (trace_events.c) */
+    uint32_t task_real_parent, task_group_leader, task_exit_code; /* no_regs: offsets */
     regs_layout regs;
     const vmic_syscall_t *table;
     size_t nsyscalls;

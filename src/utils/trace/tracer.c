@@ -18,30 +18,43 @@
 
 #define WAKE_MS 200   /* how often the session looks at the duration */
 
+/* Where each breakpoint goes: with registers, and without (exec watches
+ * through QEMU's plugin, whose events carry none: the same information is
+ * taken from memory at a place where it is there, see trace_events.c). */
 static const struct {
     trace_bp bp;
     const char *symbol;
+    const char *symbol_no_regs;   /* NULL: not armed without registers */
 } breakpoints[] = {
-    {BP_ENTRY, "do_syscall_64"},
-    {BP_RETURN, "syscall_exit_to_user_mode"},
-    {BP_FORK, "wake_up_new_task"},
-    {BP_EXIT, "do_exit"},
-    {BP_EXEC_BEGIN, "begin_new_exec"},
-    {BP_EXEC_DONE, "finalize_exec"},
+    {BP_ENTRY, "do_syscall_64", "do_syscall_64"},
+    {BP_RETURN, "syscall_exit_to_user_mode", "syscall_exit_to_user_mode"},
+    /* The child's first switch in: it is current there. */
+    {BP_FORK, "wake_up_new_task", "schedule_tail"},
+    /* The dying task's last run: exit_code is set. */
+    {BP_EXIT, "do_exit", "do_task_dead"},
+    /* Both take the linux_binprm in RDI: without registers an exec is
+     * followed through execve's entry and return instead. */
+    {BP_EXEC_BEGIN, "begin_new_exec", NULL},
+    {BP_EXEC_DONE, "finalize_exec", NULL},
 };
 
 #define NBREAKPOINTS (sizeof breakpoints / sizeof breakpoints[0])
+
+static const char *bp_symbol(const vmic_tracer *t, size_t i)
+{
+    return t->no_regs ? breakpoints[i].symbol_no_regs : breakpoints[i].symbol;
+}
 
 /* Which breakpoints this session arms. */
 static bool wanted_bp(const vmic_tracer *t, trace_bp bp)
 {
     switch (bp) {
     case BP_ENTRY:
-    case BP_RETURN: return !t->opt.no_syscalls;
+    case BP_RETURN: return !t->opt.no_syscalls || (t->no_regs && !t->opt.no_processes);
     case BP_FORK:
     case BP_EXIT: return !t->opt.no_processes;
     case BP_EXEC_BEGIN:
-    case BP_EXEC_DONE: return t->opt.no_syscalls && !t->opt.no_processes;
+    case BP_EXEC_DONE: return !t->no_regs && t->opt.no_syscalls && !t->opt.no_processes;
     }
     return false;
 }
@@ -119,6 +132,30 @@ static vmic_status binprm_layout(vmic_tracer *t)
     return VMIC_OK;
 }
 
+static vmic_status task_field(vmic_tracer *t, const char *path, uint32_t *off)
+{
+    vmic_field_t f;
+    vmic_status s = vmic_os_field(t->os, path, &f);
+    if (s)
+        return vmic_fail_wrap(s, "tracer: events without registers need %s", path);
+    if (f.offset > 16384)
+        return vmic_fail(VMIC_E_FORMAT, "tracer: %s at offset %llu: not plausible", path,
+                         (unsigned long long)f.offset);
+    *off = (uint32_t)f.offset;
+    return VMIC_OK;
+}
+
+/* What on_first_run and on_task_dead read of a task_struct. */
+static vmic_status task_layout(vmic_tracer *t)
+{
+    vmic_status s;
+    if ((s = task_field(t, "task_struct.real_parent", &t->task_real_parent)) ||
+        (s = task_field(t, "task_struct.group_leader", &t->task_group_leader)) ||
+        (s = task_field(t, "task_struct.exit_code", &t->task_exit_code)))
+        return s;
+    return VMIC_OK;
+}
+
 static vmic_status resolve(vmic_tracer *t)
 {
     vmic_status s;
@@ -126,11 +163,13 @@ static vmic_status resolve(vmic_tracer *t)
         vmic_va_t va;
         if (!wanted_bp(t, breakpoints[i].bp))
             continue;
-        if ((s = vmic_os_symbol(t->os, breakpoints[i].symbol, &va)))
+        if ((s = vmic_os_symbol(t->os, bp_symbol(t, i), &va)))
             return vmic_fail_wrap(s, "tracer");
         t->bp_addr[breakpoints[i].bp] = va.addr;
     }
     if (wanted_bp(t, BP_EXEC_DONE) && (s = binprm_layout(t)))
+        return s;
+    if (t->no_regs && (s = task_layout(t)))
         return s;
     if ((s = regs_layout_of(t->os, &t->regs)))
         return s;
@@ -146,6 +185,10 @@ static vmic_status resolve(vmic_tracer *t)
     for (size_t i = 0; i < t->nsyscalls; i++)
         shape_syscall(&t->table[i], &t->shapes[i]);
     shape_unknown(&t->unknown_shape);
+    /* Without registers the syscall breakpoints also serve --no-syscalls,
+     * for execs alone: no call is wanted, execve is followed quietly. */
+    if (t->no_regs && t->opt.no_syscalls)
+        return apply_filter(t, "");
     return t->opt.syscalls ? apply_filter(t, t->opt.syscalls) : VMIC_OK;
 }
 
@@ -176,8 +219,15 @@ vmic_status vmic_tracer_open(vmic_os *os, const vmic_trace_options_t *opt, vmic_
     if (s == VMIC_OK && t->opt.follow && (!t->opt.pid || t->opt.no_processes))
         s = vmic_fail(VMIC_E_INVAL, "tracer: following children needs a pid and the process "
                       "events (fork)");
-    if (s == VMIC_OK)
+    if (s == VMIC_OK) {
+        /* The tap decides what a hit carries: an exec watch no registers. */
+        vmic_tap_kind kind = t->opt.tap ? t->opt.tap
+                             : vmic_core_has(t->core, VMIC_CAP_EVENTS) ? vmic_tap_auto_kind(t->core)
+                                                                       : VMIC_TAP_AUTO;
+        t->tap = kind;
+        t->no_regs = kind == VMIC_TAP_EXEC_WATCH;
         s = resolve(t);
+    }
     t->opt.syscalls = NULL; /* applied; the caller's string is not kept */
     if (s) {
         vmic_tracer_close(t);
@@ -214,7 +264,7 @@ static vmic_status arm(vmic_tracer *t, vmic_bpm *bpm)
                                 .key = (uint64_t)(uintptr_t)t, .tag = breakpoints[i].bp};
         vmic_status s = vmic_bpm_insert(bpm, &bp);
         if (s)
-            return vmic_fail_wrap(s, "tracer: breakpoint on %s", breakpoints[i].symbol);
+            return vmic_fail_wrap(s, "tracer: breakpoint on %s", bp_symbol(t, i));
     }
     return VMIC_OK;
 }
@@ -239,7 +289,7 @@ vmic_status vmic_tracer_arm(vmic_tracer *t)
 {
     /* AUTO unless asked: debug registers where the driver has them, so
      * guest memory stays untouched and no view is needed. */
-    vmic_tap_options_t topt = {.kind = t->opt.tap};
+    vmic_tap_options_t topt = {.kind = t->tap};
     vmic_tap *tap;
     vmic_status s;
 
@@ -259,6 +309,11 @@ vmic_status vmic_tracer_arm(vmic_tracer *t)
         t->bpm = NULL;
     }
     return s;
+}
+
+vmic_tap_kind vmic_tracer_tap(const vmic_tracer *t)
+{
+    return t->tap;
 }
 
 size_t vmic_tracer_breakpoints(const vmic_tracer *t)

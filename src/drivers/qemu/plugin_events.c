@@ -1,0 +1,276 @@
+/*
+ * Exec watches through vmic's QEMU plugin (the exec_watches group): each
+ * execution of a watched guest-physical instruction is an event the
+ * session answers while that vCPU alone waits, in the plugin's sync mode.
+ * No gdbstub stop, so the rest of the guest runs on.
+ *
+ * Threads. The plugin thread (alive while a session is attached and the
+ * plugin is in use) takes held events from the control block, hands each
+ * to the session and answers it. It never takes q->lock: the session's
+ * end pauses the VM through the gdbstub with q->lock held, and QEMU cannot
+ * stop while a vCPU waits here, so this thread must go on answering (the
+ * session, ending, takes no more events: they are let go at once).
+ * pl->lock guards the client and the watch set; it is not held while the
+ * session has an event, so a handler may change watches.
+ *
+ * When watches change. Callbacks bind at translation, so a new set is a
+ * plugin reset (plugin_client.c). The set is applied when a session
+ * attaches, and by the plugin thread after a change, never while a vCPU is
+ * held (the reset waits for held vCPUs). On a busy guest the plugin may run
+ * no callback in which to apply it: QMP stop + cont gives it one, but only
+ * while the user wants the VM running (a cont would resume a paused VM).
+ *
+ * Undoing. Reset and close detach from the block: the plugin then lets
+ * held vCPUs go and drops its watches by itself, and so does it when this
+ * process dies however (it watches a pidfd): the guest runs on untraced.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qemu.h"
+
+#define PLUGIN_POLL_MS 20      /* how long the thread sleeps between looks at quit */
+#define PLUGIN_BATCH 16
+#define PLUGIN_APPLY_MS 3000   /* a running guest applies a new set in ~30 ms */
+
+static qemu_plugin_events_t *pl_of(qemu_driver_t *q)
+{
+    return &q->pl;
+}
+
+void qemu_plugin_events_init(qemu_driver_t *q)
+{
+    qemu_plugin_events_t *pl = pl_of(q);
+    memset(pl, 0, sizeof *pl);
+    pthread_mutex_init(&pl->lock, NULL);
+}
+
+/* ---- the watch set ------------------------------------------------------------------ */
+
+static int want_find(const qemu_plugin_events_t *pl, uint64_t pa)
+{
+    for (uint32_t i = 0; i < pl->nwant; i++)
+        if (pl->want[i] == pa)
+            return (int)i;
+    return -1;
+}
+
+vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable)
+{
+    qemu_driver_t *q = qemu_of(d);
+    qemu_plugin_events_t *pl = pl_of(q);
+    vmic_status s = VMIC_OK;
+
+    pthread_mutex_lock(&pl->lock);
+    int i = want_find(pl, pa.addr);
+    if (enable && i >= 0) {
+        s = vmic_fail(VMIC_E_BUSY, "%s: an exec watch at pa 0x%llx is set already",
+                      q->info.source, (unsigned long long)pa.addr);
+    } else if (enable && pl->nwant == VMIC_PLUGIN_MAX_WATCHES) {
+        s = vmic_fail(VMIC_E_RANGE, "%s: the plugin takes at most %u exec watches",
+                      q->info.source, VMIC_PLUGIN_MAX_WATCHES);
+    } else if (enable) {
+        pl->want[pl->nwant++] = pa.addr;
+        pl->dirty = true;
+    } else if (i < 0) {
+        s = vmic_fail(VMIC_E_NOTFOUND, "%s: no exec watch at pa 0x%llx", q->info.source,
+                      (unsigned long long)pa.addr);
+    } else {
+        pl->want[i] = pl->want[--pl->nwant];
+        pl->dirty = true;
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+/* ---- events ------------------------------------------------------------------------- */
+
+/* One held event to the session; the vCPU is answered by the caller. */
+static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_event *e)
+{
+    vmic_event_t ev;
+    vmic_event_response_t resp;
+
+    memset(&ev, 0, sizeof ev);
+    ev.kind = VMIC_EVENT_BREAKPOINT;
+    ev.vcpu = e->vcpu;
+    ev.flags = VMIC_EVENT_NO_REGS;
+    ev.breakpoint.va = vmic_va(e->pc);
+    ev.breakpoint.pa = vmic_pa(e->pa);
+    memset(&resp, 0, sizeof resp);
+    resp.action = VMIC_ACTION_CONTINUE;
+
+    pthread_mutex_lock(&pl->lock);
+    vmic_event_sink_t sink = pl->sink;
+    ev.seq = ++pl->seq;
+    pthread_mutex_unlock(&pl->lock);
+    /* Not taken (the session is ending): the instruction runs untraced. */
+    if (!sink.deliver || !sink.deliver(sink.ctx, &ev, &resp))
+        pl->let_go++;
+    else
+        pl->delivered++;
+}
+
+/* Events that come while a new set is applied (the old set's) go to the
+ * session too: the caller is inside the plugin client, which answers them. */
+static void deliver_early(void *arg, const struct vmic_plugin_event *e)
+{
+    deliver(arg, e);
+}
+
+/* Under pl->lock, no vCPU held: the wanted set into the plugin. */
+static vmic_status apply(qemu_driver_t *q, qemu_plugin_events_t *pl)
+{
+    /* QMP stop + cont only where a cont changes nothing the user chose. */
+    const char *qmp = !q->qmp_ep.tcp && pl->may_kick ? q->qmp_ep.path : NULL;
+    uint64_t set[VMIC_PLUGIN_MAX_WATCHES];
+    uint32_t n = pl->nwant;
+
+    memcpy(set, pl->want, n * sizeof set[0]);
+    pl->dirty = false;
+    pthread_mutex_unlock(&pl->lock);
+    /* Unlocked: the old set's events reach the session meanwhile, and its
+     * handler may change watches (which only marks the set dirty again). */
+    int r = vmic__plugin_watch(&pl->c, set, n, VMIC_PLUGIN_MODE_SYNC, qmp, PLUGIN_APPLY_MS,
+                               deliver_early, pl);
+    pthread_mutex_lock(&pl->lock);
+    if (r == 0)
+        return VMIC_OK;
+    pl->dirty = true; /* tried again at the next look */
+    return vmic_fail(r == -ETIMEDOUT ? VMIC_E_TIMEOUT : VMIC_E_IO, "%s: exec watches: %s%s",
+                     q->info.source, vmic__plugin_error(),
+                     qmp ? "" : " (the VM is paused: the plugin applies them once it runs)");
+}
+
+static void *plugin_thread(void *arg)
+{
+    qemu_driver_t *q = arg;
+    qemu_plugin_events_t *pl = pl_of(q);
+    struct vmic_plugin_event ev[PLUGIN_BATCH];
+
+    while (!__atomic_load_n(&pl->quit, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&pl->lock);
+        if (pl->dirty && apply(q, pl) != VMIC_OK)
+            vmic_clear_error();
+        pthread_mutex_unlock(&pl->lock);
+        /* The client is this thread's alone while it runs (attach and
+         * detach happen with it stopped), so polling needs no lock. */
+        int n = vmic__plugin_poll(&pl->c, ev, PLUGIN_BATCH, PLUGIN_POLL_MS);
+        for (int i = 0; i < n; i++) {
+            deliver(pl, &ev[i]);
+            vmic__plugin_answer(&pl->c, ev[i].vcpu);
+        }
+    }
+    return NULL;
+}
+
+/* ---- sessions ------------------------------------------------------------------------ */
+
+/* Attaches to the block, applies the set and starts the thread, when the
+ * session has exec watches to serve; nothing otherwise. */
+vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t *sink)
+{
+    qemu_plugin_events_t *pl = pl_of(q);
+    vmic_status s = VMIC_OK;
+
+    pthread_mutex_lock(&pl->lock);
+    pl->sink = *sink;
+    if (pl->thread_started || pl->nwant == 0) {
+        pthread_mutex_unlock(&pl->lock);
+        return VMIC_OK;
+    }
+    if (!pl->attached) {
+        int r = vmic__plugin_attach(&pl->c, q->plugin, QEMU_DEFAULT_TIMEOUT_MS);
+        if (r) {
+            s = vmic_fail(r == -EBUSY ? VMIC_E_BUSY : VMIC_E_IO, "%s: %s", q->info.source,
+                          vmic__plugin_error());
+            pthread_mutex_unlock(&pl->lock);
+            return s;
+        }
+        pl->attached = true;
+    }
+    pthread_mutex_lock(&q->lock);
+    pl->may_kick = q->want_running;
+    pthread_mutex_unlock(&q->lock);
+    s = apply(q, pl);
+    if (s == VMIC_OK) {
+        __atomic_store_n(&pl->quit, false, __ATOMIC_RELEASE);
+        int err = pthread_create(&pl->thread, NULL, plugin_thread, q);
+        if (err)
+            s = vmic_fail(VMIC_E_IO, "%s: cannot start the plugin's event thread: %s",
+                          q->info.source, strerror(err));
+        else
+            pl->thread_started = true;
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+static void stop_thread(qemu_plugin_events_t *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    bool started = pl->thread_started;
+    pl->thread_started = false;
+    __atomic_store_n(&pl->quit, true, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&pl->lock);
+    /* Unlocked: the thread may be handing an event to the session. */
+    if (started)
+        pthread_join(pl->thread, NULL);
+}
+
+/* Under pl->lock, the thread stopped: the plugin lets held vCPUs go and
+ * drops its watches by itself once told. */
+static void detach_client(qemu_plugin_events_t *pl)
+{
+    if (pl->attached)
+        vmic__plugin_detach(&pl->c);
+    pl->attached = false;
+    pl->reset_due = false;
+}
+
+/* The session is gone: no more deliveries; a reset that came during the
+ * session is finished here. */
+void qemu_plugin_events_detach(qemu_driver_t *q)
+{
+    qemu_plugin_events_t *pl = pl_of(q);
+    stop_thread(pl);
+    pthread_mutex_lock(&pl->lock);
+    memset(&pl->sink, 0, sizeof pl->sink);
+    if (pl->reset_due)
+        detach_client(pl);
+    pthread_mutex_unlock(&pl->lock);
+}
+
+/*
+ * Every exec watch gone. The session's end resets with the session's lock
+ * held, which the plugin thread may be waiting for (to hand over an event
+ * the session will refuse): so with the thread alive the detach waits for
+ * the session to let go of its events (qemu_plugin_events_detach), and
+ * meanwhile the thread answers everything at once.
+ */
+void qemu_plugin_events_reset(qemu_driver_t *q)
+{
+    qemu_plugin_events_t *pl = pl_of(q);
+    pthread_mutex_lock(&pl->lock);
+    pl->nwant = 0;
+    pl->dirty = false;
+    if (pl->thread_started)
+        pl->reset_due = true;
+    else
+        detach_client(pl);
+    pthread_mutex_unlock(&pl->lock);
+}
+
+void qemu_plugin_events_close(qemu_driver_t *q)
+{
+    qemu_plugin_events_detach(q);
+    qemu_plugin_events_reset(q);
+    pthread_mutex_destroy(&pl_of(q)->lock);
+}
+
+void qemu_plugin_events_counters(qemu_driver_t *q, uint64_t *delivered, uint64_t *let_go)
+{
+    *delivered = pl_of(q)->delivered;
+    *let_go = pl_of(q)->let_go;
+}
