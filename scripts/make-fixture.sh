@@ -465,7 +465,8 @@ echo "=== VMIC-FIXTURE-READY ==="
 
 # The workload's commands, one a line on ttyS2 (a socket the test writes
 # to): "run TAG" runs vmic-workload's script, "loop N" its timed syscall
-# loop, "ps TAG" prints the process list as section ps-TAG. After each,
+# loop ("strace N": under strace -f, if the initramfs has it), "ps TAG"
+# prints the process list as section ps-TAG. After each,
 # "=== VMIC-WORKLOAD-IDLE cmd arg rc=N ===" on ttyS1 says it is finished.
 workload_commands() {
 	while read -r cmd arg <&4; do
@@ -473,6 +474,15 @@ workload_commands() {
 		case $cmd in
 		run) /bin/vmic-workload run "$arg" >&3 2>&1 || rc=$? ;;
 		loop) /bin/vmic-workload loop "$arg" >&3 2>&1 || rc=$? ;;
+		# The same loop under strace -f, for bench/plugin/bench_trace.py,
+		# which adds strace and its libraries to the initramfs (rc 3: none).
+		strace)
+			if [ -x /bin/strace ]; then
+				/bin/strace -f -qq -o /dev/null /bin/vmic-workload loop "$arg" >&3 2>&1 || rc=$?
+			else
+				rc=3
+			fi
+			;;
 		ps) section "ps-$arg" ps -o pid,ppid,comm,args ;;
 		*) rc=2 ;;
 		esac

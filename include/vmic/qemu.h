@@ -162,6 +162,28 @@ typedef struct vmic_qemu_exec {
 
 typedef struct vmic_qemu_watch vmic_qemu_watch_t;
 
+/*
+ * How a driver's exec watches (VMIC_CAP_EXEC_WATCH, through the plugin)
+ * went: counters of the plugin and of the driver since the driver first
+ * attached to the plugin, kept after it detached. Nothing was lost when
+ * dropped == 0 and made == delivered + let_go.
+ */
+typedef struct vmic_qemu_plugin_stats {
+    bool used;               /* the driver attached to the plugin */
+    uint64_t made;           /* events the plugin made for this driver */
+    uint64_t dropped;        /* of those, dropped by the plugin (never while vmic lives) */
+    uint64_t delivered;      /* handed to a session */
+    uint64_t let_go;         /* answered untaken: the session was ending */
+    uint32_t applies;        /* watch sets applied (each a plugin reset) */
+    uint32_t kicks;          /* QMP stop + cont used to apply one on a busy guest */
+    uint32_t apply_ms_last;  /* how long the last set took to apply */
+    uint32_t apply_ms_max;
+    uint64_t reserved[4];    /* zeroed by vmic: room to grow */
+} vmic_qemu_plugin_stats_t;
+
+/* d must be a qemu driver (VMIC_E_INVAL otherwise). */
+VMIC_API vmic_status vmic_qemu_plugin_stats(vmic_driver *d, vmic_qemu_plugin_stats_t *out);
+
 /* Attaches to the plugin of TARGET ("qemu:DIR", or the endpoint form whose
  * gdb socket lies in the directory of plugin.ctl) and watches pa[0..n)
  * (n >= 1, at most 1024). timeout_ms: 0 for 5000. VMIC_E_UNSUPPORTED with

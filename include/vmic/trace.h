@@ -40,10 +40,21 @@
  * arguments are decoded at entry, output buffers at return; an input string
  * whose page was not present at entry is read again at return.
  *
- * The breakpoints go through a breakpoint manager (utils.h): debug-register
- * taps where the driver has them (qemu: gdb Z1; kvm: the debug registers,
- * which hold four: a session arms at most four of the six above), else INT3
- * taps in shadow pages. The
+ * The breakpoints go through a breakpoint manager (utils.h): exec watches
+ * where the driver has them (qemu with vmic's plugin: only the hitting vCPU
+ * waits), else debug-register taps (qemu: gdb Z1, every hit stops the VM;
+ * kvm: the debug registers, which hold four: a session arms at most four of
+ * the six above), else INT3 taps in shadow pages.
+ *
+ * An exec watch's hit carries no registers (QEMU's plugin API v1), so every
+ * value above is read from guest memory instead: the current task from the
+ * CPU's per-CPU area (QEMU's vCPU index as the CPU number), the pt_regs at
+ * the CPU's top of stack (RDI's value), the syscall number from orig_ax
+ * (RSI's), the address space from the task's mm. Forks are seen at the
+ * child's first switch in (schedule_tail: the creator is real_parent, for a
+ * thread its group leader), exits at do_task_dead with the task's exit_code,
+ * and with no_syscalls execs through execve's entry and return, which are
+ * then armed with every syscall filtered out. The
  * session ends on SIGINT/SIGTERM, when the callback asks, after the
  * options' duration, or when the guest goes away; however it ends, every
  * breakpoint is removed and the guest runs on untraced.

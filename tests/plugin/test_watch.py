@@ -10,7 +10,7 @@ Checked against the guest:
   count    --pa and --count 5: vmic ends by itself after 5 events
   kill     vmic SIGKILLed mid-watch: the guest finishes its loop, QMP says
            running, the plugin let the dead watcher go
-  none     a QEMU booted without --plugin: info says none, watch refuses
+  none     a QEMU booted with --no-plugin: info says none, watch refuses
            with the reason (and as JSON)
 
 usage: test_watch.py VMIC FIXTURE_DIR [--smp N] [--loop N]
@@ -59,7 +59,7 @@ def without_plugin(args):
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
     d = tempfile.mkdtemp(prefix="vmic-watch.", dir=base)
     try:
-        r = subprocess.run([args.vmic, "boot", "--quiet", "--no-kernel", "--dir", d],
+        r = subprocess.run([args.vmic, "boot", "--quiet", "--no-kernel", "--no-plugin", "--dir", d],
                            capture_output=True, text=True, timeout=120)
         if not check(r.returncode == 0, "none: a QEMU without the plugin booted"):
             log(r.stderr)

@@ -276,7 +276,8 @@ def kill_trace(g, stage, work):
         work.poke()
         t._wait(lambda: "every breakpoint removed" in t.err, 10)
         time.sleep(random.uniform(0, 0.01))
-    err, out = t.err, len(t.out)
+    # The {"type":"start"} line says only that the trace began.
+    err, out = t.err, len([line for line in t.out if '"type":"start"' not in line])
     if "every breakpoint removed" in err:
         seen = "detaching"
     elif out:

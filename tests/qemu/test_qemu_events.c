@@ -248,7 +248,9 @@ static void test_caps(void)
     const vmic_driver_info_t *info = vmic_core_info(core);
     CHECK_EQ(info->caps, VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS |
                          VMIC_CAP_SET_REGISTERS | VMIC_CAP_PAUSE | VMIC_CAP_EVENTS |
-                         VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT | VMIC_CAP_WATCHPOINT);
+                         VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT | VMIC_CAP_WATCHPOINT |
+                         VMIC_CAP_EXEC_WATCH); /* vmic boot loads the plugin */
+    CHECK(info->flags & VMIC_DRIVER_INFO_PLUGIN);
     vmic_guest_state_t st;
     CHECK_OK(vmic_guest_state(core, &st));
     CHECK_EQ(st.state, VMIC_GUEST_RUNNING);

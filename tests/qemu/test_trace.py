@@ -205,6 +205,7 @@ class Trace:
         self.p = subprocess.Popen([vmic, "trace", "--json"] + args + [target],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out, self.errs = [], []
+        self.plugin = None  # what the plugin counted ({"type":"plugin"}), if used
         self.lock = threading.Lock()
         self.readers = [threading.Thread(target=self._drain, args=(self.p.stdout, self.out)),
                         threading.Thread(target=self._drain, args=(self.p.stderr, self.errs))]
@@ -267,6 +268,8 @@ class Trace:
                 summary = e
             elif e["type"] == "start":
                 starts.append(e)
+            elif e["type"] == "plugin":
+                self.plugin = e
             else:
                 events.append(e)
         # The first line says where the events come from.

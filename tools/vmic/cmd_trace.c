@@ -28,7 +28,7 @@ typedef struct trace_opts {
     cli_common c;
     vmic_trace_options_t t;
     uint64_t count;
-    bool list, no_summary;
+    bool list, no_summary, summary_only;
 } trace_opts;
 
 static int parse_u32(const char *opt, const char *value, uint64_t lo, uint64_t hi, uint32_t *out)
@@ -83,13 +83,15 @@ static int set_tap(const char *cmd, const char *value, void *dst)
 
 typedef struct printer {
     bool json;
+    bool quiet;              /* --summary-only: events counted, not printed */
     uint64_t count, shown;
 } printer;
 
 static int print_one(const vmic_trace_event_t *ev, void *arg)
 {
     printer *p = arg;
-    trace_print_event(ev, p->json);
+    if (!p->quiet)
+        trace_print_event(ev, p->json);
     p->shown++;
     /* Nobody reads any more (vmic trace | head): detach cleanly. */
     if (ferror(stdout))
@@ -114,16 +116,28 @@ static int trace(vmic_os *os, const trace_opts *o)
     vmic_status s = vmic_tracer_open(os, &o->t, &t);
     if (s)
         return cli_fail("trace", s, NULL);
-    printer p = {.json = o->c.json, .count = o->count};
+    printer p = {.json = o->c.json, .count = o->count, .quiet = o->summary_only};
+    /* From "tracing" on, SIGINT/SIGTERM/SIGHUP wait for the session (which
+     * takes them): one that came between the arm and the session would
+     * otherwise kill vmic with its breakpoints in. */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, &old);
     if ((s = vmic_tracer_arm(t))) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
         vmic_tracer_close(t);
         return cli_fail("trace", s, NULL);
     }
     trace_print_start(t, vmic_core_info(vmic_os_core(os)), o->c.json);
     s = vmic_tracer_run(t, print_one, &p);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     fflush(stdout);
     if (!o->no_summary)
         trace_print_summary(t, o->c.json);
+    trace_print_plugin(vmic_core_driver(vmic_os_core(os)), o->c.json);
     vmic_tracer_close(t);
     if (s == VMIC_OK || s == VMIC_E_INTERRUPTED) {
         fprintf(stderr, "vmic trace: detached after %" PRIu64 " events%s: every breakpoint "
@@ -156,6 +170,8 @@ int cmd_trace(int argc, char **argv)
         CLI_FN("duration", 'd', "SEC", set_duration, &o.t.duration_ms, "detach after SEC seconds"),
         CLI_U64("count", 0, "N", &o.count, 1, UINT64_MAX, "detach after N events"),
         CLI_FLAG("no-summary", 0, &o.no_summary, "no summary at the end"),
+        CLI_FLAG("summary-only", 0, &o.summary_only,
+                 "decode every event but print only the summary (strace -c)"),
         CLI_FN("tap", 0, "KIND", set_tap, &o.t.tap,
                "plugin (QEMU with vmic's plugin: the default there), debugreg\n"
                "(QEMU's gdbstub, KVM's debug registers) or breakpoint"),
@@ -173,6 +189,8 @@ int cmd_trace(int argc, char **argv)
     int first = cli_parse(&spec, argc, argv, &o.c);
     if (first < 0)
         return -first;
+    if (o.summary_only && o.no_summary)
+        return cli_usage("trace", "--summary-only and --no-summary leave nothing to print");
     if (o.t.no_syscalls && o.t.no_processes)
         return cli_usage("trace", "--no-syscalls and --no-processes leave nothing to trace");
     if (o.t.follow && !o.t.pid)

@@ -227,6 +227,35 @@ void trace_print_summary(const vmic_tracer *t, bool as_json)
     free(pc);
 }
 
+void trace_print_plugin(vmic_driver *d, bool as_json)
+{
+    vmic_qemu_plugin_stats_t st;
+    if (vmic_qemu_plugin_stats(d, &st) != VMIC_OK || !st.used) {
+        vmic_clear_error();
+        return;
+    }
+    fprintf(stderr, "vmic trace: plugin: %" PRIu64 " events made, %" PRIu64 " traced, %" PRIu64
+            " let go at the end, %" PRIu64 " dropped; watches applied %u times (last in %u ms, "
+            "at most %u ms; %u QMP stop/cont)\n", st.made, st.delivered, st.let_go, st.dropped,
+            st.applies, st.apply_ms_last, st.apply_ms_max, st.kicks);
+    if (!as_json)
+        return;
+    json j;
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_str(&j, "type", "plugin");
+    json_u64(&j, "made", st.made);
+    json_u64(&j, "delivered", st.delivered);
+    json_u64(&j, "let_go", st.let_go);
+    json_u64(&j, "dropped", st.dropped);
+    json_u64(&j, "applies", st.applies);
+    json_u64(&j, "apply_ms_last", st.apply_ms_last);
+    json_u64(&j, "apply_ms_max", st.apply_ms_max);
+    json_u64(&j, "kicks", st.kicks);
+    json_object_end(&j);
+    json_done(&j);
+}
+
 /* ---- --list ------------------------------------------------------------------------------------ */
 
 void trace_print_table(const vmic_syscall_t *table, size_t count, bool as_json)

@@ -20,6 +20,10 @@ void trace_print_event(const vmic_trace_event_t *ev, bool as_json);
  * one {"type":"summary",...} object). */
 void trace_print_summary(const vmic_tracer *t, bool as_json);
 
+/* What vmic's QEMU plugin counted (a trace through it): on stderr, and
+ * with --json one {"type":"plugin",...} object on stdout. */
+void trace_print_plugin(vmic_driver *d, bool as_json);
+
 /* The guest's syscall table: number, name, arguments. */
 void trace_print_table(const vmic_syscall_t *table, size_t count, bool as_json);
 

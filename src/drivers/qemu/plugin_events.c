@@ -106,10 +106,8 @@ static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_event *e)
     ev.seq = ++pl->seq;
     pthread_mutex_unlock(&pl->lock);
     /* Not taken (the session is ending): the instruction runs untraced. */
-    if (!sink.deliver || !sink.deliver(sink.ctx, &ev, &resp))
-        pl->let_go++;
-    else
-        pl->delivered++;
+    bool taken = sink.deliver && sink.deliver(sink.ctx, &ev, &resp);
+    __atomic_add_fetch(taken ? &pl->stats.delivered : &pl->stats.let_go, 1, __ATOMIC_RELAXED);
 }
 
 /* Events that come while a new set is applied (the old set's) go to the
@@ -129,18 +127,24 @@ static vmic_status apply(qemu_driver_t *q, qemu_plugin_events_t *pl)
 
     memcpy(set, pl->want, n * sizeof set[0]);
     pl->dirty = false;
+    uint64_t t0 = vmic__mono_ms();
     pthread_mutex_unlock(&pl->lock);
     /* Unlocked: the old set's events reach the session meanwhile, and its
      * handler may change watches (which only marks the set dirty again). */
     int r = vmic__plugin_watch(&pl->c, set, n, VMIC_PLUGIN_MODE_SYNC, qmp, PLUGIN_APPLY_MS,
                                deliver_early, pl);
     pthread_mutex_lock(&pl->lock);
-    if (r == 0)
+    if (r == 0) {
+        uint32_t ms = (uint32_t)(vmic__mono_ms() - t0);
+        pl->stats.applies++;
+        pl->stats.apply_ms_last = ms;
+        if (ms > pl->stats.apply_ms_max)
+            pl->stats.apply_ms_max = ms;
         return VMIC_OK;
+    }
     pl->dirty = true; /* tried again at the next look */
-    return vmic_fail(r == -ETIMEDOUT ? VMIC_E_TIMEOUT : VMIC_E_IO, "%s: exec watches: %s%s",
-                     q->info.source, vmic__plugin_error(),
-                     qmp ? "" : " (the VM is paused: the plugin applies them once it runs)");
+    return vmic_fail(r == -ETIMEDOUT ? VMIC_E_TIMEOUT : VMIC_E_IO, "%s: exec watches: %s",
+                     q->info.source, vmic__plugin_error());
 }
 
 static void *plugin_thread(void *arg)
@@ -150,8 +154,11 @@ static void *plugin_thread(void *arg)
     struct vmic_plugin_event ev[PLUGIN_BATCH];
 
     while (!__atomic_load_n(&pl->quit, __ATOMIC_ACQUIRE)) {
+        /* Not while the VM is paused: no vCPU runs a callback to apply
+         * it in, and the QMP cont that would give one would resume it. */
         pthread_mutex_lock(&pl->lock);
-        if (pl->dirty && apply(q, pl) != VMIC_OK)
+        if (pl->dirty && pl->may_kick && !__atomic_load_n(&pl->paused, __ATOMIC_ACQUIRE) &&
+            apply(q, pl) != VMIC_OK)
             vmic_clear_error();
         pthread_mutex_unlock(&pl->lock);
         /* The client is this thread's alone while it runs (attach and
@@ -167,12 +174,48 @@ static void *plugin_thread(void *arg)
 
 /* ---- sessions ------------------------------------------------------------------------ */
 
-/* Attaches to the block, applies the set and starts the thread, when the
- * session has exec watches to serve; nothing otherwise. */
-vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t *sink)
+/* Under pl->lock: attached to the block, with the wanted set applied if
+ * the VM runs. */
+static vmic_status ensure_applied(qemu_driver_t *q, qemu_plugin_events_t *pl, bool may_kick)
+{
+    if (!pl->attached) {
+        int r = vmic__plugin_attach(&pl->c, q->plugin, QEMU_DEFAULT_TIMEOUT_MS);
+        if (r)
+            return vmic_fail(r == -EBUSY ? VMIC_E_BUSY : VMIC_E_IO, "%s: %s", q->info.source,
+                             vmic__plugin_error());
+        pl->attached = true;
+        pl->stats.used = true;
+        pl->dirty = true;
+    }
+    pl->may_kick = may_kick;
+    /* A paused VM runs no callback to apply a set in: it is applied when
+     * the VM is resumed (by the thread, or qemu_plugin_events_resume). */
+    return pl->dirty && may_kick ? apply(q, pl) : VMIC_OK;
+}
+
+/*
+ * The VM is to run (vmic_resume): watches set before a session are applied
+ * now, so that "armed, then resumed" means hits are caught from here on.
+ * They wait, each vCPU held at its hit, until a session takes them.
+ */
+vmic_status qemu_plugin_events_resume(qemu_driver_t *q)
 {
     qemu_plugin_events_t *pl = pl_of(q);
     vmic_status s = VMIC_OK;
+    pthread_mutex_lock(&pl->lock);
+    pl->may_kick = true;
+    /* With the thread running, it applies the set itself now. */
+    if (!pl->thread_started && pl->nwant > 0 && (pl->dirty || !pl->attached))
+        s = ensure_applied(q, pl, true);
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+/* Applies the set if it changed and starts the thread, when the session
+ * has exec watches to serve; nothing otherwise. */
+vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t *sink)
+{
+    qemu_plugin_events_t *pl = pl_of(q);
 
     pthread_mutex_lock(&pl->lock);
     pl->sink = *sink;
@@ -180,20 +223,10 @@ vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t 
         pthread_mutex_unlock(&pl->lock);
         return VMIC_OK;
     }
-    if (!pl->attached) {
-        int r = vmic__plugin_attach(&pl->c, q->plugin, QEMU_DEFAULT_TIMEOUT_MS);
-        if (r) {
-            s = vmic_fail(r == -EBUSY ? VMIC_E_BUSY : VMIC_E_IO, "%s: %s", q->info.source,
-                          vmic__plugin_error());
-            pthread_mutex_unlock(&pl->lock);
-            return s;
-        }
-        pl->attached = true;
-    }
     pthread_mutex_lock(&q->lock);
-    pl->may_kick = q->want_running;
+    bool may_kick = q->want_running;
     pthread_mutex_unlock(&q->lock);
-    s = apply(q, pl);
+    vmic_status s = ensure_applied(q, pl, may_kick);
     if (s == VMIC_OK) {
         __atomic_store_n(&pl->quit, false, __ATOMIC_RELEASE);
         int err = pthread_create(&pl->thread, NULL, plugin_thread, q);
@@ -223,8 +256,16 @@ static void stop_thread(qemu_plugin_events_t *pl)
  * drops its watches by itself once told. */
 static void detach_client(qemu_plugin_events_t *pl)
 {
-    if (pl->attached)
+    if (pl->attached) {
+        /* Every event is in: each held one was answered before the thread
+         * stopped, and nothing is made for a client that is not there. */
+        uint64_t made, dropped;
+        vmic__plugin_counters(&pl->c, &made, &dropped);
+        pl->base_made += made;
+        pl->base_dropped += dropped;
+        pl->stats.kicks += pl->c.kicks;
         vmic__plugin_detach(&pl->c);
+    }
     pl->attached = false;
     pl->reset_due = false;
 }
@@ -269,8 +310,23 @@ void qemu_plugin_events_close(qemu_driver_t *q)
     pthread_mutex_destroy(&pl_of(q)->lock);
 }
 
-void qemu_plugin_events_counters(qemu_driver_t *q, uint64_t *delivered, uint64_t *let_go)
+vmic_status vmic_qemu_plugin_stats(vmic_driver *d, vmic_qemu_plugin_stats_t *out)
 {
-    *delivered = pl_of(q)->delivered;
-    *let_go = pl_of(q)->let_go;
+    memset(out, 0, sizeof *out);
+    if (!d || !d->ops || !d->ops->name || strcmp(d->ops->name, "qemu") != 0)
+        return vmic_fail(VMIC_E_INVAL, "vmic_qemu_plugin_stats: not a qemu driver");
+    qemu_plugin_events_t *pl = pl_of(qemu_of(d));
+    pthread_mutex_lock(&pl->lock);
+    *out = pl->stats;
+    uint64_t made = 0, dropped = 0;
+    if (pl->attached)
+        vmic__plugin_counters(&pl->c, &made, &dropped);
+    out->made = pl->base_made + made;
+    out->dropped = pl->base_dropped + dropped;
+    out->delivered = __atomic_load_n(&pl->stats.delivered, __ATOMIC_RELAXED);
+    out->let_go = __atomic_load_n(&pl->stats.let_go, __ATOMIC_RELAXED);
+    if (pl->attached)
+        out->kicks += pl->c.kicks;
+    pthread_mutex_unlock(&pl->lock);
+    return VMIC_OK;
 }

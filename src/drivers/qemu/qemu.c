@@ -432,6 +432,8 @@ static vmic_status qemu_set_regs(vmic_driver *d, vmic_vcpu_t vcpu, const vmic_am
 static vmic_status qemu_pause(vmic_driver *d)
 {
     qemu_driver_t *q = qemu_of(d);
+    /* First: the plugin thread must not apply watches with QMP cont now. */
+    __atomic_store_n(&q->pl.paused, true, __ATOMIC_RELEASE);
     pthread_mutex_lock(&q->lock);
     q->want_running = false;
     q->implicit_pause = false;
@@ -445,6 +447,7 @@ static vmic_status qemu_pause(vmic_driver *d)
 static vmic_status qemu_resume(vmic_driver *d)
 {
     qemu_driver_t *q = qemu_of(d);
+    __atomic_store_n(&q->pl.paused, false, __ATOMIC_RELEASE);
     pthread_mutex_lock(&q->lock);
     q->want_running = true;
     q->held = false;
@@ -457,7 +460,8 @@ static vmic_status qemu_resume(vmic_driver *d)
         s = qemu_run_on(q);
     qemu_wake_events(q);
     pthread_mutex_unlock(&q->lock);
-    return s;
+    /* Unlocked: applying may need QMP stop/cont while vCPUs run. */
+    return s ? s : qemu_plugin_events_resume(q);
 }
 
 /* Groups, picked at open by what the gdbstub and the RAM file allow. */

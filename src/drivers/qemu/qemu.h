@@ -502,13 +502,15 @@ typedef struct qemu_plugin_events {
     uint32_t nwant;
     bool dirty;                 /* want differs from what the plugin has */
     bool may_kick;              /* the user wants the VM running: QMP stop/cont is harmless */
+    bool paused;                /* atomic: vmic_pause was asked; no apply until resumed */
     bool reset_due;             /* detach once the thread has stopped */
     pthread_t thread;
     bool thread_started;
     bool quit;                  /* atomic: the thread ends at its next look */
     vmic_event_sink_t sink;
     uint64_t seq;
-    uint64_t delivered, let_go; /* events the session took / did not take */
+    vmic_qemu_plugin_stats_t stats; /* made/dropped/kicks refreshed at detach */
+    uint64_t base_made, base_dropped; /* earlier attaches' counters */
 } qemu_plugin_events_t;
 
 typedef struct qemu_driver {
@@ -561,10 +563,11 @@ void qemu_plugin_detect(qemu_driver_t *q, const char *mem_path);
 void qemu_plugin_events_init(qemu_driver_t *q);
 vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable);
 vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t *sink);
+vmic_status qemu_plugin_events_resume(qemu_driver_t *q);
 void qemu_plugin_events_detach(qemu_driver_t *q);
 void qemu_plugin_events_reset(qemu_driver_t *q);
 void qemu_plugin_events_close(qemu_driver_t *q);
-void qemu_plugin_events_counters(qemu_driver_t *q, uint64_t *delivered, uint64_t *let_go);
+
 /* DIR/plugin.ctl for the gdb socket DIR/...; false for TCP or too long. */
 bool qemu_plugin_ctl_path(const qemu_endpoint_t *gdb, char *path, size_t size);
 /* The block at path checked as above: 0, or -1 and "no plugin: why" in why. */
