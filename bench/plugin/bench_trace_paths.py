@@ -53,7 +53,7 @@ def strace_initrd(fixture, work):
     files = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root, capture_output=True,
                            text=True).stdout
     cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=root,
-                          input=files, capture_output=True, check=True).stdout
+                          input=files.encode(), capture_output=True, check=True).stdout
     out = os.path.join(work, "initrd.gz")
     with open(os.path.join(fixture, "initrd.gz"), "rb") as a, open(out, "wb") as f:
         f.write(a.read())
@@ -68,7 +68,7 @@ def boot(vmic, fixture, initrd, smp, plugin):
     # initrd.gz is the one with strace.
     d = tempfile.mkdtemp(prefix="vmic-bench-fx.")
     for name in os.listdir(fixture):
-        src = os.path.join(fixture, name)
+        src = os.path.abspath(os.path.join(fixture, name))
         if name == "initrd.gz":
             os.symlink(initrd or src, os.path.join(d, name))
         elif os.path.isfile(src) and name in ("vmlinuz", "shape.txt"):

@@ -27,8 +27,17 @@ typedef struct page_cache {
  */
 typedef struct tlb_entry {
     uint64_t key;          /* vpn << 16 | root id; 0 when empty */
-    uint64_t pfn;          /* pa >> 12 */
+    uint64_t pfn;          /* pa >> 12, and the cache's generation above
+                              TLB_PFN_BITS: an entry of an older one is empty */
 } tlb_entry;
+
+/* A flush is a new generation, not a pass over the cache (a live tracer
+ * flushes at every event: clearing 1 MiB each time cost more than the rest
+ * of the event). pa has at most 52 bits, so a pfn 40; the generation takes
+ * the 24 bits above, and wraps with one real clearing. */
+#define TLB_PFN_BITS 40
+#define TLB_PFN_MASK ((1ull << TLB_PFN_BITS) - 1)
+#define TLB_GEN_MAX ((1u << (64 - TLB_PFN_BITS)) - 1)
 
 /* Root ids: 1..TLB_MAX_ROOTS-1. Running out flushes the cache and starts over. */
 #define TLB_MAX_ROOTS 4096
@@ -44,11 +53,14 @@ typedef struct tlb_entry {
 typedef struct tlb {
     tlb_entry *entries;
     size_t mask;
+    uint32_t gen;          /* 1..TLB_GEN_MAX: entries and root slots of this
+                              generation are valid */
     uint64_t last_root;    /* the most recent root and its id: one compare */
     uint16_t last_id;
     uint16_t nroots;
     uint64_t root_slots[TLB_ROOT_SLOTS];   /* open addressing: root | 1, 0 = free */
     uint16_t root_ids[TLB_ROOT_SLOTS];
+    uint32_t root_gen[TLB_ROOT_SLOTS];     /* a slot of another generation is free */
     uint64_t pt_pages[PT_PAGE_BITS / 64];
 } tlb;
 
@@ -126,10 +138,13 @@ static inline bool tlb_lookup(vmic_core *core, vmic_pa_t root, vmic_va_t va, vmi
     const tlb_entry *set = tlb_set(t, vpn, id);
     const uint64_t key = vpn << 16 | id;
 
+    const uint64_t gen = (uint64_t)t->gen << TLB_PFN_BITS;
+
     for (int way = 0; way < 2; way++) {
-        if (id && set[way].key == key) {
+        if (id && set[way].key == key && (set[way].pfn & ~TLB_PFN_MASK) == gen) {
             core->stats.tlb_hits++;
-            *pa = vmic_pa((set[way].pfn << VMIC_PAGE_SHIFT) | vmic_page_offset(va.addr));
+            *pa = vmic_pa(((set[way].pfn & TLB_PFN_MASK) << VMIC_PAGE_SHIFT) |
+                          vmic_page_offset(va.addr));
             return true;
         }
     }

@@ -30,8 +30,12 @@ void tlb_free(tlb *t)
 
 void tlb_clear(tlb *t)
 {
-    memset(t->entries, 0, (t->mask + 1) * sizeof *t->entries);
-    memset(t->root_slots, 0, sizeof t->root_slots);
+    if (t->gen == 0 || t->gen == TLB_GEN_MAX) {
+        memset(t->entries, 0, (t->mask + 1) * sizeof *t->entries);
+        memset(t->root_gen, 0, sizeof t->root_gen);
+        t->gen = 0;
+    }
+    t->gen++;
     memset(t->pt_pages, 0, sizeof t->pt_pages);
     t->nroots = 0;
     t->last_root = 0;
@@ -46,7 +50,9 @@ uint16_t tlb_root_id(vmic_core *core, vmic_pa_t root_pa, bool assign)
         return t->last_id;
 
     size_t i = (size_t)((root >> 12) * TLB_GOLDEN >> 40) & (TLB_ROOT_SLOTS - 1);
-    while (t->root_slots[i]) {
+    /* Slots of an older generation are free: every one is after a flush,
+     * so a probe never runs past a live slot it should have seen. */
+    while (t->root_gen[i] == t->gen && t->root_slots[i]) {
         if (t->root_slots[i] == (root | 1))
             goto found;
         i = (i + 1) & (TLB_ROOT_SLOTS - 1);
@@ -59,6 +65,7 @@ uint16_t tlb_root_id(vmic_core *core, vmic_pa_t root_pa, bool assign)
         return tlb_root_id(core, root_pa, true);
     }
     t->root_slots[i] = root | 1;
+    t->root_gen[i] = t->gen;
     t->root_ids[i] = ++t->nroots;
 found:
     t->last_root = root;
@@ -81,7 +88,7 @@ void tlb_insert(vmic_core *core, vmic_pa_t root, const vmic_translation_t *tr)
     /* The newest goes in way 0, the previous one moves to way 1. */
     set[1] = set[0];
     set[0].key = vpn << 16 | id;
-    set[0].pfn = tr->pa.addr >> VMIC_PAGE_SHIFT;
+    set[0].pfn = (tr->pa.addr >> VMIC_PAGE_SHIFT) | ((uint64_t)t->gen << TLB_PFN_BITS);
     for (unsigned i = 0; i < tr->nsteps; i++) {
         size_t bit = pt_bit(tr->steps[i].table.addr >> VMIC_PAGE_SHIFT);
         t->pt_pages[bit / 64] |= 1ull << (bit % 64);

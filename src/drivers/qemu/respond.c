@@ -86,15 +86,15 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
                                 const vmic_event_response_t *r)
 {
     qemu_driver_t *q = qemu_of(d);
-    /* What registers.c can write through 'P'. */
-    const uint32_t loadable = regs_groups(&q->regmap) &
-                              (VMIC_REGS_GPR | VMIC_REGS_SEG | VMIC_REGS_CR | VMIC_REGS_EFER);
 
     if ((unsigned)r->action > VMIC_ACTION_EMULATE)
         return vmic_fail(VMIC_E_INVAL, "qemu: response action %d does not exist",
                          (int)r->action);
     if (ev->flags & VMIC_EVENT_NO_REGS)
         return plugin_response_ok(r);
+    /* What registers.c can write through 'P'. */
+    const uint32_t loadable = regs_groups(&q->regmap) &
+                              (VMIC_REGS_GPR | VMIC_REGS_SEG | VMIC_REGS_CR | VMIC_REGS_EFER);
     if (r->set_regs && (r->regs.valid & ~loadable))
         return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: a response can load the register groups "
                          "0x%x through the gdbstub (GPR, segments, CR, EFER), not 0x%x", loadable,
