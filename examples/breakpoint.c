@@ -4,9 +4,10 @@
  *   usage: breakpoint qemu:DIR FUNCTION [SECONDS]     (default 5 seconds)
  *
  * The function's address comes from the guest's own kallsyms. The
- * breakpoint goes through a breakpoint manager with a debug-register tap
- * (on QEMU: a gdbstub hardware breakpoint, guest memory untouched), every
- * hit is stepped over, and when the time is up (or on Ctrl-C) the session
+ * breakpoint goes through a breakpoint manager with whatever tap the driver
+ * allows (on QEMU: an exec watch in vmic's plugin, where only the vCPU at
+ * the breakpoint waits, or without the plugin a gdbstub hardware breakpoint;
+ * guest memory untouched either way), every hit is stepped over, and when the time is up (or on Ctrl-C) the session
  * ends: the breakpoint is removed and the guest runs on.
  */
 #include <stdio.h>
@@ -59,7 +60,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[1], vmic_errmsg());
         return 1;
     }
-    /* Whatever tap the driver allows (qemu: debug registers). */
+    /* Whatever tap the driver allows (qemu: the plugin's exec watches, else
+     * debug registers). */
     vmic_tap_options_t topt = {.kind = VMIC_TAP_AUTO};
     if (vmic_os_open(core, NULL, &os) || vmic_os_symbol(os, argv[2], &va) ||
         vmic_tap_open(core, &topt, &tap) || vmic_bpm_open(core, tap, &bpm)) {

@@ -15,10 +15,11 @@ static const char about[] =
     "  -object memory-backend-file,id=ram0,size=SIZE,mem-path=FILE,share=on\n"
     "  -machine memory-backend=ram0\n"
     "(QMP serves one client at a time: vmic uses it only while attaching.)\n"
-    "For vmic's QEMU plugin (TCG only; vmic boot --plugin does this) add\n"
+    "For fast tracing add vmic's QEMU plugin (TCG only; vmic boot does this):\n"
     "  -plugin LIBDIR/vmic/libvmic-qemu.so,ram=FILE,ctl=DIR/plugin.ctl\n"
     "with FILE the mem-path above and DIR the gdb socket's directory: vmic\n"
-    "looks for the plugin's control block there ('vmic info' says if found).\n"
+    "looks for the plugin's control block there ('vmic info' says if found),\n"
+    "and `vmic trace` then stops only the vCPU at a breakpoint, not the VM.\n"
     "A gdbstub that has a client already is refused, naming the holder.";
 
 int cmd_attach(int argc, char **argv)
