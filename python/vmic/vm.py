@@ -1,6 +1,7 @@
 """vmic.open(target): one guest, a dump or a live QEMU, and what its kernel
 knows. A VM owns a vmic_core (over the target's driver) and a vmic_os."""
 import ctypes
+import threading
 from typing import Callable, Iterator, List, Optional
 
 from . import _structs as S
@@ -30,6 +31,8 @@ class VM:
                  root: int = 0, paging: int = 0, shared_ok: bool = False):
         self.target = target
         self._core = self._os = None
+        self._holder = None   # the thread that iterates a trace or runs breakpoints
+        self._children = []   # tracers and breakpoint managers: closed before the os
         self._end = S.QemuEnd()
         live = S.QemuConfig(stay_paused=True, guard=True, shared_ok=shared_ok,
                             end=ctypes.pointer(self._end))
@@ -59,6 +62,8 @@ class VM:
 
     def close(self) -> None:
         """Closes the guest: a live one is detached and put back as found."""
+        while self._children:
+            self._children.pop().close()
         if self._os:
             lib.vmic_os_close(self._os)
             self._os = None
@@ -78,6 +83,9 @@ class VM:
     def _need(self):
         if not self._os:
             raise ValueError("the VM is closed")
+        if self._holder is not None and self._holder == threading.get_ident():
+            raise RuntimeError("the VM is in a trace or breakpoint session: use it from a "
+                               "breakpoint callback, or after the session")
         return self._os
 
     # ---- what the target and the kernel are -----------------------------------------
