@@ -11,7 +11,8 @@ from ._lib import lib
 
 class VmicError(Exception):
     """A libvmic call failed. .status is the vmic_status (an int), .status_name
-    its short name ("translate", "notfound", ...), str() vmic's message."""
+    its name as vmic_status_name says it ("I/O error", ...), str() vmic's
+    message."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)

@@ -1,6 +1,6 @@
 /*
  * The layout of every struct the Python package mirrors (python/vmic/_structs.py),
- * as the C compiler sees include/vmic/*.h: one line per struct ("S name size")
+ * as the C compiler sees the headers in include/vmic: one line per struct ("S name size")
  * and per field ("F name.field offset"). tests/python/test_abi.py compares
  * them with ctypes, so a header change the mirrors miss fails the test.
  */
