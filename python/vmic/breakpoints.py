@@ -134,7 +134,6 @@ class Breakpoints:
         session end); the guest runs on."""
         vm = self._vm
         core = vm._need() and vm._core
-        self._stop.clear()
         self._failure, self.interrupted, start = None, False, self.hits
         self._deadline = time.monotonic() + seconds if seconds is not None else None
         h = S.BpmHandler(on_hit=S.ON_HIT(self._on_hit),
@@ -160,11 +159,16 @@ class Breakpoints:
         finally:
             vm._holder = None
         self._fns.clear()  # the session's end cleared the manager
+        self._stop.clear()
         if self._failure is not None:
             raise self._failure
         if result and result[0] is not None:
             raise result[0]
         return self.hits - start
+
+    def stop(self) -> None:
+        """Ends a run from any thread (within 0.1 s: the session's wake-up)."""
+        self._stop.set()
 
     def stats(self) -> dict:
         """The manager's counters (vmic_bpm_stats_t)."""

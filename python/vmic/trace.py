@@ -250,6 +250,7 @@ class Trace:
         self._queue: "queue.Queue" = queue.Queue(queue_size)
         self._stop = threading.Event()
         self._ready = threading.Event()  # the session thread blocks the signals now
+        self.armed = threading.Event()   # set once the breakpoints are in (first next())
         self._thread: Optional[threading.Thread] = None
         self._iter: Optional[weakref.ref] = None
         self._manual: Optional[Iterator] = None
@@ -324,6 +325,7 @@ class Trace:
         vm = self._vm
         vm._need()
         check(lib.vmic_tracer_arm(self._tracer), "tracer")  # breakpoints in, the guest runs
+        self.armed.set()
         vm._holder = threading.get_ident()
         self._thread = threading.Thread(target=self._session, name="vmic-trace", daemon=True)
         self._thread.start()
@@ -348,15 +350,22 @@ class Trace:
         finally:
             self._end_session()
 
+    def stop(self) -> None:
+        """Ends the session from any thread (a timer, another task): the
+        loop then ends as if the trace were over."""
+        t = self._thread
+        self._stop.set()
+        if t is not None and t.is_alive():
+            self._ready.wait()
+            try:
+                signal.pthread_kill(t.ident, signal.SIGINT)  # vmic reads it: the session ends
+            except (ProcessLookupError, OSError):
+                pass  # it ended meanwhile
+
     def _end_session(self) -> None:
         t = self._thread
         if t is not None and t.is_alive():
-            self._stop.set()
-            self._ready.wait()
-            try:
-                signal.pthread_kill(t.ident, signal.SIGINT)
-            except (ProcessLookupError, OSError):
-                pass
+            self.stop()
             while t.is_alive():
                 try:
                     t.join()
