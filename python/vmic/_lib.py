@@ -5,6 +5,8 @@ Where the library comes from, first found wins:
 1. $VMIC_LIBRARY: a path to libvmic.so (any build, any prefix);
 2. the source tree this package sits in, when it is run from there
    (python/vmic/ -> ../../build/release/libvmic.so): the in-tree build;
+   for a copy pip installed, the build of the tree it was installed from
+   (vmic/_built_from.py, written by python/build_backend.py), if it is there;
 3. the installed library: ctypes.util.find_library("vmic") (ldconfig's cache,
    so /usr/lib and /usr/local/lib after `cmake --install` and ldconfig),
    then libvmic.so.0 under the usual install prefixes.
@@ -28,8 +30,13 @@ def candidates():
     env = os.environ.get("VMIC_LIBRARY")
     if env:
         return [env]  # the user's choice: nothing else is tried behind it
-    tree = Path(__file__).resolve().parents[2] / "build" / "release" / "libvmic.so"
-    out.append(str(tree))
+    trees = [Path(__file__).resolve().parents[2]]
+    try:
+        from ._built_from import SOURCE_TREE
+        trees.append(Path(SOURCE_TREE))
+    except ImportError:
+        pass  # run from the source tree itself
+    out += [str(t / "build" / "release" / "libvmic.so") for t in trees]
     found = ctypes.util.find_library("vmic")
     if found:
         out.append(found)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -224,3 +225,17 @@ def test_read_is_one_copy_into_new_bytes(vm):
     assert a == b and a is not b and len(a) == 64
     assert vm.read_va(vm.symbol("linux_banner"), 0) == b""
     assert ctypes.sizeof(S.Process) == len(bytes(S.Process()))
+
+
+def test_example_ps_files(vm, truth):
+    """python/examples/ps_files.py: the marker's row counts its fds and maps
+    as the guest's /proc listed them."""
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "python", "examples",
+                           "ps_files.py")
+    out = subprocess.run([sys.executable, example, vm.target], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.splitlines()
+    pid = truth.kv("marker.txt")["pid"]
+    row = next(l.split() for l in out if l.split()[0] == pid)
+    assert row[2:5] == ["vmic-marker", str(len(truth.text("fds-marker.txt").splitlines())),
+                        str(len(truth.text("maps-marker.txt").splitlines()))], row
+    assert out[0].split()[:5] == ["PID", "PPID", "COMM", "FILES", "MAPS"]
