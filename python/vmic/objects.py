@@ -12,7 +12,7 @@ def _s(b: Optional[bytes]) -> str:
     return b.decode(errors="replace") if b else ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~1 us, and there are 94k
 class Symbol:
     """A kernel or module symbol; offset is how far a looked-up address lies
     past it (vm.symbol_at), 0 elsewhere."""
@@ -25,8 +25,8 @@ class Symbol:
     @classmethod
     def from_c(cls, s: S.Symbol, offset: int = 0) -> "Symbol":
         mod = s.module
-        return cls(s.name.decode(errors="replace"), s.addr, s.type.decode(errors="replace"),
-                   mod.decode(errors="replace") if mod else None, offset)
+        return cls(s.name.decode("utf-8", "replace"), s.addr, chr(s.type[0]),
+                   mod.decode("utf-8", "replace") if mod else None, offset)
 
 
 def _kind(k: int) -> str:

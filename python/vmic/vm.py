@@ -181,7 +181,9 @@ class VM:
         ref = ctypes.byref(sym)
         get, make = lib.vmic_os_symbol_get, Symbol.from_c
         for i in range(lib.vmic_os_symbol_count(os_)):
-            check(get(os_, i, ref), "kallsyms symbol %d" % i)
+            st = get(os_, i, ref)
+            if st:
+                raise error(st, "kallsyms symbol %d" % i)
             yield make(sym)
         if not modules:
             return
