@@ -58,7 +58,7 @@ class Breakpoints:
         if tap not in _TAPS:
             raise ValueError("tap %r: one of %s" % (tap, ", ".join(_TAPS)))
         self._vm = vm
-        core = vm._need() and vm._core
+        core = vm._need_core()
         opt = S.TapOptions(kind=_TAPS[tap])
         t, b = ctypes.c_void_p(), ctypes.c_void_p()
         check(lib.vmic_tap_open(core, ctypes.byref(opt), ctypes.byref(t)), "tap")
@@ -133,7 +133,7 @@ class Breakpoints:
         raised here. The manager is empty afterwards (vmic clears it at every
         session end); the guest runs on."""
         vm = self._vm
-        core = vm._need() and vm._core
+        core = vm._need_core()
         self._failure, self.interrupted, start = None, False, self.hits
         self._deadline = time.monotonic() + seconds if seconds is not None else None
         h = S.BpmHandler(on_hit=S.ON_HIT(self._on_hit),

@@ -22,6 +22,11 @@ class Symbol:
     module: Optional[str] = None
     offset: int = 0
 
+    def __repr__(self) -> str:
+        return "<Symbol %s%s 0x%x %s%s>" % (self.name, "+0x%x" % self.offset if self.offset else "",
+                                          self.addr, self.type,
+                                          " [%s]" % self.module if self.module else "")
+
     @classmethod
     def from_c(cls, s: S.Symbol, offset: int = 0) -> "Symbol":
         mod = s.module

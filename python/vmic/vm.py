@@ -78,7 +78,10 @@ class VM:
         self.close()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:
+            pass  # at interpreter exit the library may be gone already
 
     def _need(self):
         if not self._os:
@@ -87,6 +90,10 @@ class VM:
             raise RuntimeError("the VM is in a trace or breakpoint session: use it from a "
                                "breakpoint callback, or after the session")
         return self._os
+
+    def _need_core(self):
+        self._need()
+        return self._core
 
     # ---- what the target and the kernel are -----------------------------------------
 
@@ -225,14 +232,14 @@ class VM:
 
     def read_pa(self, pa: int, n: int) -> bytes:
         """n bytes of guest-physical memory at pa (one copy)."""
-        core = self._need() and self._core
+        core = self._need_core()
         return read_bytes(n, lambda a, k: check(lib.vmic_read_pa(core, pa, a, k),
                                                 "reading %d bytes at pa 0x%x" % (k, pa)))
 
     def read_va(self, va: int, n: int, root: Optional[int] = None) -> bytes:
         """n bytes at va, translated with the page-table root `root` (a CR3
         value, e.g. p.root); the kernel's by default (one copy)."""
-        core, ctx = self._need() and self._core, self._root(root)
+        core, ctx = self._need_core(), self._root(root)
         return read_bytes(n, lambda a, k: check(lib.vmic_read_va(core, ctx, va, a, k),
                                                 "reading %d bytes at 0x%x" % (k, va)))
 
@@ -241,7 +248,7 @@ class VM:
         arr = buffer_view(buf)
         if arr is None:
             return 0
-        check(lib.vmic_read_va(self._need() and self._core, self._root(root), va, arr, len(arr)),
+        check(lib.vmic_read_va(self._need_core(), self._root(root), va, arr, len(arr)),
               "reading %d bytes at 0x%x" % (len(arr), va))
         return len(arr)
 
@@ -250,14 +257,14 @@ class VM:
         arr = buffer_view(buf)
         if arr is None:
             return 0
-        check(lib.vmic_read_pa(self._need() and self._core, pa, arr, len(arr)),
+        check(lib.vmic_read_pa(self._need_core(), pa, arr, len(arr)),
               "reading %d bytes at pa 0x%x" % (len(arr), pa))
         return len(arr)
 
     def translate(self, va: int, root: Optional[int] = None) -> int:
         """The guest-physical address of va under root (the kernel's by default)."""
         pa = ctypes.c_uint64()
-        check(lib.vmic_translate(self._need() and self._core, self._root(root), va,
+        check(lib.vmic_translate(self._need_core(), self._root(root), va,
                                  ctypes.byref(pa)))
         return pa.value
 
@@ -278,11 +285,11 @@ class VM:
 
     def resume(self) -> None:
         """Lets a live guest run (it stays attached)."""
-        check(lib.vmic_resume(self._need() and self._core))
+        check(lib.vmic_resume(self._need_core()))
 
     def pause(self) -> None:
         """Pauses a live guest."""
-        check(lib.vmic_pause(self._need() and self._core))
+        check(lib.vmic_pause(self._need_core()))
 
 
 def open(target: str, **options) -> VM:  # noqa: A001 - vmic.open, as the issue names it
