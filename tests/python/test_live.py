@@ -11,6 +11,7 @@ the events' as_json() is `vmic trace --json`'s shape).
   bpm        a Python callback at do_sys_openat2 reads the file name from
              the caller's memory: the workload's 40 opens of /dev/null;
              a callback's exception is raised by run()
+  killed     QEMU killed mid-trace: a VmicError with vmic's message
 """
 import os
 import shutil
@@ -169,3 +170,28 @@ def test_breakpoint_callback_counts_opens(guest):
                 bps.run(seconds=60)
     time.sleep(1)
     guest_runs(g)
+
+
+def test_qemu_killed_mid_trace_is_an_error(guest):
+    """Last (it ends the guest): QEMU dies under vm.trace(); the loop ends
+    with a VmicError that says so, within seconds, and the VM closes."""
+    g = guest
+    t0 = None
+    with vmic.open(g.target) as vm:
+        tr = vm.trace()
+
+        def kill():
+            nonlocal t0
+            tr.armed.wait(60)
+            g.send("run 4")
+            time.sleep(3)
+            t0 = time.time()
+            os.kill(g.qemu_pid(), signal.SIGKILL)
+
+        threading.Thread(target=kill).start()
+        with pytest.raises(vmic.VmicError, match="QEMU|closed|gone") as e:
+            for _ in tr:
+                pass
+    assert t0 is not None and time.time() - t0 < 30, "the trace outlived QEMU by %.0f s" % (
+        time.time() - t0)
+    print("after QEMU's death: %s: %s" % (type(e.value).__name__, e.value))
