@@ -15,7 +15,7 @@ from .errors import (Busy, FormatError, Interrupted, InvalidArgument, IOFailure,
 from .objects import DriverInfo, Field, Kernel, LogRecord, Module, OpenFile, Region, Symbol, Type
 from .process import Process
 from .vm import VM, open
-from . import trace  # noqa: E402  vmic.trace.Syscall, ...: the module, beside vm.trace()
+from . import trace  # vmic.trace.Syscall, ...: the module, beside vm.trace()
 from .trace import Arg, Exec, Exit, Fork, Syscall, TaskRef, Trace, TraceEvent
 from .breakpoints import Breakpoint, Breakpoints, Hit
 
@@ -33,4 +33,4 @@ __all__ = ["open", "VM", "Process", "Symbol", "Field", "Type", "Module", "Region
            "FormatError", "Unmapped", "TranslationError", "Unsupported", "NotFound",
            "RangeError", "Busy", "Interrupted", "library_path", "library_version", "Trace",
            "TraceEvent", "Syscall", "Fork", "Exec", "Exit", "Arg", "TaskRef", "Breakpoints",
-           "Breakpoint", "Hit"]
+           "Breakpoint", "Hit", "trace"]

@@ -16,7 +16,7 @@ import queue
 import signal
 import threading
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple, Union
 
 from . import _structs as S

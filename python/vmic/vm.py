@@ -2,7 +2,7 @@
 knows. A VM owns a vmic_core (over the target's driver) and a vmic_os."""
 import ctypes
 import threading
-from typing import Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
 
 from . import _structs as S
 from ._lib import lib
@@ -10,6 +10,10 @@ from ._memory import buffer_view, read_bytes
 from .errors import VmicError, check, error
 from .objects import DriverInfo, Field, Kernel, LogRecord, Module, Symbol, Type
 from .process import Process
+
+if TYPE_CHECKING:  # imported when first used: a dump needs neither
+    from .breakpoints import Breakpoints
+    from .trace import Trace
 
 _FORMATS = {"auto": 0, "raw": 1, "elf": 2, "lime": 3}
 
