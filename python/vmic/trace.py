@@ -324,12 +324,13 @@ class Trace:
     def _events(self) -> Iterator[TraceEvent]:
         vm = self._vm
         vm._need()
-        check(lib.vmic_tracer_arm(self._tracer), "tracer")  # breakpoints in, the guest runs
-        self.armed.set()
-        vm._holder = threading.get_ident()
-        self._thread = threading.Thread(target=self._session, name="vmic-trace", daemon=True)
-        self._thread.start()
-        try:
+        try:  # from the arm on: armed breakpoints hold the guest until a session takes them
+            check(lib.vmic_tracer_arm(self._tracer), "tracer")  # breakpoints in, guest runs
+            self.armed.set()
+            vm._holder = threading.get_ident()
+            self._thread = threading.Thread(target=self._session, name="vmic-trace",
+                                            daemon=True)
+            self._thread.start()
             while True:
                 try:
                     item = self._queue.get(timeout=0.2)
@@ -342,7 +343,8 @@ class Trace:
                     self._thread.join()
                     if isinstance(item[1], VmicError):
                         raise item[1]
-                    self.interrupted = item[1] == 11
+                    # A signal that stop() did not send: Ctrl-C read by vmic's signalfd.
+                    self.interrupted = item[1] == 11 and not self._stop.is_set()
                     return
                 if isinstance(item, BaseException):
                     raise item
