@@ -128,8 +128,9 @@ class Breakpoints:
 
     def run(self, seconds: Optional[float] = None) -> int:
         """Lets the guest run with the breakpoints until a callback returns
-        True, `seconds` pass, or Ctrl-C (then .interrupted is True); returns
-        the hits of this run. An exception in a callback ends the run and is
+        True, `seconds` pass, stop(), or Ctrl-C (KeyboardInterrupt once the
+        session has ended; .interrupted is True); returns the hits of this
+        run. An exception in a callback ends the run and is
         raised here. The manager is empty afterwards (vmic clears it at every
         session end); the guest runs on."""
         vm = self._vm
@@ -154,7 +155,7 @@ class Breakpoints:
                 try:
                     t.join(0.2)
                 except KeyboardInterrupt:
-                    self.interrupted = True
+                    self.interrupted = True  # raised again once the session has ended
                     self._stop.set()
         finally:
             vm._holder = None
@@ -162,6 +163,8 @@ class Breakpoints:
         self._stop.clear()
         if self._failure is not None:
             raise self._failure
+        if self.interrupted:
+            raise KeyboardInterrupt
         if result and result[0] is not None:
             raise result[0]
         return self.hits - start

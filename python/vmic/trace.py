@@ -8,7 +8,9 @@ is valid) and queues it, and the iterator yields from the queue. Ending it
 (the loop breaks, Ctrl-C, an exception, close()) asks the session to stop
 two ways: the callback returns non-zero at the next event, and the session
 thread gets a SIGINT of its own, which vmic reads from a signalfd
-(vmic_core_take_signals), so an idle guest ends it too. Either way vmic
+(vmic_core_take_signals), so an idle guest ends it too. That signalfd may
+also read a Ctrl-C meant for the main thread; the iterator then raises the
+KeyboardInterrupt itself, so Ctrl-C reads the same either way. Either way vmic
 removes every breakpoint and the guest runs on untraced.
 """
 import ctypes
@@ -221,12 +223,11 @@ class Trace:
     from the first next() until the loop ends. Also a context manager.
 
     It ends when the loop breaks or the iterator is closed, after `duration`
-    seconds, when the guest goes away (VmicError with vmic's message), or on
-    Ctrl-C while it waits for an event (the iteration just ends, as
-    `vmic trace` exits; .interrupted is then True). Ctrl-C in the loop's own
-    body raises KeyboardInterrupt as usual, and the tracer is detached as
-    the generator closes. However it ends, no breakpoint is left and the
-    guest runs on. Don't call the VM from the loop body while it runs: the
+    seconds, with stop() from another thread, when the guest goes away
+    (VmicError with vmic's message), or on Ctrl-C: KeyboardInterrupt, raised
+    once the session has ended (.interrupted is then True), wherever it
+    lands (the loop's body, the wait for an event, or vmic's own signalfd).
+    However it ends, no breakpoint is left and the guest runs on. Don't call the VM from the loop body while it runs: the
     session holds the core (the events carry what vmic read for them).
     """
 
@@ -338,13 +339,16 @@ class Trace:
                     continue
                 except KeyboardInterrupt:
                     self.interrupted = True
-                    return
+                    raise  # after the finally below has ended the session
                 if isinstance(item, tuple) and item and item[0] is _END:
                     self._thread.join()
                     if isinstance(item[1], VmicError):
                         raise item[1]
-                    # A signal that stop() did not send: Ctrl-C read by vmic's signalfd.
-                    self.interrupted = item[1] == 11 and not self._stop.is_set()
+                    if item[1] == 11 and not self._stop.is_set():
+                        # Ctrl-C, read by vmic's signalfd before Python's
+                        # handler saw it: the same KeyboardInterrupt.
+                        self.interrupted = True
+                        raise KeyboardInterrupt
                     return
                 if isinstance(item, BaseException):
                     raise item

@@ -7,7 +7,9 @@ the events' as_json() is `vmic trace --json`'s shape).
              as its log says (test_trace's checks)
   break      breaking out of the loop detaches: the guest runs on and
              finishes a command (a breakpoint left would stop it for good)
-  Ctrl-C     SIGINT to a script iterating vm.trace(): it ends cleanly
+  Ctrl-C     SIGINT to a script iterating vm.trace(): KeyboardInterrupt
+             once the session has ended, whether it lands in the wait or in
+             the loop's body; the same in Breakpoints.run
   bpm        a Python callback at do_sys_openat2 reads the file name from
              the caller's memory: the workload's 40 opens of /dev/null;
              a callback's exception is raised by run()
@@ -113,9 +115,12 @@ with vmic.open(sys.argv[1]) as vm:
     tr = vm.trace()
     n = 0
     print("start", flush=True)
-    for ev in tr:
-        n += 1
-    print("ended interrupted=%s events=%d" % (tr.interrupted, n), flush=True)
+    try:
+        for ev in tr:
+            n += 1
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt interrupted=%s session_alive=%s events=%d" % (
+            tr.interrupted, tr._thread.is_alive(), n), flush=True)
 """
 
 
@@ -123,15 +128,65 @@ def test_ctrl_c_ends_the_trace(guest):
     g = guest
     p = subprocess.Popen([sys.executable, "-c", SCRIPT, g.target], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    assert p.stdout.readline().strip() == "start"
-    time.sleep(3)  # armed (a breakpoint is ~ms under TCG)
-    _, rc = g.command("loop 5", timeout=60)  # under trace
-    assert rc == 0
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 0, err
-    assert "ended interrupted=True" in out, (out, err)
-    assert int(out.split("events=")[1]) > 0
+    try:
+        assert p.stdout.readline().strip() == "start"
+        time.sleep(3)  # armed (a breakpoint is ~ms under TCG)
+        _, rc = g.command("loop 5", timeout=60)  # under trace
+        assert rc == 0
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        assert "KeyboardInterrupt interrupted=True session_alive=False" in out, (out, err)
+        assert int(out.split("events=")[1]) > 0
+    finally:
+        if p.poll() is None:
+            p.kill()  # its guard process puts the guest back
+            p.wait()
+    guest_runs(g)
+
+
+BODY_SCRIPT = """
+import sys, time, vmic
+with vmic.open(sys.argv[1]) as vm:
+    tr = vm.trace()
+    print("start", flush=True)
+    try:
+        for ev in tr:
+            time.sleep(0.2)  # Ctrl-C lands mostly here, in the loop's body
+    except KeyboardInterrupt:
+        # The loop dropped the generator: the session ended as it unwound.
+        print("KeyboardInterrupt session_alive=%s" % tr._thread.is_alive(), flush=True)
+    with vm.breakpoints() as bps:
+        bps.add("do_sys_openat2", lambda hit: None)
+        print("breakpoints", flush=True)
+        try:
+            bps.run(seconds=60)
+        except KeyboardInterrupt:
+            print("run KeyboardInterrupt interrupted=%s" % bps.interrupted, flush=True)
+"""
+
+
+def test_ctrl_c_in_the_loop_body_and_in_run(guest):
+    g = guest
+    p = subprocess.Popen([sys.executable, "-c", BODY_SCRIPT, g.target], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        assert p.stdout.readline().strip() == "start"
+        g.send("loop 200")  # events for the body to sleep on
+        time.sleep(4)
+        p.send_signal(signal.SIGINT)
+        assert p.stdout.readline().strip() == "KeyboardInterrupt session_alive=False"
+        assert p.stdout.readline().strip() == "breakpoints"
+        time.sleep(2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        assert out.strip() == "run KeyboardInterrupt interrupted=True", (out, err)
+    finally:
+        if p.poll() is None:
+            p.kill()  # its guard process puts the guest back
+            p.wait()
+    time.sleep(1)
     guest_runs(g)
 
 
