@@ -40,6 +40,12 @@ class Hit:
     regs: S.Regs
     pa: int
 
+    @property
+    def has_regs(self) -> bool:
+        """Whether the tap gave registers (regs.valid names the groups);
+        a tap that stops no vCPU for its hit may not."""
+        return self.regs.valid != 0
+
 
 HitFn = Callable[[Hit], Optional[bool]]
 

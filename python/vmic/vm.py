@@ -282,10 +282,12 @@ class VM:
         from .trace import Trace
         return Trace(self, **filters)
 
-    def breakpoints(self) -> "Breakpoints":
-        """A breakpoint manager with Python callbacks (vmic.breakpoints)."""
+    def breakpoints(self, tap: str = "auto") -> "Breakpoints":
+        """A breakpoint manager with Python callbacks (vmic.breakpoints).
+        tap: how breakpoints are made, "auto" (what the driver allows),
+        "debugreg", "breakpoint" (INT3 in shadow pages) or "memory"."""
         from .breakpoints import Breakpoints
-        return Breakpoints(self)
+        return Breakpoints(self, tap)
 
     def resume(self) -> None:
         """Lets a live guest run (it stays attached)."""

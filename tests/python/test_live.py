@@ -198,9 +198,13 @@ def test_breakpoint_callback_counts_opens(guest):
         def on_open(hit):
             # do_sys_openat2(dfd, filename, how): the name in the caller's memory
             # (kernel mode's CR3 maps user space too)
+            assert hit.has_regs and hit.regs.rip == hit.breakpoint.va
             names.append(vm.read_va(hit.regs.rsi, 10, root=hit.regs.cr3))
 
-        with vm.breakpoints() as bps:
+        # Debug-register taps (the gdbstub's Z1): hits with the registers,
+        # whatever else the driver may offer.
+        with vm.breakpoints(tap="debugreg") as bps:
+            assert bps.tap == "debugreg"
             bps.add("do_sys_openat2", on_open)
             done = {}
 
