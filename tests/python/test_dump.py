@@ -1,0 +1,241 @@
+"""The Python package on a fixture's dumps (ELF and raw), against the
+guest's own truth: /proc as the fixture's /init printed it (truth/*.txt),
+the -dbg kernel's DWARF (dwarf-offsets.txt), and `vmic ps --json`."""
+import ctypes
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import vmic
+from vmic import _structs as S
+from vmic._lib import lib
+
+# /proc/kallsyms lines of things that are not modules (BPF programs, ftrace
+# trampolines), which vmic does not list (as tests/cli/cli_common.py).
+NOT_MODULES = ("bpf", "__builtin__ftrace")
+
+
+@pytest.fixture(scope="module", params=["dump.elf", "dump.raw"])
+def vm(request, fixture_dir):
+    with vmic.open(os.path.join(fixture_dir, request.param)) as v:
+        yield v
+
+
+@pytest.fixture(scope="module")
+def marker(vm, truth):
+    pid = int(truth.kv("marker.txt")["pid"])
+    return vm.process(pid)
+
+
+def test_banner_is_proc_version(vm, truth):
+    assert vm.banner == truth.text("version.txt").strip()
+    assert vm.kernel.release in truth.text("uname.txt").split()
+
+
+def test_processes_equal_vmic_ps_json(vm, vmic_bin):
+    ps = json.loads(subprocess.run([vmic_bin, "ps", "--json", vm.target], capture_output=True,
+                                   text=True, check=True, timeout=120).stdout)
+    mine = []
+    for p in vm.processes():
+        cmd = p.cmdline if not p.kernel_thread and p.cmdline else "[%s]" % p.comm
+        mine.append({"pid": p.pid, "ppid": p.ppid, "comm": p.comm, "uid": p.uid, "gid": p.gid,
+                     "euid": p.euid, "egid": p.egid, "state": p.state, "start_ns": p.start_ns,
+                     "threads": p.nthreads, "kernel_thread": p.kernel_thread, "task": p.task,
+                     "mm": p.mm, "root": p.root, "user_root": p.user_root, "cmdline": cmd,
+                     "partial": p.partial})
+    theirs = [dict(p, **{k: int(p[k], 16) for k in ("task", "mm", "root", "user_root")})
+              for p in ps]
+    assert len(mine) > 40
+    assert mine == theirs
+
+
+def test_processes_match_guest_procs(vm, truth):
+    got = {p.pid: p for p in vm.processes()}
+    want = truth.procs()
+    assert got[0].comm == "swapper/0"
+    seen = [pid for pid in want if pid in got]
+    assert len(seen) >= len(want) - 6  # helpers of /init may be gone (as test_cli_os)
+    for pid in seen:
+        assert got[pid].ppid == want[pid]["ppid"], pid
+        if want[pid]["cmdline"]:
+            assert got[pid].cmdline == want[pid]["cmdline"], pid
+
+
+def test_threads_of_marker(marker, truth):
+    want = sorted(tuple(l.split(" ", 1)) for l in truth.text("threads-marker.txt").splitlines())
+    got = sorted((str(t.tid), t.comm) for t in marker.threads())
+    assert got == want
+    assert all(t.pid == marker.pid for t in marker.threads())
+
+
+def test_maps_of_marker(marker, truth):
+    squeeze = lambda s: re.sub(r" +", " ", s).strip()
+    want = [squeeze(l) for l in truth.text("maps-marker.txt").splitlines()]
+    assert [squeeze(r.maps_line()) for r in marker.maps()] == want
+
+
+def test_files_of_marker(marker, truth):
+    want = [tuple(l.split(" ", 1)) for l in truth.text("fds-marker.txt").splitlines()]
+    assert [(str(f.fd), f.path) for f in marker.files()] == want
+    if truth.has("fdinfo-marker.txt"):
+        fdinfo = {int(fd): (int(pos), int(flags, 8)) for fd, pos, flags in
+                  (l.split() for l in truth.text("fdinfo-marker.txt").splitlines())}
+        assert {f.fd: (f.pos, f.flags) for f in marker.files()} == fdinfo
+
+
+def test_modules_match_proc_modules(vm, truth):
+    want = [l.split() for l in truth.text("modules.txt").splitlines()]
+    assert [(m.name, m.size, m.base) for m in vm.modules()] == \
+        [(w[0], int(w[1]), int(w[5], 16)) for w in want]
+
+
+def kallsyms_lines(truth):
+    return [l for l in truth.text("kallsyms.txt").splitlines()
+            if not any(l.endswith("\t[%s]" % m) for m in NOT_MODULES)]
+
+
+def test_symbols_are_proc_kallsyms(vm, truth):
+    want = kallsyms_lines(truth)
+    got = ["%016x %s %s%s" % (s.addr, s.type, s.name, "\t[%s]" % s.module if s.module else "")
+           for s in vm.symbols()]
+    assert len(got) == len(want)
+    assert got == want
+
+
+def test_symbol_both_ways(vm, truth):
+    first = {}
+    for line in truth.text("kallsyms.txt").splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            first.setdefault(parts[2], int(parts[0], 16))
+    assert vm.symbol("init_task") == first["init_task"]
+    s = vm.symbol_at(first["start_kernel"] + 3)
+    assert (s.name, s.offset, s.module, s.addr) == ("start_kernel", 3, None,
+                                                    first["start_kernel"])
+    with pytest.raises(vmic.NotFound, match="no_such_symbol_anywhere"):
+        vm.symbol("no_such_symbol_anywhere")
+
+
+def test_marker_strings_by_va(vm, marker, truth):
+    where = truth.kv("marker.txt")
+    strings = truth.kv("marker-strings.txt")
+    for part in ("heap", "data", "stack"):
+        va, want = int(where[part], 16), strings[part + "_string"].encode()
+        got = marker.read(va, len(want))
+        assert type(got) is bytes and got == want, part
+        buf = bytearray(len(want))
+        assert marker.read_into(va, buf) == len(want) and bytes(buf) == want
+        # The same bytes through the VM: by va in the process's address
+        # space, and by the pa it translates to.
+        root = marker.root
+        assert vm.read_va(va, len(want), root=root) == want
+        pa = vm.translate(va, root=root)
+        if (pa & 0xfff) + len(want) <= 0x1000:
+            assert vm.read_pa(pa, len(want)) == want
+            mv = memoryview(bytearray(len(want) + 4))[2:-2]
+            assert vm.read_pa_into(pa, mv) == len(want) and mv.tobytes() == want
+    with pytest.raises(vmic.TranslationError):
+        marker.read(0x10, 8)  # nothing is mapped at page 0
+
+
+def test_read_va_kernel(vm, truth):
+    banner = truth.text("version.txt").strip().encode()
+    assert vm.read_va(vm.symbol("linux_banner"), len(banner)) == banner
+    with pytest.raises(TypeError):
+        vm.read_into(vm.symbol("linux_banner"), b"read-only")
+
+
+def test_type_and_fields_equal_dwarf(vm, fixture_dir):
+    path = os.path.join(fixture_dir, "dwarf-offsets.txt")
+    if not os.path.exists(path):
+        pytest.skip("no dwarf-offsets.txt (a --no-dwarf fixture)")
+    n, task = 0, {}
+    for line in open(path):
+        p = line.split()
+        if len(p) != 4:
+            continue
+        f = vm.field(p[0])
+        assert (f.bit_offset, f.bit_size) == (int(p[1]), int(p[2])), p[0]
+        if not f.bit_size:
+            assert f.size == int(p[3]), p[0]
+        n += 1
+        struct, _, member = p[0].partition(".")
+        if struct == "task_struct" and "." not in member:
+            task[member] = int(p[1])
+    assert n >= 300 and len(task) > 20
+    # vm.type() lists the same members at the same places.
+    members = {m.name: m.bit_offset for m in vm.type("task_struct").members}
+    assert {k: members.get(k) for k in task} == task
+    t = vm.type("list_head")
+    assert (t.kind, t.size, [m.name for m in t.members]) == ("struct", 16, ["next", "prev"])
+    assert t.offsetof("prev") == 8 and t["prev"].type_name == "struct list_head *"
+    assert vm.sizeof("list_head") == 16
+    with pytest.raises(vmic.NotFound):
+        vm.type("no_such_struct")
+
+
+def test_dmesg_holds_guest_dmesg(vm, truth):
+    records = vm.dmesg()
+    assert len(records) > 100 and all(0 <= r.level <= 7 for r in records)
+    # busybox dmesg: each line of a record after its [seconds] stamp.
+    lines = []
+    for r in records:
+        for part in r.text.split("\n"):
+            lines.append("[%5d.%06d] %s" % (r.ts_nsec // 10**9, r.ts_nsec % 10**9 // 1000, part))
+    assert truth.text("dmesg.txt") in "\n".join(lines) + "\n"
+
+
+def test_exception_in_a_walk_callback_stops_it(vm):
+    calls = []
+
+    def convert(item):
+        calls.append(item.contents.pid)
+        if len(calls) == 3:
+            raise KeyError("third")
+        return item.contents.pid
+
+    with pytest.raises(KeyError, match="third"):
+        vm._walk(lib.vmic_os_processes, S.PROCESS_FN, convert, what="processes")
+    assert len(calls) == 3  # the callback returned non-zero: the walk stopped there
+
+
+def test_errors_carry_vmic_message(fixture_dir):
+    with pytest.raises(vmic.VmicError) as e:
+        vmic.open(os.path.join(fixture_dir, "no-such-dump"))
+    assert "no-such-dump" in str(e.value) and isinstance(e.value, vmic.IOFailure)
+    assert e.value.status == 3 and e.value.status_name == "I/O error"
+    with vmic.open(os.path.join(fixture_dir, "dump.raw")) as vm:
+        with pytest.raises(vmic.Unsupported, match="live guest"):
+            next(iter(vm.trace()))
+        with pytest.raises(vmic.Unsupported, match="raw driver"):
+            vm.breakpoints()
+    with pytest.raises(ValueError, match="closed"):
+        vm.processes()
+
+
+def test_read_is_one_copy_into_new_bytes(vm):
+    # A read of n bytes makes one bytes object of n bytes: nothing cached
+    # or shared between calls (each is its own object).
+    a = vm.read_va(vm.symbol("linux_banner"), 64)
+    b = vm.read_va(vm.symbol("linux_banner"), 64)
+    assert a == b and a is not b and len(a) == 64
+    assert vm.read_va(vm.symbol("linux_banner"), 0) == b""
+    assert ctypes.sizeof(S.Process) == len(bytes(S.Process()))
+
+
+def test_example_ps_files(vm, truth):
+    """python/examples/ps_files.py: the marker's row counts its fds and maps
+    as the guest's /proc listed them."""
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "python", "examples",
+                           "ps_files.py")
+    out = subprocess.run([sys.executable, example, vm.target], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.splitlines()
+    pid = truth.kv("marker.txt")["pid"]
+    row = next(l.split() for l in out if l.split()[0] == pid)
+    assert row[2:5] == ["vmic-marker", str(len(truth.text("fds-marker.txt").splitlines())),
+                        str(len(truth.text("maps-marker.txt").splitlines()))], row
+    assert out[0].split()[:5] == ["PID", "PPID", "COMM", "FILES", "MAPS"]
