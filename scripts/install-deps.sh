@@ -26,6 +26,8 @@ if [ "${1:-}" != "--main" ]; then
     # the distribution fixture: Debian bookworm made with debootstrap on an ext4
     # image written by mkfs.ext4 -d (scripts/make-distro-fixture.sh)
     debootstrap e2fsprogs
+    # vmic yara (optional for a build, tested in CI)
+    libyara-dev
   )
 fi
 

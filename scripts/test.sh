@@ -15,7 +15,7 @@ quick=0
 
 build() {  # build DIR [cmake args...]
   local dir=$1; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMIC_WERROR=ON "$@" >/dev/null
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMIC_WERROR=ON -DVMIC_REQUIRE_YARA=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 

@@ -116,7 +116,8 @@ class Event(_Mirror):
     _c_name_ = "vmic_event_t"
     _anonymous_ = ("detail",)
     _fields_ = [("kind", c_int), ("vcpu", c_uint32), ("view", c_uint16), ("seq", u64),
-                ("regs", Regs), ("detail", _EvDetail), ("reserved", u64 * 4)]
+                ("regs", Regs), ("detail", _EvDetail), ("flags", c_uint32),
+                ("reserved32", c_uint32), ("reserved", u64 * 3)]
 
 
 # ---- os.h -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from . import _structs as S
 from ._lib import lib
 from .errors import check, error
 
-_TAPS = {"auto": 0, "memory": 1, "breakpoint": 2, "debugreg": 3}
+_TAPS = {"auto": 0, "memory": 1, "breakpoint": 2, "debugreg": 3, "plugin": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ class Breakpoints:
 
     @property
     def tap(self) -> str:
-        """How breakpoints are made here ("debugreg", "breakpoint", "memory")."""
+        """How breakpoints are made here ("plugin", "debugreg", "breakpoint", "memory")."""
         return (lib.vmic_tap_name(lib.vmic_bpm_tap(self._bpm)) or b"").decode()
 
     def add(self, where: Union[int, str], fn: HitFn, *, root: Optional[int] = None,

@@ -285,6 +285,7 @@ class VM:
     def breakpoints(self, tap: str = "auto") -> "Breakpoints":
         """A breakpoint manager with Python callbacks (vmic.breakpoints).
         tap: how breakpoints are made, "auto" (what the driver allows),
+        "plugin" (QEMU with vmic's plugin: hits carry no registers),
         "debugreg", "breakpoint" (INT3 in shadow pages) or "memory"."""
         from .breakpoints import Breakpoints
         return Breakpoints(self, tap)

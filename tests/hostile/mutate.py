@@ -245,7 +245,16 @@ def commands(g, dump):
             ["modules", "--json", dump], ["dmesg", "--json", dump], ["sym", "--all", dump],
             ["threads", "--json", dump, pid], ["maps", "--json", dump, pid],
             ["files", "--json", dump, pid], ["type", "--json", dump, "task_struct"],
-            ["pagetable", "--json", "--root", g.root, dump]]
+            ["pagetable", "--json", "--root", g.root, dump]] + yara_commands(dump, pid)
+
+
+def yara_commands(dump, pid):
+    """vmic yara over the marker's memory (its regions and page tables): one
+    command, as each of the ~60 mutations runs every command."""
+    rules = os.path.join(os.path.dirname(dump), "hostile.yar")
+    with open(rules, "w") as f:
+        f.write('rule marker { strings: $m = "VMIC-MARKER-" condition: $m }\n')
+    return [["yara", "--json", rules, dump, "--pid", pid]]
 
 
 def apply(f, changes):

@@ -126,10 +126,13 @@ def test_no_loss(guests, n):
               (plugin["made"], plugin["delivered"], plugin["let_go"]))
 
 
+BUSY = 400000
+
+
 def test_apply_busy(g):
     log("apply: a trace attached while the guest loops")
     start = len(g.text())
-    g.send("loop 60000")
+    g.send("loop %d" % BUSY)   # ~10 s untraced: it still runs when the trace attaches
     time.sleep(1.0)  # the loop runs: no vCPU idles
     p = start_trace(g, ["--comm", "vmic-workload", "--syscall", "getpid"])
     ok, err = wait_line(p, "tracing", 60)
@@ -142,7 +145,7 @@ def test_apply_busy(g):
             (plugin["apply_ms_max"], plugin["kicks"], count_of(summary, "getpid")))
         check(plugin["apply_ms_max"] < 1000, "applying took %d ms" % plugin["apply_ms_max"])
         check(count_of(summary, "getpid") > 0, "no getpid of the running loop was seen")
-    g.wait_idle("loop 60000", start, 600)
+    g.wait_idle("loop %d" % BUSY, start, 600)
 
 
 def test_sigkill(g, kills, n):

@@ -231,6 +231,33 @@ def test_breakpoint_callback_counts_opens(guest):
     guest_runs(g)
 
 
+def test_plugin_breakpoints_count_without_registers(guest):
+    """The plugin's exec watches (vmic boot loads the plugin): hits without
+    registers, exactly one per open of the guest's loop."""
+    g = guest
+    with vmic.open(g.target) as vm:
+        with vm.breakpoints(tap="plugin") as bps:
+            assert bps.tap == "plugin"
+            seen = []
+            bps.add("do_sys_openat2", lambda hit: seen.append(hit.has_regs))
+            done = {}
+
+            def drive():
+                time.sleep(1)
+                done["log"] = g.command("loop 40", timeout=90)
+                bps.stop()
+
+            t = threading.Thread(target=drive)
+            t.start()
+            hits = bps.run(seconds=120)
+            t.join()
+            assert done["log"][1] == 0
+            # The loop's 40 opens (an idle guest opens next to nothing else).
+            assert hits == len(seen) and 40 <= hits <= 42 and not any(seen), (hits, seen[:5])
+    time.sleep(1)
+    guest_runs(g)
+
+
 def test_qemu_killed_mid_trace_is_an_error(guest):
     """Last (it ends the guest): QEMU dies under vm.trace(); the loop ends
     with a VmicError that says so, within seconds, and the VM closes."""
