@@ -97,7 +97,7 @@ def test_no_loss(guests, n):
     traces = [start_trace(g, ["--comm", "vmic-workload"]) for g in guests]
     for g, p in zip(guests, traces):
         ok, err = wait_line(p, "tracing", 60)
-        check(ok and "through plugin" in err, "%s: not tracing through the plugin: %s" %
+        check(ok and "through vmic's QEMU plugin" in err, "%s: not tracing through the plugin: %s" %
               (g.target, err))
     starts = [(g, len(g.text())) for g in guests]
     t0 = time.time()

@@ -274,8 +274,8 @@ class Trace:
                 events.append(e)
         # The first line says where the events come from.
         if self.p.returncode == 0:
-            check(len(starts) == 1 and starts[0]["path"] == PATH and
-                  ("through " + PATH) in self.err,
+            words = {"plugin": "through vmic's QEMU plugin", "gdbstub": "through QEMU's gdbstub"}
+            check(len(starts) == 1 and starts[0]["path"] == PATH and words[PATH] in self.err,
                   "vmic trace should trace through the %s: %r, %r" % (PATH, starts, self.err))
         return events, summary, self.p.returncode, secs
 

@@ -175,20 +175,21 @@ const char *trace_path_name(const vmic_tracer *t, const vmic_driver_info_t *info
     return strcmp(info->driver, "qemu") == 0 ? "gdbstub" : info->driver;
 }
 
-static const char *path_about(const char *path)
+/* The path in words, for the first line. */
+static const char *path_words(const char *path)
 {
     if (strcmp(path, "plugin") == 0)
-        return "vmic's QEMU plugin: only the vCPU at a breakpoint waits";
+        return "vmic's QEMU plugin (only the vCPU at a breakpoint waits)";
     if (strcmp(path, "gdbstub") == 0)
-        return "QEMU's gdbstub: every hit stops the VM (boot with vmic's plugin to go faster)";
+        return "QEMU's gdbstub (every hit stops the VM; vmic's plugin goes faster)";
     return "the driver's breakpoints";
 }
 
 void trace_print_start(const vmic_tracer *t, const vmic_driver_info_t *info, bool as_json)
 {
     const char *path = trace_path_name(t, info);
-    fprintf(stderr, "vmic trace: tracing %s through %s (%s) with %zu breakpoints (SIGINT to "
-            "detach)\n", info->source, path, path_about(path), vmic_tracer_breakpoints(t));
+    fprintf(stderr, "vmic trace: tracing %s through %s with %zu breakpoints (SIGINT to "
+            "detach)\n", info->source, path_words(path), vmic_tracer_breakpoints(t));
     if (!as_json)
         return;
     json j;
