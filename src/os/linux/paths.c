@@ -235,3 +235,48 @@ vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *m
     *minor = dev & 0xfffff;
     return VMIC_OK;
 }
+
+/* ---- mount points and mount roots (mounts.c) ------------------------------- */
+
+vmic_status lx_mount_path(vmic_os *os, uint64_t mnt, uint64_t dentry, char *buf, size_t size,
+                          bool *truncated)
+{
+    const lx_path_off *o;
+    vmic_status s;
+    *truncated = false;
+    if ((s = path_offsets(os, &o)))
+        return s;
+    return build_path(os, o, mnt, dentry, buf, size, truncated);
+}
+
+/* Up the d_parent chain to the dentry that is its own parent. */
+vmic_status lx_fs_path(vmic_os *os, uint64_t dentry, char *out, size_t size, bool *truncated)
+{
+    const lx_path_off *o;
+    char buf[VMIC_PATH_LEN];
+    size_t room = size < sizeof buf ? size : sizeof buf, pos = room - 1;
+    bool full = false;
+    vmic_status s;
+    *truncated = false;
+    if ((s = path_offsets(os, &o)))
+        return s;
+    buf[pos] = '\0';
+    for (int depth = 0;; depth++) {
+        uint64_t parent;
+        if (depth > LX_MAX_PATH_DEPTH)
+            return vmic_fail(VMIC_E_RANGE, "path deeper than %d components (a loop?)",
+                             LX_MAX_PATH_DEPTH);
+        if ((s = ptr(os, dentry, &o->d_parent, &parent)))
+            return s;
+        if (!parent || parent == dentry)
+            break;
+        if (!full && (s = prepend_name(os, o, dentry, buf, &pos, &full)))
+            return s;
+        dentry = parent;
+    }
+    if (buf[pos] == '\0')
+        buf[--pos] = '/';
+    *truncated = full;
+    snprintf(out, size, "%s", buf + pos);
+    return VMIC_OK;
+}
