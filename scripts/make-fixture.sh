@@ -33,7 +33,7 @@
 #   DONE             written last; holds "<package> <version> key=<hash>"
 #
 # The result is cached: a DIR whose DONE stamp carries the hash of this
-# script, marker.c and the DWARF helpers is reused unless --force; any change
+# script, marker.c, sockets.c and the DWARF helpers is reused unless --force; any change
 # to them rebuilds it. The DWARF products depend only on the kernel package
 # and the helpers, so they are cached apart, in build/fixtures/dwarf/, and
 # survive fixture rebuilds (the -dbg .deb is ~1 GB; it is downloaded once into
