@@ -5,17 +5,70 @@ from inside a second network namespace), /proc/*/fd, /proc/*/ns/net,
 /proc/PID/mountinfo and /proc/PID/environ, as scripts/make-fixture.sh's /init
 wrote them.
 
-    test_cli_netmounts.py VMIC_BINARY FIXTURE_DIR
+    test_cli_netmounts.py VMIC_BINARY FIXTURE_DIR [--live]
 
-Exits 77 (skipped) on a fixture made before those truth sections existed.
+With --live, the same checks on the fixture's kernel booted live (`vmic
+boot`, TCG, ~40-120 s), against the truth its /init writes on that boot.
+Exits 77 (skipped) on a fixture made before those truth sections existed,
+or for --live without QEMU.
 """
+import atexit
 import json
+import os
+import re
+import shutil
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 
 import cli_common
-from cli_common import ELF, RAW, has_truth, test, truth, vmic
+from cli_common import ELF, FIXTURE, RAW, VMIC, has_truth, test, truth, vmic
+
+LIVE = "--live" in sys.argv[3:]
+READY = "=== VMIC-FIXTURE-READY ==="
+
+
+def boot_live():
+    """Boots the fixture's kernel and initrd as make-fixture.sh did, with
+    vmic.workload (no kallsyms or dmesg sections: faster); returns the
+    target and a directory holding the truth this boot wrote."""
+    if shutil.which("qemu-system-x86_64") is None:
+        print("skip: qemu-system-x86_64 is not installed (scripts/install-deps.sh)")
+        sys.exit(77)
+    shape = dict(kv.split("=", 1) for kv in open(os.path.join(FIXTURE, "shape.txt")).read().split())
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    directory = tempfile.mkdtemp(prefix="vmic-netmounts.", dir=base)
+    target = "qemu:" + directory
+    atexit.register(lambda: (subprocess.run([VMIC, "boot", "--stop", target],
+                                            capture_output=True, timeout=60),
+                             shutil.rmtree(directory, ignore_errors=True)))
+    append = "console=ttyS0 panic=-1 vmic.workload=1"
+    if shape.get("pti", "auto") != "auto":
+        append += " pti=" + shape["pti"]
+    # ttyS2, where the workload /init reads commands: nothing comes.
+    r = subprocess.run([VMIC, "boot", "--quiet", "--dir", directory,
+                        "--kernel", os.path.join(FIXTURE, "vmlinuz"),
+                        "--initrd", os.path.join(FIXTURE, "initrd.gz"),
+                        "--smp", shape.get("smp", "1"), "--cpu", shape.get("cpu", "qemu64"),
+                        "-m", shape.get("ram", "256"), "--append", append,
+                        "--wait-serial", READY, "--timeout", "240", "--", "-serial", "null"],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise SystemExit(f"vmic boot failed ({r.returncode}): {r.stderr[-2000:]}")
+    truth_dir = os.path.join(directory, "truth-copy")
+    os.makedirs(os.path.join(truth_dir, "truth"))
+    text = open(os.path.join(directory, "serial1.log"), errors="replace").read()
+    for name, body in re.findall(r"^=== BEGIN ([A-Za-z0-9_.-]+) ===\r?\n(.*?)^=== END \1 ===",
+                                 text, re.S | re.M):
+        with open(os.path.join(truth_dir, "truth", name + ".txt"), "w") as f:
+            f.write(body.replace("\r", ""))
+    return target, truth_dir
+
+
+if LIVE and has_truth("sockets.txt"):
+    LIVE_TARGET, cli_common.FIXTURE = boot_live()
 
 SECTIONS = ("sockets", "net-tcp", "net-tcp6", "net-udp", "net-udp6", "net-unix", "net-tcp-ns",
             "netns", "mountinfo-1", "mountinfo-marker", "environ-marker", "fds-all")
@@ -31,7 +84,8 @@ SOCK = dict(kv.split("=") for kv in truth("sockets.txt").split())
 SOCK_PID, NS_PID = int(SOCK["pid"]), int(SOCK["nspid"])
 NETNS = {int(l.split()[0]): int(l.split()[1][len("net:["):-1])
          for l in truth("netns.txt").splitlines()}
-TARGETS = (RAW, ELF)
+TARGETS = (LIVE_TARGET,) if LIVE else (RAW, ELF)
+A, B = TARGETS[0], TARGETS[-1]
 
 
 def v4(word):
@@ -148,7 +202,7 @@ def netstat_unix_sockets_match_proc_net_unix():
 @test
 def netstat_owners_match_proc_fd():
     owners = socket_owners()
-    alive = {p["pid"] for p in json.loads(vmic("ps", "--json", RAW).stdout)}
+    alive = {p["pid"] for p in json.loads(vmic("ps", "--json", A).stdout)}
     for target in TARGETS:
         rows = netstat(target)
         got = {}
@@ -164,9 +218,9 @@ def netstat_owners_match_proc_fd():
 
 @test
 def netstat_pid_and_table():
-    rows = netstat(ELF, "--pid", str(NS_PID))
+    rows = netstat(B, "--pid", str(NS_PID))
     assert rows and {r["pid"] for r in rows} == {NS_PID}, rows
-    table = vmic("netstat", "--pid", str(SOCK_PID), RAW).stdout.splitlines()
+    table = vmic("netstat", "--pid", str(SOCK_PID), A).stdout.splitlines()
     assert table[0].split()[:4] == ["PROTO", "LOCAL", "REMOTE", "STATE"], table[0]
     lines = [l.split() for l in table[1:]]
     assert ["tcp", "127.0.0.1:7001", "0.0.0.0:0", "LISTEN"] == lines[0][:4], lines[0]
@@ -206,7 +260,7 @@ def mounts_match_mountinfo():
 
 @test
 def mounts_table():
-    lines = vmic("mounts", RAW).stdout.splitlines()
+    lines = vmic("mounts", A).stdout.splitlines()
     assert lines[0].split()[:5] == ["ID", "PARENT", "DEV", "ROOT", "MOUNTPOINT"], lines[0]
     assert len(lines) == 1 + len(mountinfo("mountinfo-1.txt"))
     ro = next(l.split() for l in lines if "/tmp/vmic-ro" in l)
@@ -228,10 +282,10 @@ def env_is_proc_environ():
 
 @test
 def env_of_kernel_thread_is_empty_and_bad_pid_fails():
-    assert json.loads(vmic("env", "--json", RAW, "2").stdout) == []
-    p = vmic("env", "--json", RAW, "99999", rc=1)
+    assert json.loads(vmic("env", "--json", A, "2").stdout) == []
+    p = vmic("env", "--json", A, "99999", rc=1)
     assert "no process with pid 99999" in json.loads(p.stdout)["error"]["message"], p.stdout
-    p = vmic("mounts", "--pid", "99999", RAW, rc=1)
+    p = vmic("mounts", "--pid", "99999", A, rc=1)
     assert "99999" in p.stderr, p.stderr
 
 
