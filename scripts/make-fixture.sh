@@ -400,6 +400,18 @@ mkdir -p /tmp/vmic-mnt
 mount -t tmpfs -o nosuid,nodev,noexec,relatime,size=1m vmic-tmpfs /tmp/vmic-mnt
 mkdir -p /tmp/vmic-mnt/sub /tmp/vmic-ro
 mount -o bind /tmp/vmic-mnt/sub /tmp/vmic-ro && mount -o remount,bind,ro /tmp/vmic-ro
+# mountinfo's optional fields: the tmpfs shared, a bind of it made a slave.
+mkdir -p /tmp/vmic-slave
+mount --make-shared /tmp/vmic-mnt
+mount --bind /tmp/vmic-mnt /tmp/vmic-slave && mount --make-slave /tmp/vmic-slave
+# A process chrooted in a directory of rootfs with one mount inside: its
+# mountinfo shows only that mount, named from its root (truth
+# mountinfo-chroot).
+mkdir -p /tmp/vmic-chroot/bin /tmp/vmic-chroot/mnt
+cp /bin/busybox /tmp/vmic-chroot/bin/busybox
+mount -t tmpfs -o size=64k vmic-chroot-tmpfs /tmp/vmic-chroot/mnt
+chroot /tmp/vmic-chroot /bin/busybox sleep 3600000 &
+CHROOT_PID=$!
 /bin/vmic-sockets >/tmp/vmic-sockets.out &
 # (end of issue 15 block)
 VMIC_MARK_ENV=vmic-env-7c2d VMIC_MARK_LONG=$VMIC_MARK_LONG /bin/vmic-marker >/tmp/vmic-marker.out &
@@ -500,6 +512,8 @@ section net-tcp-ns cat "/proc/$SOCKETS_NSPID/net/tcp"
 section netns netns_all
 section mountinfo-1 cat /proc/1/mountinfo
 section mountinfo-marker cat "/proc/$MARKER_PID/mountinfo"
+section chroot echo "pid=$CHROOT_PID"
+section mountinfo-chroot cat "/proc/$CHROOT_PID/mountinfo"
 section environ-marker marker_environ
 section fds-all fds_all
 # (end of issue 15 block)
@@ -659,7 +673,7 @@ for s in uname version ps procs marker maps-marker threads-marker fds-marker fdi
 done
 grep -q '^pid=[0-9]* heap=0x' "$PARTIAL/truth/marker.txt" || die "vmic-marker printed no addresses"
 # issue 15: network, mounts, environment
-for s in sockets net-tcp net-tcp6 net-udp net-udp6 net-unix net-tcp-ns netns mountinfo-1 mountinfo-marker environ-marker fds-all; do
+for s in sockets net-tcp net-tcp6 net-udp net-udp6 net-unix net-tcp-ns netns mountinfo-1 mountinfo-marker chroot mountinfo-chroot environ-marker fds-all; do
 	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
 done
 grep -q '^pid=[0-9]* nspid=[0-9]*$' "$PARTIAL/truth/sockets.txt" || die "vmic-sockets printed no pids"

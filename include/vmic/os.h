@@ -470,13 +470,19 @@ typedef struct vmic_mount {
                                "rw,nosuid,nodev,relatime" */
     char super_options[64]; /* the superblock's generic ones: "rw", "ro,sync";
                                not the filesystem's own (size=, mode=) */
+    char propagation[64];   /* mountinfo's optional fields: "shared:1 master:2
+                               unbindable", or "" for a private mount */
+    bool visible;           /* under the process's root (fs->root): what its
+                               /proc/PID/mountinfo shows; a mount outside it
+                               (initramfs's rootfs under systemd) is not */
     bool partial;           /* some field could not be read */
     uint64_t reserved[4];   /* zero: room for fields to come, same size */
 } vmic_mount_t;
 
 typedef int (*vmic_mount_fn)(void *arg, const vmic_mount_t *m);
-/* The mounts of process p's mount namespace (nsproxy->mnt_ns), in
- * mountinfo's order. */
+/* Every mount of process p's mount namespace (nsproxy->mnt_ns), in
+ * mountinfo's order, each saying whether p's mountinfo shows it (visible).
+ * Mount points are paths from the namespace's root. */
 VMIC_API vmic_status vmic_os_mounts(vmic_os *os, const vmic_process_t *p, vmic_mount_fn fn,
                                     void *arg);
 

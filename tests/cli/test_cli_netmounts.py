@@ -71,7 +71,8 @@ if LIVE and has_truth("sockets.txt"):
     LIVE_TARGET, cli_common.FIXTURE = boot_live()
 
 SECTIONS = ("sockets", "net-tcp", "net-tcp6", "net-udp", "net-udp6", "net-unix", "net-tcp-ns",
-            "netns", "mountinfo-1", "mountinfo-marker", "environ-marker", "fds-all")
+            "netns", "mountinfo-1", "mountinfo-marker", "chroot", "mountinfo-chroot",
+            "environ-marker", "fds-all")
 missing = [s for s in SECTIONS if not has_truth(f"{s}.txt")]
 if missing:
     print(f"skip: this fixture's truth/ lacks {', '.join(missing)} (made by an older "
@@ -82,6 +83,7 @@ if missing:
 MARKER_PID = int(dict(kv.split("=") for kv in truth("marker.txt").split())["pid"])
 SOCK = dict(kv.split("=") for kv in truth("sockets.txt").split())
 SOCK_PID, NS_PID = int(SOCK["pid"]), int(SOCK["nspid"])
+CHROOT_PID = int(truth("chroot.txt").split("=")[1])
 NETNS = {int(l.split()[0]): int(l.split()[1][len("net:["):-1])
          for l in truth("netns.txt").splitlines()}
 TARGETS = (LIVE_TARGET,) if LIVE else (RAW, ELF)
@@ -237,7 +239,10 @@ def mountinfo(name):
         f = line.split()
         sep = f.index("-")
         out.append({"id": int(f[0]), "parent_id": int(f[1]), "dev": f[2], "root": f[3],
-                    "mount_point": f[4], "options": f[5], "fstype": f[sep + 1],
+                    "mount_point": f[4], "options": f[5],
+                    "propagation": " ".join(o for o in f[6:sep]
+                                            if not o.startswith("propagate_from:")),
+                    "fstype": f[sep + 1],
                     "source": f[sep + 2],
                     "super_options": ",".join(o for o in f[sep + 3].split(",") if o in generic)})
     return out
@@ -247,15 +252,37 @@ def mountinfo(name):
 def mounts_match_mountinfo():
     for target in TARGETS:
         for args, name in (((), "mountinfo-1.txt"),
-                           (("--pid", str(MARKER_PID)), "mountinfo-marker.txt")):
+                           (("--pid", str(MARKER_PID)), "mountinfo-marker.txt"),
+                           (("--pid", str(CHROOT_PID)), "mountinfo-chroot.txt")):
             want = mountinfo(name)
             got = json.loads(vmic("mounts", "--json", *args, target).stdout)
             assert [{k: g[k] for k in want[0]} for g in got] == want, (target, got, want)
-            assert not any(g["partial"] for g in got), got
-    # The fixture's own: per-mount flags, and a read-only bind of a subdirectory.
+            assert not any(g["partial"] for g in got) and all(g["visible"] for g in got), got
+    # The fixture's own: per-mount flags, a read-only bind of a subdirectory,
+    # a shared mount and a slave of it.
     got = {m["mount_point"]: m for m in mountinfo("mountinfo-1.txt")}
     assert got["/tmp/vmic-mnt"]["options"] == "rw,nosuid,nodev,noexec,relatime"
     assert got["/tmp/vmic-ro"]["root"] == "/sub" and got["/tmp/vmic-ro"]["options"][:3] == "ro,"
+    assert got["/tmp/vmic-mnt"]["propagation"].startswith("shared:")
+    assert got["/tmp/vmic-slave"]["propagation"].startswith("master:")
+
+
+@test
+def mounts_outside_a_chroot_are_hidden():
+    """The chrooted process sees one mount; --all adds the others, not visible,
+    with mount points from the namespace's root."""
+    want = mountinfo("mountinfo-chroot.txt")
+    assert [m["mount_point"] for m in want] == ["/mnt"], want
+    everything = {m["id"]: m for m in mountinfo("mountinfo-1.txt")}
+    got = json.loads(vmic("mounts", "--json", "--all", "--pid", str(CHROOT_PID), A).stdout)
+    assert sorted(g["id"] for g in got) == sorted(everything), (got, everything)
+    for g in got:
+        shown = g["id"] == want[0]["id"]
+        assert g["visible"] == shown, g
+        if not shown:
+            assert g["mount_point"] == everything[g["id"]]["mount_point"], (g, everything)
+    lines = vmic("mounts", "--all", "--pid", str(CHROOT_PID), A).stdout.splitlines()
+    assert sum("(outside the root)" in l for l in lines) == len(everything) - 1, lines
 
 
 @test

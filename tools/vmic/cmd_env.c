@@ -10,6 +10,7 @@ static const cli_col cols[] = {
 };
 enum { VAR, NAME, VALUE, NCOLS };
 static const unsigned char json_order[] = {VAR, NAME, VALUE};
+_Static_assert(sizeof json_order == NCOLS, "json_order names every column once");
 static const cli_schema schema = {cols, NCOLS, json_order, false};
 
 static int row(void *arg, const char *var, size_t len)

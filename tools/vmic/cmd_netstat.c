@@ -33,6 +33,7 @@ enum { PROTO, LOCAL, REMOTE, STATE, INODE, PID, FD, NETNS, PARTIAL, FAMILY, TYPE
 static const unsigned char json_order[] = {PID, FD, INODE, PROTO, FAMILY, TYPE, PROTOCOL, STATE,
                                            SK_STATE, SOCK_STATE, LOCAL, LADDR, LPORT, REMOTE,
                                            RADDR, RPORT, PATH, NETNS, SOCK, FILE_, PARTIAL};
+_Static_assert(sizeof json_order == NCOLS, "json_order names every column once");
 static const cli_schema schema = {cols, NCOLS, json_order, false};
 
 static uint64_t opt_pid = UINT64_MAX;

@@ -5,6 +5,12 @@
  * red-black tree keyed by mount id (mnt_namespace.mounts through
  * mount.mnt_node) from 6.8. Both give mountinfo's order: creation order.
  *
+ * /proc/PID/mountinfo shows only the mounts under the process's root
+ * (fs->root) and names their mount points from there: the mount point is
+ * built through the mount tree as d_path does, ending at that root, and a
+ * mount whose path never meets it is not visible (initramfs's rootfs under
+ * systemd; everything outside a chroot).
+ *
  * Per mount: ids, the superblock's device and type, the mount's root in
  * its filesystem, the mount point through the mount tree, the source
  * (mnt_devname), and the options mountinfo prints from the mount's flags
@@ -22,14 +28,16 @@
 #include "os_internal.h"
 
 #define RB_MAX_DEPTH 128 /* a red-black tree of 2^63 nodes is shallower */
+#define MNT_SHARED 0x1000u
+#define MNT_UNBINDABLE 0x2000u
 #define SB_SYNCHRONOUS 0x10u
 #define SB_MANDLOCK 0x40u
 #define SB_DIRSYNC 0x80u
 #define SB_LAZYTIME 0x2000000u
 
 typedef struct mnt_off {
-    lx_fld nsproxy, mnt_ns, ns_list, ns_mounts, mnt_list, mnt_node, rb_node, rb_left, rb_right;
-    lx_fld mnt, mnt_parent, mnt_mountpoint, mnt_id, mnt_devname;
+    lx_fld fs, fs_root, path_mnt, path_dentry, nsproxy, mnt_ns, ns_list, ns_mounts, mnt_list, mnt_node, rb_node, rb_left, rb_right;
+    lx_fld mnt, mnt_parent, mnt_id, mnt_devname, mnt_group_id, mnt_master;
     lx_fld mnt_root, mnt_sb, mnt_flags;
     lx_fld s_dev, s_flags, s_type, s_subtype, fs_name;
 } mnt_off;
@@ -40,6 +48,10 @@ static vmic_status mnt_offsets(vmic_os *os, mnt_off *o)
     memset(o, 0, sizeof *o);
 #define REQ(fld, p) if ((s = lx_field(os, p, &o->fld, true))) return s
 #define OPT(fld, p) if ((s = lx_field(os, p, &o->fld, false))) return s
+    REQ(fs, "task_struct.fs");
+    REQ(fs_root, "fs_struct.root");
+    REQ(path_mnt, "path.mnt");
+    REQ(path_dentry, "path.dentry");
     REQ(nsproxy, "task_struct.nsproxy");
     REQ(mnt_ns, "nsproxy.mnt_ns");
     OPT(ns_list, "mnt_namespace.list");
@@ -51,9 +63,10 @@ static vmic_status mnt_offsets(vmic_os *os, mnt_off *o)
     OPT(rb_right, "rb_node.rb_right");
     REQ(mnt, "mount.mnt");
     REQ(mnt_parent, "mount.mnt_parent");
-    REQ(mnt_mountpoint, "mount.mnt_mountpoint");
     REQ(mnt_id, "mount.mnt_id");
     REQ(mnt_devname, "mount.mnt_devname");
+    OPT(mnt_group_id, "mount.mnt_group_id");
+    OPT(mnt_master, "mount.mnt_master");
     REQ(mnt_root, "vfsmount.mnt_root");
     REQ(mnt_sb, "vfsmount.mnt_sb");
     REQ(mnt_flags, "vfsmount.mnt_flags");
@@ -143,10 +156,47 @@ static vmic_status fs_type(vmic_os *os, const mnt_off *o, uint64_t sb, vmic_moun
     return VMIC_OK;
 }
 
-/* One struct mount; what does not read leaves the mount partial. */
-static vmic_status read_mount(vmic_os *os, const mnt_off *o, uint64_t mount, vmic_mount_t *m)
+/* mountinfo's optional fields: the peer group of a shared mount, the one
+ * a slave receives from (propagate_from, which needs the namespace's root
+ * to work out, is not given), unbindable. */
+static vmic_status propagation(vmic_os *os, const mnt_off *o, uint64_t mount, uint32_t flags,
+                               char *buf, size_t size)
 {
-    uint64_t vfs = mount + o->mnt.off, parent, point, root, sb, name;
+    uint32_t group = 0;
+    uint64_t master = 0;
+    vmic_status s;
+    buf[0] = '\0';
+    if (!o->mnt_group_id.ok || !o->mnt_master.ok)
+        return VMIC_OK;
+    if ((flags & MNT_SHARED) && (s = lx_u32(os, mount + o->mnt_group_id.off, &group)))
+        return s;
+    if (group)
+        snprintf(buf, size, "shared:%u", group);
+    if ((s = kptr_at(os, mount, &o->mnt_master, &master)))
+        return s;
+    if (master && (s = lx_u32(os, master + o->mnt_group_id.off, &group)))
+        return s;
+    if (master) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, "%smaster:%u", n ? " " : "", group);
+    }
+    if (flags & MNT_UNBINDABLE) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, "%sunbindable", n ? " " : "");
+    }
+    return VMIC_OK;
+}
+
+/* The process's root: where mount points start, and what is visible. */
+typedef struct proc_root {
+    uint64_t mnt, dentry; /* its vfsmount and dentry; 0 if unknown */
+} proc_root;
+
+/* One struct mount; what does not read leaves the mount partial. */
+static vmic_status read_mount(vmic_os *os, const mnt_off *o, const proc_root *pr, uint64_t mount,
+                              vmic_mount_t *m)
+{
+    uint64_t vfs = mount + o->mnt.off, parent, root, sb, name;
     uint32_t id, flags, pid = 0, dev;
     uint64_t sflags;
     bool cut;
@@ -175,18 +225,16 @@ static vmic_status read_mount(vmic_os *os, const mnt_off *o, uint64_t mount, vmi
         m->partial = true;
     if (fs_type(os, o, sb, m))
         m->partial = true;
+    if (propagation(os, o, mount, flags, m->propagation, sizeof m->propagation))
+        m->partial = true;
     if (kptr_at(os, mount, &o->mnt_devname, &name) || !name ||
         lx_str(os, name, m->source, sizeof m->source))
         m->partial = true;
     if (lx_fs_path(os, root, m->root, sizeof m->root, &cut) || cut)
         m->partial = true;
-    /* The namespace's root is its own parent; others are mounted on a
-     * dentry of their parent mount. */
-    if (!parent || parent == mount)
-        snprintf(m->point, sizeof m->point, "/");
-    else if (kptr_at(os, mount, &o->mnt_mountpoint, &point) || !point ||
-             lx_mount_path(os, parent + o->mnt.off, point, m->point, sizeof m->point, &cut) ||
-             cut)
+    /* As mountinfo: the path of the mount's own root, from the process's. */
+    if (lx_mount_path(os, vfs, root, pr->mnt, pr->dentry, m->point, sizeof m->point, &cut,
+                      &m->visible) || cut)
         m->partial = true;
     vmic_clear_error();
     return VMIC_OK;
@@ -195,6 +243,7 @@ static vmic_status read_mount(vmic_os *os, const mnt_off *o, uint64_t mount, vmi
 typedef struct mnt_walk {
     vmic_os *os;
     const mnt_off *o;
+    proc_root root;
     lx_seen seen;
     size_t count;
     vmic_mount_fn fn;
@@ -213,7 +262,7 @@ static vmic_status visit(mnt_walk *w, uint64_t mount)
                           : vmic_fail(VMIC_E_RANGE, "mount namespace: more than %u mounts",
                                       (unsigned)LX_MAX_MOUNTS);
     vmic_mount_t m = {0};
-    vmic_status s = read_mount(w->os, w->o, mount, &m);
+    vmic_status s = read_mount(w->os, w->o, &w->root, mount, &m);
     if (s)
         return vmic_fail_wrap(s, "mount 0x%llx (entry %zu)", (unsigned long long)mount,
                               w->count);
@@ -282,7 +331,16 @@ vmic_status vmic_os_mounts(vmic_os *os, const vmic_process_t *p, vmic_mount_fn f
     if (!nsproxy || !ns)
         return vmic_fail(VMIC_E_NOTFOUND, "mounts of pid %d: it has no mount namespace (it has "
                          "exited); try --pid 1", (int)p->tgid);
-    mnt_walk w = {.os = os, .o = &o, .fn = fn, .arg = arg};
+    /* The process's root, if it has an fs_struct that reads; else mount
+     * points are from the namespace's root and every mount is visible. */
+    proc_root root = {0};
+    uint64_t fs = 0;
+    if (kptr_at(os, p->task.addr, &o.fs, &fs) == VMIC_OK && fs &&
+        (kptr_at(os, fs + o.fs_root.off, &o.path_mnt, &root.mnt) ||
+         kptr_at(os, fs + o.fs_root.off, &o.path_dentry, &root.dentry) || !root.dentry))
+        root.mnt = root.dentry = 0;
+    vmic_clear_error();
+    mnt_walk w = {.os = os, .o = &o, .root = root, .fn = fn, .arg = arg};
     if ((s = lx_seen_init(&w.seen, LX_MAX_MOUNTS)))
         return s;
     s = o.ns_list.ok ? walk_list(&w, ns) : walk_tree(&w, ns);
