@@ -44,7 +44,7 @@ static const char *type_name(uint16_t type)
     return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
-/* "tcp", "udp6", "unix", "raw", "af16" (netlink) ... */
+/* "tcp", "udp6", "unix", "raw", "netlink", "packet", "af40" (vsock) ... */
 static void proto_name(const vmic_socket_t *s, char *buf, size_t size)
 {
     const char *six = s->family == VMIC_AF_INET6 ? "6" : "";
@@ -56,6 +56,10 @@ static void proto_name(const vmic_socket_t *s, char *buf, size_t size)
         snprintf(buf, size, "udp%s", six);
     else if (s->family == VMIC_AF_INET || s->family == VMIC_AF_INET6)
         snprintf(buf, size, "%s%s", type_name(s->type), six);
+    else if (s->family == 16)
+        snprintf(buf, size, "netlink");
+    else if (s->family == 17)
+        snprintf(buf, size, "packet");
     else
         snprintf(buf, size, "af%u", s->family);
 }
@@ -143,8 +147,8 @@ int cmd_netstat(int argc, char **argv)
             .about =
                 "List the sockets the guest's processes hold, found through their fd\n"
                 "tables: TCP and UDP over IPv4 and IPv6 (local and remote address and port,\n"
-                "state), UNIX sockets (bound path, '@' for an abstract name), and others by\n"
-                "family number; each with its inode (socket:[N]), owning pid and fd, and the\n"
+                "state), UNIX sockets (bound path, '@' for an abstract name), netlink and\n"
+                "packet sockets, and others by family number (afN); each with its inode (socket:[N]), owning pid and fd, and the\n"
                 "inode of its network namespace (as /proc/PID/ns/net names it). A socket\n"
                 "open in several processes is listed for each. Sockets no process holds\n"
                 "(TIME_WAIT, the kernel's own) are not listed.",
