@@ -148,10 +148,11 @@ int cmd_netstat(int argc, char **argv)
                 "List the sockets the guest's processes hold, found through their fd\n"
                 "tables: TCP and UDP over IPv4 and IPv6 (local and remote address and port,\n"
                 "state), UNIX sockets (bound path, '@' for an abstract name), netlink and\n"
-                "packet sockets, and others by family number (afN); each with its inode (socket:[N]), owning pid and fd, and the\n"
-                "inode of its network namespace (as /proc/PID/ns/net names it). A socket\n"
-                "open in several processes is listed for each. Sockets no process holds\n"
-                "(TIME_WAIT, the kernel's own) are not listed.",
+                "packet sockets, and others by family number (afN); each with its inode\n"
+                "(socket:[N]), owning pid and fd, and the inode of its network namespace\n"
+                "(as /proc/PID/ns/net names it). A socket open in several processes is\n"
+                "listed for each. Sockets no process holds (TIME_WAIT, the kernel's own)\n"
+                "are not listed.",
         },
         .schema = &schema, .walk = walk,
     };
