@@ -61,8 +61,7 @@ static int row(void *arg, const vmic_mount_t *m)
 
 static vmic_status walk(cli_walk *w)
 {
-    vmic_status s = vmic_os_process_find(w->os, (int32_t)opt_pid, &w->proc);
-    return s ? s : vmic_os_mounts(w->os, &w->proc, row, w);
+    return vmic_os_mounts(w->os, &w->proc, row, w);
 }
 
 int cmd_mounts(int argc, char **argv)
@@ -87,7 +86,7 @@ int cmd_mounts(int argc, char **argv)
                 "dirsync, mand, lazytime; not a filesystem's own, such as tmpfs's size=)\n"
                 "and the propagation (shared:N, master:N, unbindable; not propagate_from).",
         },
-        .schema = &schema, .walk = walk,
+        .schema = &schema, .walk = walk, .pid_option = &opt_pid,
     };
     return cli_list(&mounts, argc, argv);
 }

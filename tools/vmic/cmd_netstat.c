@@ -128,10 +128,7 @@ static int row(void *arg, const vmic_socket_t *s)
 
 static vmic_status walk(cli_walk *w)
 {
-    if (opt_pid == UINT64_MAX)
-        return vmic_os_sockets(w->os, NULL, row, w);
-    vmic_status s = vmic_os_process_find(w->os, (int32_t)opt_pid, &w->proc);
-    return s ? s : vmic_os_sockets(w->os, &w->proc, row, w);
+    return vmic_os_sockets(w->os, w->have_proc ? &w->proc : NULL, row, w);
 }
 
 int cmd_netstat(int argc, char **argv)
@@ -154,7 +151,7 @@ int cmd_netstat(int argc, char **argv)
                 "listed for each. Sockets no process holds (TIME_WAIT, the kernel's own)\n"
                 "are not listed.",
         },
-        .schema = &schema, .walk = walk,
+        .schema = &schema, .walk = walk, .pid_option = &opt_pid,
     };
     return cli_list(&netstat, argc, argv);
 }
