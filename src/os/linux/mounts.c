@@ -234,8 +234,12 @@ static vmic_status read_mount(vmic_os *os, const mnt_off *o, const proc_root *pr
         m->partial = true;
     /* As mountinfo: the path of the mount's own root, from the process's. */
     if (lx_mount_path(os, vfs, root, pr->mnt, pr->dentry, m->point, sizeof m->point, &cut,
-                      &m->visible) || cut)
+                      &m->visible)) {
         m->partial = true;
+        m->visible = true; /* not known: shown, flagged, rather than hidden */
+    } else if (cut) {
+        m->partial = true;
+    }
     vmic_clear_error();
     return VMIC_OK;
 }
