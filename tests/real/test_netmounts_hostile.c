@@ -167,7 +167,7 @@ static void test_one_fd_table_garbage(void)
 /* ---- mounts ------------------------------------------------------------------- */
 
 typedef struct mounts {
-    size_t n, partial;
+    size_t n, partial, hidden;
     uint64_t mount[64];
 } mounts;
 
@@ -178,6 +178,7 @@ static int add_mount(void *arg, const vmic_mount_t *m)
         c->mount[c->n] = m->mount.addr;
     c->n++;
     c->partial += m->partial;
+    c->hidden += !m->visible;
     return 0;
 }
 
@@ -241,6 +242,20 @@ static void test_mount_devname_garbage(void)
     restore();
     CHECK_EQ(c.n, base_mounts.n);
     CHECK_EQ(c.partial, 1);
+}
+
+/* A mount point whose dentry is garbage: that mount is partial and still
+ * shown (visible), not mistaken for one outside the process's root. */
+static void test_mountpoint_garbage(void)
+{
+    mounts c = {0};
+    CHECK_EQ(base_mounts.hidden, 0);
+    CHECK(put64(base_mounts.mount[4] + off("mount.mnt_mountpoint"), 0x4141414141414141ull));
+    CHECK_OK(TIMED(vmic_os_mounts(os, &init_proc, add_mount, &c), 1.0));
+    restore();
+    CHECK_EQ(c.n, base_mounts.n);
+    CHECK_EQ(c.partial, 1);
+    CHECK_EQ(c.hidden, 0);
 }
 
 /* nsproxy garbage: a clear error, nothing listed. */
@@ -347,6 +362,7 @@ int main(int argc, char **argv)
     RUN(test_mount_cycle);
     RUN(test_mount_tree_left_loop);
     RUN(test_mount_devname_garbage);
+    RUN(test_mountpoint_garbage);
     RUN(test_nsproxy_garbage);
     RUN(test_environ_far_end);
     RUN(test_everything_intact_again);
