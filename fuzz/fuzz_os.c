@@ -6,8 +6,9 @@
  * found on the pristine dump by the OS layer itself: task_structs, an mm and
  * its maple tree root, kallsyms, the BTF blob, the printk ring, the kernel's
  * top page table. Then the dump is opened from memory and every OS query runs
- * over it (processes and their threads, memory maps and files, modules, the
- * log, symbols); the patches are undone before the next input.
+ * over it (processes and their threads, memory maps, files, sockets and
+ * environments, init's mounts, modules, the log, symbols); the patches are
+ * undone before the next input.
  *
  * Input: byte 0 holds flags (bit 0: give the kernel root instead of letting
  * vmic search for it; bit 1: also look a symbol up by address); then records of [area u8][offset u16][len u8][len bytes].
@@ -192,6 +193,36 @@ static int on_file(void *arg, const vmic_open_file_t *f)
     return 0;
 }
 
+/* issue 15: network, mounts, environment. Their walks over the same
+ * patched guest; a socket or mount's strings must stay terminated. */
+static int on_socket(void *arg, const vmic_socket_t *s)
+{
+    REQUIRE(memchr(s->path, 0, sizeof s->path) != NULL);
+    return 0;
+}
+
+static int on_mount(void *arg, const vmic_mount_t *m)
+{
+    REQUIRE(memchr(m->point, 0, sizeof m->point) && memchr(m->fstype, 0, sizeof m->fstype) &&
+            memchr(m->options, 0, sizeof m->options));
+    return 0;
+}
+
+static int on_env(void *arg, const char *var, size_t len)
+{
+    REQUIRE(len < (1u << 21));
+    return 0;
+}
+
+static void net_mount_env(vmic_os *os, const vmic_process_t *p)
+{
+    vmic_os_sockets(os, p, on_socket, NULL);
+    vmic_os_environ(os, p, on_env, NULL);
+    if (p->tgid == 1)
+        vmic_os_mounts(os, p, on_mount, NULL);
+}
+/* (end of issue 15 block) */
+
 static int on_process(void *arg, const vmic_process_t *p)
 {
     vmic_os *os = arg;
@@ -206,6 +237,7 @@ static int on_process(void *arg, const vmic_process_t *p)
     vmic_os_regions(os, p, on_region, NULL);
     vmic_os_files(os, p, on_file, NULL);
     vmic_os_process_cmdline(os, p, cmdline, sizeof cmdline, &len);
+    net_mount_env(os, p);
     return 0;
 }
 

@@ -33,7 +33,7 @@
 #   DONE             written last; holds "<package> <version> key=<hash>"
 #
 # The result is cached: a DIR whose DONE stamp carries the hash of this
-# script, marker.c and the DWARF helpers is reused unless --force; any change
+# script, marker.c, sockets.c and the DWARF helpers is reused unless --force; any change
 # to them rebuilds it. The DWARF products depend only on the kernel package
 # and the helpers, so they are cached apart, in build/fixtures/dwarf/, and
 # survive fixture rebuilds (the -dbg .deb is ~1 GB; it is downloaded once into
@@ -47,11 +47,13 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 MARKER_SRC="$REPO_ROOT/tests/fixtures/marker.c"
 WORKLOAD_SRC="$REPO_ROOT/tests/fixtures/workload.c"
+# issue 15: network, mounts, environment (the socket owner's source)
+SOCKETS_SRC="$REPO_ROOT/tests/fixtures/sockets.c"
 HMP="$SCRIPT_DIR/qemu-hmp.py"
 MAKE_ISF="$SCRIPT_DIR/make-isf.py"
 PAHOLE_OFFSETS="$SCRIPT_DIR/pahole-offsets.py"
 # Everything the fixture's content depends on; its hash keys the cache.
-KEY=$(cat "${BASH_SOURCE[0]}" "$MARKER_SRC" "$WORKLOAD_SRC" "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
+KEY=$(cat "${BASH_SOURCE[0]}" "$MARKER_SRC" "$WORKLOAD_SRC" "$SOCKETS_SRC" "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
 DWARF_KEY=$(cat "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
 
 RAM_MB=256
@@ -316,6 +318,10 @@ ln "$ROOT/bin/vmic-marker" "$ROOT/bin/vmic-sleeper-b"
 # the end of /init.
 gcc -static -O1 -Wall -pthread -o "$ROOT/bin/vmic-workload" "$WORKLOAD_SRC" ||
 	die "gcc -static failed on $WORKLOAD_SRC"
+# issue 15: network, mounts, environment. The owner of the sockets netstat
+# lists (see its comment); started by /init once lo is up.
+gcc -static -O1 -Wall -o "$ROOT/bin/vmic-sockets" "$SOCKETS_SRC" ||
+	die "gcc -static failed on $SOCKETS_SRC"
 
 LOADED=()
 for m in "${MODULES[@]}"; do
@@ -382,11 +388,37 @@ done
 /bin/vmic-sleeper-a --sleep-only &
 /bin/vmic-sleeper-b --sleep-only second-arg "third arg with spaces" &
 sh -c 'while :; do sleep 3600; done' vmic-loop &
-/bin/vmic-marker >/tmp/vmic-marker.out &
+# issue 15: network, mounts, environment. The marker's environment is known
+# (truth environ-marker): a short variable and one long enough (~4.9 KB) to
+# cross a page. lo must be up before anything binds a loopback address;
+# vmic-sockets owns one socket of each kind (tests/fixtures/sockets.c), and a
+# tmpfs with per-mount flags and a read-only bind mount give mountinfo
+# options to compare.
+VMIC_MARK_LONG=$(seq 1 1200 | tr '\n' ,)
+ip link set lo up || echo "vmic-init: ip link set lo up failed"
+mkdir -p /tmp/vmic-mnt
+mount -t tmpfs -o nosuid,nodev,noexec,relatime,size=1m vmic-tmpfs /tmp/vmic-mnt
+mkdir -p /tmp/vmic-mnt/sub /tmp/vmic-ro
+mount -o bind /tmp/vmic-mnt/sub /tmp/vmic-ro && mount -o remount,bind,ro /tmp/vmic-ro
+# mountinfo's optional fields: the tmpfs shared, a bind of it made a slave.
+mkdir -p /tmp/vmic-slave
+mount --make-shared /tmp/vmic-mnt
+mount --bind /tmp/vmic-mnt /tmp/vmic-slave && mount --make-slave /tmp/vmic-slave
+# A process chrooted in a directory of rootfs with one mount inside: its
+# mountinfo shows only that mount, named from its root (truth
+# mountinfo-chroot).
+mkdir -p /tmp/vmic-chroot/bin /tmp/vmic-chroot/mnt
+cp /bin/busybox /tmp/vmic-chroot/bin/busybox
+mount -t tmpfs -o size=64k vmic-chroot-tmpfs /tmp/vmic-chroot/mnt
+chroot /tmp/vmic-chroot /bin/busybox sleep 3600000 &
+CHROOT_PID=$!
+/bin/vmic-sockets >/tmp/vmic-sockets.out &
+# (end of issue 15 block)
+VMIC_MARK_ENV=vmic-env-7c2d VMIC_MARK_LONG=$VMIC_MARK_LONG /bin/vmic-marker >/tmp/vmic-marker.out &
 MARKER_PID=$!
 
 i=0
-while [ ! -s /tmp/vmic-marker.out ] && [ $i -lt 30 ]; do
+while { [ ! -s /tmp/vmic-marker.out ] || [ ! -s /tmp/vmic-sockets.out ]; } && [ $i -lt 30 ]; do
 	sleep 1
 	i=$((i + 1))
 done
@@ -421,6 +453,26 @@ procs() {
 	done | sort -n
 }
 
+# issue 15: network, mounts, environment. Every process's open files
+# ("pid fd target") and network namespace ("pid net:[inode]"), and the
+# marker's environment one variable a line.
+fds_all() {
+	for d in /proc/[0-9]*; do
+		for f in "$d"/fd/*; do
+			[ -L "$f" ] || continue
+			echo "${d#/proc/} ${f##*/} $(readlink "$f")"
+		done
+	done | sort -n -k1,1 -k2,2
+}
+netns_all() {
+	for d in /proc/[0-9]*; do
+		l=$(readlink "$d/ns/net" 2>/dev/null) && echo "${d#/proc/} $l"
+	done | sort -n
+}
+marker_environ() { tr '\0' '\n' <"/proc/$MARKER_PID/environ"; }
+SOCKETS_NSPID=$(sed -n 's/.*nspid=\([0-9]*\).*/\1/p' /tmp/vmic-sockets.out)
+# (end of issue 15 block)
+
 first_cpu() { awk '/^$/ { exit } { print }' /proc/cpuinfo; }
 
 # The marker's threads ("tid comm") and open files ("fd target").
@@ -448,6 +500,23 @@ section maps-marker cat /proc/$MARKER_PID/maps
 section threads-marker marker_threads
 section fds-marker marker_fds
 section fdinfo-marker marker_fdinfo
+# issue 15: network, mounts, environment. net-*-ns: the second network
+# namespace, seen from the process inside it.
+section sockets cat /tmp/vmic-sockets.out
+section net-tcp cat /proc/net/tcp
+section net-tcp6 cat /proc/net/tcp6
+section net-udp cat /proc/net/udp
+section net-udp6 cat /proc/net/udp6
+section net-unix cat /proc/net/unix
+section net-tcp-ns cat "/proc/$SOCKETS_NSPID/net/tcp"
+section netns netns_all
+section mountinfo-1 cat /proc/1/mountinfo
+section mountinfo-marker cat "/proc/$MARKER_PID/mountinfo"
+section chroot echo "pid=$CHROOT_PID"
+section mountinfo-chroot cat "/proc/$CHROOT_PID/mountinfo"
+section environ-marker marker_environ
+section fds-all fds_all
+# (end of issue 15 block)
 section modules cat /proc/modules
 section iomem cat /proc/iomem
 section cpuinfo first_cpu
@@ -613,6 +682,11 @@ for s in uname version ps procs marker maps-marker threads-marker fds-marker fdi
 	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
 done
 grep -q '^pid=[0-9]* heap=0x' "$PARTIAL/truth/marker.txt" || die "vmic-marker printed no addresses"
+# issue 15: network, mounts, environment
+for s in sockets net-tcp net-tcp6 net-udp net-udp6 net-unix net-tcp-ns netns mountinfo-1 mountinfo-marker chroot mountinfo-chroot environ-marker fds-all; do
+	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
+done
+grep -q '^pid=[0-9]* nspid=[0-9]*$' "$PARTIAL/truth/sockets.txt" || die "vmic-sockets printed no pids"
 for m in "${LOADED[@]}"; do
 	name=$(basename "$m")
 	grep -q "^$name " "$PARTIAL/truth/modules.txt" || die "module $name not loaded in the guest"

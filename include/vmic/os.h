@@ -405,6 +405,94 @@ typedef struct vmic_open_file {
 typedef int (*vmic_file_fn)(void *arg, const vmic_open_file_t *f);
 VMIC_API vmic_status vmic_os_files(vmic_os *os, const vmic_process_t *p, vmic_file_fn fn, void *arg);
 
+/* ---- sockets, mounts, environment ------------------------------------------ */
+
+/* Socket families and the states /proc/net prints (TCP_* for inet sockets,
+ * which UDP shares: 7, TCP_CLOSE, for an unconnected one). */
+#define VMIC_AF_UNIX 1
+#define VMIC_AF_INET 2
+#define VMIC_AF_INET6 10
+#define VMIC_SOCK_PATH_LEN 110   /* sun_path (108) + '@' + NUL */
+
+typedef struct vmic_socket {
+    int32_t pid;            /* the process whose fd table holds it (tgid) */
+    int32_t fd;
+    vmic_va_t file;         /* the struct file */
+    vmic_va_t sock;         /* the struct sock (0 if it has none) */
+    uint64_t inode;         /* socket:[inode], as /proc/net files print it */
+    uint32_t netns;         /* inode of its network namespace (net->ns.inum) */
+    uint16_t family;        /* VMIC_AF_*, or another AF_ number */
+    uint16_t type;          /* sk_type: 1 stream, 2 dgram, 3 raw, 5 seqpacket */
+    uint16_t protocol;      /* sk_protocol: 6 TCP, 17 UDP; 0 for UNIX */
+    uint8_t state;          /* sk_state: 1 ESTABLISHED ... 7 CLOSE, 10 LISTEN */
+    uint8_t socket_state;   /* struct socket's state: 1 unconnected, 3 connected */
+    uint8_t local_addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+    uint8_t remote_addr[16];
+    uint16_t local_port;    /* host byte order */
+    uint16_t remote_port;
+    char path[VMIC_SOCK_PATH_LEN]; /* UNIX: the bound name as /proc/net/unix shows
+                                      it ('@' for an abstract one's NULs), or "" */
+    bool partial;           /* some field could not be read (left zero) */
+    uint64_t reserved[4];   /* zero: room for fields to come, same size */
+} vmic_socket_t;
+
+typedef int (*vmic_socket_fn)(void *arg, const vmic_socket_t *s);
+/* The sockets in the fd tables of process p, or of every process when p is
+ * NULL (a socket open in several is listed for each pid and fd). A socket
+ * whose kernel objects cannot be read is still listed, flagged partial. */
+VMIC_API vmic_status vmic_os_sockets(vmic_os *os, const vmic_process_t *p, vmic_socket_fn fn,
+                                     void *arg);
+
+/* Per-mount flags (vfsmount.mnt_flags) and superblock flags (s_flags)
+ * that mountinfo prints. */
+#define VMIC_MNT_NOSUID 0x01u
+#define VMIC_MNT_NODEV 0x02u
+#define VMIC_MNT_NOEXEC 0x04u
+#define VMIC_MNT_NOATIME 0x08u
+#define VMIC_MNT_NODIRATIME 0x10u
+#define VMIC_MNT_RELATIME 0x20u
+#define VMIC_MNT_READONLY 0x40u
+#define VMIC_MNT_NOSYMFOLLOW 0x80u
+#define VMIC_SB_RDONLY 0x1u
+
+typedef struct vmic_mount {
+    int32_t id;             /* mnt_id, as mountinfo's first column */
+    int32_t parent_id;      /* its parent's (its own for the namespace's root) */
+    vmic_va_t mount;        /* the struct mount */
+    uint32_t dev_major, dev_minor; /* the superblock's s_dev */
+    uint32_t mnt_flags;     /* VMIC_MNT_* and the kernel's other bits */
+    uint32_t sb_flags;      /* super_block.s_flags (VMIC_SB_RDONLY ...) */
+    char root[VMIC_PATH_LEN];   /* the mount's root within its filesystem */
+    char point[VMIC_PATH_LEN];  /* where it is mounted, from the namespace's root */
+    char fstype[64];        /* file_system_type.name[.subtype] */
+    char source[VMIC_PATH_LEN]; /* mnt_devname */
+    char options[128];      /* per-mount options as mountinfo prints them:
+                               "rw,nosuid,nodev,relatime" */
+    char super_options[64]; /* the superblock's generic ones: "rw", "ro,sync";
+                               not the filesystem's own (size=, mode=) */
+    char propagation[64];   /* mountinfo's optional fields: "shared:1 master:2
+                               unbindable", or "" for a private mount */
+    bool visible;           /* under the process's root (fs->root): what its
+                               /proc/PID/mountinfo shows; a mount outside it
+                               (initramfs's rootfs under systemd) is not */
+    bool partial;           /* some field could not be read */
+    uint64_t reserved[4];   /* zero: room for fields to come, same size */
+} vmic_mount_t;
+
+typedef int (*vmic_mount_fn)(void *arg, const vmic_mount_t *m);
+/* Every mount of process p's mount namespace (nsproxy->mnt_ns), in
+ * mountinfo's order, each saying whether p's mountinfo shows it (visible).
+ * Mount points are paths from the namespace's root. */
+VMIC_API vmic_status vmic_os_mounts(vmic_os *os, const vmic_process_t *p, vmic_mount_fn fn,
+                                    void *arg);
+
+typedef int (*vmic_env_fn)(void *arg, const char *var, size_t len);
+/* The environment from the process's own memory (mm->env_start..env_end),
+ * one call per NUL-terminated string, as /proc/PID/environ holds them.
+ * Kernel threads have none. An implausible range fails (VMIC_E_FORMAT). */
+VMIC_API vmic_status vmic_os_environ(vmic_os *os, const vmic_process_t *p, vmic_env_fn fn,
+                                     void *arg);
+
 /* ---- kernel log ---------------------------------------------------------------- */
 
 typedef struct vmic_log_record {

@@ -237,6 +237,50 @@ def mutations(g, rng):
     return m
 
 
+# issue 15: network, mounts, environment. Where the sockets, mounts and the
+# marker's environment are, from netstat, mounts and type on the pristine dump;
+# a fixture older than those commands' truth (no vmic-sockets) gets none.
+def net_mount_env_mutations(g, rng):
+    def offset(name):
+        try:
+            return g.r.json("type", "--json", g.dump, name)[0]["offset"]
+        except RuntimeError:
+            return None
+
+    m = []
+    mm = int(g.marker["mm"], 16)
+    if mm:
+        start = g.read_ptr(mm + offset("mm_struct.env_start"))
+        end = mm + offset("mm_struct.env_end")
+        m.append(("environment: marker's env_end 2^40 past env_start",
+                  [(g.pa(end), u64(start + (1 << 40)))]))
+    socks = [s for s in g.r.json("netstat", "--json", g.dump) if s["proto"] == "tcp"]
+    if socks:
+        file, sock = int(socks[0]["file"], 16), int(socks[0]["sock"], 16)
+        m.append(("sockets: a socket file's private_data random",
+                  [(g.pa(file + offset("file.private_data")), u64(rng.getrandbits(64)))]))
+        m.append(("sockets: a sock's first 64 bytes random",
+                  [(g.pa(sock), bytes(rng.getrandbits(8) for _ in range(64)))]))
+    mounts = [int(x["mount"], 16) for x in g.r.json("mounts", "--json", g.dump)]
+    if len(mounts) > 2:
+        ml, node = offset("mount.mnt_list"), offset("mount.mnt_node")
+        if offset("mnt_namespace.list") is not None and ml is not None:
+            link = mounts[2] + ml
+            m.append(("mounts: third mount's list.next to itself", [(g.pa(link), u64(link))]))
+        elif node is not None:
+            link = mounts[2] + node
+            right = link + offset("rb_node.rb_right")
+            m.append(("mounts: third mount's rb_right to itself", [(g.pa(right), u64(link))]))
+        m.append(("mounts: second mount's devname random",
+                  [(g.pa(mounts[1] + offset("mount.mnt_devname")), u64(rng.getrandbits(64)))]))
+    return m
+
+
+def net_mount_env_commands(g, dump):
+    return [["netstat", "--json", dump], ["mounts", "--json", dump],
+            ["env", "--json", dump, str(g.marker["pid"])]]
+
+
 # ---- running the mutations ---------------------------------------------------------------
 
 def commands(g, dump):
@@ -274,8 +318,8 @@ def run_fixture(runner, fixture, work, rng, limit):
     dump = os.path.join(work, os.path.basename(fixture.rstrip("/")) + ".raw")
     shutil.copyfile(pristine, dump)
     g = Guest(runner, dump)
-    muts = mutations(g, rng)[:limit]
-    cmds = commands(g, dump)
+    muts = (mutations(g, rng) + net_mount_env_mutations(g, rng))[:limit]
+    cmds = commands(g, dump) + net_mount_env_commands(g, dump)
     with open(dump, "r+b") as f:
         for name, changes in muts:
             undo = apply(f, changes)

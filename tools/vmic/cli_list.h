@@ -13,6 +13,7 @@
 typedef struct cli_walk {
     vmic_os *os;
     vmic_process_t proc;  /* the PID operand's process, for per-process lists */
+    bool have_proc;       /* proc is set (the PID operand, or a --pid option) */
     cli_rows rows;
 } cli_walk;
 
@@ -22,6 +23,9 @@ typedef struct cli_list_cmd {
     bool per_process;         /* the second operand is a PID */
     /* Walks the guest, calling cli_rows_add(&w->rows, ...) for each row. */
     vmic_status (*walk)(cli_walk *w);
+    /* A --pid option's destination: when it holds a pid (not UINT64_MAX),
+     * that process is found into proc before anything is printed. */
+    const uint64_t *pid_option;
 } cli_list_cmd;
 
 int cli_list(const cli_list_cmd *cmd, int argc, char **argv);

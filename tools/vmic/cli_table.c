@@ -75,8 +75,11 @@ static int print_escaped(const char *p, size_t len)
 
 static int print_text(const cli_col *c, const char *p, size_t len)
 {
-    if (c->flags & CLI_COL_ESCAPE)
-        return print_escaped(p, len);
+    if (c->flags & CLI_COL_ESCAPE) {
+        /* Left-aligned: padded after, by the width the escapes took. */
+        int w = print_escaped(p, len);
+        return w + (c->width < 0 && -c->width > w ? printf("%*s", -c->width - w, "") : 0);
+    }
     int pad = c->width > 0 && (size_t)c->width > len ? c->width - (int)len : 0;
     int right = c->width < 0 && (size_t)-c->width > len ? -c->width - (int)len : 0;
     return printf("%*s%.*s%*s", pad, "", (int)len, p, right, "");

@@ -17,6 +17,8 @@
 #define LX_MAX_FDS (1u << 20)        /* NR_OPEN */
 #define LX_MAX_PATH_DEPTH 256
 #define LX_MAX_CMDLINE (1u << 21)    /* what we read of arg_start..arg_end */
+#define LX_MAX_ENVIRON (1u << 21)    /* env_start..env_end; ARG_MAX is far less */
+#define LX_MAX_MOUNTS 100000u        /* sysctl fs.mount-max default */
 
 /* A field offset resolved once; ok false if this kernel has no such field. */
 typedef struct lx_fld {
@@ -213,5 +215,14 @@ vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uin
                          bool *truncated);
 vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *minor,
                         uint64_t *ino);
+/* paths.c, for mounts.c: the path of dentry in the mount tree from vfsmount
+ * mnt up to a process's root (vfsmount root_mnt, root_dentry; 0: the
+ * namespace's root), *under_root when it went through that root (else it is
+ * from the namespace's root); and the path of dentry from the root of its
+ * own filesystem (a mount's root, as mountinfo's 4th column). */
+vmic_status lx_mount_path(vmic_os *os, uint64_t mnt, uint64_t dentry, uint64_t root_mnt,
+                          uint64_t root_dentry, char *buf, size_t size, bool *truncated,
+                          bool *under_root);
+vmic_status lx_fs_path(vmic_os *os, uint64_t dentry, char *buf, size_t size, bool *truncated);
 
 #endif

@@ -87,9 +87,17 @@ static vmic_status prepend_name(vmic_os *os, const lx_path_off *o, uint64_t dent
     return VMIC_OK;
 }
 
-/* The path into out[size]; *truncated when it kept only its tail. */
+/* A process's root, where a path may end before the namespace's root. */
+typedef struct path_root {
+    uint64_t mount, dentry; /* the struct mount and dentry of fs->root */
+    bool reached;           /* the path went through it */
+} path_root;
+
+/* The path into out[size]; *truncated when it kept only its tail. With
+ * stop, the path is from stop's root when it goes through it (as d_path
+ * makes it for a chrooted reader). */
 static vmic_status build_path(vmic_os *os, const lx_path_off *o, uint64_t mnt, uint64_t dentry,
-                              char *out, size_t size, bool *truncated)
+                              char *out, size_t size, bool *truncated, path_root *stop)
 {
     char buf[VMIC_PATH_LEN];
     size_t room = size < sizeof buf ? size : sizeof buf;
@@ -107,6 +115,10 @@ static vmic_status build_path(vmic_os *os, const lx_path_off *o, uint64_t mnt, u
             return vmic_fail(VMIC_E_RANGE, "path deeper than %d components (a loop?)",
                              LX_MAX_PATH_DEPTH);
         uint64_t root, parent;
+        if (stop && mount == stop->mount && dentry == stop->dentry) {
+            stop->reached = true;
+            break;
+        }
         if ((s = ptr(os, mnt, &o->mnt_root, &root)) ||
             (s = ptr(os, dentry, &o->d_parent, &parent)))
             return s;
@@ -204,7 +216,7 @@ vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uin
         return VMIC_OK;
     }
     vmic_clear_error();
-    if ((s = build_path(os, o, mnt, dentry, buf, size, truncated)))
+    if ((s = build_path(os, o, mnt, dentry, buf, size, truncated, NULL)))
         return vmic_fail_wrap(s, "path of file 0x%llx", (unsigned long long)file);
     /* An unhashed dentry that is not a root was deleted. */
     uint64_t pprev = 1, parent = 0;
@@ -233,5 +245,55 @@ vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *m
                                  (unsigned long long)file);
     *major = dev >> 20; /* MINORBITS */
     *minor = dev & 0xfffff;
+    return VMIC_OK;
+}
+
+/* ---- mount points and mount roots (mounts.c) ------------------------------- */
+
+vmic_status lx_mount_path(vmic_os *os, uint64_t mnt, uint64_t dentry, uint64_t root_mnt,
+                          uint64_t root_dentry, char *buf, size_t size, bool *truncated,
+                          bool *under_root)
+{
+    const lx_path_off *o;
+    vmic_status s;
+    *truncated = false;
+    *under_root = false;
+    if ((s = path_offsets(os, &o)))
+        return s;
+    path_root stop = {.mount = root_mnt - o->mount_mnt.off, .dentry = root_dentry};
+    s = build_path(os, o, mnt, dentry, buf, size, truncated, root_mnt ? &stop : NULL);
+    *under_root = !root_mnt || stop.reached;
+    return s;
+}
+
+/* Up the d_parent chain to the dentry that is its own parent. */
+vmic_status lx_fs_path(vmic_os *os, uint64_t dentry, char *out, size_t size, bool *truncated)
+{
+    const lx_path_off *o;
+    char buf[VMIC_PATH_LEN];
+    size_t room = size < sizeof buf ? size : sizeof buf, pos = room - 1;
+    bool full = false;
+    vmic_status s;
+    *truncated = false;
+    if ((s = path_offsets(os, &o)))
+        return s;
+    buf[pos] = '\0';
+    for (int depth = 0;; depth++) {
+        uint64_t parent;
+        if (depth > LX_MAX_PATH_DEPTH)
+            return vmic_fail(VMIC_E_RANGE, "path deeper than %d components (a loop?)",
+                             LX_MAX_PATH_DEPTH);
+        if ((s = ptr(os, dentry, &o->d_parent, &parent)))
+            return s;
+        if (!parent || parent == dentry)
+            break;
+        if (!full && (s = prepend_name(os, o, dentry, buf, &pos, &full)))
+            return s;
+        dentry = parent;
+    }
+    if (buf[pos] == '\0')
+        buf[--pos] = '/';
+    *truncated = full;
+    snprintf(out, size, "%s", buf + pos);
     return VMIC_OK;
 }

@@ -1,0 +1,373 @@
+/*
+ * Hostile guest memory for the walks of issue 15 (sockets, mounts,
+ * environment): a real dump copied into memory and corrupted one field at a
+ * time, the way test_os_hostile does for the task list. A corrupted socket
+ * pointer costs that socket (listed, flagged partial), a cycle in the mount
+ * namespace ends the walk with an error after each mount once, and an
+ * environment range far past its start is refused at once; nothing hangs.
+ *
+ *   test_netmounts_hostile FIXTURE_DIR
+ *
+ * Skips (77) on a fixture without the vmic-sockets process (truth/sockets.txt).
+ */
+#include <time.h>
+
+#include <vmic/vmic.h>
+
+#include "harness.h"
+#include "truth.h"
+
+static uint8_t *mem; /* the guest's physical memory (dump.raw), writable */
+static size_t mem_size;
+static vmic_core *core;
+static vmic_os *os;
+static int marker_pid, sockets_pid;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint8_t *at(uint64_t va)
+{
+    vmic_pa_t pa;
+    if (vmic_translate(core, vmic_os_kernel_ctx(os), vmic_va(va), &pa) != VMIC_OK ||
+        pa.addr + 8 > mem_size)
+        return NULL;
+    return mem + pa.addr;
+}
+
+static uint64_t get64(uint64_t va)
+{
+    uint64_t v = 0;
+    uint8_t *p = at(va);
+    if (p)
+        memcpy(&v, p, 8);
+    return v;
+}
+
+/* One corruption at a time, undone by restore(). */
+static struct { uint8_t *p; uint64_t old; } saved;
+static bool have_saved;
+
+static bool put64(uint64_t va, uint64_t v)
+{
+    uint8_t *p = at(va);
+    if (!p || have_saved)
+        return false;
+    saved.p = p;
+    memcpy(&saved.old, p, 8);
+    have_saved = true;
+    memcpy(p, &v, 8);
+    return true;
+}
+
+static void restore(void)
+{
+    if (have_saved)
+        memcpy(saved.p, &saved.old, 8);
+    have_saved = false;
+}
+
+static uint64_t off(const char *path)
+{
+    vmic_field_t f;
+    if (vmic_os_field(os, path, &f) != VMIC_OK)
+        return UINT64_MAX;
+    return f.offset;
+}
+
+#define TIMED(expr, secs)                                                   \
+    ({                                                                      \
+        double t0_ = now();                                                 \
+        vmic_status ts_ = (expr);                                           \
+        double dt_ = now() - t0_;                                           \
+        CHECK_MSG(dt_ < (secs), "%s took %.3f s", #expr, dt_);             \
+        ts_;                                                                \
+    })
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+typedef struct socks {
+    size_t n, partial;
+    uint64_t file[64];
+    uint64_t inode[64];
+} socks;
+
+static int add_sock(void *arg, const vmic_socket_t *s)
+{
+    socks *c = arg;
+    if (c->n < 64) {
+        c->file[c->n] = s->file.addr;
+        c->inode[c->n] = s->inode;
+    }
+    c->n++;
+    c->partial += s->partial;
+    return 0;
+}
+
+static socks base_socks;
+
+static void test_sockets_intact(void)
+{
+    vmic_process_t p;
+    CHECK_OK(vmic_os_process_find(os, sockets_pid, &p));
+    CHECK_OK(vmic_os_sockets(os, &p, add_sock, &base_socks));
+    CHECK_EQ(base_socks.n, 10); /* tests/fixtures/sockets.c: ten in its own fd table */
+    CHECK_EQ(base_socks.partial, 0);
+}
+
+/* file->private_data (the struct socket) and socket->sk of the third
+ * socket, each made garbage in turn: that socket is partial, the others not. */
+static void test_socket_pointers_garbage(void)
+{
+    vmic_process_t p;
+    CHECK_OK(vmic_os_process_find(os, sockets_pid, &p));
+    uint64_t file = base_socks.file[2];
+    uint64_t sock = get64(file + off("file.private_data"));
+    uint64_t ram_top = vmic_core_info(core)->max_pa.addr;
+    vmic_va_t pob;
+    CHECK_OK(vmic_os_symbol(os, "page_offset_base", &pob));
+    uint64_t page_offset = get64(pob.addr);
+    const struct { uint64_t where, value; } bad[] = {
+        {file + off("file.private_data"), 0x4141414141414141ull},
+        {sock + off("socket.sk"), page_offset + ram_top + (1ull << 30)}, /* unmapped */
+        {sock + off("socket.sk"), 0x1000},                               /* user space */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        socks c = {0};
+        CHECK(put64(bad[i].where, bad[i].value));
+        vmic_status s = TIMED(vmic_os_sockets(os, &p, add_sock, &c), 1.0);
+        restore();
+        CHECK_OK(s);
+        CHECK_EQ(c.n, base_socks.n);
+        CHECK_EQ(c.partial, 1);
+        CHECK_EQ(c.inode[2], base_socks.inode[2]); /* the inode comes from the file */
+    }
+}
+
+/* A garbage fd table of one process costs its sockets, not the others': the
+ * walk of every process still lists the rest and then says what failed. */
+static void test_one_fd_table_garbage(void)
+{
+    vmic_process_t p;
+    socks all = {0}, c = {0};
+    CHECK_OK(vmic_os_sockets(os, NULL, add_sock, &all));
+    CHECK_OK(vmic_os_process_find(os, sockets_pid, &p));
+    CHECK(put64(p.task.addr + off("task_struct.files"), 0x4141414141414141ull));
+    vmic_status s = TIMED(vmic_os_sockets(os, NULL, add_sock, &c), 2.0);
+    restore();
+    CHECK_EQ(s, VMIC_E_FORMAT);
+    CHECK_ERRMSG("sockets of pid");
+    CHECK_EQ(c.n, all.n - base_socks.n);
+}
+
+/* ---- mounts ------------------------------------------------------------------- */
+
+typedef struct mounts {
+    size_t n, partial, hidden;
+    uint64_t mount[64];
+} mounts;
+
+static int add_mount(void *arg, const vmic_mount_t *m)
+{
+    mounts *c = arg;
+    if (c->n < 64)
+        c->mount[c->n] = m->mount.addr;
+    c->n++;
+    c->partial += m->partial;
+    c->hidden += !m->visible;
+    return 0;
+}
+
+static mounts base_mounts;
+static vmic_process_t init_proc;
+
+static void test_mounts_intact(void)
+{
+    CHECK_OK(vmic_os_process_find(os, 1, &init_proc));
+    CHECK_OK(vmic_os_mounts(os, &init_proc, add_mount, &base_mounts));
+    CHECK(base_mounts.n >= 6); /* rootfs, dev, proc, sys and the fixture's two */
+    CHECK_EQ(base_mounts.partial, 0);
+}
+
+/* The list (to 6.7): the third mount's mnt_list.next back to the second.
+ * The tree (6.8+): a node's rb_right to itself. Either way each mount is
+ * listed at most once and the walk ends with "cycle". */
+static void test_mount_cycle(void)
+{
+    mounts c = {0};
+    bool list = off("mnt_namespace.list") != UINT64_MAX;
+    uint64_t link;
+    if (list) {
+        uint64_t ml = off("mount.mnt_list");
+        CHECK(put64(base_mounts.mount[2] + ml, base_mounts.mount[1] + ml));
+    } else {
+        link = base_mounts.mount[2] + off("mount.mnt_node");
+        CHECK(put64(link + off("rb_node.rb_right"), link));
+    }
+    vmic_status s = TIMED(vmic_os_mounts(os, &init_proc, add_mount, &c), 1.0);
+    restore();
+    CHECK_EQ(s, VMIC_E_FORMAT);
+    CHECK_ERRMSG("cycle");
+    CHECK(c.n <= base_mounts.n);
+    if (list)
+        CHECK_EQ(c.n, 3);
+    for (size_t i = 0; i < c.n && i < 64; i++)
+        CHECK_EQ(c.mount[i], base_mounts.mount[i]);
+}
+
+/* The tree's left spine looping on itself: bounded by depth, not a hang. */
+static void test_mount_tree_left_loop(void)
+{
+    if (off("mnt_namespace.mounts") == UINT64_MAX || off("mnt_namespace.list") != UINT64_MAX)
+        return; /* a list kernel (6.1): the cycle test covers it */
+    mounts c = {0};
+    uint64_t link = base_mounts.mount[0] + off("mount.mnt_node");
+    CHECK(put64(link + off("rb_node.rb_left"), link));
+    vmic_status s = TIMED(vmic_os_mounts(os, &init_proc, add_mount, &c), 1.0);
+    restore();
+    CHECK_EQ(s, VMIC_E_FORMAT);
+    CHECK_EQ(c.n, 0);
+}
+
+/* A mount whose name pointer is garbage is listed, flagged partial. */
+static void test_mount_devname_garbage(void)
+{
+    mounts c = {0};
+    CHECK(put64(base_mounts.mount[1] + off("mount.mnt_devname"), 0x4141414141414141ull));
+    CHECK_OK(TIMED(vmic_os_mounts(os, &init_proc, add_mount, &c), 1.0));
+    restore();
+    CHECK_EQ(c.n, base_mounts.n);
+    CHECK_EQ(c.partial, 1);
+}
+
+/* A mount point whose dentry is garbage: that mount is partial and still
+ * shown (visible), not mistaken for one outside the process's root. */
+static void test_mountpoint_garbage(void)
+{
+    mounts c = {0};
+    CHECK_EQ(base_mounts.hidden, 0);
+    CHECK(put64(base_mounts.mount[4] + off("mount.mnt_mountpoint"), 0x4141414141414141ull));
+    CHECK_OK(TIMED(vmic_os_mounts(os, &init_proc, add_mount, &c), 1.0));
+    restore();
+    CHECK_EQ(c.n, base_mounts.n);
+    CHECK_EQ(c.partial, 1);
+    CHECK_EQ(c.hidden, 0);
+}
+
+/* nsproxy garbage: a clear error, nothing listed. */
+static void test_nsproxy_garbage(void)
+{
+    mounts c = {0};
+    CHECK(put64(init_proc.task.addr + off("task_struct.nsproxy"), 0x1000));
+    vmic_status s = TIMED(vmic_os_mounts(os, &init_proc, add_mount, &c), 1.0);
+    restore();
+    CHECK_EQ(s, VMIC_E_FORMAT);
+    CHECK_ERRMSG("not a kernel address");
+    CHECK_EQ(c.n, 0);
+}
+
+/* ---- environment ------------------------------------------------------------------ */
+
+static int count_var(void *arg, const char *var, size_t len)
+{
+    (void)var;
+    (void)len;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+static void test_environ_far_end(void)
+{
+    vmic_process_t p;
+    size_t n = 0;
+    CHECK_OK(vmic_os_process_find(os, marker_pid, &p));
+    CHECK_OK(vmic_os_environ(os, &p, count_var, &n));
+    CHECK(n >= 6);
+    uint64_t start = get64(p.mm.addr + off("mm_struct.env_start"));
+    uint64_t endf = p.mm.addr + off("mm_struct.env_end");
+    const uint64_t bad[] = {start + (1ull << 40), start - 1, 0xffffffffffffff00ull};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = 0;
+        CHECK(put64(endf, bad[i]));
+        vmic_status s = TIMED(vmic_os_environ(os, &p, count_var, &n), 1.0);
+        restore();
+        CHECK_EQ(s, VMIC_E_FORMAT);
+        CHECK_ERRMSG("not a plausible range");
+        CHECK_EQ(n, 0);
+    }
+    /* Within the bound but past the stack's end: a read error that says
+     * where, nothing listed. */
+    n = 0;
+    CHECK(put64(endf, start + (2u << 20) - 1));
+    vmic_status s = TIMED(vmic_os_environ(os, &p, count_var, &n), 1.0);
+    restore();
+    CHECK(s != VMIC_OK);
+    CHECK_ERRMSG("environment of pid");
+    CHECK_EQ(n, 0);
+}
+
+static void test_everything_intact_again(void)
+{
+    socks c = {0};
+    mounts m = {0};
+    vmic_process_t p;
+    CHECK_OK(vmic_os_process_find(os, sockets_pid, &p));
+    CHECK_OK(vmic_os_sockets(os, &p, add_sock, &c));
+    CHECK_EQ(c.n, base_socks.n);
+    CHECK_EQ(c.partial, 0);
+    CHECK_OK(vmic_os_mounts(os, &init_proc, add_mount, &m));
+    CHECK_EQ(m.n, base_mounts.n);
+}
+
+int main(int argc, char **argv)
+{
+    char path[4096], line[256];
+    if (argc < 2 || !fixture_present(argv[1])) {
+        fprintf(stderr, "skip: no fixture\n");
+        return TEST_SKIP;
+    }
+    if (!truth_line(argv[1], "sockets.txt", line, sizeof line) ||
+        sscanf(line, "pid=%d", &sockets_pid) != 1) {
+        fprintf(stderr, "skip: this fixture's truth/ has no sockets.txt (made by an older "
+                        "scripts/make-fixture.sh): rebuild it to test netstat on it\n");
+        return TEST_SKIP;
+    }
+    if (!truth_line(argv[1], "marker.txt", line, sizeof line) ||
+        sscanf(line, "pid=%d", &marker_pid) != 1)
+        return 1;
+    fixture_path(path, sizeof path, argv[1], "dump.raw");
+    FILE *f = fopen(path, "rb");
+    if (!f || fseek(f, 0, SEEK_END) != 0)
+        return 1;
+    mem_size = (size_t)ftell(f);
+    rewind(f);
+    mem = malloc(mem_size);
+    if (!mem || fread(mem, 1, mem_size, f) != mem_size)
+        return 1;
+    fclose(f);
+    vmic_driver *drv;
+    if (vmic_dump_open_buffer(mem, mem_size, VMIC_DUMP_RAW, "hostile", &drv) != VMIC_OK ||
+        vmic_core_open(drv, NULL, &core) != VMIC_OK || vmic_os_open(core, NULL, &os) != VMIC_OK) {
+        fprintf(stderr, "cannot open the copy: %s\n", vmic_errmsg());
+        return 1;
+    }
+    RUN(test_sockets_intact);
+    RUN(test_socket_pointers_garbage);
+    RUN(test_one_fd_table_garbage);
+    RUN(test_mounts_intact);
+    RUN(test_mount_cycle);
+    RUN(test_mount_tree_left_loop);
+    RUN(test_mount_devname_garbage);
+    RUN(test_mountpoint_garbage);
+    RUN(test_nsproxy_garbage);
+    RUN(test_environ_far_end);
+    RUN(test_everything_intact_again);
+    vmic_os_close(os);
+    vmic_core_close(core);
+    free(mem);
+    return HARNESS_RESULT();
+}
