@@ -19,6 +19,8 @@ if [ "${1:-}" != "--main" ]; then
     # tests: struct offsets from the -dbg kernel's DWARF (pahole) and an ISF
     # profile made from it by an independent DWARF reader (gdb)
     dwarves gdb
+    # vmic malfind's disassembly (optional at build time; the tests check it)
+    libcapstone-dev
     # tests under sanitizers and the fuzzers
     clang libclang-rt-14-dev
     # the distribution fixture: Debian bookworm made with debootstrap on an ext4

@@ -438,6 +438,16 @@ marker_fdinfo() {
 	done | sort -n
 }
 
+# ---- issue 15: processes, code, dumps
+# Every thread of every process: "pid tid comm".
+all_threads() {
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		p=${t#/proc/}
+		echo "${p%%/*} ${t##*/} $(cat "$t/comm" 2>/dev/null)"
+	done
+}
+# ---- end issue 15
+
 section uname uname -a
 section version cat /proc/version
 section cmdline cat /proc/cmdline
@@ -448,6 +458,8 @@ section maps-marker cat /proc/$MARKER_PID/maps
 section threads-marker marker_threads
 section fds-marker marker_fds
 section fdinfo-marker marker_fdinfo
+# issue 15: processes, code, dumps
+section threads-all all_threads
 section modules cat /proc/modules
 section iomem cat /proc/iomem
 section cpuinfo first_cpu
