@@ -245,7 +245,18 @@ def commands(g, dump):
             ["modules", "--json", dump], ["dmesg", "--json", dump], ["sym", "--all", dump],
             ["threads", "--json", dump, pid], ["maps", "--json", dump, pid],
             ["files", "--json", dump, pid], ["type", "--json", dump, "task_struct"],
-            ["pagetable", "--json", "--root", g.root, dump]]
+            ["pagetable", "--json", "--root", g.root, dump]] + process_commands(g, dump)
+
+
+def process_commands(g, dump):
+    """issue 15's commands over every process (and the marker's memory to
+    files): a mutation met in any process must not crash or hang them."""
+    pid = str(g.marker["pid"])
+    out = os.path.join(os.path.dirname(dump), "dump-out")
+    return [["files", "--json", dump], ["ps", "--threads", "--json", dump],
+            ["pstree", "--json", dump], ["malfind", "--json", dump],
+            ["dump", "--json", dump, "--pid", pid, "-o", out],
+            ["dump", "--json", dump, "--pid", pid, "--exe", "-o", out]]
 
 
 def apply(f, changes):

@@ -16,7 +16,7 @@ static const cli_col cols[] = {
      .flags = CLI_COL_TABLE_IF_SET},
 };
 enum { PID, PPID, THREADS, TREE, COMM, DEPTH, ORPHAN, NCOLS };
-static const unsigned char json_order[] = {PID, PPID, COMM, THREADS, DEPTH, ORPHAN};
+static const unsigned char json_order[] = {PID, PPID, COMM, THREADS, DEPTH, ORPHAN, TREE};
 static const cli_schema schema = {cols, NCOLS, json_order, false};
 
 typedef struct node {
