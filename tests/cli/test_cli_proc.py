@@ -175,7 +175,15 @@ def files_all_match_every_proc_fd():
 # ---- malfind --------------------------------------------------------------------------
 
 def have_capstone():
-    return subprocess.run(["pkg-config", "--exists", "capstone"]).returncode == 0
+    """Whether this vmic disassembles. A host with capstone must have built
+    it in, unless the build was told not to (VMIC_NO_CAPSTONE=1 from a
+    -DVMIC_CAPSTONE=OFF build tests the fallback)."""
+    built = "disassembles with capstone" in vmic("malfind", "--help").stdout
+    on_host = subprocess.run(["pkg-config", "--exists", "capstone"]).returncode == 0
+    if on_host and not built:
+        assert os.environ.get("VMIC_NO_CAPSTONE") == "1", \
+            "capstone is installed but this vmic was built without it"
+    return built
 
 
 # What marker.c writes into its two regions, as capstone names it.
@@ -318,6 +326,10 @@ def dump_exe_is_the_marker_binary():
     for target in (RAW, ELF):
         out, files = dump(target, "--pid", str(MARKER_PID), "--exe")
         assert len(files) == 1 and files[0]["source"] == "/bin/vmic-marker", files
+        code = [l.split()[0].split("-") for l in truth("maps-marker.txt").splitlines()
+                if l.endswith("/bin/vmic-marker")]
+        assert (int(files[0]["start"], 16), int(files[0]["end"], 16)) == \
+            (int(code[0][0], 16), int(code[-1][1], 16)), (files, code)
         path = os.path.join(out, files[0]["file"])
         got = open(path, "rb").read()
         # The ELF header parses: a static x86-64 executable, its entry in it.
@@ -344,7 +356,7 @@ def dump_exe_is_the_marker_binary():
 
 
 def ko_strings(path):
-    """Strings of 8+ bytes in the .rodata.str* sections of a .ko."""
+    """Strings of 6+ bytes in the .rodata.str* sections of a .ko."""
     elf = open(path, "rb").read()
     shoff, = struct.unpack_from("<Q", elf, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3a)
@@ -354,7 +366,7 @@ def ko_strings(path):
     for sh_name, _, _, _, off, size in secs:
         name = elf[names_off + sh_name:elf.index(b"\0", names_off + sh_name)]
         if name.startswith(b".rodata.str"):
-            out += [s + b"\0" for s in elf[off:off + size].split(b"\0") if len(s) >= 8]
+            out += [s + b"\0" for s in elf[off:off + size].split(b"\0") if len(s) >= 6]
     return out
 
 
@@ -373,7 +385,7 @@ def dump_module_is_its_memory():
         for s in strings:
             assert s in data, (name, s)
         assert (name.encode() + b"\0") in data, name  # struct module's name
-    assert checked >= 3, checked  # minix and dummy have strings of their own
+    assert checked >= 1, checked  # dummy has "dummy%d", minix more
 
 
 @test
@@ -384,6 +396,8 @@ def dump_bad_inputs_fail_cleanly():
                                    rc=2).stderr
     assert "kernel thread" in vmic("dump", RAW, "--pid", "2", "-o", WORK, rc=1).stderr
     assert "no module named" in vmic("dump", RAW, "--module", "nosuch", "-o", WORK, rc=1).stderr
+    assert "has no memory in 1000-2000" in vmic("dump", RAW, "--pid", "1", "--range", "1000-2000",
+                                                "-o", WORK, rc=1).stderr
     err = json.loads(vmic("malfind", "--json", "--pid", "99999", RAW, rc=1).stdout)["error"]
     assert err["command"] == "malfind" and "99999" in err["message"], err
     for cmd in ("pstree", "malfind", "dump"):

@@ -19,6 +19,14 @@ typedef struct cli_insn {
 /* What to say instead of a disassembly when there is none. */
 #define CLI_DISASM_MISSING "disassembly needs libcapstone-dev (rebuild vmic with it installed)"
 
+/* What `vmic malfind --help` says about this build. */
+#ifdef VMIC_HAVE_CAPSTONE
+#define CLI_DISASM_HELP "This vmic disassembles with capstone.\n"
+#else
+#define CLI_DISASM_HELP "This vmic was built without capstone: no disassembly (install\n" \
+                        "libcapstone-dev and build it again).\n"
+#endif
+
 /* Whether this vmic can disassemble. */
 bool cli_disasm_available(void);
 

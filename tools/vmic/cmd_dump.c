@@ -138,6 +138,14 @@ static int collect(void *arg, const vmic_region_t *r)
 
 static vmic_status dump_regions(dumper *d, const regions *l, uint64_t lo, uint64_t hi)
 {
+    if (d->p && range_arg) {
+        bool any = false;
+        for (size_t i = 0; i < l->n && !any; i++)
+            any = l->v[i].start.addr < hi && l->v[i].end.addr > lo;
+        if (!any)
+            return vmic_fail(VMIC_E_NOTFOUND, "pid %d has no memory in %s (see vmic maps)",
+                             (int)d->p->tgid, range_arg);
+    }
     for (size_t i = 0; i < l->n; i++) {
         const vmic_region_t *r = &l->v[i];
         uint64_t a = r->start.addr > lo ? r->start.addr : lo;
@@ -173,12 +181,15 @@ static vmic_status dump_exe(dumper *d, const regions *l)
                          (int)d->p->tgid);
     const char *base = strrchr(first->path, '/') + 1;
     char name[96];
-    uint64_t present = 0, size = 0;
+    uint64_t present = 0, size = 0, lo = first->start.addr, hi = first->end.addr;
     vmic_status s;
     snprintf(name, sizeof name, "pid-%d-exe-%.60s", (int)d->p->tgid, base);
+    /* The guest names the file: nothing in it may act on a shell or a
+     * terminal ("x (deleted)" becomes "x__deleted_"). */
     for (char *c = name; *c; c++)
-        if (*c == ' ')
-            *c = '_'; /* "x (deleted)" */
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '-' || *c == '_' || *c == '+'))
+            *c = '_';
     if ((s = open_out(d, name)))
         return s;
     for (int pass = 0; pass < 2; pass++)
@@ -196,9 +207,10 @@ static vmic_status dump_exe(dumper *d, const regions *l)
             }
             if (r->offset + len > size)
                 size = r->offset + len;
+            lo = r->start.addr < lo ? r->start.addr : lo;
+            hi = r->end.addr > hi ? r->end.addr : hi;
         }
-    return close_out(d, name, first->start.addr, first->end.addr, "file", present, size,
-                     first->path, 0);
+    return close_out(d, name, lo, hi, "file", present, size, first->path, 0);
 }
 
 static bool parse_range(const char *s, uint64_t *lo, uint64_t *hi)
@@ -308,8 +320,12 @@ int cmd_dump(int argc, char **argv)
         .about = "Write guest memory to files in DIR: each memory region of process PID\n"
                  "(pid-PID-START-END.bin), its executable (pid-PID-exe-NAME), or a kernel\n"
                  "module's memory (module-NAME-BASE.bin). Pages that are not present are\n"
-                 "holes in sparse files, not zeros. DIR/listing.txt and the table (or --json)\n"
-                 "say what each file holds and how many of its bytes were present.",
+                 "holes in sparse files, not zeros. DIR/listing.txt (rewritten by each run)\n"
+                 "and the table (or --json) say what each file holds and how many of its\n"
+                 "bytes were present. The executable is the file of the lowest file-backed\n"
+                 "region (the program is mapped below its libraries); where a private\n"
+                 "copy (relocated or written data) and a read-only mapping cover the same\n"
+                 "file offset, the read-only page is written.",
     };
     cli_common c = {0};
     dumper d = {.fd = -1};

@@ -82,13 +82,24 @@ static const char *why(const hit *h)
                                  : "writable and executable";
 }
 
+/* Guest text for a terminal: control bytes shown as '?'. */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < size; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
 static void text_region(const vmic_process_t *p, const hit *h, const uint8_t *b, size_t got,
                         const cli_insn *in, size_t ni)
 {
-    char perms[5];
-    printf("%spid %d %s  %016" PRIx64 "-%016" PRIx64 " %s  %s%s%s\n", "", (int)p->tgid, p->comm,
-           h->r.start.addr, h->r.end.addr, cli_perms(&h->r, perms), why(h),
-           h->r.path[0] ? "  " : "", h->r.path);
+    char perms[5], comm[VMIC_COMM_LEN + 1], path[VMIC_PATH_LEN];
+    printf("pid %d %s  %016" PRIx64 "-%016" PRIx64 " %s  %s%s%s\n", (int)p->tgid,
+           printable(p->comm, comm, sizeof comm), h->r.start.addr, h->r.end.addr,
+           cli_perms(&h->r, perms), why(h), h->r.path[0] ? "  " : "",
+           printable(h->r.path, path, sizeof path));
     if (got == 0)
         printf("  (first page not present: never touched, or swapped out)\n");
     for (size_t off = 0; off < got; off += 16) {
@@ -186,6 +197,7 @@ int cmd_malfind(int argc, char **argv)
     };
     static const cli_spec spec = {
         .cmd = "malfind", .usage = "[OPTIONS] TARGET", .groups = CLI_G_GUEST, .opts = opts,
+        .epilog = CLI_DISASM_HELP,
         .min_operands = 1, .max_operands = 1,
         .about = "Find code where no file says there should be: in each process (or --pid's),\n"
                  "every memory region that is executable and not backed by a file (a memfd\n"
