@@ -8,6 +8,10 @@ binary holds (marker-strings.txt, FIXTURE/vmic-marker) and the modules'
 own .ko files.
 
     test_cli_proc.py VMIC_BINARY FIXTURE_DIR
+
+With VMIC_TEST_TARGET set (tests/qemu/test_proc_live.py sets it to a live
+qemu:DIR, and FIXTURE_DIR to the truth that guest wrote as it booted) the
+same checks run on that target instead of the fixture's two dumps.
 """
 import json
 import os
@@ -19,6 +23,10 @@ import tempfile
 
 import cli_common
 from cli_common import ELF, FIXTURE, RAW, has_truth, test, truth, vmic
+
+# The targets to check: both dumps of the fixture, or one live guest.
+TARGETS = [os.environ["VMIC_TEST_TARGET"]] if os.environ.get("VMIC_TEST_TARGET") else [RAW, ELF]
+RAW, ELF = TARGETS[0], TARGETS[-1]
 
 MARKER = dict(kv.split("=") for kv in truth("marker.txt").split())
 MARKER_PID = int(MARKER["pid"])
@@ -51,7 +59,7 @@ def ps(target):
 @test
 def pstree_is_the_parent_tree():
     want = procs()
-    for target in (RAW, ELF):
+    for target in TARGETS:
         rows = json.loads(vmic("pstree", "--json", target).stdout)
         listed = ps(target)
         # Each process once, and the same ones ps lists.
@@ -97,7 +105,7 @@ def ps_threads_every_thread():
     want = threads_truth()
     marker = {(int(t), c) for t, c in (l.split(" ", 1) for l in
                                         truth("threads-marker.txt").splitlines())}
-    for target in (RAW, ELF):
+    for target in TARGETS:
         got = {}
         for t in json.loads(vmic("ps", "--threads", "--json", target).stdout):
             got.setdefault(t["tgid"], set()).add((t["tid"], t["comm"]))
@@ -133,7 +141,7 @@ def files_all_names_as_proc():
     assert any(p.startswith("pipe:[") for p in paths), paths
     assert "anon_inode:[eventfd]" in paths, paths
     assert any(p.endswith(" (deleted)") for p in paths), paths
-    for target in (RAW, ELF):
+    for target in TARGETS:
         rows = json.loads(vmic("files", "--json", target).stdout)
         mine = [(str(f["fd"]), f["path"]) for f in rows if f["pid"] == MARKER_PID]
         assert mine == want, (mine, want)
@@ -196,7 +204,7 @@ def malfind_finds_the_marker_code_only():
     rwx, rx = int(MARKER["rwx"], 16), int(MARKER["rx"], 16)
     maps = truth("maps-marker.txt")
     assert f"{rwx:x}-" in maps and f"{rx:x}-" in maps, "marker regions not in maps-marker"
-    for target in (RAW, ELF):
+    for target in TARGETS:
         hits = json.loads(vmic("malfind", "--json", target).stdout)
         # No false positive: the sleepers, init and the shell (static busybox
         # and the marker binary: file-backed code only) have none.
@@ -262,7 +270,7 @@ def dump(*args):
 
 @test
 def dump_regions_hold_the_marker_strings():
-    for target in (RAW, ELF):
+    for target in TARGETS:
         out, files = dump(target, "--pid", str(MARKER_PID))
         maps = [l.split()[0].split("-") for l in truth("maps-marker.txt").splitlines()]
         maps = [(int(a, 16), int(b, 16)) for a, b in maps]
@@ -323,7 +331,7 @@ def writable_loads(elf):
 @test
 def dump_exe_is_the_marker_binary():
     host = open(os.path.join(FIXTURE, "vmic-marker"), "rb").read()
-    for target in (RAW, ELF):
+    for target in TARGETS:
         out, files = dump(target, "--pid", str(MARKER_PID), "--exe")
         assert len(files) == 1 and files[0]["source"] == "/bin/vmic-marker", files
         code = [l.split()[0].split("-") for l in truth("maps-marker.txt").splitlines()
