@@ -175,6 +175,9 @@ def mutations(g, rng):
               [(g.pa(task + g.off["task_struct.comm"]), b"\xff" * 16)]))
     m.append(("task: marker's real_parent is itself",
               [(g.pa(task + g.off["task_struct.real_parent"]), u64(task))]))
+    init_task = int(next(p for p in g.procs if p["pid"] == 1)["task"], 16)
+    m.append(("task: init's real_parent is the marker, its child (a parent loop)",
+              [(g.pa(init_task + g.off["task_struct.real_parent"]), u64(task))]))
     m.append(("threads: marker's thread_node.next is garbage",
               [(g.pa(task + g.off["task_struct.thread_node"]), u64(rng.getrandbits(64)))]))
     m.append(("task: marker's mm is garbage",

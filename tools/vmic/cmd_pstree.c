@@ -12,7 +12,7 @@ static const cli_col cols[] = {
      .flags = CLI_COL_ESCAPE},
     {.key = "comm", .type = CLI_COL_STR, .flags = CLI_COL_JSON_ONLY},
     {.key = "depth", .type = CLI_COL_UINT, .flags = CLI_COL_JSON_ONLY},
-    {.key = "orphan", .type = CLI_COL_BOOL, .sep = "  ", .mark = "(parent not listed)",
+    {.key = "orphan", .type = CLI_COL_BOOL, .sep = "  ", .mark = "(parent not in the tree)",
      .flags = CLI_COL_TABLE_IF_SET},
 };
 enum { PID, PPID, THREADS, TREE, COMM, DEPTH, ORPHAN, NCOLS };
@@ -25,9 +25,15 @@ typedef struct node {
     bool shown;
 } node;
 
+typedef struct by_pid {
+    int32_t pid;
+    size_t i;
+} by_pid;
+
 typedef struct tree {
     node *v;
     size_t n, cap;
+    by_pid *index; /* sorted by pid */
 } tree;
 
 static int collect(void *arg, const vmic_process_t *p)
@@ -45,34 +51,57 @@ static int collect(void *arg, const vmic_process_t *p)
     return 0;
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+    const by_pid *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i; /* a repeated pid: list order */
+}
+
+/* The process with this pid (the first, should a forged list repeat one). */
 static size_t find(const tree *t, int32_t pid)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (t->v[i].p.tgid == pid)
-            return i;
-    return SIZE_MAX;
+    size_t lo = 0, hi = t->index ? t->n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->index[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n && t->index && t->index[lo].pid == pid ? t->index[lo].i : SIZE_MAX;
+}
+
+static size_t parent_of(const tree *t, size_t i)
+{
+    const vmic_process_t *p = &t->v[i].p;
+    return p->tgid == p->ppid ? SIZE_MAX : find(t, p->ppid);
 }
 
 /* Links each process under its parent, children in task-list order. A
- * process is its own root when its parent is not listed, is itself (pid 0)
- * or would close a loop (only hostile memory makes one: every parent
- * started before its child, so a loop can only be a forgery). */
+ * process whose parent is not listed (or is itself: pid 0) is a root. Only
+ * hostile memory makes parents form a loop (each parent started before its
+ * child); such a loop is reached from no root and is shown after the trees,
+ * from where emit() meets it, each process once. */
 static void link_children(tree *t)
 {
     size_t *last = malloc((t->n ? t->n : 1) * sizeof *last);
-    for (size_t i = 0; last && i < t->n; i++)
+    t->index = malloc((t->n ? t->n : 1) * sizeof *t->index);
+    if (!last || !t->index) {
+        free(last);
+        free(t->index);
+        t->index = NULL;
+        return; /* out of memory: every process a root of its own */
+    }
+    for (size_t i = 0; i < t->n; i++) {
         last[i] = SIZE_MAX;
-    for (size_t i = 0; last && i < t->n; i++) {
-        size_t par = t->v[i].p.tgid == t->v[i].p.ppid ? SIZE_MAX : find(t, t->v[i].p.ppid);
-        if (par == SIZE_MAX)
-            continue;
-        /* Walk up from the parent: reaching i again would be a loop. */
-        size_t up = par;
-        for (size_t steps = 0; up != SIZE_MAX && up != i && steps <= t->n; steps++) {
-            const vmic_process_t *q = &t->v[up].p;
-            up = q->tgid == q->ppid ? SIZE_MAX : find(t, q->ppid);
-        }
-        if (up == i)
+        t->index[i] = (by_pid){t->v[i].p.tgid, i};
+    }
+    qsort(t->index, t->n, sizeof *t->index, cmp_pid);
+    for (size_t i = 0; i < t->n; i++) {
+        size_t par = parent_of(t, i);
+        if (par == SIZE_MAX || par == i)
             continue;
         if (last[par] == SIZE_MAX)
             t->v[par].first_child = i;
@@ -143,15 +172,16 @@ static vmic_status walk(cli_walk *w)
     /* Roots: pid 0, and whoever's parent is missing (then flagged). */
     for (size_t i = 0; i < t.n; i++) {
         const vmic_process_t *p = &t.v[i].p;
-        bool is_root = p->tgid == p->ppid || find(&t, p->ppid) == SIZE_MAX;
-        if (is_root && !t.v[i].shown)
-            emit(&w->rows, &t, i, p->tgid != p->ppid);
+        /* Only pid 0 is its own parent; init and kthreadd are its children. */
+        if (parent_of(&t, i) == SIZE_MAX && !t.v[i].shown)
+            emit(&w->rows, &t, i, p->tgid != 0);
     }
     /* What a forged loop left unreached. */
     for (size_t i = 0; i < t.n; i++)
         if (!t.v[i].shown)
             emit(&w->rows, &t, i, true);
     free(t.v);
+    free(t.index);
     return s;
 }
 
@@ -164,8 +194,10 @@ int cmd_pstree(int argc, char **argv)
             .about = "Show the guest's processes as a tree: each under its real parent\n"
                      "(task_struct.real_parent, as /proc/PID/stat's ppid), children in\n"
                      "task-list order. pid 0 (swapper) is the root of init and kthreadd;\n"
-                     "a process whose parent is not in the list starts a tree of its own,\n"
-                     "marked. --json gives the same rows in the same order, with depth.",
+                     "a process whose parent is not in the list (or is itself, or in a\n"
+                     "loop of parents, which only forged memory makes) starts a tree of\n"
+                     "its own, marked. --json gives the same rows in the same order, with\n"
+                     "depth and the mark as orphan.",
         },
         .schema = &schema, .walk = walk,
     };
