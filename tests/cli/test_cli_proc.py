@@ -141,6 +141,9 @@ def files_all_names_as_proc():
     assert any(p.startswith("pipe:[") for p in paths), paths
     assert "anon_inode:[eventfd]" in paths, paths
     assert any(p.endswith(" (deleted)") for p in paths), paths
+    assert any(p.startswith("socket:[") for p in paths), paths
+    assert "anon_inode:[pidfd]" in paths, paths
+    assert any(p.startswith("net:[") for p in paths), paths
     for target in TARGETS:
         rows = json.loads(vmic("files", "--json", target).stdout)
         mine = [(str(f["fd"]), f["path"]) for f in rows if f["pid"] == MARKER_PID]
