@@ -60,8 +60,12 @@ vmic_status cli_each_process(cli_walk *w, cli_process_fn per)
     for (size_t i = 0; i < l.n; i++) {
         vmic_status s = per(w, &l.v[i]);
         if (s && !first) {
+            /* Named by pid, unless the library's message does it already. */
+            char pid[32];
+            snprintf(pid, sizeof pid, "pid %d: ", (int)l.v[i].tgid);
             first = s;
-            snprintf(msg, sizeof msg, "pid %d: %s", (int)l.v[i].tgid, vmic_errmsg());
+            snprintf(msg, sizeof msg, "%s%s", strstr(vmic_errmsg(), pid) ? "" : pid,
+                     vmic_errmsg());
         }
     }
     free(l.v);
