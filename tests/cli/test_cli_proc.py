@@ -163,6 +163,33 @@ def files_all_names_as_proc():
 
 
 @test
+def files_all_goes_on_past_a_broken_process():
+    """The marker's files pointer forged: its files are missing, the others'
+    are all there, and vmic says which process failed and exits 1."""
+    if os.environ.get("VMIC_TEST_TARGET"):
+        return  # a live guest is not ours to write
+    listed = ps(RAW)
+    task = int(listed[MARKER_PID]["task"], 16)
+    root = json.loads(vmic("banner", "--json", RAW).stdout)["root"]
+    off = json.loads(vmic("type", "--json", RAW, "task_struct.files").stdout)[0]["offset"]
+    pa = int(json.loads(vmic("translate", "--json", "--root", root, RAW,
+                             hex(task + off)).stdout)[0]["pa"], 16)
+    broken = os.path.join(WORK, "broken.raw")
+    shutil.copyfile(RAW, broken)
+    with open(broken, "r+b") as f:
+        f.seek(pa)
+        f.write(struct.pack("<Q", 0x4141414141414141))
+    whole = json.loads(vmic("files", "--json", RAW).stdout)
+    p = vmic("files", "--json", broken, rc=1)
+    got = json.loads(p.stdout)
+    # Every other process's files, those after the marker in the task list too.
+    assert got == [f for f in whole if f["pid"] != MARKER_PID], (got, whole)
+    assert {1, MARKER_PID} & {f["pid"] for f in got} == {1}, got
+    assert f"pid {MARKER_PID}" in p.stderr and "incomplete" in p.stderr, p.stderr
+    os.unlink(broken)
+
+
+@test
 def files_all_match_every_proc_fd():
     if not has_truth("fds-all.txt"):
         print("note: no truth/fds-all.txt in this fixture: every process's files are not "
