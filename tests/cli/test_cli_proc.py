@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 import cli_common
-from cli_common import ELF, FIXTURE, RAW, has_truth, test, truth, vmic
+from cli_common import ELF, FIXTURE, RAW, has_truth, paging_levels, test, truth, vmic
 
 # The targets to check: both dumps of the fixture, or one live guest.
 TARGETS = [os.environ["VMIC_TEST_TARGET"]] if os.environ.get("VMIC_TEST_TARGET") else [RAW, ELF]
@@ -172,8 +172,8 @@ def files_all_goes_on_past_a_broken_process():
     task = int(listed[MARKER_PID]["task"], 16)
     root = json.loads(vmic("banner", "--json", RAW).stdout)["root"]
     off = json.loads(vmic("type", "--json", RAW, "task_struct.files").stdout)[0]["offset"]
-    pa = int(json.loads(vmic("translate", "--json", "--root", root, RAW,
-                             hex(task + off)).stdout)[0]["pa"], 16)
+    pa = int(json.loads(vmic("translate", "--json", "--root", root, "--paging",
+                             str(paging_levels()), RAW, hex(task + off)).stdout)[0]["pa"], 16)
     broken = os.path.join(WORK, "broken.raw")
     shutil.copyfile(RAW, broken)
     with open(broken, "r+b") as f:
