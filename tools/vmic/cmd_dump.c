@@ -47,14 +47,16 @@ typedef struct dumper {
     size_t files;
 } dumper;
 
-/* One page of guest memory: VMIC_OK, or 1 when it is not present. */
-static vmic_status page_of(dumper *d, uint64_t va, uint8_t *buf)
+/* One page of guest memory; *there false (and VMIC_OK) when it is not
+ * present, which is no error: it becomes a hole. */
+static vmic_status page_of(dumper *d, uint64_t va, uint8_t *buf, bool *there)
 {
     vmic_status s = d->p ? vmic_os_process_read(d->os, d->p, vmic_va(va), buf, PAGE)
                          : vmic_read_va(d->core, vmic_os_kernel_ctx(d->os), vmic_va(va), buf, PAGE);
+    *there = s == VMIC_OK;
     if (s == VMIC_E_TRANSLATE || s == VMIC_E_UNMAPPED) {
         vmic_clear_error();
-        return 1;
+        return VMIC_OK;
     }
     return s;
 }
@@ -69,11 +71,12 @@ static vmic_status copy_out(dumper *d, uint64_t va, uint64_t len, uint64_t off, 
                          "take part of it with --range", va, va + len, MAX_PAGES * PAGE >> 30);
     for (uint64_t at = 0; at < len; at += PAGE) {
         uint64_t n = len - at < PAGE ? len - at : PAGE;
-        vmic_status s = page_of(d, va + at, buf);
-        if (s == 1)
-            continue;
+        bool there;
+        vmic_status s = page_of(d, va + at, buf, &there);
         if (s)
             return vmic_fail_wrap(s, "reading 0x%" PRIx64, va + at);
+        if (!there)
+            continue;
         if (pwrite(d->fd, buf, n, (off_t)(off + at)) != (ssize_t)n)
             return vmic_fail(VMIC_E_IO, "writing the dump: %s", strerror(errno));
         *present += n;
