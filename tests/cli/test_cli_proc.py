@@ -162,24 +162,33 @@ def files_all_names_as_proc():
                l.endswith("anon_inode:[eventfd]") for l in table), table
 
 
+def forged(task, field, value):
+    """A copy of the raw dump with task's field (a task_struct member) set to
+    the 8-byte value; None on a live target, which is not ours to write."""
+    if os.environ.get("VMIC_TEST_TARGET"):
+        print(f"note: a live guest is not ours to write: the forged {field} case runs on "
+              "dumps only")
+        return None
+    root = json.loads(vmic("banner", "--json", RAW).stdout)["root"]
+    off = json.loads(vmic("type", "--json", RAW, "task_struct." + field).stdout)[0]["offset"]
+    pa = int(json.loads(vmic("translate", "--json", "--root", root, "--paging",
+                             str(paging_levels()), RAW, hex(task + off)).stdout)[0]["pa"], 16)
+    path = os.path.join(WORK, f"forged-{field}.raw")
+    shutil.copyfile(RAW, path)
+    with open(path, "r+b") as f:
+        f.seek(pa)
+        f.write(struct.pack("<Q", value))
+    return path
+
+
 @test
 def files_all_goes_on_past_a_broken_process():
     """The marker's files pointer forged: its files are missing, the others'
     are all there, and vmic says which process failed and exits 1."""
-    if os.environ.get("VMIC_TEST_TARGET"):
-        print("note: a live guest is not ours to write: the forged-files case runs on dumps only")
-        return
     listed = ps(RAW)
-    task = int(listed[MARKER_PID]["task"], 16)
-    root = json.loads(vmic("banner", "--json", RAW).stdout)["root"]
-    off = json.loads(vmic("type", "--json", RAW, "task_struct.files").stdout)[0]["offset"]
-    pa = int(json.loads(vmic("translate", "--json", "--root", root, "--paging",
-                             str(paging_levels()), RAW, hex(task + off)).stdout)[0]["pa"], 16)
-    broken = os.path.join(WORK, "broken.raw")
-    shutil.copyfile(RAW, broken)
-    with open(broken, "r+b") as f:
-        f.seek(pa)
-        f.write(struct.pack("<Q", 0x4141414141414141))
+    broken = forged(int(listed[MARKER_PID]["task"], 16), "files", 0x4141414141414141)
+    if not broken:
+        return
     whole = json.loads(vmic("files", "--json", RAW).stdout)
     p = vmic("files", "--json", broken, rc=1)
     got = json.loads(p.stdout)
@@ -187,6 +196,26 @@ def files_all_goes_on_past_a_broken_process():
     assert got == [f for f in whole if f["pid"] != MARKER_PID], (got, whole)
     assert {1, MARKER_PID} & {f["pid"] for f in got} == {1}, got
     assert f"pid {MARKER_PID}" in p.stderr and "incomplete" in p.stderr, p.stderr
+    os.unlink(broken)
+
+
+@test
+def pstree_survives_a_loop_of_parents():
+    """init's real_parent forged to be the marker, its own child: a loop no
+    root reaches. Every process is still shown once, init flagged."""
+    listed = ps(RAW)
+    broken = forged(int(listed[1]["task"], 16), "real_parent",
+                    int(listed[MARKER_PID]["task"], 16))
+    if not broken:
+        return
+    rows = json.loads(vmic("pstree", "--json", broken).stdout)
+    assert sorted(r["pid"] for r in rows) == sorted(listed), rows
+    init = next(r for r in rows if r["pid"] == 1)
+    assert init["ppid"] == MARKER_PID and init["orphan"] and init["depth"] == 0, init
+    marker = next(r for r in rows if r["pid"] == MARKER_PID)
+    assert marker["depth"] == 1 and not marker["orphan"], marker
+    assert [r["pid"] for r in rows if r["orphan"]] == [1], rows
+    assert "(parent not in the tree)" in vmic("pstree", broken).stdout
     os.unlink(broken)
 
 
