@@ -169,6 +169,10 @@ def forged(task, field, value):
         print(f"note: a live guest is not ours to write: the forged {field} case runs on "
               "dumps only")
         return None
+    if os.path.getsize(RAW) > 1 << 30:
+        print(f"note: the forged {field} case runs on dumps up to 1 GiB (a copy of this one "
+              f"would write {os.path.getsize(RAW) >> 30} GiB)")
+        return None
     root = json.loads(vmic("banner", "--json", RAW).stdout)["root"]
     off = json.loads(vmic("type", "--json", RAW, "task_struct." + field).stdout)[0]["offset"]
     pa = int(json.loads(vmic("translate", "--json", "--root", root, "--paging",
