@@ -21,6 +21,8 @@ if [ "${1:-}" != "--main" ]; then
     dwarves gdb
     # the Python package's tests (tests/python)
     python3-pytest
+    # vmic malfind's disassembly (optional at build time; the tests check it)
+    libcapstone-dev
     # tests under sanitizers and the fuzzers
     clang libclang-rt-14-dev
     # the distribution fixture: Debian bookworm made with debootstrap on an ext4

@@ -490,6 +490,16 @@ marker_fdinfo() {
 	done | sort -n
 }
 
+# ---- issue 15: processes, code, dumps
+# Every thread of every process: "pid tid comm".
+all_threads() {
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		p=${t#/proc/}
+		echo "${p%%/*} ${t##*/} $(cat "$t/comm" 2>/dev/null)"
+	done
+}
+# ---- end issue 15
+
 section uname uname -a
 section version cat /proc/version
 section cmdline cat /proc/cmdline
@@ -517,6 +527,8 @@ section mountinfo-chroot cat "/proc/$CHROOT_PID/mountinfo"
 section environ-marker marker_environ
 section fds-all fds_all
 # (end of issue 15 block)
+# issue 15: processes, code, dumps
+section threads-all all_threads
 section modules cat /proc/modules
 section iomem cat /proc/iomem
 section cpuinfo first_cpu

@@ -175,6 +175,9 @@ def mutations(g, rng):
               [(g.pa(task + g.off["task_struct.comm"]), b"\xff" * 16)]))
     m.append(("task: marker's real_parent is itself",
               [(g.pa(task + g.off["task_struct.real_parent"]), u64(task))]))
+    init_task = int(next(p for p in g.procs if p["pid"] == 1)["task"], 16)
+    m.append(("task: init's real_parent is the marker, its child (a parent loop)",
+              [(g.pa(init_task + g.off["task_struct.real_parent"]), u64(task))]))
     m.append(("threads: marker's thread_node.next is garbage",
               [(g.pa(task + g.off["task_struct.thread_node"]), u64(rng.getrandbits(64)))]))
     m.append(("task: marker's mm is garbage",
@@ -289,7 +292,8 @@ def commands(g, dump):
             ["modules", "--json", dump], ["dmesg", "--json", dump], ["sym", "--all", dump],
             ["threads", "--json", dump, pid], ["maps", "--json", dump, pid],
             ["files", "--json", dump, pid], ["type", "--json", dump, "task_struct"],
-            ["pagetable", "--json", "--root", g.root, dump]] + yara_commands(dump, pid)
+            ["pagetable", "--json", "--root", g.root, dump]] + yara_commands(dump, pid) + \
+        process_commands(g, dump)
 
 
 def yara_commands(dump, pid):
@@ -299,6 +303,17 @@ def yara_commands(dump, pid):
     with open(rules, "w") as f:
         f.write('rule marker { strings: $m = "VMIC-MARKER-" condition: $m }\n')
     return [["yara", "--json", rules, dump, "--pid", pid]]
+
+
+def process_commands(g, dump):
+    """issue 15's commands over every process (and the marker's memory to
+    files): a mutation met in any process must not crash or hang them."""
+    pid = str(g.marker["pid"])
+    out = os.path.join(os.path.dirname(dump), "dump-out")
+    return [["files", "--json", dump], ["ps", "--threads", "--json", dump],
+            ["pstree", "--json", dump], ["malfind", "--json", dump],
+            ["dump", "--json", dump, "--pid", pid, "-o", out],
+            ["dump", "--json", dump, "--pid", pid, "--exe", "-o", out]]
 
 
 def apply(f, changes):

@@ -61,17 +61,36 @@ static int row(void *arg, const vmic_process_t *p)
     return 0;
 }
 
+static bool threads; /* --threads */
+
+static vmic_status threads_of(cli_walk *w, const vmic_process_t *p)
+{
+    return vmic_os_threads(w->os, p, cli_thread_row, w);
+}
+
+static const cli_schema *schema_for(const cli_walk *w)
+{
+    (void)w;
+    return threads ? &cli_thread_schema : &schema;
+}
+
 static vmic_status walk(cli_walk *w)
 {
-    return vmic_os_processes(w->os, row, w);
+    return threads ? cli_each_process(w, threads_of) : vmic_os_processes(w->os, row, w);
 }
 
 int cmd_ps(int argc, char **argv)
 {
+    static const cli_opt opts[] = {
+        CLI_FLAG("threads", 0, &threads,
+                 "every thread of every process instead, as 'vmic threads' lists\n"
+                 "one process's (tid, pid, state, start, task, name)"),
+        CLI_END,
+    };
     static const cli_list_cmd ps = {
         .spec = {
             .cmd = "ps", .usage = "[OPTIONS] TARGET", .groups = CLI_G_GUEST,
-            .min_operands = 1, .max_operands = 1,
+            .min_operands = 1, .max_operands = 1, .opts = opts,
             .about =
                 "List the guest's processes (thread-group leaders, pid 0 included) from the\n"
                 "kernel's task list: pid, parent, user, state, start time (seconds since\n"
@@ -80,7 +99,7 @@ int cmd_ps(int argc, char **argv)
                 "read from the process's own memory ([comm] for kernel threads).\n"
                 "Needs no profile: the kernel's kallsyms and BTF are found in memory.",
         },
-        .schema = &schema, .walk = walk,
+        .schema = &schema, .schema_for = schema_for, .walk = walk,
     };
     return cli_list(&ps, argc, argv);
 }

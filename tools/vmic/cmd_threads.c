@@ -11,9 +11,9 @@ static const cli_col cols[] = {
 };
 enum { TID, TGID, STATE, START, TASK, COMM, NCOLS };
 static const unsigned char json_order[] = {TID, TGID, COMM, STATE, START, TASK};
-static const cli_schema schema = {cols, NCOLS, json_order, false};
+const cli_schema cli_thread_schema = {cols, NCOLS, json_order, false};
 
-static int row(void *arg, const vmic_process_t *t)
+int cli_thread_row(void *arg, const vmic_process_t *t)
 {
     cli_walk *w = arg;
     char state[2] = {t->state, 0};
@@ -27,7 +27,7 @@ static int row(void *arg, const vmic_process_t *t)
 
 static vmic_status walk(cli_walk *w)
 {
-    return vmic_os_threads(w->os, &w->proc, row, w);
+    return vmic_os_threads(w->os, &w->proc, cli_thread_row, w);
 }
 
 int cmd_threads(int argc, char **argv)
@@ -39,7 +39,7 @@ int cmd_threads(int argc, char **argv)
             .about = "List the threads of process PID (its thread group, leader first) with\n"
                      "their thread ids, names, states and task_struct addresses.",
         },
-        .schema = &schema, .per_process = true, .walk = walk,
+        .schema = &cli_thread_schema, .per_process = true, .walk = walk,
     };
     return cli_list(&threads, argc, argv);
 }

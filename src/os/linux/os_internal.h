@@ -41,7 +41,7 @@ typedef struct lx_path_off {
     bool ok;
     lx_fld path_mnt, path_dentry, d_parent, d_name, qstr_name, qstr_len, d_sb, d_inode,
         d_hash_pprev, mnt_root, mount_mnt, mnt_parent, mnt_mountpoint, s_magic, s_dev, i_ino,
-        i_sb, f_path, f_inode, f_flags, f_pos;
+        i_sb, f_path, f_inode, f_flags, f_pos, i_private, ns_common_ops, ns_ops_name;
 } lx_path_off;
 
 /* What a walk of the kernel image range found (kernel.c). */

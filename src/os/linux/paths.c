@@ -2,7 +2,8 @@
  * Paths of files, as d_path() makes them: the dentry chain up to the root of
  * its mount, then on from the mountpoint in the parent mount, until the
  * namespace's root. Pseudo filesystems name their files themselves (pipes,
- * sockets, anonymous inodes), told apart by the superblock's magic.
+ * sockets, anonymous inodes, namespaces, pidfds: each d_dname), told apart
+ * by the superblock's magic.
  *
  * Hostile input: each step is bounded (depth, name length); a broken chain
  * ends the path with an error, never a loop. A path longer than the
@@ -18,6 +19,8 @@
 #define PIPEFS_MAGIC 0x50495045u
 #define SOCKFS_MAGIC 0x534F434Bu
 #define ANON_INODE_FS_MAGIC 0x09041934u
+#define NSFS_MAGIC 0x6e736673u
+#define PIDFS_MAGIC 0x50494446u /* 6.9+: pidfds have a filesystem of their own */
 #define NAME_MAX_LEN 255
 
 static vmic_status lx_path_offsets(vmic_os *os, lx_path_off *o)
@@ -47,6 +50,9 @@ static vmic_status lx_path_offsets(vmic_os *os, lx_path_off *o)
     REQ(f_inode, "file.f_inode");
     OPT(f_flags, "file.f_flags");
     OPT(f_pos, "file.f_pos");
+    OPT(i_private, "inode.i_private");
+    OPT(ns_common_ops, "ns_common.ops");
+    OPT(ns_ops_name, "proc_ns_operations.name");
 #undef REQ
 #undef OPT
     o->ok = true;
@@ -147,6 +153,29 @@ static vmic_status build_path(vmic_os *os, const lx_path_off *o, uint64_t mnt, u
     return VMIC_OK;
 }
 
+/* A namespace file (/proc/PID/ns/net opened): "net:[4026531840]", as
+ * ns_dname names it: the namespace (inode->i_private, a struct ns_common)
+ * and its operations' name. */
+static bool ns_name(vmic_os *os, const lx_path_off *o, uint64_t inode, uint64_t ino, char *out,
+                    size_t size)
+{
+    uint64_t ns, ops, name;
+    char kind[24];
+    if (!inode || !o->i_private.ok || !o->ns_common_ops.ok || !o->ns_ops_name.ok ||
+        ptr(os, inode, &o->i_private, &ns) || !ns || ptr(os, ns, &o->ns_common_ops, &ops) ||
+        !ops || ptr(os, ops, &o->ns_ops_name, &name) || !name ||
+        lx_str(os, name, kind, sizeof kind - 1) != VMIC_OK)
+        return false;
+    /* "net", "mnt", "pid", "cgroup", ...: anything else is not a name. */
+    for (const char *c = kind; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || *c == '_'))
+            return false;
+    if (!kind[0])
+        return false;
+    snprintf(out, size, "%s:[%llu]", kind, (unsigned long long)ino);
+    return true;
+}
+
 /* d_dname of the pseudo filesystems, by superblock magic. */
 static bool pseudo_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, uint64_t inode,
                         char *out, size_t size)
@@ -164,6 +193,11 @@ static bool pseudo_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, uint
     case SOCKFS_MAGIC:
         snprintf(out, size, "socket:[%llu]", (unsigned long long)ino);
         return true;
+    case PIDFS_MAGIC:
+        snprintf(out, size, "anon_inode:[pidfd]"); /* pidfs_dname */
+        return true;
+    case NSFS_MAGIC:
+        return ns_name(os, o, inode, ino, out, size);
     case ANON_INODE_FS_MAGIC: {
         char name[VMIC_PATH_LEN];
         size_t pos = sizeof name - 1;
