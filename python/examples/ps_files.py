@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Processes of a guest with how many files each has open and how many
-memory regions it maps, as a table.
+"""Processes of a guest with how many files each has open, how many
+memory regions it maps and the sockets it holds (TCP/UDP ports listened
+on or connected, UNIX paths), as a table.
 
     usage: ps_files.py TARGET        (a dump, or qemu:DIR from `vmic boot`)
 """
@@ -14,12 +15,21 @@ def main() -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     with vmic.open(sys.argv[1]) as vm:
-        print("%6s %6s %-16s %5s %5s  %s" % ("PID", "PPID", "COMM", "FILES", "MAPS", "COMMAND"))
+        socks = {}
+        for k in vm.sockets():
+            socks.setdefault(k.pid, []).append(k)
+        print("%6s %6s %-16s %5s %5s %5s  %s" % ("PID", "PPID", "COMM", "FILES", "MAPS", "SOCKS",
+                                                "COMMAND"))
         for p in vm.processes():
             if p.kernel_thread:
                 continue  # no files or memory of their own
-            print("%6d %6d %-16s %5d %5d  %s" % (p.pid, p.ppid, p.comm, len(p.files()),
-                                               len(p.maps()), p.cmdline))
+            mine = socks.get(p.pid, [])
+            print("%6d %6d %-16s %5d %5d %5d  %s" % (p.pid, p.ppid, p.comm, len(p.files()),
+                                                    len(p.maps()), len(mine), p.cmdline))
+            for k in mine:
+                where = (k.path if k.family == "unix" else "[%s]:%d" % (k.local_addr, k.local_port)
+                         if k.family == "inet6" else "%s:%d" % (k.local_addr, k.local_port))
+                print("%37s%s %s %s %s" % ("", k.family, k.type, where, k.state))
     return 0
 
 

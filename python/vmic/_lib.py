@@ -111,6 +111,9 @@ _PROTOS = {
     "vmic_os_modules": (status, [vp, S.MODULE_FN, vp]),
     "vmic_os_regions": (status, [vp, P(S.Process), S.REGION_FN, vp]),
     "vmic_os_files": (status, [vp, P(S.Process), S.FILE_FN, vp]),
+    "vmic_os_sockets": (status, [vp, P(S.Process), S.SOCKET_FN, vp]),
+    "vmic_os_mounts": (status, [vp, P(S.Process), S.MOUNT_FN, vp]),
+    "vmic_os_environ": (status, [vp, P(S.Process), S.ENV_FN, vp]),
     "vmic_os_dmesg": (status, [vp, S.LOG_FN, vp]),
     # utils: taps and the breakpoint manager
     "vmic_tap_open": (status, [vp, P(S.TapOptions), P(vp)]),

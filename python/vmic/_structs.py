@@ -193,6 +193,29 @@ class OpenFile(_Mirror):
                 ("reserved", u64 * 2)]
 
 
+SOCK_PATH_LEN = 110
+
+
+class Socket(_Mirror):
+    _c_name_ = "vmic_socket_t"
+    _fields_ = [("pid", c_int32), ("fd", c_int32), ("file", va_t), ("sock", va_t),
+                ("inode", u64), ("netns", c_uint32), ("family", c_uint16), ("type", c_uint16),
+                ("protocol", c_uint16), ("state", c_uint8), ("socket_state", c_uint8),
+                ("local_addr", c_uint8 * 16), ("remote_addr", c_uint8 * 16),
+                ("local_port", c_uint16), ("remote_port", c_uint16),
+                ("path", c_char * SOCK_PATH_LEN), ("partial", c_bool), ("reserved", u64 * 4)]
+
+
+class Mount(_Mirror):
+    _c_name_ = "vmic_mount_t"
+    _fields_ = [("id", c_int32), ("parent_id", c_int32), ("mount", va_t),
+                ("dev_major", c_uint32), ("dev_minor", c_uint32), ("mnt_flags", c_uint32),
+                ("sb_flags", c_uint32), ("root", c_char * PATH_LEN), ("point", c_char * PATH_LEN),
+                ("fstype", c_char * 64), ("source", c_char * PATH_LEN), ("options", c_char * 128),
+                ("super_options", c_char * 64), ("propagation", c_char * 64),
+                ("visible", c_bool), ("partial", c_bool), ("reserved", u64 * 4)]
+
+
 class LogRecord(_Mirror):
     _c_name_ = "vmic_log_record_t"
     _fields_ = [("seq", u64), ("ts_nsec", u64), ("level", c_uint8), ("facility", c_uint8),
@@ -302,6 +325,9 @@ PROCESS_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Process))
 MODULE_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Module))
 REGION_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Region))
 FILE_FN = CFUNCTYPE(c_int, c_void_p, POINTER(OpenFile))
+SOCKET_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Socket))
+MOUNT_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Mount))
+ENV_FN = CFUNCTYPE(c_int, c_void_p, POINTER(c_char), c_size_t)
 LOG_FN = CFUNCTYPE(c_int, c_void_p, POINTER(LogRecord))
 MEMBER_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Member))
 

@@ -1,6 +1,7 @@
 """What the guest's kernel knows, as plain Python values: one dataclass per
 vmic struct the package returns, made from the C struct by from_c (strings
 decoded, addresses as ints), so nothing here points into libvmic's memory."""
+import ipaddress
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -137,6 +138,79 @@ class OpenFile:
     @classmethod
     def from_c(cls, f: S.OpenFile) -> "OpenFile":
         return cls(f.fd, _s(f.path), f.flags, f.pos, f.inode, f.file, f.path_truncated)
+
+
+_FAMILIES = {1: "unix", 2: "inet", 10: "inet6"}
+_TYPES = {1: "stream", 2: "dgram", 3: "raw", 5: "seqpacket"}
+# The TCP states /proc/net/tcp numbers (UDP shares them: 7 for unconnected).
+_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+           6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
+           11: "CLOSING"}
+
+
+def _addr(family: int, raw) -> str:
+    b = bytes(raw)
+    if family == 2:
+        return str(ipaddress.IPv4Address(b[:4]))
+    if family == 10:
+        return str(ipaddress.IPv6Address(b))
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Socket:
+    """A socket in a process's fd table (vmic netstat's row): family
+    ("inet", "inet6", "unix"), type ("stream", "dgram"), the TCP state name,
+    addresses as text and ports (inet), path (unix: '@' for abstract)."""
+    pid: int
+    fd: int
+    inode: int
+    netns: int
+    family: str
+    type: str
+    protocol: int
+    state: str
+    local_addr: str
+    local_port: int
+    remote_addr: str
+    remote_port: int
+    path: str
+    partial: bool
+    file: int            # the struct file
+    sock: int            # the struct sock (0 if none)
+
+    @classmethod
+    def from_c(cls, k: S.Socket) -> "Socket":
+        fam = _FAMILIES.get(k.family, str(k.family))
+        return cls(k.pid, k.fd, k.inode, k.netns, fam, _TYPES.get(k.type, str(k.type)),
+                   k.protocol, _STATES.get(k.state, str(k.state)) if k.family != 1 else "",
+                   _addr(k.family, k.local_addr), k.local_port, _addr(k.family, k.remote_addr),
+                   k.remote_port, _s(k.path), k.partial, k.file, k.sock)
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A mount of a mount namespace, as a line of /proc/PID/mountinfo."""
+    id: int
+    parent_id: int
+    dev_major: int
+    dev_minor: int
+    root: str
+    point: str
+    options: str
+    propagation: str
+    fstype: str
+    source: str
+    super_options: str
+    visible: bool        # under the process's root: its mountinfo shows it
+    partial: bool
+    mount: int           # the struct mount
+
+    @classmethod
+    def from_c(cls, m: S.Mount) -> "Mount":
+        return cls(m.id, m.parent_id, m.dev_major, m.dev_minor, _s(m.root), _s(m.point),
+                   _s(m.options), _s(m.propagation), _s(m.fstype), _s(m.source),
+                   _s(m.super_options), m.visible, m.partial, m.mount)
 
 
 @dataclass(frozen=True, slots=True)

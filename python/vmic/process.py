@@ -6,7 +6,7 @@ from . import _structs as S
 from ._lib import lib
 from ._memory import buffer_view, read_bytes
 from .errors import check, error
-from .objects import OpenFile, Region
+from .objects import Mount, OpenFile, Region, Socket
 
 if TYPE_CHECKING:
     from .vm import VM
@@ -63,6 +63,25 @@ class Process:
         return self._vm._walk(lib.vmic_os_files, S.FILE_FN,
                               lambda f: OpenFile.from_c(f.contents), ctypes.byref(self._c),
                               what="open files of %d" % self.pid)
+
+    def sockets(self) -> List[Socket]:
+        """The sockets its fd table holds (vmic netstat --pid)."""
+        return self._vm._walk(lib.vmic_os_sockets, S.SOCKET_FN,
+                              lambda k: Socket.from_c(k.contents), ctypes.byref(self._c),
+                              what="sockets of %d" % self.pid)
+
+    def mounts(self, all: bool = False) -> List[Mount]:
+        """The mounts of its mount namespace as its /proc/PID/mountinfo lists
+        them (all=True: also those outside its root)."""
+        out = self._vm._walk(lib.vmic_os_mounts, S.MOUNT_FN, lambda m: Mount.from_c(m.contents),
+                             ctypes.byref(self._c), what="mounts of %d" % self.pid)
+        return out if all else [m for m in out if m.visible]
+
+    def environ(self) -> List[str]:
+        """Its environment from its own memory, as /proc/PID/environ holds it."""
+        return self._vm._walk(lib.vmic_os_environ, S.ENV_FN,
+                              lambda v, n: ctypes.string_at(v, n).decode(errors="replace"),
+                              ctypes.byref(self._c), what="environment of %d" % self.pid)
 
     @property
     def argv(self) -> List[str]:

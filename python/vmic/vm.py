@@ -8,7 +8,7 @@ from . import _structs as S
 from ._lib import lib
 from ._memory import buffer_view, read_bytes
 from .errors import VmicError, check, error
-from .objects import DriverInfo, Field, Kernel, LogRecord, Module, Symbol, Type
+from .objects import DriverInfo, Field, Kernel, LogRecord, Module, Socket, Symbol, Type
 from .process import Process
 
 if TYPE_CHECKING:  # imported when first used: a dump needs neither
@@ -129,9 +129,9 @@ class VM:
         out: list = []
         failed: list = []
 
-        def each(_arg, item):
+        def each(_arg, *item):  # (item) or (text, len) for the environment
             try:
-                out.append(convert(item))
+                out.append(convert(*item))
                 return 0
             except BaseException as e:  # KeyboardInterrupt too: it must reach the caller
                 failed.append(e)
@@ -162,6 +162,12 @@ class VM:
         """The loaded modules, as /proc/modules lists them."""
         return self._walk(lib.vmic_os_modules, S.MODULE_FN, lambda m: Module.from_c(m.contents),
                           what="module list")
+
+    def sockets(self) -> List[Socket]:
+        """Every socket in every process's fd table, all network namespaces
+        (vmic netstat): a socket open in several is listed for each."""
+        return self._walk(lib.vmic_os_sockets, S.SOCKET_FN, lambda k: Socket.from_c(k.contents),
+                          None, what="sockets")
 
     def dmesg(self) -> List[LogRecord]:
         """Every record still in the kernel's printk ring buffer, oldest first."""

@@ -57,6 +57,12 @@ int main(void)
     S(vmic_module_t); F(vmic_module_t, name); F(vmic_module_t, base); F(vmic_module_t, size);
     F(vmic_module_t, state); F(vmic_module_t, nranges); F(vmic_module_t, ranges);
     F(vmic_module_t, reserved);
+    S(vmic_socket_t); F(vmic_socket_t, fd); F(vmic_socket_t, inode); F(vmic_socket_t, netns);
+    F(vmic_socket_t, state); F(vmic_socket_t, local_addr); F(vmic_socket_t, remote_port);
+    F(vmic_socket_t, path); F(vmic_socket_t, partial); F(vmic_socket_t, reserved);
+    S(vmic_mount_t); F(vmic_mount_t, mount); F(vmic_mount_t, sb_flags); F(vmic_mount_t, point);
+    F(vmic_mount_t, fstype); F(vmic_mount_t, options); F(vmic_mount_t, propagation);
+    F(vmic_mount_t, visible); F(vmic_mount_t, reserved);
     S(vmic_region_t); F(vmic_region_t, start); F(vmic_region_t, access); F(vmic_region_t, shared);
     F(vmic_region_t, offset); F(vmic_region_t, dev_minor); F(vmic_region_t, inode);
     F(vmic_region_t, path); F(vmic_region_t, path_truncated); F(vmic_region_t, reserved);

@@ -239,3 +239,42 @@ def test_example_ps_files(vm, truth):
     assert row[2:5] == ["vmic-marker", str(len(truth.text("fds-marker.txt").splitlines())),
                         str(len(truth.text("maps-marker.txt").splitlines()))], row
     assert out[0].split()[:5] == ["PID", "PPID", "COMM", "FILES", "MAPS"]
+
+
+# ---- the forensics walks: sockets, mounts, environment ------------------------------------
+
+
+def _need(truth, name):
+    if not truth.has(name):
+        pytest.skip("this fixture has no truth/%s (older than its make-fixture.sh)" % name)
+
+
+def test_sockets_equal_proc_net_tcp(vm, truth):
+    _need(truth, "net-tcp.txt")
+    want = {}
+    for line in truth.text("net-tcp.txt").splitlines()[1:]:
+        f = line.split()
+        local, remote, st, inode = f[1], f[2], int(f[3], 16), int(f[9])
+        lip, lport = local.split(":")
+        want[inode] = (".".join(str(b) for b in reversed(bytes.fromhex(lip))), int(lport, 16),
+                       st, int(remote.split(":")[1], 16))
+    got = {k.inode: k for k in vm.sockets() if k.family == "inet" and k.type == "stream"}
+    assert want and set(want) <= set(got), (want, sorted(got))
+    states = {1: "ESTABLISHED", 10: "LISTEN"}
+    for inode, (addr, port, st, rport) in want.items():
+        k = got[inode]
+        assert (k.local_addr, k.local_port, k.remote_port) == (addr, port, rport), (inode, k)
+        assert k.state == states.get(st, k.state), (inode, st, k)
+
+
+def test_environ_of_marker(marker, truth):
+    _need(truth, "environ-marker.txt")
+    assert marker.environ() == truth.text("environ-marker.txt").splitlines()
+
+
+def test_mounts_of_init(vm, truth):
+    _need(truth, "mountinfo-1.txt")
+    want = [(int(f[0]), int(f[1]), f[4]) for f in
+            (line.split() for line in truth.text("mountinfo-1.txt").splitlines())]
+    got = [(m.id, m.parent_id, m.point) for m in vm.process(1).mounts()]
+    assert got == want
