@@ -34,8 +34,14 @@ def test_fresh_venv_offline(tmp_path, fixture_dir, isolation):
                          env=env, cwd=str(tmp_path), timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].split()[:5] == ["PID", "PPID", "COMM", "FILES", "MAPS"]
-    assert any(l.split()[2] == "vmic-marker" for l in lines[1:]), lines
+    assert lines[0].split()[:6] == ["PID", "PPID", "COMM", "FILES", "MAPS", "SOCKS"]
+    rows = [l.split() for l in lines[1:] if l[:6].strip().isdigit()]
+    assert any(r[2] == "vmic-marker" for r in rows), lines
+    if os.path.exists(os.path.join(fixture_dir, "truth", "net-tcp.txt")):
+        # The fixture's socket owner, with its sockets listed under it.
+        owner = [r for r in rows if r[2] == "vmic-sockets"]
+        assert owner and int(owner[0][5]) >= 8, lines
+        assert any("127.0.0.1:7001 LISTEN" in l for l in lines), lines
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import vmic; print(vmic.__file__)"],
                            capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=60)
     assert where.stdout.startswith(str(venv)), where  # the installed copy, not the tree's

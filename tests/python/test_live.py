@@ -258,6 +258,17 @@ def test_plugin_breakpoints_count_without_registers(guest):
     guest_runs(g)
 
 
+def test_example_on_the_live_guest(guest):
+    """The README's example against qemu:DIR: the live guest's processes."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    out = subprocess.run([sys.executable, os.path.join(root, "python", "examples", "ps_files.py"),
+                          guest.target], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [l.split() for l in out.stdout.splitlines()[1:] if l[:6].strip().isdigit()]
+    assert any(r[2] == "vmic-marker" for r in rows) and len(rows) > 5, out.stdout
+    guest_runs(guest)
+
+
 def test_qemu_killed_mid_trace_is_an_error(guest):
     """Last (it ends the guest): QEMU dies under vm.trace(); the loop ends
     with a VmicError that says so, within seconds, and the VM closes."""
