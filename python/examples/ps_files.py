@@ -27,7 +27,8 @@ def main() -> int:
             print("%6d %6d %-16s %5d %5d %5d  %s" % (p.pid, p.ppid, p.comm, len(p.files()),
                                                     len(p.maps()), len(mine), p.cmdline))
             for k in mine:
-                where = (k.path if k.family == "unix" else "[%s]:%d" % (k.local_addr, k.local_port)
+                where = ((k.path or "(unnamed)") if k.family == "unix" else
+                         "[%s]:%d" % (k.local_addr, k.local_port)
                          if k.family == "inet6" else "%s:%d" % (k.local_addr, k.local_port))
                 print("%37s%s %s %s %s" % ("", k.family, k.type, where, k.state))
     return 0
