@@ -269,7 +269,7 @@ def kill_trace(g, stage, work):
     elif stage == "event":
         t.wait_armed(20)
         work.poke()
-        t.read_until(lambda e: True, 10)
+        t.read_until(lambda e: e["type"] != "start", 10)  # an event, not the first line
         time.sleep(random.uniform(0, 0.02))
     else:
         t.wait_armed(20)
