@@ -493,6 +493,24 @@ typedef int (*vmic_env_fn)(void *arg, const char *var, size_t len);
 VMIC_API vmic_status vmic_os_environ(vmic_os *os, const vmic_process_t *p, vmic_env_fn fn,
                                      void *arg);
 
+/* ---- integrity checks ------------------------------------------------------------ */
+
+/* A sys_call_table entry that does not point into the kernel's text. */
+typedef struct vmic_syscall_hook {
+    uint32_t nr;
+    char name[VMIC_SYSCALL_NAME_LEN];   /* the call's name (the kernel's metadata) */
+    vmic_va_t handler;                  /* where the entry points now */
+    char module[VMIC_MODULE_NAME_LEN + 1]; /* the module whose memory holds it, or "" */
+    uint64_t reserved[2];               /* zero: room for fields to come */
+} vmic_syscall_hook_t;
+
+typedef int (*vmic_syscall_hook_fn)(void *arg, const vmic_syscall_hook_t *h);
+/* Every entry of sys_call_table, read from memory now, against the kernel's
+ * text (_stext.._etext): fn for each that points elsewhere (into a module,
+ * or anywhere). *checked (may be NULL) gets the entries read. */
+VMIC_API vmic_status vmic_os_check_syscall_table(vmic_os *os, vmic_syscall_hook_fn fn, void *arg,
+                                                 size_t *checked);
+
 /* ---- kernel log ---------------------------------------------------------------- */
 
 typedef struct vmic_log_record {

@@ -297,12 +297,13 @@ def commands(g, dump):
 
 
 def yara_commands(dump, pid):
-    """vmic yara over the marker's memory (its regions and page tables): one
-    command, as each of the ~60 mutations runs every command."""
+    """vmic yara over the marker's memory (its regions and page tables), and
+    vmic check (the syscall table): each of the ~60 mutations runs every
+    command."""
     rules = os.path.join(os.path.dirname(dump), "hostile.yar")
     with open(rules, "w") as f:
         f.write('rule marker { strings: $m = "VMIC-MARKER-" condition: $m }\n')
-    return [["yara", "--json", rules, dump, "--pid", pid]]
+    return [["yara", "--json", rules, dump, "--pid", pid], ["check", "--json", dump]]
 
 
 def process_commands(g, dump):

@@ -96,6 +96,7 @@ int cmd_dmesg(int argc, char **argv);
 int cmd_banner(int argc, char **argv);
 int cmd_sym(int argc, char **argv);
 int cmd_yara(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_type(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 int cmd_attach(int argc, char **argv);

@@ -26,6 +26,7 @@ static const cli_command commands[] = {
     {"banner", "kernel version, image, KASLR slide, symbol and type sources", cmd_banner},
     {"sym", "kernel symbols by name or address", cmd_sym},
     {"yara", "scan process or kernel memory with YARA rules", cmd_yara},
+    {"check", "kernel integrity: hooked system-call table entries", cmd_check},
     {"type", "struct layouts and field offsets (BTF or profile)", cmd_type},
     {"boot", "start a QEMU guest vmic can attach to (or --stop one)", cmd_boot},
     {"attach", "attach to a running QEMU by its endpoints and show it", cmd_attach},
