@@ -190,6 +190,24 @@ def test_ctrl_c_in_the_loop_body_and_in_run(guest):
     guest_runs(g)
 
 
+def run_during_loop(g, bps, n):
+    """Runs the breakpoints while the guest's loop of n rounds runs (started a
+    second in, so that they are armed), until it is done; returns the hits."""
+    done = {}
+
+    def drive():
+        time.sleep(1)
+        done["log"] = g.command("loop %d" % n, timeout=90)
+        bps.stop()
+
+    t = threading.Thread(target=drive)
+    t.start()
+    hits = bps.run(seconds=120)
+    t.join()
+    assert done["log"][1] == 0
+    return hits
+
+
 def test_breakpoint_callback_counts_opens(guest):
     g = guest
     with vmic.open(g.target) as vm:
@@ -206,18 +224,7 @@ def test_breakpoint_callback_counts_opens(guest):
         with vm.breakpoints(tap="debugreg") as bps:
             assert bps.tap == "debugreg"
             bps.add("do_sys_openat2", on_open)
-            done = {}
-
-            def drive():
-                time.sleep(1)
-                done["log"] = g.command("loop 40", timeout=90)
-                bps.stop()
-
-            t = threading.Thread(target=drive)
-            t.start()
-            hits = bps.run(seconds=120)
-            t.join()
-            assert done["log"][1] == 0
+            hits = run_during_loop(g, bps, 40)
             assert hits == len(names) and names.count(b"/dev/null\0") == 40, names[:5]
 
             def fails(hit):
@@ -240,18 +247,7 @@ def test_plugin_breakpoints_count_without_registers(guest):
             assert bps.tap == "plugin"
             seen = []
             bps.add("do_sys_openat2", lambda hit: seen.append(hit.has_regs))
-            done = {}
-
-            def drive():
-                time.sleep(1)
-                done["log"] = g.command("loop 40", timeout=90)
-                bps.stop()
-
-            t = threading.Thread(target=drive)
-            t.start()
-            hits = bps.run(seconds=120)
-            t.join()
-            assert done["log"][1] == 0
+            hits = run_during_loop(g, bps, 40)
             # The loop's 40 opens (an idle guest opens next to nothing else).
             assert hits == len(seen) and 40 <= hits <= 42 and not any(seen), (hits, seen[:5])
     time.sleep(1)
