@@ -6,6 +6,8 @@
  * (vp_release_waiters), never on a timeout. Only a dead or detached client
  * makes an event dropped, and every drop is counted.
  */
+#include <string.h>
+
 #include "futex.h"
 #include "plugin_internal.h"
 
@@ -57,8 +59,8 @@ static void deliver_sync(struct plugin *p, struct vmic_plugin_vcpu *v,
     VMIC_STORE(&v->slot_state, VMIC_PLUGIN_SLOT_EMPTY);
 }
 
-static void deliver_ring(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp,
-                         const struct vmic_plugin_event *ev)
+/* Room for one record in the ring: false if the client died meanwhile. */
+static bool ring_room(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp)
 {
     const uint32_t size = VMIC_PLUGIN_RING_RECORDS;
     for (;;) {
@@ -67,10 +69,8 @@ static void deliver_ring(struct plugin *p, struct vmic_plugin_vcpu *v, struct vc
          * waits rather than overwrite what may not have been read. */
         if (vp->head - tail < size)
             break;
-        if (!client_alive(p)) {
-            drop(p, v);
-            return;
-        }
+        if (!client_alive(p))
+            return false;
         VMIC_STORE(&v->producer_waiting, 1);
         VMIC_FENCE();
         if (VMIC_LOAD(&v->tail) == tail && client_alive(p)) {
@@ -79,13 +79,78 @@ static void deliver_ring(struct plugin *p, struct vmic_plugin_vcpu *v, struct vc
         }
         VMIC_STORE(&v->producer_waiting, 0);
     }
-    v->ring[vp->head & (size - 1)] = *ev;
+    return true;
+}
+
+static void publish(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp)
+{
     vp->head++;
     VMIC_STORE(&v->head, vp->head);
     ring_doorbell(p->ctl);
 }
 
-void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa)
+static void deliver_ring(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp,
+                         const struct vmic_plugin_event *ev)
+{
+    if (!ring_room(p, v, vp)) {
+        drop(p, v);
+        return;
+    }
+    struct vmic_plugin_record *rec = &v->ring[vp->head & (VMIC_PLUGIN_RING_RECORDS - 1)];
+    rec->ev = *ev;
+    rec->gseq = __atomic_add_fetch(&p->ctl->gseq, 1, __ATOMIC_RELAXED);
+    rec->program = 0;
+    rec->data_len = 0;
+    publish(p, v, vp);
+}
+
+/* A held record: the vCPU waits until the client answered its seq (or died). */
+static void wait_answer(struct plugin *p, struct vmic_plugin_vcpu *v, uint32_t seq)
+{
+    for (uint32_t spin = 0; spin < VMIC_PLUGIN_SPIN; spin++) {
+        if ((int32_t)(VMIC_LOAD(&v->answered) - seq) >= 0)
+            return;
+        vmic_spin_step(spin);
+    }
+    for (;;) {
+        uint32_t a = VMIC_LOAD(&v->answered);
+        if ((int32_t)(a - seq) >= 0 || !client_alive(p))
+            return;
+        VMIC_STORE(&v->held_waiting, 1);
+        VMIC_FENCE();
+        if (VMIC_LOAD(&v->answered) == a && client_alive(p))
+            vmic_futex_wait(&v->answered, a, NULL);
+        VMIC_STORE(&v->held_waiting, 0);
+    }
+}
+
+/* A record with what the watch's capture program copied, built in place
+ * in the ring: the copies are made at this instant, the vCPU goes on
+ * unless the program or the syscall asked to hold it. */
+static void deliver_capture(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp,
+                            const struct vmic_plugin_event *ev, uint32_t program)
+{
+    if (!ring_room(p, v, vp)) {
+        drop(p, v);
+        return;
+    }
+    struct vmic_plugin_record *rec = &v->ring[vp->head & (VMIC_PLUGIN_RING_RECORDS - 1)];
+    rec->ev = *ev;
+    rec->data_len = 0;
+    memset(rec->r, 0, sizeof rec->r);
+    bool hold = vp_capture_run(p, &p->capture, program - 1, ev->vcpu, rec);
+    if (rec->ev.flags & VMIC_PLUGIN_RECORD_PARTIAL)
+        __atomic_fetch_add(&p->ctl->capture_partial, 1, __ATOMIC_RELAXED);
+    if (hold)
+        rec->ev.flags |= VMIC_PLUGIN_RECORD_HELD;
+    rec->gseq = __atomic_add_fetch(&p->ctl->gseq, 1, __ATOMIC_RELAXED);
+    uint32_t seq = (uint32_t)rec->ev.seq;
+    publish(p, v, vp);
+    if (hold)
+        wait_answer(p, v, seq);
+}
+
+void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa, uint32_t program)
 {
     if (vcpu >= p->nvcpus) {
         __atomic_fetch_add(&p->ctl->dropped, 1, __ATOMIC_RELAXED);
@@ -99,7 +164,9 @@ void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa)
         drop(p, v);
         return;
     }
-    if (p->mode == VMIC_PLUGIN_MODE_RING)
+    if (program)
+        deliver_capture(p, v, vp, &ev, program);
+    else if (p->mode == VMIC_PLUGIN_MODE_RING)
         deliver_ring(p, v, vp, &ev);
     else
         deliver_sync(p, v, &ev);
@@ -116,7 +183,9 @@ void vp_release_waiters(struct plugin *p)
         __atomic_compare_exchange_n(&v->slot_state, &posted, VMIC_PLUGIN_SLOT_RELEASED, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
         __atomic_fetch_add(&v->tail, 1, __ATOMIC_ACQ_REL);
+        __atomic_fetch_add(&v->answered, 1, __ATOMIC_ACQ_REL);
         vmic_futex_wake(&v->slot_state);
         vmic_futex_wake(&v->tail);
+        vmic_futex_wake(&v->answered);
     }
 }

@@ -20,6 +20,17 @@ struct ram_range {
 };
 #define RAM_MAX_RANGES 32
 
+/* The client's capture set as the plugin took it (a
+ * copy: the client may rewrite the block at any time). */
+struct capture_set {
+    uint32_t levels;
+    uint32_t nprograms;
+    uint64_t kernel_root;
+    uint64_t anchors[VMIC_PLUGIN_MAX_VCPUS][VMIC_PLUGIN_ANCHORS];
+    struct vmic_plugin_program programs[VMIC_PLUGIN_MAX_PROGRAMS];
+    struct vmic_plugin_nr nrs[VMIC_PLUGIN_NR_MAX];
+};
+
 struct vcpu_private {
     uint32_t head; /* ring records appended: the vCPU's own copy */
     uint64_t seq;
@@ -56,7 +67,11 @@ struct plugin {
     uint32_t nactive;
     uint32_t mode;
     uint32_t applied_gen;
+    uint8_t active_program[VMIC_PLUGIN_MAX_WATCHES]; /* by active[] index */
+    struct capture_set capture;
     uint64_t next[VMIC_PLUGIN_MAX_WATCHES];
+    uint8_t next_program[VMIC_PLUGIN_MAX_WATCHES];
+    struct capture_set next_capture;
     uint32_t nnext, next_mode, next_gen;
     int reset_in_flight; /* atomic */
 
@@ -69,6 +84,13 @@ extern struct plugin vp_plugin;
  * it is not in the RAM file (ROM, device memory). */
 bool vp_ram_find(struct plugin *p);
 bool vp_host_to_pa(struct plugin *p, const void *host, uint64_t *pa);
+const uint8_t *vp_pa_to_host(struct plugin *p, uint64_t pa, uint64_t *avail);
+
+void vp_capture_snapshot(const struct vmic_plugin_ctl *c, struct capture_set *out);
+/* Runs program prog (0-based, < nprograms) for vcpu into rec; returns
+ * whether the record is to be held. */
+bool vp_capture_run(struct plugin *p, const struct capture_set *cs, uint32_t prog,
+                    unsigned int vcpu, struct vmic_plugin_record *rec);
 
 /* plugin_watch.c */
 void vp_maybe_apply(struct plugin *p);
@@ -76,7 +98,7 @@ void vp_on_reset(qemu_plugin_id_t id);
 void vp_register_idle(struct plugin *p);
 
 /* plugin_deliver.c */
-void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa);
+void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa, uint32_t program);
 void vp_release_waiters(struct plugin *p);
 
 /* plugin_monitor.c */

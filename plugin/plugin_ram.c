@@ -96,3 +96,27 @@ bool vp_host_to_pa(struct plugin *p, const void *host, uint64_t *pa)
     }
     return false;
 }
+
+/* The other way: where guest-physical pa is in this process, and how many
+ * bytes from there are (to the end of its page at least, when found). */
+const uint8_t *vp_pa_to_host(struct plugin *p, uint64_t pa, uint64_t *avail)
+{
+    if (!vp_ram_find(p))
+        return NULL;
+    uint64_t off;
+    if (pa < p->below_4g)
+        off = pa;
+    else if (pa >= FOUR_GIB && pa - FOUR_GIB < p->ram_file_size - p->below_4g)
+        off = p->below_4g + (pa - FOUR_GIB);
+    else
+        return NULL; /* the PCI hole, or past RAM */
+    for (int i = 0; i < p->nram; i++) {
+        uint64_t len = p->ram[i].end - p->ram[i].start;
+        if (off < p->ram[i].file_offset || off - p->ram[i].file_offset >= len)
+            continue;
+        uint64_t in = off - p->ram[i].file_offset;
+        *avail = len - in;
+        return (const uint8_t *)(p->ram[i].start + in);
+    }
+    return NULL;
+}

@@ -19,6 +19,7 @@
  * (pc, pa) retranslated reuses its entry). */
 struct watched_insn {
     uint64_t pc, pa;
+    uint32_t program; /* 1 + capture program, 0 none */
     struct watched_insn *next;
 };
 
@@ -28,15 +29,15 @@ static struct watched_insn *insn_table[INSN_BUCKETS];
 static uint32_t insn_count;
 static pthread_mutex_t insn_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static struct watched_insn *insn_entry(uint64_t pc, uint64_t pa)
+static struct watched_insn *insn_entry(uint64_t pc, uint64_t pa, uint32_t program)
 {
     unsigned b = (unsigned)((pc ^ (pa * 0x9e3779b97f4a7c15ull)) >> 20) % INSN_BUCKETS;
     pthread_mutex_lock(&insn_lock);
     struct watched_insn *w = insn_table[b];
-    while (w && (w->pc != pc || w->pa != pa))
+    while (w && (w->pc != pc || w->pa != pa || w->program != program))
         w = w->next;
     if (!w && insn_count < INSN_MAX && (w = malloc(sizeof *w))) {
-        *w = (struct watched_insn){pc, pa, insn_table[b]};
+        *w = (struct watched_insn){pc, pa, program, insn_table[b]};
         insn_table[b] = w;
         insn_count++;
     }
@@ -44,25 +45,26 @@ static struct watched_insn *insn_entry(uint64_t pc, uint64_t pa)
     return w;
 }
 
-static bool watched(const struct plugin *p, uint64_t pa)
+/* The index of pa in the active set, or -1. */
+static int watched(const struct plugin *p, uint64_t pa)
 {
     uint32_t lo = 0, hi = p->nactive;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (p->active[mid] == pa)
-            return true;
+            return (int)mid;
         if (p->active[mid] < pa)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return false;
+    return -1;
 }
 
 static void on_exec(unsigned int vcpu, void *userdata)
 {
     const struct watched_insn *w = userdata;
-    vp_deliver(&vp_plugin, vcpu, w->pc, w->pa);
+    vp_deliver(&vp_plugin, vcpu, w->pc, w->pa, w->program);
     vp_maybe_apply(&vp_plugin);
 }
 
@@ -73,9 +75,11 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t pa;
-        if (!vp_host_to_pa(p, qemu_plugin_insn_haddr(insn), &pa) || !watched(p, pa))
+        int at;
+        if (!vp_host_to_pa(p, qemu_plugin_insn_haddr(insn), &pa) || (at = watched(p, pa)) < 0)
             continue;
-        struct watched_insn *w = insn_entry(qemu_plugin_insn_vaddr(insn), pa);
+        struct watched_insn *w = insn_entry(qemu_plugin_insn_vaddr(insn), pa,
+                                            p->active_program[at]);
         if (w)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_exec, QEMU_PLUGIN_CB_NO_REGS, w);
         else
@@ -98,9 +102,14 @@ void vp_register_idle(struct plugin *p)
     qemu_plugin_register_vcpu_resume_cb(p->id, on_idle_or_resume);
 }
 
-static int cmp_u64(const void *a, const void *b)
+struct watch_pair {
+    uint64_t pa;
+    uint8_t program;
+};
+
+static int cmp_pair(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    uint64_t x = ((const struct watch_pair *)a)->pa, y = ((const struct watch_pair *)b)->pa;
     return x < y ? -1 : x > y;
 }
 
@@ -112,13 +121,21 @@ static void snapshot(struct plugin *p, uint32_t gen)
     uint32_t n = VMIC_LOAD(&c->watch_count);
     if (n > VMIC_PLUGIN_MAX_WATCHES)
         n = VMIC_PLUGIN_MAX_WATCHES;
-    for (uint32_t i = 0; i < n; i++)
-        p->next[i] = __atomic_load_n(&c->watches[i], __ATOMIC_RELAXED);
-    qsort(p->next, n, sizeof p->next[0], cmp_u64);
+    static struct watch_pair pairs[VMIC_PLUGIN_MAX_WATCHES]; /* one reset at a time */
+    vp_capture_snapshot(c, &p->next_capture);
+    for (uint32_t i = 0; i < n; i++) {
+        pairs[i].pa = __atomic_load_n(&c->watches[i], __ATOMIC_RELAXED);
+        uint8_t prog = __atomic_load_n(&c->watch_program[i], __ATOMIC_RELAXED);
+        /* A program the set does not have is no program. */
+        pairs[i].program = prog <= p->next_capture.nprograms ? prog : 0;
+    }
+    qsort(pairs, n, sizeof pairs[0], cmp_pair);
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (k == 0 || p->next[k - 1] != p->next[i])
-            p->next[k++] = p->next[i];
+        if (k == 0 || p->next[k - 1] != pairs[i].pa) {
+            p->next[k] = pairs[i].pa;
+            p->next_program[k++] = pairs[i].program;
+        }
     p->nnext = k;
     uint32_t mode = VMIC_LOAD(&c->mode);
     p->next_mode = mode == VMIC_PLUGIN_MODE_RING ? VMIC_PLUGIN_MODE_RING : VMIC_PLUGIN_MODE_SYNC;
@@ -156,6 +173,8 @@ void vp_on_reset(qemu_plugin_id_t id)
 {
     struct plugin *p = &vp_plugin;
     memcpy(p->active, p->next, p->nnext * sizeof p->next[0]);
+    memcpy(p->active_program, p->next_program, p->nnext);
+    p->capture = p->next_capture;
     p->nactive = p->nnext;
     p->mode = p->next_mode;
     p->applied_gen = p->next_gen;

@@ -41,8 +41,9 @@ struct tally {
     double first, last;
 };
 
-static void count(void *arg, const struct vmic_plugin_event *ev)
+static void count(void *arg, const struct vmic_plugin_record *rec)
 {
+    const struct vmic_plugin_event *ev = &rec->ev;
     struct tally *t = arg;
     double now = now_s();
     if (t->total == 0)
@@ -102,7 +103,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = now_s();
-    if (vmic__plugin_watch(&c, watches, nw, mode, qmp, 10000, count, &t) != 0) {
+    if (vmic__plugin_watch(&c, watches, NULL, nw, mode, qmp, 10000, count, &t) != 0) {
         fprintf(stderr, "watch: %s\n", vmic__plugin_error());
         return 1;
     }
@@ -110,25 +111,25 @@ int main(int argc, char **argv)
            PRIu64 "}\n", (now_s() - t0) * 1e3, c.kicks, c.ctl->ram_below_4g, c.ctl->ram_size);
     fflush(stdout);
 
-    static struct vmic_plugin_event ev[1024];
+    static struct vmic_plugin_record ev[256];
     while (!stop) {
-        int n = vmic__plugin_poll(&c, ev, 1024, 100);
+        int n = vmic__plugin_poll(&c, ev, 256, 100);
         for (int i = 0; i < n; i++) {
             count(&t, &ev[i]);
-            if (!c.held[ev[i].vcpu])
+            if (!c.held[ev[i].ev.vcpu])
                 continue;
             if (hold) {
-                printf("{\"held\": %u, \"pc\": %" PRIu64 "}\n", ev[i].vcpu, ev[i].pc);
+                printf("{\"held\": %u, \"pc\": %" PRIu64 "}\n", ev[i].ev.vcpu, ev[i].ev.pc);
                 fflush(stdout);
                 for (;;)
                     pause(); /* until killed: the test's SIGKILL */
             }
-            vmic__plugin_answer(&c, ev[i].vcpu);
+            vmic__plugin_done(&c, &ev[i]);
         }
     }
     double first_ms = t.total ? (t.first - t0) * 1e3 : -1;
     double span = t.last - t.first;
-    if (vmic__plugin_watch(&c, NULL, 0, mode, qmp, 10000, count, &t) != 0)
+    if (vmic__plugin_watch(&c, NULL, NULL, 0, mode, qmp, 10000, count, &t) != 0)
         fprintf(stderr, "unwatch: %s\n", vmic__plugin_error());
     uint64_t made, dropped;
     vmic__plugin_counters(&c, &made, &dropped);

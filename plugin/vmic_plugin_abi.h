@@ -43,6 +43,16 @@
  *                      the vCPU waits only when the ring is full (back-
  *                      pressure: a record is never dropped while the client
  *                      lives). The client advances tail.
+ *           capture    a watch given a capture program (watch_program[i] > 0)
+ *                      goes to the ring with what the program copied out
+ *                      of guest memory at that instant (registers in
+ *                      r[], byte ranges as items in data[]): the vCPU goes
+ *                      on at once, and the client decodes later from the
+ *                      copies. A program (or the syscall-argument table,
+ *                      for one system call number) may ask for the record
+ *                      to be HELD: the vCPU then waits until the client
+ *                      stores its seq in answered, so the client can read
+ *                      live memory for it as in sync mode.
  *           Either way the plugin increments doorbell and wakes it when
  *           client_sleeping is set, so one client thread can sleep on one
  *           word for all vCPUs.
@@ -61,7 +71,7 @@
 #include <stdint.h>
 
 #define VMIC_PLUGIN_MAGIC 0x47554c5043494d56ull /* "VMICPLUG" little-endian */
-#define VMIC_PLUGIN_VERSION 1u
+#define VMIC_PLUGIN_VERSION 2u
 
 #define VMIC_PLUGIN_MAX_VCPUS 64u
 #define VMIC_PLUGIN_MAX_WATCHES 1024u
@@ -70,7 +80,85 @@
 #define VMIC_PLUGIN_SPIN 2000u
 /* A power of two: the ring index is head & (records - 1), which stays in
  * bounds whatever a hostile client writes to tail. */
-#define VMIC_PLUGIN_RING_RECORDS 4096u
+#define VMIC_PLUGIN_RING_RECORDS 2048u
+
+/* Capture programs (plugin_capture.c): a few straight-line programs over
+ * sixteen 64-bit registers, each op bounded, no loops, so a hostile program
+ * costs at most MAX_OPS bounded copies. */
+#define VMIC_PLUGIN_MAX_PROGRAMS 4u
+#define VMIC_PLUGIN_MAX_OPS 32u
+#define VMIC_PLUGIN_ANCHORS 2u       /* per-vCPU guest-physical anchors */
+#define VMIC_PLUGIN_NR_MAX 512u      /* system call numbers the arg table covers */
+#define VMIC_PLUGIN_DATA 928u        /* bytes of items in one record */
+#define VMIC_PLUGIN_ITEM_MAX 512u    /* bytes one item copies at most */
+
+enum vmic_plugin_op_code {
+    VMIC_PLUGIN_OP_END = 0,
+    VMIC_PLUGIN_OP_ANCHOR,  /* r[dst] = u64 at pa anchors[vcpu][imm] */
+    VMIC_PLUGIN_OP_LOAD,    /* r[dst] = len (4 or 8) bytes at va r[a]+imm */
+    VMIC_PLUGIN_OP_ADD,     /* r[dst] = r[a] + imm */
+    VMIC_PLUGIN_OP_COPY,    /* item: len bytes at va r[a]+imm */
+    VMIC_PLUGIN_OP_STR,     /* item: a C string at va r[a]+imm, len at most */
+    VMIC_PLUGIN_OP_ARGS,    /* items: the syscall args r[2..7] of number r[1]
+                               as args[r[1]] says, phase imm (0 entry,
+                               1 return: r[0] is the return value) */
+    VMIC_PLUGIN_OP_PA,      /* r[dst] = the guest-physical address of va r[a]+imm */
+};
+#define VMIC_PLUGIN_REGS 16u /* register indexes are taken mod 16 */
+/* Which page tables an op's va goes through: root = VMIC_PLUGIN_ROOT_KERNEL
+ * for kernel_root, else r[root] (a guest-physical page-table root). */
+#define VMIC_PLUGIN_ROOT_KERNEL 0xffu
+
+struct vmic_plugin_op {
+    uint8_t op, dst, a, root;
+    uint32_t len;
+    int64_t imm;
+};
+
+#define VMIC_PLUGIN_PROGRAM_HOLD 1u /* every record of this program is held */
+struct vmic_plugin_program {
+    uint32_t nops;
+    uint32_t flags;
+    struct vmic_plugin_op ops[VMIC_PLUGIN_MAX_OPS];
+};
+
+/* What OP_ARGS copies of one argument. */
+enum vmic_plugin_arg_kind {
+    VMIC_PLUGIN_ARG_NONE = 0,
+    VMIC_PLUGIN_ARG_STR,    /* a C string, max bytes at most */
+    VMIC_PLUGIN_ARG_FIXED,  /* max bytes */
+    VMIC_PLUGIN_ARG_BUF,    /* min(arg[len_arg], max) bytes */
+    VMIC_PLUGIN_ARG_BUFRET, /* min(return value, max) bytes, if it is > 0 */
+};
+struct vmic_plugin_arg {
+    uint8_t kind[2];        /* [phase]: enum vmic_plugin_arg_kind */
+    uint8_t len_arg;        /* ARG_BUF: which argument holds the length */
+    uint8_t reserved;
+    uint16_t max[2];        /* [phase] */
+};
+#define VMIC_PLUGIN_NR_HOLD_ENTRY 1u  /* hold this number's entry record */
+#define VMIC_PLUGIN_NR_HOLD_RETURN 2u /* hold its return record */
+struct vmic_plugin_nr {
+    struct vmic_plugin_arg arg[6];
+    uint32_t hold;
+    uint32_t reserved;
+};
+
+/* What a capture record says of an item. */
+enum vmic_plugin_item_status {
+    VMIC_PLUGIN_ITEM_OK = 0,
+    VMIC_PLUGIN_ITEM_SHORT,    /* fewer bytes than asked: no room, or a
+                                  string longer than its bound */
+    VMIC_PLUGIN_ITEM_UNMAPPED, /* the va (or part of it) is not mapped:
+                                  len bytes from the start are */
+};
+struct vmic_plugin_item {
+    uint64_t va;
+    uint32_t want;             /* bytes asked for (a string: its bound) */
+    uint16_t len;              /* bytes that follow, padded to 8 */
+    uint8_t status;
+    uint8_t tag;               /* COPY/STR: the op's index; ARGS: 32 + argument */
+};
 
 enum vmic_plugin_mode {
     VMIC_PLUGIN_MODE_SYNC = 0,
@@ -90,7 +178,21 @@ struct vmic_plugin_event {
     uint64_t pc;  /* guest-virtual, qemu_plugin_insn_vaddr at translation */
     uint64_t pa;  /* guest-physical, from qemu_plugin_insn_haddr through the RAM file */
     uint32_t vcpu;
-    uint32_t reserved;
+    uint32_t flags;  /* VMIC_PLUGIN_RECORD_* */
+};
+
+#define VMIC_PLUGIN_RECORD_CAPTURE 1u /* r[] and data[] hold a program's copies */
+#define VMIC_PLUGIN_RECORD_HELD 2u    /* the vCPU waits until answered >= seq */
+#define VMIC_PLUGIN_RECORD_PARTIAL 4u /* an op failed or data[] ran out */
+
+/* A ring record: the event, and a capture program's results. */
+struct vmic_plugin_record {
+    struct vmic_plugin_event ev;
+    uint64_t gseq;      /* over all vCPUs: the order records were made */
+    uint32_t program;   /* 1 + the program that ran; 0 none */
+    uint32_t data_len;  /* bytes of items in data[] */
+    uint64_t r[VMIC_PLUGIN_REGS];
+    uint8_t data[VMIC_PLUGIN_DATA]; /* items, each 8-aligned */
 };
 
 /* One vCPU's area: the sync slot and the ring. Written by that vCPU's
@@ -108,8 +210,11 @@ struct vmic_plugin_vcpu {
     uint8_t pad_tail[64 - 8];
     uint64_t events;        /* [P] events made on this vCPU (delivered or dropped) */
     uint64_t dropped;       /* [P] of those, dropped because the client was dead */
-    uint8_t pad_count[64 - 16];
-    struct vmic_plugin_event ring[VMIC_PLUGIN_RING_RECORDS];
+    uint32_t answered;      /* [C] futex: seq of the last held record answered
+                               (low 32 bits) */
+    uint32_t held_waiting;  /* [P] set while the vCPU sleeps on answered */
+    uint8_t pad_count[64 - 24];
+    struct vmic_plugin_record ring[VMIC_PLUGIN_RING_RECORDS];
 };
 
 struct vmic_plugin_ctl {
@@ -154,6 +259,17 @@ struct vmic_plugin_ctl {
     uint8_t pad[64];
 
     uint64_t watches[VMIC_PLUGIN_MAX_WATCHES]; /* [C] guest-physical */
+    uint8_t watch_program[VMIC_PLUGIN_MAX_WATCHES]; /* [C] 1 + program, 0 none */
+
+    /* capture: [C], copied by the plugin with the watches (watch_gen) */
+    uint64_t gseq;          /* [P] records made over all vCPUs */
+    uint32_t levels;        /* [C] 4 or 5: the guest's paging */
+    uint32_t nprograms;     /* [C] clamped to MAX_PROGRAMS */
+    uint64_t kernel_root;   /* [C] guest-physical root of the kernel's tables */
+    uint64_t anchors[VMIC_PLUGIN_MAX_VCPUS][VMIC_PLUGIN_ANCHORS]; /* [C] pa */
+    struct vmic_plugin_program programs[VMIC_PLUGIN_MAX_PROGRAMS]; /* [C] */
+    struct vmic_plugin_nr nrs[VMIC_PLUGIN_NR_MAX]; /* [C] for OP_ARGS */
+    uint64_t capture_partial; /* [P] records some op of which failed */
 };
 
 #endif

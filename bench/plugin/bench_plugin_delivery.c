@@ -38,21 +38,20 @@ static int run_client(const char *ctl, enum vmic_plugin_mode mode, long n)
 {
     vmic__plugin_client c;
     uint64_t pa = 0x1000;
-    if (vmic__plugin_attach(&c, ctl, 5000) || vmic__plugin_watch(&c, &pa, 1, mode, NULL, 10000, NULL, NULL)) {
+    if (vmic__plugin_attach(&c, ctl, 5000) || vmic__plugin_watch(&c, &pa, NULL, 1, mode, NULL, 10000, NULL, NULL)) {
         fprintf(stderr, "client: %s\n", vmic__plugin_error());
         return 1;
     }
-    static struct vmic_plugin_event ev[1024];
+    static struct vmic_plugin_record ev[256];
     long got = 0;
     while (got < n) {
-        int k = vmic__plugin_poll(&c, ev, 1024, 5000);
+        int k = vmic__plugin_poll(&c, ev, 256, 5000);
         if (k == 0) {
             fprintf(stderr, "client: no event for 5 s after %ld\n", got);
             return 1;
         }
         for (int i = 0; i < k; i++)
-            if (c.held[ev[i].vcpu])
-                vmic__plugin_answer(&c, ev[i].vcpu);
+            vmic__plugin_done(&c, &ev[i]);
         got += k;
     }
     vmic__plugin_detach(&c);

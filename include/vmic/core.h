@@ -259,6 +259,13 @@ VMIC_API vmic_status vmic_hw_breakpoint_clear(vmic_core *core, vmic_va_t va);
  * refused with the reason. Removed when the session ends. */
 VMIC_API vmic_status vmic_exec_watch_set(vmic_core *core, vmic_pa_t pa);
 VMIC_API vmic_status vmic_exec_watch_clear(vmic_core *core, vmic_pa_t pa);
+/* Capture (event.h): the programs exec watches may run, and which one the
+ * watch at pa runs (1-based; 0 none: a plain held event). A watch with a
+ * program reports VMIC_EVENT_CAPTURE events and its vCPU goes on at once
+ * (unless held), so the answer is always Continue. VMIC_E_UNSUPPORTED
+ * where the driver cannot. */
+VMIC_API vmic_status vmic_exec_capture_set(vmic_core *core, const vmic_capture_spec_t *spec);
+VMIC_API vmic_status vmic_exec_watch_program(vmic_core *core, vmic_pa_t pa, uint32_t program);
 
 /*
  * Data watchpoints (VMIC_CAP_WATCHPOINT) on every vCPU: an access of the kind

@@ -200,7 +200,10 @@ typedef struct vmic_breakpoint_ops {
  * number; they apply when a session attaches. Needs events. */
 typedef struct vmic_exec_watch_ops {
     vmic_status (*set)(vmic_driver *d, vmic_pa_t pa, bool enable);
-    uint64_t reserved[2];
+    /* Capture (vmic_capture_spec_t, core.h): the programs, and which one a
+     * watch runs (0 none). NULL where the driver cannot capture. */
+    vmic_status (*capture)(vmic_driver *d, const vmic_capture_spec_t *spec);
+    vmic_status (*program)(vmic_driver *d, vmic_pa_t pa, uint32_t program);
 } vmic_exec_watch_ops_t;
 
 /* Data watchpoints [WATCHPOINT]. Needs events. */

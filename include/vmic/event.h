@@ -59,6 +59,101 @@ typedef enum vmic_interrupt_type {
     VMIC_INTR_SW_EXCEPTION = 6,   /* INT3, INTO */
 } vmic_interrupt_type;
 
+/*
+ * Capture: what a driver copied out of guest memory at the instant of an
+ * exec-watch event, by a program the caller gave (vmic_capture_spec_t), so
+ * that the event can be decoded after the vCPU went on. qemu's plugin runs
+ * the programs inside QEMU; the vCPU does not wait for the handler unless
+ * the program asked to hold it.
+ */
+#define VMIC_CAPTURE_MAX_ITEMS 64
+#define VMIC_CAPTURE_MAX_OPS 32
+#define VMIC_CAPTURE_MAX_PROGRAMS 4
+#define VMIC_CAPTURE_ANCHORS 2
+#define VMIC_CAPTURE_MAX_VCPUS 64
+#define VMIC_CAPTURE_NR_MAX 512
+
+typedef enum vmic_capture_op_code {
+    VMIC_CAPTURE_END = 0,
+    VMIC_CAPTURE_ANCHOR,  /* r[dst] = u64 at pa anchors[vcpu][imm] */
+    VMIC_CAPTURE_LOAD,    /* r[dst] = len (4 or 8) bytes at va r[a] + imm */
+    VMIC_CAPTURE_ADD,     /* r[dst] = r[a] + imm */
+    VMIC_CAPTURE_COPY,    /* item tagged with the op's index: len bytes at va r[a] + imm */
+    VMIC_CAPTURE_STR,     /* the same, a C string of at most len bytes */
+    VMIC_CAPTURE_ARGS,    /* items tagged 32 + i: syscall r[1]'s arguments r[2..7]
+                             as nrs[r[1]] says; imm: 0 entry, 1 return (r[0]) */
+    VMIC_CAPTURE_PA,      /* r[dst] = the guest-physical address of va r[a] + imm */
+} vmic_capture_op_code;
+#define VMIC_CAPTURE_REGS 16  /* r[0..15]; register indexes are taken mod 16 */
+#define VMIC_CAPTURE_ROOT_KERNEL 0xffu /* an op's root: kernel_root, else r[root] */
+
+typedef struct vmic_capture_op {
+    uint8_t op, dst, a, root;
+    uint32_t len;
+    int64_t imm;
+} vmic_capture_op_t;
+
+#define VMIC_CAPTURE_HOLD 1u  /* program flag: the vCPU waits for the handler */
+typedef struct vmic_capture_program {
+    uint32_t nops;
+    uint32_t flags;
+    vmic_capture_op_t ops[VMIC_CAPTURE_MAX_OPS];
+} vmic_capture_program_t;
+
+typedef enum vmic_capture_arg_kind {
+    VMIC_CAPTURE_ARG_NONE = 0,
+    VMIC_CAPTURE_ARG_STR,    /* a C string of at most max bytes */
+    VMIC_CAPTURE_ARG_FIXED,  /* max bytes */
+    VMIC_CAPTURE_ARG_BUF,    /* min(argument len_arg, max) bytes */
+    VMIC_CAPTURE_ARG_BUFRET, /* min(return value, max) bytes, when it is > 0 */
+} vmic_capture_arg_kind;
+
+typedef struct vmic_capture_arg {
+    uint8_t kind[2];         /* [0] at entry, [1] at return */
+    uint8_t len_arg;
+    uint8_t reserved;
+    uint16_t max[2];
+} vmic_capture_arg_t;
+
+#define VMIC_CAPTURE_HOLD_ENTRY 1u
+#define VMIC_CAPTURE_HOLD_RETURN 2u
+typedef struct vmic_capture_nr {
+    vmic_capture_arg_t arg[6];
+    uint32_t hold;           /* VMIC_CAPTURE_HOLD_*: held at entry, return */
+    uint32_t reserved;
+} vmic_capture_nr_t;
+
+typedef struct vmic_capture_spec {
+    uint32_t levels;         /* 4 or 5: the guest's paging */
+    uint32_t nprograms;
+    vmic_pa_t kernel_root;
+    vmic_pa_t anchors[VMIC_CAPTURE_MAX_VCPUS][VMIC_CAPTURE_ANCHORS];
+    vmic_capture_program_t programs[VMIC_CAPTURE_MAX_PROGRAMS];
+    vmic_capture_nr_t nrs[VMIC_CAPTURE_NR_MAX];
+} vmic_capture_spec_t;
+
+typedef enum vmic_capture_status {
+    VMIC_CAPTURE_OK = 0,
+    VMIC_CAPTURE_SHORT,      /* fewer bytes than asked (no room, or a longer string) */
+    VMIC_CAPTURE_UNMAPPED,   /* not all mapped: len bytes from va are */
+} vmic_capture_status;
+
+typedef struct vmic_capture_item {
+    vmic_va_t va;
+    uint32_t want, len;
+    uint8_t status, tag;
+    const uint8_t *bytes;
+} vmic_capture_item_t;
+
+typedef struct vmic_capture {
+    uint32_t program;        /* 1 + the program that ran */
+    bool partial;            /* some op failed or the record ran out of room */
+    bool held;               /* the vCPU waits for this event's answer */
+    uint64_t r[VMIC_CAPTURE_REGS];
+    uint32_t nitems;
+    vmic_capture_item_t items[VMIC_CAPTURE_MAX_ITEMS];
+} vmic_capture_t;
+
 typedef struct vmic_event {
     vmic_event_kind kind;
     vmic_vcpu_t vcpu;
@@ -107,7 +202,8 @@ typedef struct vmic_event {
     };
     uint32_t flags;            /* VMIC_EVENT_* below */
     uint32_t reserved32;       /* zero */
-    uint64_t reserved[3];      /* zero */
+    const vmic_capture_t *capture; /* VMIC_EVENT_CAPTURE: valid during the handler */
+    uint64_t reserved[2];      /* zero */
 } vmic_event_t;
 
 /* The event carries no registers (regs.valid is 0): an exec watch through
@@ -115,6 +211,9 @@ typedef struct vmic_event {
  * there is; vmic_get_regs would have to stop the VM, which it cannot do
  * while a vCPU waits for this event's answer. */
 #define VMIC_EVENT_NO_REGS (1u << 0)
+/* The event carries a capture (ev->capture): the vCPU has gone on unless
+ * capture->held; guest memory read now may differ from what it was. */
+#define VMIC_EVENT_CAPTURE (1u << 1)
 
 /* The six ways a vCPU resumes; exactly vmi-rs's VmiEventAction. */
 typedef enum vmic_action {

@@ -299,6 +299,18 @@ VMIC_API vmic_status vmic_os_task_pt_regs(vmic_os *os, vmic_va_t task, vmic_va_t
 VMIC_API vmic_status vmic_os_cpu_pt_regs(vmic_os *os, uint32_t cpu, vmic_va_t *regs);
 VMIC_API vmic_status vmic_os_read_pt_regs(vmic_os *os, vmic_va_t regs, vmic_pt_regs_t *out);
 
+/* Where CPU cpu keeps the task it runs and the top of that task's kernel
+ * stack: the per-CPU variables themselves, not their values, and the size
+ * of the pt_regs that end at that top. What a program that reads them at
+ * an instant with no registers (an exec watch's capture) needs. */
+typedef struct vmic_cpu_slots {
+    vmic_va_t current_task;   /* the variable: the task pointer is there */
+    vmic_va_t top_of_stack;   /* the variable: pt_regs end at its value */
+    uint64_t pt_regs_size;
+    uint64_t reserved[2];
+} vmic_cpu_slots_t;
+VMIC_API vmic_status vmic_os_cpu_slots(vmic_os *os, uint32_t cpu, vmic_cpu_slots_t *out);
+
 /* ---- system calls ------------------------------------------------------------ */
 /*
  * The guest's own 64-bit system-call table: each entry of sys_call_table

@@ -229,7 +229,9 @@ typedef struct vmic_trace_stats {
     uint64_t dropped;         /* entries not recorded: too many tasks in calls */
     uint64_t read_errors;     /* arguments shown unread, tasks and pt_regs not
                                  read: guest memory that did not translate */
-    uint64_t reserved[4];    /* zeroed by vmic: room to grow */
+    uint64_t late_reads;      /* captured events (the plugin): memory the capture
+                                 did not hold, read after the vCPU went on */
+    uint64_t reserved[3];    /* zeroed by vmic: room to grow */
 } vmic_trace_stats_t;
 
 /* Through a pointer, not by value: the struct may grow. */

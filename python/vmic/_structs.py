@@ -117,7 +117,7 @@ class Event(_Mirror):
     _anonymous_ = ("detail",)
     _fields_ = [("kind", c_int), ("vcpu", c_uint32), ("view", c_uint16), ("seq", u64),
                 ("regs", Regs), ("detail", _EvDetail), ("flags", c_uint32),
-                ("reserved32", c_uint32), ("reserved", u64 * 3)]
+                ("reserved32", c_uint32), ("capture", c_void_p), ("reserved", u64 * 2)]
 
 
 # ---- os.h -------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ class TraceOptions(_Mirror):
 class TraceStats(_Mirror):
     _c_name_ = "vmic_trace_stats_t"
     _fields_ = [(n, u64) for n in ("hits", "events", "filtered", "unmatched", "fork_returns",
-                                   "dropped", "read_errors")] + [("reserved", u64 * 4)]
+                                   "dropped", "read_errors", "late_reads")] + [("reserved", u64 * 3)]
 
 
 TRACE_FN = CFUNCTYPE(c_int, POINTER(TraceEvent), c_void_p)

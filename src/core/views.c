@@ -127,6 +127,32 @@ vmic_status vmic_exec_watch_clear(vmic_core *core, vmic_pa_t pa)
                 pa, false);
 }
 
+/* The capture ops are optional within the group. */
+static const vmic_exec_watch_ops_t *capture_ops(vmic_core *core)
+{
+    if (core_need(core, VMIC_CAP_EVENTS | VMIC_CAP_EXEC_WATCH, "exec watches"))
+        return NULL;
+    const vmic_exec_watch_ops_t *ops = core->drv->ops->exec_watches;
+    if (!ops->capture || !ops->program) {
+        vmic_fail(VMIC_E_UNSUPPORTED, "%s: the %s driver's exec watches cannot capture",
+                  core->info->source, core->info->driver);
+        return NULL;
+    }
+    return ops;
+}
+
+vmic_status vmic_exec_capture_set(vmic_core *core, const vmic_capture_spec_t *spec)
+{
+    const vmic_exec_watch_ops_t *ops = capture_ops(core);
+    return ops ? ops->capture(core->drv, spec) : VMIC_E_UNSUPPORTED;
+}
+
+vmic_status vmic_exec_watch_program(vmic_core *core, vmic_pa_t pa, uint32_t program)
+{
+    const vmic_exec_watch_ops_t *ops = capture_ops(core);
+    return ops ? ops->program(core->drv, pa, program) : VMIC_E_UNSUPPORTED;
+}
+
 vmic_status vmic_inject(vmic_core *core, vmic_vcpu_t vcpu, const vmic_injection_t *inj)
 {
     return CALL(core, VMIC_CAP_INJECT, "injecting exceptions", injection, inject, vcpu, inj);

@@ -35,7 +35,8 @@ int main(void)
 
     S(vmic_event_t); F(vmic_event_t, view); F(vmic_event_t, seq); F(vmic_event_t, regs);
     F(vmic_event_t, memory.va); F(vmic_event_t, memory.value); F(vmic_event_t, interrupt.pa);
-    F(vmic_event_t, breakpoint.pa); F(vmic_event_t, breakpoint.slot); F(vmic_event_t, reserved);
+    F(vmic_event_t, breakpoint.pa); F(vmic_event_t, breakpoint.slot); F(vmic_event_t, capture);
+    F(vmic_event_t, reserved);
 
     S(vmic_os_config_t); F(vmic_os_config_t, root); F(vmic_os_config_t, paging);
     F(vmic_os_config_t, reserved);
@@ -104,6 +105,7 @@ int main(void)
     F(vmic_trace_options_t, comm); F(vmic_trace_options_t, syscalls);
     F(vmic_trace_options_t, string_max); F(vmic_trace_options_t, duration_ms);
     F(vmic_trace_options_t, tap); F(vmic_trace_options_t, reserved);
-    S(vmic_trace_stats_t); F(vmic_trace_stats_t, read_errors); F(vmic_trace_stats_t, reserved);
+    S(vmic_trace_stats_t); F(vmic_trace_stats_t, read_errors);
+    F(vmic_trace_stats_t, late_reads); F(vmic_trace_stats_t, reserved);
     return 0;
 }

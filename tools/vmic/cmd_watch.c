@@ -163,15 +163,23 @@ int cmd_watch(int argc, char **argv)
     cli_rows_begin(&rows, &schema, c.json);
     fflush(stdout);
     rc = EXIT_OK;
-    while (!stop_signal && (!count || shown < count)) {
+    /* After a signal, what the plugin made before it is still shown: the
+     * rings are emptied (polls that do not wait) before the end. */
+    bool draining = false;
+    unsigned drain_polls = 0; /* a guest that goes on making events: bounded */
+    while (!count || shown < count) {
         vmic_qemu_exec_t ev[64];
         size_t got;
-        if ((s = vmic_qemu_watch_poll(w, ev, 64, 200, &got))) {
+        if (stop_signal && !draining)
+            draining = true;
+        if ((s = vmic_qemu_watch_poll(w, ev, 64, draining ? 0 : 200, &got))) {
             if (s == VMIC_E_INTERRUPTED)
                 continue;
             rc = cli_fail("watch", s, NULL);
             break;
         }
+        if (draining && (got == 0 || ++drain_polls > 8192))
+            break;
         for (size_t i = 0; i < got && (!count || shown < count); i++, shown++) {
             const cli_val v[] = {CLI_U(ev[i].vcpu), CLI_U(ev[i].seq), CLI_U(ev[i].pc.addr),
                                  CLI_U(ev[i].pa.addr), CLI_S(label(&l, pa, ev[i].pa)),

@@ -146,7 +146,7 @@ void vmic__plugin_detach(vmic__plugin_client *c)
     c->ctl = NULL;
 }
 
-static int take(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max);
+static int take(vmic__plugin_client *c, struct vmic_plugin_record *out, int max);
 
 /* Everything ready now to fn, held vCPUs answered. A scan that finds
  * fewer than it could take has emptied every ring; the round limit (every
@@ -154,23 +154,58 @@ static int take(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max);
  * caller here. */
 static void drain(vmic__plugin_client *c, vmic__plugin_event_fn *fn, void *arg)
 {
-    struct vmic_plugin_event ev[64];
-    for (uint32_t round = 0; round < 2 * VMIC_PLUGIN_MAX_VCPUS * VMIC_PLUGIN_RING_RECORDS / 64;
+    static __thread struct vmic_plugin_record rec[16];
+    for (uint32_t round = 0; round < 2 * VMIC_PLUGIN_MAX_VCPUS * VMIC_PLUGIN_RING_RECORDS / 16;
          round++) {
-        int k = take(c, ev, 64);
+        int k = take(c, rec, 16);
         for (int i = 0; i < k; i++) {
             if (fn)
-                fn(arg, &ev[i]);
-            if (c->held[ev[i].vcpu])
-                vmic__plugin_answer(c, ev[i].vcpu);
+                fn(arg, &rec[i]);
+            vmic__plugin_done(c, &rec[i]);
         }
-        if (k < 64)
+        if (k < 16)
             break;
     }
 }
 
-int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, uint32_t n, enum vmic_plugin_mode mode,
-                    const char *qmp_path, int timeout_ms, vmic__plugin_event_fn *fn, void *arg)
+void vmic__plugin_capture(vmic__plugin_client *c, const vmic_capture_spec_t *spec)
+{
+    struct vmic_plugin_ctl *h = c->ctl;
+    /* The public spec and the block's have the same fields, one by one:
+     * the block is the plugin's ABI, the spec the library's. */
+    h->levels = spec->levels;
+    h->kernel_root = spec->kernel_root.addr;
+    for (uint32_t v = 0; v < VMIC_PLUGIN_MAX_VCPUS && v < VMIC_CAPTURE_MAX_VCPUS; v++)
+        for (uint32_t k = 0; k < VMIC_PLUGIN_ANCHORS; k++)
+            h->anchors[v][k] = spec->anchors[v][k].addr;
+    uint32_t np = spec->nprograms < VMIC_PLUGIN_MAX_PROGRAMS ? spec->nprograms
+                                                              : VMIC_PLUGIN_MAX_PROGRAMS;
+    for (uint32_t i = 0; i < np; i++) {
+        const vmic_capture_program_t *from = &spec->programs[i];
+        struct vmic_plugin_program *to = &h->programs[i];
+        to->nops = from->nops < VMIC_PLUGIN_MAX_OPS ? from->nops : VMIC_PLUGIN_MAX_OPS;
+        to->flags = from->flags & VMIC_CAPTURE_HOLD ? VMIC_PLUGIN_PROGRAM_HOLD : 0;
+        for (uint32_t k = 0; k < to->nops; k++)
+            to->ops[k] = (struct vmic_plugin_op){from->ops[k].op, from->ops[k].dst,
+                                                 from->ops[k].a, from->ops[k].root,
+                                                 from->ops[k].len, from->ops[k].imm};
+    }
+    h->nprograms = np;
+    for (uint32_t nr = 0; nr < VMIC_PLUGIN_NR_MAX && nr < VMIC_CAPTURE_NR_MAX; nr++) {
+        const vmic_capture_nr_t *from = &spec->nrs[nr];
+        struct vmic_plugin_nr *to = &h->nrs[nr];
+        for (int i = 0; i < 6; i++)
+            to->arg[i] = (struct vmic_plugin_arg){
+                {from->arg[i].kind[0], from->arg[i].kind[1]}, from->arg[i].len_arg, 0,
+                {from->arg[i].max[0], from->arg[i].max[1]}};
+        to->hold = (from->hold & VMIC_CAPTURE_HOLD_ENTRY ? VMIC_PLUGIN_NR_HOLD_ENTRY : 0) |
+                   (from->hold & VMIC_CAPTURE_HOLD_RETURN ? VMIC_PLUGIN_NR_HOLD_RETURN : 0);
+    }
+}
+
+int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, const uint8_t *programs,
+                       uint32_t n, enum vmic_plugin_mode mode, const char *qmp_path,
+                       int timeout_ms, vmic__plugin_event_fn *fn, void *arg)
 {
     struct vmic_plugin_ctl *h = c->ctl;
     if (n > h->max_watches)
@@ -180,6 +215,8 @@ int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, uint32_t n, e
             return fail(EBUSY, "vCPU %u is held: answer it first (a reset waits for it)", i);
     if (n) /* pa may be NULL when every watch goes */
         memcpy(h->watches, pa, n * sizeof *pa);
+    for (uint32_t i = 0; i < n; i++)
+        h->watch_program[i] = programs ? programs[i] : 0;
     VMIC_STORE(&h->watch_count, n);
     VMIC_STORE(&h->mode, (uint32_t)mode);
     uint32_t gen = __atomic_add_fetch(&h->watch_gen, 1, __ATOMIC_SEQ_CST);
@@ -224,41 +261,82 @@ int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, uint32_t n, e
     }
 }
 
-/* What is ready now, without sleeping. */
-static int take(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max)
+/* The held sync event of vCPU i, if one is posted and not yet taken. */
+static bool take_slot(vmic__plugin_client *c, uint32_t i, struct vmic_plugin_record *out)
 {
-    int n = 0;
-    for (uint32_t k = 0; k < c->nvcpus && n < max; k++) {
-        uint32_t i = (c->next_vcpu + k) % c->nvcpus;
-        struct vmic_plugin_vcpu *v = &c->vcpus[i];
-        if (!c->held[i] && VMIC_LOAD(&v->slot_state) == VMIC_PLUGIN_SLOT_POSTED) {
-            ev[n] = v->slot;
-            ev[n++].vcpu = i; /* the slot's index, not what the record claims */
-            c->held[i] = true;
-            continue;
-        }
-        uint32_t head = VMIC_LOAD(&v->head), t = c->tail[i];
-        if (head - t > VMIC_PLUGIN_RING_RECORDS) /* not a head a plugin could write */
-            continue;
-        if (head == t)
-            continue;
-        while (t != head && n < max) {
-            ev[n] = v->ring[t & (VMIC_PLUGIN_RING_RECORDS - 1)];
-            ev[n++].vcpu = i;
-            t++;
-        }
-        c->tail[i] = t;
-        VMIC_STORE(&v->tail, t);
-        VMIC_FENCE();
-        if (VMIC_LOAD(&v->producer_waiting))
-            vmic_futex_wake(&v->tail);
+    struct vmic_plugin_vcpu *v = &c->vcpus[i];
+    if (c->held[i] || VMIC_LOAD(&v->slot_state) != VMIC_PLUGIN_SLOT_POSTED)
+        return false;
+    memset(out, 0, sizeof out->ev + sizeof out->gseq + sizeof out->program + sizeof out->data_len);
+    out->ev = v->slot;
+    out->ev.vcpu = i; /* the slot's index, not what the record claims */
+    out->ev.flags = 0;
+    c->held[i] = true;
+    return true;
+}
+
+/*
+ * What is ready now, without sleeping: ring records of every vCPU merged in
+ * the order the plugin made them (gseq), then posted sync events. A task
+ * that moves to another vCPU made its records on the old one before it
+ * moved, so the merge keeps each task's own records in order.
+ */
+static int take(vmic__plugin_client *c, struct vmic_plugin_record *out, int max)
+{
+    uint32_t head[VMIC_PLUGIN_MAX_VCPUS];
+    for (uint32_t i = 0; i < c->nvcpus; i++) {
+        head[i] = VMIC_LOAD(&c->vcpus[i].head);
+        if (head[i] - c->tail[i] > VMIC_PLUGIN_RING_RECORDS) /* not a head a plugin writes */
+            head[i] = c->tail[i];
     }
-    c->next_vcpu = (c->next_vcpu + 1) % c->nvcpus;
+    int n = 0;
+    while (n < max) {
+        int best = -1;
+        uint64_t best_gseq = 0;
+        for (uint32_t i = 0; i < c->nvcpus; i++) {
+            if (c->tail[i] == head[i])
+                continue;
+            uint64_t g = c->vcpus[i].ring[c->tail[i] & (VMIC_PLUGIN_RING_RECORDS - 1)].gseq;
+            if (best < 0 || g < best_gseq)
+                best = (int)i, best_gseq = g;
+        }
+        if (best < 0)
+            break;
+        struct vmic_plugin_record *r = &out[n++];
+        const struct vmic_plugin_record *in =
+            &c->vcpus[best].ring[c->tail[best] & (VMIC_PLUGIN_RING_RECORDS - 1)];
+        /* A plain event is its header: the 1 KiB copy only for a capture. */
+        r->ev = in->ev;
+        r->gseq = in->gseq;
+        r->program = in->program;
+        r->data_len = in->data_len < VMIC_PLUGIN_DATA ? in->data_len : VMIC_PLUGIN_DATA;
+        if (r->ev.flags & VMIC_PLUGIN_RECORD_CAPTURE) {
+            memcpy(r->r, in->r, sizeof r->r);
+            memcpy(r->data, in->data, r->data_len);
+        } else {
+            r->program = 0;
+            r->data_len = 0;
+        }
+        r->ev.vcpu = (uint32_t)best;
+        c->tail[best]++;
+    }
+    for (uint32_t i = 0; i < c->nvcpus; i++) {
+        struct vmic_plugin_vcpu *v = &c->vcpus[i];
+        if (VMIC_LOAD(&v->tail) != c->tail[i]) {
+            VMIC_STORE(&v->tail, c->tail[i]);
+            VMIC_FENCE();
+            if (VMIC_LOAD(&v->producer_waiting))
+                vmic_futex_wake(&v->tail);
+        }
+        /* A sync event comes after the records its vCPU made before it. */
+        if (n < max && c->tail[i] == VMIC_LOAD(&v->head) && take_slot(c, i, &out[n]))
+            n++;
+    }
     c->received += (uint64_t)n;
     return n;
 }
 
-int vmic__plugin_poll(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max, int timeout_ms)
+int vmic__plugin_poll(vmic__plugin_client *c, struct vmic_plugin_record *ev, int max, int timeout_ms)
 {
     struct vmic_plugin_ctl *h = c->ctl;
     int64_t end = timeout_ms < 0 ? INT64_MAX : vmic__mono_ms() + timeout_ms;
@@ -299,6 +377,23 @@ void vmic__plugin_answer(vmic__plugin_client *c, uint32_t vcpu)
     VMIC_FENCE();
     if (VMIC_LOAD(&v->slot_waiting))
         vmic_futex_wake(&v->slot_state);
+}
+
+void vmic__plugin_done(vmic__plugin_client *c, const struct vmic_plugin_record *r)
+{
+    uint32_t vcpu = r->ev.vcpu;
+    if (vcpu >= c->nvcpus)
+        return;
+    if (!(r->ev.flags & VMIC_PLUGIN_RECORD_HELD)) {
+        if (!(r->ev.flags & VMIC_PLUGIN_RECORD_CAPTURE) && c->held[vcpu] && r->gseq == 0)
+            vmic__plugin_answer(c, vcpu);
+        return;
+    }
+    struct vmic_plugin_vcpu *v = &c->vcpus[vcpu];
+    VMIC_STORE(&v->answered, (uint32_t)r->ev.seq);
+    VMIC_FENCE();
+    if (VMIC_LOAD(&v->held_waiting))
+        vmic_futex_wake(&v->answered);
 }
 
 void vmic__plugin_counters(const vmic__plugin_client *c, uint64_t *events, uint64_t *dropped)

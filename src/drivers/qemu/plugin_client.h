@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vmic/event.h>
+
 #include "vmic_plugin_abi.h"
 
 /* A QMP stop + cont under way (qmp_kick.c). */
@@ -38,7 +40,7 @@ typedef struct vmic__plugin_client {
 } vmic__plugin_client;
 
 /* Gets events that arrive while vmic__plugin_watch waits for the plugin. */
-typedef void vmic__plugin_event_fn(void *arg, const struct vmic_plugin_event *ev);
+typedef void vmic__plugin_event_fn(void *arg, const struct vmic_plugin_record *rec);
 
 const char *vmic__plugin_error(void);
 
@@ -59,14 +61,21 @@ void vmic__plugin_detach(vmic__plugin_client *c);
  * with QMP stop + cont on qmp_path (NULL: only wait). Events of the old set
  * that come meanwhile go to fn (NULL: dropped here, still counted as
  * received), and held vCPUs are answered: the reset waits for them. */
-int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, uint32_t n, enum vmic_plugin_mode mode,
-                    const char *qmp_path, int timeout_ms, vmic__plugin_event_fn *fn, void *arg);
+int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, const uint8_t *programs,
+                       uint32_t n, enum vmic_plugin_mode mode, const char *qmp_path,
+                       int timeout_ms, vmic__plugin_event_fn *fn, void *arg);
+/* The capture programs and their inputs into the block, for the next
+ * vmic__plugin_watch (the plugin takes them with the watch generation). */
+void vmic__plugin_capture(vmic__plugin_client *c, const vmic_capture_spec_t *spec);
 
 /* Up to max events (ring records and held sync events), waiting up to
  * timeout_ms (-1: forever) for the first. Returns how many (0 on timeout).
  * A sync event's vCPU stays held until vmic__plugin_answer. */
-int vmic__plugin_poll(vmic__plugin_client *c, struct vmic_plugin_event *ev, int max, int timeout_ms);
+int vmic__plugin_poll(vmic__plugin_client *c, struct vmic_plugin_record *ev, int max, int timeout_ms);
 void vmic__plugin_answer(vmic__plugin_client *c, uint32_t vcpu);
+/* A record taken by poll is done with: a held sync event is answered, a
+ * held capture record lets its vCPU go; nothing for the rest. */
+void vmic__plugin_done(vmic__plugin_client *c, const struct vmic_plugin_record *rec);
 
 /* The plugin's counters since this client attached: events made and
  * dropped over all vCPUs. With the watches gone (all events delivered),

@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qemu.h"
@@ -71,6 +72,7 @@ vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable)
         s = vmic_fail(VMIC_E_RANGE, "%s: the plugin takes at most %u exec watches",
                       q->info.source, VMIC_PLUGIN_MAX_WATCHES);
     } else if (enable) {
+        pl->want_program[pl->nwant] = 0;
         pl->want[pl->nwant++] = pa.addr;
         pl->dirty = true;
     } else if (i < 0) {
@@ -78,6 +80,45 @@ vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable)
                       (unsigned long long)pa.addr);
     } else {
         pl->want[i] = pl->want[--pl->nwant];
+        pl->want_program[i] = pl->want_program[pl->nwant];
+        pl->dirty = true;
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+vmic_status qemu_exec_capture(vmic_driver *d, const vmic_capture_spec_t *spec)
+{
+    qemu_driver_t *q = qemu_of(d);
+    qemu_plugin_events_t *pl = pl_of(q);
+    vmic_capture_spec_t *copy = malloc(sizeof *copy);
+    if (!copy)
+        return vmic_fail(VMIC_E_NOMEM, "%s: no memory for the capture programs", q->info.source);
+    *copy = *spec;
+    pthread_mutex_lock(&pl->lock);
+    free(pl->capture);
+    pl->capture = copy;
+    pl->dirty = true;
+    pthread_mutex_unlock(&pl->lock);
+    return VMIC_OK;
+}
+
+vmic_status qemu_exec_watch_program(vmic_driver *d, vmic_pa_t pa, uint32_t program)
+{
+    qemu_driver_t *q = qemu_of(d);
+    qemu_plugin_events_t *pl = pl_of(q);
+    vmic_status s = VMIC_OK;
+    pthread_mutex_lock(&pl->lock);
+    int i = want_find(pl, pa.addr);
+    if (i < 0)
+        s = vmic_fail(VMIC_E_NOTFOUND, "%s: no exec watch at pa 0x%llx", q->info.source,
+                      (unsigned long long)pa.addr);
+    else if (program > (pl->capture ? pl->capture->nprograms : 0) ||
+             program > VMIC_CAPTURE_MAX_PROGRAMS)
+        s = vmic_fail(VMIC_E_INVAL, "%s: capture program %u is not set", q->info.source,
+                      program);
+    else if (pl->want_program[i] != program) {
+        pl->want_program[i] = (uint8_t)program;
         pl->dirty = true;
     }
     pthread_mutex_unlock(&pl->lock);
@@ -86,11 +127,34 @@ vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable)
 
 /* ---- events ------------------------------------------------------------------------- */
 
-/* One held event to the session; the vCPU is answered by the caller. */
-static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_event *e)
+/* A record's items, checked: each inside data_len, at most the table's. */
+static void capture_of(const struct vmic_plugin_record *r, vmic_capture_t *out)
 {
+    out->program = r->program;
+    out->partial = (r->ev.flags & VMIC_PLUGIN_RECORD_PARTIAL) != 0;
+    out->held = (r->ev.flags & VMIC_PLUGIN_RECORD_HELD) != 0;
+    memcpy(out->r, r->r, sizeof out->r);
+    out->nitems = 0;
+    const uint32_t head = sizeof(struct vmic_plugin_item);
+    uint32_t end = r->data_len < VMIC_PLUGIN_DATA ? r->data_len : VMIC_PLUGIN_DATA;
+    for (uint32_t at = 0; at + head <= end && out->nitems < VMIC_CAPTURE_MAX_ITEMS;) {
+        struct vmic_plugin_item it;
+        memcpy(&it, r->data + at, head);
+        uint32_t len = it.len <= end - at - head ? it.len : end - at - head;
+        out->items[out->nitems++] = (vmic_capture_item_t){
+            .va = vmic_va(it.va), .want = it.want, .len = len, .status = it.status,
+            .tag = it.tag, .bytes = r->data + at + head};
+        at += head + ((len + 7u) & ~7u);
+    }
+}
+
+/* One record to the session; the vCPU (if held) is let go by the caller. */
+static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_record *rec)
+{
+    const struct vmic_plugin_event *e = &rec->ev;
     vmic_event_t ev;
     vmic_event_response_t resp;
+    vmic_capture_t cap;
 
     memset(&ev, 0, sizeof ev);
     ev.kind = VMIC_EVENT_BREAKPOINT;
@@ -98,6 +162,11 @@ static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_event *e)
     ev.flags = VMIC_EVENT_NO_REGS;
     ev.breakpoint.va = vmic_va(e->pc);
     ev.breakpoint.pa = vmic_pa(e->pa);
+    if (e->flags & VMIC_PLUGIN_RECORD_CAPTURE) {
+        capture_of(rec, &cap);
+        ev.capture = &cap;
+        ev.flags |= VMIC_EVENT_CAPTURE;
+    }
     memset(&resp, 0, sizeof resp);
     resp.action = VMIC_ACTION_CONTINUE;
 
@@ -112,7 +181,7 @@ static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_event *e)
 
 /* Events that come while a new set is applied (the old set's) go to the
  * session too: the caller is inside the plugin client, which answers them. */
-static void deliver_early(void *arg, const struct vmic_plugin_event *e)
+static void deliver_early(void *arg, const struct vmic_plugin_record *e)
 {
     deliver(arg, e);
 }
@@ -123,16 +192,20 @@ static vmic_status apply(qemu_driver_t *q, qemu_plugin_events_t *pl)
     /* QMP stop + cont only where a cont changes nothing the user chose. */
     const char *qmp = !q->qmp_ep.tcp && pl->may_kick ? q->qmp_ep.path : NULL;
     uint64_t set[VMIC_PLUGIN_MAX_WATCHES];
+    uint8_t programs[VMIC_PLUGIN_MAX_WATCHES];
     uint32_t n = pl->nwant;
 
     memcpy(set, pl->want, n * sizeof set[0]);
+    memcpy(programs, pl->want_program, n);
+    if (pl->capture)
+        vmic__plugin_capture(&pl->c, pl->capture);
     pl->dirty = false;
     uint64_t t0 = vmic__mono_ms();
     pthread_mutex_unlock(&pl->lock);
     /* Unlocked: the old set's events reach the session meanwhile, and its
      * handler may change watches (which only marks the set dirty again). */
-    int r = vmic__plugin_watch(&pl->c, set, n, VMIC_PLUGIN_MODE_SYNC, qmp, PLUGIN_APPLY_MS,
-                               deliver_early, pl);
+    int r = vmic__plugin_watch(&pl->c, set, programs, n, VMIC_PLUGIN_MODE_SYNC, qmp,
+                               PLUGIN_APPLY_MS, deliver_early, pl);
     pthread_mutex_lock(&pl->lock);
     if (r == 0) {
         uint32_t ms = (uint32_t)(vmic__mono_ms() - t0);
@@ -151,7 +224,7 @@ static void *plugin_thread(void *arg)
 {
     qemu_driver_t *q = arg;
     qemu_plugin_events_t *pl = pl_of(q);
-    struct vmic_plugin_event ev[PLUGIN_BATCH];
+    static __thread struct vmic_plugin_record ev[PLUGIN_BATCH];
 
     while (!__atomic_load_n(&pl->quit, __ATOMIC_ACQUIRE)) {
         /* Not while the VM is paused: no vCPU runs a callback to apply
@@ -166,7 +239,7 @@ static void *plugin_thread(void *arg)
         int n = vmic__plugin_poll(&pl->c, ev, PLUGIN_BATCH, PLUGIN_POLL_MS);
         for (int i = 0; i < n; i++) {
             deliver(pl, &ev[i]);
-            vmic__plugin_answer(&pl->c, ev[i].vcpu);
+            vmic__plugin_done(&pl->c, &ev[i]);
         }
     }
     return NULL;
@@ -296,6 +369,8 @@ void qemu_plugin_events_reset(qemu_driver_t *q)
     pthread_mutex_lock(&pl->lock);
     pl->nwant = 0;
     pl->dirty = false;
+    free(pl->capture); /* the programs went with the session's watches */
+    pl->capture = NULL;
     if (pl->thread_started)
         pl->reset_due = true;
     else
@@ -307,6 +382,8 @@ void qemu_plugin_events_close(qemu_driver_t *q)
 {
     qemu_plugin_events_detach(q);
     qemu_plugin_events_reset(q);
+    free(pl_of(q)->capture);
+    pl_of(q)->capture = NULL;
     pthread_mutex_destroy(&pl_of(q)->lock);
 }
 

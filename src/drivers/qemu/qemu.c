@@ -503,6 +503,8 @@ static const vmic_watchpoint_ops_t qemu_watchpoints = {
 /* With vmic's plugin in QEMU (plugin.c found its block). */
 static const vmic_exec_watch_ops_t qemu_exec_watches = {
     .set = qemu_set_exec_watch,
+    .capture = qemu_exec_capture,
+    .program = qemu_exec_watch_program,
 };
 
 static const vmic_driver_ops_t qemu_ops = {

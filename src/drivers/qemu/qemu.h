@@ -499,7 +499,9 @@ typedef struct qemu_plugin_events {
     vmic__plugin_client c;      /* the plugin thread's alone while it runs */
     bool attached;
     uint64_t want[VMIC_PLUGIN_MAX_WATCHES]; /* guest-physical */
+    uint8_t want_program[VMIC_PLUGIN_MAX_WATCHES]; /* by want[] index: 1 + program */
     uint32_t nwant;
+    vmic_capture_spec_t *capture; /* the capture programs, NULL none */
     bool dirty;                 /* want differs from what the plugin has */
     bool may_kick;              /* the user wants the VM running: QMP stop/cont is harmless */
     bool paused;                /* atomic: vmic_pause was asked; no apply until resumed */
@@ -562,6 +564,8 @@ void qemu_plugin_detect(qemu_driver_t *q, const char *mem_path);
  * the session's attach, detach and reset, which events.c calls. */
 void qemu_plugin_events_init(qemu_driver_t *q);
 vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable);
+vmic_status qemu_exec_capture(vmic_driver *d, const vmic_capture_spec_t *spec);
+vmic_status qemu_exec_watch_program(vmic_driver *d, vmic_pa_t pa, uint32_t program);
 vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t *sink);
 vmic_status qemu_plugin_events_resume(qemu_driver_t *q);
 void qemu_plugin_events_detach(qemu_driver_t *q);

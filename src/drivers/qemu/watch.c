@@ -19,7 +19,7 @@ struct vmic_qemu_watch {
 
 /* Events of the previous watch set that come while the new one is applied:
  * a fresh watcher had none, so there is nothing to keep. */
-static void drop_early(void *arg, const struct vmic_plugin_event *ev)
+static void drop_early(void *arg, const struct vmic_plugin_record *ev)
 {
     (void)arg;
     (void)ev;
@@ -71,7 +71,7 @@ vmic_status vmic_qemu_watch_open(const char *target, const vmic_pa_t *pa, uint32
     }
     for (uint32_t i = 0; i < n; i++)
         addr[i] = pa[i].addr;
-    r = vmic__plugin_watch(&w->c, addr, n, VMIC_PLUGIN_MODE_RING, qmp.tcp ? NULL : qmp.path,
+    r = vmic__plugin_watch(&w->c, addr, NULL, n, VMIC_PLUGIN_MODE_RING, qmp.tcp ? NULL : qmp.path,
                            timeout, drop_early, NULL);
     free(addr);
     if (r) {
@@ -91,19 +91,20 @@ fail:
 vmic_status vmic_qemu_watch_poll(vmic_qemu_watch_t *w, vmic_qemu_exec_t *ev, size_t max,
                                  int timeout_ms, size_t *got)
 {
-    struct vmic_plugin_event buf[64];
+    struct vmic_plugin_record buf[16];
     *got = 0;
     if (!w || !ev || max == 0)
         return vmic_fail(VMIC_E_INVAL, "qemu watch: nothing to poll into");
-    int want = max < 64 ? (int)max : 64;
+    int want = max < 16 ? (int)max : 16;
     int r = vmic__plugin_poll(&w->c, buf, want, timeout_ms);
     if (r < 0)
         return vmic_fail(r == -EINTR ? VMIC_E_INTERRUPTED : VMIC_E_IO, "%s",
                          vmic__plugin_error());
     for (int i = 0; i < r; i++) {
-        ev[i] = (vmic_qemu_exec_t){.seq = buf[i].seq, .vcpu = buf[i].vcpu,
-                                   .flags = VMIC_QEMU_EXEC_NO_REGS, .pc = vmic_va(buf[i].pc),
-                                   .pa = vmic_pa(buf[i].pa)};
+        const struct vmic_plugin_event *e = &buf[i].ev;
+        ev[i] = (vmic_qemu_exec_t){.seq = e->seq, .vcpu = e->vcpu,
+                                   .flags = VMIC_QEMU_EXEC_NO_REGS, .pc = vmic_va(e->pc),
+                                   .pa = vmic_pa(e->pa)};
     }
     *got = (size_t)r;
     return VMIC_OK;

@@ -12,7 +12,7 @@
 
 #define CS_RPL_MASK 3u
 
-static vmic_status current_offset(vmic_os *os, uint64_t *off)
+vmic_status lx_current_offset(vmic_os *os, uint64_t *off)
 {
     vmic_status s;
 
@@ -32,7 +32,7 @@ vmic_status vmic_os_current_task(vmic_os *os, const vmic_amd64_regs_t *regs, vmi
 
     if (!(regs->valid & VMIC_REGS_SEG))
         return vmic_fail(VMIC_E_UNSUPPORTED, "current task: the registers have no GS base");
-    if ((s = current_offset(os, &off)))
+    if ((s = lx_current_offset(os, &off)))
         return s;
     /* In user mode the kernel's GS base waits in KERNEL_GS_BASE (swapgs). */
     base = (regs->cs.selector & CS_RPL_MASK) ? regs->kernel_gs_base : regs->gs.base;
@@ -58,7 +58,7 @@ vmic_status vmic_os_current_task_of_cpu(vmic_os *os, uint32_t cpu, vmic_va_t *ta
     uint64_t off = 0, va, ptr;
     vmic_status s;
 
-    if ((s = current_offset(os, &off)) ||
+    if ((s = lx_current_offset(os, &off)) ||
         (s = lx_percpu_addr(os, cpu, off, "current_task", &va)))
         return s;
     if ((s = lx_u64(os, va, &ptr)))

@@ -225,4 +225,7 @@ vmic_status lx_mount_path(vmic_os *os, uint64_t mnt, uint64_t dentry, uint64_t r
                           bool *under_root);
 vmic_status lx_fs_path(vmic_os *os, uint64_t dentry, char *buf, size_t size, bool *truncated);
 
+/* current.c: the per-CPU offset of current_task (pcpu_hot.current_task). */
+vmic_status lx_current_offset(vmic_os *os, uint64_t *off);
+
 #endif

@@ -126,3 +126,23 @@ vmic_status vmic_os_read_pt_regs(vmic_os *os, vmic_va_t regs, vmic_pt_regs_t *ou
         *dst[i] = lx_get(buf, pr->size, &pr->f[i]);
     return VMIC_OK;
 }
+
+/* Where a capture program finds CPU cpu's current task and pt_regs. */
+vmic_status vmic_os_cpu_slots(vmic_os *os, uint32_t cpu, vmic_cpu_slots_t *out)
+{
+    lx_ptregs *pr = &os->ptregs;
+    uint64_t off;
+    vmic_status s;
+
+    memset(out, 0, sizeof *out);
+    if ((s = ptregs_init(os)) || (s = lx_current_offset(os, &off)) ||
+        (s = lx_percpu_addr(os, cpu, off, "current_task", &out->current_task.addr)))
+        return s;
+    if (!pr->has_top)
+        return vmic_fail(VMIC_E_NOTFOUND, "%s: neither cpu_current_top_of_stack nor "
+                         "pcpu_hot.top_of_stack", os->kernel.symbols);
+    if ((s = lx_percpu_addr(os, cpu, pr->top_off, "top_of_stack", &out->top_of_stack.addr)))
+        return s;
+    out->pt_regs_size = pr->size;
+    return VMIC_OK;
+}

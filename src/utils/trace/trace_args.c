@@ -282,7 +282,7 @@ static void set_quoted(vmic_trace_value_t *v, vmic_trace_value_kind kind, const 
 static bool read_string(vmic_tracer *t, vmic_ctx_t ctx, uint64_t va, uint8_t *buf, size_t max,
                         size_t *len, bool *more)
 {
-    vmic_status s = vmic_read_str_va(t->core, ctx, vmic_va(va), (char *)buf, max, len);
+    vmic_status s = trace_read_str(t, ctx, va, (char *)buf, max, len);
     *more = s == VMIC_E_RANGE;
     if (s == VMIC_OK || s == VMIC_E_RANGE)
         return true;
@@ -312,7 +312,7 @@ static void decode_buffer(vmic_tracer *t, vmic_ctx_t ctx, uint64_t len, vmic_tra
         value_address(v, VMIC_VALUE_HEX);
         return;
     }
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), buf, n) != VMIC_OK) {
+    if (trace_read(t, ctx, v->raw, buf, n) != VMIC_OK) {
         vmic_clear_error();
         value_address(v, VMIC_VALUE_UNREADABLE);
         return;
@@ -333,7 +333,7 @@ static void decode_strings(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v
     out[n++] = '[';
     for (int i = 0;; i++) {
         uint64_t p;
-        if (vmic_read_u64_va(t->core, ctx, vmic_va(va + 8u * (unsigned)i), &p) != VMIC_OK) {
+        if (trace_read(t, ctx, va + 8u * (unsigned)i, &p, 8) != VMIC_OK) {
             vmic_clear_error();
             if (i == 0) {
                 value_address(v, VMIC_VALUE_UNREADABLE);

@@ -47,6 +47,8 @@ static bool current_task(vmic_tracer *t, const vmic_event_t *ev, vmic_trace_task
                          vmic_process_t *proc)
 {
     vmic_va_t task;
+    if (t->cap)
+        return trace_cap_task(t, t->cap_tag_comm, who, proc);
     vmic_status s = t->no_regs ? vmic_os_current_task_of_cpu(t->os, ev->vcpu, &task)
                                : vmic_os_current_task(t->os, &ev->regs, &task);
     if (s != VMIC_OK) {
@@ -67,6 +69,10 @@ static bool regs_arg(vmic_tracer *t, const vmic_event_t *ev, uint64_t *regs_va)
         *regs_va = ev->regs.rdi;
         return true;
     }
+    if (t->cap) {
+        *regs_va = t->cap->r[10]; /* trace_capture.c: r10 */
+        return true;
+    }
     if (vmic_os_cpu_pt_regs(t->os, ev->vcpu, &at) != VMIC_OK) {
         vmic_clear_error();
         t->stats.read_errors++;
@@ -81,6 +87,8 @@ static bool read_saved(vmic_tracer *t, uint64_t regs_va, saved_regs *out)
 {
     uint8_t buf[512];
     const regs_layout *l = &t->regs;
+    if (t->cap)
+        return trace_cap_regs(t, t->cap_tag_regs, out);
     if (vmic_read_va(t->core, vmic_os_kernel_ctx(t->os), vmic_va(regs_va), buf, l->size)) {
         vmic_clear_error();
         t->stats.read_errors++;
@@ -294,8 +302,9 @@ static void on_entry(vmic_tracer *t, const vmic_event_t *ev)
         p->decoded = true;
     }
     if (sh->is_exec && sh->exec_filename >= 0) {
-        vmic_status s = vmic_read_str_va(t->core, uctx, vmic_va(r.args[sh->exec_filename]),
-                                         p->exec_file, sizeof p->exec_file - 1, NULL);
+        size_t len;
+        vmic_status s = trace_read_str(t, uctx, r.args[sh->exec_filename], p->exec_file,
+                                       sizeof p->exec_file - 1, &len);
         if (s != VMIC_OK && s != VMIC_E_RANGE) {
             vmic_clear_error();
             p->exec_file[0] = '\0';
@@ -436,6 +445,28 @@ static bool task_pointer(vmic_tracer *t, vmic_va_t task, uint32_t off, vmic_va_t
     return true;
 }
 
+/* The creator the fork program read (trace_capture.c: r2..r5, r13, r14). */
+static bool cap_creator(vmic_tracer *t, bool thread, vmic_trace_task_t *who)
+{
+    const vmic_capture_t *c = t->cap;
+    uint8_t tag = thread ? t->cap_tag_leader_comm : t->cap_tag_parent_comm;
+    const vmic_capture_item_t *comm = NULL;
+    for (uint32_t i = 0; i < c->nitems; i++)
+        if (c->items[i].tag == tag)
+            comm = &c->items[i];
+    uint64_t task = thread ? c->r[14] : c->r[13];
+    if (!task || !comm || comm->len < VMIC_COMM_LEN) {
+        t->stats.read_errors++;
+        return false;
+    }
+    memset(who, 0, sizeof *who);
+    who->task = vmic_va(task);
+    who->pid = (int32_t)(thread ? c->r[4] : c->r[2]);
+    who->tgid = (int32_t)(thread ? c->r[5] : c->r[3]);
+    memcpy(who->comm, comm->bytes, VMIC_COMM_LEN);
+    return true;
+}
+
 /*
  * schedule_tail(prev), without registers: the child runs, on its first
  * switch in, before its first instruction of user mode. Its creator is
@@ -451,6 +482,12 @@ static void on_first_run(vmic_tracer *t, const vmic_event_t *ev)
     if (!current_task(t, ev, &child, &c))
         return;
     bool thread = child.pid != child.tgid;
+    if (t->cap) {
+        if (!cap_creator(t, thread, &parent))
+            return;
+        report_fork(t, ev, &parent, &child, &c);
+        return;
+    }
     if (!task_pointer(t, child.task, thread ? t->task_group_leader : t->task_real_parent,
                       &creator) ||
         !read_task(t, creator, &parent, NULL))
@@ -489,6 +526,10 @@ static void on_task_dead(vmic_tracer *t, const vmic_event_t *ev)
     uint32_t code;
     if (!current_task(t, ev, &who, NULL))
         return;
+    if (t->cap) {
+        report_exit(t, ev, &who, (int32_t)t->cap->r[2]); /* trace_capture.c: exit_code */
+        return;
+    }
     if (vmic_read_u32_va(t->core, vmic_os_kernel_ctx(t->os),
                          vmic_va(who.task.addr + t->task_exit_code), &code)) {
         vmic_clear_error();
@@ -546,6 +587,7 @@ vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev)
 {
     /* The guest changed its page tables since the last stop. */
     vmic_flush_tlb(t->core);
+    t->cap = ev->flags & VMIC_EVENT_CAPTURE ? ev->capture : NULL;
     /* The breakpoints were chosen for one kind of event (tracer.c). */
     if (t->no_regs != ((ev->flags & VMIC_EVENT_NO_REGS) != 0)) {
         t->stats.read_errors++;
@@ -560,5 +602,6 @@ vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev)
     case BP_EXEC_BEGIN: on_exec_begin(t, ev); break;
     case BP_EXEC_DONE: on_exec_done(t, ev); break;
     }
+    t->cap = NULL;
     return VMIC_OK;
 }

@@ -171,6 +171,12 @@ typedef struct process_row {
     uint64_t calls, errors, forks, execs, exits;
 } process_row;
 
+/* Offsets a capture program reads (trace_capture.c). */
+typedef struct trace_offsets {
+    uint32_t pid, tgid, comm, mm, mm_pgd;
+    uint32_t regs_below_top;      /* sizeof(struct pt_regs): they end at the top of stack */
+} trace_offsets;
+
 struct vmic_tracer {
     vmic_os *os;
     vmic_core *core;
@@ -182,6 +188,12 @@ struct vmic_tracer {
     bool no_regs;                 /* hits carry no registers (exec watches): every
                                      value is read from memory (trace_events.c) */
     uint32_t task_real_parent, task_group_leader, task_exit_code; /* no_regs: offsets */
+    bool cap_on;                  /* the breakpoints run capture programs */
+    const vmic_capture_t *cap;    /* the hit's capture, NULL: read live */
+    trace_offsets off;
+    uint8_t cap_tag_comm;         /* the items the programs make: the same op */
+    uint8_t cap_tag_regs;         /* index in every program that has them */
+    uint8_t cap_tag_parent_comm, cap_tag_leader_comm;
     regs_layout regs;
     const vmic_syscall_t *table;
     size_t nsyscalls;
@@ -209,6 +221,18 @@ struct vmic_tracer {
 
 /* trace_events.c: one breakpoint hit (the vCPU stopped at bp). */
 vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev);
+
+/* trace_capture.c: programs for the breakpoints at bp_va[trace_bp] (false:
+ * the driver cannot capture, read live), and reading from the hit's capture. */
+bool trace_capture_arm(vmic_tracer *t, const uint64_t *bp_va);
+bool trace_cap_task(vmic_tracer *t, uint8_t comm_tag, vmic_trace_task_t *who,
+                    vmic_process_t *proc);
+bool trace_cap_regs(vmic_tracer *t, uint8_t tag, saved_regs *out);
+/* vmic_read_va and vmic_read_str_va, from the capture where it holds the
+ * bytes: every read of the process's memory while decoding goes here. */
+vmic_status trace_read(vmic_tracer *t, vmic_ctx_t ctx, uint64_t va, void *buf, size_t n);
+vmic_status trace_read_str(vmic_tracer *t, vmic_ctx_t ctx, uint64_t va, char *buf, size_t max,
+                           size_t *len);
 
 /* trace_args.c */
 void shape_syscall(const vmic_syscall_t *sc, syscall_shape *out);

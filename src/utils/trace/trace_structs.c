@@ -55,7 +55,7 @@ void decode_clone_args(vmic_tracer *t, vmic_ctx_t ctx, uint64_t size,
         return;
     }
     size_t len = size < CA_SIZE ? (size_t)size : CA_SIZE;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), b, len) != VMIC_OK) {
+    if (trace_read(t, ctx, v->raw, b, len) != VMIC_OK) {
         vmic_clear_error();
         value_address(v, VMIC_VALUE_UNREADABLE);
         return;
@@ -96,7 +96,7 @@ void decode_wait_status(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
     uint32_t status;
     if (!v->raw)
         return;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), &status, sizeof status) != VMIC_OK) {
+    if (trace_read(t, ctx, v->raw, &status, sizeof status) != VMIC_OK) {
         vmic_clear_error();
         value_address(v, VMIC_VALUE_UNREADABLE);
         return;
@@ -111,7 +111,7 @@ void decode_fd_pair(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
     int32_t fds[2];
     if (!v->raw)
         return;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), fds, sizeof fds) != VMIC_OK) {
+    if (trace_read(t, ctx, v->raw, fds, sizeof fds) != VMIC_OK) {
         vmic_clear_error();
         value_address(v, VMIC_VALUE_UNREADABLE);
         return;
@@ -132,7 +132,7 @@ void decode_signals(vmic_tracer *t, vmic_ctx_t ctx, bool action, uint64_t sigset
     value_address(v, VMIC_VALUE_HEX);
     if (!v->raw || sigsetsize != KERNEL_SIGSET_SIZE)
         return;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), b, len) != VMIC_OK) {
+    if (trace_read(t, ctx, v->raw, b, len) != VMIC_OK) {
         vmic_clear_error();
         value_address(v, VMIC_VALUE_UNREADABLE);
         return;
@@ -153,7 +153,7 @@ void decode_timespec(vmic_tracer *t, vmic_ctx_t ctx, vmic_trace_value_t *v)
     int64_t ts[2];
     if (!v->raw)
         return;
-    if (vmic_read_va(t->core, ctx, vmic_va(v->raw), ts, sizeof ts) != VMIC_OK) {
+    if (trace_read(t, ctx, v->raw, ts, sizeof ts) != VMIC_OK) {
         vmic_clear_error();
         value_address(v, VMIC_VALUE_UNREADABLE);
         return;

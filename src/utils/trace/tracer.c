@@ -304,7 +304,9 @@ vmic_status vmic_tracer_arm(vmic_tracer *t)
         return vmic_fail_wrap(s, "tracer");
     t->npend = 0;
     /* A guest someone left paused would never hit anything. */
-    if ((s = arm(t, t->bpm)) || (s = vmic_resume(t->core))) {
+    if ((s = arm(t, t->bpm)) == VMIC_OK)
+        trace_capture_arm(t, t->bp_addr);
+    if (s || (s = vmic_resume(t->core))) {
         vmic_bpm_close(t->bpm);
         t->bpm = NULL;
     }
