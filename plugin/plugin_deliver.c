@@ -7,6 +7,7 @@
  * makes an event dropped, and every drop is counted.
  */
 #include <string.h>
+#include <time.h>
 
 #include "futex.h"
 #include "plugin_internal.h"
@@ -89,6 +90,38 @@ static void publish(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_pr
     ring_doorbell(p->ctl);
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A capture record the vCPU does not wait for: the client is woken only
+ * when the ring fills up (an eighth of it) or a millisecond has passed
+ * since this vCPU last woke it. A wake-up is a system call on the vCPU's
+ * thread (~2 us under TCG's load); per record it would cost more than the
+ * capture itself. The client, for its part, sleeps at most 2 ms while
+ * capture programs are set (plugin_client.c), so a lone record waits no
+ * longer than that.
+ */
+static void publish_lazily(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp)
+{
+    struct vmic_plugin_ctl *c = p->ctl;
+    vp->head++;
+    VMIC_STORE(&v->head, vp->head);
+    __atomic_fetch_add(&c->doorbell, 1, __ATOMIC_SEQ_CST);
+    if (!VMIC_LOAD(&c->client_sleeping))
+        return;
+    uint64_t now = mono_ns();
+    if (vp->head - VMIC_LOAD(&v->tail) >= VMIC_PLUGIN_RING_RECORDS / 8 ||
+        now - vp->last_wake_ns >= 1000000u) {
+        vp->last_wake_ns = now;
+        vmic_futex_wake(&c->doorbell);
+    }
+}
+
 static void deliver_ring(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp,
                          const struct vmic_plugin_event *ev)
 {
@@ -145,9 +178,12 @@ static void deliver_capture(struct plugin *p, struct vmic_plugin_vcpu *v, struct
         rec->ev.flags |= VMIC_PLUGIN_RECORD_HELD;
     rec->gseq = __atomic_add_fetch(&p->ctl->gseq, 1, __ATOMIC_RELAXED);
     uint32_t seq = (uint32_t)rec->ev.seq;
-    publish(p, v, vp);
-    if (hold)
+    if (hold) {
+        publish(p, v, vp);
         wait_answer(p, v, seq);
+    } else {
+        publish_lazily(p, v, vp);
+    }
 }
 
 void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa, uint32_t program)

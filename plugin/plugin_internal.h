@@ -34,6 +34,7 @@ struct capture_set {
 struct vcpu_private {
     uint32_t head; /* ring records appended: the vCPU's own copy */
     uint64_t seq;
+    uint64_t last_wake_ns; /* when this vCPU last woke the client for a capture */
 };
 
 struct plugin {

@@ -512,6 +512,10 @@ def check_summary(events, summary):
     check(counted == seen, "the summary's counts differ from the events printed")
     check(summary["events"] == len(events), "summary: %d events, %d printed" %
           (summary["events"], len(events)))
+    # Through the plugin the calls are decoded from what it copied at each
+    # one: reads made later than the call are counted, and shown here.
+    print("  summary: %d events, %d read errors, %d late reads" %
+          (summary["events"], summary["read_errors"], summary.get("late_reads", 0)))
 
 
 def shown_args(e):

@@ -145,6 +145,7 @@ static void json_summary(const vmic_trace_count_t *sc, size_t nsc, const vmic_tr
     json_u64(&j, "unmatched", st->unmatched);
     json_u64(&j, "dropped", st->dropped);
     json_u64(&j, "read_errors", st->read_errors);
+    json_u64(&j, "late_reads", st->late_reads);
     json_object_end(&j);
     json_done(&j);
 }
@@ -166,6 +167,10 @@ static void text_summary(const vmic_trace_count_t *sc, size_t nsc, const vmic_tr
             " filtered out, %" PRIu64 " returns without their entry, %" PRIu64
             " unreadable)\n", st->events, st->hits, st->filtered, st->unmatched,
             st->read_errors);
+    /* Captured events whose decoding read memory after the vCPU went on. */
+    if (st->late_reads)
+        fprintf(stderr, "%" PRIu64 " reads outside the plugin's captures (done later than "
+                "their call)\n", st->late_reads);
 }
 
 const char *trace_path_name(const vmic_tracer *t, const vmic_driver_info_t *info)

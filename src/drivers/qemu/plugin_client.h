@@ -65,7 +65,8 @@ int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, const uint8_t
                        uint32_t n, enum vmic_plugin_mode mode, const char *qmp_path,
                        int timeout_ms, vmic__plugin_event_fn *fn, void *arg);
 /* The capture programs and their inputs into the block, for the next
- * vmic__plugin_watch (the plugin takes them with the watch generation). */
+ * vmic__plugin_watch (the plugin takes them with the watch generation);
+ * NULL: none. */
 void vmic__plugin_capture(vmic__plugin_client *c, const vmic_capture_spec_t *spec);
 
 /* Up to max events (ring records and held sync events), waiting up to

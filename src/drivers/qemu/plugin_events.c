@@ -197,8 +197,7 @@ static vmic_status apply(qemu_driver_t *q, qemu_plugin_events_t *pl)
 
     memcpy(set, pl->want, n * sizeof set[0]);
     memcpy(programs, pl->want_program, n);
-    if (pl->capture)
-        vmic__plugin_capture(&pl->c, pl->capture);
+    vmic__plugin_capture(&pl->c, pl->capture); /* NULL: none */
     pl->dirty = false;
     uint64_t t0 = vmic__mono_ms();
     pthread_mutex_unlock(&pl->lock);
