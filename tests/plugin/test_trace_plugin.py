@@ -14,7 +14,8 @@ the workload's command port (tests/qemu/test_trace.py's guest), and checks:
               loop is running when the trace starts)
   SIGKILL     vmic trace killed at a random moment, again and again: the
               guest's loop then runs at its untraced speed (the plugin let
-              every vCPU go and dropped its watches) and a new trace attaches
+              every vCPU go and dropped its watches) and a new trace attaches;
+              also killed while the workload execs (a held vCPU)
 
 usage: test_trace_plugin.py VMIC FIXTURE_DIR [--loop N] [--kills N]
 """
@@ -176,6 +177,20 @@ def test_sigkill(g, kills, n):
         # would be several times slower).
         check(after < 1.5 * base + 0.05, "kill %d: the loop takes %.3f s, untraced %.3f s" %
               (i, after, base))
+    # Execs hold their vCPU for vmic (the new program's command line is
+    # read live): a kill while one is held must let the vCPU go too.
+    for i in range(3):
+        start = len(g.text())
+        p = start_trace(g, [])
+        ok, err = wait_line(p, "tracing", 60)
+        check(ok, "exec kill %d: no trace attached: %s" % (i, err))
+        g.send("run kill%d" % i)
+        time.sleep(rnd.uniform(0.02, 0.4))
+        p.kill()
+        p.wait()
+        _, rc = g.wait_idle("run kill%d" % i, start, 120)
+        check(rc == 5, "exec kill %d: the workload's run did not finish after the kill (%s)" %
+              (i, rc))
     p = start_trace(g, ["--comm", "vmic-workload", "--syscall", "getpid"])
     ok, err = wait_line(p, "tracing", 60)
     check(ok, "no trace attaches after the kills: " + err)
