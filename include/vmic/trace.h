@@ -203,6 +203,10 @@ VMIC_API vmic_status vmic_tracer_arm(vmic_tracer *t);
  * VMIC_TAP_DEBUGREG through the gdbstub or KVM's debug registers, ...
  * Decided at open (options.tap, else vmic_tap_auto_kind). */
 VMIC_API vmic_tap_kind vmic_tracer_tap(const vmic_tracer *t);
+/* Once armed: whether the breakpoints copy what each event needs at the
+ * instant it happens (the plugin's capture programs), so that no vCPU
+ * waits for vmic but at an exec; false: every value is read at the hit. */
+VMIC_API bool vmic_tracer_captures(const vmic_tracer *t);
 /* Breakpoints in place now (0 when not armed). */
 VMIC_API size_t vmic_tracer_breakpoints(const vmic_tracer *t);
 

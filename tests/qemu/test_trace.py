@@ -277,6 +277,10 @@ class Trace:
             words = {"plugin": "through vmic's QEMU plugin", "gdbstub": "through QEMU's gdbstub"}
             check(len(starts) == 1 and starts[0]["path"] == PATH and words[PATH] in self.err,
                   "vmic trace should trace through the %s: %r, %r" % (PATH, starts, self.err))
+            # Through the plugin, with capture programs (the tracer falls
+            # back to live reads without saying more than this).
+            check(not starts or starts[0].get("capture") == (PATH == "plugin"),
+                  "vmic trace's capture: %r" % starts)
         return events, summary, self.p.returncode, secs
 
 

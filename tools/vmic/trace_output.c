@@ -181,8 +181,10 @@ const char *trace_path_name(const vmic_tracer *t, const vmic_driver_info_t *info
 }
 
 /* The path in words, for the first line. */
-static const char *path_words(const char *path)
+static const char *path_words(const vmic_tracer *t, const char *path)
 {
+    if (strcmp(path, "plugin") == 0 && vmic_tracer_captures(t))
+        return "vmic's QEMU plugin (each vCPU copies what a call needs and goes on)";
     if (strcmp(path, "plugin") == 0)
         return "vmic's QEMU plugin (only the vCPU at a breakpoint waits)";
     if (strcmp(path, "gdbstub") == 0)
@@ -194,7 +196,7 @@ void trace_print_start(const vmic_tracer *t, const vmic_driver_info_t *info, boo
 {
     const char *path = trace_path_name(t, info);
     fprintf(stderr, "vmic trace: tracing %s through %s with %zu breakpoints (SIGINT to "
-            "detach)\n", info->source, path_words(path), vmic_tracer_breakpoints(t));
+            "detach)\n", info->source, path_words(t, path), vmic_tracer_breakpoints(t));
     if (!as_json)
         return;
     json j;
@@ -204,6 +206,7 @@ void trace_print_start(const vmic_tracer *t, const vmic_driver_info_t *info, boo
     json_str(&j, "source", info->source);
     json_str(&j, "path", path);
     json_u64(&j, "breakpoints", vmic_tracer_breakpoints(t));
+    json_bool(&j, "capture", vmic_tracer_captures(t));
     json_object_end(&j);
     json_done(&j);
 }

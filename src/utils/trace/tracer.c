@@ -318,6 +318,11 @@ vmic_tap_kind vmic_tracer_tap(const vmic_tracer *t)
     return t->tap;
 }
 
+bool vmic_tracer_captures(const vmic_tracer *t)
+{
+    return t->bpm && t->cap_on;
+}
+
 size_t vmic_tracer_breakpoints(const vmic_tracer *t)
 {
     return t->bpm ? vmic_bpm_list(t->bpm, NULL, 0) : 0;
