@@ -10,8 +10,10 @@ two ways: the callback returns non-zero at the next event, and the session
 thread gets a SIGINT of its own, which vmic reads from a signalfd
 (vmic_core_take_signals), so an idle guest ends it too. That signalfd may
 also read a Ctrl-C meant for the main thread; the iterator then raises the
-KeyboardInterrupt itself, so Ctrl-C reads the same either way. Either way vmic
-removes every breakpoint and the guest runs on untraced.
+KeyboardInterrupt itself, at once (the events still queued are dropped, as
+they would be had Python's handler seen it), so Ctrl-C reads the same
+either way. Either way vmic removes every breakpoint and the guest runs on
+untraced.
 
 The tracer is freed only after the session thread is out of
 vmic_tracer_run, which the thread's own "done" event says; not
@@ -257,6 +259,7 @@ class Trace:
         self._stop = threading.Event()
         self._ready = threading.Event()  # the session thread blocks the signals now
         self._done = threading.Event()   # the session thread is out of vmic_tracer_run
+        self._ctrl_c = threading.Event()  # vmic's signalfd read a Ctrl-C stop() did not send
         self.armed = threading.Event()   # set once the breakpoints are in (first next())
         self._thread: Optional[threading.Thread] = None
         self._iter: Optional[weakref.ref] = None
@@ -292,6 +295,8 @@ class Trace:
             lib.vmic_core_take_signals(core, True)
             cb = S.TRACE_FN(self._on_event)
             s = lib.vmic_tracer_run(self._tracer, cb, None)
+            if s == 11 and not self._stop.is_set():
+                self._ctrl_c.set()  # before the end is queued: the iterator sees it first
             result = error(s, "trace") if s and s != 11 else s  # the message is this thread's
             lib.vmic_core_take_signals(core, False)
             st = S.TraceStats()
@@ -346,19 +351,23 @@ class Trace:
                 try:
                     item = self._queue.get(timeout=0.2)
                 except queue.Empty:
-                    continue
+                    item = None
                 except KeyboardInterrupt:
                     self.interrupted = True
                     raise  # after the finally below has ended the session
+                if self._ctrl_c.is_set():
+                    # Ctrl-C, read by vmic's signalfd before Python's handler
+                    # saw it: the same KeyboardInterrupt, now, not after the
+                    # events queued before it (a slow loop body would take
+                    # minutes to get there).
+                    self.interrupted = True
+                    raise KeyboardInterrupt
+                if item is None:
+                    continue
                 if isinstance(item, tuple) and item and item[0] is _END:
                     self._thread.join()
                     if isinstance(item[1], VmicError):
                         raise item[1]
-                    if item[1] == 11 and not self._stop.is_set():
-                        # Ctrl-C, read by vmic's signalfd before Python's
-                        # handler saw it: the same KeyboardInterrupt.
-                        self.interrupted = True
-                        raise KeyboardInterrupt
                     return
                 if isinstance(item, BaseException):
                     raise item
