@@ -7,8 +7,16 @@ while the guest is stopped at the breakpoint, and may use the VM (read
 memory, look up symbols) as vmic allows there. A callback that returns True
 ends the session; one that raises ends it too, and run() raises that
 exception in the caller.
+
+Nothing the session uses (the manager, the ctypes callbacks) is freed
+before its thread is out of vmic_bpm_run: a Ctrl-C only asks it to stop,
+and run() and close() wait for the session's own "done" event. Not for
+Thread.is_alive(): CPython 3.11's join, interrupted by a signal, marks a
+thread that still runs as stopped (python/cpython#90882), which let run()
+return, and the manager be freed, under a session still delivering hits.
 """
 import ctypes
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +27,7 @@ from ._lib import lib
 from .errors import check, error
 
 _TAPS = {"auto": 0, "memory": 1, "breakpoint": 2, "debugreg": 3, "plugin": 4}
+_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,8 @@ class Breakpoints:
         self.hits = 0
         self.interrupted = False
         self._deadline: Optional[float] = None
+        self._session_done: Optional[threading.Event] = None  # a run's session is on
+        self._handler: Optional[S.BpmHandler] = None  # its callbacks, alive until it ends
         vm._children.append(self)
 
     @property
@@ -148,21 +159,29 @@ class Breakpoints:
                          on_timeout=S.ON_TIMEOUT(self._on_timeout))
         check(lib.vmic_resume(core), "resuming the guest")  # vmic.open left it paused
         result = []
+        done = threading.Event()
 
         def session():
-            s = lib.vmic_bpm_run(self._bpm, ctypes.byref(h), 100)
-            result.append(error(s, "breakpoints") if s else None)  # this thread's message
+            # Signals stay with the main thread, which turns Ctrl-C into a
+            # stop; the driver threads this session starts inherit the mask.
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+                s = lib.vmic_bpm_run(self._bpm, ctypes.byref(h), 100)
+                result.append(error(s, "breakpoints") if s else None)  # this thread's message
+            finally:
+                done.set()  # vmic calls none of the callbacks any more
 
-        vm._holder = threading.get_ident()
         t = threading.Thread(target=session, name="vmic-breakpoints", daemon=True)
-        t.start()
+        # Before the start: from then on close() must wait for the session.
+        self._handler, self._session_done = h, done
+        vm._holder = threading.get_ident()
         try:
-            while t.is_alive():
-                try:
-                    t.join(0.2)
-                except KeyboardInterrupt:
-                    self.interrupted = True  # raised again once the session has ended
-                    self._stop.set()
+            t.start()
+            self._wait_session(t)
+        except RuntimeError:
+            if t.ident is None:  # no thread ("can't start new thread"): nothing to wait for
+                self._handler = self._session_done = None
+            raise
         finally:
             vm._holder = None
         self._fns.clear()  # the session's end cleared the manager
@@ -175,6 +194,26 @@ class Breakpoints:
             raise result[0]
         return self.hits - start
 
+    def _wait_session(self, t: Optional[threading.Thread] = None) -> None:
+        """Until the session of a run has ended, however many Ctrl-Cs come:
+        each only asks it to stop (run() raises KeyboardInterrupt after).
+        The retry is around the whole wait, as a KeyboardInterrupt may land
+        anywhere in it, not only in the blocking call."""
+        done = self._session_done
+        if done is None:
+            return
+        while True:
+            try:
+                while not done.wait(0.2):
+                    pass
+                if t is not None:
+                    t.join()  # out of session() too: done is its last step
+                break
+            except KeyboardInterrupt:
+                self.interrupted = True  # raised again once the session has ended
+                self._stop.set()
+        self._session_done = self._handler = None
+
     def stop(self) -> None:
         """Ends a run from any thread (within 0.1 s: the session's wake-up)."""
         self._stop.set()
@@ -186,7 +225,12 @@ class Breakpoints:
         return {n: getattr(st, n) for n, _ in S.BpmStats._fields_ if n != "reserved"}
 
     def close(self) -> None:
-        """Removes every breakpoint and frees the manager."""
+        """Removes every breakpoint and frees the manager: after the end of
+        a run still under way (an exception left it early), as that
+        session's thread uses the manager until then."""
+        if self._session_done is not None:
+            self._stop.set()
+            self._wait_session()
         if self._bpm:
             lib.vmic_bpm_close(self._bpm)
             self._bpm = None

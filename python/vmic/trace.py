@@ -10,8 +10,15 @@ two ways: the callback returns non-zero at the next event, and the session
 thread gets a SIGINT of its own, which vmic reads from a signalfd
 (vmic_core_take_signals), so an idle guest ends it too. That signalfd may
 also read a Ctrl-C meant for the main thread; the iterator then raises the
-KeyboardInterrupt itself, so Ctrl-C reads the same either way. Either way vmic
-removes every breakpoint and the guest runs on untraced.
+KeyboardInterrupt itself, at once (the events still queued are dropped, as
+they would be had Python's handler seen it), so Ctrl-C reads the same
+either way. Either way vmic removes every breakpoint and the guest runs on
+untraced.
+
+The tracer is freed only after the session thread is out of
+vmic_tracer_run, which the thread's own "done" event says; not
+Thread.is_alive(), which CPython 3.11 makes False for a running thread
+whose join a signal interrupted (python/cpython#90882).
 """
 import ctypes
 import queue
@@ -251,6 +258,8 @@ class Trace:
         self._queue: "queue.Queue" = queue.Queue(queue_size)
         self._stop = threading.Event()
         self._ready = threading.Event()  # the session thread blocks the signals now
+        self._done = threading.Event()   # the session thread is out of vmic_tracer_run
+        self._ctrl_c = threading.Event()  # vmic's signalfd read a Ctrl-C stop() did not send
         self.armed = threading.Event()   # set once the breakpoints are in (first next())
         self._thread: Optional[threading.Thread] = None
         self._iter: Optional[weakref.ref] = None
@@ -279,18 +288,24 @@ class Trace:
     def _session(self) -> None:
         # Signals stay with the main thread; this one takes its own through
         # vmic's signalfd (what close() sends).
-        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-        self._ready.set()
-        core = self._vm._core
-        lib.vmic_core_take_signals(core, True)
-        cb = S.TRACE_FN(self._on_event)
-        s = lib.vmic_tracer_run(self._tracer, cb, None)
-        result = error(s, "trace") if s and s != 11 else s  # the message is this thread's
-        lib.vmic_core_take_signals(core, False)
-        st = S.TraceStats()
-        lib.vmic_tracer_stats(self._tracer, ctypes.byref(st))
-        self.stats = {n: getattr(st, n) for n, _ in S.TraceStats._fields_ if n != "reserved"}
-        self._queue_end(result)
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+            self._ready.set()
+            core = self._vm._core
+            lib.vmic_core_take_signals(core, True)
+            cb = S.TRACE_FN(self._on_event)
+            s = lib.vmic_tracer_run(self._tracer, cb, None)
+            if s == 11 and not self._stop.is_set():
+                self._ctrl_c.set()  # before the end is queued: the iterator sees it first
+            result = error(s, "trace") if s and s != 11 else s  # the message is this thread's
+            lib.vmic_core_take_signals(core, False)
+            st = S.TraceStats()
+            lib.vmic_tracer_stats(self._tracer, ctypes.byref(st))
+            self.stats = {n: getattr(st, n) for n, _ in S.TraceStats._fields_
+                          if n != "reserved"}
+            self._queue_end(result)
+        finally:
+            self._done.set()  # the tracer is not used here any more
 
     def _queue_end(self, result) -> None:
         while True:
@@ -336,19 +351,23 @@ class Trace:
                 try:
                     item = self._queue.get(timeout=0.2)
                 except queue.Empty:
-                    continue
+                    item = None
                 except KeyboardInterrupt:
                     self.interrupted = True
                     raise  # after the finally below has ended the session
+                if self._ctrl_c.is_set():
+                    # Ctrl-C, read by vmic's signalfd before Python's handler
+                    # saw it: the same KeyboardInterrupt, now, not after the
+                    # events queued before it (a slow loop body would take
+                    # minutes to get there).
+                    self.interrupted = True
+                    raise KeyboardInterrupt
+                if item is None:
+                    continue
                 if isinstance(item, tuple) and item and item[0] is _END:
                     self._thread.join()
                     if isinstance(item[1], VmicError):
                         raise item[1]
-                    if item[1] == 11 and not self._stop.is_set():
-                        # Ctrl-C, read by vmic's signalfd before Python's
-                        # handler saw it: the same KeyboardInterrupt.
-                        self.interrupted = True
-                        raise KeyboardInterrupt
                     return
                 if isinstance(item, BaseException):
                     raise item
@@ -361,7 +380,7 @@ class Trace:
         loop then ends as if the trace were over."""
         t = self._thread
         self._stop.set()
-        if t is not None and t.is_alive():
+        if t is not None and not self._done.is_set():
             self._ready.wait()
             try:
                 signal.pthread_kill(t.ident, signal.SIGINT)  # vmic reads it: the session ends
@@ -370,14 +389,23 @@ class Trace:
 
     def _end_session(self) -> None:
         t = self._thread
-        if t is not None and t.is_alive():
-            self.stop()
-            while t.is_alive():
-                try:
-                    t.join()
-                except KeyboardInterrupt:
-                    continue  # a second Ctrl-C: the detach is under way, let it finish
+        if t is not None:
+            if not self._done.is_set():
+                self.stop()
+            self._wait_ended(t)
         self._vm._holder = None
+
+    def _wait_ended(self, t: threading.Thread) -> None:
+        """Until the session thread is done with the tracer. The retry is
+        around the whole wait: a KeyboardInterrupt may land anywhere in it."""
+        while True:
+            try:
+                while not self._done.wait(0.2):
+                    pass
+                t.join()  # out of _session too: done is its last step
+                return
+            except KeyboardInterrupt:
+                continue  # a second Ctrl-C: the detach is under way, let it finish
 
     def close(self) -> None:
         """Ends the session (if running) and frees the tracer."""
