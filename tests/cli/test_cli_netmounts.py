@@ -26,6 +26,9 @@ import tempfile
 import cli_common
 from cli_common import ELF, FIXTURE, RAW, VMIC, has_truth, test, truth, vmic
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
+import fixture_boot  # noqa: E402  (the live boot's kernel command line)
+
 LIVE = "--live" in sys.argv[3:]
 READY = "=== VMIC-FIXTURE-READY ==="
 
@@ -44,9 +47,7 @@ def boot_live():
     atexit.register(lambda: (subprocess.run([VMIC, "boot", "--stop", target],
                                             capture_output=True, timeout=60),
                              shutil.rmtree(directory, ignore_errors=True)))
-    append = "console=ttyS0 panic=-1 vmic.workload=1"
-    if shape.get("pti", "auto") != "auto":
-        append += " pti=" + shape["pti"]
+    append = fixture_boot.append(shape, shape.get("smp", "1"), "vmic.workload=1")
     # ttyS2, where the workload /init reads commands: nothing comes.
     r = subprocess.run([VMIC, "boot", "--quiet", "--dir", directory,
                         "--kernel", os.path.join(FIXTURE, "vmlinuz"),

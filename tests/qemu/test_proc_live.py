@@ -17,6 +17,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixture_boot  # noqa: E402
+
 VMIC, FIXTURE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 READY = "=== VMIC-FIXTURE-READY ==="
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,12 +51,8 @@ def main():
     if not (os.path.exists(kernel) and os.path.exists(initrd)):
         log(f"*** SKIP: no fixture kernel in {FIXTURE} (scripts/make-fixture.sh) ***")
         return 77
-    shape_file = os.path.join(FIXTURE, "shape.txt")
-    shape = dict(kv.split("=", 1) for kv in open(shape_file).read().split()) \
-        if os.path.exists(shape_file) else {}
-    append = "console=ttyS0 panic=-1"
-    if shape.get("pti", "auto") != "auto":
-        append += " pti=" + shape["pti"]
+    shape = fixture_boot.shape(FIXTURE)
+    append = fixture_boot.append(shape, shape.get("smp", "1"))  # tsc=unstable with 2 vCPUs
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     boot_dir = tempfile.mkdtemp(prefix="vmic-proc-live.", dir=base)
     truth_dir = tempfile.mkdtemp(prefix="vmic-proc-live-truth.")

@@ -101,6 +101,33 @@ static void test_cli_attach(void)
     CHECK(vm_running());
 }
 
+static char kernel[600], initrd[600]; /* the fixture's */
+
+/* A guest kernel that panics before --wait-serial's text: vmic boot says
+ * that it panicked, and why (its console), not only that QEMU exited. No
+ * init in the initramfs by that name and no root= to fall back on: "VFS:
+ * Unable to mount root fs", a panic a few seconds into the boot. */
+
+static void test_boot_says_guest_panicked(void)
+{
+    static char out[1 << 14];
+    char pdir[256];
+    live_tmpdir(pdir, sizeof pdir, "panic");
+    char *argv[] = {(char *)vmic_bin, "boot", "--json", "--dir", pdir, "--kernel", kernel,
+                    "--initrd", initrd, "--no-plugin", "--append",
+                    "console=ttyS0 panic=-1 rdinit=/vmic-no-such-init", "--wait-serial",
+                    "=== VMIC-FIXTURE-READY ===", "--timeout", "120", NULL};
+    int rc = live_run(argv, out, sizeof out, 150);
+    CHECK(rc != 0);
+    CHECK_MSG(strstr(out, "the guest kernel panicked before it wrote") != NULL, "printed: %.600s",
+              out);
+    CHECK_MSG(strstr(out, "Kernel panic - not syncing") != NULL, "printed: %.600s", out);
+    struct stat st;
+    CHECK_MSG(stat(pdir, &st) != 0, "%s is still there", pdir); /* boot removed it */
+    if (stat(pdir, &st) == 0)
+        live_stop(vmic_bin, pdir);
+}
+
 static void test_bad_endpoints(void)
 {
     vmic_driver *drv;
@@ -520,7 +547,6 @@ int main(int argc, char **argv)
     }
     live_require_qemu("qemu live tests");
     vmic_bin = argv[1];
-    char kernel[600], initrd[600];
     snprintf(kernel, sizeof kernel, "%s/vmlinuz", argv[2]);
     snprintf(initrd, sizeof initrd, "%s/initrd.gz", argv[2]);
     if (access(kernel, R_OK) != 0 || access(initrd, R_OK) != 0) {
@@ -607,6 +633,7 @@ int main(int argc, char **argv)
                 stat(dir, &st) == 0 ? "still there" : "removed");
         harness_failures++;
     }
+    RUN(test_boot_says_guest_panicked);
     free(syms);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", truth_dir);

@@ -41,6 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp_once import qmp_once  # noqa: E402
+import fixture_boot  # noqa: E402
 
 READY = "=== VMIC-FIXTURE-READY ==="
 failures = 0
@@ -165,13 +166,10 @@ def boot(vmic, fixture, smp):
     # it first would let anyone plant a directory under the same name).
     directory = tempfile.mkdtemp(prefix="vmic-trace.", dir=base)
     # The guest as the fixture was made (scripts/make-fixture.sh writes
-    # shape.txt): the same CPU model (5-level paging with max), PTI and RAM.
-    shape = dict(kv.split("=", 1) for kv in
-                 open(os.path.join(fixture, "shape.txt")).read().split()) \
-        if os.path.exists(os.path.join(fixture, "shape.txt")) else {}
-    append = "console=ttyS0 panic=-1 vmic.workload=1"
-    if shape.get("pti", "auto") != "auto":
-        append += " pti=" + shape["pti"]
+    # shape.txt): the same CPU model (5-level paging with max), PTI and RAM;
+    # its command line as fixture_boot.append says (tsc=unstable with 2 vCPUs).
+    shape = fixture_boot.shape(fixture)
+    append = fixture_boot.append(shape, smp, "vmic.workload=1")
     t0 = time.time()
     r = subprocess.run([vmic, "boot", "--quiet", "--dir", directory, "--kernel", kernel,
                         "--initrd", initrd, "--smp", str(smp),

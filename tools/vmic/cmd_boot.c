@@ -433,6 +433,46 @@ static int start_qemu(const boot_opts *o, const char *dir, const argbuf *a)
     return EXIT_OK;
 }
 
+/*
+ * Whether the guest kernel's console (DIR/console.log) says it panicked:
+ * then *what is its "Kernel panic - not syncing: ..." line and *first the
+ * first Oops/BUG line before it (what went wrong first), each "" if none, at
+ * most size bytes. With vmic boot's default panic=-1 and QEMU's -no-reboot a
+ * panic ends QEMU at once, which otherwise reads as "QEMU exited".
+ */
+static bool console_panic(const char *dir, char *what, char *first, size_t size)
+{
+    char path[PATH_MAX + 32];
+    char line[512];
+    bool panicked = false;
+    *what = *first = '\0';
+    boot_path(path, sizeof path, dir, BOOT_CONSOLE);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    while (!panicked && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        for (char *c = line; *c; c++) /* the guest's text: no control bytes out */
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        /* After the "[    1.234567] " timestamp, if the console has one. */
+        const char *text = line;
+        if (*text == '[' && strchr(text, ']'))
+            text = strchr(text, ']') + 1;
+        text += strspn(text, " ");
+        if (!*first && (strncmp(text, "Oops: ", 6) == 0 || strncmp(text, "BUG: ", 5) == 0 ||
+                        strncmp(text, "kernel BUG at ", 14) == 0 ||
+                        strncmp(text, "general protection fault", 24) == 0))
+            snprintf(first, size, "%s", text);
+        if (strncmp(text, "Kernel panic - not syncing", 26) == 0) {
+            snprintf(what, size, "%s", text);
+            panicked = true;
+        }
+    }
+    fclose(f);
+    return panicked;
+}
+
 /* Waits until TEXT shows up in DIR/serial1.log, while QEMU lives. */
 static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
 {
@@ -475,6 +515,11 @@ static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
             free(buf);
             boot_path(path, sizeof path, dir, BOOT_CONSOLE);
             show_tail(path, "guest console");
+            char what[256], first[256];
+            if (console_panic(dir, what, first, sizeof what))
+                return cli_fail("boot", VMIC_OK, "the guest kernel panicked before it wrote "
+                                "'%s' (%s%s%s); QEMU exited", o->wait_serial, what,
+                                *first ? "; first: " : "", first);
             return cli_fail("boot", VMIC_OK, "QEMU exited before the guest wrote '%s'",
                             o->wait_serial);
         }
@@ -482,6 +527,11 @@ static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
             free(buf);
             boot_path(path, sizeof path, dir, BOOT_CONSOLE);
             show_tail(path, "guest console");
+            char what[256], first[256];
+            if (console_panic(dir, what, first, sizeof what))
+                return cli_fail("boot", VMIC_OK, "the guest kernel panicked before it wrote "
+                                "'%s' (%s%s%s)", o->wait_serial, what,
+                                *first ? "; first: " : "", first);
             return cli_fail("boot", VMIC_OK, "the guest did not write '%s' to ttyS1 within %"
                             PRIu64 " s", o->wait_serial, o->timeout_s);
         }
