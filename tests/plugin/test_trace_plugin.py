@@ -181,8 +181,16 @@ def test_sigkill(g, kills, n):
     # read live): a kill while one is held must let the vCPU go too.
     for i in range(3):
         start = len(g.text())
-        p = start_trace(g, [])
-        ok, err = wait_line(p, "tracing", 60)
+        # The killed trace's guard process puts the guest back and then
+        # lets go of the gdbstub's lock: a new trace meanwhile is told who
+        # holds it, and tries again.
+        for attempt in range(30):
+            p = start_trace(g, [])
+            ok, err = wait_line(p, "tracing", 60)
+            if ok or "is held by" not in err:
+                break
+            p.wait()
+            time.sleep(0.5)
         check(ok, "exec kill %d: no trace attached: %s" % (i, err))
         g.send("run kill%d" % i)
         time.sleep(rnd.uniform(0.02, 0.4))
