@@ -183,14 +183,15 @@ static vmic_status inputs(vmic_tracer *t, vmic_capture_spec_t *spec)
 }
 
 /* Called once the breakpoints are in: each gets its program. Where the
- * driver cannot capture, the tracer reads everything live (false). */
-bool trace_capture_arm(vmic_tracer *t, const uint64_t *bp_va)
+ * driver cannot capture, t->cap_on stays false and the tracer reads
+ * everything live. */
+void trace_capture_arm(vmic_tracer *t, const uint64_t *bp_va)
 {
     static vmic_capture_spec_t spec; /* 37 KiB: not on the stack; arm is not reentrant */
     memset(&spec, 0, sizeof spec);
     t->cap_on = false;
     if (!t->no_regs || !(vmic_core_info(t->core)->caps & VMIC_CAP_EXEC_WATCH))
-        return false;
+        return;
     vmic_status s = inputs(t, &spec);
     if (s == VMIC_OK) {
         syscall_program(t, &spec.programs[0], 0);
@@ -214,10 +215,9 @@ bool trace_capture_arm(vmic_tracer *t, const uint64_t *bp_va)
     }
     if (s != VMIC_OK) {
         vmic_clear_error(); /* live reads, as without a capture */
-        return false;
+        return;
     }
     t->cap_on = true;
-    return true;
 }
 
 /* ---- reading from the capture --------------------------------------------------------- */
@@ -230,22 +230,30 @@ static const vmic_capture_item_t *item_tagged(const vmic_capture_t *c, uint8_t t
     return NULL;
 }
 
-/* The task an event's program read: pointer, pid, tgid, comm, root. */
-bool trace_cap_task(vmic_tracer *t, uint8_t comm_tag, vmic_trace_task_t *who,
-                    vmic_process_t *proc)
+/* A task as a program read it: its pointer, pid and tgid in registers, its
+ * comm in the item tagged tag. */
+static bool cap_who(vmic_tracer *t, uint64_t task, uint64_t pid, uint64_t tgid, uint8_t tag,
+                    vmic_trace_task_t *who)
 {
-    const vmic_capture_t *c = t->cap;
-    const vmic_capture_item_t *comm = item_tagged(c, comm_tag);
-    if (!c->r[R_TASK] || !comm || comm->len < VMIC_COMM_LEN) {
+    const vmic_capture_item_t *comm = item_tagged(t->cap, tag);
+    if (!task || !comm || comm->len < VMIC_COMM_LEN) {
         t->stats.read_errors++;
         return false;
     }
     memset(who, 0, sizeof *who);
-    who->task = vmic_va(c->r[R_TASK]);
-    who->pid = (int32_t)c->r[R_PID];
-    who->tgid = (int32_t)c->r[R_TGID];
+    who->task = vmic_va(task);
+    who->pid = (int32_t)pid;
+    who->tgid = (int32_t)tgid;
     memcpy(who->comm, comm->bytes, VMIC_COMM_LEN);
-    who->comm[VMIC_COMM_LEN] = '\0';
+    return true;
+}
+
+/* The task an event's program read: pointer, pid, tgid, comm, root. */
+bool trace_cap_task(vmic_tracer *t, vmic_trace_task_t *who, vmic_process_t *proc)
+{
+    const vmic_capture_t *c = t->cap;
+    if (!cap_who(t, c->r[R_TASK], c->r[R_PID], c->r[R_TGID], t->cap_tag_comm, who))
+        return false;
     if (proc) {
         memset(proc, 0, sizeof *proc);
         proc->task = who->task;
@@ -258,23 +266,35 @@ bool trace_cap_task(vmic_tracer *t, uint8_t comm_tag, vmic_trace_task_t *who,
     return true;
 }
 
-/* The saved user registers an entry or return program copied. */
-bool trace_cap_regs(vmic_tracer *t, uint8_t tag, saved_regs *out)
+/* The fork program's creator: the group's leader for a thread, else the
+ * real parent (r2..r5 their pid and tgid). */
+bool trace_cap_creator(vmic_tracer *t, bool thread, vmic_trace_task_t *who)
 {
-    const vmic_capture_item_t *it = item_tagged(t->cap, tag);
+    const vmic_capture_t *c = t->cap;
+    return thread ? cap_who(t, c->r[R_LEADER], c->r[4], c->r[5], t->cap_tag_leader_comm, who)
+                  : cap_who(t, c->r[R_PARENT], c->r[2], c->r[3], t->cap_tag_parent_comm, who);
+}
+
+/* The exit program's exit_code (r2). */
+int64_t trace_cap_exit_code(const vmic_tracer *t)
+{
+    return (int32_t)t->cap->r[2];
+}
+
+uint64_t trace_cap_regs_va(const vmic_tracer *t)
+{
+    return t->cap->r[R_REGS];
+}
+
+/* The struct pt_regs an entry or return program copied, whole. */
+const uint8_t *trace_cap_regs(vmic_tracer *t)
+{
+    const vmic_capture_item_t *it = item_tagged(t->cap, t->cap_tag_regs);
     if (!it || it->len < t->regs.size) {
         t->stats.read_errors++;
-        return false;
+        return NULL;
     }
-    const regs_layout *l = &t->regs;
-    const uint32_t at[VMIC_SYSCALL_MAX_ARGS] = {l->di, l->si, l->dx, l->r10, l->r8, l->r9};
-    for (int i = 0; i < VMIC_SYSCALL_MAX_ARGS; i++)
-        memcpy(&out->args[i], it->bytes + at[i], 8);
-    memcpy(&out->ax, it->bytes + l->ax, 8);
-    memcpy(&out->orig_ax, it->bytes + l->orig_ax, 8);
-    memcpy(&out->cs, it->bytes + l->cs, 8);
-    out->cs &= 0xffff;
-    return true;
+    return it->bytes;
 }
 
 /* A copy of [va, va + n) in the event's capture, whole. */

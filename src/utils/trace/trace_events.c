@@ -48,7 +48,7 @@ static bool current_task(vmic_tracer *t, const vmic_event_t *ev, vmic_trace_task
 {
     vmic_va_t task;
     if (t->cap)
-        return trace_cap_task(t, t->cap_tag_comm, who, proc);
+        return trace_cap_task(t, who, proc);
     vmic_status s = t->no_regs ? vmic_os_current_task_of_cpu(t->os, ev->vcpu, &task)
                                : vmic_os_current_task(t->os, &ev->regs, &task);
     if (s != VMIC_OK) {
@@ -70,7 +70,7 @@ static bool regs_arg(vmic_tracer *t, const vmic_event_t *ev, uint64_t *regs_va)
         return true;
     }
     if (t->cap) {
-        *regs_va = t->cap->r[10]; /* trace_capture.c: r10 */
+        *regs_va = trace_cap_regs_va(t);
         return true;
     }
     if (vmic_os_cpu_pt_regs(t->os, ev->vcpu, &at) != VMIC_OK) {
@@ -85,11 +85,14 @@ static bool regs_arg(vmic_tracer *t, const vmic_event_t *ev, uint64_t *regs_va)
 /* The user registers the entry code saved at regs_va (struct pt_regs). */
 static bool read_saved(vmic_tracer *t, uint64_t regs_va, saved_regs *out)
 {
-    uint8_t buf[512];
+    uint8_t live[512];
+    const uint8_t *buf = live;
     const regs_layout *l = &t->regs;
-    if (t->cap)
-        return trace_cap_regs(t, t->cap_tag_regs, out);
-    if (vmic_read_va(t->core, vmic_os_kernel_ctx(t->os), vmic_va(regs_va), buf, l->size)) {
+    if (t->cap) {
+        if (!(buf = trace_cap_regs(t))) /* the copy the program made */
+            return false;
+    } else if (vmic_read_va(t->core, vmic_os_kernel_ctx(t->os), vmic_va(regs_va), live,
+                            l->size)) {
         vmic_clear_error();
         t->stats.read_errors++;
         return false;
@@ -445,28 +448,6 @@ static bool task_pointer(vmic_tracer *t, vmic_va_t task, uint32_t off, vmic_va_t
     return true;
 }
 
-/* The creator the fork program read (trace_capture.c: r2..r5, r13, r14). */
-static bool cap_creator(vmic_tracer *t, bool thread, vmic_trace_task_t *who)
-{
-    const vmic_capture_t *c = t->cap;
-    uint8_t tag = thread ? t->cap_tag_leader_comm : t->cap_tag_parent_comm;
-    const vmic_capture_item_t *comm = NULL;
-    for (uint32_t i = 0; i < c->nitems; i++)
-        if (c->items[i].tag == tag)
-            comm = &c->items[i];
-    uint64_t task = thread ? c->r[14] : c->r[13];
-    if (!task || !comm || comm->len < VMIC_COMM_LEN) {
-        t->stats.read_errors++;
-        return false;
-    }
-    memset(who, 0, sizeof *who);
-    who->task = vmic_va(task);
-    who->pid = (int32_t)(thread ? c->r[4] : c->r[2]);
-    who->tgid = (int32_t)(thread ? c->r[5] : c->r[3]);
-    memcpy(who->comm, comm->bytes, VMIC_COMM_LEN);
-    return true;
-}
-
 /*
  * schedule_tail(prev), without registers: the child runs, on its first
  * switch in, before its first instruction of user mode. Its creator is
@@ -483,9 +464,8 @@ static void on_first_run(vmic_tracer *t, const vmic_event_t *ev)
         return;
     bool thread = child.pid != child.tgid;
     if (t->cap) {
-        if (!cap_creator(t, thread, &parent))
-            return;
-        report_fork(t, ev, &parent, &child, &c);
+        if (trace_cap_creator(t, thread, &parent))
+            report_fork(t, ev, &parent, &child, &c);
         return;
     }
     if (!task_pointer(t, child.task, thread ? t->task_group_leader : t->task_real_parent,
@@ -527,7 +507,7 @@ static void on_task_dead(vmic_tracer *t, const vmic_event_t *ev)
     if (!current_task(t, ev, &who, NULL))
         return;
     if (t->cap) {
-        report_exit(t, ev, &who, (int32_t)t->cap->r[2]); /* trace_capture.c: exit_code */
+        report_exit(t, ev, &who, trace_cap_exit_code(t));
         return;
     }
     if (vmic_read_u32_va(t->core, vmic_os_kernel_ctx(t->os),

@@ -222,12 +222,16 @@ struct vmic_tracer {
 /* trace_events.c: one breakpoint hit (the vCPU stopped at bp). */
 vmic_status trace_on_hit(vmic_tracer *t, trace_bp bp, const vmic_event_t *ev);
 
-/* trace_capture.c: programs for the breakpoints at bp_va[trace_bp] (false:
- * the driver cannot capture, read live), and reading from the hit's capture. */
-bool trace_capture_arm(vmic_tracer *t, const uint64_t *bp_va);
-bool trace_cap_task(vmic_tracer *t, uint8_t comm_tag, vmic_trace_task_t *who,
-                    vmic_process_t *proc);
-bool trace_cap_regs(vmic_tracer *t, uint8_t tag, saved_regs *out);
+/* trace_capture.c: programs for the breakpoints at bp_va[trace_bp] (t->cap_on
+ * false: the driver cannot capture, read live), and what the hit's capture
+ * holds (t->cap set): the current task, the fork's creator, the exit code,
+ * where pt_regs are and their copy (NULL: not whole). */
+void trace_capture_arm(vmic_tracer *t, const uint64_t *bp_va);
+bool trace_cap_task(vmic_tracer *t, vmic_trace_task_t *who, vmic_process_t *proc);
+bool trace_cap_creator(vmic_tracer *t, bool thread, vmic_trace_task_t *who);
+int64_t trace_cap_exit_code(const vmic_tracer *t);
+uint64_t trace_cap_regs_va(const vmic_tracer *t);
+const uint8_t *trace_cap_regs(vmic_tracer *t);
 /* vmic_read_va and vmic_read_str_va, from the capture where it holds the
  * bytes: every read of the process's memory while decoding goes here. */
 vmic_status trace_read(vmic_tracer *t, vmic_ctx_t ctx, uint64_t va, void *buf, size_t n);
