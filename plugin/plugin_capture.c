@@ -19,7 +19,6 @@
 
 #include "plugin_internal.h"
 
-#define PAGE 4096ull
 #define FRAME_MASK 0x000ffffffffff000ull
 
 /* Reads a little-endian u64 at pa; false if pa is not in RAM. */

@@ -83,13 +83,6 @@ static bool ring_room(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_
     return true;
 }
 
-static void publish(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp)
-{
-    vp->head++;
-    VMIC_STORE(&v->head, vp->head);
-    ring_doorbell(p->ctl);
-}
-
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -98,7 +91,8 @@ static uint64_t mono_ns(void)
 }
 
 /*
- * A capture record the vCPU does not wait for: the client is woken only
+ * The record at head is complete: the client may take it. Lazily, for a
+ * capture record the vCPU does not wait for, the client is woken only
  * when the ring fills up (an eighth of it) or a millisecond has passed
  * since this vCPU last woke it. A wake-up is a system call on the vCPU's
  * thread (~2 us under TCG's load); per record it would cost more than the
@@ -106,11 +100,16 @@ static uint64_t mono_ns(void)
  * capture programs are set (plugin_client.c), so a lone record waits no
  * longer than that.
  */
-static void publish_lazily(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp)
+static void publish(struct plugin *p, struct vmic_plugin_vcpu *v, struct vcpu_private *vp,
+                    bool lazily)
 {
-    struct vmic_plugin_ctl *c = p->ctl;
     vp->head++;
     VMIC_STORE(&v->head, vp->head);
+    if (!lazily) {
+        ring_doorbell(p->ctl);
+        return;
+    }
+    struct vmic_plugin_ctl *c = p->ctl;
     __atomic_fetch_add(&c->doorbell, 1, __ATOMIC_SEQ_CST);
     if (!VMIC_LOAD(&c->client_sleeping))
         return;
@@ -134,7 +133,7 @@ static void deliver_ring(struct plugin *p, struct vmic_plugin_vcpu *v, struct vc
     rec->gseq = __atomic_add_fetch(&p->ctl->gseq, 1, __ATOMIC_RELAXED);
     rec->program = 0;
     rec->data_len = 0;
-    publish(p, v, vp);
+    publish(p, v, vp, false);
 }
 
 /* A held record: the vCPU waits until the client answered its seq (or died). */
@@ -178,12 +177,9 @@ static void deliver_capture(struct plugin *p, struct vmic_plugin_vcpu *v, struct
         rec->ev.flags |= VMIC_PLUGIN_RECORD_HELD;
     rec->gseq = __atomic_add_fetch(&p->ctl->gseq, 1, __ATOMIC_RELAXED);
     uint32_t seq = (uint32_t)rec->ev.seq;
-    if (hold) {
-        publish(p, v, vp);
+    publish(p, v, vp, !hold);
+    if (hold)
         wait_answer(p, v, seq);
-    } else {
-        publish_lazily(p, v, vp);
-    }
 }
 
 void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa, uint32_t program)

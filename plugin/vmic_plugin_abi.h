@@ -184,6 +184,9 @@ struct vmic_plugin_event {
 #define VMIC_PLUGIN_RECORD_CAPTURE 1u /* r[] and data[] hold a program's copies */
 #define VMIC_PLUGIN_RECORD_HELD 2u    /* the vCPU waits until answered >= seq */
 #define VMIC_PLUGIN_RECORD_PARTIAL 4u /* an op failed or data[] ran out */
+/* Set by the client, never in the ring: the record is its copy of a held
+ * sync event (the slot), to be answered through slot_state. */
+#define VMIC_PLUGIN_RECORD_SLOT 0x80000000u
 
 /* A ring record: the event, and a capture program's results. */
 struct vmic_plugin_record {

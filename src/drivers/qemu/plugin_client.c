@@ -274,7 +274,7 @@ static bool take_slot(vmic__plugin_client *c, uint32_t i, struct vmic_plugin_rec
     memset(out, 0, sizeof out->ev + sizeof out->gseq + sizeof out->program + sizeof out->data_len);
     out->ev = v->slot;
     out->ev.vcpu = i; /* the slot's index, not what the record claims */
-    out->ev.flags = 0;
+    out->ev.flags = VMIC_PLUGIN_RECORD_SLOT;
     c->held[i] = true;
     return true;
 }
@@ -322,6 +322,7 @@ static int take(vmic__plugin_client *c, struct vmic_plugin_record *out, int max)
             r->data_len = 0;
         }
         r->ev.vcpu = (uint32_t)best;
+        r->ev.flags &= ~VMIC_PLUGIN_RECORD_SLOT; /* the client's mark, not the plugin's */
         c->tail[best]++;
     }
     for (uint32_t i = 0; i < c->nvcpus; i++) {
@@ -393,11 +394,12 @@ void vmic__plugin_done(vmic__plugin_client *c, const struct vmic_plugin_record *
     uint32_t vcpu = r->ev.vcpu;
     if (vcpu >= c->nvcpus)
         return;
-    if (!(r->ev.flags & VMIC_PLUGIN_RECORD_HELD)) {
-        if (!(r->ev.flags & VMIC_PLUGIN_RECORD_CAPTURE) && c->held[vcpu] && r->gseq == 0)
-            vmic__plugin_answer(c, vcpu);
+    if (r->ev.flags & VMIC_PLUGIN_RECORD_SLOT) {
+        vmic__plugin_answer(c, vcpu);
         return;
     }
+    if (!(r->ev.flags & VMIC_PLUGIN_RECORD_HELD))
+        return;
     struct vmic_plugin_vcpu *v = &c->vcpus[vcpu];
     VMIC_STORE(&v->answered, (uint32_t)r->ev.seq);
     VMIC_FENCE();

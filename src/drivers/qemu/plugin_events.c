@@ -57,6 +57,12 @@ static int want_find(const qemu_plugin_events_t *pl, uint64_t pa)
     return -1;
 }
 
+static vmic_status no_watch_at(const qemu_driver_t *q, vmic_pa_t pa)
+{
+    return vmic_fail(VMIC_E_NOTFOUND, "%s: no exec watch at pa 0x%llx", q->info.source,
+                     (unsigned long long)pa.addr);
+}
+
 vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable)
 {
     qemu_driver_t *q = qemu_of(d);
@@ -76,8 +82,7 @@ vmic_status qemu_set_exec_watch(vmic_driver *d, vmic_pa_t pa, bool enable)
         pl->want[pl->nwant++] = pa.addr;
         pl->dirty = true;
     } else if (i < 0) {
-        s = vmic_fail(VMIC_E_NOTFOUND, "%s: no exec watch at pa 0x%llx", q->info.source,
-                      (unsigned long long)pa.addr);
+        s = no_watch_at(q, pa);
     } else {
         pl->want[i] = pl->want[--pl->nwant];
         pl->want_program[i] = pl->want_program[pl->nwant];
@@ -111,8 +116,7 @@ vmic_status qemu_exec_watch_program(vmic_driver *d, vmic_pa_t pa, uint32_t progr
     pthread_mutex_lock(&pl->lock);
     int i = want_find(pl, pa.addr);
     if (i < 0)
-        s = vmic_fail(VMIC_E_NOTFOUND, "%s: no exec watch at pa 0x%llx", q->info.source,
-                      (unsigned long long)pa.addr);
+        s = no_watch_at(q, pa);
     else if (program > (pl->capture ? pl->capture->nprograms : 0) ||
              program > VMIC_CAPTURE_MAX_PROGRAMS)
         s = vmic_fail(VMIC_E_INVAL, "%s: capture program %u is not set", q->info.source,
@@ -393,9 +397,7 @@ void qemu_plugin_events_reset(qemu_driver_t *q)
 void qemu_plugin_events_close(qemu_driver_t *q)
 {
     qemu_plugin_events_detach(q);
-    qemu_plugin_events_reset(q);
-    free(pl_of(q)->capture);
-    pl_of(q)->capture = NULL;
+    qemu_plugin_events_reset(q); /* frees the capture programs too */
     pthread_mutex_destroy(&pl_of(q)->lock);
 }
 
