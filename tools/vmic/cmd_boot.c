@@ -473,6 +473,25 @@ static bool console_panic(const char *dir, char *what, char *first, size_t size)
     return panicked;
 }
 
+/* The wait for --wait-serial's text ended without it (QEMU exited, or the
+ * timeout): the console's tail, and the guest kernel's panic if there was one. */
+static int wait_failed(const boot_opts *o, const char *dir, bool exited)
+{
+    char path[PATH_MAX + 32];
+    char what[256], first[256];
+    boot_path(path, sizeof path, dir, BOOT_CONSOLE);
+    show_tail(path, "guest console");
+    if (console_panic(dir, what, first, sizeof what))
+        return cli_fail("boot", VMIC_OK, "the guest kernel panicked before it wrote '%s' "
+                        "(%s%s%s)%s", o->wait_serial, what, *first ? "; first: " : "", first,
+                        exited ? "; QEMU exited" : "");
+    if (exited)
+        return cli_fail("boot", VMIC_OK, "QEMU exited before the guest wrote '%s'",
+                        o->wait_serial);
+    return cli_fail("boot", VMIC_OK, "the guest did not write '%s' to ttyS1 within %" PRIu64
+                    " s", o->wait_serial, o->timeout_s);
+}
+
 /* Waits until TEXT shows up in DIR/serial1.log, while QEMU lives. */
 static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
 {
@@ -511,29 +530,10 @@ static int wait_serial(const boot_opts *o, const char *dir, pid_t pid)
         }
         if (n == 65536)
             continue;
-        if (!boot_pid_is_ours(pid, dir)) {
+        bool exited = !boot_pid_is_ours(pid, dir);
+        if (exited || cli_mono_ms() >= deadline) {
             free(buf);
-            boot_path(path, sizeof path, dir, BOOT_CONSOLE);
-            show_tail(path, "guest console");
-            char what[256], first[256];
-            if (console_panic(dir, what, first, sizeof what))
-                return cli_fail("boot", VMIC_OK, "the guest kernel panicked before it wrote "
-                                "'%s' (%s%s%s); QEMU exited", o->wait_serial, what,
-                                *first ? "; first: " : "", first);
-            return cli_fail("boot", VMIC_OK, "QEMU exited before the guest wrote '%s'",
-                            o->wait_serial);
-        }
-        if (cli_mono_ms() >= deadline) {
-            free(buf);
-            boot_path(path, sizeof path, dir, BOOT_CONSOLE);
-            show_tail(path, "guest console");
-            char what[256], first[256];
-            if (console_panic(dir, what, first, sizeof what))
-                return cli_fail("boot", VMIC_OK, "the guest kernel panicked before it wrote "
-                                "'%s' (%s%s%s)", o->wait_serial, what,
-                                *first ? "; first: " : "", first);
-            return cli_fail("boot", VMIC_OK, "the guest did not write '%s' to ttyS1 within %"
-                            PRIu64 " s", o->wait_serial, o->timeout_s);
+            return wait_failed(o, dir, exited);
         }
         sleep_ms(100);
     }
