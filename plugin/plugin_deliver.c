@@ -182,26 +182,53 @@ static void deliver_capture(struct plugin *p, struct vmic_plugin_vcpu *v, struct
         wait_answer(p, v, seq);
 }
 
-void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa, uint32_t program)
+/* The event's vCPU area, with the event counted as made and numbered;
+ * NULL when it is dropped (no such vCPU, or no client). */
+static struct vmic_plugin_vcpu *event_begin(struct plugin *p, unsigned int vcpu,
+                                            struct vmic_plugin_event *ev)
 {
     if (vcpu >= p->nvcpus) {
         __atomic_fetch_add(&p->ctl->dropped, 1, __ATOMIC_RELAXED);
-        return;
+        return NULL;
     }
     struct vmic_plugin_vcpu *v = &p->vcpus[vcpu];
-    struct vcpu_private *vp = &p->vp[vcpu];
-    struct vmic_plugin_event ev = {.seq = ++vp->seq, .pc = pc, .pa = pa, .vcpu = vcpu};
+    ev->seq = ++p->vp[vcpu].seq;
+    ev->vcpu = vcpu;
     __atomic_fetch_add(&v->events, 1, __ATOMIC_RELAXED);
     if (!client_alive(p)) {
         drop(p, v);
-        return;
+        return NULL;
     }
+    return v;
+}
+
+void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa, uint32_t program)
+{
+    struct vmic_plugin_event ev = {.pc = pc, .pa = pa};
+    struct vmic_plugin_vcpu *v = event_begin(p, vcpu, &ev);
+    if (!v)
+        return;
+    struct vcpu_private *vp = &p->vp[vcpu];
     if (program)
         deliver_capture(p, v, vp, &ev, program);
     else if (p->mode == VMIC_PLUGIN_MODE_RING)
         deliver_ring(p, v, vp, &ev);
     else
         deliver_sync(p, v, &ev);
+}
+
+/* Always through the slot: the client decides how the vCPU goes on (its
+ * view may change with the answer), so the vCPU waits for it. */
+void vp_deliver_fetch(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa,
+                      uint32_t view)
+{
+    struct vmic_plugin_event ev = {.pc = pc, .pa = pa, .flags = VMIC_PLUGIN_RECORD_FETCH,
+                                   .view = view};
+    struct vmic_plugin_vcpu *v = event_begin(p, vcpu, &ev);
+    if (!v)
+        return;
+    __atomic_fetch_add(&p->ctl->fetches, 1, __ATOMIC_RELAXED);
+    deliver_sync(p, v, &ev);
 }
 
 /* The client is gone: change every word a vCPU may sleep on, then wake it.

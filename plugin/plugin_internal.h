@@ -31,6 +31,12 @@ struct capture_set {
     struct vmic_plugin_nr nrs[VMIC_PLUGIN_NR_MAX];
 };
 
+/* One page without X in some views: the bit 1 << view of views. */
+struct nx_page {
+    uint64_t gfn;
+    uint64_t views;
+};
+
 struct vcpu_private {
     uint32_t head; /* ring records appended: the vCPU's own copy */
     uint64_t seq;
@@ -74,6 +80,11 @@ struct plugin {
     uint8_t next_program[VMIC_PLUGIN_MAX_WATCHES];
     struct capture_set next_capture;
     uint32_t nnext, next_mode, next_gen;
+    /* Pages without X in force (sorted by gfn), and the next set. */
+    struct nx_page nx[VMIC_PLUGIN_MAX_NX];
+    uint32_t nnx;
+    struct nx_page next_nx[VMIC_PLUGIN_MAX_NX];
+    uint32_t nnext_nx;
     int reset_in_flight; /* atomic */
 
     struct vcpu_private vp[VMIC_PLUGIN_MAX_VCPUS];
@@ -100,6 +111,9 @@ void vp_register_idle(struct plugin *p);
 
 /* plugin_deliver.c */
 void vp_deliver(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa, uint32_t program);
+/* An instruction fetched in a view whose page lacks X: a sync event. */
+void vp_deliver_fetch(struct plugin *p, unsigned int vcpu, uint64_t pc, uint64_t pa,
+                      uint32_t view);
 void vp_release_waiters(struct plugin *p);
 
 /* plugin_monitor.c */

@@ -53,6 +53,16 @@
  *                      to be HELD: the vCPU then waits until the client
  *                      stores its seq in answered, so the client can read
  *                      live memory for it as in sync mode.
+ *           fetch      an instruction on a page of the nx set executed by a
+ *                      vCPU whose view (vcpu_view[], read by the callback
+ *                      each time: translated code is shared by all vCPUs)
+ *                      has the page's bit: a sync event (the slot) with
+ *                      RECORD_FETCH and the view, whatever the mode. Reads
+ *                      and writes of the page make nothing. The plugin
+ *                      cannot withhold the instruction: the answer lets it
+ *                      run. The nx set is copied with the watches
+ *                      (watch_gen); vcpu_view[] is not, so a view switch
+ *                      needs no reset.
  *           Either way the plugin increments doorbell and wakes it when
  *           client_sleeping is set, so one client thread can sleep on one
  *           word for all vCPUs.
@@ -71,10 +81,14 @@
 #include <stdint.h>
 
 #define VMIC_PLUGIN_MAGIC 0x47554c5043494d56ull /* "VMICPLUG" little-endian */
-#define VMIC_PLUGIN_VERSION 2u
+#define VMIC_PLUGIN_VERSION 3u
 
 #define VMIC_PLUGIN_MAX_VCPUS 64u
 #define VMIC_PLUGIN_MAX_WATCHES 1024u
+/* Views (the memory controller): pages without X in some views. A view's
+ * bit in a page's mask is 1 << view, so views are 0..63. */
+#define VMIC_PLUGIN_MAX_VIEWS 64u
+#define VMIC_PLUGIN_MAX_NX 1024u
 /* Both sides spin this many times on a word before they sleep on it: a
  * round trip between two running processes then needs no system call. */
 #define VMIC_PLUGIN_SPIN 2000u
@@ -179,11 +193,15 @@ struct vmic_plugin_event {
     uint64_t pa;  /* guest-physical, from qemu_plugin_insn_haddr through the RAM file */
     uint32_t vcpu;
     uint32_t flags;  /* VMIC_PLUGIN_RECORD_* */
+    uint32_t view;   /* RECORD_FETCH: the vCPU's view, whose page lacks X */
+    uint32_t reserved;
 };
 
 #define VMIC_PLUGIN_RECORD_CAPTURE 1u /* r[] and data[] hold a program's copies */
 #define VMIC_PLUGIN_RECORD_HELD 2u    /* the vCPU waits until answered >= seq */
 #define VMIC_PLUGIN_RECORD_PARTIAL 4u /* an op failed or data[] ran out */
+#define VMIC_PLUGIN_RECORD_FETCH 8u   /* an instruction fetched from a page
+                                         without X in the vCPU's view */
 /* Set by the client, never in the ring: the record is its copy of a held
  * sync event (the slot), to be answered through slot_state. */
 #define VMIC_PLUGIN_RECORD_SLOT 0x80000000u
@@ -273,6 +291,14 @@ struct vmic_plugin_ctl {
     struct vmic_plugin_program programs[VMIC_PLUGIN_MAX_PROGRAMS]; /* [C] */
     struct vmic_plugin_nr nrs[VMIC_PLUGIN_NR_MAX]; /* [C] for OP_ARGS */
     uint64_t capture_partial; /* [P] records some op of which failed */
+
+    /* views: the pages without X, each with the views it lacks X in */
+    uint32_t vcpu_view[VMIC_PLUGIN_MAX_VCPUS]; /* [C] read at every fetch callback */
+    uint32_t nx_count;      /* [C] with the watches (watch_gen), clamped to MAX_NX */
+    uint32_t nx_active;     /* [P] how many nx pages the plugin took */
+    uint64_t nx_gfn[VMIC_PLUGIN_MAX_NX];   /* [C] guest-physical page numbers */
+    uint64_t nx_views[VMIC_PLUGIN_MAX_NX]; /* [C] bit v: no X in view v */
+    uint64_t fetches;       /* [P] fetch events made */
 };
 
 #endif

@@ -50,6 +50,9 @@ enum vmic_driver_cap {
                                          without end */
     VMIC_CAP_EXEC_WATCH = 1u << 15,   /* exec_watches: execution of a guest-physical
                                          address reported, no registers */
+    VMIC_CAP_DATA_TRAPS = 1u << 16,   /* views without exec_only: pages without R or W
+                                         too, and remapped gfns (the page-table
+                                         monitor, the breakpoint tap) */
 };
 
 /* Names of the capability bits set in caps, comma separated, into buf. */
@@ -219,7 +222,11 @@ typedef struct vmic_injection_ops {
     uint64_t reserved[2];
 } vmic_injection_ops_t;
 
-/* Views with per-page R/W/X and remapped gfns, and spare gfns [VIEWS]. */
+/* Views with per-page R/W/X and remapped gfns, and spare gfns [VIEWS;
+ * DATA_TRAPS unless exec_only]. A driver whose views can only take X away
+ * (qemu: its plugin sees execution, not reads and writes) sets exec_only,
+ * leaves remap_gfn, alloc_gfn and free_gfn NULL, and refuses in set_access
+ * an access without R or W. */
 typedef struct vmic_view_ops {
     vmic_status (*create)(vmic_driver *d, vmic_view_t *view);
     vmic_status (*destroy)(vmic_driver *d, vmic_view_t view);
@@ -232,7 +239,8 @@ typedef struct vmic_view_ops {
     vmic_status (*remap_gfn)(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to);
     vmic_status (*alloc_gfn)(vmic_driver *d, vmic_gfn_t *gfn);
     vmic_status (*free_gfn)(vmic_driver *d, vmic_gfn_t gfn);
-    uint64_t reserved[4];
+    bool exec_only;
+    uint64_t reserved[3];
 } vmic_view_ops_t;
 
 typedef struct vmic_driver_ops {

@@ -123,7 +123,9 @@ class Breakpoints:
         try:
             e = ev.contents
             regs = S.Regs.from_buffer_copy(e.regs)
-            pa = e.breakpoint.pa if e.kind == 6 else e.interrupt.pa
+            # Where it executed: each kind says so in its own detail (a
+            # memory tap's hit is an execute fault, VMIC_EVENT_MEMORY_ACCESS).
+            pa = {1: e.memory.pa, 6: e.breakpoint.pa}.get(e.kind, e.interrupt.pa)
             for i in range(n):
                 entry = self._fns.get(hits[i].bp.key)
                 if entry is None:

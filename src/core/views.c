@@ -13,6 +13,9 @@
     (core_need((core), (caps), (what)) ? VMIC_E_UNSUPPORTED                   \
                                        : (core)->drv->ops->group->op((core)->drv, __VA_ARGS__))
 #define VIEWS(core, what, op, ...) CALL(core, VMIC_CAP_VIEWS, what, views, op, __VA_ARGS__)
+/* Remapped and spare gfns: not in views that can only take X away. */
+#define REMAPS(core, what, op, ...)                                                  \
+    CALL(core, VMIC_CAP_VIEWS | VMIC_CAP_DATA_TRAPS, what, views, op, __VA_ARGS__)
 
 vmic_status vmic_create_view(vmic_core *core, vmic_view_t *view)
 {
@@ -48,17 +51,17 @@ vmic_status vmic_get_access(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn,
 
 vmic_status vmic_remap_gfn(vmic_core *core, vmic_view_t view, vmic_gfn_t gfn, vmic_gfn_t to)
 {
-    return VIEWS(core, "remapping gfns", remap_gfn, view, gfn, to);
+    return REMAPS(core, "remapping gfns", remap_gfn, view, gfn, to);
 }
 
 vmic_status vmic_alloc_gfn(vmic_core *core, vmic_gfn_t *gfn)
 {
-    return VIEWS(core, "allocating gfns", alloc_gfn, gfn);
+    return REMAPS(core, "allocating gfns", alloc_gfn, gfn);
 }
 
 vmic_status vmic_free_gfn(vmic_core *core, vmic_gfn_t gfn)
 {
-    vmic_status s = VIEWS(core, "allocating gfns", free_gfn, gfn);
+    vmic_status s = REMAPS(core, "allocating gfns", free_gfn, gfn);
     if (s == VMIC_OK)
         page_cache_drop(core, gfn);
     return s;

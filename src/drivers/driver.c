@@ -13,7 +13,7 @@ void vmic_driver_close(vmic_driver *d)
 static const char *const cap_names[] = {
     "read", "write", "registers", "set-registers", "pause", "events", "views",
     "singlestep", "sw-breakpoint", "hw-breakpoint", "watchpoint", "msr-events",
-    "io-events", "inject", "singlestep-monitor", "exec-watch",
+    "io-events", "inject", "singlestep-monitor", "exec-watch", "data-traps",
 };
 
 /* A group that needs events counts only with them: without an event loop
@@ -31,7 +31,7 @@ uint64_t vmic_driver_caps(const vmic_driver_ops_t *ops)
     if (ops->control)
         caps |= VMIC_CAP_PAUSE;
     if (ops->views)
-        caps |= VMIC_CAP_VIEWS;
+        caps |= VMIC_CAP_VIEWS | (ops->views->exec_only ? 0 : VMIC_CAP_DATA_TRAPS);
     if (ops->injection)
         caps |= VMIC_CAP_INJECT;
     if (!ops->events)

@@ -366,9 +366,15 @@ def main():
         time.sleep(1.0)
         busy_watch(args, guest, va, pa, second_client=True)
 
-        # The client killed while it holds a vCPU in sync mode.
+        rc, _ = guest.wait_idle("loop %d" % busy, start, 300)
+        check(rc == 0, "busy guest: its loop finished")
+
+        # The client killed while it holds a vCPU in sync mode. The loop
+        # starts after the watch is in force, so a syscall is certain to come
+        # (a loop started earlier may already be over).
         probe = Probe(args, guest, "sync", va, pa, hold=True)
         applied = probe.line(20)
+        start = guest.send("loop %d" % (20 * args.loop))
         held = probe.line(20)
         check(held is not None and "held" in held, "kill: the probe holds vCPU %s"
               % (held or {}).get("held"))
@@ -376,7 +382,7 @@ def main():
         before = len(guest.text())
         probe.p.kill()
         probe.p.wait()
-        rc, _ = guest.wait_idle("loop %d" % busy, start, 300)
+        rc, _ = guest.wait_idle("loop %d" % (20 * args.loop), start, 300)
         check(rc == 0, "kill: the guest finished its loop after the client's SIGKILL")
         after = guest.send("loop 10")
         rc, _ = guest.wait_idle("loop 10", after, 60)

@@ -263,6 +263,72 @@ static void capture_cases(char *ram)
     ctl->nprograms = 0;
 }
 
+/* ---- views: pages without X ---------------------------------------------------------- */
+
+/* Runs exec[0] on vcpu; returns whether it posted a fetch event (then it
+ * is checked and answered). */
+static bool fetch_on(unsigned vcpu, uint32_t want_view)
+{
+    struct exec_arg a = {vcpu, 0};
+    pthread_t t;
+    uint64_t f0 = ctl->fetches;
+    pthread_create(&t, NULL, exec_thread, &a);
+    WAIT_FOR(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE) ||
+             VMIC_LOAD(&vcpus[vcpu].slot_state) == VMIC_PLUGIN_SLOT_POSTED);
+    bool posted = VMIC_LOAD(&vcpus[vcpu].slot_state) == VMIC_PLUGIN_SLOT_POSTED;
+    if (posted) {
+        const struct vmic_plugin_event *e = &vcpus[vcpu].slot;
+        CHECK((e->flags & VMIC_PLUGIN_RECORD_FETCH) && e->view == want_view &&
+              e->pa == 0x3008 && e->pc == 0xffffffff81003008ull && ctl->fetches == f0 + 1,
+              "vCPU %u's fetch event: flags 0x%x, view %u, pa 0x%llx", vcpu, e->flags, e->view,
+              (unsigned long long)e->pa);
+        VMIC_STORE(&vcpus[vcpu].slot_state, VMIC_PLUGIN_SLOT_ANSWERED);
+        vmic_futex_wake(&vcpus[vcpu].slot_state);
+    }
+    pthread_join(t, NULL);
+    return posted;
+}
+
+/* The client's nx set is hostile too: a count past the array, a page given
+ * twice (its views merge), a page in no view; vCPU views past the 64 a
+ * mask has. Translated code is shared, so the view is judged at run time. */
+static void fetch_cases(char *ram)
+{
+    uint32_t watches = ctl->watch_count;
+    ctl->watch_count = 0;
+    memset(ctl->nx_gfn, 0, sizeof ctl->nx_gfn);
+    memset(ctl->nx_views, 0, sizeof ctl->nx_views);
+    ctl->nx_gfn[0] = 3, ctl->nx_views[0] = 1u << 1;
+    ctl->nx_gfn[1] = 3, ctl->nx_views[1] = 1u << 2;
+    ctl->nx_gfn[2] = 5, ctl->nx_views[2] = 0;
+    ctl->nx_count = 0xffffffffu;
+    new_generation();
+    CHECK(ctl->nx_active == 1, "one page without X taken (%u)", ctl->nx_active);
+    struct qemu_plugin_tb saved = tb;
+    tb.n = 2;
+    tb.insn[0] = (struct qemu_plugin_insn){0xffffffff81003008ull, ram + 0x3008};
+    tb.insn[1] = (struct qemu_plugin_insn){0xffffffff81005000ull, ram + 0x5000};
+    translate();
+    CHECK(stub.nexec == 1 && stub.exec[0].vaddr == 0xffffffff81003008ull,
+          "only the instruction on the page without X is instrumented (%d)", stub.nexec);
+    if (stub.nexec == 1) {
+        VMIC_STORE(&ctl->vcpu_view[0], 1);
+        VMIC_STORE(&ctl->vcpu_view[1], 0xffffffffu);
+        CHECK(fetch_on(0, 1), "vCPU 0 in view 1 fetches from the page: an event");
+        CHECK(!fetch_on(1, 0), "vCPU 1 in view 2^32-1 (no such view): no event");
+        VMIC_STORE(&ctl->vcpu_view[0], 2);
+        CHECK(fetch_on(0, 2), "the page given twice lacks X in view 2 too");
+        VMIC_STORE(&ctl->vcpu_view[0], 0);
+        CHECK(!fetch_on(0, 0), "view 0 keeps X: no event, same translation");
+        VMIC_STORE(&ctl->vcpu_view[1], 0);
+    }
+    tb = saved;
+    ctl->nx_count = 0;
+    ctl->watch_count = watches;
+    new_generation();
+    CHECK(ctl->nx_active == 0, "the nx set emptied");
+}
+
 int main(void)
 {
     struct stub_files sf;
@@ -348,6 +414,7 @@ int main(void)
     CHECK(ctl->dropped == 1, "a vCPU index past the block is dropped and counted");
 
     capture_cases(ram);
+    fetch_cases(ram);
 
     /* Ring: ten records, then a tail ahead of head = full: the vCPU waits. */
     ctl->mode = VMIC_PLUGIN_MODE_RING;

@@ -259,6 +259,38 @@ def test_plugin_breakpoints_count_without_registers(guest):
     guest_runs(g)
 
 
+def test_memory_controller_counts_executions(guest):
+    """vmi-rs's memory controller through the plugin (the memory tap): the
+    page of __x64_sys_getpid loses X in the manager's view. Every
+    instruction fetched from it is an execute event; the breakpoint at the
+    handler's first instruction is hit exactly once per getpid() of the
+    guest's loop (the other instructions on the page pass, stepped over);
+    a page the kernel reads and writes at every tick (jiffies') without X
+    raises nothing, though jiffies moved meanwhile."""
+    g = guest
+    n = 300
+    with vmic.open(g.target) as vm:
+        jiffies = vm.symbol("jiffies_64")
+        handler_pa = vm.translate(vm.symbol("__x64_sys_getpid"))
+        with vm.breakpoints(tap="memory") as bps:
+            assert bps.tap == "memory"
+            seen = []
+            bps.add("__x64_sys_getpid", lambda hit: seen.append((hit.has_regs, hit.pa)))
+            data = []
+            bps.add(jiffies, lambda hit: data.append(hit.pa))
+            j0 = int.from_bytes(vm.read_va(jiffies, 8), "little")
+            hits = run_during_loop(g, bps, n)
+            j1 = int.from_bytes(vm.read_va(jiffies, 8), "little")
+            st = bps.stats()
+    # The loop's n getpid() calls, and nothing else in an idle busybox guest.
+    assert hits == len(seen) == n, (hits, len(seen))
+    assert all(not r and p == handler_pa for r, p in seen), seen[:3]
+    assert st["passes"] > 0, st  # the page's other instructions, stepped over
+    assert data == [] and j1 > j0, (data[:3], j0, j1)  # reads and writes: no event
+    time.sleep(1)
+    guest_runs(g)
+
+
 def test_example_on_the_live_guest(guest):
     """The README's example against qemu:DIR: the live guest's processes."""
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")

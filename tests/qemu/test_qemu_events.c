@@ -249,7 +249,9 @@ static void test_caps(void)
     CHECK_EQ(info->caps, VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS |
                          VMIC_CAP_SET_REGISTERS | VMIC_CAP_PAUSE | VMIC_CAP_EVENTS |
                          VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT | VMIC_CAP_WATCHPOINT |
-                         VMIC_CAP_EXEC_WATCH); /* vmic boot loads the plugin */
+                         VMIC_CAP_EXEC_WATCH | VMIC_CAP_VIEWS); /* vmic boot loads the
+                                                                   plugin: exec watches, and
+                                                                   views without data traps */
     CHECK(info->flags & VMIC_DRIVER_INFO_PLUGIN);
     vmic_guest_state_t st;
     CHECK_OK(vmic_guest_state(core, &st));
@@ -313,7 +315,7 @@ static void test_breakpoint_hits(void)
     CHECK_MSG(strstr(r.refusal_msg[2], "no guest interrupt to reinject"), "%s",
               r.refusal_msg[2]);
     CHECK_EQ(r.refusals[3], VMIC_E_UNSUPPORTED);
-    CHECK_MSG(strstr(r.refusal_msg[3], "no view but view 0"), "%s", r.refusal_msg[3]);
+    CHECK_MSG(strstr(r.refusal_msg[3], "cannot switch views"), "%s", r.refusal_msg[3]);
     /* The session removed the breakpoint: nothing stops the VM now. */
     check_runs_freely("a breakpoint session");
     CHECK_ERR(vmic_hw_breakpoint_clear(core, vmic_va(va)), VMIC_E_NOTFOUND);
@@ -429,9 +431,16 @@ static void test_read_and_access_watchpoints(void)
 
 static void test_unsupported(void)
 {
+    /* Views are the plugin's, and a page there can only lose X. */
     vmic_view_t view;
-    CHECK_ERR(vmic_create_view(core, &view), VMIC_E_UNSUPPORTED);
-    CHECK_ERR(vmic_set_access(core, 0, vmic_gfn(0x1000), VMIC_ACCESS_RW), VMIC_E_UNSUPPORTED);
+    vmic_gfn_t spare;
+    CHECK_OK(vmic_create_view(core, &view));
+    CHECK_ERR(vmic_set_access(core, view, vmic_gfn(0x1000), VMIC_ACCESS_RX), VMIC_E_UNSUPPORTED);
+    CHECK_ERRMSG("a page can only lose X");
+    CHECK_ERR(vmic_remap_gfn(core, view, vmic_gfn(0x1000), vmic_gfn(0x1001)), VMIC_E_UNSUPPORTED);
+    CHECK_ERRMSG("no gfn can be remapped");
+    CHECK_ERR(vmic_alloc_gfn(core, &spare), VMIC_E_UNSUPPORTED);
+    CHECK_OK(vmic_destroy_view(core, view));
     vmic_monitor_t m = {.kind = VMIC_MONITOR_INTERRUPT, .vector = 3};
     CHECK_ERR(vmic_monitor_enable(core, &m), VMIC_E_UNSUPPORTED);
     CHECK_ERRMSG("does not report the guest's own exceptions");

@@ -76,7 +76,7 @@ static void test_cli_info_live(void)
     char *argv[] = {(char *)vmic_bin, "info", "--json", target, NULL};
     CHECK_EQ(live_run(argv, out, sizeof out, 60), 0);
     CHECK(strstr(out, "\"driver\":\"qemu\"") != NULL);
-    CHECK(strstr(out, "\"caps\":\"read,write,registers,set-registers,pause,events,singlestep,"
+    CHECK(strstr(out, "\"caps\":\"read,write,registers,set-registers,pause,events,views,singlestep,"
                       "hw-breakpoint,watchpoint,exec-watch\"") != NULL);
     CHECK(strstr(out, "\"vcpu\":1") != NULL);   /* the second vCPU is listed */
     CHECK(strstr(out, "\"cr3\":") != NULL);
@@ -180,7 +180,9 @@ static void test_info(void)
     CHECK_EQ(info->caps, VMIC_CAP_READ | VMIC_CAP_WRITE | VMIC_CAP_REGISTERS |
                          VMIC_CAP_SET_REGISTERS | VMIC_CAP_PAUSE | VMIC_CAP_EVENTS |
                          VMIC_CAP_SINGLESTEP | VMIC_CAP_HW_BREAKPOINT | VMIC_CAP_WATCHPOINT |
-                         VMIC_CAP_EXEC_WATCH); /* vmic boot loads the plugin */
+                         VMIC_CAP_EXEC_WATCH | VMIC_CAP_VIEWS); /* vmic boot loads the plugin:
+                                                                   exec watches, and views
+                                                                   without data traps */
     CHECK(info->flags & VMIC_DRIVER_INFO_PLUGIN);
     CHECK_EQ(info->vcpu_count, 2);
     CHECK_EQ(info->nregions, 1);

@@ -149,7 +149,9 @@ class Guest:
 
 
 # How vmic trace must say it gets its events (--path): "plugin" boots QEMU
-# with vmic's plugin (vmic boot's default), "gdbstub" without it.
+# with vmic's plugin (vmic boot's default), "gdbstub" without it;
+# "plugin-views" boots with the plugin and traces with --tap memory (the
+# breakpoints' pages without X in a view: the memory controller).
 PATH = "plugin"
 
 
@@ -200,7 +202,8 @@ class Trace:
     a tracer blocked on a full pipe would hold the guest at a breakpoint."""
 
     def __init__(self, vmic, target, args):
-        self.p = subprocess.Popen([vmic, "trace", "--json"] + args + [target],
+        tap = ["--tap", "memory"] if PATH == "plugin-views" else []
+        self.p = subprocess.Popen([vmic, "trace", "--json"] + tap + args + [target],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out, self.errs = [], []
         self.plugin = None  # what the plugin counted ({"type":"plugin"}), if used
@@ -272,7 +275,8 @@ class Trace:
                 events.append(e)
         # The first line says where the events come from.
         if self.p.returncode == 0:
-            words = {"plugin": "through vmic's QEMU plugin", "gdbstub": "through QEMU's gdbstub"}
+            words = {"plugin": "through vmic's QEMU plugin", "gdbstub": "through QEMU's gdbstub",
+                     "plugin-views": "through vmic's QEMU plugin, in a view"}
             check(len(starts) == 1 and starts[0]["path"] == PATH and words[PATH] in self.err,
                   "vmic trace should trace through the %s: %r, %r" % (PATH, starts, self.err))
             # Through the plugin, with capture programs (the tracer falls
@@ -800,8 +804,9 @@ def main():
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--examples")
     ap.add_argument("--target", help="a guest booted already (not killed at the end)")
-    ap.add_argument("--path", choices=["plugin", "gdbstub"], default="plugin",
-                    help="boot with vmic's plugin (the default) or without")
+    ap.add_argument("--path", choices=["plugin", "gdbstub", "plugin-views"], default="plugin",
+                    help="boot with vmic's plugin (the default) or without; plugin-views: "
+                    "with it, tracing with --tap memory")
     a = ap.parse_args()
     global PATH
     PATH = a.path

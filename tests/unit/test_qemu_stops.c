@@ -104,14 +104,14 @@ static void test_responses(void)
     CHECK_ERRMSG("only breakpoint, watchpoint and single-step events");
     CHECK_ERR(answer(VMIC_EVENT_BREAKPOINT, 0, (vmic_action)42), VMIC_E_INVAL);
 
-    /* View 0 is the only one; registers only as the layout can load them
-     * (this test's empty layout: none). */
+    /* A gdbstub event stays in view 0 (views are the plugin's); registers
+     * only as the layout can load them (this test's empty layout: none). */
     vmic_event_t ev = {.kind = VMIC_EVENT_BREAKPOINT};
     vmic_event_response_t r = {.action = VMIC_ACTION_CONTINUE, .set_view = true, .view = 0};
     CHECK_OK(qemu_check_response(&q.base, &ev, &r));
     r.view = 2;
     CHECK_ERR(qemu_check_response(&q.base, &ev, &r), VMIC_E_UNSUPPORTED);
-    CHECK_ERRMSG("no view but view 0");
+    CHECK_ERRMSG("an event of the gdbstub cannot switch views");
     r = (vmic_event_response_t){.action = VMIC_ACTION_CONTINUE, .set_regs = true};
     r.regs.valid = VMIC_REGS_GPR;
     CHECK_ERR(qemu_check_response(&q.base, &ev, &r), VMIC_E_UNSUPPORTED);
@@ -131,10 +131,70 @@ static void test_monitors_and_injection(void)
     CHECK_ERRMSG("injecting vector 14 into vCPU 1");
 }
 
+/* Views through the plugin (views.c), with no plugin attached: the pages go
+ * to it at the next apply, which this test does not reach. */
+static void test_plugin_views(void)
+{
+    setup();
+    qemu_plugin_events_init(&q);
+    q.info.vcpu_count = 2;
+    q.info.max_pa = vmic_pa(0x100000);
+    vmic_view_t v, got;
+    vmic_access_t a;
+    CHECK_OK(qemu_create_view(&q.base, &v));
+    CHECK_EQ(v, 1);
+    CHECK_ERR(qemu_set_access(&q.base, v, vmic_gfn(3), VMIC_ACCESS_RX), VMIC_E_UNSUPPORTED);
+    CHECK_ERRMSG("a page can only lose X here");
+    CHECK_ERR(qemu_set_access(&q.base, v, vmic_gfn(0x100), VMIC_ACCESS_RW), VMIC_E_UNMAPPED);
+    CHECK_ERR(qemu_set_access(&q.base, 9, vmic_gfn(3), VMIC_ACCESS_RW), VMIC_E_NOTFOUND);
+    CHECK_OK(qemu_set_access(&q.base, v, vmic_gfn(3), VMIC_ACCESS_RW));
+    CHECK_OK(qemu_get_access(&q.base, v, vmic_gfn(3), &a));
+    CHECK_EQ(a, VMIC_ACCESS_RW);
+    CHECK_OK(qemu_get_access(&q.base, 0, vmic_gfn(3), &a));
+    CHECK_EQ(a, VMIC_ACCESS_RWX);
+    CHECK(q.pl.nnx == 1 && q.pl.dirty);
+    CHECK_OK(qemu_switch_view(&q.base, v));
+    CHECK_OK(qemu_vcpu_view(&q.base, 1, &got));
+    CHECK_EQ(got, v);
+    CHECK_ERR(qemu_vcpu_view(&q.base, 2, &got), VMIC_E_INVAL);
+
+    /* A fetch event of the plugin: the instruction runs whatever the
+     * answer, so Continue and FastSinglestep, into any view that exists. */
+    vmic_event_t ev = {.kind = VMIC_EVENT_MEMORY_ACCESS, .flags = VMIC_EVENT_NO_REGS, .view = v};
+    vmic_event_response_t r = {.action = VMIC_ACTION_FAST_SINGLESTEP, .set_view = true};
+    CHECK_OK(qemu_check_response(&q.base, &ev, &r));
+    r.action = VMIC_ACTION_CONTINUE;
+    r.view = v;
+    CHECK_OK(qemu_check_response(&q.base, &ev, &r));
+    r.view = 7;
+    CHECK_ERR(qemu_check_response(&q.base, &ev, &r), VMIC_E_NOTFOUND);
+    CHECK_ERRMSG("view 7, which does not exist");
+    r = (vmic_event_response_t){.action = VMIC_ACTION_SINGLESTEP};
+    CHECK_ERR(qemu_check_response(&q.base, &ev, &r), VMIC_E_UNSUPPORTED);
+    CHECK_ERRMSG("cannot answer an execute fault");
+    r.action = VMIC_ACTION_EMULATE;
+    CHECK_ERR(qemu_check_response(&q.base, &ev, &r), VMIC_E_UNSUPPORTED);
+    r.action = VMIC_ACTION_DENY;
+    CHECK_ERR(qemu_check_response(&q.base, &ev, &r), VMIC_E_UNSUPPORTED);
+
+    /* Destroying the view puts its vCPUs back in view 0 and its pages go. */
+    CHECK_ERR(qemu_destroy_view(&q.base, 0), VMIC_E_INVAL);
+    CHECK_OK(qemu_destroy_view(&q.base, v));
+    CHECK_OK(qemu_vcpu_view(&q.base, 0, &got));
+    CHECK_EQ(got, 0);
+    CHECK_EQ(q.pl.nnx, 0);
+    CHECK_ERR(qemu_switch_view(&q.base, v), VMIC_E_NOTFOUND);
+    for (int i = 1; i < (int)VMIC_PLUGIN_MAX_VIEWS; i++)
+        CHECK_OK(qemu_create_view(&q.base, &v));
+    CHECK_ERR(qemu_create_view(&q.base, &v), VMIC_E_RANGE);
+    pthread_mutex_destroy(&q.pl.lock);
+}
+
 int main(void)
 {
     RUN(test_stop_reasons);
     RUN(test_responses);
+    RUN(test_plugin_views);
     RUN(test_monitors_and_injection);
     return HARNESS_RESULT();
 }

@@ -76,8 +76,11 @@ static int set_tap(const char *cmd, const char *value, void *dst)
         *tap = VMIC_TAP_DEBUGREG;
     else if (strcmp(value, "breakpoint") == 0)
         *tap = VMIC_TAP_BREAKPOINT;
+    else if (strcmp(value, "memory") == 0)
+        *tap = VMIC_TAP_MEMORY;
     else
-        return cli_usage(cmd, "--tap is plugin, debugreg or breakpoint, not '%s'", value);
+        return cli_usage(cmd, "--tap is plugin, debugreg, breakpoint or memory, not '%s'",
+                         value);
     return 0;
 }
 
@@ -174,7 +177,9 @@ int cmd_trace(int argc, char **argv)
                  "decode every event but print only the summary (strace -c)"),
         CLI_FN("tap", 0, "KIND", set_tap, &o.t.tap,
                "plugin (QEMU with vmic's plugin: the default there), debugreg\n"
-               "(QEMU's gdbstub, KVM's debug registers) or breakpoint"),
+               "(QEMU's gdbstub, KVM's debug registers), breakpoint, or memory\n"
+               "(the breakpoints' pages without X in a view: KVM, and QEMU with\n"
+               "vmic's plugin)"),
         CLI_FLAG("list", 0, &o.list, "print the guest's syscall table and exit (dumps too)"),
         CLI_END,
     };

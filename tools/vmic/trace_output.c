@@ -177,6 +177,9 @@ const char *trace_path_name(const vmic_tracer *t, const vmic_driver_info_t *info
 {
     if (vmic_tracer_tap(t) == VMIC_TAP_EXEC_WATCH)
         return "plugin";
+    /* Views on QEMU are the plugin's (pages without X). */
+    if (vmic_tracer_tap(t) == VMIC_TAP_MEMORY && strcmp(info->driver, "qemu") == 0)
+        return "plugin-views";
     return strcmp(info->driver, "qemu") == 0 ? "gdbstub" : info->driver;
 }
 
@@ -187,6 +190,9 @@ static const char *path_words(const vmic_tracer *t, const char *path)
         return "vmic's QEMU plugin (each vCPU copies what a call needs and goes on)";
     if (strcmp(path, "plugin") == 0)
         return "vmic's QEMU plugin (only the vCPU at a breakpoint waits)";
+    if (strcmp(path, "plugin-views") == 0)
+        return "vmic's QEMU plugin, in a view whose breakpoint pages lack X (each "
+               "instruction on them waits)";
     if (strcmp(path, "gdbstub") == 0)
         return "QEMU's gdbstub (every hit stops the VM; vmic's plugin goes faster)";
     return "the driver's breakpoints";

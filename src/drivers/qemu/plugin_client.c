@@ -125,6 +125,10 @@ int vmic__plugin_attach(vmic__plugin_client *c, const char *path, int timeout_ms
         c->tail[i] = VMIC_LOAD(&c->vcpus[i].head);
         VMIC_STORE(&c->vcpus[i].tail, c->tail[i]);
     }
+    /* Nor does a dead client's view survive it: every vCPU in view 0. */
+    for (uint32_t i = 0; i < VMIC_PLUGIN_MAX_VCPUS; i++)
+        VMIC_STORE(&h->vcpu_view[i], 0);
+    VMIC_STORE(&h->nx_count, 0);
     vmic__plugin_counters(c, &c->base_events, &c->base_dropped);
     return 0;
 }
@@ -207,6 +211,25 @@ void vmic__plugin_capture(vmic__plugin_client *c, const vmic_capture_spec_t *spe
     }
 }
 
+void vmic__plugin_nx(vmic__plugin_client *c, const uint64_t *gfn, const uint64_t *views,
+                     uint32_t n)
+{
+    struct vmic_plugin_ctl *h = c->ctl;
+    if (n > VMIC_PLUGIN_MAX_NX)
+        n = VMIC_PLUGIN_MAX_NX;
+    if (n) {
+        memcpy(h->nx_gfn, gfn, n * sizeof *gfn);
+        memcpy(h->nx_views, views, n * sizeof *views);
+    }
+    VMIC_STORE(&h->nx_count, n);
+}
+
+void vmic__plugin_set_view(vmic__plugin_client *c, uint32_t vcpu, uint32_t view)
+{
+    if (vcpu < c->nvcpus)
+        VMIC_STORE(&c->ctl->vcpu_view[vcpu], view);
+}
+
 int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, const uint8_t *programs,
                        uint32_t n, enum vmic_plugin_mode mode, const char *qmp_path,
                        int timeout_ms, vmic__plugin_event_fn *fn, void *arg)
@@ -274,7 +297,7 @@ static bool take_slot(vmic__plugin_client *c, uint32_t i, struct vmic_plugin_rec
     memset(out, 0, sizeof out->ev + sizeof out->gseq + sizeof out->program + sizeof out->data_len);
     out->ev = v->slot;
     out->ev.vcpu = i; /* the slot's index, not what the record claims */
-    out->ev.flags = VMIC_PLUGIN_RECORD_SLOT;
+    out->ev.flags = (out->ev.flags & VMIC_PLUGIN_RECORD_FETCH) | VMIC_PLUGIN_RECORD_SLOT;
     c->held[i] = true;
     return true;
 }

@@ -69,6 +69,14 @@ int vmic__plugin_watch(vmic__plugin_client *c, const uint64_t *pa, const uint8_t
  * NULL: none. */
 void vmic__plugin_capture(vmic__plugin_client *c, const vmic_capture_spec_t *spec);
 
+/* The pages without X (gfn[i] lacks X in the views of bit mask views[i]),
+ * n <= VMIC_PLUGIN_MAX_NX, for the next vmic__plugin_watch like the
+ * capture programs. */
+void vmic__plugin_nx(vmic__plugin_client *c, const uint64_t *gfn, const uint64_t *views,
+                     uint32_t n);
+/* vCPU vcpu's view, in force at its next fetch callback (no reset). */
+void vmic__plugin_set_view(vmic__plugin_client *c, uint32_t vcpu, uint32_t view);
+
 /* Up to max events (ring records and held sync events), waiting up to
  * timeout_ms (-1: forever) for the first. Returns how many (0 on timeout).
  * A sync event's vCPU stays held until vmic__plugin_answer. */

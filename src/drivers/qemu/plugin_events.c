@@ -152,8 +152,30 @@ static void capture_of(const struct vmic_plugin_record *r, vmic_capture_t *out)
     }
 }
 
+/* What a record says happened: an instruction fetched from a page without
+ * X in the vCPU's view (views.c), or an exec watch's instruction. */
+static void event_of(const struct vmic_plugin_event *e, vmic_event_t *ev)
+{
+    ev->vcpu = e->vcpu;
+    ev->flags = VMIC_EVENT_NO_REGS;
+    if (e->flags & VMIC_PLUGIN_RECORD_FETCH) {
+        ev->kind = VMIC_EVENT_MEMORY_ACCESS;
+        ev->view = e->view < VMIC_PLUGIN_MAX_VIEWS ? (vmic_view_t)e->view : VMIC_VIEW_DEFAULT;
+        ev->memory.pa = vmic_pa(e->pa);
+        ev->memory.gfn = vmic_pa_to_gfn(ev->memory.pa);
+        ev->memory.va = vmic_va(e->pc);
+        ev->memory.va_valid = true;
+        ev->memory.access = VMIC_ACCESS_X;
+        return;
+    }
+    ev->kind = VMIC_EVENT_BREAKPOINT;
+    ev->breakpoint.va = vmic_va(e->pc);
+    ev->breakpoint.pa = vmic_pa(e->pa);
+}
+
 /* One record to the session; the vCPU (if held) is let go by the caller. */
-static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_record *rec)
+static void deliver(qemu_driver_t *q, qemu_plugin_events_t *pl,
+                    const struct vmic_plugin_record *rec)
 {
     const struct vmic_plugin_event *e = &rec->ev;
     vmic_event_t ev;
@@ -161,11 +183,7 @@ static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_record *r
     vmic_capture_t cap;
 
     memset(&ev, 0, sizeof ev);
-    ev.kind = VMIC_EVENT_BREAKPOINT;
-    ev.vcpu = e->vcpu;
-    ev.flags = VMIC_EVENT_NO_REGS;
-    ev.breakpoint.va = vmic_va(e->pc);
-    ev.breakpoint.pa = vmic_pa(e->pa);
+    event_of(e, &ev);
     if (e->flags & VMIC_PLUGIN_RECORD_CAPTURE) {
         capture_of(rec, &cap);
         ev.capture = &cap;
@@ -177,17 +195,26 @@ static void deliver(qemu_plugin_events_t *pl, const struct vmic_plugin_record *r
     pthread_mutex_lock(&pl->lock);
     vmic_event_sink_t sink = pl->sink;
     ev.seq = ++pl->seq;
+    if (ev.kind == VMIC_EVENT_BREAKPOINT && ev.vcpu < VMIC_PLUGIN_MAX_VCPUS)
+        ev.view = pl->vcpu_view[ev.vcpu];
     pthread_mutex_unlock(&pl->lock);
     /* Not taken (the session is ending): the instruction runs untraced. */
     bool taken = sink.deliver && sink.deliver(sink.ctx, &ev, &resp);
     __atomic_add_fetch(taken ? &pl->stats.delivered : &pl->stats.let_go, 1, __ATOMIC_RELAXED);
+    /* The instruction runs whatever the answer (respond.c checked it); a
+     * Continue into another view moves the vCPU there for what follows.
+     * FastSinglestep's view is for the one instruction, which runs now
+     * anyway: the vCPU's view stays. */
+    if (taken && resp.set_view && resp.action == VMIC_ACTION_CONTINUE)
+        qemu_view_switch_vcpu(q, ev.vcpu, resp.view);
 }
 
 /* Events that come while a new set is applied (the old set's) go to the
  * session too: the caller is inside the plugin client, which answers them. */
 static void deliver_early(void *arg, const struct vmic_plugin_record *e)
 {
-    deliver(arg, e);
+    qemu_driver_t *q = arg;
+    deliver(q, &q->pl, e);
 }
 
 /* Under pl->lock, no vCPU held: the wanted set into the plugin. */
@@ -197,18 +224,25 @@ static vmic_status apply(qemu_driver_t *q, qemu_plugin_events_t *pl)
     const char *qmp = !q->qmp_ep.tcp && pl->may_kick ? q->qmp_ep.path : NULL;
     uint64_t set[VMIC_PLUGIN_MAX_WATCHES];
     uint8_t programs[VMIC_PLUGIN_MAX_WATCHES];
+    static __thread uint64_t nx_gfn[VMIC_PLUGIN_MAX_NX], nx_views[VMIC_PLUGIN_MAX_NX];
     uint32_t n = pl->nwant;
 
     memcpy(set, pl->want, n * sizeof set[0]);
     memcpy(programs, pl->want_program, n);
     vmic__plugin_capture(&pl->c, pl->capture); /* NULL: none */
+    /* A page in several views is several entries: the plugin merges them. */
+    for (uint32_t i = 0; i < pl->nnx; i++) {
+        nx_gfn[i] = pl->nx[i].gfn;
+        nx_views[i] = 1ull << pl->nx[i].view;
+    }
+    vmic__plugin_nx(&pl->c, nx_gfn, nx_views, pl->nnx);
     pl->dirty = false;
     uint64_t t0 = vmic__mono_ms();
     pthread_mutex_unlock(&pl->lock);
     /* Unlocked: the old set's events reach the session meanwhile, and its
      * handler may change watches (which only marks the set dirty again). */
     int r = vmic__plugin_watch(&pl->c, set, programs, n, VMIC_PLUGIN_MODE_SYNC, qmp,
-                               PLUGIN_APPLY_MS, deliver_early, pl);
+                               PLUGIN_APPLY_MS, deliver_early, q);
     pthread_mutex_lock(&pl->lock);
     if (r == 0) {
         uint32_t ms = (uint32_t)(vmic__mono_ms() - t0);
@@ -241,7 +275,7 @@ static void *plugin_thread(void *arg)
          * detach happen with it stopped), so polling needs no lock. */
         int n = vmic__plugin_poll(&pl->c, ev, PLUGIN_BATCH, PLUGIN_POLL_MS);
         for (int i = 0; i < n; i++) {
-            deliver(pl, &ev[i]);
+            deliver(q, pl, &ev[i]);
             vmic__plugin_done(&pl->c, &ev[i]);
         }
     }
@@ -275,6 +309,8 @@ static vmic_status ensure_applied(qemu_driver_t *q, qemu_plugin_events_t *pl, bo
         pl->attached = true;
         pl->stats.used = true;
         pl->dirty = true;
+        for (uint32_t i = 0; i < VMIC_PLUGIN_MAX_VCPUS; i++)
+            vmic__plugin_set_view(&pl->c, i, pl->vcpu_view[i]);
     }
     pl->may_kick = may_kick;
     /* A paused VM runs no callback to apply a set in: it is applied when
@@ -294,7 +330,7 @@ vmic_status qemu_plugin_events_resume(qemu_driver_t *q)
     pthread_mutex_lock(&pl->lock);
     pl->may_kick = true;
     /* With the thread running, it applies the set itself now. */
-    if (!pl->thread_started && pl->nwant > 0 && (pl->dirty || !pl->attached))
+    if (!pl->thread_started && (pl->nwant > 0 || pl->nnx > 0) && (pl->dirty || !pl->attached))
         s = ensure_applied(q, pl, true);
     pthread_mutex_unlock(&pl->lock);
     return s;
@@ -308,7 +344,7 @@ vmic_status qemu_plugin_events_attach(qemu_driver_t *q, const vmic_event_sink_t 
 
     pthread_mutex_lock(&pl->lock);
     pl->sink = *sink;
-    if (pl->thread_started || pl->nwant == 0) {
+    if (pl->thread_started || (pl->nwant == 0 && pl->nnx == 0)) {
         pthread_mutex_unlock(&pl->lock);
         return VMIC_OK;
     }
@@ -384,6 +420,7 @@ void qemu_plugin_events_reset(qemu_driver_t *q)
     qemu_plugin_events_t *pl = pl_of(q);
     pthread_mutex_lock(&pl->lock);
     pl->nwant = 0;
+    qemu_views_clear(pl);
     pl->dirty = false;
     free(pl->capture); /* the programs went with the session's watches */
     pl->capture = NULL;

@@ -484,7 +484,8 @@ static const vmic_control_ops_t qemu_control = {
     .resume = qemu_resume,
 };
 
-/* No monitors, no injection, no views: qemu_explain says why. */
+/* No monitors, no injection, no views without the plugin: qemu_explain
+ * says why. */
 static const vmic_event_ops_t qemu_events = {
     .attach = qemu_attach_events,
     .check_response = qemu_check_response,
@@ -505,6 +506,17 @@ static const vmic_exec_watch_ops_t qemu_exec_watches = {
     .set = qemu_set_exec_watch,
     .capture = qemu_exec_capture,
     .program = qemu_exec_watch_program,
+};
+
+/* Also with the plugin: pages lose X alone (views.c). */
+static const vmic_view_ops_t qemu_views = {
+    .create = qemu_create_view,
+    .destroy = qemu_destroy_view,
+    .switch_to = qemu_switch_view,
+    .vcpu_view = qemu_vcpu_view,
+    .get_access = qemu_get_access,
+    .set_access = qemu_set_access,
+    .exec_only = true,
 };
 
 static const vmic_driver_ops_t qemu_ops = {
@@ -697,6 +709,7 @@ static vmic_status open_named(const vmic_qemu_config_t *cfg, const char *source,
     qemu_plugin_detect(q, cfg->mem);
     if ((info->flags & VMIC_DRIVER_INFO_PLUGIN) && q->ops.events) {
         q->ops.exec_watches = &qemu_exec_watches;
+        q->ops.views = &qemu_views;
         info->caps = vmic_driver_caps(&q->ops);
     }
     *out = &q->base;

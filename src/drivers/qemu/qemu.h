@@ -493,7 +493,13 @@ typedef struct qemu_events {
     char failure[512];     /* session ends with this */
 } qemu_events_t;
 
-/* Exec watches through the plugin (plugin_events.c). */
+/* A page without X in one view (views.c). */
+typedef struct qemu_nx_page {
+    uint64_t gfn;
+    vmic_view_t view;
+} qemu_nx_page_t;
+
+/* Exec watches and views through the plugin (plugin_events.c, views.c). */
 typedef struct qemu_plugin_events {
     pthread_mutex_t lock;       /* the watch set, the sink, attach state */
     vmic__plugin_client c;      /* the plugin thread's alone while it runs */
@@ -513,6 +519,12 @@ typedef struct qemu_plugin_events {
     uint64_t seq;
     vmic_qemu_plugin_stats_t stats; /* made/dropped/kicks refreshed at detach */
     uint64_t base_made, base_dropped; /* earlier attaches' counters */
+    /* Views: 0 always exists; the pages without X go to the plugin with
+     * the watches (dirty), a vCPU's view straight into the block. */
+    bool view_used[VMIC_PLUGIN_MAX_VIEWS];
+    vmic_view_t vcpu_view[VMIC_PLUGIN_MAX_VCPUS];
+    qemu_nx_page_t nx[VMIC_PLUGIN_MAX_NX];
+    uint32_t nnx;
 } qemu_plugin_events_t;
 
 typedef struct qemu_driver {
@@ -571,6 +583,20 @@ vmic_status qemu_plugin_events_resume(qemu_driver_t *q);
 void qemu_plugin_events_detach(qemu_driver_t *q);
 void qemu_plugin_events_reset(qemu_driver_t *q);
 void qemu_plugin_events_close(qemu_driver_t *q);
+
+/* Views through the plugin (views.c): the group's operations, and what
+ * plugin_events.c and respond.c need of them. */
+vmic_status qemu_create_view(vmic_driver *d, vmic_view_t *view);
+vmic_status qemu_destroy_view(vmic_driver *d, vmic_view_t view);
+vmic_status qemu_switch_view(vmic_driver *d, vmic_view_t view);
+vmic_status qemu_vcpu_view(vmic_driver *d, vmic_vcpu_t vcpu, vmic_view_t *view);
+vmic_status qemu_get_access(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn,
+                            vmic_access_t *access);
+vmic_status qemu_set_access(vmic_driver *d, vmic_view_t view, vmic_gfn_t gfn,
+                            vmic_access_t access);
+bool qemu_view_exists(qemu_driver_t *q, vmic_view_t view);
+void qemu_view_switch_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, vmic_view_t view);
+void qemu_views_clear(qemu_plugin_events_t *pl); /* under pl->lock */
 
 /* DIR/plugin.ctl for the gdb socket DIR/...; false for TCP or too long. */
 bool qemu_plugin_ctl_path(const qemu_endpoint_t *gdb, char *path, size_t size);

@@ -30,8 +30,8 @@ static const char *why_not(const vmic_event_t *ev, const vmic_event_response_t *
         ev->kind != VMIC_EVENT_BREAKPOINT)
         return "the qemu driver reports only breakpoint, watchpoint and single-step events";
     if (r->set_view && r->view != 0)
-        return "the gdb protocol cannot change the guest's page permissions, so the qemu "
-               "driver has no view but view 0";
+        return "an event of the gdbstub cannot switch views (the plugin's events can: views "
+               "are the plugin's)";
     switch (r->action) {
     case VMIC_ACTION_DENY:
         if (ev->kind == VMIC_EVENT_MEMORY_ACCESS)
@@ -58,18 +58,23 @@ static const char *why_not(const vmic_event_t *ev, const vmic_event_response_t *
 }
 
 /*
- * An exec watch's event (the plugin): its vCPU waits in a plugin callback,
- * which can only let the instruction run. Continue and FastSinglestep both
- * mean that here (on kvm a Continue from a view would fault again; here no
- * view exists to fault in). The rest has no form in QEMU's plugin API v1.
+ * A plugin event (an exec watch, or a fetch from a page without X): its
+ * vCPU waits in a plugin callback, which can only let the instruction run.
+ * Continue and FastSinglestep both mean that here (on kvm a Continue from
+ * the same view would fault again; views.c); Continue with a view moves
+ * the vCPU to it. The rest has no form in QEMU's plugin API v1.
  */
-static vmic_status plugin_response_ok(const vmic_event_response_t *r)
+static vmic_status plugin_response_ok(qemu_driver_t *q, const vmic_event_t *ev,
+                                      const vmic_event_response_t *r)
 {
+    const char *what = ev->kind == VMIC_EVENT_MEMORY_ACCESS ? "an execute fault"
+                                                             : "an exec watch's event";
     const char *why = NULL;
     if (r->set_regs)
         why = "QEMU's plugin API (v1) can neither read nor write registers";
-    else if (r->set_view && r->view != 0)
-        why = "the qemu driver has no view but view 0";
+    else if (r->set_view && !qemu_view_exists(q, r->view))
+        return vmic_fail(VMIC_E_NOTFOUND, "qemu: a response to %s switches to view %u, which "
+                         "does not exist", what, r->view);
     else if (r->action == VMIC_ACTION_SINGLESTEP)
         why = "a plugin cannot stop a vCPU after one instruction; a breakpoint through the "
               "gdbstub (--tap debugreg) can";
@@ -77,8 +82,8 @@ static vmic_status plugin_response_ok(const vmic_event_response_t *r)
         why = "a plugin callback cannot withhold, change or emulate the instruction; it can "
               "only let it run (Continue, FastSinglestep)";
     if (why)
-        return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: %s cannot answer an exec watch's event: %s",
-                         vmic_action_vmi_rs_name(r->action), why);
+        return vmic_fail(VMIC_E_UNSUPPORTED, "qemu: %s cannot answer %s: %s",
+                         vmic_action_vmi_rs_name(r->action), what, why);
     return VMIC_OK;
 }
 
@@ -91,7 +96,7 @@ vmic_status qemu_check_response(vmic_driver *d, const vmic_event_t *ev,
         return vmic_fail(VMIC_E_INVAL, "qemu: response action %d does not exist",
                          (int)r->action);
     if (ev->flags & VMIC_EVENT_NO_REGS)
-        return plugin_response_ok(r);
+        return plugin_response_ok(q, ev, r);
     /* What registers.c can write through 'P'. */
     const uint32_t loadable = regs_groups(&q->regmap) &
                               (VMIC_REGS_GPR | VMIC_REGS_SEG | VMIC_REGS_CR | VMIC_REGS_EFER);
@@ -170,8 +175,11 @@ static const char WHY_IO[] = "the gdb protocol has no port I/O events";
 static const char WHY_INJECT[] =
     "the gdb protocol cannot raise an exception or interrupt in the guest";
 static const char WHY_VIEWS[] =
-    "the gdb protocol has no page permissions: execute traps are vmic_hw_breakpoint_set, data "
-    "traps vmic_watchpoint_set";
+    "the gdb protocol has no page permissions: views need vmic's QEMU plugin (libvmic-qemu.so; "
+    "`vmic boot` loads it), and there take only X away; data traps are vmic_watchpoint_set";
+static const char WHY_DATA_TRAPS[] =
+    "vmic's QEMU plugin sees instructions, not reads and writes: a page can lose X only, and "
+    "no gfn can be remapped; data traps are vmic_watchpoint_set";
 
 const char *qemu_explain(vmic_driver *d, uint64_t missing)
 {
@@ -191,6 +199,8 @@ const char *qemu_explain(vmic_driver *d, uint64_t missing)
         return WHY_INJECT;
     if (missing & VMIC_CAP_VIEWS)
         return WHY_VIEWS;
+    if (missing & VMIC_CAP_DATA_TRAPS)
+        return WHY_DATA_TRAPS;
     return NULL;
 }
 

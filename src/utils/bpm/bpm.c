@@ -38,9 +38,9 @@ vmic_status vmic_bpm_open(vmic_core *core, vmic_tap *tap, vmic_bpm **out)
         vmic_bpm_close(b);
         return vmic_fail(VMIC_E_NOMEM, "no memory for a breakpoint manager");
     }
-    /* Without views nothing can watch page tables: pending breakpoints then
-     * wait for vmic_bpm_rescan. */
-    if (vmic_core_has(core, VMIC_CAP_VIEWS | VMIC_CAP_EVENTS) &&
+    /* Without write traps nothing can watch page tables: pending
+     * breakpoints then wait for vmic_bpm_rescan. */
+    if (vmic_core_has(core, VMIC_CAP_VIEWS | VMIC_CAP_DATA_TRAPS | VMIC_CAP_EVENTS) &&
         (s = ptm_open_shared(core, b->ledger, &b->ptm))) {
         vmic_bpm_close(b);
         return s;

@@ -22,10 +22,13 @@ size_t vmic_bpm_get_by_event(vmic_bpm *b, const vmic_event_t *ev, vmic_bp_state_
     vmic_gfn_t gfn;
     if (!vmic_tap_check_event(b->tap, ev, &view, &gfn))
         return 0;
-    /* An event without registers (an exec watch) says where it executed;
-     * with no CR3 only global breakpoints can be told apart. */
+    /* An event without registers (an exec watch, a fetch through QEMU's
+     * plugin) says where it executed; with no CR3 only global breakpoints
+     * can be told apart. */
     bool no_regs = ev->flags & VMIC_EVENT_NO_REGS;
-    uint64_t rip = no_regs ? ev->breakpoint.va.addr : ev->regs.rip;
+    uint64_t rip = !no_regs ? ev->regs.rip
+                   : ev->kind == VMIC_EVENT_MEMORY_ACCESS ? ev->memory.va.addr
+                                                          : ev->breakpoint.va.addr;
     uint64_t pa = vmic_gfn_to_pa(gfn).addr | vmic_page_offset(rip);
     uint64_t root = no_regs ? UINT64_MAX : root_of(vmic_pa(ev->regs.cr3));
     size_t n = 0;

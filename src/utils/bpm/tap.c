@@ -20,7 +20,8 @@ static const struct {
 } auto_order[] = {
     {VMIC_TAP_EXEC_WATCH, VMIC_CAP_EVENTS | VMIC_CAP_EXEC_WATCH},
     {VMIC_TAP_DEBUGREG, VMIC_CAP_EVENTS | VMIC_CAP_HW_BREAKPOINT},
-    {VMIC_TAP_BREAKPOINT, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_SW_BREAKPOINT},
+    {VMIC_TAP_BREAKPOINT,
+     VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_DATA_TRAPS | VMIC_CAP_SW_BREAKPOINT},
     {VMIC_TAP_MEMORY, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS},
 };
 
@@ -55,8 +56,10 @@ static vmic_status open_kind(vmic_core *core, const vmic_tap_options_t *opt, led
             return s;
         return memory_tap_open(core, l, out);
     case VMIC_TAP_BREAKPOINT:
-        if ((s = need(core, VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_SW_BREAKPOINT,
-                      "breakpoint", "views and INT3 events")))
+        if ((s = need(core,
+                      VMIC_CAP_EVENTS | VMIC_CAP_VIEWS | VMIC_CAP_DATA_TRAPS |
+                          VMIC_CAP_SW_BREAKPOINT,
+                      "breakpoint", "views with read and write traps, and INT3 events")))
             return s;
         return breakpoint_tap_open(core, l, opt->visible, out);
     case VMIC_TAP_DEBUGREG:

@@ -41,12 +41,12 @@ vmic_status ptm_open_shared(vmic_core *core, ledger *l, vmic_ptm **out)
     uint32_t nvcpus = vmic_vcpu_count(core) ? vmic_vcpu_count(core) : 1;
 
     *out = NULL;
-    if (!vmic_core_has(core, VMIC_CAP_VIEWS | VMIC_CAP_EVENTS)) {
+    if (!vmic_core_has(core, VMIC_CAP_VIEWS | VMIC_CAP_DATA_TRAPS | VMIC_CAP_EVENTS)) {
         free(ptm);
         const vmic_driver_info_t *info = vmic_core_info(core);
         return vmic_fail(VMIC_E_UNSUPPORTED, "%s: the page-table monitor write-protects table "
-                         "pages, which needs views; the %s driver has none", info->source,
-                         info->driver);
+                         "pages, which needs views with write traps; the %s driver has none",
+                         info->source, info->driver);
     }
     if (!ptm || !(ptm->dirty = calloc(nvcpus, sizeof *ptm->dirty))) {
         free(ptm);

@@ -190,7 +190,7 @@ void trace_capture_arm(vmic_tracer *t, const uint64_t *bp_va)
     static vmic_capture_spec_t spec; /* 37 KiB: not on the stack; arm is not reentrant */
     memset(&spec, 0, sizeof spec);
     t->cap_on = false;
-    if (!t->no_regs || !(vmic_core_info(t->core)->caps & VMIC_CAP_EXEC_WATCH))
+    if (t->tap != VMIC_TAP_EXEC_WATCH || !(vmic_core_info(t->core)->caps & VMIC_CAP_EXEC_WATCH))
         return;
     vmic_status s = inputs(t, &spec);
     if (s == VMIC_OK) {

@@ -225,7 +225,10 @@ vmic_status vmic_tracer_open(vmic_os *os, const vmic_trace_options_t *opt, vmic_
                              : vmic_core_has(t->core, VMIC_CAP_EVENTS) ? vmic_tap_auto_kind(t->core)
                                                                        : VMIC_TAP_AUTO;
         t->tap = kind;
-        t->no_regs = kind == VMIC_TAP_EXEC_WATCH;
+        /* Views that can only take X away are the plugin's too (qemu):
+         * their fetch events carry no registers either. */
+        t->no_regs = kind == VMIC_TAP_EXEC_WATCH ||
+                     (kind == VMIC_TAP_MEMORY && !vmic_core_has(t->core, VMIC_CAP_DATA_TRAPS));
         s = resolve(t);
     }
     t->opt.syscalls = NULL; /* applied; the caller's string is not kept */
