@@ -11,6 +11,9 @@ openat("/dev/null") + close, timed inside the guest) in one run:
   strace -f         Debian's strace inside the guest, output to /dev/null
   vmic, plugin      vmic trace --summary-only: every syscall decoded (the
                     path string read), only the summary printed
+  vmic, views       the same with --tap memory: the breakpoints' pages
+                    without X in a view of the plugin's, so every
+                    instruction on them is a held event (--views-loop N)
   vmic, gdbstub     the same through QEMU's gdbstub (booted --no-plugin)
 
 Each figure is the median of --runs loops (a first loop warms the
@@ -92,9 +95,10 @@ def median(g, cmd, n, runs):
     return statistics.median(loop_secs(g, cmd, n) for _ in range(runs))
 
 
-def traced(g, n, runs):
+def traced(g, n, runs, extra=()):
     """Median loop time under vmic trace, and the tracer's hits per loop."""
-    p = subprocess.Popen([g.vmic, "trace", "--json", "--summary-only", g.target], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([g.vmic, "trace", "--json", "--summary-only"] + list(extra) +
+                         [g.target], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while "tracing" not in (p.stderr.readline() or "tracing"):
         pass
     secs = median(g, "loop", n, runs)
@@ -115,6 +119,8 @@ def main():
     ap.add_argument("--loop", type=int, default=2000)
     ap.add_argument("--gdb-loop", type=int, default=200,
                     help="rounds through the gdbstub (its ratio does not depend on N)")
+    ap.add_argument("--views-loop", type=int, default=200,
+                    help="rounds through the plugin's views (--tap memory)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--smp", type=int, default=1)
     a = ap.parse_args()
@@ -135,6 +141,12 @@ def main():
             rows.append(("vmic trace, plugin", a.loop, secs, base))
             notes.append("plugin: %.0f breakpoint events/s during the loop (%.0f a loop), %s" %
                          (hits / secs, hits, plugin))
+            base_v = median(g, "loop", a.views_loop, a.runs)
+            secs, hits, plugin = traced(g, a.views_loop, a.runs, ["--tap", "memory"])
+            rows.append(("untraced (plugin loaded, idle)", a.views_loop, base_v, base_v))
+            rows.append(("vmic trace --tap memory (views)", a.views_loop, secs, base_v))
+            notes.append("views: %.0f breakpoint hits/s during the loop; %s" %
+                         (hits / secs, plugin))
         finally:
             g.stop()
         g = boot(a.vmic, a.fixture, initrd, a.smp, False)

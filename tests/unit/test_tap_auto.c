@@ -37,8 +37,9 @@ static const vmic_event_ops_t events = {.reset = fake_reset};
 static const vmic_monitor_ops_t int3 = {.interrupt = fake_monitor};
 static const vmic_breakpoint_ops_t breakpoints = {0};
 static const vmic_view_ops_t views = {0};
+static const vmic_view_ops_t exec_only_views = {.exec_only = true};
 
-enum { EVENTS = 1, INT3 = 2, HWBP = 4, VIEWS = 8 };
+enum { EVENTS = 1, INT3 = 2, HWBP = 4, VIEWS = 8, X_VIEWS = 16 };
 
 /* The kind AUTO picks over a driver with those groups; the core closed. */
 static vmic_tap_kind pick(unsigned groups, vmic_core **keep)
@@ -52,7 +53,7 @@ static vmic_tap_kind pick(unsigned groups, vmic_core **keep)
         .events = groups & EVENTS ? &events : NULL,
         .monitors = groups & INT3 ? &int3 : NULL,
         .breakpoints = groups & HWBP ? &breakpoints : NULL,
-        .views = groups & VIEWS ? &views : NULL,
+        .views = groups & VIEWS ? &views : groups & X_VIEWS ? &exec_only_views : NULL,
     };
     f.info = (vmic_driver_info_t){.driver = "fake", .source = "test",
                                   .caps = vmic_driver_caps(&f.ops)};
@@ -75,6 +76,9 @@ static void test_the_order(void)
     CHECK_EQ(pick(EVENTS | HWBP, NULL), VMIC_TAP_DEBUGREG);
     CHECK_EQ(pick(EVENTS | INT3 | VIEWS, NULL), VMIC_TAP_BREAKPOINT);
     CHECK_EQ(pick(EVENTS | VIEWS, NULL), VMIC_TAP_MEMORY);
+    /* Views that only take X away (qemu's plugin): no breakpoint tap,
+     * whose shadow pages need read and write traps. */
+    CHECK_EQ(pick(EVENTS | INT3 | X_VIEWS, NULL), VMIC_TAP_MEMORY);
 }
 
 static void test_nothing_fits(void)
