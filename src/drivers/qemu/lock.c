@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -64,8 +65,18 @@ static void read_holder(int fd, char *holder, size_t size)
     char *nl = strchr(holder, '\n');
     if (nl)
         *nl = '\0';
-    if (!holder[0])
+    if (!holder[0]) {
         snprintf(holder, size, "another vmic (its lock file says nothing more)");
+        return;
+    }
+    /* A vmic killed a moment ago: the lock is its guard's until the guard
+     * has put the VM back, which is what the user waits for. */
+    int pid;
+    size_t len = strlen(holder);
+    if (sscanf(holder, "vmic pid %d", &pid) == 1 && pid > 0 && kill(pid, 0) != 0 &&
+        errno == ESRCH && len + 1 < size)
+        snprintf(holder + len, size - len, ", which is gone: its guard is putting the VM "
+                 "back (try again in a moment)");
 }
 
 vmic_status lock_take(qemu_lock_t *l, const qemu_endpoint_t *gdb, bool *busy, char *holder,
