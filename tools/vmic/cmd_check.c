@@ -75,6 +75,7 @@ static const struct {
 } checks[] = {
     {"tasks", "tasks in the pid IDR", vmic_os_check_tasks},
     {"modules", "modules seen", vmic_os_check_modules},
+    {"credentials", "tasks looked at", vmic_os_check_creds},
 };
 
 int cmd_check(int argc, char **argv)
