@@ -76,6 +76,7 @@ static const struct {
     {"tasks", "tasks in the pid IDR", vmic_os_check_tasks},
     {"modules", "modules seen", vmic_os_check_modules},
     {"credentials", "tasks looked at", vmic_os_check_creds},
+    {"IDT", "present gates", vmic_os_check_idt},
 };
 
 int cmd_check(int argc, char **argv)
