@@ -77,6 +77,7 @@ static const struct {
     {"modules", "modules seen", vmic_os_check_modules},
     {"credentials", "tasks looked at", vmic_os_check_creds},
     {"IDT", "present gates", vmic_os_check_idt},
+    {"syscall entry", "LSTARs and entry instructions", vmic_os_check_syscall_entry},
 };
 
 int cmd_check(int argc, char **argv)
