@@ -78,6 +78,7 @@ static const struct {
     {"credentials", "tasks looked at", vmic_os_check_creds},
     {"IDT", "present gates", vmic_os_check_idt},
     {"syscall entry", "LSTARs and entry instructions", vmic_os_check_syscall_entry},
+    {"ops tables", "function pointers", vmic_os_check_ops},
 };
 
 int cmd_check(int argc, char **argv)
