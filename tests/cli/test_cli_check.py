@@ -13,7 +13,10 @@ names and addresses of the guest's truth: ps, threads, /proc/modules,
   shared-cred    busybox given vmic-sockets' cred; sleep given init_cred
   idt            int3's gate at init_task, #UD's a byte into its handler
   syscall-entry  entry_SYSCALL_64 starting with a jmp to init_task
-  ops            tcp4_seq_ops.show and tty_fops.read at init_task
+  ops            tcp4_seq_ops.show, tty_fops.read and the first tty driver's
+                 ops->write at init_task
+And a broken walk (module_kset's list made a cycle) is a row of its own,
+the other checks still run.
 
     test_cli_check.py VMIC_BINARY FIXTURE_DIR
 """
@@ -149,7 +152,8 @@ def written_hooks_are_found_exactly():
     hidden_mod, target_mod = mods[0][0], mods[-1]
     off = fields("task_struct.tasks", "task_struct.thread_node", "task_struct.cred",
                  "task_struct.real_cred", "module.list", "module.mkobj.kobj.entry",
-                 "file_operations.read", "seq_operations.show")
+                 "file_operations.read", "seq_operations.show", "tty_driver.tty_drivers",
+                 "tty_driver.ops", "tty_driver.driver_name", "tty_operations.write")
     tasks = {t["tid"]: int(t["task"], 16)
              for t in json.loads(vmic("ps", "--threads", "--json", ELF).stdout)}
     structs = {m["name"]: int(m["module"], 16)
@@ -227,6 +231,22 @@ def written_hooks_are_found_exactly():
             struct_name = member.split(".")[0]
             want.add(("ops", -1, name, init_task + 0x40,
                       f"struct {struct_name} at {hex(table)}: {OUTSIDE}"))
+        # The first tty driver's ops: every driver that shares the table shows it.
+        head = SYMS["tty_drivers"]
+        first = mem.u64(head) - off["tty_driver.tty_drivers"]
+        ops = mem.u64(first + off["tty_driver.ops"])
+        mem.put(ops + off["tty_operations.write"], init_task + 0x40)
+        node = mem.u64(head)
+        for _ in range(1000):
+            if node == head:
+                break
+            drv = node - off["tty_driver.tty_drivers"]
+            if mem.u64(drv + off["tty_driver.ops"]) == ops:
+                name = mem.read(mem.u64(drv + off["tty_driver.driver_name"]), 24)
+                name = name.split(b"\0")[0].decode()
+                want.add(("ops", -1, f"tty_driver {name} ops.write", init_task + 0x40,
+                          f"struct tty_operations at {hex(ops)}: {OUTSIDE}"))
+            node = mem.u64(node)
         mem.f.close()
 
         rows = run_check(*PAGING, path, rc=3)
@@ -242,6 +262,29 @@ def written_hooks_are_found_exactly():
             print("kept", path)
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+@test
+def broken_walk_is_a_row():
+    off = fields("kset.list")
+    work = tempfile.mkdtemp(prefix="vmic-check-test.")
+    try:
+        path = os.path.join(work, "broken.raw")
+        shutil.copyfile(RAW, path)
+        mem = Copy(path)
+        kset = mem.u64(SYMS["module_kset"])
+        first = mem.u64(kset + off["kset.list"])
+        mem.put(first, first)  # the first kobject's next: itself
+        mem.f.close()
+        rows = run_check(*PAGING, path, rc=1)
+        assert [(r["check"], r["nr"], r["name"]) for r in rows] == [("error", -1, "modules")], rows
+        assert "module_kset's list: cycle" in rows[0]["where"], rows
+        p = vmic("check", *PAGING, path, rc=1)
+        assert "vmic check: modules: module_kset's list: cycle" in p.stderr, p.stderr
+        for what in ("tasks", "credentials", "IDT", "syscall entry", "ops tables"):
+            assert f"vmic check: {what}: 0 found, " in p.stderr, p.stderr
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

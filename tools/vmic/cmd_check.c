@@ -2,8 +2,9 @@
  * vmic check: integrity checks of a Linux guest that in-guest tools cannot
  * be trusted with, one row per anomaly, each check a row kind (see
  * vmic/os.h, "integrity checks"). Every check runs even when one before it
- * failed. Exits 0 when nothing was found, 3 when something was, 1 when a
- * check could not run (after the others).
+ * failed; one that failed is a row of its own ("error": which, and why).
+ * Exits 0 when nothing was found, 3 when something was, 1 when a check
+ * could not run (after the others).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,6 +66,16 @@ static int finding_row(void *arg, const vmic_check_finding_t *f)
     return 0;
 }
 
+/* A check that could not run is a row too, so --json flags the result as
+ * partial: which check, and why. */
+static void error_row(cli_rows *rows, const char *what)
+{
+    cli_val v[NCOLS] = {[CHECK] = CLI_S("error"), [NR] = {.i = -1, .blank = true},
+                        [NAME] = CLI_S(what), [ADDRESS] = {.blank = true},
+                        [WHERE] = CLI_S(vmic_errmsg())};
+    cli_rows_add(rows, v);
+}
+
 typedef vmic_status (*check_run)(vmic_os *, vmic_check_fn, void *, size_t *);
 
 /* The checks after the syscall table's, in the order they run. */
@@ -92,8 +103,18 @@ int cmd_check(int argc, char **argv)
                  "                 thread list, or the other way round\n"
                  "  hidden-module  a module in sysfs and not on the module list, or the\n"
                  "                 other way round\n"
+                 "  shared-cred    a struct cred held by two thread groups, or init_cred\n"
+                 "                 by a task other than the idle ones\n"
+                 "  idt            an IDT gate outside the kernel's text or off an entry\n"
+                 "                 point; an IDTR that is not idt_table\n"
+                 "  syscall-entry  LSTAR (where the driver has MSRs) not entry_SYSCALL_64;\n"
+                 "                 entry_SYSCALL_64 starting with a jump out of the text\n"
+                 "  ops            a function pointer of the /proc/net seq_operations, the\n"
+                 "                 tty file_operations or a tty driver's ops outside the\n"
+                 "                 kernel's text and every module\n"
+                 "  error          a check that could not run, and why (the others do)\n"
                  "Exits 0 when nothing is found, 3 when something is, 1 when a check\n"
-                 "could not run (the others still do).",
+                 "could not run.",
     };
     cli_common c = {0};
     vmic_core *core;
@@ -108,8 +129,10 @@ int cmd_check(int argc, char **argv)
     size_t checked = 0, found = 0;
     cli_rows_begin(&rows, &schema, c.json);
     vmic_status s = vmic_os_check_syscall_table(os, hook_row, &rows, &checked);
-    if (s)
+    if (s) {
+        error_row(&rows, "syscall table");
         rc = cli_fail("check", s, "the syscall table");
+    }
     else if (!c.json)
         fprintf(stderr, "vmic check: syscall table: %zu of %zu entries outside the kernel's "
                 "text\n", rows.n, checked);
@@ -117,8 +140,10 @@ int cmd_check(int argc, char **argv)
         size_t before = rows.n;
         checked = 0;
         s = checks[i].run(os, finding_row, &rows, &checked);
-        if (s)
+        if (s) {
+            error_row(&rows, checks[i].what);
             rc = cli_fail("check", s, "%s", checks[i].what);
+        }
         else if (!c.json)
             fprintf(stderr, "vmic check: %s: %zu found, %zu %s\n", checks[i].what,
                     rows.n - before, checked, checks[i].unit);

@@ -82,7 +82,7 @@ static int keep_group(void *arg, const vmic_process_t *p)
         return keep_thread(arg, p); /* the idle task: init_signals is its own */
     vmic_status s = vmic_os_threads(cv->os, p, keep_thread, cv);
     if (s) {
-        cv->s = vmic_fail_wrap(s, "the threads of pid %d", (int)p->pid);
+        cv->s = s; /* its message says "threads of pid N" and where */
         return 1;
     }
     return cv->nomem;

@@ -157,9 +157,7 @@ vmic_status vmic_os_check_modules(vmic_os *os, vmic_check_fn fn, void *arg, size
     vmic_status s = vmic_os_modules(os, keep_module, &list);
     if (!s && list.nomem)
         s = vmic_fail(VMIC_E_NOMEM, "no memory for the module list");
-    if (s)
-        s = vmic_fail_wrap(s, "the module list");
-    else
+    if (!s) /* else its message says "module list" and where */
         s = sysfs_modules(os, &sysfs);
     if (s)
         goto out;

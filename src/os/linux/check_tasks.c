@@ -209,14 +209,15 @@ static vmic_status list_tasks(vmic_os *os, task_vec *leaders, task_vec *threads)
     if (!s && leaders->nomem)
         s = vmic_fail(VMIC_E_NOMEM, "no memory for the task list");
     if (s)
-        return vmic_fail_wrap(s, "the task list");
+        return s; /* its message says "task list" and where */
     for (size_t i = 0; i < leaders->n && !s; i++) {
         if (leaders->v[i].pid == 0)
             continue; /* the idle task: init_signals holds it alone */
         vmic_process_t p;
-        if ((s = vmic_os_task(os, vmic_va(leaders->v[i].task), &p)) ||
-            (s = vmic_os_threads(os, &p, keep_task, threads)))
-            s = vmic_fail_wrap(s, "the threads of pid %d", (int)leaders->v[i].pid);
+        if ((s = vmic_os_task(os, vmic_va(leaders->v[i].task), &p)))
+            s = vmic_fail_wrap(s, "the leader of pid %d", (int)leaders->v[i].pid);
+        else if ((s = vmic_os_threads(os, &p, keep_task, threads)))
+            ; /* its message says "threads of pid N" and where */
         else if (threads->nomem)
             s = vmic_fail(VMIC_E_NOMEM, "no memory for the thread lists");
     }
