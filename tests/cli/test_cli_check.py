@@ -265,6 +265,38 @@ def written_hooks_are_found_exactly():
 
 
 @test
+def idtr_elsewhere_is_found():
+    """IDTR in the ELF dump's register notes (QEMU's, before the memory)
+    pointed at init_task: each vCPU's is a row."""
+    if os.path.getsize(ELF) > (1 << 30):
+        print("note: the ELF dump is over 1 GiB: IDTR not rewritten in a copy")
+        return
+    regs = json.loads(vmic("info", "--json", ELF).stdout)["vcpus"]
+    idtrs = {int(v["idtr"]["base"], 16) for v in regs}
+    assert len(idtrs) == 1, idtrs
+    old = struct.pack("<Q", idtrs.pop())
+    work = tempfile.mkdtemp(prefix="vmic-check-test.")
+    try:
+        path = os.path.join(work, "idtr.elf")
+        shutil.copyfile(ELF, path)
+        with open(path, "r+b") as f:
+            head = f.read(1 << 16)
+            at = [i for i in range(len(head) - 7) if head[i:i + 8] == old]
+            assert len(at) == len(regs), (len(at), len(regs))  # one per vCPU's notes
+            for i in at:
+                f.seek(i)
+                f.write(struct.pack("<Q", SYMS["init_task"]))
+        rows = run_check(path, rc=3)
+        got = {(r["check"], r["nr"], r["name"], int(r["address"], 16), r["where"]) for r in rows}
+        want = {("idt", -1, "IDTR", SYMS["init_task"],
+                 f"vCPU {n}'s IDTR is not idt_table (nor its cpu_entry_area alias): the CPU "
+                 "uses another table") for n in range(len(regs))}
+        assert got == want, (got, want)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@test
 def broken_walk_is_a_row():
     off = fields("kset.list")
     work = tempfile.mkdtemp(prefix="vmic-check-test.")

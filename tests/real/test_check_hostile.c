@@ -243,6 +243,16 @@ static void test_cred_garbage(void)
     CHECK_EQ(found, 0);
 }
 
+/* The credentials check first in a session: it sets up the task walks
+ * itself (no other walk before it). */
+static void test_creds_first(void)
+{
+    size_t found;
+    double secs;
+    CHECK_OK(run(vmic_os_check_creds, &found, &secs));
+    CHECK_EQ(found, 0);
+}
+
 static void test_intact(void)
 {
     static const check_fn all[] = {vmic_os_check_tasks, vmic_os_check_modules,
@@ -280,6 +290,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot open the copy: %s\n", vmic_errmsg());
         return 1;
     }
+    RUN(test_creds_first);
     RUN(test_intact);
     RUN(test_idr_slot_to_itself);
     RUN(test_idr_root_not_kernel);

@@ -112,7 +112,12 @@ vmic_status vmic_os_check_creds(vmic_os *os, vmic_check_fn fn, void *arg, size_t
     uint64_t init_cred;
     if (checked)
         *checked = 0;
-    if ((s = lx_need_sym(os, "init_cred", &init_cred)) || (s = lx_task_offsets(os)))
+    uint64_t idle;
+    vmic_process_t p0;
+    /* vmic_os_task sets up the task walks (offsets and buffer) on first use. */
+    if ((s = lx_need_sym(os, "init_cred", &init_cred)) ||
+        (s = lx_need_sym(os, "init_task", &idle)) ||
+        (s = vmic_os_task(os, vmic_va(idle), &p0)))
         return vmic_fail_wrap(s, "checking credentials");
     if (!os->t.cred.ok && !os->t.real_cred.ok)
         return vmic_fail(VMIC_E_UNSUPPORTED, "%s: task_struct has no cred: credentials cannot "
