@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 
@@ -110,6 +111,12 @@ class Copy:
         self.put(nxt + 8, prv)
 
 
+def copy_dump(src, dst):
+    """A copy whose runs of zeros are holes: the 5 GiB fixture's RAM is mostly
+    never touched, and a sparse copy takes a second, not a minute."""
+    subprocess.run(["cp", "--sparse=always", src, dst], check=True, timeout=300)
+
+
 def run_check(*args, rc):
     p = vmic("check", "--json", *args, rc=rc)
     return json.loads(p.stdout)
@@ -166,7 +173,7 @@ def written_hooks_are_found_exactly():
     work = tempfile.mkdtemp(prefix="vmic-check-test.")
     try:
         path = os.path.join(work, "hooked.raw")
-        shutil.copyfile(RAW, path)
+        copy_dump(RAW, path)
         mem = Copy(path)
         want = set()
 
@@ -268,9 +275,6 @@ def written_hooks_are_found_exactly():
 def idtr_elsewhere_is_found():
     """IDTR in the ELF dump's register notes (QEMU's, before the memory)
     pointed at init_task: each vCPU's is a row."""
-    if os.path.getsize(ELF) > (1 << 30):
-        print("note: the ELF dump is over 1 GiB: IDTR not rewritten in a copy")
-        return
     regs = json.loads(vmic("info", "--json", ELF).stdout)["vcpus"]
     idtrs = {int(v["idtr"]["base"], 16) for v in regs}
     assert len(idtrs) == 1, idtrs
@@ -278,7 +282,7 @@ def idtr_elsewhere_is_found():
     work = tempfile.mkdtemp(prefix="vmic-check-test.")
     try:
         path = os.path.join(work, "idtr.elf")
-        shutil.copyfile(ELF, path)
+        copy_dump(ELF, path)
         with open(path, "r+b") as f:
             head = f.read(1 << 16)
             at = [i for i in range(len(head) - 7) if head[i:i + 8] == old]
@@ -302,7 +306,7 @@ def broken_walk_is_a_row():
     work = tempfile.mkdtemp(prefix="vmic-check-test.")
     try:
         path = os.path.join(work, "broken.raw")
-        shutil.copyfile(RAW, path)
+        copy_dump(RAW, path)
         mem = Copy(path)
         kset = mem.u64(SYMS["module_kset"])
         first = mem.u64(kset + off["kset.list"])
