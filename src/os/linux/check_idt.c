@@ -71,8 +71,10 @@ static int report(vmic_check_fn fn, void *arg, const lx_text_map *map, int64_t n
 {
     vmic_check_finding_t f;
     lx_finding_init(&f, VMIC_CHECK_IDT, nr);
-    snprintf(f.name, sizeof f.name, nr >= 0 ? "vector %lld" : "IDTR",
-             (long long)nr);
+    if (nr >= 0)
+        snprintf(f.name, sizeof f.name, "vector %lld", (long long)nr);
+    else
+        snprintf(f.name, sizeof f.name, "IDTR");
     f.addr = vmic_va(addr);
     const vmic_module_t *mod = lx_module_at(map, addr);
     if (mod)
