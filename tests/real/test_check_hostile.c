@@ -159,6 +159,18 @@ static void test_idr_node_twice(void)
     EXPECT_FAILS(vmic_os_check_tasks, VMIC_E_FORMAT, "reached twice");
 }
 
+/* A child whose shift is not its parent's less 6: its slots would be read
+ * as the wrong kind (leaves as nodes), so the walk stops there. */
+static void test_idr_wrong_shift(void)
+{
+    uint64_t child = get64((idr_root() - 2) + off("xa_node.slots"));
+    CHECK((child & 3) == 2);
+    /* shift is the low byte of the little-endian word at its offset. */
+    uint64_t va = child - 2 + off("xa_node.shift");
+    CHECK(put64(va, (get64(va) & ~0xffull) | 3));
+    EXPECT_FAILS(vmic_os_check_tasks, VMIC_E_FORMAT, "has shift 3 where");
+}
+
 static void test_pid_task_not_kernel(void)
 {
     /* init's struct pid (pid 1: root node, slot 0's node, slot 1). */
@@ -295,6 +307,7 @@ int main(int argc, char **argv)
     RUN(test_idr_slot_to_itself);
     RUN(test_idr_root_not_kernel);
     RUN(test_idr_node_twice);
+    RUN(test_idr_wrong_shift);
     RUN(test_pid_task_not_kernel);
     RUN(test_task_list_cycle);
     RUN(test_thread_list_cycle);
