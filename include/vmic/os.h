@@ -523,6 +523,60 @@ typedef int (*vmic_syscall_hook_fn)(void *arg, const vmic_syscall_hook_t *h);
 VMIC_API vmic_status vmic_os_check_syscall_table(vmic_os *os, vmic_syscall_hook_fn fn, void *arg,
                                                  size_t *checked);
 
+/* What one of the checks below found: one anomaly, one row of `vmic check`. */
+typedef enum vmic_check_kind {
+    VMIC_CHECK_HIDDEN_TASK = 1, /* a task one walk of the kernel finds and another misses */
+    VMIC_CHECK_HIDDEN_MODULE,   /* a module on the list or in sysfs, not both */
+    VMIC_CHECK_SHARED_CRED,     /* one struct cred held by two unrelated tasks */
+    VMIC_CHECK_IDT,             /* an interrupt gate that leaves the kernel's text */
+    VMIC_CHECK_SYSCALL_ENTRY,   /* LSTAR, or entry_SYSCALL_64's first jump, elsewhere */
+    VMIC_CHECK_OPS,             /* an ops table's function pointer outside text and modules */
+} vmic_check_kind;
+
+typedef struct vmic_check_finding {
+    vmic_check_kind kind;
+    int64_t nr;             /* the pid, the module's position, the IDT vector; -1: none */
+    char name[64];          /* the task's comm, the module's name, "tcp4_seq_ops.show" */
+    vmic_va_t addr;         /* the task, the module, the cred, or where a pointer points */
+    char module[VMIC_MODULE_NAME_LEN + 1]; /* the module whose memory holds addr, or "" */
+    char detail[192];       /* what is wrong, in words */
+    uint64_t reserved[2];   /* zero: room for fields to come */
+} vmic_check_finding_t;
+
+typedef int (*vmic_check_fn)(void *arg, const vmic_check_finding_t *f);
+
+/* Tasks: the pid IDR of init_pid_ns (every task with a pid) against the task
+ * list from init_task (thread-group leaders) and each leader's thread list
+ * (signal->thread_head). A task on one and not the other is a finding.
+ * *checked: the tasks the IDR holds. */
+VMIC_API vmic_status vmic_os_check_tasks(vmic_os *os, vmic_check_fn fn, void *arg,
+                                         size_t *checked);
+/* Modules: the `modules` list against module_kset's kobjects (sysfs,
+ * /sys/module): a loaded module in one and not the other is a finding.
+ * *checked: the modules seen either way. */
+VMIC_API vmic_status vmic_os_check_modules(vmic_os *os, vmic_check_fn fn, void *arg,
+                                           size_t *checked);
+/* Credentials: a struct cred (cred or real_cred) held by tasks of two
+ * different thread groups, other than init_cred, is a finding (the kernel
+ * shares a cred between tasks only within a thread group, see check_creds.c).
+ * *checked: the tasks looked at. */
+VMIC_API vmic_status vmic_os_check_creds(vmic_os *os, vmic_check_fn fn, void *arg,
+                                         size_t *checked);
+/* The IDT (idt_table's 256 gates): a present gate whose handler is outside
+ * the kernel's text is a finding. *checked: the present gates. */
+VMIC_API vmic_status vmic_os_check_idt(vmic_os *os, vmic_check_fn fn, void *arg,
+                                       size_t *checked);
+/* The system-call entry: each vCPU's LSTAR where the driver gives MSRs, else
+ * the first instructions of entry_SYSCALL_64: a jump or call out of the
+ * kernel's text is a finding. *checked: what was looked at. */
+VMIC_API vmic_status vmic_os_check_syscall_entry(vmic_os *os, vmic_check_fn fn, void *arg,
+                                                 size_t *checked);
+/* Well-known operation tables (the /proc/net seq_operations, tty_fops, the
+ * ops of every tty_driver): a function pointer outside the kernel's text and
+ * every module is a finding. *checked: the pointers looked at. */
+VMIC_API vmic_status vmic_os_check_ops(vmic_os *os, vmic_check_fn fn, void *arg,
+                                       size_t *checked);
+
 /* ---- kernel log ---------------------------------------------------------------- */
 
 typedef struct vmic_log_record {
