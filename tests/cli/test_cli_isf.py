@@ -22,6 +22,10 @@ shares nothing with vmic's BTF and kallsyms readers:
     table's (GLOBALS) among them, and each global's type where the plugins
     expect it, no larger than the symbol's extent in the real System.map;
   - linux_banner's constant_data is the guest's /proc/version;
+  - Volatility's stacker would place the kernel with it: its search for
+    init_task by "swapper/0" in physical memory, done here from the ISF's
+    offsets and addresses alone, gives shifts whose page-table root
+    translates linux_banner to the banner;
   - the document is closed (every name it uses it defines) and vmic reads
     it back: `vmic ps --profile` on it lists what `vmic ps` does.
 A fixture without DWARF (--no-dwarf) runs the last three only.
@@ -32,7 +36,10 @@ import base64
 import bisect
 import json
 import lzma
+import mmap
 import os
+import re
+import struct
 import shutil
 import subprocess
 import sys
@@ -381,6 +388,44 @@ def banner_is_the_guests():
     assert version.startswith("Linux version ") and version.endswith("\n"), version
     assert data == version.encode() + b"\0", (data, version)
     assert sym["type"]["count"] == len(data), (sym["type"], len(data))
+
+
+START_KERNEL_MAP = 0xffffffff80000000
+
+
+def stacker_shifts():
+    """Volatility's LinuxStacker.find_aslr on the raw dump (offset = physical
+    address), with nothing but the ISF: the first "swapper/0" that is
+    init_task's comm (pid 0, init_task.files - init_files page-aligned)."""
+    task = MINE["user_types"]["task_struct"]["fields"]
+    comm, pid, files = (task[f]["offset"] for f in ("comm", "pid", "files"))
+    syms = MINE["symbols"]
+    with open(RAW, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        for hit in re.finditer(rb"swapper(/0|\x00\x00)\x00{6}", m):
+            init_task = hit.start() - comm
+            if init_task < 0 or struct.unpack_from("<i", m, init_task + pid)[0] != 0:
+                continue
+            aslr = struct.unpack_from("<Q", m, init_task + files)[0] - syms["init_files"]["address"]
+            aslr &= (1 << 64) - 1
+            kaslr = init_task - (syms["init_task"]["address"] - START_KERNEL_MAP)
+            if aslr & 0xfff or kaslr & 0xfff:
+                continue
+            return kaslr, aslr
+    raise AssertionError("no init_task found the way Volatility's stacker looks")
+
+
+@test
+def volatility_stacker_places_the_kernel():
+    kaslr, aslr = stacker_shifts()
+    syms = MINE["symbols"]
+    dtb = syms["init_top_pgt"]["address"] - START_KERNEL_MAP + kaslr
+    banner = base64.b64decode(syms["linux_banner"]["constant_data"])
+    va = (syms["linux_banner"]["address"] + aslr) & ((1 << 64) - 1)
+    got = vmic("read", "--raw", *PAGING, "--root", hex(dtb), RAW, hex(va), str(len(banner)),
+               binary=True).stdout
+    assert got == banner, (hex(dtb), hex(va), got[:80])
+    slide = json.loads(vmic("banner", "--json", *PAGING, RAW).stdout)["kaslr_slide"]
+    assert aslr == int(slide, 16), (hex(aslr), slide)
 
 
 @test
