@@ -49,12 +49,19 @@ bool isfw_set_get(const isfw_set *s, const char *name, uint32_t *value);
 
 /* ---- types (isf_write_types.c) ------------------------------------------------ */
 
+/* A type to write: its BTF id and the name the document gives it (the set's
+ * key: a BTF string, or one the writer owns). */
+typedef struct isfw_queued {
+    uint32_t id;
+    const char *name;
+} isfw_queued;
+
 typedef struct isfw_types {
     lx_types *src;
     isfw_set structs, enums; /* ISF name -> BTF id, each written once */
-    uint32_t *queue;         /* BTF ids to write, in the order met */
+    isfw_queued *queue;      /* structs and unions to write, in the order met */
     size_t nqueue, qcap, next_struct;
-    uint32_t *enum_queue;
+    isfw_queued *enum_queue;
     size_t nenum, ecap;
     char **owned;            /* the unnamed_<id> names made up */
     size_t nowned, ocap;

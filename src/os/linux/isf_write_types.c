@@ -1,8 +1,10 @@
 /*
  * BTF types as ISF types, in dwarf2json's layout (what Volatility 3 reads
  * and scripts/make-isf.py writes from DWARF): typedefs and qualifiers
- * resolved to what they name, structs and unions by name (anonymous ones
- * get a made-up "unnamed_<BTF id>"), anonymous members named
+ * resolved to what they name, structs and unions by name; an anonymous one
+ * that a typedef names goes by the typedef's name, as dwarf2json does
+ * (kuid_t, kernel_cap_t: Volatility looks some up so), any other anonymous
+ * one by a made-up "unnamed_<BTF id>"; anonymous members named
  * unnamed_field_<offset in hex> with "anonymous": true, bitfields as
  * {"kind": "bitfield", "bit_position", "bit_length", "type"} with the
  * position relative to the field's offset, which is its underlying type's
@@ -75,17 +77,17 @@ void isfw_types_free(isfw_types *t)
     memset(t, 0, sizeof *t);
 }
 
-static bool push(uint32_t **v, size_t *n, size_t *cap, uint32_t id)
+static bool push(isfw_queued **v, size_t *n, size_t *cap, uint32_t id, const char *name)
 {
     if (*n == *cap) {
         size_t c = *cap ? *cap * 2 : 256;
-        uint32_t *p = realloc(*v, c * sizeof *p);
+        isfw_queued *p = realloc(*v, c * sizeof *p);
         if (!p)
             return false;
         *v = p;
         *cap = c;
     }
-    (*v)[(*n)++] = id;
+    (*v)[(*n)++] = (isfw_queued){id, name};
     return true;
 }
 
@@ -121,18 +123,20 @@ static const char *own_name(isfw_types *t, const char *name)
     return s;
 }
 
-/* The ISF name of struct, union or enum id (into made when it has none),
- * queued for writing the first time that name is met (so a second BTF type
- * of one name is not written: the ISF, like dwarf2json's, has one type per
- * name). */
-static const char *type_name(isfw_types *t, uint32_t id, const lx_tinfo *ti, bool is_enum,
-                             char made[32])
+/* The ISF name of struct, union or enum id: its own, else alias (the
+ * typedef that names it, or NULL), else made up into made. Queued for
+ * writing the first time that name is met (so a second BTF type of one
+ * name is not written: the ISF, like dwarf2json's, has one type per name). */
+static const char *type_name(isfw_types *t, uint32_t id, const lx_tinfo *ti, const char *alias,
+                             bool is_enum, char made[32])
 {
     isfw_set *set = is_enum ? &t->enums : &t->structs;
-    const char *name = ti->name;
-    if (!*name) {
+    const char *name = *ti->name ? ti->name : alias;
+    bool owned = false;
+    if (!name || !*name) {
         snprintf(made, 32, "unnamed_%x", id);
         name = made;
+        owned = true;
     }
     if (isfw_set_get(set, name, NULL))
         return name;
@@ -141,10 +145,10 @@ static const char *type_name(isfw_types *t, uint32_t id, const lx_tinfo *ti, boo
         return name;
     }
     /* The set borrows its names: a made-up one is kept for it. */
-    const char *key = *ti->name ? ti->name : own_name(t, made);
+    const char *key = owned ? own_name(t, made) : name;
     if (!key || isfw_set_add(set, key, id) < 0 ||
-        !(is_enum ? push(&t->enum_queue, &t->nenum, &t->ecap, id)
-                  : push(&t->queue, &t->nqueue, &t->qcap, id)))
+        !(is_enum ? push(&t->enum_queue, &t->nenum, &t->ecap, id, key)
+                  : push(&t->queue, &t->nqueue, &t->qcap, id, key)))
         t->nomem = true;
     return name;
 }
@@ -182,12 +186,42 @@ static void base(isfw_out *o, const char *name)
     isfw_raw(o, "}");
 }
 
+/* strip, and the typedef that names the anonymous struct, union or enum
+ * found under it directly (*alias NULL if none). */
+static bool strip_named(isfw_types *t, uint32_t id, uint32_t *out, lx_tinfo *ti,
+                        const char **alias)
+{
+    *alias = NULL;
+    for (int d = 0; d < MAX_DEPTH; d++) {
+        if (!lx_types_info(t->src, id, ti))
+            return false;
+        if (ti->kind != LX_TYPEDEF && ti->kind != LX_QUAL) {
+            *out = id;
+            return true;
+        }
+        if (ti->kind == LX_TYPEDEF) {
+            lx_tinfo under;
+            const char *name = ti->name;
+            if (*name && lx_types_info(t->src, ti->ref, &under) && !*under.name &&
+                (under.kind == LX_STRUCT || under.kind == LX_UNION || under.kind == LX_ENUM)) {
+                *alias = name;
+                *out = ti->ref;
+                *ti = under;
+                return true;
+            }
+        }
+        id = ti->ref;
+    }
+    return false;
+}
+
 static void desc(isfw_types *t, isfw_out *o, uint32_t id, int depth)
 {
     char made[32];
+    const char *alias;
     lx_tinfo ti;
     uint32_t sid;
-    if (depth > MAX_DEPTH || !strip(t, id, &sid, &ti)) {
+    if (depth > MAX_DEPTH || !strip_named(t, id, &sid, &ti, &alias)) {
         base(o, "void");
         return;
     }
@@ -218,13 +252,13 @@ static void desc(isfw_types *t, isfw_out *o, uint32_t id, int depth)
         }
         isfw_raw(o, ti.kind == LX_UNION ? "{\"kind\":\"union\",\"name\":"
                                         : "{\"kind\":\"struct\",\"name\":");
-        isfw_str(o, type_name(t, sid, &ti, false, made));
+        isfw_str(o, type_name(t, sid, &ti, alias, false, made));
         isfw_raw(o, "}");
         break;
     }
     case LX_ENUM:
         isfw_raw(o, "{\"kind\":\"enum\",\"name\":");
-        isfw_str(o, type_name(t, sid, &ti, true, made));
+        isfw_str(o, type_name(t, sid, &ti, alias, true, made));
         isfw_raw(o, "}");
         break;
     case LX_FUNC:
@@ -414,42 +448,22 @@ void isfw_types_write(isfw_types *t, isfw_out *o, vmic_isf_stats_t *stats)
     isfw_raw(o, "{");
     size_t written = 0;
     while (t->next_struct < t->nqueue && !o->failed) {
-        uint32_t id = t->queue[t->next_struct++];
-        lx_tinfo ti;
-        char made[32];
-        const char *name = NULL;
-        if (lx_types_info(t->src, id, &ti)) {
-            if (*ti.name) {
-                name = ti.name;
-            } else {
-                snprintf(made, sizeof made, "unnamed_%x", id);
-                name = made;
-            }
-        }
-        if (!name)
-            continue;
+        isfw_queued q = t->queue[t->next_struct++];
         if (written++)
             isfw_raw(o, ",");
-        isfw_key(o, name);
-        write_struct(t, o, id);
+        isfw_key(o, q.name);
+        write_struct(t, o, q.id);
     }
     isfw_raw(o, "},");
     stats->user_types = written;
 
     isfw_key(o, "enums");
     isfw_raw(o, "{");
-    for (size_t i = 0; i < t->nenum; i++) {
-        uint32_t id = t->enum_queue[i];
-        lx_tinfo ti;
-        char made[32];
-        if (!lx_types_info(t->src, id, &ti))
-            continue;
-        if (!*ti.name)
-            snprintf(made, sizeof made, "unnamed_%x", id);
+    for (size_t i = 0; i < t->nenum && !o->failed; i++) {
         if (i)
             isfw_raw(o, ",");
-        isfw_key(o, *ti.name ? ti.name : made);
-        write_enum(t, o, id);
+        isfw_key(o, t->enum_queue[i].name);
+        write_enum(t, o, t->enum_queue[i].id);
     }
     isfw_raw(o, "},");
     stats->enums = t->nenum;
@@ -469,35 +483,30 @@ void isfw_types_write(isfw_types *t, isfw_out *o, vmic_isf_stats_t *stats)
     stats->base_types = nstd + t->nextra;
 }
 
-static bool find_root(isfw_types *t, const char *name, lx_kind kind, uint32_t *id, lx_tinfo *ti)
+/* A root by name: a struct, union or enum, or a typedef of one (kuid_t),
+ * which names it when it has no name of its own. */
+static bool root(isfw_types *t, const char *name, bool is_enum)
 {
-    uint32_t td;
-    if (lx_types_find_id(t->src, name, kind, id) && lx_types_info(t->src, *id, ti))
-        return true;
-    /* A typedef of one (kuid_t) */
-    return lx_types_find_id(t->src, name, LX_TYPEDEF, &td) && strip(t, td, id, ti) &&
-           (kind == LX_ENUM ? ti->kind == LX_ENUM
-                            : ti->kind == LX_STRUCT || ti->kind == LX_UNION);
+    uint32_t id, td;
+    lx_tinfo ti;
+    const char *alias = NULL;
+    char made[32];
+    bool found = lx_types_find_id(t->src, name, is_enum ? LX_ENUM : LX_STRUCT, &id) &&
+                 lx_types_info(t->src, id, &ti);
+    if (!found && lx_types_find_id(t->src, name, LX_TYPEDEF, &td))
+        found = strip_named(t, td, &id, &ti, &alias) &&
+                (is_enum ? ti.kind == LX_ENUM : ti.kind == LX_STRUCT || ti.kind == LX_UNION);
+    if (found)
+        type_name(t, id, &ti, alias, is_enum, made);
+    return found;
 }
 
 bool isfw_types_root(isfw_types *t, const char *name)
 {
-    uint32_t id;
-    lx_tinfo ti;
-    char made[32];
-    if (!find_root(t, name, LX_STRUCT, &id, &ti))
-        return false;
-    type_name(t, id, &ti, false, made);
-    return true;
+    return root(t, name, false);
 }
 
 bool isfw_types_enum_root(isfw_types *t, const char *name)
 {
-    uint32_t id;
-    lx_tinfo ti;
-    char made[32];
-    if (!find_root(t, name, LX_ENUM, &id, &ti))
-        return false;
-    type_name(t, id, &ti, true, made);
-    return true;
+    return root(t, name, true);
 }
