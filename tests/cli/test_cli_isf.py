@@ -27,7 +27,10 @@ shares nothing with vmic's BTF and kallsyms readers:
     offsets and addresses alone, gives shifts whose page-table root
     translates linux_banner to the banner;
   - the document is closed (every name it uses it defines) and vmic reads
-    it back: `vmic ps --profile` on it lists what `vmic ps` does.
+    it back: `vmic ps --profile` on it lists what `vmic ps` does;
+  - BTF is guest memory: with words of it overwritten (a copy of the raw
+    dump), vmic isf either writes a closed document or fails saying why,
+    never crashes, hangs or leaves a sanitizer report.
 A fixture without DWARF (--no-dwarf) runs the last three only.
 
     test_cli_isf.py VMIC_BINARY FIXTURE_DIR
@@ -38,6 +41,7 @@ import json
 import lzma
 import mmap
 import os
+import random
 import re
 import struct
 import shutil
@@ -242,6 +246,15 @@ def descriptors(t, depth=0):
                 yield from descriptors(t[k], depth + 1)
 
 
+def closed_names(doc):
+    used = [f["type"] for t in doc["user_types"].values() for f in t["fields"].values()]
+    used += [s["type"] for s in doc["symbols"].values() if "type" in s]
+    sections = {"struct": "user_types", "union": "user_types", "enum": "enums",
+                "base": "base_types"}
+    return {d["name"] for t in used for d in descriptors(t)
+            if d["kind"] in sections and d["name"] not in doc[sections[d["kind"]]]}
+
+
 @test
 def document_is_a_closed_isf():
     assert set(MINE) == {"metadata", "base_types", "user_types", "enums", "symbols"}, list(MINE)
@@ -251,17 +264,7 @@ def document_is_a_closed_isf():
                                              "endian": "little"}, MINE["base_types"]["pointer"]
     for b in MINE["base_types"].values():
         assert b["endian"] == "little" and b["kind"] in ("void", "int", "char", "bool", "float"), b
-    missing = set()
-    used = [f["type"] for t in MINE["user_types"].values() for f in t["fields"].values()]
-    used += [s["type"] for s in MINE["symbols"].values() if "type" in s]
-    for d in (d for t in used for d in descriptors(t)):
-        k = d["kind"]
-        if k in ("struct", "union") and d["name"] not in MINE["user_types"]:
-            missing.add(d["name"])
-        elif k == "enum" and d["name"] not in MINE["enums"]:
-            missing.add(d["name"])
-        elif k == "base" and d["name"] not in MINE["base_types"]:
-            missing.add(d["name"])
+    missing = closed_names(MINE)
     assert not missing, f"names used but not defined: {sorted(missing)[:20]}"
     for name, t in MINE["user_types"].items():
         for f, v in t["fields"].items():
@@ -478,6 +481,52 @@ def failures_say_so():
         r = subprocess.run([VMIC, "isf", *PAGING, RAW], stdout=full, stderr=subprocess.PIPE,
                            timeout=120)
     assert r.returncode == 1 and b"incomplete" in r.stderr, (r.returncode, r.stderr[-300:])
+
+
+MAX_COPY = 1 << 30  # the raw dump is copied once; a 5 GiB one is left alone
+MUTATIONS = 24
+
+
+@test
+def hostile_btf_is_survived():
+    if os.path.getsize(RAW) > MAX_COPY:
+        print("     (raw dump over 1 GiB: not copied, skipped)")
+        return
+    k = json.loads(vmic("banner", "--json", *PAGING, RAW).stdout)
+    btf_pa = int(k["text_pa"], 16) + int(k["btf"], 16) - int(k["text"], 16)
+    copy = os.path.join(WORK, "hostile.raw")
+    shutil.copyfile(RAW, copy)
+    rng = random.Random(15)
+    outcomes = {0: 0, 1: 0}
+    with open(copy, "r+b") as f:
+        f.seek(btf_pa)
+        hdr_len, type_off, type_len = struct.unpack("<III", f.read(16)[4:16])
+        assert 0 < type_len < k["btf_size"], (hdr_len, type_off, type_len)
+        for i in range(MUTATIONS):
+            # A word of the type records: sizes, member counts, offsets, ids.
+            at = btf_pa + hdr_len + type_off + rng.randrange(type_len // 4) * 4
+            f.seek(at)
+            old = f.read(4)
+            f.seek(at)
+            f.write(struct.pack("<I", rng.choice([0, 1, 0xffff, 0xffffffff,
+                                                    rng.getrandbits(32)])))
+            f.flush()
+            out = os.path.join(WORK, f"hostile-{i}.json")
+            r = subprocess.run([VMIC, "isf", *PAGING, "-o", out, copy], capture_output=True,
+                               timeout=120)
+            err = r.stderr.decode(errors="replace")
+            assert r.returncode in (0, 1) and "Sanitizer" not in err, (i, r.returncode, err[-500:])
+            if r.returncode == 0:
+                with open(out) as g:
+                    doc = json.load(g)
+                assert not closed_names(doc), (i, sorted(closed_names(doc))[:5])
+                os.unlink(out)
+            else:
+                assert err.strip() and not os.path.exists(out), (i, err)
+            outcomes[r.returncode] += 1
+            f.seek(at)
+            f.write(old)
+    print(f"     {MUTATIONS} BTF mutations: {outcomes[0]} written, {outcomes[1]} refused")
 
 
 shutil.rmtree(WORK, ignore_errors=True)
