@@ -32,8 +32,9 @@
  *   prog_idr                struct idr                   ebpf
  *   idt_table               struct gate_struct [256]     check_idt
  *   sys_call_table, ia32_sys_call_table, x32_sys_call_table
- *                           function pointer [n]         check_syscall; n from the symbol's
- *                                                        extent (next symbol)
+ *                           function pointer [n]         check_syscall; n: the entries up to
+ *                                                        the next symbol, less the zero
+ *                                                        padding at the end
  *   socket_file_ops         struct file_operations       sockstat (is this file a socket)
  *   sockfs_dentry_operations struct dentry_operations    sockstat
  *   cap_last_cap            int                          capabilities
@@ -48,6 +49,7 @@
  *   linux_banner            char [strlen + 1]            with its bytes as constant_data: what
  *                                                        Volatility matches an image against
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "isf_write.h"
@@ -182,6 +184,26 @@ static uint64_t extent(vmic_os *os, uint64_t addr)
     return next > addr && next - addr <= MAX_EXTENT ? next - addr : 0;
 }
 
+/* Entries of a table of function pointers: its extent, less the zero words
+ * the linker's alignment left after the last one (a 6.1 table of 451
+ * calls spans 452 words). */
+static uint64_t pointer_entries(vmic_os *os, uint64_t addr)
+{
+    uint64_t n = extent(os, addr) / 8;
+    uint64_t *v = n ? malloc(n * 8) : NULL;
+    if (!v)
+        return 0;
+    if (lx_read(os, addr, v, n * 8) != VMIC_OK) {
+        vmic_clear_error();
+        free(v);
+        return 0;
+    }
+    while (n && v[n - 1] == 0)
+        n--;
+    free(v);
+    return n;
+}
+
 static bool banner(vmic_os *os, isfw_out *o, uint64_t addr)
 {
     char text[MAX_BANNER + 1];
@@ -250,7 +272,7 @@ bool isfw_globals_type(vmic_os *os, isfw_types *t, isfw_out *o, uint32_t g, uint
         isfw_raw(o, "}");
         return true;
     case G_ARRAY_FNPTR:
-        if (!(count = extent(os, addr) / 8))
+        if (!(count = pointer_entries(os, addr)))
             return false;
         isfw_raw(o, ",\"type\":{\"kind\":\"array\",\"count\":");
         isfw_u64(o, count);
