@@ -575,7 +575,8 @@ typedef struct vmic_isf_stats {
     size_t user_types, enums, base_types;
     size_t symbols;         /* written (a name kallsyms has twice: its first) */
     size_t typed_symbols;   /* of the global table, found and given a type */
-    size_t globals_missing; /* of the global table, absent from this kernel */
+    size_t globals_missing; /* of the global table, absent from this kernel or
+                               without their type in its BTF (written untyped) */
     uint64_t reserved[4];
 } vmic_isf_stats_t;
 

@@ -83,7 +83,7 @@ static void report(const char *out_path, bool as_json, const vmic_isf_stats_t *s
         return;
     }
     fprintf(stderr, "vmic isf: %zu user types, %zu enums, %zu base types, %zu symbols (%zu of "
-            "the global table typed, %zu not in this kernel) to %s\n", st->user_types, st->enums,
+            "the global table typed, %zu absent or untyped) to %s\n", st->user_types, st->enums,
             st->base_types, st->symbols, st->typed_symbols, st->globals_missing,
             out_path ? out_path : "stdout");
 }

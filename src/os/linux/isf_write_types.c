@@ -153,6 +153,17 @@ static const char *type_name(isfw_types *t, uint32_t id, const lx_tinfo *ti, con
     return name;
 }
 
+/* A standard name of the integer's size and sign. */
+static const char *int_of_size(const lx_tinfo *ti)
+{
+    switch (ti->size) {
+    case 1: return ti->is_signed ? "signed char" : "unsigned char";
+    case 2: return ti->is_signed ? "short" : "unsigned short";
+    case 8: return ti->is_signed ? "long" : "unsigned long";
+    default: return ti->is_signed ? "int" : "unsigned int";
+    }
+}
+
 static const char *int_name(isfw_types *t, const lx_tinfo *ti)
 {
     for (size_t i = 0; i < sizeof int_names / sizeof int_names[0]; i++)
@@ -161,21 +172,18 @@ static const char *int_name(isfw_types *t, const lx_tinfo *ti)
     for (size_t i = 0; i < sizeof std_base / sizeof std_base[0]; i++)
         if (strcmp(ti->name, std_base[i].name) == 0)
             return ti->name;
-    if (!*ti->name)
-        return ti->is_signed ? "int" : "unsigned int";
-    /* __int128, double...: written as BTF sizes them. */
-    if (!isfw_set_get(&t->extra_base, ti->name, NULL) &&
-        t->nextra < sizeof t->extra_name / sizeof t->extra_name[0]) {
-        if (isfw_set_add(&t->extra_base, ti->name, (uint32_t)t->nextra) < 0) {
-            t->nomem = true;
-            return ti->name;
-        }
-        t->extra_name[t->nextra] = ti->name;
-        t->extra_size[t->nextra] = ti->size;
-        t->extra_signed[t->nextra] = ti->is_signed;
-        t->extra_float[t->nextra] = ti->kind == LX_FLOAT;
-        t->nextra++;
-    }
+    if (isfw_set_get(&t->extra_base, ti->name, NULL))
+        return ti->name;
+    /* __int128, double...: written as BTF sizes them, a few of them (a
+     * kernel has two or three); past that, or unnamed, a standard name. */
+    if (!*ti->name || t->nextra == sizeof t->extra_name / sizeof t->extra_name[0] ||
+        isfw_set_add(&t->extra_base, ti->name, (uint32_t)t->nextra) < 0)
+        return int_of_size(ti);
+    t->extra_name[t->nextra] = ti->name;
+    t->extra_size[t->nextra] = ti->size;
+    t->extra_signed[t->nextra] = ti->is_signed;
+    t->extra_float[t->nextra] = ti->kind == LX_FLOAT;
+    t->nextra++;
     return ti->name;
 }
 
@@ -393,15 +401,6 @@ static void write_struct(isfw_types *t, isfw_out *o, uint32_t id)
     free(suffixed);
 }
 
-static const char *enum_base(const lx_tinfo *ti)
-{
-    switch (ti->size) {
-    case 1: return ti->is_signed ? "signed char" : "unsigned char";
-    case 2: return ti->is_signed ? "short" : "unsigned short";
-    case 8: return ti->is_signed ? "long" : "unsigned long";
-    default: return ti->is_signed ? "int" : "unsigned int";
-    }
-}
 
 static void write_enum(isfw_types *t, isfw_out *o, uint32_t id)
 {
@@ -411,7 +410,7 @@ static void write_enum(isfw_types *t, isfw_out *o, uint32_t id)
     isfw_raw(o, "{\"size\":");
     isfw_u64(o, ti.size);
     isfw_raw(o, ",\"base\":");
-    isfw_str(o, enum_base(&ti));
+    isfw_str(o, int_of_size(&ti));
     isfw_raw(o, ",\"constants\":{");
     uint32_t n = ti.nmembers < MAX_MEMBERS ? ti.nmembers : MAX_MEMBERS;
     for (uint32_t i = 0; i < n; i++) {
