@@ -35,6 +35,7 @@ A fixture without DWARF (--no-dwarf) runs the last three only.
 
     test_cli_isf.py VMIC_BINARY FIXTURE_DIR
 """
+import atexit
 import base64
 import bisect
 import json
@@ -56,6 +57,7 @@ PAGING = ("--paging", str(paging_levels()))
 DWARF_PATH = os.path.join(FIXTURE, "profile.json.xz")
 DWARF = json.load(lzma.open(DWARF_PATH)) if os.path.exists(DWARF_PATH) else None
 WORK = tempfile.mkdtemp(prefix="vmic-isf-test.")
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # the copied dump too, however it ends
 OUT = os.path.join(WORK, "vmic.json")
 vmic("isf", *PAGING, "-o", OUT, RAW)
 with open(OUT, "rb") as f:
@@ -541,5 +543,4 @@ def hostile_btf_is_survived():
     print(f"     {MUTATIONS} BTF mutations: {outcomes[0]} written, {outcomes[1]} refused")
 
 
-shutil.rmtree(WORK, ignore_errors=True)
 sys.exit(cli_common.exit_status())
