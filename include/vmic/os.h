@@ -593,6 +593,50 @@ typedef int (*vmic_log_fn)(void *arg, const vmic_log_record_t *r);
 /* Every record still in the printk ring buffer (5.10+ format), oldest first. */
 VMIC_API vmic_status vmic_os_dmesg(vmic_os *os, vmic_log_fn fn, void *arg);
 
+/* ---- a Volatility 3 symbol table ----------------------------------------------- */
+/*
+ * An ISF (Volatility 3's JSON symbol table, in dwarf2json's layout) of this
+ * kernel, made from what the guest itself holds: its BTF for the types and
+ * kallsyms for the symbols, so that Volatility works on a kernel for which
+ * no debug package exists. It has:
+ *   base_types  the C integer types, void, and "pointer" (8 bytes, little
+ *               endian);
+ *   user_types  every struct and union reachable (through fields, pointers
+ *               and arrays, at most VMIC_ISF_MAX_TYPES) from the types
+ *               Volatility's Linux plugins use, typedefs and qualifiers
+ *               resolved, anonymous members named unnamed_field_<offset>
+ *               with "anonymous": true, bitfields as "bitfield" types;
+ *   enums       the enums those reach;
+ *   symbols     every kallsyms symbol of the kernel image (not the
+ *               modules') at its link-time address (run-time minus the
+ *               KASLR slide; per-CPU offsets as they are), as System.map
+ *               has them: Volatility finds the slide itself, from
+ *               init_task, init_files and init_top_pgt. The global
+ *               variables its plugins take objects from have a "type" (BTF
+ *               describes per-CPU variables only, so vmic keeps a table of
+ *               them: see src/os/linux/isf_write_globals.c), and
+ *               linux_banner has its bytes as "constant_data", which is
+ *               what Volatility matches a memory image against.
+ * The document goes to fn in pieces; fn returns 0, or non-zero to stop
+ * (the call then fails with VMIC_E_IO). Needs the guest's own kallsyms and
+ * BTF: a vmic_os opened with a profile fails (VMIC_E_UNSUPPORTED).
+ */
+#define VMIC_ISF_MAX_TYPES 20000
+
+typedef int (*vmic_isf_write_fn)(void *arg, const void *buf, size_t len);
+
+typedef struct vmic_isf_stats {
+    size_t user_types, enums, base_types;
+    size_t symbols;         /* written (a name kallsyms has twice: its first) */
+    size_t typed_symbols;   /* of the global table, found and given a type */
+    size_t globals_missing; /* of the global table, absent from this kernel or
+                               without their type in its BTF (written untyped) */
+    uint64_t reserved[4];
+} vmic_isf_stats_t;
+
+VMIC_API vmic_status vmic_os_write_isf(vmic_os *os, vmic_isf_write_fn fn, void *arg,
+                                       vmic_isf_stats_t *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,6 +98,7 @@ int cmd_sym(int argc, char **argv);
 int cmd_yara(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_type(int argc, char **argv);
+int cmd_isf(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_trace(int argc, char **argv);

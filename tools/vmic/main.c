@@ -28,6 +28,7 @@ static const cli_command commands[] = {
     {"yara", "scan process or kernel memory with YARA rules", cmd_yara},
     {"check", "kernel integrity: hooked system-call table entries", cmd_check},
     {"type", "struct layouts and field offsets (BTF or profile)", cmd_type},
+    {"isf", "a Volatility 3 symbol table (ISF) from the guest's BTF and kallsyms", cmd_isf},
     {"boot", "start a QEMU guest vmic can attach to (or --stop one)", cmd_boot},
     {"attach", "attach to a running QEMU by its endpoints and show it", cmd_attach},
     {"trace", "trace processes and system calls of a live Linux guest", cmd_trace},

@@ -134,6 +134,7 @@ static bool btf_info(void *impl, uint32_t id, lx_tinfo *out)
         out->kind = LX_ENUM;
         out->size = t->size;
         out->is_signed = btf_kflag(t);
+        out->nmembers = btf_vlen(t);
         break;
     case BTF_KIND_TYPEDEF: out->kind = LX_TYPEDEF; out->ref = t->type; break;
     case BTF_KIND_VOLATILE: case BTF_KIND_CONST: case BTF_KIND_RESTRICT: case BTF_KIND_TYPE_TAG:
@@ -231,6 +232,27 @@ static bool btf_enumerator(void *impl, const char *name, int64_t *value)
     return false;
 }
 
+static bool btf_enumerator_at(void *impl, uint32_t id, uint32_t index, const char **name,
+                              int64_t *value)
+{
+    btf_impl *b = impl;
+    if (id == 0 || id >= b->ntypes)
+        return false;
+    const struct btf_type *t = btf__type_by_id(b->btf, id);
+    if (!t || !btf_is_any_enum(t) || index >= btf_vlen(t))
+        return false;
+    if (btf_is_enum(t)) {
+        const struct btf_enum *e = btf_enum(t) + index;
+        *name = name_of(b, e->name_off);
+        *value = btf_kflag(t) ? (int64_t)(int32_t)e->val : (int64_t)(uint32_t)e->val;
+    } else {
+        const struct btf_enum64 *e = btf_enum64(t) + index;
+        *name = name_of(b, e->name_off);
+        *value = (int64_t)btf_enum64_value(e);
+    }
+    return true;
+}
+
 static void btf_close(void *impl)
 {
     btf_impl *b = impl;
@@ -246,6 +268,7 @@ static const lx_types_ops btf_ops = {
     .info = btf_info,
     .member = btf_member,
     .enumerator = btf_enumerator,
+    .enumerator_at = btf_enumerator_at,
     .close = btf_close,
 };
 

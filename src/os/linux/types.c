@@ -73,6 +73,37 @@ const char *vmic_type_kind_name(vmic_type_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "other";
 }
 
+bool lx_types_find_id(lx_types *t, const char *name, lx_kind kind, uint32_t *id)
+{
+    return t->ops->find(t->impl, name, kind, id);
+}
+
+bool lx_types_info(lx_types *t, uint32_t id, lx_tinfo *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!t->ops->info(t->impl, id, out))
+        return false;
+    if (!out->name)
+        out->name = "";
+    return true;
+}
+
+bool lx_types_member(lx_types *t, uint32_t id, uint32_t index, lx_tmember *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!t->ops->member(t->impl, id, index, out))
+        return false;
+    if (!out->name)
+        out->name = "";
+    return true;
+}
+
+bool lx_types_enumerator_at(lx_types *t, uint32_t id, uint32_t index, const char **name,
+                            int64_t *value)
+{
+    return t->ops->enumerator_at && t->ops->enumerator_at(t->impl, id, index, name, value);
+}
+
 static bool info(lx_types *t, uint32_t id, lx_tinfo *ti)
 {
     memset(ti, 0, sizeof *ti);

@@ -32,7 +32,7 @@ typedef struct lx_tinfo {
     uint64_t size;      /* bytes: ints, floats, structs, unions, enums */
     uint32_t ref;       /* PTR, ARRAY (element), TYPEDEF, QUAL: the type referred to */
     uint64_t count;     /* ARRAY: elements */
-    uint32_t nmembers;  /* STRUCT, UNION */
+    uint32_t nmembers;  /* STRUCT, UNION; ENUM: constants (sources with enumerator_at) */
     bool is_signed;     /* INT, ENUM */
 } lx_tinfo;
 
@@ -51,6 +51,9 @@ typedef struct lx_types_ops {
     bool (*info)(void *impl, uint32_t id, lx_tinfo *out);
     bool (*member)(void *impl, uint32_t id, uint32_t index, lx_tmember *out);
     bool (*enumerator)(void *impl, const char *name, int64_t *value);
+    /* Constant index of enum id (may be NULL: the source cannot list them). */
+    bool (*enumerator_at)(void *impl, uint32_t id, uint32_t index, const char **name,
+                          int64_t *value);
     void (*close)(void *impl);
 } lx_types_ops;
 
@@ -66,6 +69,14 @@ vmic_status lx_types_size(lx_types *t, const char *name, uint64_t *size);
 vmic_status lx_types_enum(lx_types *t, const char *name, int64_t *value);
 vmic_status lx_types_members(lx_types *t, const char *name, vmic_type_kind *kind, uint64_t *size,
                              vmic_member_fn fn, void *arg);
+
+/* The source itself, by id, for code that walks the whole type graph
+ * (isf_write_types.c writes an ISF from it); ids are the source's own. */
+bool lx_types_find_id(lx_types *t, const char *name, lx_kind kind, uint32_t *id);
+bool lx_types_info(lx_types *t, uint32_t id, lx_tinfo *out);
+bool lx_types_member(lx_types *t, uint32_t id, uint32_t index, lx_tmember *out);
+bool lx_types_enumerator_at(lx_types *t, uint32_t id, uint32_t index, const char **name,
+                            int64_t *value);
 
 /* The libbpf-backed source over a BTF blob (copied). */
 vmic_status lx_btf_types(const uint8_t *data, size_t len, lx_types **out);
