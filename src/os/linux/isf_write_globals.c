@@ -137,6 +137,10 @@ static const char *const root_types[] = {
     "bpf_prog", "bpf_prog_aux", "file_operations", "dentry_operations", "seq_operations",
     "atomic_notifier_head", "notifier_block", "gate_struct", "resource", "pt_regs",
     "linux_binprm", "kernel_cap_struct", "pcpu_hot", "syscall_metadata", "timekeeper",
+    /* Named by Volatility 3.11's plugins, reached from nothing above:
+     * linux.pidhashtable (xa_node), linux.sockstat (socket_alloc, the
+     * seq_afinfo structs, xdp_sock), linux.netfilter (nf_hook_ops). */
+    "xa_node", "socket_alloc", "tcp_seq_afinfo", "udp_seq_afinfo", "xdp_sock", "nf_hook_ops",
 };
 
 static const char *const root_enums[] = {
