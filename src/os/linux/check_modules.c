@@ -91,19 +91,8 @@ static vmic_status sysfs_modules(vmic_os *os, mod_vec *out)
         return s;
     size_t count = 0;
     while (node != head) {
-        if (!lx_kptr(os, node)) {
-            s = vmic_fail(VMIC_E_FORMAT, "module_kset's list: pointer 0x%llx after %zu kobjects "
-                          "is not a kernel address", (unsigned long long)node, count);
+        if ((s = lx_list_step(os, &seen, node, "module_kset's list", "kobjects", count)))
             break;
-        }
-        int added = lx_seen_add(&seen, node);
-        if (added <= 0) {
-            s = added == 0 ? vmic_fail(VMIC_E_FORMAT, "module_kset's list: cycle at 0x%llx "
-                                       "after %zu kobjects", (unsigned long long)node, count)
-                           : vmic_fail(VMIC_E_RANGE, "module_kset's list: more than %u kobjects",
-                                       (unsigned)LX_MAX_MODULES);
-            break;
-        }
         count++;
         uint64_t mk = node - kobj_entry.off - mk_kobj.off, mod;
         if ((s = lx_u64(os, mk + mk_mod.off, &mod))) {

@@ -119,19 +119,8 @@ vmic_status vmic_os_modules(vmic_os *os, vmic_module_fn fn, void *arg)
         return s;
     size_t count = 0;
     while (node != head) {
-        if (!lx_kptr(os, node)) {
-            s = vmic_fail(VMIC_E_FORMAT, "module list: pointer 0x%llx after %zu modules is not a "
-                          "kernel address; truncated", (unsigned long long)node, count);
+        if ((s = lx_list_step(os, &seen, node, "module list", "modules", count)))
             break;
-        }
-        int added = lx_seen_add(&seen, node);
-        if (added <= 0) {
-            s = added == 0 ? vmic_fail(VMIC_E_FORMAT, "module list: cycle at 0x%llx after %zu "
-                                       "modules; truncated", (unsigned long long)node, count)
-                           : vmic_fail(VMIC_E_RANGE, "module list: more than %u modules",
-                                       (unsigned)LX_MAX_MODULES);
-            break;
-        }
         vmic_module_t mod;
         uint64_t at = node - m.list.off;
         if ((s = read_module(os, &m, at, &mod))) {

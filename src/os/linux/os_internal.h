@@ -193,6 +193,12 @@ vmic_status lx_seen_init(lx_seen *s, size_t limit);
 /* 1 if new, 0 if already seen, -1 when full or out of memory. */
 int lx_seen_add(lx_seen *s, uint64_t v);
 void lx_seen_free(lx_seen *s);
+/* One step of a bounded walk over a kernel list: node must be a kernel
+ * address not seen before, within the set's limit. VMIC_OK, or the error
+ * that ends the walk, saying where ("<what>: cycle at 0x.. after <count>
+ * <items>"). */
+vmic_status lx_list_step(vmic_os *os, lx_seen *seen, uint64_t node, const char *what,
+                         const char *items, size_t count);
 
 /* percpu.c: the per-CPU offset of a per-CPU variable: the symbol
  * `name` (up to 6.1 and from 6.15), else the member `hot_field` of pcpu_hot

@@ -98,6 +98,21 @@ static bool seen_grow(lx_seen *s)
     return true;
 }
 
+vmic_status lx_list_step(vmic_os *os, lx_seen *seen, uint64_t node, const char *what,
+                         const char *items, size_t count)
+{
+    if (!lx_kptr(os, node))
+        return vmic_fail(VMIC_E_FORMAT, "%s: pointer 0x%llx after %zu %s is not a kernel address",
+                         what, (unsigned long long)node, count, items);
+    int added = lx_seen_add(seen, node);
+    if (added == 0)
+        return vmic_fail(VMIC_E_FORMAT, "%s: cycle at 0x%llx after %zu %s", what,
+                         (unsigned long long)node, count, items);
+    if (added < 0)
+        return vmic_fail(VMIC_E_RANGE, "%s: more than %zu %s", what, seen->limit, items);
+    return VMIC_OK;
+}
+
 int lx_seen_add(lx_seen *s, uint64_t v)
 {
     if (v == 0)
