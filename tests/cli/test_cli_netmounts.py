@@ -233,19 +233,26 @@ def netstat_pid_and_table():
 
 
 def mountinfo(name):
-    """mountinfo lines as dicts; super options only their generic part."""
+    """mountinfo lines as dicts. The super options whole for the filesystems
+    vmic renders them for: tmpfs's (devtmpfs and rootfs are tmpfs here) and
+    proc's and sysfs's, which have none of their own here; for any other
+    type only their generic part, as vmic does not render its own."""
     out = []
     generic = {"ro", "rw", "sync", "dirsync", "mand", "lazytime"}
+    whole = {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs"}
     for line in truth(name).splitlines():
         f = line.split()
         sep = f.index("-")
+        supers = f[sep + 3].split(",")
+        if f[sep + 1] not in whole:
+            supers = [o for o in supers if o in generic]
         out.append({"id": int(f[0]), "parent_id": int(f[1]), "dev": f[2], "root": f[3],
                     "mount_point": f[4], "options": f[5],
                     "propagation": " ".join(o for o in f[6:sep]
                                             if not o.startswith("propagate_from:")),
                     "fstype": f[sep + 1],
                     "source": f[sep + 2],
-                    "super_options": ",".join(o for o in f[sep + 3].split(",") if o in generic)})
+                    "super_options": ",".join(supers)})
     return out
 
 

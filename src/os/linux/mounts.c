@@ -14,9 +14,10 @@
  * Per mount: ids, the superblock's device and type, the mount's root in
  * its filesystem, the mount point through the mount tree, the source
  * (mnt_devname), and the options mountinfo prints from the mount's flags
- * and the superblock's generic flags. The filesystem's own options
- * (tmpfs size=, mode=) come from code (s_op->show_options), not data, and
- * are not given.
+ * and the superblock's generic flags. A filesystem's own options come from
+ * its code (s_op->show_options); tmpfs's (devtmpfs's, a tmpfs rootfs's)
+ * are rendered from its shmem_sb_info as that code does (mounts_shmem.c),
+ * the others' are not given.
  *
  * Hostile input: the list is cycle-checked and the tree walk bounded in
  * depth and count; a mount whose fields do not read is listed, flagged
@@ -156,6 +157,21 @@ static vmic_status fs_type(vmic_os *os, const mnt_off *o, uint64_t sb, vmic_moun
     return VMIC_OK;
 }
 
+/* The filesystem's own super options after the generic ones (tmpfs's
+ * only); on failure the generic part stays and the caller flags the row. */
+static vmic_status fs_options(vmic_os *os, uint64_t sb, vmic_mount_t *m)
+{
+    char own[256];
+    vmic_status s = lx_shmem_options(os, sb, m->fstype, own, sizeof own);
+    if (s || !own[0])
+        return s;
+    if (strlen(m->super_options) + 1 + strlen(own) >= sizeof m->super_options)
+        return vmic_fail(VMIC_E_RANGE, "super options \"%s,%s\" do not fit %zu bytes",
+                         m->super_options, own, sizeof m->super_options);
+    append(m->super_options, sizeof m->super_options, own);
+    return VMIC_OK;
+}
+
 /* mountinfo's optional fields: the peer group of a shared mount, the one
  * a slave receives from (propagate_from, which needs the namespace's root
  * to work out, is not given), unbindable. */
@@ -224,6 +240,8 @@ static vmic_status read_mount(vmic_os *os, const mnt_off *o, const proc_root *pr
     } else
         m->partial = true;
     if (fs_type(os, o, sb, m))
+        m->partial = true;
+    if (m->super_options[0] && fs_options(os, sb, m))
         m->partial = true;
     if (propagation(os, o, mount, flags, m->propagation, sizeof m->propagation))
         m->partial = true;

@@ -159,6 +159,12 @@ void lx_detect_pti(vmic_os *os);
 bool lx_sym(vmic_os *os, const char *name, uint64_t *addr);
 vmic_status lx_need_sym(vmic_os *os, const char *name, uint64_t *addr);
 
+/* mounts_shmem.c: a tmpfs superblock's own super options as the kernel's
+ * shmem_show_options() prints them ("size=1024k,inode64"), into buf; "" for
+ * a superblock that is not shmem's. */
+vmic_status lx_shmem_options(vmic_os *os, uint64_t sb, const char *fstype, char *buf,
+                             size_t size);
+
 /* offsets.c: resolving fields */
 vmic_status lx_field(vmic_os *os, const char *path, lx_fld *f, bool required);
 vmic_status lx_task_offsets(vmic_os *os);
