@@ -212,7 +212,7 @@ class Mount(_Mirror):
                 ("dev_major", c_uint32), ("dev_minor", c_uint32), ("mnt_flags", c_uint32),
                 ("sb_flags", c_uint32), ("root", c_char * PATH_LEN), ("point", c_char * PATH_LEN),
                 ("fstype", c_char * 64), ("source", c_char * PATH_LEN), ("options", c_char * 128),
-                ("super_options", c_char * 64), ("propagation", c_char * 64),
+                ("super_options", c_char * 256), ("propagation", c_char * 64),
                 ("visible", c_bool), ("partial", c_bool), ("reserved", u64 * 4)]
 
 
