@@ -7,11 +7,14 @@
  * its maple tree root, kallsyms, the BTF blob, the printk ring, the kernel's
  * top page table. Then the dump is opened from memory and every OS query runs
  * over it (processes and their threads, memory maps, files, sockets and
- * environments, init's mounts, modules, the log, symbols); the patches are
- * undone before the next input.
+ * environments, init's mounts, modules, the log, symbols; with bit 2 the
+ * walk of every socket, the kernel's socket hash tables included, and every
+ * `vmic check` check); the patches are undone before the next input.
+ * The areas include the socket hash tables, sys_call_table and idt_table.
  *
  * Input: byte 0 holds flags (bit 0: give the kernel root instead of letting
- * vmic search for it; bit 1: also look a symbol up by address); then records of [area u8][offset u16][len u8][len bytes].
+ * vmic search for it; bit 1: also look a symbol up by address; bit 2: the
+ * sockets and checks); then records of [area u8][offset u16][len u8][len bytes].
  * ASan/UBSan reports and the invariants below (REQUIRE) are the findings.
  */
 #include <stdio.h>
@@ -115,6 +118,14 @@ static void find_areas(void)
     vmic_va_t prb;
     if (vmic_os_symbol(os, "prb", &prb) == VMIC_OK)
         add_area(core, ctx, prb.addr, 256);
+    /* The checks' tables, and where the socket hash tables start. */
+    static const char *const tables[] = {"tcp_hashinfo", "udp_table", "sys_call_table",
+                                         "idt_table"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        vmic_va_t va;
+        if (vmic_os_symbol(os, tables[i], &va) == VMIC_OK)
+            add_area(core, ctx, va.addr, 4096);
+    }
     vmic_os_processes(os, add_process, os);
     vmic_os_close(os);
     vmic_core_close(core);
@@ -251,6 +262,33 @@ static int on_log(void *arg, const vmic_log_record_t *r)
     return 0;
 }
 
+static int on_hook(void *arg, const vmic_syscall_hook_t *h)
+{
+    REQUIRE(memchr(h->name, 0, sizeof h->name) && memchr(h->module, 0, sizeof h->module));
+    return 0;
+}
+
+static int on_finding(void *arg, const vmic_check_finding_t *f)
+{
+    REQUIRE(memchr(f->name, 0, sizeof f->name) && memchr(f->module, 0, sizeof f->module) &&
+            memchr(f->detail, 0, sizeof f->detail));
+    return 0;
+}
+
+/* Every socket (the hash tables' too) and every check of `vmic check`. */
+static void sockets_and_checks(vmic_os *os)
+{
+    size_t n;
+    vmic_os_sockets(os, NULL, on_socket, NULL);
+    vmic_os_check_syscall_table(os, on_hook, NULL, &n);
+    vmic_os_check_tasks(os, on_finding, NULL, &n);
+    vmic_os_check_modules(os, on_finding, NULL, &n);
+    vmic_os_check_creds(os, on_finding, NULL, &n);
+    vmic_os_check_idt(os, on_finding, NULL, &n);
+    vmic_os_check_syscall_entry(os, on_finding, NULL, &n);
+    vmic_os_check_ops(os, on_finding, NULL, &n);
+}
+
 /* with_all_symbols: a lookup by address decodes every kallsyms name, half the
  * cost of an input; only inputs that ask for it pay it. */
 static void query(vmic_os *os, bool with_all_symbols)
@@ -280,6 +318,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vmic_os *os;
         if (vmic_os_open(core, &cfg, &os) == VMIC_OK) {
             query(os, data[0] & 2);
+            if (data[0] & 4)
+                sockets_and_checks(os);
             vmic_os_close(os);
         }
         vmic_core_close(core);

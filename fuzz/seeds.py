@@ -197,6 +197,12 @@ def os_seeds(fixture, out):
         write(out, "fuzz_btf", "btf-cut", bytes(256) + btf_cut(blob))
     if "sys_call_table" in addr:
         write(out, "fuzz_syscalls", "table-24", syscall_seed(fixture, syms, addr))
+    # fuzz_os: the sockets-and-checks flag (bit 2), alone and with a patch of
+    # eight 0x41 bytes in each of the first areas (area, offset 0x10).
+    write(out, "fuzz_os", "checks", b"\x04")
+    for area in range(12):
+        write(out, "fuzz_os", "checks-area-%d" % area,
+              b"\x05" + bytes([area, 0x10, 0, 8]) + b"A" * 8)
     profile = os.path.join(fixture, "profile.json.xz")
     if os.path.exists(profile):
         write(out, "fuzz_isf", "isf-cut", isf_cut(profile))

@@ -538,6 +538,11 @@ if [ $WORKLOAD = 0 ]; then
 	section dmesg dmesg
 fi
 
+# issue 15: a TIME_WAIT sock lives 60 s, so it is made last, just before
+# the dump, with /proc/net/tcp as it then is (net-tcp-late).
+section time-wait /bin/vmic-sockets --time-wait
+section net-tcp-late cat /proc/net/tcp
+
 # Opened before READY: bytes that reach a closed serial port are lost.
 [ $WORKLOAD = 1 ] && exec 4</dev/ttyS2 && stty -echo <&4
 
@@ -695,10 +700,11 @@ for s in uname version ps procs marker maps-marker threads-marker fds-marker fdi
 done
 grep -q '^pid=[0-9]* heap=0x' "$PARTIAL/truth/marker.txt" || die "vmic-marker printed no addresses"
 # issue 15: network, mounts, environment
-for s in sockets net-tcp net-tcp6 net-udp net-udp6 net-unix net-tcp-ns netns mountinfo-1 mountinfo-marker chroot mountinfo-chroot environ-marker fds-all; do
+for s in sockets net-tcp net-tcp6 net-udp net-udp6 net-unix net-tcp-ns netns mountinfo-1 mountinfo-marker chroot mountinfo-chroot environ-marker fds-all time-wait net-tcp-late; do
 	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
 done
 grep -q '^pid=[0-9]* nspid=[0-9]*$' "$PARTIAL/truth/sockets.txt" || die "vmic-sockets printed no pids"
+grep -q '^time-wait [0-9]*$' "$PARTIAL/truth/time-wait.txt" || die "vmic-sockets --time-wait failed"
 for m in "${LOADED[@]}"; do
 	name=$(basename "$m")
 	grep -q "^$name " "$PARTIAL/truth/modules.txt" || die "module $name not loaded in the guest"

@@ -427,8 +427,9 @@ VMIC_API vmic_status vmic_os_files(vmic_os *os, const vmic_process_t *p, vmic_fi
 #define VMIC_SOCK_PATH_LEN 110   /* sun_path (108) + '@' + NUL */
 
 typedef struct vmic_socket {
-    int32_t pid;            /* the process whose fd table holds it (tgid) */
-    int32_t fd;
+    int32_t pid;            /* the process whose fd table holds it (tgid); 0 for
+                               one no fd table holds */
+    int32_t fd;             /* -1 for one no fd table holds */
     vmic_va_t file;         /* the struct file */
     vmic_va_t sock;         /* the struct sock (0 if it has none) */
     uint64_t inode;         /* socket:[inode], as /proc/net files print it */
@@ -450,8 +451,12 @@ typedef struct vmic_socket {
 
 typedef int (*vmic_socket_fn)(void *arg, const vmic_socket_t *s);
 /* The sockets in the fd tables of process p, or of every process when p is
- * NULL (a socket open in several is listed for each pid and fd). A socket
- * whose kernel objects cannot be read is still listed, flagged partial. */
+ * NULL (a socket open in several is listed for each pid and fd) followed by
+ * the TCP and UDP sockets of the kernel's hash tables that no fd table
+ * holds (pid 0, fd -1, file 0): TIME_WAIT and request socks (state as
+ * /proc/net/tcp prints it, inode 0), orphans, kernel sockets, sockets in
+ * flight in a UNIX socket's queue. A socket whose kernel objects cannot be
+ * read is still listed, flagged partial. */
 VMIC_API vmic_status vmic_os_sockets(vmic_os *os, const vmic_process_t *p, vmic_socket_fn fn,
                                      void *arg);
 

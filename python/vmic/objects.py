@@ -159,7 +159,8 @@ def _addr(family: int, raw) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Socket:
-    """A socket in a process's fd table (vmic netstat's row): family
+    """A socket in a process's fd table, or (pid 0, fd -1) one in the
+    kernel's TCP and UDP tables that none holds (vmic netstat's row): family
     ("inet", "inet6", "unix"), type ("stream", "dgram"), the TCP state name,
     addresses as text and ports (inet), path (unix: '@' for abstract)."""
     pid: int

@@ -71,7 +71,7 @@ def boot_live():
 if LIVE and has_truth("sockets.txt"):
     LIVE_TARGET, cli_common.FIXTURE = boot_live()
 
-SECTIONS = ("sockets", "net-tcp", "net-tcp6", "net-udp", "net-udp6", "net-unix", "net-tcp-ns",
+SECTIONS = ("sockets", "net-tcp", "net-tcp-late", "time-wait", "net-tcp6", "net-udp", "net-udp6", "net-unix", "net-tcp-ns",
             "netns", "mountinfo-1", "mountinfo-marker", "chroot", "mountinfo-chroot",
             "environ-marker", "fds-all")
 missing = [s for s in SECTIONS if not has_truth(f"{s}.txt")]
@@ -102,16 +102,45 @@ def v6(words):
 
 
 def inet_truth(section, proto, netns):
-    """inode -> what vmic must say of the socket, from one /proc/net file."""
+    """(proto, local addr, port, remote addr, port, netns) -> what vmic must
+    say of the socket, from one /proc/net file (inode 0: TIME_WAIT, orphans)."""
     out = {}
     addr = v6 if proto.endswith("6") else v4
     for line in truth(f"{section}.txt").splitlines()[1:]:
         f = line.split()
         (la, lp), (ra, rp) = f[1].split(":"), f[2].split(":")
-        out[int(f[9])] = {"proto": proto, "local_addr": addr(la), "local_port": int(lp, 16),
-                          "remote_addr": addr(ra), "remote_port": int(rp, 16),
-                          "sk_state": int(f[3], 16), "netns": netns}
+        w = {"proto": proto, "local_addr": addr(la), "local_port": int(lp, 16),
+             "remote_addr": addr(ra), "remote_port": int(rp, 16),
+             "sk_state": int(f[3], 16), "netns": netns, "inode": int(f[9])}
+        out[inet_key(w)] = w
     return out
+
+
+def inet_key(r):
+    return (r["proto"], r["local_addr"], r["local_port"], r["remote_addr"], r["remote_port"],
+            r["netns"])
+
+
+def all_inet_truth():
+    """Every TCP and UDP socket of both namespaces; TCP from the init
+    namespace as it was just before the dump (net-tcp-late), with the
+    TIME_WAIT sock made then."""
+    want = {}
+    for section, proto in (("net-tcp-late", "tcp"), ("net-tcp6", "tcp6"), ("net-udp", "udp"),
+                           ("net-udp6", "udp6")):
+        want.update(inet_truth(section, proto, NETNS[1]))
+    want.update(inet_truth("net-tcp-ns", "tcp", NETNS[NS_PID]))
+    return want
+
+
+TIME_WAIT = ("tcp", "127.0.0.1", int(truth("time-wait.txt").split()[1]), "127.0.0.1", 7007,
+             NETNS[1])
+
+
+def expired(key, got):
+    """A live guest's TIME_WAIT sock lives 60 s from its boot's truth: it may
+    be gone by the time vmic looks. A dump holds it (made just before)."""
+    return LIVE and key == TIME_WAIT and key not in got
 
 
 def unix_truth(netns):
@@ -150,6 +179,13 @@ def by_inode(rows):
     return out
 
 
+def by_key(rows):
+    out = {}
+    for r in rows:
+        out.setdefault(inet_key(r) if r["proto"] != "unix" else ("unix", r["inode"]), []).append(r)
+    return out
+
+
 @test
 def help_lists_the_commands():
     top = vmic("--help").stdout
@@ -161,27 +197,54 @@ def help_lists_the_commands():
 
 @test
 def netstat_inet_sockets_match_proc_net():
-    init_ns = NETNS[1]
-    want = {}
-    for section, proto in (("net-tcp", "tcp"), ("net-tcp6", "tcp6"), ("net-udp", "udp"),
-                           ("net-udp6", "udp6")):
-        want.update(inet_truth(section, proto, init_ns))
-    want.update(inet_truth("net-tcp-ns", "tcp", NETNS[NS_PID]))
-    # The fixture's own sockets are all there (vmic-sockets: tcp 7001/7002/7005, udp 7003/7004).
+    want = all_inet_truth()
+    # The fixture's own sockets are all there (vmic-sockets: tcp 7001/7002/7005
+    # held, 7006 and udp 7008 in flight, udp 7003/7004), and its TIME_WAIT.
     ports = sorted(w["local_port"] for w in want.values() if w["sk_state"] in (7, 10))
-    assert ports == [7001, 7002, 7003, 7004, 7005], ports
-    assert NETNS[NS_PID] != init_ns
+    assert ports == [7001, 7002, 7003, 7004, 7005, 7006, 7008], ports
+    assert want[TIME_WAIT]["sk_state"] == 6, want[TIME_WAIT]
+    assert NETNS[NS_PID] != NETNS[1]
     for target in TARGETS:
-        got = by_inode(netstat(target))
-        for inode, w in want.items():
-            assert inode in got, (target, inode, w)
-            for r in got[inode]:
-                assert {k: r[k] for k in w} == w, (target, inode, r, w)
+        got = by_key(netstat(target))
+        for key, w in want.items():
+            if expired(key, got):
+                continue
+            assert key in got, (target, key, w)
+            for r in got[key]:
+                assert {k: r[k] for k in w} == w, (target, key, r, w)
                 assert not r["partial"], r
         # Both ways: every TCP/UDP socket vmic sees is one /proc/net shows.
-        for inode, rows in got.items():
+        for key, rows in got.items():
             if rows[0]["proto"] in ("tcp", "tcp6", "udp", "udp6"):
-                assert inode in want, (target, rows)
+                assert key in want, (target, rows)
+
+
+@test
+def netstat_lists_sockets_no_process_holds():
+    """From the kernel's hash tables, pid 0 and fd -1: exactly the sockets of
+    /proc/net no fd holds. The fixture has a TCP listener and a UDP socket in
+    flight over a socketpair (their inodes, held by no fd), an orphan in
+    FIN_WAIT2 and a TIME_WAIT sock (inode 0)."""
+    want, owners = all_inet_truth(), socket_owners()
+    loose = {k for k, w in want.items() if w["inode"] not in owners}
+    states = sorted((w["sk_state"], w["local_port"] if w["inode"] else w["remote_port"])
+                    for k, w in want.items() if k in loose)
+    assert states == [(5, 7001), (6, 7007), (7, 7008), (10, 7006)], states
+    for target in TARGETS:
+        rows = netstat(target)
+        got = by_key(r for r in rows if r["fd"] == -1)
+        assert set(got) == {k for k in loose if not expired(k, got)}, (target, got, loose)
+        for key, (r,) in got.items():
+            assert r["pid"] == 0 and int(r["file"], 16) == 0 and int(r["sock"], 16) != 0, r
+            assert r["inode"] == want[key]["inode"], (r, want[key])
+        # They come after every held one, and the table shows them with "-".
+        held = [i for i, r in enumerate(rows) if r["fd"] >= 0]
+        assert max(held) < min(i for i, r in enumerate(rows) if r["fd"] == -1), rows
+    lines = [l.split() for l in vmic("netstat", A).stdout.splitlines()[1:]]
+    inflight = [l for l in lines if l[1] == "127.0.0.1:7006"]
+    assert inflight and inflight[0][3:] == ["LISTEN", str(want[("tcp", "127.0.0.1", 7006,
+                                                                   "0.0.0.0", 0, NETNS[1])]["inode"]),
+                                            "-", "-", str(NETNS[1])], inflight
 
 
 @test
@@ -210,13 +273,16 @@ def netstat_owners_match_proc_fd():
         rows = netstat(target)
         got = {}
         for r in rows:
-            got.setdefault(r["inode"], set()).add((r["pid"], r["fd"]))
+            if r["fd"] >= 0:  # held; the others, netstat_lists_sockets_no_process_holds
+                got.setdefault(r["inode"], set()).add((r["pid"], r["fd"]))
         for inode, own in owners.items():
             own = {o for o in own if o[0] in alive}  # helpers gone by dump time
             assert got.get(inode, set()) == own, (target, inode, got.get(inode), own)
         assert set(got) <= set(owners), (target, set(got) - set(owners))
-        # The namespace child inherited its parent's sockets and added one.
-        assert {r["fd"] for r in rows if r["pid"] == SOCK_PID} == set(range(3, 13))
+        # The namespace child inherited its parent's first ten and added one;
+        # the parent then kept the accepted end of the orphan's connection.
+        assert {r["fd"] for r in rows if r["pid"] == SOCK_PID} == set(range(3, 14))
+        assert {r["fd"] for r in rows if r["pid"] == NS_PID} == set(range(3, 14))
 
 
 @test
@@ -229,7 +295,9 @@ def netstat_pid_and_table():
     assert ["tcp", "127.0.0.1:7001", "0.0.0.0:0", "LISTEN"] == lines[0][:4], lines[0]
     assert any(l[:2] == ["tcp6", "[::1]:7002"] for l in lines), lines
     assert any(l[:2] == ["unix", "@vmic-sockets-abstract"] for l in lines), lines
-    assert len(lines) == 10, lines
+    assert len(lines) == 11, lines
+    assert ["tcp", "127.0.0.1:7001", "127.0.0.1:", "CLOSE_WAIT"] == \
+        [lines[-1][0], lines[-1][1], lines[-1][2][:10], lines[-1][3]], lines[-1]
 
 
 def mountinfo(name):

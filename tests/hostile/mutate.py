@@ -88,15 +88,18 @@ class Runner:
         return rc, stdout, stderr, rusage.ru_maxrss * 1024
 
     def judge(self, what, args):
+        """One run of vmic on a mutated dump, counted by what it did."""
         rc, out, err, rss = self.run(args)
         if rc is None:
             kind = "hang"
-        elif rc < 0 or rc not in (0, 1) or any(m in err for m in SANITIZER_MARKS):
+        elif rc < 0 or rc not in ok_codes(args) or any(m in err for m in SANITIZER_MARKS):
             kind = "crash"
         elif rss > MEMORY_LIMIT:
             kind = "memory"
         elif rc == 1:
             kind = "clean" if err.strip() else "crash"   # an error must say why
+        elif rc == 3:
+            kind = "ok"   # vmic check found something: a mutation is an anomaly
         elif '"partial":true' in out or '"cut":true' in out or '"truncated":true' in out:
             kind = "partial"
         else:
@@ -240,6 +243,12 @@ def mutations(g, rng):
     return m
 
 
+def ok_codes(args):
+    """The exit codes vmic gives on purpose: 0, 1 (an error, said on
+    stderr), and 3 for `vmic check` (it found an anomaly)."""
+    return (0, 1, 3) if "check" in args[:1] else (0, 1)
+
+
 # issue 15: network, mounts, environment. Where the sockets, mounts and the
 # marker's environment are, from netstat, mounts and type on the pristine dump;
 # a fixture older than those commands' truth (no vmic-sockets) gets none.
@@ -264,6 +273,12 @@ def net_mount_env_mutations(g, rng):
                   [(g.pa(file + offset("file.private_data")), u64(rng.getrandbits(64)))]))
         m.append(("sockets: a sock's first 64 bytes random",
                   [(g.pa(sock), bytes(rng.getrandbits(8) for _ in range(64)))]))
+    loose = [s for s in g.r.json("netstat", "--json", g.dump) if s["fd"] == -1]
+    if loose:
+        link = int(loose[0]["sock"], 16) + offset("sock.__sk_common.skc_node")
+        m.append(("sockets: a hashed sock's chain link to itself", [(g.pa(link), u64(link))]))
+        m.append(("sockets: a hashed sock's chain link random",
+                  [(g.pa(link), u64(rng.getrandbits(64)))]))
     mounts = [int(x["mount"], 16) for x in g.r.json("mounts", "--json", g.dump)]
     if len(mounts) > 2:
         ml, node = offset("mount.mnt_list"), offset("mount.mnt_node")

@@ -2,7 +2,9 @@
  * Hostile guest memory for the walks of issue 15 (sockets, mounts,
  * environment): a real dump copied into memory and corrupted one field at a
  * time, the way test_os_hostile does for the task list. A corrupted socket
- * pointer costs that socket (listed, flagged partial), a cycle in the mount
+ * pointer costs that socket (listed, flagged partial), a cycle in a chain
+ * of the kernel's socket hash tables or a garbage table costs that chain or
+ * table (an error after the rest is listed), a cycle in the mount
  * namespace ends the walk with an error after each mount once, and an
  * environment range far past its start is refused at once; nothing hangs.
  *
@@ -91,9 +93,12 @@ static uint64_t off(const char *path)
 /* ---- sockets ---------------------------------------------------------------- */
 
 typedef struct socks {
-    size_t n, partial;
+    size_t n, partial, loose; /* loose: in the hash tables, held by no fd */
     uint64_t file[64];
     uint64_t inode[64];
+    uint64_t loose_sock[16];
+    uint8_t loose_state[16];
+    uint16_t loose_protocol[16];
 } socks;
 
 static int add_sock(void *arg, const vmic_socket_t *s)
@@ -103,6 +108,12 @@ static int add_sock(void *arg, const vmic_socket_t *s)
         c->file[c->n] = s->file.addr;
         c->inode[c->n] = s->inode;
     }
+    if (s->fd < 0 && c->loose < 16) {
+        c->loose_sock[c->loose] = s->sock.addr;
+        c->loose_state[c->loose] = s->state;
+        c->loose_protocol[c->loose] = s->protocol;
+    }
+    c->loose += s->fd < 0;
     c->n++;
     c->partial += s->partial;
     return 0;
@@ -115,7 +126,7 @@ static void test_sockets_intact(void)
     vmic_process_t p;
     CHECK_OK(vmic_os_process_find(os, sockets_pid, &p));
     CHECK_OK(vmic_os_sockets(os, &p, add_sock, &base_socks));
-    CHECK_EQ(base_socks.n, 10); /* tests/fixtures/sockets.c: ten in its own fd table */
+    CHECK_EQ(base_socks.n, 11); /* tests/fixtures/sockets.c: eleven in its own fd table */
     CHECK_EQ(base_socks.partial, 0);
 }
 
@@ -149,7 +160,9 @@ static void test_socket_pointers_garbage(void)
 }
 
 /* A garbage fd table of one process costs its sockets, not the others': the
- * walk of every process still lists the rest and then says what failed. */
+ * walk of every process still lists the rest and then says what failed. Of
+ * its sockets, the one no other process shares (the accepted end of the
+ * orphan's connection, fd 13) is still found, in the hash tables. */
 static void test_one_fd_table_garbage(void)
 {
     vmic_process_t p;
@@ -161,7 +174,91 @@ static void test_one_fd_table_garbage(void)
     restore();
     CHECK_EQ(s, VMIC_E_FORMAT);
     CHECK_ERRMSG("sockets of pid");
-    CHECK_EQ(c.n, all.n - base_socks.n);
+    CHECK_EQ(c.n, all.n - base_socks.n + 1);
+    CHECK_EQ(c.loose, all.loose + 1);
+}
+
+/* ---- the kernel's socket hash tables --------------------------------------------- */
+
+static socks all_socks;
+
+/* The fixture's four no fd holds: a listener and a UDP socket in flight, an
+ * orphan in FIN_WAIT2, a TIME_WAIT sock. */
+static void test_hashed_sockets_intact(void)
+{
+    CHECK_OK(vmic_os_sockets(os, NULL, add_sock, &all_socks));
+    CHECK_EQ(all_socks.loose, 4);
+    CHECK_EQ(all_socks.partial, 0);
+}
+
+static size_t loose_index(uint8_t state)
+{
+    for (size_t i = 0; i < all_socks.loose && i < 16; i++)
+        if (all_socks.loose_state[i] == state)
+            return i;
+    return SIZE_MAX;
+}
+
+/* The TIME_WAIT sock's link made to point at itself: that chain ends with
+ * an error naming the cycle, every other socket is still listed. */
+static void test_hash_chain_cycle(void)
+{
+    size_t i = loose_index(6);
+    CHECK(i != SIZE_MAX);
+    if (i == SIZE_MAX)
+        return;
+    uint64_t node = all_socks.loose_sock[i] + off("sock.__sk_common.skc_node");
+    socks c = {0};
+    CHECK(put64(node, node));
+    vmic_status s = TIMED(vmic_os_sockets(os, NULL, add_sock, &c), 2.0);
+    restore();
+    CHECK_EQ(s, VMIC_E_FORMAT);
+    CHECK_ERRMSG("tcp_hashinfo.ehash: cycle at");
+    CHECK_EQ(c.n, all_socks.n);
+}
+
+/* tcp_hashinfo's established table: a mask of 2^32 - 1 buckets (over the
+ * ceiling) and a garbage bucket pointer. Each costs that table: the
+ * listeners and UDP sockets still come, then the error. */
+static void test_hash_table_garbage(void)
+{
+    vmic_va_t hashinfo;
+    CHECK_OK(vmic_os_symbol(os, "tcp_hashinfo", &hashinfo));
+    const struct { uint64_t where, value; vmic_status want; const char *msg; } bad[] = {
+        {hashinfo.addr + off("inet_hashinfo.ehash_mask"), 0xffffffffull, VMIC_E_RANGE,
+         "tcp_hashinfo.ehash: a mask of 0xffffffff is more than"},
+        {hashinfo.addr + off("inet_hashinfo.ehash"), 0x4141414141414141ull, VMIC_E_FORMAT,
+         "tcp_hashinfo.ehash: buckets at 0x4141414141414141, not a kernel address"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        socks c = {0};
+        CHECK(put64(bad[i].where, bad[i].value));
+        vmic_status s = TIMED(vmic_os_sockets(os, NULL, add_sock, &c), 2.0);
+        restore();
+        CHECK_EQ(s, bad[i].want);
+        CHECK_ERRMSG(bad[i].msg);
+        /* Gone: the orphan and the TIME_WAIT sock (established table);
+         * still there: the listener and the UDP socket in flight. */
+        CHECK_EQ(c.loose, 2);
+        for (size_t k = 0; k < c.loose; k++)
+            CHECK(c.loose_state[k] == 10 || c.loose_protocol[k] == 17);
+    }
+}
+
+/* The in-flight listener's sk_socket made garbage: listed, partial. */
+static void test_hashed_sock_socket_garbage(void)
+{
+    size_t i = loose_index(10);
+    CHECK(i != SIZE_MAX);
+    if (i == SIZE_MAX)
+        return;
+    socks c = {0};
+    CHECK(put64(all_socks.loose_sock[i] + off("sock.sk_socket"), 0x4141414141414141ull));
+    vmic_status s = TIMED(vmic_os_sockets(os, NULL, add_sock, &c), 2.0);
+    restore();
+    CHECK_OK(s);
+    CHECK_EQ(c.n, all_socks.n);
+    CHECK_EQ(c.partial, 1);
 }
 
 /* ---- mounts ------------------------------------------------------------------- */
@@ -319,6 +416,10 @@ static void test_everything_intact_again(void)
     CHECK_OK(vmic_os_sockets(os, &p, add_sock, &c));
     CHECK_EQ(c.n, base_socks.n);
     CHECK_EQ(c.partial, 0);
+    socks a = {0};
+    CHECK_OK(vmic_os_sockets(os, NULL, add_sock, &a));
+    CHECK_EQ(a.n, all_socks.n);
+    CHECK_EQ(a.loose, all_socks.loose);
     CHECK_OK(vmic_os_mounts(os, &init_proc, add_mount, &m));
     CHECK_EQ(m.n, base_mounts.n);
 }
@@ -358,6 +459,10 @@ int main(int argc, char **argv)
     RUN(test_sockets_intact);
     RUN(test_socket_pointers_garbage);
     RUN(test_one_fd_table_garbage);
+    RUN(test_hashed_sockets_intact);
+    RUN(test_hash_chain_cycle);
+    RUN(test_hash_table_garbage);
+    RUN(test_hashed_sock_socket_garbage);
     RUN(test_mounts_intact);
     RUN(test_mount_cycle);
     RUN(test_mount_tree_left_loop);

@@ -1,4 +1,5 @@
-/* vmic netstat: the sockets processes hold, in every network namespace. */
+/* vmic netstat: the sockets processes hold, and those in the kernel's TCP
+ * and UDP tables that none holds, in every network namespace. */
 #include <arpa/inet.h>
 #include <stdio.h>
 
@@ -122,6 +123,7 @@ static int row(void *arg, const vmic_socket_t *s)
     v[STATE].blank = s->partial && !s->family;
     v[LOCAL].blank = !*local && s->family != VMIC_AF_UNIX;
     v[REMOTE].blank = !inet;
+    v[PID].blank = v[FD].blank = s->fd < 0; /* in the kernel's tables, held by no fd */
     cli_rows_add(&w->rows, v);
     return 0;
 }
@@ -148,8 +150,10 @@ int cmd_netstat(int argc, char **argv)
                 "packet sockets, and others by family number (afN); each with its inode\n"
                 "(socket:[N]), owning pid and fd, and the inode of its network namespace\n"
                 "(as /proc/PID/ns/net names it). A socket open in several processes is\n"
-                "listed for each. Sockets no process holds (TIME_WAIT, the kernel's own)\n"
-                "are not listed.",
+                "listed for each. Then, without --pid, the TCP and UDP sockets of the\n"
+                "kernel's hash tables that no process holds, PID and FD \"-\" (in --json\n"
+                "pid 0, fd -1): TIME_WAIT, orphans closing (inode 0, as /proc/net shows\n"
+                "them), kernel sockets, and sockets in flight in a UNIX socket's queue.",
         },
         .schema = &schema, .walk = walk, .pid_option = &opt_pid,
     };

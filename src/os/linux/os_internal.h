@@ -19,6 +19,8 @@
 #define LX_MAX_CMDLINE (1u << 21)    /* what we read of arg_start..arg_end */
 #define LX_MAX_ENVIRON (1u << 21)    /* env_start..env_end; ARG_MAX is far less */
 #define LX_MAX_MOUNTS 100000u        /* sysctl fs.mount-max default */
+#define LX_MAX_SOCKETS (1u << 22)    /* socks in the hash tables, or held */
+#define LX_MAX_HASH_BUCKETS (1u << 24) /* tcp_hashinfo.ehash of a ~1 TiB guest */
 
 /* A field offset resolved once; ok false if this kernel has no such field. */
 typedef struct lx_fld {
