@@ -44,7 +44,7 @@ __attribute__((noreturn)) static void die(const char *what)
     exit(1);
 }
 
-/* Best wall time of `vmic ARGS > /dev/null`, a new process each run. */
+/* Best wall time of `vmic ARGS >/dev/null 2>&1`, a new process each run. */
 static double spawn_best(char *const argv[])
 {
     double best = -1;
@@ -52,6 +52,7 @@ static double spawn_best(char *const argv[])
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0); /* isf's summary */
         pid_t pid;
         int st;
         double t0 = now();
