@@ -385,7 +385,7 @@ awk -v dir="$PARTIAL/truth" '
 	file != "" { print > file }
 ' "$PARTIAL/truth.txt"
 
-for s in uname version ps procs services modules kallsyms dmesg; do
+for s in uname version ps procs services modules kallsyms dmesg mountinfo-1 net-unix fds-all; do
 	[ -s "$PARTIAL/truth/$s.txt" ] || die "guest truth lacks section '$s' (see $PARTIAL/truth.txt)"
 done
 for s in systemd-journald rsyslogd cron dbus-daemon; do

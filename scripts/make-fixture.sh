@@ -404,6 +404,15 @@ mount -o bind /tmp/vmic-mnt/sub /tmp/vmic-ro && mount -o remount,bind,ro /tmp/vm
 mkdir -p /tmp/vmic-slave
 mount --make-shared /tmp/vmic-mnt
 mount --bind /tmp/vmic-mnt /tmp/vmic-slave && mount --make-slave /tmp/vmic-slave
+# The filesystems systemd mounts on every distribution, with options that
+# are not their defaults, so mountinfo's super options (rendered per
+# filesystem by vmic, src/os/linux/mounts_fsopts.c) have something to show.
+mkdir -p /dev/pts /sys/fs/cgroup /sys/fs/bpf /dev/hugepages /tmp/vmic-ramfs
+mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts || echo "vmic-init: no devpts"
+mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup || echo "vmic-init: no cgroup2"
+mount -t bpf -o mode=700 bpf /sys/fs/bpf || echo "vmic-init: no bpf"
+mount -t hugetlbfs -o uid=7,mode=1770,size=4M hugetlbfs /dev/hugepages || echo "vmic-init: no hugetlbfs"
+mount -t ramfs -o mode=711 vmic-ramfs /tmp/vmic-ramfs || echo "vmic-init: no ramfs"
 # A process chrooted in a directory of rootfs with one mount inside: its
 # mountinfo shows only that mount, named from its root (truth
 # mountinfo-chroot).

@@ -302,12 +302,15 @@ def netstat_pid_and_table():
 
 def mountinfo(name):
     """mountinfo lines as dicts. The super options whole for the filesystems
-    vmic renders them for: tmpfs's (devtmpfs and rootfs are tmpfs here) and
-    proc's and sysfs's, which have none of their own here; for any other
-    type only their generic part, as vmic does not render its own."""
+    vmic renders them for: tmpfs's (devtmpfs and rootfs are tmpfs here),
+    devpts, cgroup2, bpf, ramfs and hugetlbfs's (each mounted by /init with
+    options not its defaults) and proc's and sysfs's, which have none of
+    their own here; for any other type only their generic part, as vmic does
+    not render its own."""
     out = []
     generic = {"ro", "rw", "sync", "dirsync", "mand", "lazytime"}
-    whole = {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs"}
+    whole = {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs", "devpts", "cgroup2", "bpf", "ramfs",
+             "hugetlbfs"}
     for line in truth(name).splitlines():
         f = line.split()
         sep = f.index("-")
@@ -341,6 +344,13 @@ def mounts_match_mountinfo():
     assert got["/tmp/vmic-ro"]["root"] == "/sub" and got["/tmp/vmic-ro"]["options"][:3] == "ro,"
     assert got["/tmp/vmic-mnt"]["propagation"].startswith("shared:")
     assert got["/tmp/vmic-slave"]["propagation"].startswith("master:")
+    # The filesystems systemd mounts, with options that are not defaults.
+    assert got["/dev/pts"]["super_options"] == "rw,gid=5,mode=620,ptmxmode=000", got["/dev/pts"]
+    assert got["/sys/fs/cgroup"]["super_options"] == "rw,nsdelegate,memory_recursiveprot"
+    assert got["/sys/fs/bpf"]["super_options"] == "rw,mode=700"
+    assert got["/tmp/vmic-ramfs"]["super_options"] == "rw,mode=711"
+    assert got["/dev/hugepages"]["super_options"] == \
+        "rw,uid=7,mode=1770,pagesize=2M,size=4194304", got["/dev/hugepages"]
 
 
 @test

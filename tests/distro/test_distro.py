@@ -10,7 +10,10 @@ boot was over; its truth/ holds what the guest said just before the dump.
          threads, maps, files (fd -> path; flags and pos where vmic gives
          them) of journald, rsyslogd, cron and dbus-daemon, modules (name, size,
          state, base), dmesg (every line the guest printed, in order),
-         sym --all (every line of /proc/kallsyms but systemd's BPF programs)
+         sym --all (every line of /proc/kallsyms but systemd's BPF programs),
+         netstat (every socket of /proc/net/{tcp,tcp6,udp,udp6,unix}, both
+         ways, with its owners from every /proc/PID/fd), mounts (init's
+         /proc/1/mountinfo, line by line)
   live   the same disk booted again (vmic boot, snapshot=on): vmic ps,
          modules, the services' threads, maps and files, and dmesg against
          what the guest prints at that moment, the guest paused; vmic
@@ -22,6 +25,7 @@ usage: test_distro.py VMIC FIXTURE_DIR [--no-live] [--keep] [--profile ISF]
        (exit 77 = skipped: no fixture or no QEMU)
 """
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -306,6 +310,119 @@ def test_kallsyms(vmic, dump, truth):
         (len(theirs), modules, len(bpf)))
 
 
+# ---- sockets and mounts (issue 15) on the guest people run ----------------------------------
+
+
+def proc_net_addr(word):
+    """/proc/net's hex address (__be32 words printed in host order)."""
+    raw = b"".join(int(word[i:i + 8], 16).to_bytes(4, "little") for i in range(0, len(word), 8))
+    return str(ipaddress.ip_address(raw))
+
+
+def netstat_truth(truth):
+    """{key: what vmic must say}: inet sockets by (proto, addresses, ports),
+    UNIX ones by inode."""
+    want = {}
+    for name, proto in (("net-tcp", "tcp"), ("net-tcp6", "tcp6"), ("net-udp", "udp"),
+                        ("net-udp6", "udp6")):
+        for line in truth.get(name, "").splitlines()[1:]:
+            f = line.split()
+            if len(f) < 10 or ":" not in f[1]:
+                continue  # no such file (a kernel without IPv6)
+            (la, lp), (ra, rp) = f[1].split(":"), f[2].split(":")
+            w = {"proto": proto, "local_addr": proc_net_addr(la), "local_port": int(lp, 16),
+                 "remote_addr": proc_net_addr(ra), "remote_port": int(rp, 16),
+                 "sk_state": int(f[3], 16), "inode": int(f[9])}
+            want[(proto, w["local_addr"], w["local_port"], w["remote_addr"], w["remote_port"])] = w
+    for line in truth["net-unix"].splitlines()[1:]:
+        f = line.split()
+        w = {"proto": "unix", "type": int(f[4], 16), "inode": int(f[6]),
+             "path": f[7] if len(f) > 7 else ""}
+        if int(f[3], 16) & 0x10000:
+            w["sk_state"] = 10  # __SO_ACCEPTCON: listening
+        want[("unix", w["inode"])] = w
+    return want
+
+
+def netstat_key(r):
+    if r["proto"] == "unix":
+        return ("unix", r["inode"])
+    return (r["proto"], r["local_addr"], r["local_port"], r["remote_addr"], r["remote_port"])
+
+
+def test_netstat(vmic, dump, truth):
+    got, err = vmic_json(vmic, "netstat", dump)
+    if not check(got is not None, "vmic netstat: %s" % err):
+        return
+    want = netstat_truth(truth)
+    mine = {}
+    for r in got:
+        check(not r["partial"], "netstat: a partial row %s" % r)
+        if r["proto"] in ("tcp", "tcp6", "udp", "udp6", "unix"):
+            mine.setdefault(netstat_key(r), []).append(r)
+    missing = sorted(set(want) - set(mine), key=str)
+    extra = sorted(set(mine) - set(want), key=str)
+    check(not missing, "netstat: %d sockets of /proc/net vmic lacks, e.g. %s" %
+          (len(missing), [want[k] for k in missing[:3]]))
+    check(not extra, "netstat: %d sockets /proc/net lacks, e.g. %s" %
+          (len(extra), [mine[k][0] for k in extra[:3]]))
+    for key, w in want.items():
+        for r in mine.get(key, []):
+            check({k: r[k] for k in w} == w, "netstat: %s, guest says %s" % (r, w))
+    # Owners: every (pid, fd) of /proc/*/fd that is a socket, for the
+    # processes still there at the dump.
+    alive = {p["pid"] for p in vmic_json(vmic, "ps", dump)[0] or []}
+    owners = set()
+    for line in truth["fds-all"].splitlines():
+        pid, fd, target = line.split(" ", 2)
+        if target.startswith("socket:[") and int(pid) in alive:
+            owners.add((int(pid), int(fd), int(target[8:-1])))
+    held = {(r["pid"], r["fd"], r["inode"]) for r in got if r["fd"] >= 0}
+    check(held == owners, "netstat owners: vmic lacks %s, guest lacks %s" %
+          (sorted(owners - held)[:5], sorted(held - owners)[:5]))
+    log("  netstat: %d sockets, %d of /proc/net (%d unix), %d held" %
+        (len(got), len(want), sum(k[0] == "unix" for k in want), len(held)))
+
+
+# The filesystems whose own super options vmic renders (tmpfs's, devpts's,
+# cgroup2's, bpf's, ramfs's, hugetlbfs's: src/os/linux/mounts_fsopts.c) or
+# that have none of their own on this guest; the others' (ext4's, autofs's)
+# are compared by their generic part only.
+SUPER_WHOLE = {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs", "securityfs", "pstore",
+               "debugfs", "tracefs", "mqueue", "configfs", "fusectl", "devpts", "cgroup2", "bpf",
+               "ramfs", "hugetlbfs"}
+SUPER_GENERIC = {"ro", "rw", "sync", "dirsync", "mand", "lazytime"}
+
+
+def test_mounts(vmic, dump, truth):
+    got, err = vmic_json(vmic, "mounts", dump)
+    if not check(got is not None, "vmic mounts: %s" % err):
+        return
+    want = []
+    for line in truth["mountinfo-1"].splitlines():
+        f = line.split()
+        sep = f.index("-")
+        supers = f[sep + 3].split(",")
+        if f[sep + 1] not in SUPER_WHOLE:
+            supers = [o for o in supers if o in SUPER_GENERIC]
+        want.append({"id": int(f[0]), "parent_id": int(f[1]), "dev": f[2], "root": f[3],
+                     "mount_point": f[4], "options": f[5],
+                     "propagation": " ".join(o for o in f[6:sep]
+                                             if not o.startswith("propagate_from:")),
+                     "fstype": f[sep + 1], "source": f[sep + 2], "super_options": ",".join(supers)})
+    mine = [{k: g[k] for k in want[0]} for g in got] if want else []
+    check(len(mine) == len(want), "mounts: vmic %d, guest %d" % (len(mine), len(want)))
+    for m, w in zip(mine, want):
+        check(m == w, "mount %s: vmic %s, guest %s" % (w["mount_point"], m, w))
+    check(all(g["visible"] and not g["partial"] for g in got), "mounts: hidden or partial rows")
+    # Under systemd the initramfs's rootfs is outside init's root: --all has it.
+    every, _ = vmic_json(vmic, "mounts", dump, "--all")
+    hidden = [g for g in every or [] if not g["visible"]]
+    check(any(g["fstype"] == "rootfs" for g in hidden), "mounts --all: no hidden rootfs in %s" %
+          [(g["fstype"], g["mount_point"]) for g in hidden])
+    log("  mounts: %d (%d more outside init's root)" % (len(mine), len(hidden)))
+
+
 def test_dump(vmic, fixture, truth):
     pids = service_pids(truth)
     mods = parse_modules(truth["modules"])
@@ -327,6 +444,12 @@ def test_dump(vmic, fixture, truth):
         test_modules(vmic, path, mods)
         test_dmesg(vmic, path, truth)
         test_kallsyms(vmic, path, truth)
+        if "mountinfo-1" in truth and "net-unix" in truth:
+            test_netstat(vmic, path, truth)
+            test_mounts(vmic, path, truth)
+        else:
+            check(False, "truth/ lacks mountinfo-1 or net-unix: a fixture older than "
+                  "tests/fixtures/distro/vmic-truth.sh; make-distro-fixture.sh --force")
 
 
 # ---- live ----------------------------------------------------------------------------------

@@ -266,13 +266,18 @@ static void test_hashed_sock_socket_garbage(void)
 typedef struct mounts {
     size_t n, partial, hidden;
     uint64_t mount[64];
+    char fstype[64][64];
+    bool partial_at[64];
 } mounts;
 
 static int add_mount(void *arg, const vmic_mount_t *m)
 {
     mounts *c = arg;
-    if (c->n < 64)
+    if (c->n < 64) {
         c->mount[c->n] = m->mount.addr;
+        snprintf(c->fstype[c->n], sizeof c->fstype[c->n], "%s", m->fstype);
+        c->partial_at[c->n] = m->partial;
+    }
     c->n++;
     c->partial += m->partial;
     c->hidden += !m->visible;
@@ -328,6 +333,38 @@ static void test_mount_tree_left_loop(void)
     restore();
     CHECK_EQ(s, VMIC_E_FORMAT);
     CHECK_EQ(c.n, 0);
+}
+
+/* The superblock data behind each filesystem's own super options
+ * (s_fs_info: devpts's pts_fs_info, hugetlbfs's sb_info, tmpfs's
+ * shmem_sb_info, ramfs's; s_root for bpf) made garbage: that mount is
+ * listed, flagged partial, the others are whole. */
+static void test_super_options_garbage(void)
+{
+    static const char *const types[] = {"devpts", "hugetlbfs", "tmpfs", "ramfs", "bpf"};
+    size_t tried = 0;
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        size_t i = 0;
+        while (i < base_mounts.n && i < 64 && strcmp(base_mounts.fstype[i], types[t]))
+            i++;
+        if (i == base_mounts.n || i == 64)
+            continue; /* a fixture older than those mounts */
+        tried++;
+        uint64_t sb = get64(base_mounts.mount[i] + off("mount.mnt.mnt_sb"));
+        const char *field = strcmp(types[t], "bpf") ? "super_block.s_fs_info" : "super_block.s_root";
+        mounts c = {0};
+        CHECK(put64(sb + off(field), 0x4141414141414141ull));
+        vmic_status s = TIMED(vmic_os_mounts(os, &init_proc, add_mount, &c), 1.0);
+        restore();
+        CHECK_OK(s);
+        CHECK_EQ(c.n, base_mounts.n);
+        CHECK_MSG(c.partial_at[i], "%s's row is not partial", types[t]);
+        /* Only the mounts of that superblock (a bind shares it). */
+        for (size_t k = 0; k < c.n && k < 64; k++)
+            if (c.partial_at[k])
+                CHECK(get64(base_mounts.mount[k] + off("mount.mnt.mnt_sb")) == sb);
+    }
+    CHECK_MSG(tried == 0 || tried == sizeof types / sizeof types[0], "%zu of the five", tried);
 }
 
 /* A mount whose name pointer is garbage is listed, flagged partial. */
@@ -467,6 +504,7 @@ int main(int argc, char **argv)
     RUN(test_mount_cycle);
     RUN(test_mount_tree_left_loop);
     RUN(test_mount_devname_garbage);
+    RUN(test_super_options_garbage);
     RUN(test_mountpoint_garbage);
     RUN(test_nsproxy_garbage);
     RUN(test_environ_far_end);

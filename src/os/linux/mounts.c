@@ -157,12 +157,13 @@ static vmic_status fs_type(vmic_os *os, const mnt_off *o, uint64_t sb, vmic_moun
     return VMIC_OK;
 }
 
-/* The filesystem's own super options after the generic ones (tmpfs's
- * only); on failure the generic part stays and the caller flags the row. */
+/* The filesystem's own super options after the generic ones (those
+ * mounts_fsopts.c renders); on failure the generic part stays and the
+ * caller flags the row. */
 static vmic_status fs_options(vmic_os *os, uint64_t sb, vmic_mount_t *m)
 {
     char own[256];
-    vmic_status s = lx_shmem_options(os, sb, m->fstype, own, sizeof own);
+    vmic_status s = lx_fs_options(os, sb, m->fstype, own, sizeof own);
     if (s || !own[0])
         return s;
     if (strlen(m->super_options) + 1 + strlen(own) >= sizeof m->super_options)

@@ -166,6 +166,10 @@ vmic_status lx_need_sym(vmic_os *os, const char *name, uint64_t *addr);
  * a superblock that is not shmem's. */
 vmic_status lx_shmem_options(vmic_os *os, uint64_t sb, const char *fstype, char *buf,
                              size_t size);
+/* mounts_fsopts.c: a superblock's own super options, for the filesystems
+ * vmic renders (tmpfs, devpts, cgroup2, bpf, ramfs, hugetlbfs); "" for the
+ * others and for those with none set. */
+vmic_status lx_fs_options(vmic_os *os, uint64_t sb, const char *fstype, char *buf, size_t size);
 
 /* offsets.c: resolving fields */
 vmic_status lx_field(vmic_os *os, const char *path, lx_fld *f, bool required);
