@@ -486,9 +486,10 @@ typedef struct vmic_mount {
     char options[128];      /* per-mount options as mountinfo prints them:
                                "rw,nosuid,nodev,relatime" */
     char super_options[256]; /* the superblock's: generic ("rw", "ro,sync"), then
-                               tmpfs's own as its kernel prints them
-                               ("size=1024k,mode=755,inode64"); other
-                               filesystems' own are not given */
+                               the filesystem's own as its kernel prints them
+                               for tmpfs ("size=1024k,mode=755,inode64"),
+                               devpts, cgroup2, bpf, ramfs and hugetlbfs;
+                               others' own (ext4's) are not given */
     char propagation[64];   /* mountinfo's optional fields: "shared:1 master:2
                                unbindable", or "" for a private mount */
     bool visible;           /* under the process's root (fs->root): what its

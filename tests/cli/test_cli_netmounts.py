@@ -29,6 +29,9 @@ from cli_common import ELF, FIXTURE, RAW, VMIC, has_truth, test, truth, vmic
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
 import fixture_boot  # noqa: E402  (the live boot's kernel command line)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import procfs  # noqa: E402  (parsers of /proc text)
+
 LIVE = "--live" in sys.argv[3:]
 READY = "=== VMIC-FIXTURE-READY ==="
 
@@ -305,26 +308,9 @@ def mountinfo(name):
     vmic renders them for: tmpfs's (devtmpfs and rootfs are tmpfs here),
     devpts, cgroup2, bpf, ramfs and hugetlbfs's (each mounted by /init with
     options not its defaults) and proc's and sysfs's, which have none of
-    their own here; for any other type only their generic part, as vmic does
-    not render its own."""
-    out = []
-    generic = {"ro", "rw", "sync", "dirsync", "mand", "lazytime"}
-    whole = {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs", "devpts", "cgroup2", "bpf", "ramfs",
-             "hugetlbfs"}
-    for line in truth(name).splitlines():
-        f = line.split()
-        sep = f.index("-")
-        supers = f[sep + 3].split(",")
-        if f[sep + 1] not in whole:
-            supers = [o for o in supers if o in generic]
-        out.append({"id": int(f[0]), "parent_id": int(f[1]), "dev": f[2], "root": f[3],
-                    "mount_point": f[4], "options": f[5],
-                    "propagation": " ".join(o for o in f[6:sep]
-                                            if not o.startswith("propagate_from:")),
-                    "fstype": f[sep + 1],
-                    "source": f[sep + 2],
-                    "super_options": ",".join(supers)})
-    return out
+    their own here; for any other type only their generic part."""
+    return procfs.parse_mountinfo(truth(name), {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs",
+                                                "devpts", "cgroup2", "bpf", "ramfs", "hugetlbfs"})
 
 
 @test

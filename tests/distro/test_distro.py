@@ -41,6 +41,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
 from qmp_once import qmp_once  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import procfs  # noqa: E402  (parsers of /proc text)
+
 READY = "=== VMIC-FIXTURE-READY ==="
 SERVICES = ("systemd-journald", "rsyslogd", "cron", "dbus-daemon")
 failures = 0
@@ -391,25 +394,13 @@ def test_netstat(vmic, dump, truth):
 SUPER_WHOLE = {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs", "securityfs", "pstore",
                "debugfs", "tracefs", "mqueue", "configfs", "fusectl", "devpts", "cgroup2", "bpf",
                "ramfs", "hugetlbfs"}
-SUPER_GENERIC = {"ro", "rw", "sync", "dirsync", "mand", "lazytime"}
 
 
 def test_mounts(vmic, dump, truth):
     got, err = vmic_json(vmic, "mounts", dump)
     if not check(got is not None, "vmic mounts: %s" % err):
         return
-    want = []
-    for line in truth["mountinfo-1"].splitlines():
-        f = line.split()
-        sep = f.index("-")
-        supers = f[sep + 3].split(",")
-        if f[sep + 1] not in SUPER_WHOLE:
-            supers = [o for o in supers if o in SUPER_GENERIC]
-        want.append({"id": int(f[0]), "parent_id": int(f[1]), "dev": f[2], "root": f[3],
-                     "mount_point": f[4], "options": f[5],
-                     "propagation": " ".join(o for o in f[6:sep]
-                                             if not o.startswith("propagate_from:")),
-                     "fstype": f[sep + 1], "source": f[sep + 2], "super_options": ",".join(supers)})
+    want = procfs.parse_mountinfo(truth["mountinfo-1"], SUPER_WHOLE)
     mine = [{k: g[k] for k in want[0]} for g in got] if want else []
     check(len(mine) == len(want), "mounts: vmic %d, guest %d" % (len(mine), len(want)))
     for m, w in zip(mine, want):

@@ -8,86 +8,7 @@
  *
  *   test_check_hostile FIXTURE_DIR
  */
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <vmic/vmic.h>
-
-#include "harness.h"
-#include "truth.h"
-
-static uint8_t *mem;     /* the guest's physical memory (dump.raw), private copy */
-static size_t mem_size;
-static vmic_core *core;
-static vmic_os *os;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint8_t *at(uint64_t va)
-{
-    vmic_pa_t pa;
-    if (vmic_translate(core, vmic_os_kernel_ctx(os), vmic_va(va), &pa) != VMIC_OK ||
-        pa.addr + 8 > mem_size)
-        return NULL;
-    return mem + pa.addr;
-}
-
-static uint64_t get64(uint64_t va)
-{
-    uint64_t v = 0;
-    uint8_t *p = at(va);
-    if (p)
-        memcpy(&v, p, 8);
-    return v;
-}
-
-static struct { uint8_t *p; uint64_t old; } saved[8];
-static int nsaved;
-
-static bool put64(uint64_t va, uint64_t v)
-{
-    uint8_t *p = at(va);
-    if (!p || nsaved == 8)
-        return false;
-    saved[nsaved].p = p;
-    memcpy(&saved[nsaved].old, p, 8);
-    nsaved++;
-    memcpy(p, &v, 8);
-    return true;
-}
-
-static void restore(void)
-{
-    while (nsaved > 0) {
-        nsaved--;
-        memcpy(saved[nsaved].p, &saved[nsaved].old, 8);
-    }
-    vmic_flush_tlb(core);
-}
-
-static uint64_t off(const char *path)
-{
-    vmic_field_t f;
-    if (vmic_os_field(os, path, &f) != VMIC_OK)
-        return UINT64_MAX;
-    return f.offset;
-}
-
-static uint64_t sym(const char *name)
-{
-    vmic_va_t va = {0};
-    if (vmic_os_symbol(os, name, &va) != VMIC_OK)
-        return 0;
-    return va.addr;
-}
+#include "hostile_dump.h"
 
 static int count_finding(void *arg, const vmic_check_finding_t *f)
 {
@@ -284,24 +205,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "skip: no fixture\n");
         return TEST_SKIP;
     }
-    char path[4096];
-    fixture_path(path, sizeof path, argv[1], "dump.raw");
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0)
+    if (!hostile_open(argv[1]))
         return 1;
-    mem_size = (size_t)st.st_size;
-    /* Private: the corruptions stay in this process, the fixture is not written. */
-    mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (mem == MAP_FAILED)
-        return 1;
-    vmic_driver *drv;
-    if (vmic_dump_open_buffer(mem, mem_size, VMIC_DUMP_RAW, "hostile", &drv) != VMIC_OK ||
-        vmic_core_open(drv, NULL, &core) != VMIC_OK || vmic_os_open(core, NULL, &os) != VMIC_OK) {
-        fprintf(stderr, "cannot open the copy: %s\n", vmic_errmsg());
-        return 1;
-    }
     RUN(test_creds_first);
     RUN(test_intact);
     RUN(test_idr_slot_to_itself);
@@ -318,8 +223,6 @@ int main(int argc, char **argv)
     RUN(test_tty_ops_not_kernel);
     RUN(test_cred_garbage);
     RUN(test_intact);
-    vmic_os_close(os);
-    vmic_core_close(core);
-    munmap(mem, mem_size);
+    hostile_close();
     return HARNESS_RESULT();
 }

@@ -1,5 +1,5 @@
 /*
- * Module symbols from hostile guest memory: a real dump copied into memory,
+ * Module symbols from hostile guest memory: a real dump mapped copy-on-write (hostile_dump.h),
  * one module's symbol table corrupted at a time (an absurd count, pointers
  * out of the kernel or into unmapped memory, a name offset past any string
  * table). Reading the modules' symbols must end quickly with an error that
@@ -9,74 +9,9 @@
  *
  *   test_modsyms_hostile FIXTURE_DIR
  */
-#include <time.h>
+#include "hostile_dump.h"
 
-#include <vmic/vmic.h>
-
-#include "harness.h"
-#include "truth.h"
-
-static uint8_t *mem; /* the guest's physical memory (dump.raw), writable */
-static size_t mem_size;
-static vmic_core *core;
-static vmic_os *os;  /* reopened for each case: module symbols are read once per os */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint8_t *at(uint64_t va, size_t len)
-{
-    vmic_pa_t pa;
-    if (vmic_translate(core, vmic_os_kernel_ctx(os), vmic_va(va), &pa) != VMIC_OK ||
-        pa.addr + len > mem_size)
-        return NULL;
-    return mem + pa.addr;
-}
-
-static uint64_t get64(uint64_t va)
-{
-    uint64_t v = 0;
-    uint8_t *p = at(va, 8);
-    if (p)
-        memcpy(&v, p, 8);
-    return v;
-}
-
-/* One corruption of len bytes at a time, undone by restore(). */
-static uint8_t *saved_at, saved[8];
-static size_t saved_len;
-
-static bool put(uint64_t va, uint64_t v, size_t len)
-{
-    uint8_t *p = at(va, len);
-    if (!p || saved_at)
-        return false;
-    saved_at = p;
-    saved_len = len;
-    memcpy(saved, p, len);
-    memcpy(p, &v, len);
-    return true;
-}
-
-static void restore(void)
-{
-    if (saved_at)
-        memcpy(saved_at, saved, saved_len);
-    saved_at = NULL;
-}
-
-static uint64_t off(const char *path)
-{
-    vmic_field_t f;
-    if (vmic_os_field(os, path, &f) != VMIC_OK)
-        return UINT64_MAX;
-    return f.offset;
-}
-
+/* A new vmic_os on the same core: module symbols are read once per os. */
 static void reopen(void)
 {
     vmic_os_close(os);
@@ -197,28 +132,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "skip: no fixture\n");
         return TEST_SKIP;
     }
-    char path[4096];
-    fixture_path(path, sizeof path, argv[1], "dump.raw");
-    FILE *f = fopen(path, "rb");
-    if (!f || fseek(f, 0, SEEK_END) != 0)
-        return 1;
-    mem_size = (size_t)ftell(f);
-    rewind(f);
-    if (mem_size > (1ull << 30)) {
-        fclose(f);
-        fprintf(stderr, "skip: %s is %zu MiB, more than this test copies\n", path, mem_size >> 20);
+    size_t size = hostile_dump_size(argv[1]);
+    if (size > (1ull << 30)) {
+        fprintf(stderr, "skip: the dump is %zu MiB, more than this test needs\n", size >> 20);
         return TEST_SKIP;
     }
-    mem = malloc(mem_size);
-    if (!mem || fread(mem, 1, mem_size, f) != mem_size)
+    if (!hostile_open(argv[1]))
         return 1;
-    fclose(f);
-    vmic_driver *drv;
-    if (vmic_dump_open_buffer(mem, mem_size, VMIC_DUMP_RAW, "hostile", &drv) != VMIC_OK ||
-        vmic_core_open(drv, NULL, &core) != VMIC_OK || vmic_os_open(core, NULL, &os) != VMIC_OK) {
-        fprintf(stderr, "cannot open the copy: %s\n", vmic_errmsg());
-        return 1;
-    }
     RUN(test_intact);
     if (victim_kallsyms) {
         RUN(test_absurd_count);
@@ -228,8 +148,6 @@ int main(int argc, char **argv)
         RUN(test_kallsyms_pointer_garbage);
         RUN(test_intact_again);
     }
-    vmic_os_close(os);
-    vmic_core_close(core);
-    free(mem);
+    hostile_close();
     return HARNESS_RESULT();
 }

@@ -1,6 +1,6 @@
 /*
  * Hostile guest memory for the walks of issue 15 (sockets, mounts,
- * environment): a real dump copied into memory and corrupted one field at a
+ * environment): a real dump mapped copy-on-write (hostile_dump.h) and corrupted one field at a
  * time, the way test_os_hostile does for the task list. A corrupted socket
  * pointer costs that socket (listed, flagged partial), a cycle in a chain
  * of the kernel's socket hash tables or a garbage table costs that chain or
@@ -12,83 +12,9 @@
  *
  * Skips (77) on a fixture without the vmic-sockets process (truth/sockets.txt).
  */
-#include <time.h>
+#include "hostile_dump.h"
 
-#include <vmic/vmic.h>
-
-#include "harness.h"
-#include "truth.h"
-
-static uint8_t *mem; /* the guest's physical memory (dump.raw), writable */
-static size_t mem_size;
-static vmic_core *core;
-static vmic_os *os;
 static int marker_pid, sockets_pid;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint8_t *at(uint64_t va)
-{
-    vmic_pa_t pa;
-    if (vmic_translate(core, vmic_os_kernel_ctx(os), vmic_va(va), &pa) != VMIC_OK ||
-        pa.addr + 8 > mem_size)
-        return NULL;
-    return mem + pa.addr;
-}
-
-static uint64_t get64(uint64_t va)
-{
-    uint64_t v = 0;
-    uint8_t *p = at(va);
-    if (p)
-        memcpy(&v, p, 8);
-    return v;
-}
-
-/* One corruption at a time, undone by restore(). */
-static struct { uint8_t *p; uint64_t old; } saved;
-static bool have_saved;
-
-static bool put64(uint64_t va, uint64_t v)
-{
-    uint8_t *p = at(va);
-    if (!p || have_saved)
-        return false;
-    saved.p = p;
-    memcpy(&saved.old, p, 8);
-    have_saved = true;
-    memcpy(p, &v, 8);
-    return true;
-}
-
-static void restore(void)
-{
-    if (have_saved)
-        memcpy(saved.p, &saved.old, 8);
-    have_saved = false;
-}
-
-static uint64_t off(const char *path)
-{
-    vmic_field_t f;
-    if (vmic_os_field(os, path, &f) != VMIC_OK)
-        return UINT64_MAX;
-    return f.offset;
-}
-
-#define TIMED(expr, secs)                                                   \
-    ({                                                                      \
-        double t0_ = now();                                                 \
-        vmic_status ts_ = (expr);                                           \
-        double dt_ = now() - t0_;                                           \
-        CHECK_MSG(dt_ < (secs), "%s took %.3f s", #expr, dt_);             \
-        ts_;                                                                \
-    })
 
 /* ---- sockets ---------------------------------------------------------------- */
 
@@ -463,7 +389,7 @@ static void test_everything_intact_again(void)
 
 int main(int argc, char **argv)
 {
-    char path[4096], line[256];
+    char line[256];
     if (argc < 2 || !fixture_present(argv[1])) {
         fprintf(stderr, "skip: no fixture\n");
         return TEST_SKIP;
@@ -477,22 +403,8 @@ int main(int argc, char **argv)
     if (!truth_line(argv[1], "marker.txt", line, sizeof line) ||
         sscanf(line, "pid=%d", &marker_pid) != 1)
         return 1;
-    fixture_path(path, sizeof path, argv[1], "dump.raw");
-    FILE *f = fopen(path, "rb");
-    if (!f || fseek(f, 0, SEEK_END) != 0)
+    if (!hostile_open(argv[1]))
         return 1;
-    mem_size = (size_t)ftell(f);
-    rewind(f);
-    mem = malloc(mem_size);
-    if (!mem || fread(mem, 1, mem_size, f) != mem_size)
-        return 1;
-    fclose(f);
-    vmic_driver *drv;
-    if (vmic_dump_open_buffer(mem, mem_size, VMIC_DUMP_RAW, "hostile", &drv) != VMIC_OK ||
-        vmic_core_open(drv, NULL, &core) != VMIC_OK || vmic_os_open(core, NULL, &os) != VMIC_OK) {
-        fprintf(stderr, "cannot open the copy: %s\n", vmic_errmsg());
-        return 1;
-    }
     RUN(test_sockets_intact);
     RUN(test_socket_pointers_garbage);
     RUN(test_one_fd_table_garbage);
@@ -509,8 +421,6 @@ int main(int argc, char **argv)
     RUN(test_nsproxy_garbage);
     RUN(test_environ_far_end);
     RUN(test_everything_intact_again);
-    vmic_os_close(os);
-    vmic_core_close(core);
-    free(mem);
+    hostile_close();
     return HARNESS_RESULT();
 }

@@ -1,5 +1,5 @@
 /*
- * Hostile guest memory: a real dump copied into memory, then corrupted the
+ * Hostile guest memory: a real dump mapped copy-on-write (hostile_dump.h), then corrupted the
  * way a buggy or malicious guest could (list cycles, pointers into unmapped
  * memory or out of the kernel, absurd lengths and counts), one corruption at
  * a time. Every walk must end quickly with a clear error that says where,
@@ -8,77 +8,9 @@
  *
  *   test_os_hostile FIXTURE_DIR
  */
-#include <time.h>
+#include "hostile_dump.h"
 
-#include <vmic/vmic.h>
-
-#include "harness.h"
-#include "truth.h"
-
-static uint8_t *mem;     /* the guest's physical memory (dump.raw), writable */
-static size_t mem_size;
-static vmic_core *core;
-static vmic_os *os;
 static int marker_pid;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Where kernel va lives in our copy. */
-static uint8_t *at(uint64_t va)
-{
-    vmic_pa_t pa;
-    if (vmic_translate(core, vmic_os_kernel_ctx(os), vmic_va(va), &pa) != VMIC_OK ||
-        pa.addr + 8 > mem_size)
-        return NULL;
-    return mem + pa.addr;
-}
-
-static uint64_t get64(uint64_t va)
-{
-    uint64_t v = 0;
-    uint8_t *p = at(va);
-    if (p)
-        memcpy(&v, p, 8);
-    return v;
-}
-
-/* A corruption, undone by restore(). */
-static struct { uint8_t *p; uint64_t old; } saved[8];
-static int nsaved;
-
-static bool put64(uint64_t va, uint64_t v)
-{
-    uint8_t *p = at(va);
-    if (!p || nsaved == 8)
-        return false;
-    saved[nsaved].p = p;
-    memcpy(&saved[nsaved].old, p, 8);
-    nsaved++;
-    memcpy(p, &v, 8);
-    return true;
-}
-
-static void restore(void)
-{
-    while (nsaved > 0) {
-        nsaved--;
-        memcpy(saved[nsaved].p, &saved[nsaved].old, 8);
-    }
-    vmic_flush_tlb(core); /* page tables were never touched, but be sure */
-}
-
-static uint64_t off(const char *path)
-{
-    vmic_field_t f;
-    if (vmic_os_field(os, path, &f) != VMIC_OK)
-        return UINT64_MAX;
-    return f.offset;
-}
 
 typedef struct counter {
     size_t n;
@@ -102,15 +34,6 @@ static int count_any(void *arg, const void *x)
 }
 
 static counter base;  /* the intact task list */
-
-#define TIMED(expr, secs)                                                   \
-    ({                                                                      \
-        double t0_ = now();                                                 \
-        vmic_status ts_ = (expr);                                           \
-        double dt_ = now() - t0_;                                           \
-        CHECK_MSG(dt_ < (secs), "%s took %.3f s", #expr, dt_);             \
-        ts_;                                                                \
-    })
 
 static void test_intact(void)
 {
@@ -441,26 +364,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "skip: no fixture\n");
         return TEST_SKIP;
     }
-    char path[4096], line[256];
-    fixture_path(path, sizeof path, argv[1], "dump.raw");
-    FILE *f = fopen(path, "rb");
-    if (!f || fseek(f, 0, SEEK_END) != 0)
-        return 1;
-    mem_size = (size_t)ftell(f);
-    rewind(f);
-    mem = malloc(mem_size);
-    if (!mem || fread(mem, 1, mem_size, f) != mem_size)
-        return 1;
-    fclose(f);
+    char line[256];
     if (!truth_line(argv[1], "marker.txt", line, sizeof line) ||
-        sscanf(line, "pid=%d", &marker_pid) != 1)
+        sscanf(line, "pid=%d", &marker_pid) != 1 || !hostile_open(argv[1]))
         return 1;
-    vmic_driver *drv;
-    if (vmic_dump_open_buffer(mem, mem_size, VMIC_DUMP_RAW, "hostile", &drv) != VMIC_OK ||
-        vmic_core_open(drv, NULL, &core) != VMIC_OK || vmic_os_open(core, NULL, &os) != VMIC_OK) {
-        fprintf(stderr, "cannot open the copy: %s\n", vmic_errmsg());
-        return 1;
-    }
     RUN(test_intact);
     RUN(test_task_list_cycle);
     RUN(test_task_list_self_loop);
@@ -475,8 +382,6 @@ int main(int argc, char **argv)
     RUN(test_module_list_cycle);
     RUN(test_printk_absurd_ring);
     RUN(test_everything_intact_again);
-    vmic_os_close(os);
-    vmic_core_close(core);
-    free(mem);
+    hostile_close();
     return HARNESS_RESULT();
 }

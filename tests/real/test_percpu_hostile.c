@@ -7,84 +7,12 @@
  *
  *   test_percpu_hostile FIXTURE_DIR
  */
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <vmic/vmic.h>
-
-#include "harness.h"
-#include "truth.h"
-
-static uint8_t *mem;
-static size_t mem_size;
-static vmic_core *core;
-static vmic_os *os;
+#include "hostile_dump.h"
 
 /* A fresh session over the copy: vmic_os caches nr_cpu_ids. */
 static bool reopen(void)
 {
-    vmic_driver *drv;
-    if (os)
-        vmic_os_close(os);
-    if (core)
-        vmic_core_close(core);
-    os = NULL;
-    core = NULL;
-    if (vmic_dump_open_buffer(mem, mem_size, VMIC_DUMP_RAW, "hostile", &drv) != VMIC_OK ||
-        vmic_core_open(drv, NULL, &core) != VMIC_OK || vmic_os_open(core, NULL, &os) != VMIC_OK) {
-        fprintf(stderr, "  cannot open the copy: %s\n", vmic_errmsg());
-        return false;
-    }
-    return true;
-}
-
-static uint8_t *at(uint64_t va)
-{
-    vmic_pa_t pa;
-    if (vmic_translate(core, vmic_os_kernel_ctx(os), vmic_va(va), &pa) != VMIC_OK ||
-        pa.addr + 8 > mem_size)
-        return NULL;
-    return mem + pa.addr;
-}
-
-/* One corruption, undone by restore(). */
-static uint8_t *saved_p;
-static uint64_t saved_v;
-
-static bool put(uint64_t va, uint64_t v, size_t len)
-{
-    uint8_t *p = at(va);
-    if (!p)
-        return false;
-    saved_p = p;
-    memcpy(&saved_v, p, 8);
-    memcpy(p, &v, len);
-    return true;
-}
-
-static void restore(void)
-{
-    if (saved_p)
-        memcpy(saved_p, &saved_v, 8);
-    saved_p = NULL;
-}
-
-static uint64_t sym(const char *name)
-{
-    vmic_va_t va = {0};
-    if (vmic_os_symbol(os, name, &va) != VMIC_OK)
-        vmic_clear_error();
-    return va.addr;
-}
-
-static uint64_t get64(uint64_t va)
-{
-    uint64_t v = 0;
-    uint8_t *p = at(va);
-    if (p)
-        memcpy(&v, p, 8);
-    return v;
+    return hostile_reopen();
 }
 
 static void test_intact(void)
@@ -190,16 +118,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "skip: no fixture\n");
         return TEST_SKIP;
     }
-    char path[4096];
-    fixture_path(path, sizeof path, argv[1], "dump.raw");
-    int fd = open(path, O_RDONLY);
-    off_t size = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
-    if (size <= 0)
-        return 1;
-    mem_size = (size_t)size;
-    mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (mem == MAP_FAILED)
+    if (!hostile_open(argv[1]))
         return 1;
     RUN(test_intact);
     RUN(test_offset_not_canonical);
@@ -208,10 +127,6 @@ int main(int argc, char **argv)
     RUN(test_absurd_nr_cpu_ids);
     RUN(test_task_stack_garbage);
     RUN(test_intact);
-    if (os)
-        vmic_os_close(os);
-    if (core)
-        vmic_core_close(core);
-    munmap(mem, mem_size);
+    hostile_close();
     return HARNESS_RESULT();
 }
