@@ -452,8 +452,8 @@ typedef struct vmic_socket {
 typedef int (*vmic_socket_fn)(void *arg, const vmic_socket_t *s);
 /* The sockets in the fd tables of process p, or of every process when p is
  * NULL (a socket open in several is listed for each pid and fd) followed by
- * the TCP and UDP sockets of the kernel's hash tables that no fd table
- * holds (pid 0, fd -1, file 0): TIME_WAIT and request socks (state as
+ * the TCP, UDP and UNIX sockets of the kernel's hash tables that no fd
+ * table holds (pid 0, fd -1, file 0): TIME_WAIT and request socks (state as
  * /proc/net/tcp prints it, inode 0), orphans, kernel sockets, sockets in
  * flight in a UNIX socket's queue. A socket whose kernel objects cannot be
  * read is still listed, flagged partial. */

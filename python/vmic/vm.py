@@ -166,7 +166,7 @@ class VM:
     def sockets(self) -> List[Socket]:
         """Every socket in every process's fd table, all network namespaces
         (vmic netstat): a socket open in several is listed for each; then the
-        TCP and UDP sockets of the kernel's tables no process holds (pid 0,
+        TCP, UDP and UNIX sockets of the kernel's tables no process holds (pid 0,
         fd -1: TIME_WAIT, orphans, in flight)."""
         return self._walk(lib.vmic_os_sockets, S.SOCKET_FN, lambda k: Socket.from_c(k.contents),
                           None, what="sockets")

@@ -225,21 +225,28 @@ def netstat_inet_sockets_match_proc_net():
 @test
 def netstat_lists_sockets_no_process_holds():
     """From the kernel's hash tables, pid 0 and fd -1: exactly the sockets of
-    /proc/net no fd holds. The fixture has a TCP listener and a UDP socket in
-    flight over a socketpair (their inodes, held by no fd), an orphan in
-    FIN_WAIT2 and a TIME_WAIT sock (inode 0)."""
+    /proc/net no fd holds. The fixture has a TCP listener, a UDP and a UNIX
+    socket in flight over a socketpair (their inodes, held by no fd), an
+    orphan in FIN_WAIT2 and a TIME_WAIT sock (inode 0)."""
     want, owners = all_inet_truth(), socket_owners()
     loose = {k for k, w in want.items() if w["inode"] not in owners}
     states = sorted((w["sk_state"], w["local_port"] if w["inode"] else w["remote_port"])
                     for k, w in want.items() if k in loose)
     assert states == [(5, 7001), (6, 7007), (7, 7008), (10, 7006)], states
+    unix = {("unix", inode): w for inode, (w, _) in unix_truth(NETNS[1]).items()
+            if inode not in owners}
+    assert [w["path"] for w in unix.values()] == ["@vmic-sockets-inflight"], unix
     for target in TARGETS:
         rows = netstat(target)
         got = by_key(r for r in rows if r["fd"] == -1)
-        assert set(got) == {k for k in loose if not expired(k, got)}, (target, got, loose)
+        assert set(got) == {k for k in loose if not expired(k, got)} | set(unix), \
+            (target, got, loose)
         for key, (r,) in got.items():
             assert r["pid"] == 0 and int(r["file"], 16) == 0 and int(r["sock"], 16) != 0, r
-            assert r["inode"] == want[key]["inode"], (r, want[key])
+            if key in unix:
+                assert {k: r[k] for k in unix[key]} == unix[key], (r, unix[key])
+            else:
+                assert r["inode"] == want[key]["inode"], (r, want[key])
         # They come after every held one, and the table shows them with "-".
         held = [i for i, r in enumerate(rows) if r["fd"] >= 0]
         assert max(held) < min(i for i, r in enumerate(rows) if r["fd"] == -1), rows

@@ -24,7 +24,7 @@ typedef struct socks {
     uint64_t inode[64];
     uint64_t loose_sock[16];
     uint8_t loose_state[16];
-    uint16_t loose_protocol[16];
+    uint16_t loose_protocol[16], loose_family[16];
 } socks;
 
 static int add_sock(void *arg, const vmic_socket_t *s)
@@ -38,6 +38,7 @@ static int add_sock(void *arg, const vmic_socket_t *s)
         c->loose_sock[c->loose] = s->sock.addr;
         c->loose_state[c->loose] = s->state;
         c->loose_protocol[c->loose] = s->protocol;
+        c->loose_family[c->loose] = s->family;
     }
     c->loose += s->fd < 0;
     c->n++;
@@ -108,12 +109,12 @@ static void test_one_fd_table_garbage(void)
 
 static socks all_socks;
 
-/* The fixture's four no fd holds: a listener and a UDP socket in flight, an
- * orphan in FIN_WAIT2, a TIME_WAIT sock. */
+/* The fixture's five no fd holds: a listener, a UDP and a UNIX socket in
+ * flight, an orphan in FIN_WAIT2, a TIME_WAIT sock. */
 static void test_hashed_sockets_intact(void)
 {
     CHECK_OK(vmic_os_sockets(os, NULL, add_sock, &all_socks));
-    CHECK_EQ(all_socks.loose, 4);
+    CHECK_EQ(all_socks.loose, 5);
     CHECK_EQ(all_socks.partial, 0);
 }
 
@@ -164,11 +165,29 @@ static void test_hash_table_garbage(void)
         CHECK_EQ(s, bad[i].want);
         CHECK_ERRMSG(bad[i].msg);
         /* Gone: the orphan and the TIME_WAIT sock (established table);
-         * still there: the listener and the UDP socket in flight. */
-        CHECK_EQ(c.loose, 2);
+         * still there: the listener, the UDP and UNIX sockets in flight. */
+        CHECK_EQ(c.loose, 3);
         for (size_t k = 0; k < c.loose; k++)
-            CHECK(c.loose_state[k] == 10 || c.loose_protocol[k] == 17);
+            CHECK(c.loose_state[k] == 10 || c.loose_protocol[k] == 17 ||
+                  c.loose_family[k] == VMIC_AF_UNIX);
     }
+}
+
+/* The UNIX table of init's namespace made garbage: the in-flight UNIX
+ * socket is gone, with an error; the other tables' sockets are still there. */
+static void test_unix_table_garbage(void)
+{
+    vmic_va_t init_net;
+    CHECK_OK(vmic_os_symbol(os, "init_net", &init_net));
+    if (off("net.unx.table.buckets") == UINT64_MAX)
+        return; /* before 6.0 */
+    socks c = {0};
+    CHECK(put64(init_net.addr + off("net.unx.table.buckets"), 0x4141414141414141ull));
+    vmic_status s = TIMED(vmic_os_sockets(os, NULL, add_sock, &c), 2.0);
+    restore();
+    CHECK_EQ(s, VMIC_E_FORMAT);
+    CHECK_ERRMSG("unx.table.buckets 0x4141414141414141 is not a kernel address");
+    CHECK_EQ(c.loose, all_socks.loose - 1);
 }
 
 /* The in-flight listener's sk_socket made garbage: listed, partial. */
@@ -411,6 +430,7 @@ int main(int argc, char **argv)
     RUN(test_hashed_sockets_intact);
     RUN(test_hash_chain_cycle);
     RUN(test_hash_table_garbage);
+    RUN(test_unix_table_garbage);
     RUN(test_hashed_sock_socket_garbage);
     RUN(test_mounts_intact);
     RUN(test_mount_cycle);

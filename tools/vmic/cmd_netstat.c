@@ -1,5 +1,5 @@
-/* vmic netstat: the sockets processes hold, and those in the kernel's TCP
- * and UDP tables that none holds, in every network namespace. */
+/* vmic netstat: the sockets processes hold, and those in the kernel's TCP,
+ * UDP and UNIX tables that none holds, in every network namespace. */
 #include <arpa/inet.h>
 #include <stdio.h>
 
@@ -150,8 +150,8 @@ int cmd_netstat(int argc, char **argv)
                 "packet sockets, and others by family number (afN); each with its inode\n"
                 "(socket:[N]), owning pid and fd, and the inode of its network namespace\n"
                 "(as /proc/PID/ns/net names it). A socket open in several processes is\n"
-                "listed for each. Then, without --pid, the TCP and UDP sockets of the\n"
-                "kernel's hash tables that no process holds, PID and FD \"-\" (in --json\n"
+                "listed for each. Then, without --pid, the TCP, UDP and UNIX sockets of\n"
+                "the kernel's tables that no process holds, PID and FD \"-\" (in --json\n"
                 "pid 0, fd -1): TIME_WAIT, orphans closing (inode 0, as /proc/net shows\n"
                 "them), kernel sockets, and sockets in flight in a UNIX socket's queue.",
         },

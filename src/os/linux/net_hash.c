@@ -28,6 +28,8 @@
 #include "net_internal.h"
 
 #define BATCH_BYTES 8192   /* of buckets read at once */
+#define UNIX_HASH_SIZE 512 /* net/unix/af_unix.c: 256 * 2 (unbound sockets, bound ones) */
+#define MAX_NETNS 65536u   /* namespaces walked on net_namespace_list */
 #define MAX_BUCKET 512     /* bytes: a bucket holds a lock, which PREEMPT_RT and
                               lockdep make large (40 bytes on 6.1-rt) */
 
@@ -60,13 +62,13 @@ static void keep_error(hash_walk *w, vmic_status s)
     vmic_clear_error();
 }
 
-/* The inode of a full sock's struct socket (0 for an orphan). */
-static vmic_status sock_inode(hash_walk *w, uint64_t sk, uint64_t *ino)
+/* What a full sock's struct socket says: its inode and state (0 for an
+ * orphan, which has none). */
+static vmic_status sock_socket(hash_walk *w, uint64_t sk, vmic_socket_t *so)
 {
     const net_off *o = w->o;
-    uint64_t sock;
+    uint64_t sock, state;
     vmic_status s;
-    *ino = 0;
     if (!o->sk_socket.ok || !o->alloc_socket.ok || !o->alloc_inode.ok || !o->i_ino.ok)
         return VMIC_OK;
     if ((s = lx_net_get(w->os, sk, &o->sk_socket, &sock)) || sock == 0)
@@ -75,7 +77,10 @@ static vmic_status sock_inode(hash_walk *w, uint64_t sk, uint64_t *ino)
         return vmic_fail(VMIC_E_FORMAT, "sock 0x%llx: sk_socket 0x%llx is not a kernel address",
                          (unsigned long long)sk, (unsigned long long)sock);
     uint64_t inode = sock - o->alloc_socket.off + o->alloc_inode.off;
-    return lx_net_get(w->os, inode, &o->i_ino, ino);
+    if ((s = lx_net_get(w->os, sock, &o->sock_state, &state)))
+        return s;
+    so->socket_state = (uint8_t)state;
+    return lx_net_get(w->os, inode, &o->i_ino, &so->inode);
 }
 
 /* One sock of a chain, unless an fd table holds it. */
@@ -96,7 +101,7 @@ static void emit(hash_walk *w, uint64_t sk)
         so.type = 1;     /* SOCK_STREAM */
         so.protocol = 6; /* IPPROTO_TCP */
     } else if (s == VMIC_OK && (s = lx_read_sock_full(w->os, w->o, sk, &so)) == VMIC_OK) {
-        s = sock_inode(w, sk, &so.inode);
+        s = sock_socket(w, sk, &so);
     }
     so.partial = s != VMIC_OK;
     vmic_clear_error();
@@ -230,6 +235,41 @@ static void udp_tables(hash_walk *w, uint64_t link)
     walk_table(w, &k, va, n);
 }
 
+/* Each namespace's UNIX table. */
+static void unix_tables(hash_walk *w, uint64_t link)
+{
+    vmic_os *os = w->os;
+    uint64_t head, node, buckets;
+    lx_fld list, table;
+    lx_seen nets;
+    vmic_status s;
+    chain_kind k = {.table = "net.unx.table.buckets", .head_off = 0, .bucket_size = 8,
+                    .link_off = link, .nulls = false};
+    if ((s = lx_field(os, "net.unx.table.buckets", &table, false)) || !table.ok)
+        return keep_error(w, s); /* before 6.0: one global table, not walked */
+    if ((s = lx_field(os, "net.list", &list, true)) ||
+        (s = lx_need_sym(os, "net_namespace_list", &head)) || (s = lx_u64(os, head, &node)))
+        return keep_error(w, vmic_fail_wrap(s, "UNIX sockets no process holds"));
+    if ((s = lx_seen_init(&nets, MAX_NETNS)))
+        return keep_error(w, s);
+    for (size_t count = 0; node != head && !w->stopped; count++) {
+        if ((s = lx_list_step(os, &nets, node, "net_namespace_list", "namespaces", count)))
+            break;
+        /* A namespace whose table does not read costs its sockets only. */
+        uint64_t net = node - list.off;
+        if ((s = lx_u64(os, net + table.off, &buckets)) == VMIC_OK && !lx_kptr(os, buckets))
+            s = vmic_fail(VMIC_E_FORMAT, "net 0x%llx: unx.table.buckets 0x%llx is not a kernel "
+                          "address", (unsigned long long)net, (unsigned long long)buckets);
+        if (s == VMIC_OK)
+            walk_table(w, &k, buckets, UNIX_HASH_SIZE);
+        keep_error(w, s);
+        if ((s = lx_u64(os, node, &node)))
+            break;
+    }
+    lx_seen_free(&nets);
+    keep_error(w, s);
+}
+
 vmic_status lx_hashed_sockets(vmic_os *os, const net_off *o, lx_seen *held, vmic_socket_fn fn,
                               void *arg, bool *stopped)
 {
@@ -243,6 +283,8 @@ vmic_status lx_hashed_sockets(vmic_os *os, const net_off *o, lx_seen *held, vmic
     tcp_tables(&w, link.off);
     if (!w.stopped)
         udp_tables(&w, link.off);
+    if (!w.stopped)
+        unix_tables(&w, link.off);
     lx_seen_free(&w.seen);
     *stopped = w.stopped;
     return w.s ? vmic_fail(w.s, "%s", w.msg) : VMIC_OK;

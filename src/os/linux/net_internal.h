@@ -35,8 +35,9 @@ vmic_status lx_read_sock_common(vmic_os *os, const net_off *o, uint64_t sk, vmic
 /* What only a full struct sock has: type, protocol, a UNIX socket's name. */
 vmic_status lx_read_sock_full(vmic_os *os, const net_off *o, uint64_t sk, vmic_socket_t *out);
 
-/* The TCP and UDP sockets in the kernel's hash tables (tcp_hashinfo's
- * established and listening tables, udp_table) whose struct sock is not in
+/* The TCP, UDP and UNIX sockets in the kernel's hash tables (tcp_hashinfo's
+ * established and listening tables, udp_table, each namespace's UNIX
+ * table) whose struct sock is not in
  * held, given to fn with pid 0 and fd -1; each one listed is added to held.
  * A chain that does not read ends that chain, not the walk: the first such
  * error is returned after it. *stopped when fn asked to stop. */
