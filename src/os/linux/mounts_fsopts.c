@@ -84,7 +84,7 @@ static vmic_status field_ptr(vmic_os *os, uint64_t base, const char *path, uint6
 
 static vmic_status devpts_options(vmic_os *os, uint64_t sb, opts_buf *b)
 {
-    uint64_t info, setuid, setgid, uid, gid, mode, ptmxmode, max;
+    uint64_t info = 0, setuid = 0, setgid = 0, uid = 0, gid = 0, mode = 0, ptmxmode = 0, max = 0;
     vmic_status s;
     if ((s = field_ptr(os, sb, "super_block.s_fs_info", &info)) ||
         (s = field_u64(os, info, "pts_fs_info.mount_opts.setuid", &setuid)) ||
@@ -116,7 +116,7 @@ static vmic_status cgroup2_options(vmic_os *os, opts_buf *b)
         {"CGRP_ROOT_MEMORY_HUGETLB_ACCOUNTING", "memory_hugetlb_accounting"},
         {"CGRP_ROOT_PIDS_LOCAL_EVENTS", "pids_localevents"},
     };
-    uint64_t root, v;
+    uint64_t root = 0, v = 0;
     vmic_status s;
     if ((s = lx_need_sym(os, "cgrp_dfl_root", &root)) ||
         (s = field_u64(os, root, "cgroup_root.flags", &v)))
@@ -137,7 +137,7 @@ static vmic_status cgroup2_options(vmic_os *os, opts_buf *b)
 /* bpf: the root inode's owner and mode. */
 static vmic_status bpf_options(vmic_os *os, uint64_t sb, opts_buf *b)
 {
-    uint64_t root, inode, mode, uid, gid;
+    uint64_t root = 0, inode = 0, mode = 0, uid = 0, gid = 0;
     vmic_status s;
     if ((s = field_ptr(os, sb, "super_block.s_root", &root)) ||
         (s = field_ptr(os, root, "dentry.d_inode", &inode)) ||
@@ -157,7 +157,7 @@ static vmic_status bpf_options(vmic_os *os, uint64_t sb, opts_buf *b)
 
 static vmic_status ramfs_options(vmic_os *os, uint64_t sb, opts_buf *b)
 {
-    uint64_t info, mode;
+    uint64_t info = 0, mode = 0;
     vmic_status s;
     if ((s = field_ptr(os, sb, "super_block.s_fs_info", &info)) ||
         (s = field_u64(os, info, "ramfs_fs_info.mount_opts.mode", &mode)))
@@ -169,7 +169,8 @@ static vmic_status ramfs_options(vmic_os *os, uint64_t sb, opts_buf *b)
 
 static vmic_status hugetlbfs_options(vmic_os *os, uint64_t sb, opts_buf *b)
 {
-    uint64_t info, uid, gid, mode, max_inodes, hstate, order, spool, max_hp, min_hp;
+    uint64_t info = 0, uid = 0, gid = 0, mode = 0, max_inodes = 0, hstate = 0, order = 0, spool = 0;
+    uint64_t max_hp = 0, min_hp = 0;
     vmic_status s;
     if ((s = field_ptr(os, sb, "super_block.s_fs_info", &info)) ||
         (s = field_u64(os, info, "hugetlbfs_sb_info.uid", &uid)) ||
