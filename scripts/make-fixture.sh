@@ -512,8 +512,6 @@ all_threads() {
 section uname uname -a
 section version cat /proc/version
 section cmdline cat /proc/cmdline
-section ps ps -o pid,ppid,comm,args
-section procs procs
 section marker cat /tmp/vmic-marker.out
 section maps-marker cat /proc/$MARKER_PID/maps
 section threads-marker marker_threads
@@ -537,7 +535,6 @@ section environ-marker marker_environ
 section fds-all fds_all
 # (end of issue 15 block)
 # issue 15: processes, code, dumps
-section threads-all all_threads
 section modules cat /proc/modules
 section iomem cat /proc/iomem
 section cpuinfo first_cpu
@@ -551,6 +548,11 @@ fi
 # the dump, with /proc/net/tcp as it then is (net-tcp-late).
 section time-wait /bin/vmic-sockets --time-wait
 section net-tcp-late cat /proc/net/tcp
+# The process and thread lists last too: a kernel worker the steps above
+# wake (the network's, the log's) must not start after them.
+section ps ps -o pid,ppid,comm,args
+section procs procs
+section threads-all all_threads
 
 # Opened before READY: bytes that reach a closed serial port are lost.
 [ $WORKLOAD = 1 ] && exec 4</dev/ttyS2 && stty -echo <&4
