@@ -81,7 +81,9 @@ def kernel_addresses(fixture, name="do_syscall_64"):
 # Offsets in struct vmic_plugin_ctl (plugin/vmic_plugin_abi.h): 48 bytes of
 # identification, 16 of RAM layout, 256 of ram_path, then attach (4 words:
 # attached_pid the last), watches (6 words), doorbell + client_sleeping, dropped.
+# tests/plugin/test_plugin_ctl.c asserts these at build time.
 ATTACHED_PID = 48 + 16 + 256 + 12
+WATCHES_ACTIVE = 48 + 16 + 256 + 16 + 16
 DROPPED = 48 + 16 + 256 + 16 + 24 + 8
 
 

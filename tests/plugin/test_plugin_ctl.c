@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,14 @@
 #include "futex.h"
 #include "qemu_stub.h"
 #include "vmic_plugin_abi.h"
+
+/* The Python tests read these fields of a live block by offset
+ * (tests/plugin/test_plugin.py): a layout change must change them too. */
+_Static_assert(offsetof(struct vmic_plugin_ctl, attached_pid) == 332,
+               "test_plugin.py ATTACHED_PID");
+_Static_assert(offsetof(struct vmic_plugin_ctl, watches_active) == 352,
+               "test_plugin.py WATCHES_ACTIVE");
+_Static_assert(offsetof(struct vmic_plugin_ctl, dropped) == 368, "test_plugin.py DROPPED");
 
 static int failures;
 #define CHECK(cond, ...)                                                                       \

@@ -90,15 +90,6 @@ static vmic_status mnt_offsets(vmic_os *os, mnt_off *o)
     return VMIC_OK;
 }
 
-static vmic_status kptr_at(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
-{
-    vmic_status s = lx_u64(os, base + f->off, v);
-    if (s == VMIC_OK && *v && !lx_kptr(os, *v))
-        return vmic_fail(VMIC_E_FORMAT, "pointer 0x%llx at 0x%llx is not a kernel address",
-                         (unsigned long long)*v, (unsigned long long)(base + f->off));
-    return s;
-}
-
 static void append(char *buf, size_t size, const char *opt)
 {
     size_t n = strlen(buf);
@@ -142,13 +133,13 @@ static vmic_status fs_type(vmic_os *os, const mnt_off *o, uint64_t sb, vmic_moun
     uint64_t type, name, sub = 0;
     char subtype[32] = "";
     vmic_status s;
-    if ((s = kptr_at(os, sb, &o->s_type, &type)) || !type ||
-        (s = kptr_at(os, type, &o->fs_name, &name)) || !name ||
+    if ((s = lx_read_kptr_field(os, sb, &o->s_type, &type)) || !type ||
+        (s = lx_read_kptr_field(os, type, &o->fs_name, &name)) || !name ||
         (s = lx_str(os, name, m->fstype, sizeof m->fstype)))
         return s ? s : vmic_fail(VMIC_E_FORMAT, "superblock 0x%llx has no type name",
                                  (unsigned long long)sb);
     /* fuse.sshfs and the like: type.subtype */
-    if (o->s_subtype.ok && kptr_at(os, sb, &o->s_subtype, &sub) == VMIC_OK && sub &&
+    if (o->s_subtype.ok && lx_read_kptr_field(os, sb, &o->s_subtype, &sub) == VMIC_OK && sub &&
         lx_str(os, sub, subtype, sizeof subtype) == VMIC_OK && subtype[0]) {
         size_t n = strlen(m->fstype);
         snprintf(m->fstype + n, sizeof m->fstype - n, ".%s", subtype);
@@ -189,7 +180,7 @@ static vmic_status propagation(vmic_os *os, const mnt_off *o, uint64_t mount, ui
         return s;
     if (group)
         snprintf(buf, size, "shared:%u", group);
-    if ((s = kptr_at(os, mount, &o->mnt_master, &master)))
+    if ((s = lx_read_kptr_field(os, mount, &o->mnt_master, &master)))
         return s;
     if (master && (s = lx_u32(os, master + o->mnt_group_id.off, &group)))
         return s;
@@ -220,9 +211,10 @@ static vmic_status read_mount(vmic_os *os, const mnt_off *o, const proc_root *pr
     vmic_status s;
     m->mount = vmic_va(mount);
     if ((s = lx_u32(os, mount + o->mnt_id.off, &id)) ||
-        (s = kptr_at(os, mount, &o->mnt_parent, &parent)) ||
+        (s = lx_read_kptr_field(os, mount, &o->mnt_parent, &parent)) ||
         (parent && (s = lx_u32(os, parent + o->mnt_id.off, &pid))) ||
-        (s = kptr_at(os, vfs, &o->mnt_root, &root)) || (s = kptr_at(os, vfs, &o->mnt_sb, &sb)) ||
+        (s = lx_read_kptr_field(os, vfs, &o->mnt_root, &root)) ||
+        (s = lx_read_kptr_field(os, vfs, &o->mnt_sb, &sb)) ||
         (s = lx_u32(os, vfs + o->mnt_flags.off, &flags)) || !sb || !root)
         return s ? s : vmic_fail(VMIC_E_FORMAT, "mount 0x%llx has no superblock or root",
                                  (unsigned long long)mount);
@@ -246,7 +238,7 @@ static vmic_status read_mount(vmic_os *os, const mnt_off *o, const proc_root *pr
         m->partial = true;
     if (propagation(os, o, mount, flags, m->propagation, sizeof m->propagation))
         m->partial = true;
-    if (kptr_at(os, mount, &o->mnt_devname, &name) || !name ||
+    if (lx_read_kptr_field(os, mount, &o->mnt_devname, &name) || !name ||
         lx_str(os, name, m->source, sizeof m->source))
         m->partial = true;
     if (lx_fs_path(os, root, m->root, sizeof m->root, &cut) || cut)
@@ -320,7 +312,7 @@ static vmic_status walk_tree(mnt_walk *w, uint64_t ns)
     uint64_t stack[RB_MAX_DEPTH], node;
     int depth = 0;
     vmic_status s;
-    if ((s = kptr_at(w->os, ns + o->ns_mounts.off, &o->rb_node, &node)))
+    if ((s = lx_read_kptr_field(w->os, ns + o->ns_mounts.off, &o->rb_node, &node)))
         return vmic_fail_wrap(s, "mount tree of namespace 0x%llx", (unsigned long long)ns);
     while ((node || depth) && !w->stopped) {
         if (node) {
@@ -328,14 +320,14 @@ static vmic_status walk_tree(mnt_walk *w, uint64_t ns)
                 return vmic_fail(VMIC_E_FORMAT, "mount tree deeper than %d (a loop?) after %zu "
                                  "mounts; truncated", RB_MAX_DEPTH, w->count);
             stack[depth++] = node;
-            if ((s = kptr_at(w->os, node, &o->rb_left, &node)))
+            if ((s = lx_read_kptr_field(w->os, node, &o->rb_left, &node)))
                 return vmic_fail_wrap(s, "mount tree after %zu mounts", w->count);
             continue;
         }
         node = stack[--depth];
         if ((s = visit(w, node - o->mnt_node.off)))
             return s;
-        if ((s = kptr_at(w->os, node, &o->rb_right, &node)))
+        if ((s = lx_read_kptr_field(w->os, node, &o->rb_right, &node)))
             return vmic_fail_wrap(s, "mount tree after %zu mounts", w->count);
     }
     return VMIC_OK;
@@ -348,8 +340,8 @@ vmic_status vmic_os_mounts(vmic_os *os, const vmic_process_t *p, vmic_mount_fn f
     vmic_status s;
     if ((s = mnt_offsets(os, &o)))
         return vmic_fail_wrap(s, "mounts");
-    if ((s = kptr_at(os, p->task.addr, &o.nsproxy, &nsproxy)) ||
-        (nsproxy && (s = kptr_at(os, nsproxy, &o.mnt_ns, &ns))))
+    if ((s = lx_read_kptr_field(os, p->task.addr, &o.nsproxy, &nsproxy)) ||
+        (nsproxy && (s = lx_read_kptr_field(os, nsproxy, &o.mnt_ns, &ns))))
         return vmic_fail_wrap(s, "mounts of pid %d", (int)p->tgid);
     if (!nsproxy || !ns)
         return vmic_fail(VMIC_E_NOTFOUND, "mounts of pid %d: it has no mount namespace (it has "
@@ -358,9 +350,9 @@ vmic_status vmic_os_mounts(vmic_os *os, const vmic_process_t *p, vmic_mount_fn f
      * points are from the namespace's root and every mount is visible. */
     proc_root root = {0};
     uint64_t fs = 0;
-    if (kptr_at(os, p->task.addr, &o.fs, &fs) == VMIC_OK && fs &&
-        (kptr_at(os, fs + o.fs_root.off, &o.path_mnt, &root.mnt) ||
-         kptr_at(os, fs + o.fs_root.off, &o.path_dentry, &root.dentry) || !root.dentry))
+    if (lx_read_kptr_field(os, p->task.addr, &o.fs, &fs) == VMIC_OK && fs &&
+        (lx_read_kptr_field(os, fs + o.fs_root.off, &o.path_mnt, &root.mnt) ||
+         lx_read_kptr_field(os, fs + o.fs_root.off, &o.path_dentry, &root.dentry) || !root.dentry))
         root.mnt = root.dentry = 0;
     vmic_clear_error();
     mnt_walk w = {.os = os, .o = &o, .root = root, .fn = fn, .arg = arg};

@@ -61,14 +61,12 @@ static void add(opts_buf *b, const char *fmt, unsigned long long v)
 static vmic_status field_u64(vmic_os *os, uint64_t base, const char *path, uint64_t *v)
 {
     lx_fld f;
-    uint8_t raw[8] = {0};
     vmic_status s;
+    *v = 0;
     if ((s = lx_field(os, path, &f, true)))
         return s;
-    size_t n = f.bit_size || f.size > 8 ? 8 : f.size;
-    if ((s = lx_read(os, base + f.off, raw, n)))
+    if ((s = lx_read_field(os, base, &f, v)))
         return vmic_fail_wrap(s, "%s at 0x%llx", path, (unsigned long long)base);
-    *v = lx_get_at(raw, n, &f, f.off);
     return VMIC_OK;
 }
 

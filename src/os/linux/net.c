@@ -23,9 +23,9 @@ static void read_socket(vmic_os *os, const net_off *o, uint64_t file, vmic_socke
 {
     uint64_t sock, sk = 0, sstate = 0;
     vmic_status s;
-    if ((s = lx_net_get(os, file, &o->private_data, &sock)) || !lx_kptr(os, sock) ||
-        (s = lx_net_get(os, sock, &o->sk, &sk)) ||
-        (s = lx_net_get(os, sock, &o->sock_state, &sstate)) ||
+    if ((s = lx_read_field(os, file, &o->private_data, &sock)) || !lx_kptr(os, sock) ||
+        (s = lx_read_field(os, sock, &o->sk, &sk)) ||
+        (s = lx_read_field(os, sock, &o->sock_state, &sstate)) ||
         (sk && !lx_kptr(os, sk))) {
         out->partial = true;
         vmic_clear_error();
@@ -72,8 +72,7 @@ static vmic_status process_sockets(sock_walk *w, const vmic_process_t *p)
 
 typedef struct all_walk {
     sock_walk *w;
-    vmic_status s;
-    char msg[256]; /* its message: later reads clear the error state */
+    lx_first_error err;
 } all_walk;
 
 /* A process whose fd table does not read costs its sockets, not the
@@ -82,22 +81,9 @@ static int one_process(void *arg, const vmic_process_t *p)
 {
     all_walk *a = arg;
     vmic_status s = process_sockets(a->w, p);
-    if (s && !a->s) {
-        a->s = vmic_fail_wrap(s, "sockets of pid %d", (int)p->tgid);
-        snprintf(a->msg, sizeof a->msg, "%s", vmic_errmsg());
-    }
+    if (s)
+        lx_keep_error(&a->err, vmic_fail_wrap(s, "sockets of pid %d", (int)p->tgid));
     return a->w->stopped;
-}
-
-/* The hash tables' sockets must not hide an error of the fd walk, nor the
- * other way round: the first is returned. */
-static vmic_status first_error(all_walk *a, vmic_status s)
-{
-    if (s && !a->s) {
-        a->s = s;
-        snprintf(a->msg, sizeof a->msg, "%s", vmic_errmsg());
-    }
-    return a->s ? vmic_fail(a->s, "%s", a->msg) : VMIC_OK;
 }
 
 vmic_status vmic_os_sockets(vmic_os *os, const vmic_process_t *p, vmic_socket_fn fn, void *arg)
@@ -117,7 +103,9 @@ vmic_status vmic_os_sockets(vmic_os *os, const vmic_process_t *p, vmic_socket_fn
     s = vmic_os_processes(os, one_process, &a);
     if (s == VMIC_OK && !w.stopped)
         s = lx_hashed_sockets(os, &o, &held, fn, arg, &w.stopped);
-    s = first_error(&a, s);
+    /* The hash tables' sockets must not hide an error of the fd walk, nor
+     * the other way round: the first is returned. */
+    lx_keep_error(&a.err, s);
     lx_seen_free(&held);
-    return s;
+    return lx_kept_error(&a.err);
 }

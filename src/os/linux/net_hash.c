@@ -49,17 +49,12 @@ typedef struct hash_walk {
     vmic_socket_fn fn;
     void *arg;
     bool stopped;
-    vmic_status s;
-    char msg[256]; /* the first error's message: later reads clear it */
+    lx_first_error err; /* a table that does not read costs its sockets only */
 } hash_walk;
 
 static void keep_error(hash_walk *w, vmic_status s)
 {
-    if (s && !w->s) {
-        w->s = s;
-        snprintf(w->msg, sizeof w->msg, "%s", vmic_errmsg());
-    }
-    vmic_clear_error();
+    lx_keep_error(&w->err, s);
 }
 
 /* What a full sock's struct socket says: its inode and state (0 for an
@@ -71,16 +66,16 @@ static vmic_status sock_socket(hash_walk *w, uint64_t sk, vmic_socket_t *so)
     vmic_status s;
     if (!o->sk_socket.ok || !o->alloc_socket.ok || !o->alloc_inode.ok || !o->i_ino.ok)
         return VMIC_OK;
-    if ((s = lx_net_get(w->os, sk, &o->sk_socket, &sock)) || sock == 0)
+    if ((s = lx_read_field(w->os, sk, &o->sk_socket, &sock)) || sock == 0)
         return s;
     if (!lx_kptr(w->os, sock))
         return vmic_fail(VMIC_E_FORMAT, "sock 0x%llx: sk_socket 0x%llx is not a kernel address",
                          (unsigned long long)sk, (unsigned long long)sock);
     uint64_t inode = sock - o->alloc_socket.off + o->alloc_inode.off;
-    if ((s = lx_net_get(w->os, sock, &o->sock_state, &state)))
+    if ((s = lx_read_field(w->os, sock, &o->sock_state, &state)))
         return s;
     so->socket_state = (uint8_t)state;
-    return lx_net_get(w->os, inode, &o->i_ino, &so->inode);
+    return lx_read_field(w->os, inode, &o->i_ino, &so->inode);
 }
 
 /* One sock of a chain, unless an fd table holds it. */
@@ -96,7 +91,7 @@ static void emit(hash_walk *w, uint64_t sk)
         if (so.state == LX_TCP_NEW_SYN_RECV)
             sub = LX_TCP_SYN_RECV;
         else if (w->o->tw_substate.ok)
-            s = lx_net_get(w->os, sk, &w->o->tw_substate, &sub);
+            s = lx_read_field(w->os, sk, &w->o->tw_substate, &sub);
         so.state = (uint8_t)sub;
         so.type = 1;     /* SOCK_STREAM */
         so.protocol = 6; /* IPPROTO_TCP */
@@ -164,7 +159,7 @@ static vmic_status table_at(hash_walk *w, const char *what, uint64_t base, const
     vmic_status s;
     if ((s = lx_field(w->os, ptr_path, &ptr, true)) ||
         (s = lx_field(w->os, mask_path, &mask, true)) ||
-        (s = lx_net_get(w->os, base, &ptr, va)) || (s = lx_net_get(w->os, base, &mask, &m)))
+        (s = lx_read_field(w->os, base, &ptr, va)) || (s = lx_read_field(w->os, base, &mask, &m)))
         return vmic_fail_wrap(s, "%s", what);
     if (m >= LX_MAX_HASH_BUCKETS)
         return vmic_fail(VMIC_E_RANGE, "%s: a mask of 0x%llx is more than %u buckets", what,
@@ -287,5 +282,5 @@ vmic_status lx_hashed_sockets(vmic_os *os, const net_off *o, lx_seen *held, vmic
         unix_tables(&w, link.off);
     lx_seen_free(&w.seen);
     *stopped = w.stopped;
-    return w.s ? vmic_fail(w.s, "%s", w.msg) : VMIC_OK;
+    return lx_kept_error(&w.err);
 }

@@ -25,9 +25,6 @@ typedef struct net_off {
 
 vmic_status lx_net_offsets(vmic_os *os, net_off *o);
 
-/* One field of the object at base, bitfields included (0 if absent). */
-vmic_status lx_net_get(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v);
-
 /* The family, state, ports, addresses and namespace of the sock_common at
  * sk (every socket, and TIME_WAIT and request socks too). */
 vmic_status lx_read_sock_common(vmic_os *os, const net_off *o, uint64_t sk, vmic_socket_t *out);

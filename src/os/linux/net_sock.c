@@ -47,19 +47,6 @@ vmic_status lx_net_offsets(vmic_os *os, net_off *o)
     return VMIC_OK;
 }
 
-vmic_status lx_net_get(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
-{
-    uint8_t buf[8] = {0};
-    *v = 0;
-    if (!f->ok)
-        return VMIC_OK;
-    size_t n = f->bit_size || f->size > 8 ? 8 : f->size;
-    vmic_status s = lx_read(os, base + f->off, buf, n);
-    if (s == VMIC_OK)
-        *v = lx_get_at(buf, n, f, f->off);
-    return s;
-}
-
 static vmic_status get_bytes(vmic_os *os, uint64_t base, const lx_fld *f, uint8_t *out,
                              size_t len)
 {
@@ -77,12 +64,12 @@ static vmic_status unix_path(vmic_os *os, const net_off *o, uint64_t sk, vmic_so
     vmic_status s;
     if (!o->unix_addr.ok || !o->ua_len.ok || !o->ua_name.ok)
         return VMIC_OK;
-    if ((s = lx_net_get(os, sk, &o->unix_addr, &addr)) || addr == 0)
+    if ((s = lx_read_field(os, sk, &o->unix_addr, &addr)) || addr == 0)
         return s;
     if (!lx_kptr(os, addr))
         return vmic_fail(VMIC_E_FORMAT, "unix_sock.addr 0x%llx is not a kernel address",
                          (unsigned long long)addr);
-    if ((s = lx_net_get(os, addr, &o->ua_len, &len)))
+    if ((s = lx_read_field(os, addr, &o->ua_len, &len)))
         return s;
     /* len counts sun_family (2 bytes) and, for a path, its NUL. */
     if (len < 2 || len > sizeof name)
@@ -110,9 +97,11 @@ vmic_status lx_read_sock_common(vmic_os *os, const net_off *o, uint64_t sk, vmic
 {
     uint64_t family, state, num, dport, net = 0, inum;
     vmic_status s;
-    if ((s = lx_net_get(os, sk, &o->family, &family)) ||
-        (s = lx_net_get(os, sk, &o->state, &state)) || (s = lx_net_get(os, sk, &o->num, &num)) ||
-        (s = lx_net_get(os, sk, &o->dport, &dport)) || (s = lx_net_get(os, sk, &o->net, &net)))
+    if ((s = lx_read_field(os, sk, &o->family, &family)) ||
+        (s = lx_read_field(os, sk, &o->state, &state)) ||
+        (s = lx_read_field(os, sk, &o->num, &num)) ||
+        (s = lx_read_field(os, sk, &o->dport, &dport)) ||
+        (s = lx_read_field(os, sk, &o->net, &net)))
         return s;
     out->family = (uint16_t)family;
     out->state = (uint8_t)state;
@@ -120,7 +109,7 @@ vmic_status lx_read_sock_common(vmic_os *os, const net_off *o, uint64_t sk, vmic
         if (!lx_kptr(os, net))
             return vmic_fail(VMIC_E_FORMAT, "sock 0x%llx: namespace pointer 0x%llx is not a "
                              "kernel address", (unsigned long long)sk, (unsigned long long)net);
-        if ((s = lx_net_get(os, net, &o->ns_inum, &inum)))
+        if ((s = lx_read_field(os, net, &o->ns_inum, &inum)))
             return s;
         out->netns = (uint32_t)inum;
     }
@@ -141,8 +130,8 @@ vmic_status lx_read_sock_full(vmic_os *os, const net_off *o, uint64_t sk, vmic_s
 {
     uint64_t type, proto;
     vmic_status s;
-    if ((s = lx_net_get(os, sk, &o->sk_type, &type)) ||
-        (s = lx_net_get(os, sk, &o->sk_protocol, &proto)))
+    if ((s = lx_read_field(os, sk, &o->sk_type, &type)) ||
+        (s = lx_read_field(os, sk, &o->sk_protocol, &proto)))
         return s;
     out->type = (uint16_t)type;
     out->protocol = (uint16_t)proto;

@@ -183,6 +183,12 @@ vmic_status lx_str(vmic_os *os, uint64_t va, char *buf, size_t max_len);
 /* Bytes [va, va+len): in place when physically contiguous and mapped by the
  * driver, else copied into buf (which must hold len bytes). */
 vmic_status lx_view(vmic_os *os, uint64_t va, size_t len, uint8_t *buf, const uint8_t **out);
+/* Field f of the object at base, bitfields included (0 if the kernel lacks
+ * f): one read of at most 8 bytes. */
+vmic_status lx_read_field(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v);
+/* The same for a pointer field, which must be 0 or a kernel address
+ * (else VMIC_E_FORMAT naming where it was read). */
+vmic_status lx_read_kptr_field(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v);
 /* Value of a field from bytes read of an object (0 if absent/out of range). */
 uint64_t lx_get(const uint8_t *obj, size_t objlen, const lx_fld *f);
 /* Same, for bytes of an object that start at offset base. */
@@ -205,6 +211,18 @@ vmic_status lx_seen_init(lx_seen *s, size_t limit);
 /* 1 if new, 0 if already seen, -1 when full or out of memory. */
 int lx_seen_add(lx_seen *s, uint64_t v);
 void lx_seen_free(lx_seen *s);
+
+/* A walk that goes on past a part that does not read (a process, a hash
+ * table) keeps the first error, message included, since later reads clear
+ * the thread's error state; it returns it at the end. */
+typedef struct lx_first_error {
+    vmic_status s;
+    char msg[256];
+} lx_first_error;
+/* Keeps s when it is the first error, then clears the error state. */
+void lx_keep_error(lx_first_error *e, vmic_status s);
+/* The kept error, raised again; VMIC_OK when there was none. */
+vmic_status lx_kept_error(const lx_first_error *e);
 /* One step of a bounded walk over a kernel list: node must be a kernel
  * address not seen before, within the set's limit. VMIC_OK, or the error
  * that ends the walk, saying where ("<what>: cycle at 0x.. after <count>

@@ -59,15 +59,6 @@ static vmic_status lx_path_offsets(vmic_os *os, lx_path_off *o)
     return VMIC_OK;
 }
 
-static vmic_status ptr(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
-{
-    vmic_status s = lx_u64(os, base + f->off, v);
-    if (s == VMIC_OK && *v && !lx_kptr(os, *v))
-        return vmic_fail(VMIC_E_FORMAT, "pointer 0x%llx at 0x%llx is not a kernel address",
-                         (unsigned long long)*v, (unsigned long long)(base + f->off));
-    return s;
-}
-
 /* Prepends "/name" to the path being built right to left in buf[*pos..];
  * when it does not fit, leaves buf as it was and sets *full. */
 static vmic_status prepend_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, char *buf,
@@ -77,7 +68,8 @@ static vmic_status prepend_name(vmic_os *os, const lx_path_off *o, uint64_t dent
     uint32_t len;
     vmic_status s;
     uint64_t q = dentry + o->d_name.off;
-    if ((s = ptr(os, q, &o->qstr_name, &name)) || (s = lx_u32(os, q + o->qstr_len.off, &len)))
+    if ((s = lx_read_kptr_field(os, q, &o->qstr_name, &name)) ||
+        (s = lx_u32(os, q + o->qstr_len.off, &len)))
         return s;
     if (len == 0 || len > NAME_MAX_LEN || !name)
         return vmic_fail(VMIC_E_FORMAT, "dentry 0x%llx has a name of %u bytes",
@@ -125,16 +117,16 @@ static vmic_status build_path(vmic_os *os, const lx_path_off *o, uint64_t mnt, u
             stop->reached = true;
             break;
         }
-        if ((s = ptr(os, mnt, &o->mnt_root, &root)) ||
-            (s = ptr(os, dentry, &o->d_parent, &parent)))
+        if ((s = lx_read_kptr_field(os, mnt, &o->mnt_root, &root)) ||
+            (s = lx_read_kptr_field(os, dentry, &o->d_parent, &parent)))
             return s;
         if (dentry == root || dentry == parent) {
             uint64_t up, mp;
-            if ((s = ptr(os, mount, &o->mnt_parent, &up)))
+            if ((s = lx_read_kptr_field(os, mount, &o->mnt_parent, &up)))
                 return s;
             if (!up || up == mount)
                 break; /* the namespace's root */
-            if ((s = ptr(os, mount, &o->mnt_mountpoint, &mp)))
+            if ((s = lx_read_kptr_field(os, mount, &o->mnt_mountpoint, &mp)))
                 return s;
             mount = up;
             mnt = up + o->mount_mnt.off;
@@ -162,8 +154,9 @@ static bool ns_name(vmic_os *os, const lx_path_off *o, uint64_t inode, uint64_t 
     uint64_t ns, ops, name;
     char kind[24];
     if (!inode || !o->i_private.ok || !o->ns_common_ops.ok || !o->ns_ops_name.ok ||
-        ptr(os, inode, &o->i_private, &ns) || !ns || ptr(os, ns, &o->ns_common_ops, &ops) ||
-        !ops || ptr(os, ops, &o->ns_ops_name, &name) || !name ||
+        lx_read_kptr_field(os, inode, &o->i_private, &ns) || !ns ||
+        lx_read_kptr_field(os, ns, &o->ns_common_ops, &ops) ||
+        !ops || lx_read_kptr_field(os, ops, &o->ns_ops_name, &name) || !name ||
         lx_str(os, name, kind, sizeof kind - 1) != VMIC_OK)
         return false;
     /* "net", "mnt", "pid", "cgroup", ...: anything else is not a name. */
@@ -182,7 +175,8 @@ static bool pseudo_name(vmic_os *os, const lx_path_off *o, uint64_t dentry, uint
 {
     uint64_t sb, ino = 0;
     uint32_t magic;
-    if (ptr(os, dentry, &o->d_sb, &sb) || !sb || lx_u32(os, sb + o->s_magic.off, &magic))
+    if (lx_read_kptr_field(os, dentry, &o->d_sb, &sb) || !sb ||
+        lx_u32(os, sb + o->s_magic.off, &magic))
         return false;
     if (inode)
         (void)lx_u64(os, inode + o->i_ino.off, &ino);
@@ -235,8 +229,9 @@ vmic_status lx_file_path(vmic_os *os, uint64_t file, char *buf, size_t size, uin
     *truncated = false;
     if (size < 2)
         return vmic_fail(VMIC_E_INVAL, "lx_file_path: a %zu-byte buffer", size);
-    if ((s = ptr(os, p, &o->path_mnt, &mnt)) || (s = ptr(os, p, &o->path_dentry, &dentry)) ||
-        (s = ptr(os, file, &o->f_inode, &inode)))
+    if ((s = lx_read_kptr_field(os, p, &o->path_mnt, &mnt)) ||
+        (s = lx_read_kptr_field(os, p, &o->path_dentry, &dentry)) ||
+        (s = lx_read_kptr_field(os, file, &o->f_inode, &inode)))
         return vmic_fail_wrap(s, "file 0x%llx", (unsigned long long)file);
     if (!mnt || !dentry)
         return vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no path", (unsigned long long)file);
@@ -272,8 +267,10 @@ vmic_status lx_file_dev(vmic_os *os, uint64_t file, uint32_t *major, uint32_t *m
     uint64_t inode, sb;
     uint32_t dev;
     vmic_status s;
-    if ((s = path_offsets(os, &o)) || (s = ptr(os, file, &o->f_inode, &inode)) || !inode ||
-        (s = lx_u64(os, inode + o->i_ino.off, ino)) || (s = ptr(os, inode, &o->i_sb, &sb)) || !sb ||
+    if ((s = path_offsets(os, &o)) ||
+        (s = lx_read_kptr_field(os, file, &o->f_inode, &inode)) || !inode ||
+        (s = lx_u64(os, inode + o->i_ino.off, ino)) ||
+        (s = lx_read_kptr_field(os, inode, &o->i_sb, &sb)) || !sb ||
         (s = lx_u32(os, sb + o->s_dev.off, &dev)))
         return s ? s : vmic_fail(VMIC_E_FORMAT, "file 0x%llx has no inode or superblock",
                                  (unsigned long long)file);
@@ -317,7 +314,7 @@ vmic_status lx_fs_path(vmic_os *os, uint64_t dentry, char *out, size_t size, boo
         if (depth > LX_MAX_PATH_DEPTH)
             return vmic_fail(VMIC_E_RANGE, "path deeper than %d components (a loop?)",
                              LX_MAX_PATH_DEPTH);
-        if ((s = ptr(os, dentry, &o->d_parent, &parent)))
+        if ((s = lx_read_kptr_field(os, dentry, &o->d_parent, &parent)))
             return s;
         if (!parent || parent == dentry)
             break;

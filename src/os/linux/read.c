@@ -3,6 +3,7 @@
  * guest structures needs: field extraction from bytes already read, a
  * pointer sanity check and a set of seen addresses for cycle detection.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,28 @@ vmic_status lx_str(vmic_os *os, uint64_t va, char *buf, size_t max_len)
 vmic_status lx_kpa(vmic_os *os, vmic_va_t va, vmic_pa_t *pa)
 {
     return vmic_translate(os->core, os->kctx, va, pa);
+}
+
+vmic_status lx_read_field(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
+{
+    uint8_t buf[8] = {0};
+    *v = 0;
+    if (!f->ok)
+        return VMIC_OK;
+    size_t n = f->bit_size || f->size > 8 ? 8 : f->size;
+    vmic_status s = lx_read(os, base + f->off, buf, n);
+    if (s == VMIC_OK)
+        *v = lx_get_at(buf, n, f, f->off);
+    return s;
+}
+
+vmic_status lx_read_kptr_field(vmic_os *os, uint64_t base, const lx_fld *f, uint64_t *v)
+{
+    vmic_status s = lx_read_field(os, base, f, v);
+    if (s == VMIC_OK && *v && !lx_kptr(os, *v))
+        return vmic_fail(VMIC_E_FORMAT, "pointer 0x%llx at 0x%llx is not a kernel address",
+                         (unsigned long long)*v, (unsigned long long)(base + f->off));
+    return s;
 }
 
 uint64_t lx_get(const uint8_t *obj, size_t objlen, const lx_fld *f)
@@ -170,4 +193,20 @@ vmic_status lx_view(vmic_os *os, uint64_t va, size_t len, uint8_t *buf, const ui
         return s;
     *out = buf;
     return VMIC_OK;
+}
+
+/* ---- first errors -------------------------------------------------------- */
+
+void lx_keep_error(lx_first_error *e, vmic_status s)
+{
+    if (s && !e->s) {
+        e->s = s;
+        snprintf(e->msg, sizeof e->msg, "%s", vmic_errmsg());
+    }
+    vmic_clear_error();
+}
+
+vmic_status lx_kept_error(const lx_first_error *e)
+{
+    return e->s ? vmic_fail(e->s, "%s", e->msg) : VMIC_OK;
 }
