@@ -5,6 +5,7 @@
  * each is tried under every name it has had.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "os_internal.h"
@@ -125,6 +126,12 @@ vmic_status lx_task_offsets(vmic_os *os)
     if (t->span_hi - t->span_lo > 65536)
         return vmic_fail(VMIC_E_FORMAT, "%s: task_struct fields spread over %u bytes",
                          lx_types_source(os->types), t->span_hi - t->span_lo);
+    /* With the offsets, so that whichever walk comes first (tasks, files,
+     * maps) leaves lx_read_task a buffer to copy into. */
+    free(os->task_buf);
+    os->task_buf = malloc(t->span_hi - t->span_lo);
+    if (!os->task_buf)
+        return vmic_fail(VMIC_E_NOMEM, "no memory for a task");
     os->task_ready = true;
     return VMIC_OK;
 }

@@ -36,14 +36,8 @@ static vmic_status need_tasks(vmic_os *os)
 {
     vmic_status s;
     os->last_parent = os->last_cred = 0;
-    if (!os->task_ready) {
-        if ((s = lx_task_offsets(os)))
-            return s;
-        free(os->task_buf);
-        os->task_buf = malloc(os->t.span_hi - os->t.span_lo);
-        if (!os->task_buf)
-            return vmic_fail(VMIC_E_NOMEM, "no memory for a task");
-    }
+    if ((s = lx_task_offsets(os)))
+        return s;
     if (!os->init_task.addr) {
         uint64_t a;
         if ((s = lx_need_sym(os, "init_task", &a)))
@@ -110,6 +104,9 @@ vmic_status lx_read_task(vmic_os *os, uint64_t task, vmic_process_t *p)
     const lx_task_off *t = &os->t;
     size_t len = t->span_hi - t->span_lo;
     const uint8_t *b;
+    if (!os->task_ready || !os->task_buf)
+        return vmic_fail(VMIC_E_INTERNAL, "task 0x%llx read before the task offsets",
+                         (unsigned long long)task);
     vmic_status s = lx_view(os, task + t->span_lo, len, os->task_buf, &b);
     if (s)
         return s;
