@@ -12,8 +12,8 @@ See python/README.md.
 from ._lib import path as library_path
 from .errors import (Busy, FormatError, Interrupted, InvalidArgument, IOFailure, NotFound,
                      RangeError, TranslationError, Unmapped, Unsupported, VmicError)
-from .objects import (DriverInfo, Field, Kernel, LogRecord, Module, Mount, OpenFile, Region,
-                      Socket, Symbol, Type)
+from .objects import (DriverInfo, Field, Finding, Kernel, LogRecord, Module, Mount, OpenFile,
+                      Region, Socket, Symbol, Type)
 from .process import Process
 from .vm import VM, open
 from . import trace  # vmic.trace.Syscall, ...: the module, beside vm.trace()
@@ -30,7 +30,7 @@ def library_version() -> str:
 
 
 __all__ = ["open", "VM", "Process", "Symbol", "Field", "Type", "Module", "Region", "OpenFile",
-           "Socket", "Mount",
+           "Socket", "Mount", "Finding",
            "LogRecord", "Kernel", "DriverInfo", "VmicError", "InvalidArgument", "IOFailure",
            "FormatError", "Unmapped", "TranslationError", "Unsupported", "NotFound",
            "RangeError", "Busy", "Interrupted", "library_path", "library_version", "Trace",

@@ -115,6 +115,13 @@ _PROTOS = {
     "vmic_os_mounts": (status, [vp, P(S.Process), S.MOUNT_FN, vp]),
     "vmic_os_environ": (status, [vp, P(S.Process), S.ENV_FN, vp]),
     "vmic_os_dmesg": (status, [vp, S.LOG_FN, vp]),
+    "vmic_os_check_syscall_table": (status, [vp, S.SYSCALL_HOOK_FN, vp, P(c_size_t)]),
+    "vmic_os_check_tasks": (status, [vp, S.CHECK_FN, vp, P(c_size_t)]),
+    "vmic_os_check_modules": (status, [vp, S.CHECK_FN, vp, P(c_size_t)]),
+    "vmic_os_check_creds": (status, [vp, S.CHECK_FN, vp, P(c_size_t)]),
+    "vmic_os_check_idt": (status, [vp, S.CHECK_FN, vp, P(c_size_t)]),
+    "vmic_os_check_syscall_entry": (status, [vp, S.CHECK_FN, vp, P(c_size_t)]),
+    "vmic_os_check_ops": (status, [vp, S.CHECK_FN, vp, P(c_size_t)]),
     # utils: taps and the breakpoint manager
     "vmic_tap_open": (status, [vp, P(S.TapOptions), P(vp)]),
     "vmic_tap_name": (c_char_p, [vp]),

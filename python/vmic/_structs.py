@@ -216,6 +216,22 @@ class Mount(_Mirror):
                 ("visible", c_bool), ("partial", c_bool), ("reserved", u64 * 4)]
 
 
+SYSCALL_NAME_LEN = 48
+
+
+class SyscallHook(_Mirror):
+    _c_name_ = "vmic_syscall_hook_t"
+    _fields_ = [("nr", c_uint32), ("name", c_char * SYSCALL_NAME_LEN), ("handler", va_t),
+                ("module", c_char * (MODULE_NAME_LEN + 1)), ("reserved", u64 * 2)]
+
+
+class CheckFinding(_Mirror):
+    _c_name_ = "vmic_check_finding_t"
+    _fields_ = [("kind", c_int), ("nr", c_int64), ("name", c_char * 64), ("addr", va_t),
+                ("module", c_char * (MODULE_NAME_LEN + 1)), ("detail", c_char * 192),
+                ("reserved", u64 * 2)]
+
+
 class LogRecord(_Mirror):
     _c_name_ = "vmic_log_record_t"
     _fields_ = [("seq", u64), ("ts_nsec", u64), ("level", c_uint8), ("facility", c_uint8),
@@ -329,6 +345,8 @@ SOCKET_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Socket))
 MOUNT_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Mount))
 ENV_FN = CFUNCTYPE(c_int, c_void_p, POINTER(c_char), c_size_t)
 LOG_FN = CFUNCTYPE(c_int, c_void_p, POINTER(LogRecord))
+SYSCALL_HOOK_FN = CFUNCTYPE(c_int, c_void_p, POINTER(SyscallHook))
+CHECK_FN = CFUNCTYPE(c_int, c_void_p, POINTER(CheckFinding))
 MEMBER_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Member))
 
 

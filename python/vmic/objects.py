@@ -231,6 +231,37 @@ class LogRecord:
         return cls(r.seq, r.ts_nsec, r.level, r.facility, r.caller_id, text)
 
 
+# vmic_check_kind, by the names `vmic check` gives its rows.
+_CHECK_KINDS = {1: "hidden-task", 2: "hidden-module", 3: "shared-cred", 4: "idt",
+                5: "syscall-entry", 6: "ops"}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One anomaly of vm.check(), a row of `vmic check`: which check found it
+    ("syscall-table", "hidden-task", "hidden-module", "shared-cred", "idt",
+    "syscall-entry", "ops"); nr (the system call, pid, module position or
+    IDT vector; None where there is none); name; addr (where the pointer
+    points, or the task, module or cred); the module whose memory holds addr
+    ("" for none); and what is wrong, in words."""
+    check: str
+    nr: Optional[int]
+    name: str
+    addr: int
+    module: str
+    detail: str
+
+    @classmethod
+    def from_hook(cls, h: S.SyscallHook) -> "Finding":
+        return cls("syscall-table", h.nr, _s(h.name), h.handler, _s(h.module),
+                   "a sys_call_table entry outside the kernel's text")
+
+    @classmethod
+    def from_c(cls, f: S.CheckFinding) -> "Finding":
+        return cls(_CHECK_KINDS.get(f.kind, str(f.kind)), f.nr if f.nr >= 0 else None,
+                   _s(f.name), f.addr, _s(f.module), _s(f.detail))
+
+
 @dataclass(frozen=True, slots=True)
 class Kernel:
     """What was found of the kernel (vmic_os_kernel_t), for vm.kernel."""

@@ -8,7 +8,7 @@ from . import _structs as S
 from ._lib import lib
 from ._memory import buffer_view, read_bytes
 from .errors import VmicError, check, error
-from .objects import DriverInfo, Field, Kernel, LogRecord, Module, Socket, Symbol, Type
+from .objects import DriverInfo, Field, Finding, Kernel, LogRecord, Module, Socket, Symbol, Type
 from .process import Process
 
 if TYPE_CHECKING:  # imported when first used: a dump needs neither
@@ -175,6 +175,34 @@ class VM:
         """Every record still in the kernel's printk ring buffer, oldest first."""
         return self._walk(lib.vmic_os_dmesg, S.LOG_FN, lambda r: LogRecord.from_c(r.contents),
                           what="kernel log")
+
+    def check(self) -> List[Finding]:
+        """vmic check: what a rootkit changes, one Finding per anomaly; [] on
+        a clean kernel. The checks, in order: the system-call table, tasks
+        (pid IDR vs task and thread lists), modules (list vs sysfs), shared
+        credentials, the IDT, the system-call entry, ops tables. Every check
+        runs; when one cannot, the first such error is raised after the
+        others, with every finding as .partial."""
+        out: List[Finding] = []
+        first: Optional[VmicError] = None
+        walks = [(lib.vmic_os_check_syscall_table, S.SYSCALL_HOOK_FN, Finding.from_hook,
+                  "syscall table")]
+        walks += [(fn, S.CHECK_FN, Finding.from_c, what) for fn, what in (
+            (lib.vmic_os_check_tasks, "tasks"), (lib.vmic_os_check_modules, "modules"),
+            (lib.vmic_os_check_creds, "credentials"), (lib.vmic_os_check_idt, "IDT"),
+            (lib.vmic_os_check_syscall_entry, "syscall entry"),
+            (lib.vmic_os_check_ops, "ops tables"))]
+        for cfn, fntype, convert, what in walks:
+            try:
+                out += self._walk(lambda os_, cb, arg, cfn=cfn: cfn(os_, cb, arg, None), fntype,
+                                  lambda f, convert=convert: convert(f.contents), what=what)
+            except VmicError as e:
+                out += getattr(e, "partial", None) or []
+                first = first or e
+        if first:
+            first.partial = out
+            raise first
+        return out
 
     # ---- symbols and types -----------------------------------------------------------------
 

@@ -70,6 +70,11 @@ int main(void)
     S(vmic_open_file_t); F(vmic_open_file_t, file); F(vmic_open_file_t, flags);
     F(vmic_open_file_t, pos); F(vmic_open_file_t, inode); F(vmic_open_file_t, path);
     F(vmic_open_file_t, path_truncated); F(vmic_open_file_t, reserved);
+    S(vmic_syscall_hook_t); F(vmic_syscall_hook_t, name); F(vmic_syscall_hook_t, handler);
+    F(vmic_syscall_hook_t, module); F(vmic_syscall_hook_t, reserved);
+    S(vmic_check_finding_t); F(vmic_check_finding_t, nr); F(vmic_check_finding_t, name);
+    F(vmic_check_finding_t, addr); F(vmic_check_finding_t, module);
+    F(vmic_check_finding_t, detail); F(vmic_check_finding_t, reserved);
     S(vmic_log_record_t); F(vmic_log_record_t, level); F(vmic_log_record_t, facility);
     F(vmic_log_record_t, caller_id); F(vmic_log_record_t, text); F(vmic_log_record_t, len);
 

@@ -280,3 +280,62 @@ def test_mounts_of_init(vm, truth):
             (line.split() for line in truth.text("mountinfo-1.txt").splitlines())]
     got = [(m.id, m.parent_id, m.point) for m in vm.process(1).mounts()]
     assert got == want
+
+
+# ---- vm.check(): rootkit checks ------------------------------------------------------------
+
+# x86-64 system-call numbers: the kernel's ABI, not something vmic computes.
+NR_READ, NR_GETPID = 0, 39
+
+
+def test_check_clean_guest_has_nothing(vm):
+    assert vm.check() == []
+
+
+def test_check_finds_the_hooks_written_into_a_copy(fixture_dir, truth, tmp_path):
+    """A sparse copy of the raw dump with a rootkit's changes written in by
+    this test: getpid's entry at a module's base and read's at init_task
+    (addresses from the guest's /proc/modules and /proc/kallsyms), and
+    vmic-sleeper-a unlinked from the task list. vm.check() reports exactly
+    those, with the module that holds the address."""
+    mods = [(f[0], int(f[-1], 16)) for f in
+            (line.split() for line in truth.text("modules.txt").splitlines())]
+    kallsyms = {f[2]: int(f[0], 16) for f in
+                (line.split() for line in truth.text("kallsyms.txt").splitlines())
+                if len(f) == 3}
+    sleeper = next(int(f[0]) for f in (line.split() for line in
+                                       truth.text("ps.txt").splitlines()[1:])
+                   if f[2] == "vmic-sleeper-a")
+    mod_name, mod_base = mods[-1]
+    init_task = kallsyms["init_task"]
+    with vmic.open(os.path.join(fixture_dir, "dump.raw")) as clean:
+        table = clean.symbol("sys_call_table")
+        assert table == kallsyms["sys_call_table"]
+        task = clean.process(sleeper).task
+        link = task + clean.field("task_struct.tasks").offset
+        pa = clean.translate  # the raw dump's file offset is the guest-physical address
+        copy = tmp_path / "hooked.raw"
+        subprocess.run(["cp", "--sparse=always", os.path.join(fixture_dir, "dump.raw"),
+                        str(copy)], check=True, timeout=300)
+        with open(copy, "r+b") as f:
+            def put(va, value):
+                f.seek(pa(va))
+                f.write(value.to_bytes(8, "little"))
+
+            def get(va):
+                f.seek(pa(va))
+                return int.from_bytes(f.read(8), "little")
+
+            put(table + 8 * NR_GETPID, mod_base)
+            put(table + 8 * NR_READ, init_task)
+            nxt, prv = get(link), get(link + 8)  # list_del, as a rootkit does it
+            put(prv, nxt)
+            put(nxt + 8, prv)
+    try:
+        with vmic.open(str(copy)) as hooked:
+            got = {(f.check, f.nr, f.name, f.addr, f.module) for f in hooked.check()}
+    finally:
+        copy.unlink()  # up to 6 GiB (sparse): pytest would keep it around
+    assert got == {("syscall-table", NR_GETPID, "getpid", mod_base, mod_name),
+                   ("syscall-table", NR_READ, "read", init_task, ""),
+                   ("hidden-task", sleeper, "vmic-sleeper-a", task, "")}, got
