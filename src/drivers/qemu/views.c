@@ -33,11 +33,16 @@ static const char *src(vmic_driver *d)
     return qemu_of(d)->info.source;
 }
 
+/* Under pl->lock: the default view, or one made and not destroyed. */
+static bool view_in_use(const qemu_plugin_events_t *pl, vmic_view_t view)
+{
+    return view == VMIC_VIEW_DEFAULT || (view < VMIC_PLUGIN_MAX_VIEWS && pl->view_used[view]);
+}
+
 /* Under pl->lock. */
 static vmic_status check_view(vmic_driver *d, vmic_view_t view)
 {
-    const qemu_plugin_events_t *pl = pl_of(d);
-    if (view >= VMIC_PLUGIN_MAX_VIEWS || !(view == VMIC_VIEW_DEFAULT || pl->view_used[view]))
+    if (!view_in_use(pl_of(d), view))
         return vmic_fail(VMIC_E_NOTFOUND, "%s: there is no view %u", src(d), view);
     return VMIC_OK;
 }
@@ -78,8 +83,7 @@ bool qemu_view_exists(qemu_driver_t *q, vmic_view_t view)
 {
     qemu_plugin_events_t *pl = &q->pl;
     pthread_mutex_lock(&pl->lock);
-    bool ok = view == VMIC_VIEW_DEFAULT ||
-              (view < VMIC_PLUGIN_MAX_VIEWS && pl->view_used[view]);
+    bool ok = view_in_use(pl, view);
     pthread_mutex_unlock(&pl->lock);
     return ok;
 }
@@ -88,8 +92,7 @@ void qemu_view_switch_vcpu(qemu_driver_t *q, vmic_vcpu_t vcpu, vmic_view_t view)
 {
     qemu_plugin_events_t *pl = &q->pl;
     pthread_mutex_lock(&pl->lock);
-    if (vcpu < q->info.vcpu_count && vcpu < VMIC_PLUGIN_MAX_VCPUS &&
-        (view == VMIC_VIEW_DEFAULT || (view < VMIC_PLUGIN_MAX_VIEWS && pl->view_used[view])))
+    if (vcpu < q->info.vcpu_count && vcpu < VMIC_PLUGIN_MAX_VCPUS && view_in_use(pl, view))
         put_vcpu_view(pl, vcpu, view);
     pthread_mutex_unlock(&pl->lock);
 }
