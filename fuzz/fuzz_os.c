@@ -5,9 +5,10 @@
  * loaded once. Each patch lands in one of the structures the OS layer reads,
  * found on the pristine dump by the OS layer itself: task_structs, an mm and
  * its maple tree root, kallsyms, the BTF blob, the printk ring, the kernel's
- * top page table. Then the dump is opened from memory and every OS query runs
+ * top page table, the first module's BTF (btf_modules, its btf, its blob). Then the dump is opened from memory and every OS query runs
  * over it (processes and their threads, memory maps, files, sockets and
- * environments, init's mounts, modules, the log, symbols; with bit 2 the
+ * environments, init's mounts, modules, the log, symbols, a module's types;
+ * with bit 2 the
  * walk of every socket, the kernel's socket hash tables included, and every
  * `vmic check` check); the patches are undone before the next input.
  * The areas include the socket hash tables, sys_call_table and idt_table.
@@ -125,6 +126,22 @@ static void find_areas(void)
         vmic_va_t va;
         if (vmic_os_symbol(os, tables[i], &va) == VMIC_OK)
             add_area(core, ctx, va.addr, 4096);
+    }
+    /* Modules' BTF: the list head, the first btf_module, its btf, its blob. */
+    vmic_va_t head;
+    vmic_field_t list, bf, data;
+    uint64_t node, btf, blob;
+    if (vmic_os_symbol(os, "btf_modules", &head) == VMIC_OK &&
+        vmic_os_field(os, "btf_module.list", &list) == VMIC_OK &&
+        vmic_os_field(os, "btf_module.btf", &bf) == VMIC_OK &&
+        vmic_os_field(os, "btf.data", &data) == VMIC_OK &&
+        vmic_read_u64_va(core, ctx, head, &node) == VMIC_OK &&
+        vmic_read_u64_va(core, ctx, vmic_va(node - list.offset + bf.offset), &btf) == VMIC_OK &&
+        vmic_read_u64_va(core, ctx, vmic_va(btf + data.offset), &blob) == VMIC_OK) {
+        add_area(core, ctx, head.addr, 16);
+        add_area(core, ctx, node - list.offset, 64);
+        add_area(core, ctx, btf, 256);
+        add_area(core, ctx, blob, 4096);
     }
     vmic_os_processes(os, add_process, os);
     vmic_os_close(os);
@@ -303,6 +320,15 @@ static void query(vmic_os *os, bool with_all_symbols)
         vmic_os_symbol_at(os, vmic_va(va.addr + 16), &sym, &offset);
     vmic_field_t field;
     vmic_os_field(os, "task_struct.mm", &field);
+    /* Modules' BTF, read at the first question (the fixture loads minix). */
+    const uint8_t *blob;
+    size_t len;
+    char module[VMIC_MODULE_NAME_LEN + 1];
+    if (vmic_os_btf(os, "minix", &blob, &len) == VMIC_OK)
+        REQUIRE(len >= 24 && blob[0] == 0x9f && blob[1] == 0xeb);
+    vmic_os_field(os, "minix:minix_sb_info.s_ninodes", &field);
+    if (vmic_os_type_module(os, "minix_sb_info", module, sizeof module) == VMIC_OK)
+        REQUIRE(module[0] != '\0');
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

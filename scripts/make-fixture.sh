@@ -534,6 +534,14 @@ section mountinfo-chroot cat "/proc/$CHROOT_PID/mountinfo"
 section environ-marker marker_environ
 section fds-all fds_all
 # (end of issue 15 block)
+# The kernel's and every module's BTF as /sys/kernel/btf serves them: name,
+# size and sha256, for vmic dump --btf (vmic reads them from btf_modules).
+btf_all() {
+	for f in /sys/kernel/btf/*; do
+		echo "${f##*/} $(wc -c <"$f") $(sha256sum "$f" | cut -d ' ' -f 1)"
+	done
+}
+section btf btf_all
 # issue 15: processes, code, dumps
 section modules cat /proc/modules
 section iomem cat /proc/iomem

@@ -154,7 +154,14 @@ VMIC_API const char *vmic_type_kind_name(vmic_type_kind k);
 
 /* A field found by path: "task_struct.mm", "mm_struct.mm_mt.ma_root",
  * "printk_info.level". Members of anonymous structs and unions are found as
- * if they were members of the outer struct, as in C. */
+ * if they were members of the outer struct, as in C.
+ *
+ * Modules' types: a path or name that starts with "MODULE:" is looked up in
+ * that loaded module's own BTF, which builds on the kernel's
+ * ("minix:minix_sb_info.s_ninodes", "ext4:ext4_sb_info"). Module BTF is read
+ * from the guest (btf_modules; CONFIG_DEBUG_INFO_BTF_MODULES) at the first
+ * such question, for every module; a kernel's types from an ISF profile have
+ * none. */
 typedef struct vmic_field {
     uint64_t offset;      /* bytes from the start of the outermost struct
                              (for a bitfield: the byte holding its first bit) */
@@ -185,6 +192,18 @@ typedef int (*vmic_member_fn)(void *arg, const vmic_member_t *m);
 /* Kind and size of the named struct/union, then fn for every member. */
 VMIC_API vmic_status vmic_os_type_members(vmic_os *os, const char *name, vmic_type_kind *kind,
                                  uint64_t *size, vmic_member_fn fn, void *arg);
+/* The kernel's BTF blob (module NULL), or a loaded module's own split BTF
+ * (whose ids and strings continue the kernel's), byte for byte as the
+ * guest's /sys/kernel/btf/{vmlinux,MODULE} serves it: for pahole, bpftool
+ * (`btf dump file MODULE.btf base vmlinux.btf`) or libbpf. Valid until the
+ * os closes. VMIC_E_UNSUPPORTED when the types come from an ISF profile. */
+VMIC_API vmic_status vmic_os_btf(vmic_os *os, const char *module, const uint8_t **data,
+                                 size_t *len);
+/* The first loaded module (in the kernel's btf_modules order) whose own BTF
+ * defines a struct, union, enum or typedef called name: its name, copied
+ * into module (VMIC_MODULE_NAME_LEN + 1 bytes). VMIC_E_NOTFOUND if none. */
+VMIC_API vmic_status vmic_os_type_module(vmic_os *os, const char *name, char *module,
+                                         size_t size);
 
 /* ---- processes and threads ------------------------------------------------ */
 

@@ -101,6 +101,8 @@ _PROTOS = {
     "vmic_os_field": (status, [vp, c_char_p, P(S.Field)]),
     "vmic_os_type_size": (status, [vp, c_char_p, P(u64)]),
     "vmic_os_type_members": (status, [vp, c_char_p, P(c_int), P(u64), S.MEMBER_FN, vp]),
+    "vmic_os_type_module": (status, [vp, c_char_p, c_char_p, c_size_t]),
+    "vmic_os_btf": (status, [vp, c_char_p, P(vp), P(c_size_t)]),
     "vmic_type_kind_name": (c_char_p, [c_int]),
     "vmic_os_processes": (status, [vp, S.PROCESS_FN, vp]),
     "vmic_os_process_find": (status, [vp, c_int32, P(S.Process)]),

@@ -240,8 +240,26 @@ class VM:
             check(lib.vmic_os_module_symbol_get(os_, i, ref), "module symbol %d" % i)
             yield make(sym)
 
+    def btf(self, module: Optional[str] = None) -> bytes:
+        """The kernel's BTF blob, or a loaded module's own (split BTF over the
+        kernel's), byte for byte as the guest's /sys/kernel/btf serves it."""
+        data, n = ctypes.c_void_p(), ctypes.c_size_t()
+        check(lib.vmic_os_btf(self._need(), module.encode() if module else None,
+                              ctypes.byref(data), ctypes.byref(n)),
+              "BTF of %s" % (module or "the kernel"))
+        return ctypes.string_at(data.value, n.value)
+
+    def type_module(self, name: str) -> str:
+        """The loaded module whose own BTF defines a struct, union, enum or
+        typedef `name` (NotFound if none): then "MODULE:name" asks for it."""
+        buf = ctypes.create_string_buffer(64)
+        check(lib.vmic_os_type_module(self._need(), name.encode(), buf, len(buf)),
+              "the module of type %s" % name)
+        return buf.value.decode()
+
     def field(self, path: str) -> Field:
-        """A member by path ("task_struct.mm", "mm_struct.mm_mt.ma_root")."""
+        """A member by path ("task_struct.mm", "mm_struct.mm_mt.ma_root";
+        "minix:minix_sb_info.s_ninodes" in a loaded module's own types)."""
         f = S.Field()
         check(lib.vmic_os_field(self._need(), path.encode(), ctypes.byref(f)))
         return Field.from_c(path, f)

@@ -339,3 +339,32 @@ def test_check_finds_the_hooks_written_into_a_copy(fixture_dir, truth, tmp_path)
     assert got == {("syscall-table", NR_GETPID, "getpid", mod_base, mod_name),
                    ("syscall-table", NR_READ, "read", init_task, ""),
                    ("hidden-task", sleeper, "vmic-sleeper-a", task, "")}, got
+
+
+# ---- modules' BTF ------------------------------------------------------------------------
+
+
+def test_btf_blobs_are_sys_kernel_btf(vm, truth):
+    """vm.btf() and vm.btf(module) against the guest's own /sys/kernel/btf."""
+    import hashlib
+    _need(truth, "btf.txt")
+    want = {f[0]: (int(f[1]), f[2]) for f in
+            (line.split() for line in truth.text("btf.txt").splitlines())}
+    for name, (size, digest) in want.items():
+        blob = vm.btf(None if name == "vmlinux" else name)
+        assert (len(blob), hashlib.sha256(blob).hexdigest()) == (size, digest), name
+    with pytest.raises(vmic.NotFound):
+        vm.btf("vmic_no_such_module")
+
+
+def test_module_type_by_prefix(vm, truth):
+    _need(truth, "btf.txt")
+    if "minix" not in truth.text("btf.txt"):
+        pytest.skip("minix is not loaded in this guest")
+    assert vm.type_module("minix_sb_info") == "minix"
+    t = vm.type("minix:minix_sb_info")
+    assert t.name == "minix:minix_sb_info" and t.size > 0
+    f = vm.field("minix:minix_sb_info.s_nzones")
+    assert f.offset == next(m.offset for m in t.members if m.name == "s_nzones")
+    with pytest.raises(vmic.NotFound):
+        vm.type("minix_sb_info")  # not the kernel's own

@@ -322,6 +322,90 @@ static void test_module_list_cycle(void)
     CHECK_EQ(c.n, 1);
 }
 
+/* Modules' BTF (btf_modules), read once per os: each corruption is seen by
+ * a fresh session over the copy, and an intact session follows. */
+typedef struct mod_btf {
+    uint64_t node, btf, data;
+    char name[VMIC_MODULE_NAME_LEN + 1];
+} mod_btf;
+
+static size_t module_btfs(mod_btf *m, size_t max)
+{
+    uint64_t head = sym("btf_modules"), node = get64(head);
+    size_t n = 0;
+    while (node != head && node && n < max) {
+        uint64_t bm = node - off("btf_module.list");
+        const uint8_t *name = at_len(get64(bm + off("btf_module.module")) + off("module.name"),
+                                     VMIC_MODULE_NAME_LEN);
+        m[n].node = node;
+        m[n].btf = get64(bm + off("btf_module.btf"));
+        m[n].data = get64(m[n].btf + off("btf.data"));
+        snprintf(m[n].name, sizeof m[n].name, "%.*s", VMIC_MODULE_NAME_LEN,
+                 name ? (const char *)name : "");
+        node = get64(node);
+        n++;
+    }
+    return n;
+}
+
+/* The module's BTF blob's status; *secs, how long its reading took. */
+static vmic_status btf_of(const char *module, double *secs)
+{
+    const uint8_t *data;
+    size_t len;
+    double t0 = now();
+    vmic_status s = vmic_os_btf(os, module, &data, &len);
+    *secs = now() - t0;
+    return s;
+}
+
+static void test_module_btf_garbage(void)
+{
+    mod_btf m[8];
+    size_t n = module_btfs(m, 8);
+    CHECK(n >= 2);
+    if (n < 2)
+        return;
+    double secs;
+    for (size_t i = 0; i < n; i++)
+        CHECK_OK(btf_of(m[i].name, &secs));
+    uint64_t data_size = off("btf.data_size");
+    struct { const char *what; uint64_t va, value; size_t len; vmic_status first, other;
+             const char *msg; } cases[] = {
+        /* The first node's next: itself. The first module is read, the
+         * others are past the cycle. */
+        {"cycle", m[0].node, m[0].node, 8, VMIC_OK, VMIC_E_FORMAT, "cycle"},
+        {"size", m[0].btf + data_size, 0xfffffff0u, 4, VMIC_E_FORMAT, VMIC_OK, "BTF blob"},
+        {"data", m[0].btf + off("btf.data"), 0x1234, 8, VMIC_E_FORMAT, VMIC_OK, "kernel address"},
+        /* The blob's header: magic and version garbage, then lengths past
+         * its end (type_len). */
+        {"magic", m[0].data, 0x0102030405060708ull, 8, VMIC_E_FORMAT, VMIC_OK, "libbpf rejects"},
+        {"lengths", m[0].data + 12, 0x7fffffff, 4, VMIC_E_FORMAT, VMIC_OK, "libbpf rejects"},
+        {"head", sym("btf_modules"), 0xdead, 8, VMIC_E_FORMAT, VMIC_E_FORMAT, "kernel address"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool written = put(cases[i].va, cases[i].value, cases[i].len);
+        bool opened = written && hostile_reopen();
+        double t1 = 0, t2 = 0;
+        vmic_status first = opened ? btf_of(m[0].name, &t1) : VMIC_E_INTERNAL;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", vmic_errmsg());
+        vmic_status other = opened ? btf_of(m[1].name, &t2) : VMIC_E_INTERNAL;
+        vmic_field_t f;
+        bool kernel_ok = opened && vmic_os_field(os, "task_struct.pid", &f) == VMIC_OK;
+        restore();
+        CHECK_MSG(written && opened, "%s: corrupted and reopened", cases[i].what);
+        CHECK_MSG(first == cases[i].first && other == cases[i].other, "%s: %s, %s", cases[i].what,
+                  vmic_status_name(first), vmic_status_name(other));
+        CHECK_MSG(!first || strstr(msg, cases[i].msg), "%s: %s", cases[i].what, msg);
+        CHECK_MSG(t1 + t2 < 1.0, "%s: %.3f s", cases[i].what, t1 + t2);
+        CHECK(kernel_ok); /* the kernel's own types: untouched */
+    }
+    CHECK(hostile_reopen());
+    for (size_t i = 0; i < n; i++)
+        CHECK_OK(btf_of(m[i].name, &secs));
+}
+
 static int count_log(void *arg, const vmic_log_record_t *r)
 {
     return count_any(arg, r);
@@ -381,6 +465,7 @@ int main(int argc, char **argv)
     RUN(test_absurd_fd_table);
     RUN(test_module_list_cycle);
     RUN(test_printk_absurd_ring);
+    RUN(test_module_btf_garbage);
     RUN(test_everything_intact_again);
     hostile_close();
     return HARNESS_RESULT();

@@ -62,6 +62,18 @@ int cli_os_process(const char *cmd, vmic_os *os, const char *pid, vmic_process_t
     return EXIT_OK;
 }
 
+int cli_query_failed(const char *cmd, json *j, bool as_json, const char *query, vmic_status s)
+{
+    if (as_json) {
+        json_object_begin(j, NULL);
+        json_str(j, "query", query);
+        json_str(j, "error", vmic_errmsg());
+        json_str(j, "status", vmic_status_name(s));
+        json_object_end(j);
+    }
+    return cli_fail(cmd, s, NULL);
+}
+
 int cli_os_walk_status(const char *cmd, vmic_status s, size_t shown)
 {
     if (s == VMIC_OK)

@@ -17,6 +17,11 @@ int cli_os_process(const char *cmd, vmic_os *os, const char *pid, vmic_process_t
 /* A line of progress on stderr, only when it is a terminal; NULL clears it. */
 void cli_progress(const char *msg);
 
+/* One query of several that failed (vmic sym, vmic type): with --json an
+ * element {"query","error","status"} of the array j is writing, so the
+ * others still come out; and the message on stderr. */
+int cli_query_failed(const char *cmd, json *j, bool as_json, const char *query, vmic_status s);
+
 /* Reports a walk that stopped early: on stderr, after what was printed. */
 int cli_os_walk_status(const char *cmd, vmic_status s, size_t shown);
 

@@ -1,7 +1,8 @@
 /*
  * vmic dump: guest memory to files. A process's regions (every one, or
  * those parts inside --range), its executable as the file it was mapped
- * from (--exe), or a module's memory (--module). Pages that are not present
+ * from (--exe), or a module's memory (--module), or the kernel's or a
+ * module's BTF as the guest's /sys/kernel/btf serves it (--btf). Pages that are not present
  * are left as holes (the files are sparse: lseek over them, never zeros
  * written), so a file's size is the region's and its data is only what the
  * guest had. A listing (listing.txt) says what each file holds.
@@ -22,7 +23,7 @@
 #define MAX_PAGES (1ull << 22)
 
 static const char *pid_arg, *range_arg, *module_arg, *out_dir;
-static bool exe;
+static bool exe, btf;
 
 static const cli_col cols[] = {
     {.head = "FILE", .key = "file", .type = CLI_COL_STR, .width = -44},
@@ -267,6 +268,48 @@ static vmic_status dump_module(dumper *d)
     return VMIC_OK;
 }
 
+/* ---- BTF ---------------------------------------------------------------- */
+
+/* vmlinux.btf, or module-NAME.btf: split BTF, read with vmlinux.btf as its
+ * base (bpftool btf dump file module-NAME.btf base vmlinux.btf). */
+static vmic_status dump_btf(dumper *d)
+{
+    const uint8_t *data;
+    size_t len;
+    char name[128];
+    vmic_status s = vmic_os_btf(d->os, module_arg, &data, &len);
+    if (s)
+        return s;
+    if (module_arg)
+        snprintf(name, sizeof name, "module-%s.btf", module_arg);
+    else
+        snprintf(name, sizeof name, "vmlinux.btf");
+    if ((s = open_out(d, name)))
+        return s;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(d->fd, data + done, len - done);
+        if (n <= 0) {
+            close(d->fd);
+            d->fd = -1;
+            return vmic_fail(VMIC_E_IO, "writing %s/%s: %s", out_dir, name, strerror(errno));
+        }
+        done += (size_t)n;
+    }
+    close(d->fd);
+    d->fd = -1;
+    cli_val v[NCOLS] = {
+        [FILE_] = CLI_S(name), [START] = {.blank = true}, [END] = {.blank = true},
+        [PERMS] = CLI_S("btf"), [PRESENT] = CLI_U(len), [SIZE] = CLI_U(len),
+        [SOURCE] = CLI_S(module_arg ? module_arg : "vmlinux"), [FOFF] = CLI_U(0),
+    };
+    cli_rows_add(&d->rows, v);
+    fprintf(d->listing, "%s - btf %zu/%zu %s\n", name, len, len,
+            module_arg ? module_arg : "vmlinux");
+    d->files++;
+    return VMIC_OK;
+}
+
 /* ---- the command ---------------------------------------------------------- */
 
 static int run(const char *cmd, dumper *d, const cli_common *c, uint64_t lo, uint64_t hi)
@@ -290,7 +333,9 @@ static int run(const char *cmd, dumper *d, const cli_common *c, uint64_t lo, uin
     if (!(d->listing = fopen(path, "w")))
         return cli_fail(cmd, VMIC_E_IO, "cannot write %s: %s", path, strerror(errno));
     cli_rows_begin(&d->rows, &schema, c->json);
-    if (module_arg) {
+    if (btf) {
+        s = dump_btf(d);
+    } else if (module_arg) {
         s = dump_module(d);
     } else {
         s = vmic_os_regions(d->os, &p, collect, &l);
@@ -314,11 +359,16 @@ int cmd_dump(int argc, char **argv)
                  "at its file offset, so each present page holds the file's own bytes"),
         CLI_STR("module", 0, "NAME", &module_arg,
                 "write the memory of kernel module NAME (each of its ranges) instead"),
+        CLI_FLAG("btf", 0, &btf,
+                 "write BTF instead: the kernel's (vmlinux.btf) or, with --module, that\n"
+                 "module's own split BTF (module-NAME.btf), as /sys/kernel/btf serves them"),
         CLI_STR("out", 'o', "DIR", &out_dir, "where to write (made if missing)"),
         CLI_END,
     };
     static const cli_spec spec = {
-        .cmd = "dump", .usage = "[OPTIONS] TARGET (--pid PID [--range VA-VA | --exe] | --module NAME) -o DIR",
+        .cmd = "dump",
+        .usage = "[OPTIONS] TARGET (--pid PID [--range VA-VA | --exe] | --module NAME | --btf "
+                 "[--module NAME]) -o DIR",
         .groups = CLI_G_GUEST, .opts = opts, .min_operands = 1, .max_operands = 1,
         .about = "Write guest memory to files in DIR: each memory region of process PID\n"
                  "(pid-PID-START-END.bin), its executable (pid-PID-exe-NAME), or a kernel\n"
@@ -328,7 +378,8 @@ int cmd_dump(int argc, char **argv)
                  "bytes were present. The executable is the file of the lowest file-backed\n"
                  "region (the program is mapped below its libraries); where a private\n"
                  "copy (relocated or written data) and a read-only mapping cover the same\n"
-                 "file offset, the read-only page is written.",
+                 "file offset, the read-only page is written. --btf writes the kernel's\n"
+                 "BTF or a module's, byte for byte as the guest's /sys/kernel/btf has it.",
     };
     cli_common c = {0};
     dumper d = {.fd = -1};
@@ -338,8 +389,10 @@ int cmd_dump(int argc, char **argv)
         return -first;
     if (!out_dir)
         return cli_usage("dump", "-o DIR is needed: where to write");
-    if (!pid_arg == !module_arg)
-        return cli_usage("dump", "give either --pid PID or --module NAME");
+    if (btf && pid_arg)
+        return cli_usage("dump", "--btf is the kernel's or a module's (--module), not a process's");
+    if (!btf && !pid_arg == !module_arg)
+        return cli_usage("dump", "give either --pid PID or --module NAME (or --btf)");
     if ((range_arg || exe) && !pid_arg)
         return cli_usage("dump", "--range and --exe are for a process (--pid)");
     if (range_arg && exe)

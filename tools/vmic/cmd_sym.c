@@ -84,18 +84,9 @@ static int list_all(vmic_os *os, cli_rows *rows)
     return EXIT_OK;
 }
 
-/* A lookup that failed: an element of the JSON array saying so, and the
- * message on stderr. */
 static int lookup_failed(json *j, bool as_json, const char *query, vmic_status s)
 {
-    if (as_json) {
-        json_object_begin(j, NULL);
-        json_str(j, "query", query);
-        json_str(j, "error", vmic_errmsg());
-        json_str(j, "status", vmic_status_name(s));
-        json_object_end(j);
-    }
-    return cli_fail("sym", s, NULL);
+    return cli_query_failed("sym", j, as_json, query, s);
 }
 
 static int by_address(vmic_os *os, json *j, bool as_json, const char *q, uint64_t a)

@@ -10,7 +10,10 @@ static const cli_spec spec = {
     .groups = CLI_G_GUEST, .min_operands = 2, .max_operands = INT_MAX,
     .about = "Show the layout of a struct or union (every member with its offset, size\n"
              "and type; members of anonymous structs and unions indented under them),\n"
-             "or one field by path (task_struct.mm, mm_struct.mm_mt.ma_root).",
+             "or one field by path (task_struct.mm, mm_struct.mm_mt.ma_root).\n"
+             "A type the kernel's BTF lacks is looked up in the loaded modules' own BTF\n"
+             "(the first that defines it); MODULE:STRUCT asks one module's\n"
+             "(ext4:ext4_sb_info, minix:minix_sb_info.s_ninodes).",
 };
 
 typedef struct type_ctx {
@@ -29,6 +32,48 @@ static void field_json(json *j, const char *name, const vmic_field_t *f)
         json_u64(j, "bit_offset", f->bit_offset);
         json_u64(j, "bit_size", f->bit_size);
     }
+}
+
+/* q as asked, or "MODULE:q" when the kernel's types lack q's struct and a
+ * loaded module's BTF defines it. */
+static const char *with_module(vmic_os *os, const char *q, char *buf, size_t size)
+{
+    char root[128], module[VMIC_MODULE_NAME_LEN + 1];
+    uint64_t ignored;
+    size_t n = strcspn(q, ".");
+    if (strchr(q, ':') || n >= sizeof root)
+        return q;
+    memcpy(root, q, n);
+    root[n] = '\0';
+    if (vmic_os_type_size(os, root, &ignored) != VMIC_E_NOTFOUND ||
+        vmic_os_type_module(os, root, module, sizeof module) != VMIC_OK ||
+        snprintf(buf, size, "%s:%s", module, q) >= (int)size) {
+        vmic_clear_error();
+        return q;
+    }
+    return buf;
+}
+
+/* q's name without its "MODULE:", and that module into json (if any). */
+static const char *json_module(json *j, const char *q)
+{
+    const char *colon = strchr(q, ':');
+    if (!colon)
+        return q;
+    char module[VMIC_MODULE_NAME_LEN + 1];
+    snprintf(module, sizeof module, "%.*s", (int)(colon - q), q);
+    json_str(j, "module", module);
+    return colon + 1;
+}
+
+/* "btf", or "btf of module ext4" for "ext4:...". */
+static void source_of(vmic_os *os, const char *q, char *buf, size_t size)
+{
+    const char *colon = strchr(q, ':');
+    if (colon)
+        snprintf(buf, size, "%s of module %.*s", vmic_os_kernel(os)->types, (int)(colon - q), q);
+    else
+        snprintf(buf, size, "%s", vmic_os_kernel(os)->types);
 }
 
 static int show_member(void *arg, const vmic_member_t *m)
@@ -71,17 +116,18 @@ int cmd_type(int argc, char **argv)
     if (o.json)
         json_array_begin(&j, NULL);
     for (int i = first + 1; i < argc; i++) {
-        const char *q = argv[i];
+        char qbuf[256], from[VMIC_MODULE_NAME_LEN + 32];
+        const char *q = with_module(os, argv[i], qbuf, sizeof qbuf);
         vmic_status s;
         if (strchr(q, '.')) {
             vmic_field_t f;
             if ((s = vmic_os_field(os, q, &f))) {
-                rc = cli_fail("type", s, NULL);
+                rc = cli_query_failed("type", &j, o.json, argv[i], s);
                 continue;
             }
             if (o.json) {
                 json_object_begin(&j, NULL);
-                field_json(&j, q, &f);
+                field_json(&j, json_module(&j, q), &f);
                 json_object_end(&j);
             } else {
                 printf("%s: offset %" PRIu64, q, f.offset);
@@ -94,18 +140,20 @@ int cmd_type(int argc, char **argv)
         vmic_type_kind kind;
         uint64_t size;
         if ((s = vmic_os_type_members(os, q, &kind, &size, NULL, NULL))) {
-            rc = cli_fail("type", s, NULL);
+            rc = cli_query_failed("type", &j, o.json, argv[i], s);
             continue;
         }
         if (o.json) {
             json_object_begin(&j, NULL);
-            json_str(&j, "name", q);
+            json_str(&j, "name", json_module(&j, q));
             json_str(&j, "kind", vmic_type_kind_name(kind));
             json_u64(&j, "size", size);
             json_array_begin(&j, "members");
         } else {
-            printf("%s %s (%" PRIu64 " bytes, from %s)\n", vmic_type_kind_name(kind), q, size,
-                   vmic_os_kernel(os)->types);
+            source_of(os, q, from, sizeof from);
+            const char *colon = strchr(q, ':');
+            printf("%s %s (%" PRIu64 " bytes, from %s)\n", vmic_type_kind_name(kind),
+                   colon ? colon + 1 : q, size, from);
             printf("  %8s %6s  %s\n", "OFFSET", "SIZE", "MEMBER");
         }
         (void)vmic_os_type_members(os, q, NULL, NULL, show_member, &c);

@@ -4,11 +4,18 @@
  * names past the string section) is checked here on every access. Looking a
  * type up by name in libbpf is a scan of all ~100k types, so a name index is
  * built once when the blob is opened.
+ *
+ * A module's BTF is split BTF: its ids and strings continue the kernel's
+ * (libbpf's btf__new_split), so a source over it answers for the module's
+ * own types by its own index and for everything else through the kernel's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -20,15 +27,18 @@
 #define BTF_MAGIC_HI 0xeb
 #define BTF_HDR_MIN 24
 
-typedef struct btf_impl {
+typedef struct btf_impl btf_impl;
+struct btf_impl {
     struct btf *btf;
+    const btf_impl *base;   /* split BTF: the kernel's (not owned), else NULL */
+    uint32_t start_id;      /* the first id of this blob's own: 1, or past the base's */
     uint32_t ntypes;        /* ids 1 .. ntypes-1 */
     uint32_t *index;        /* open addressing: id of a named type, 0 empty */
     size_t imask;
     uint64_t *enums;        /* enumerators: (type id << 16 | index) + 1, built lazily */
     size_t emask;
     bool enums_built;
-} btf_impl;
+};
 
 /* Kinds a name is looked up as; BTF keeps structs and unions apart, the
  * queries do not. */
@@ -58,7 +68,7 @@ static bool build_index(btf_impl *b)
     if (!b->index)
         return false;
     b->imask = n - 1;
-    for (uint32_t id = 1; id < b->ntypes; id++) {
+    for (uint32_t id = b->start_id; id < b->ntypes; id++) {
         const struct btf_type *t = btf__type_by_id(b->btf, id);
         lx_kind k = class_of(btf_kind(t));
         if (k == LX_OTHER || t->name_off == 0)
@@ -82,9 +92,11 @@ static bool build_index(btf_impl *b)
     return true;
 }
 
-static bool btf_find(void *impl, const char *name, lx_kind kind, uint32_t *id)
+/* Only this blob's own types. */
+static bool find_own(const btf_impl *b, const char *name, lx_kind kind, uint32_t *id)
 {
-    btf_impl *b = impl;
+    if (!b->index)
+        return false;
     size_t h = vmic__fnv1a(name, kind) & b->imask;
     while (b->index[h]) {
         const struct btf_type *t = btf__type_by_id(b->btf, b->index[h]);
@@ -95,6 +107,13 @@ static bool btf_find(void *impl, const char *name, lx_kind kind, uint32_t *id)
         h = (h + 1) & b->imask;
     }
     return false;
+}
+
+static bool btf_find(void *impl, const char *name, lx_kind kind, uint32_t *id)
+{
+    const btf_impl *b = impl;
+    /* A module's types first, then the kernel's it builds on. */
+    return find_own(b, name, kind, id) || (b->base && find_own(b->base, name, kind, id));
 }
 
 static bool btf_info(void *impl, uint32_t id, lx_tinfo *out)
@@ -176,7 +195,7 @@ static const char *enumerator_name(const btf_impl *b, uint64_t key)
 static bool build_enums(btf_impl *b)
 {
     size_t count = 0;
-    for (uint32_t id = 1; id < b->ntypes; id++) {
+    for (uint32_t id = b->start_id; id < b->ntypes; id++) {
         const struct btf_type *t = btf__type_by_id(b->btf, id);
         if (btf_is_any_enum(t))
             count += btf_vlen(t);
@@ -188,7 +207,7 @@ static bool build_enums(btf_impl *b)
     if (!b->enums)
         return false;
     b->emask = n - 1;
-    for (uint32_t id = 1; id < b->ntypes; id++) {
+    for (uint32_t id = b->start_id; id < b->ntypes; id++) {
         const struct btf_type *t = btf__type_by_id(b->btf, id);
         if (!btf_is_any_enum(t))
             continue;
@@ -229,7 +248,7 @@ static bool btf_enumerator(void *impl, const char *name, int64_t *value)
         }
         h = (h + 1) & b->emask;
     }
-    return false;
+    return b->base && btf_enumerator((void *)b->base, name, value);
 }
 
 static bool btf_enumerator_at(void *impl, uint32_t id, uint32_t index, const char **name,
@@ -272,19 +291,50 @@ static const lx_types_ops btf_ops = {
     .close = btf_close,
 };
 
-vmic_status lx_btf_types(const uint8_t *data, size_t len, lx_types **out)
+/* libbpf 1.1 (Debian 12's) declares btf__new_split but does not export it;
+ * btf__parse_raw_split, which it exports, reads a file: the blob goes to it
+ * through a memfd, never the disk. */
+static struct btf *new_split(const uint8_t *data, uint32_t size, struct btf *base)
+{
+    int fd = memfd_create("vmic-module-btf", MFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct btf *btf = NULL;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, data + done, size - done);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    if (done == size)
+        btf = btf__parse_raw_split(path, base);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return btf;
+}
+
+/* libbpf copies the blob: data may go once this returns. */
+static vmic_status open_blob(const uint8_t *data, size_t len, const btf_impl *base,
+                             lx_types **out)
 {
     btf_impl *b = calloc(1, sizeof *b);
     if (!b)
         return vmic_fail(VMIC_E_NOMEM, "btf: no memory");
     errno = 0;
-    b->btf = btf__new(data, (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len));
+    uint32_t size = (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len);
+    b->btf = base ? new_split(data, size, base->btf) : btf__new(data, size);
     if (!b->btf || libbpf_get_error(b->btf)) {
         int err = errno;
         free(b);
-        return vmic_fail(VMIC_E_FORMAT, "btf: libbpf rejects the %zu-byte blob (%s)", len,
-                         strerror(err ? err : EINVAL));
+        return vmic_fail(VMIC_E_FORMAT, "btf: libbpf rejects the %zu-byte %sblob (%s)", len,
+                         base ? "split " : "", strerror(err ? err : EINVAL));
     }
+    b->base = base;
+    b->start_id = base ? base->ntypes : 1;
     b->ntypes = btf__type_cnt(b->btf);
     if (!build_index(b)) {
         uint32_t n = b->ntypes;
@@ -292,6 +342,35 @@ vmic_status lx_btf_types(const uint8_t *data, size_t len, lx_types **out)
         return vmic_fail(VMIC_E_NOMEM, "btf: no memory for an index of %u types", n);
     }
     return lx_types_new(&btf_ops, b, out);
+}
+
+vmic_status lx_btf_types(const uint8_t *data, size_t len, lx_types **out)
+{
+    return open_blob(data, len, NULL, out);
+}
+
+const uint8_t *lx_btf_raw(lx_types *t, size_t *len)
+{
+    const btf_impl *b = lx_types_impl(t, &btf_ops);
+    __u32 size = 0;
+    const void *raw = b ? btf__raw_data(b->btf, &size) : NULL;
+    *len = raw ? size : 0;
+    return raw;
+}
+
+bool lx_btf_find_own(lx_types *t, const char *name, lx_kind kind, uint32_t *id)
+{
+    const btf_impl *b = lx_types_impl(t, &btf_ops);
+    return b && find_own(b, name, kind, id);
+}
+
+vmic_status lx_btf_split_types(lx_types *base, const uint8_t *data, size_t len, lx_types **out)
+{
+    const btf_impl *b = lx_types_impl(base, &btf_ops);
+    if (!b)
+        return vmic_fail(VMIC_E_UNSUPPORTED, "a module's BTF builds on the kernel's, and the "
+                         "kernel's types come from %s", lx_types_source(base));
+    return open_blob(data, len, b, out);
 }
 
 bool lx_btf_scan(const uint8_t *data, size_t len, size_t *off, size_t *blob_len)

@@ -226,6 +226,7 @@ void vmic_os_close(vmic_os *os)
 {
     if (!os)
         return;
+    lx_module_btf_free(os); /* they build on os->types */
     lx_types_free(os->types);
     lx_kallsyms_free(os->ks);
     lx_isf_free(os->isf);
@@ -252,23 +253,72 @@ vmic_ctx_t vmic_os_kernel_ctx(vmic_os *os)
     return os->kctx;
 }
 
+/* The types a query is about: "MODULE:rest" a loaded module's (rest the
+ * query), anything else the kernel's. */
+static vmic_status types_for(vmic_os *os, const char *query, lx_types **t, const char **rest)
+{
+    const char *colon = strchr(query, ':');
+    *t = os->types;
+    *rest = query;
+    if (!colon)
+        return VMIC_OK;
+    char module[VMIC_MODULE_NAME_LEN + 1];
+    size_t n = (size_t)(colon - query);
+    if (n == 0 || n >= sizeof module)
+        return vmic_fail(VMIC_E_INVAL, "%s: not MODULE:TYPE (a module name of 1 to %d bytes)",
+                         query, VMIC_MODULE_NAME_LEN);
+    memcpy(module, query, n);
+    module[n] = '\0';
+    *rest = colon + 1;
+    return lx_module_types(os, module, t);
+}
+
 vmic_status vmic_os_field(vmic_os *os, const char *path, vmic_field_t *out)
 {
-    return lx_types_field(os->types, path, out);
+    lx_types *t;
+    vmic_status s = types_for(os, path, &t, &path);
+    return s ? s : lx_types_field(t, path, out);
 }
 
 vmic_status vmic_os_type_size(vmic_os *os, const char *name, uint64_t *size)
 {
-    return lx_types_size(os->types, name, size);
+    lx_types *t;
+    vmic_status s = types_for(os, name, &t, &name);
+    return s ? s : lx_types_size(t, name, size);
 }
 
 vmic_status vmic_os_enum_value(vmic_os *os, const char *name, int64_t *value)
 {
-    return lx_types_enum(os->types, name, value);
+    lx_types *t;
+    vmic_status s = types_for(os, name, &t, &name);
+    return s ? s : lx_types_enum(t, name, value);
 }
 
 vmic_status vmic_os_type_members(vmic_os *os, const char *name, vmic_type_kind *kind,
                                  uint64_t *size, vmic_member_fn fn, void *arg)
 {
-    return lx_types_members(os->types, name, kind, size, fn, arg);
+    lx_types *t;
+    vmic_status s = types_for(os, name, &t, &name);
+    return s ? s : lx_types_members(t, name, kind, size, fn, arg);
+}
+
+vmic_status vmic_os_btf(vmic_os *os, const char *module, const uint8_t **data, size_t *len)
+{
+    lx_types *t = os->types;
+    vmic_status s;
+    if (module && (s = lx_module_types(os, module, &t)))
+        return s;
+    if (!(*data = lx_btf_raw(t, len)))
+        return vmic_fail(VMIC_E_UNSUPPORTED, "the kernel's types come from %s, not BTF",
+                         lx_types_source(os->types));
+    return VMIC_OK;
+}
+
+vmic_status vmic_os_type_module(vmic_os *os, const char *name, char *module, size_t size)
+{
+    const char *found;
+    vmic_status s = lx_module_defining(os, name, &found);
+    if (s == VMIC_OK && snprintf(module, size, "%s", found) >= (int)size)
+        return vmic_fail(VMIC_E_RANGE, "module name %s: a %zu-byte buffer", found, size);
+    return s;
 }

@@ -30,6 +30,16 @@ typedef struct lx_fld {
     bool ok;
 } lx_fld;
 
+/* A walk that goes on past a part that does not read (a process, a hash
+ * table) keeps the first error, message included, since later reads clear
+ * the thread's error state; it returns it at the end. */
+typedef struct lx_first_error {
+    vmic_status s;
+    char msg[256];
+} lx_first_error;
+
+typedef struct lx_module_btf lx_module_btf;
+
 typedef struct lx_task_off {
     lx_fld tasks, pid, tgid, comm, real_parent, mm, active_mm, cred, real_cred, state, exit_state,
         start_time, signal, thread_node, files, flags;
@@ -114,6 +124,11 @@ struct vmic_os {
     lx_isf *isf;
     uint64_t isf_slide;        /* run-time = link-time + isf_slide */
     lx_types *types;
+    /* module_btf.c: loaded modules' split BTF, read on first use */
+    lx_module_btf *mbtf;
+    size_t n_mbtf;
+    bool mbtf_read;
+    lx_first_error mbtf_err;
 
     bool task_ready;
     lx_task_off t;
@@ -171,6 +186,15 @@ vmic_status lx_shmem_options(vmic_os *os, uint64_t sb, const char *fstype, char 
  * others and for those with none set. */
 vmic_status lx_fs_options(vmic_os *os, uint64_t sb, const char *fstype, char *buf, size_t size);
 
+/* module_btf.c: the types of a loaded module (its split BTF over the
+ * kernel's, which answers for the kernel's types too); NOTFOUND when it is
+ * not loaded or has no BTF. Read for every module at the first call. */
+vmic_status lx_module_types(vmic_os *os, const char *module, lx_types **out);
+/* The first loaded module (btf_modules order) whose own BTF defines a
+ * struct, union, enum or typedef called name. */
+vmic_status lx_module_defining(vmic_os *os, const char *name, const char **module);
+void lx_module_btf_free(vmic_os *os);
+
 /* offsets.c: resolving fields */
 vmic_status lx_field(vmic_os *os, const char *path, lx_fld *f, bool required);
 vmic_status lx_task_offsets(vmic_os *os);
@@ -212,13 +236,6 @@ vmic_status lx_seen_init(lx_seen *s, size_t limit);
 int lx_seen_add(lx_seen *s, uint64_t v);
 void lx_seen_free(lx_seen *s);
 
-/* A walk that goes on past a part that does not read (a process, a hash
- * table) keeps the first error, message included, since later reads clear
- * the thread's error state; it returns it at the end. */
-typedef struct lx_first_error {
-    vmic_status s;
-    char msg[256];
-} lx_first_error;
 /* Keeps s when it is the first error, then clears the error state. */
 void lx_keep_error(lx_first_error *e, vmic_status s);
 /* The kept error, raised again; VMIC_OK when there was none. */

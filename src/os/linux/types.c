@@ -66,6 +66,11 @@ const char *lx_types_source(const lx_types *t)
     return t->ops->name;
 }
 
+void *lx_types_impl(const lx_types *t, const lx_types_ops *ops)
+{
+    return t->ops == ops ? t->impl : NULL;
+}
+
 const char *vmic_type_kind_name(vmic_type_kind k)
 {
     static const char *const names[] = {"void", "int", "float", "pointer", "array",

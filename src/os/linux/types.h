@@ -63,6 +63,9 @@ typedef struct lx_types lx_types;
 vmic_status lx_types_new(const lx_types_ops *ops, void *impl, lx_types **out);
 void lx_types_free(lx_types *t);
 const char *lx_types_source(const lx_types *t);
+/* The source's own object when ops are its ops, else NULL (for a source
+ * that builds on another of its kind: split BTF). */
+void *lx_types_impl(const lx_types *t, const lx_types_ops *ops);
 
 vmic_status lx_types_field(lx_types *t, const char *path, vmic_field_t *out);
 vmic_status lx_types_size(lx_types *t, const char *name, uint64_t *size);
@@ -80,6 +83,15 @@ bool lx_types_enumerator_at(lx_types *t, uint32_t id, uint32_t index, const char
 
 /* The libbpf-backed source over a BTF blob (copied). */
 vmic_status lx_btf_types(const uint8_t *data, size_t len, lx_types **out);
+/* The libbpf-backed source over a module's split BTF (copied), whose ids
+ * and strings continue those of base (the kernel's BTF, which must outlive
+ * it): the module's own types first, then the kernel's. */
+vmic_status lx_btf_split_types(lx_types *base, const uint8_t *data, size_t len, lx_types **out);
+/* A BTF source's blob as it was parsed (a split one's own part): what
+ * /sys/kernel/btf/{vmlinux,MODULE} serves. NULL for another source. */
+const uint8_t *lx_btf_raw(lx_types *t, size_t *len);
+/* A split BTF source's own type of that name and kind (not the base's). */
+bool lx_btf_find_own(lx_types *t, const char *name, lx_kind kind, uint32_t *id);
 /* Finds a BTF blob by its header in data: offset and length. */
 bool lx_btf_scan(const uint8_t *data, size_t len, size_t *off, size_t *blob_len);
 
