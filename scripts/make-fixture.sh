@@ -64,11 +64,13 @@ READY_LINE='=== VMIC-FIXTURE-READY ==='
 # (checked below against each module's own .modinfo, since the package ships
 # no modules.dep: depmod runs at install time, which we skip), exist in every
 # Debian amd64 flavour, and load without hardware.  One network driver, one
-# filesystem and one NLS table give /proc/modules some variety.
+# filesystem and one NLS table give /proc/modules some variety; autofs4 gives
+# /init an automount whose options come from a module's own types.
 MODULES=(
 	kernel/drivers/net/dummy
 	kernel/fs/minix/minix
 	kernel/fs/nls/nls_cp437
+	kernel/fs/autofs/autofs4
 )
 
 log() { printf 'make-fixture: %s\n' "$*" >&2; }
@@ -413,6 +415,14 @@ mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup || ec
 mount -t bpf -o mode=700 bpf /sys/fs/bpf || echo "vmic-init: no bpf"
 mount -t hugetlbfs -o uid=7,mode=1770,size=4M hugetlbfs /dev/hugepages || echo "vmic-init: no hugetlbfs"
 mount -t ramfs -o mode=711 vmic-ramfs /tmp/vmic-ramfs || echo "vmic-init: no ramfs"
+# An indirect automount as an automounter makes one (autofs_sb_info, in the
+# autofs4 module's own BTF): its pipe a FIFO, open only for mount (the
+# superblock keeps the file). Nothing looks a name up under it, so no one
+# waits for a daemon that is not there.
+mkdir -p /tmp/vmic-autofs
+mkfifo /tmp/vmic-autofs.pipe
+mount -t autofs -o fd=8,uid=7,gid=7,pgrp=$$,minproto=5,maxproto=5,indirect,strictexpire \
+	vmic-automount /tmp/vmic-autofs 8<>/tmp/vmic-autofs.pipe || echo "vmic-init: no autofs"
 # A process chrooted in a directory of rootfs with one mount inside: its
 # mountinfo shows only that mount, named from its root (truth
 # mountinfo-chroot).

@@ -390,7 +390,12 @@ typedef struct vmic_module {
      * init layouts (before), those with a size. */
     unsigned nranges;
     vmic_module_range_t ranges[VMIC_MODULE_MAX_RANGES];
-    uint64_t reserved[2];   /* zero: room for fields to come, same size */
+    int32_t refcount;       /* module_refcount(): refcnt less its base of 1, as
+                               /proc/modules's third column (a mount of its
+                               filesystem, a user of its symbols); -1 when the
+                               kernel keeps none (no CONFIG_MODULE_UNLOAD) */
+    uint32_t reserved32;
+    uint64_t reserved[1];   /* zero: room for fields to come, same size */
 } vmic_module_t;
 
 typedef int (*vmic_module_fn)(void *arg, const vmic_module_t *m);

@@ -175,7 +175,8 @@ class Module(_Mirror):
     _c_name_ = "vmic_module_t"
     _fields_ = [("module", va_t), ("name", c_char * (MODULE_NAME_LEN + 1)), ("base", va_t),
                 ("size", u64), ("state", c_int32), ("nranges", c_uint32),
-                ("ranges", ModuleRange * MODULE_MAX_RANGES), ("reserved", u64 * 2)]
+                ("ranges", ModuleRange * MODULE_MAX_RANGES), ("refcount", c_int32),
+                ("reserved32", c_uint32), ("reserved", u64 * 1)]
 
 
 class Region(_Mirror):

@@ -88,11 +88,12 @@ class Module:
     state: int
     address: int                     # the struct module
     ranges: Tuple[Tuple[int, int], ...]  # (base, size) of each piece of its memory
+    refcount: int                    # /proc/modules's third column (-1: none kept)
 
     @classmethod
     def from_c(cls, m: S.Module) -> "Module":
         rs = tuple((r.base, r.size) for r in m.ranges[:min(m.nranges, S.MODULE_MAX_RANGES)])
-        return cls(_s(m.name), m.base, m.size, m.state, m.module, rs)
+        return cls(_s(m.name), m.base, m.size, m.state, m.module, rs, m.refcount)
 
 
 @dataclass(frozen=True, slots=True)

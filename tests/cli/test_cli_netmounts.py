@@ -313,11 +313,13 @@ def netstat_pid_and_table():
 def mountinfo(name):
     """mountinfo lines as dicts. The super options whole for the filesystems
     vmic renders them for: tmpfs's (devtmpfs and rootfs are tmpfs here),
-    devpts, cgroup2, bpf, ramfs and hugetlbfs's (each mounted by /init with
-    options not its defaults) and proc's and sysfs's, which have none of
-    their own here; for any other type only their generic part."""
+    devpts, cgroup2, bpf, ramfs, hugetlbfs and autofs's (each mounted by
+    /init with options not its defaults; autofs's from the autofs4 module's
+    own BTF) and proc's and sysfs's, which have none of their own here; for
+    any other type only their generic part."""
     return procfs.parse_mountinfo(truth(name), {"tmpfs", "devtmpfs", "rootfs", "proc", "sysfs",
-                                                "devpts", "cgroup2", "bpf", "ramfs", "hugetlbfs"})
+                                                "devpts", "cgroup2", "bpf", "ramfs", "hugetlbfs",
+                                                "autofs"})
 
 
 @test
@@ -344,6 +346,11 @@ def mounts_match_mountinfo():
     assert got["/tmp/vmic-ramfs"]["super_options"] == "rw,mode=711"
     assert got["/dev/hugepages"]["super_options"] == \
         "rw,uid=7,mode=1770,pagesize=2M,size=4194304", got["/dev/hugepages"]
+    # An automount's: its root's owner, the pid of the process group, the
+    # pipe's inode (the timeout is an automounter's ioctl, not an option).
+    auto = got["/tmp/vmic-autofs"]["super_options"]
+    assert re.fullmatch(r"rw,fd=8,uid=7,gid=7,pgrp=1,timeout=0,minproto=5,maxproto=5,"
+                        r"indirect,strictexpire,pipe_ino=\d+", auto), auto
 
 
 @test

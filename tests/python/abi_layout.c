@@ -57,6 +57,7 @@ int main(void)
     S(vmic_module_range_t); F(vmic_module_range_t, size);
     S(vmic_module_t); F(vmic_module_t, name); F(vmic_module_t, base); F(vmic_module_t, size);
     F(vmic_module_t, state); F(vmic_module_t, nranges); F(vmic_module_t, ranges);
+    F(vmic_module_t, refcount); F(vmic_module_t, reserved32);
     F(vmic_module_t, reserved);
     S(vmic_socket_t); F(vmic_socket_t, fd); F(vmic_socket_t, inode); F(vmic_socket_t, netns);
     F(vmic_socket_t, state); F(vmic_socket_t, local_addr); F(vmic_socket_t, remote_port);

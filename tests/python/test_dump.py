@@ -89,8 +89,8 @@ def test_files_of_marker(marker, truth):
 
 def test_modules_match_proc_modules(vm, truth):
     want = [l.split() for l in truth.text("modules.txt").splitlines()]
-    assert [(m.name, m.size, m.base) for m in vm.modules()] == \
-        [(w[0], int(w[1]), int(w[5], 16)) for w in want]
+    assert [(m.name, m.size, m.refcount, m.base) for m in vm.modules()] == \
+        [(w[0], int(w[1]), int(w[2]), int(w[5], 16)) for w in want]
 
 
 def kallsyms_lines(truth):

@@ -282,11 +282,13 @@ static void test_mount_tree_left_loop(void)
 
 /* The superblock data behind each filesystem's own super options
  * (s_fs_info: devpts's pts_fs_info, hugetlbfs's sb_info, tmpfs's
- * shmem_sb_info, ramfs's; s_root for bpf) made garbage: that mount is
+ * shmem_sb_info, ramfs's, autofs's autofs_sb_info; s_root for bpf) made
+ * garbage: that mount is
  * listed, flagged partial, the others are whole. */
 static void test_super_options_garbage(void)
 {
-    static const char *const types[] = {"devpts", "hugetlbfs", "tmpfs", "ramfs", "bpf"};
+    static const char *const types[] = {"devpts", "hugetlbfs", "tmpfs", "ramfs", "bpf",
+                                        "autofs"};
     size_t tried = 0;
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         size_t i = 0;
@@ -309,7 +311,8 @@ static void test_super_options_garbage(void)
             if (c.partial_at[k])
                 CHECK(get64(base_mounts.mount[k] + off("mount.mnt.mnt_sb")) == sb);
     }
-    CHECK_MSG(tried == 0 || tried == sizeof types / sizeof types[0], "%zu of the five", tried);
+    CHECK_MSG(tried == 0 || tried == sizeof types / sizeof types[0], "%zu of the %zu", tried,
+              sizeof types / sizeof types[0]);
 }
 
 /* A mount whose name pointer is garbage is listed, flagged partial. */

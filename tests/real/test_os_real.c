@@ -601,8 +601,8 @@ static int module_line(void *arg, const vmic_module_t *m)
 {
     lines *l = arg;
     if (l->n < 128)
-        snprintf(l->v[l->n++], sizeof l->v[0], "%s %lu 0 - Live 0x%016lx", m->name, m->size,
-                 m->base.addr);
+        snprintf(l->v[l->n++], sizeof l->v[0], "%s %lu %d - Live 0x%016lx", m->name, m->size,
+                 m->refcount, m->base.addr);
     return 0;
 }
 

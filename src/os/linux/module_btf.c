@@ -138,6 +138,24 @@ vmic_status lx_module_types(vmic_os *os, const char *module, lx_types **out)
                      "have)", module, os->n_mbtf);
 }
 
+vmic_status lx_types_for(vmic_os *os, const char *query, lx_types **t, const char **rest)
+{
+    const char *colon = strchr(query, ':');
+    *t = os->types;
+    *rest = query;
+    if (!colon)
+        return VMIC_OK;
+    char module[VMIC_MODULE_NAME_LEN + 1];
+    size_t n = (size_t)(colon - query);
+    if (n == 0 || n >= sizeof module)
+        return vmic_fail(VMIC_E_INVAL, "%s: not MODULE:TYPE (a module name of 1 to %d bytes)",
+                         query, VMIC_MODULE_NAME_LEN);
+    memcpy(module, query, n);
+    module[n] = '\0';
+    *rest = colon + 1;
+    return lx_module_types(os, module, t);
+}
+
 vmic_status lx_module_defining(vmic_os *os, const char *name, const char **module)
 {
     vmic_status s = need_all(os);

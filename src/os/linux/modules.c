@@ -10,7 +10,7 @@
 #include "os_internal.h"
 
 typedef struct mod_off {
-    lx_fld list, name, state;
+    lx_fld list, name, state, refcnt;
     lx_fld core_base, core_size, init_base, init_size; /* before 6.4 */
     lx_fld mem, mm_base, mm_size;             /* 6.4+ */
     uint64_t mem_count, mem_elem;
@@ -24,7 +24,8 @@ static vmic_status module_offsets(vmic_os *os, mod_off *m)
     memset(m, 0, sizeof *m);
     if ((s = lx_field(os, "module.list", &m->list, true)) ||
         (s = lx_field(os, "module.name", &m->name, true)) ||
-        (s = lx_field(os, "module.state", &m->state, false)))
+        (s = lx_field(os, "module.state", &m->state, false)) ||
+        (s = lx_field(os, "module.refcnt.counter", &m->refcnt, false)))
         return s;
     if ((s = lx_field(os, "module.mem", &m->mem, false)))
         return s;
@@ -78,6 +79,11 @@ static vmic_status read_module(vmic_os *os, const mod_off *m, uint64_t mod, vmic
     if (m->state.ok && (s = lx_u32(os, mod + m->state.off, &state)))
         return s;
     out->state = (int32_t)state;
+    /* MODULE_REF_BASE: a live module's refcnt starts at 1. */
+    uint32_t refcnt = 0;
+    if (m->refcnt.ok && (s = lx_u32(os, mod + m->refcnt.off, &refcnt)))
+        return s;
+    out->refcount = m->refcnt.ok ? (int32_t)refcnt - 1 : -1;
     if (m->mem.ok) {
         for (uint64_t i = 0; i < m->mem_count; i++) {
             uint64_t at = mod + m->mem.off + i * m->mem_elem, base;

@@ -19,7 +19,14 @@
  *              nr_inodes= when bounded, pagesize= (from hstate.order), then
  *              size= and min_size= of its subpool when bounded
  *
- * Others' (ext4's, autofs's, ...) are not rendered: only the generic part.
+ *   autofs     autofs_sb_info (sb->s_fs_info), a type of the autofs module's
+ *              own BTF: fd=, uid= and gid= of the root inode when not root,
+ *              pgrp= (its number in the initial pid namespace), timeout=
+ *              in seconds (jiffies / HZ, HZ from tick_nsec), minproto=,
+ *              maxproto=, offset|direct|indirect, strictexpire, ignore,
+ *              pipe_ino= (CONFIG_CHECKPOINT_RESTORE, as Debian's kernels)
+ *
+ * Others' (ext4's, ...) are not rendered: only the generic part.
  * Hostile input: every pointer is checked, a value outside what the kernel
  * stores fails, and the caller keeps the generic part and flags the row.
  */
@@ -34,6 +41,11 @@
 #define HUGETLBFS_DEFAULT_MODE 0755u
 #define S_IALLUGO_NO_SVTX 06777u     /* S_IALLUGO & ~S_ISVTX */
 #define PAGE_SHIFT 12u
+/* fs/autofs/autofs_i.h and include/uapi/linux/auto_fs.h */
+#define AUTOFS_SBI_STRICTEXPIRE 0x0002u
+#define AUTOFS_SBI_IGNORE 0x0004u
+#define AUTOFS_TYPE_DIRECT 2u
+#define AUTOFS_TYPE_OFFSET 4u
 
 typedef struct opts_buf {
     char *buf;
@@ -209,6 +221,83 @@ static vmic_status hugetlbfs_options(vmic_os *os, uint64_t sb, opts_buf *b)
     return VMIC_OK;
 }
 
+/* The kernel's HZ: tick_nsec is NSEC_PER_SEC / HZ, give or take NTP's
+ * frequency correction (a few hundred ppm). */
+static vmic_status kernel_hz(vmic_os *os, uint64_t *hz)
+{
+    uint64_t at, tick;
+    vmic_status s;
+    if ((s = lx_need_sym(os, "tick_nsec", &at)) || (s = lx_u64(os, at, &tick)))
+        return s;
+    if (tick < 1000000 || tick > 10000000) /* HZ 100 .. 1000 */
+        return vmic_fail(VMIC_E_FORMAT, "tick_nsec is %llu: no HZ from it",
+                         (unsigned long long)tick);
+    *hz = (1000000000ull + tick / 2) / tick;
+    return VMIC_OK;
+}
+
+static vmic_status autofs_options(vmic_os *os, uint64_t sb, opts_buf *b)
+{
+    const char *mod;
+    char p[8][96];
+    static const char *const fields[] = {"pipefd", "oz_pgrp", "exp_timeout", "min_proto",
+                                         "max_proto", "type", "flags", "pipe"};
+    uint64_t v[8] = {0}, info = 0, root = 0, inode = 0, uid = 0, gid = 0;
+    vmic_status s;
+    if ((s = lx_module_defining(os, "autofs_sb_info", &mod)))
+        return s;
+    for (size_t i = 0; i < 8; i++)
+        snprintf(p[i], sizeof p[i], "%s:autofs_sb_info.%s", mod, fields[i]);
+    if ((s = field_ptr(os, sb, "super_block.s_fs_info", &info)) ||
+        (s = field_ptr(os, sb, "super_block.s_root", &root)) ||
+        (s = field_ptr(os, root, "dentry.d_inode", &inode)) ||
+        (s = field_u64(os, inode, "inode.i_uid", &uid)) ||
+        (s = field_u64(os, inode, "inode.i_gid", &gid)))
+        return s;
+    for (size_t i = 0; i < 8; i++)
+        if ((s = field_u64(os, info, p[i], &v[i])))
+            return s;
+    add(b, "fd=%lld", (long long)(int32_t)v[0]);
+    if (uid)
+        add(b, "uid=%llu", uid);
+    if (gid)
+        add(b, "gid=%llu", gid);
+    /* numbers[] is a flexible array (of one upid per namespace level):
+     * numbers[0].nr is the number in the initial namespace. */
+    uint32_t pgrp = 0;
+    lx_fld numbers, nr;
+    if (v[1] && !lx_kptr(os, v[1]))
+        return vmic_fail(VMIC_E_FORMAT, "autofs superblock 0x%llx: oz_pgrp 0x%llx",
+                         (unsigned long long)sb, (unsigned long long)v[1]);
+    if (v[1] && ((s = lx_field(os, "pid.numbers", &numbers, true)) ||
+                 (s = lx_field(os, "upid.nr", &nr, true)) ||
+                 (s = lx_u32(os, v[1] + numbers.off + nr.off, &pgrp))))
+        return s;
+    add(b, "pgrp=%lld", (long long)(int32_t)pgrp);
+    uint64_t hz = 1;
+    if (v[2] && (s = kernel_hz(os, &hz)))
+        return s;
+    add(b, "timeout=%llu", v[2] / hz);
+    add(b, "minproto=%lld", (long long)(int32_t)v[3]);
+    add(b, "maxproto=%lld", (long long)(int32_t)v[4]);
+    add_str(b, v[5] == AUTOFS_TYPE_OFFSET ? "offset"
+               : v[5] == AUTOFS_TYPE_DIRECT ? "direct" : "indirect");
+    if (v[6] & AUTOFS_SBI_STRICTEXPIRE)
+        add_str(b, "strictexpire");
+    if (v[6] & AUTOFS_SBI_IGNORE)
+        add_str(b, "ignore");
+    uint64_t pipe_inode = 0, ino = 0;
+    if (!v[7]) {
+        add_str(b, "pipe_ino=-1");
+        return VMIC_OK;
+    }
+    if ((s = field_ptr(os, v[7], "file.f_inode", &pipe_inode)) ||
+        (s = field_u64(os, pipe_inode, "inode.i_ino", &ino)))
+        return s;
+    add(b, "pipe_ino=%llu", ino);
+    return VMIC_OK;
+}
+
 vmic_status lx_fs_options(vmic_os *os, uint64_t sb, const char *fstype, char *buf, size_t size)
 {
     opts_buf b = {.buf = buf, .size = size};
@@ -224,6 +313,8 @@ vmic_status lx_fs_options(vmic_os *os, uint64_t sb, const char *fstype, char *bu
         s = ramfs_options(os, sb, &b);
     else if (!strcmp(fstype, "hugetlbfs"))
         s = hugetlbfs_options(os, sb, &b);
+    else if (!strcmp(fstype, "autofs"))
+        s = autofs_options(os, sb, &b);
     else if ((s = lx_shmem_options(os, sb, fstype, buf, size)) || buf[0] ||
              strcmp(fstype, "rootfs"))
         return s;

@@ -13,8 +13,12 @@
 vmic_status lx_field(vmic_os *os, const char *path, lx_fld *f, bool required)
 {
     vmic_field_t vf;
+    lx_types *t;
     memset(f, 0, sizeof *f);
-    vmic_status s = lx_types_field(os->types, path, &vf);
+    /* "MODULE:struct.field": a module's own struct (mounts_fsopts.c). */
+    vmic_status s = lx_types_for(os, path, &t, &path);
+    if (s == VMIC_OK)
+        s = lx_types_field(t, path, &vf);
     if (s) {
         if (!required) {
             vmic_clear_error();

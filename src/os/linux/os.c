@@ -253,44 +253,24 @@ vmic_ctx_t vmic_os_kernel_ctx(vmic_os *os)
     return os->kctx;
 }
 
-/* The types a query is about: "MODULE:rest" a loaded module's (rest the
- * query), anything else the kernel's. */
-static vmic_status types_for(vmic_os *os, const char *query, lx_types **t, const char **rest)
-{
-    const char *colon = strchr(query, ':');
-    *t = os->types;
-    *rest = query;
-    if (!colon)
-        return VMIC_OK;
-    char module[VMIC_MODULE_NAME_LEN + 1];
-    size_t n = (size_t)(colon - query);
-    if (n == 0 || n >= sizeof module)
-        return vmic_fail(VMIC_E_INVAL, "%s: not MODULE:TYPE (a module name of 1 to %d bytes)",
-                         query, VMIC_MODULE_NAME_LEN);
-    memcpy(module, query, n);
-    module[n] = '\0';
-    *rest = colon + 1;
-    return lx_module_types(os, module, t);
-}
-
 vmic_status vmic_os_field(vmic_os *os, const char *path, vmic_field_t *out)
 {
     lx_types *t;
-    vmic_status s = types_for(os, path, &t, &path);
+    vmic_status s = lx_types_for(os, path, &t, &path);
     return s ? s : lx_types_field(t, path, out);
 }
 
 vmic_status vmic_os_type_size(vmic_os *os, const char *name, uint64_t *size)
 {
     lx_types *t;
-    vmic_status s = types_for(os, name, &t, &name);
+    vmic_status s = lx_types_for(os, name, &t, &name);
     return s ? s : lx_types_size(t, name, size);
 }
 
 vmic_status vmic_os_enum_value(vmic_os *os, const char *name, int64_t *value)
 {
     lx_types *t;
-    vmic_status s = types_for(os, name, &t, &name);
+    vmic_status s = lx_types_for(os, name, &t, &name);
     return s ? s : lx_types_enum(t, name, value);
 }
 
@@ -298,7 +278,7 @@ vmic_status vmic_os_type_members(vmic_os *os, const char *name, vmic_type_kind *
                                  uint64_t *size, vmic_member_fn fn, void *arg)
 {
     lx_types *t;
-    vmic_status s = types_for(os, name, &t, &name);
+    vmic_status s = lx_types_for(os, name, &t, &name);
     return s ? s : lx_types_members(t, name, kind, size, fn, arg);
 }
 

@@ -190,6 +190,9 @@ vmic_status lx_fs_options(vmic_os *os, uint64_t sb, const char *fstype, char *bu
  * kernel's, which answers for the kernel's types too); NOTFOUND when it is
  * not loaded or has no BTF. Read for every module at the first call. */
 vmic_status lx_module_types(vmic_os *os, const char *module, lx_types **out);
+/* The types a query is about: "MODULE:rest" that loaded module's (*rest
+ * the query without it), anything else the kernel's. */
+vmic_status lx_types_for(vmic_os *os, const char *query, lx_types **t, const char **rest);
 /* The first loaded module (btf_modules order) whose own BTF defines a
  * struct, union, enum or typedef called name. */
 vmic_status lx_module_defining(vmic_os *os, const char *name, const char **module);
