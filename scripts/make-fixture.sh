@@ -49,11 +49,12 @@ MARKER_SRC="$REPO_ROOT/tests/fixtures/marker.c"
 WORKLOAD_SRC="$REPO_ROOT/tests/fixtures/workload.c"
 # issue 15: network, mounts, environment (the socket owner's source)
 SOCKETS_SRC="$REPO_ROOT/tests/fixtures/sockets.c"
+AUTOFS_TIMEOUT_SRC="$REPO_ROOT/tests/fixtures/autofs_timeout.c"
 HMP="$SCRIPT_DIR/qemu-hmp.py"
 MAKE_ISF="$SCRIPT_DIR/make-isf.py"
 PAHOLE_OFFSETS="$SCRIPT_DIR/pahole-offsets.py"
 # Everything the fixture's content depends on; its hash keys the cache.
-KEY=$(cat "${BASH_SOURCE[0]}" "$MARKER_SRC" "$WORKLOAD_SRC" "$SOCKETS_SRC" "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
+KEY=$(cat "${BASH_SOURCE[0]}" "$MARKER_SRC" "$WORKLOAD_SRC" "$SOCKETS_SRC" "$AUTOFS_TIMEOUT_SRC" "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
 DWARF_KEY=$(cat "$MAKE_ISF" "$PAHOLE_OFFSETS" | sha256sum | cut -c1-16)
 
 RAM_MB=256
@@ -324,6 +325,9 @@ gcc -static -O1 -Wall -pthread -o "$ROOT/bin/vmic-workload" "$WORKLOAD_SRC" ||
 # lists (see its comment); started by /init once lo is up.
 gcc -static -O1 -Wall -o "$ROOT/bin/vmic-sockets" "$SOCKETS_SRC" ||
 	die "gcc -static failed on $SOCKETS_SRC"
+# The automount's expiry timeout, set as an automounter does (an ioctl).
+gcc -static -O1 -Wall -o "$ROOT/bin/vmic-autofs-timeout" "$AUTOFS_TIMEOUT_SRC" ||
+	die "gcc -static failed on $AUTOFS_TIMEOUT_SRC"
 
 LOADED=()
 for m in "${MODULES[@]}"; do
@@ -423,6 +427,7 @@ mkdir -p /tmp/vmic-autofs
 mkfifo /tmp/vmic-autofs.pipe
 mount -t autofs -o fd=8,uid=7,gid=7,pgrp=$$,minproto=5,maxproto=5,indirect,strictexpire \
 	vmic-automount /tmp/vmic-autofs 8<>/tmp/vmic-autofs.pipe || echo "vmic-init: no autofs"
+vmic-autofs-timeout /tmp/vmic-autofs 300 || echo "vmic-init: no autofs timeout"
 # A process chrooted in a directory of rootfs with one mount inside: its
 # mountinfo shows only that mount, named from its root (truth
 # mountinfo-chroot).
