@@ -54,26 +54,28 @@ static const char *with_module(vmic_os *os, const char *q, char *buf, size_t siz
     return buf;
 }
 
-/* q's name without its "MODULE:", and that module into json (if any). */
-static const char *json_module(json *j, const char *q)
-{
-    const char *colon = strchr(q, ':');
-    if (!colon)
-        return q;
+/* One argument, split once: what the library is asked, the module whose
+ * types those are ("" for the kernel's) and the name shown without it. */
+typedef struct type_query {
+    const char *ask;    /* the argument, or "MODULE:argument" */
+    const char *name;   /* ask after "MODULE:" */
     char module[VMIC_MODULE_NAME_LEN + 1];
-    snprintf(module, sizeof module, "%.*s", (int)(colon - q), q);
-    json_str(j, "module", module);
-    return colon + 1;
+    char buf[256];
+} type_query;
+
+static void query_of(vmic_os *os, const char *arg, type_query *q)
+{
+    q->ask = with_module(os, arg, q->buf, sizeof q->buf);
+    const char *colon = strchr(q->ask, ':');
+    q->name = colon ? colon + 1 : q->ask;
+    snprintf(q->module, sizeof q->module, "%.*s", colon ? (int)(colon - q->ask) : 0, q->ask);
 }
 
-/* "btf", or "btf of module ext4" for "ext4:...". */
-static void source_of(vmic_os *os, const char *q, char *buf, size_t size)
+/* "module": its module, when a module's. */
+static void json_module(json *j, const type_query *q)
 {
-    const char *colon = strchr(q, ':');
-    if (colon)
-        snprintf(buf, size, "%s of module %.*s", vmic_os_kernel(os)->types, (int)(colon - q), q);
-    else
-        snprintf(buf, size, "%s", vmic_os_kernel(os)->types);
+    if (q->module[0])
+        json_str(j, "module", q->module);
 }
 
 static int show_member(void *arg, const vmic_member_t *m)
@@ -116,8 +118,9 @@ int cmd_type(int argc, char **argv)
     if (o.json)
         json_array_begin(&j, NULL);
     for (int i = first + 1; i < argc; i++) {
-        char qbuf[256], from[VMIC_MODULE_NAME_LEN + 32];
-        const char *q = with_module(os, argv[i], qbuf, sizeof qbuf);
+        type_query tq;
+        query_of(os, argv[i], &tq);
+        const char *q = tq.ask;
         vmic_status s;
         if (strchr(q, '.')) {
             vmic_field_t f;
@@ -127,7 +130,8 @@ int cmd_type(int argc, char **argv)
             }
             if (o.json) {
                 json_object_begin(&j, NULL);
-                field_json(&j, json_module(&j, q), &f);
+                json_module(&j, &tq);
+                field_json(&j, tq.name, &f);
                 json_object_end(&j);
             } else {
                 printf("%s: offset %" PRIu64, q, f.offset);
@@ -145,15 +149,15 @@ int cmd_type(int argc, char **argv)
         }
         if (o.json) {
             json_object_begin(&j, NULL);
-            json_str(&j, "name", json_module(&j, q));
+            json_module(&j, &tq);
+            json_str(&j, "name", tq.name);
             json_str(&j, "kind", vmic_type_kind_name(kind));
             json_u64(&j, "size", size);
             json_array_begin(&j, "members");
         } else {
-            source_of(os, q, from, sizeof from);
-            const char *colon = strchr(q, ':');
-            printf("%s %s (%" PRIu64 " bytes, from %s)\n", vmic_type_kind_name(kind),
-                   colon ? colon + 1 : q, size, from);
+            printf("%s %s (%" PRIu64 " bytes, from %s%s%s)\n", vmic_type_kind_name(kind),
+                   tq.name, size, vmic_os_kernel(os)->types, tq.module[0] ? " of module " : "",
+                   tq.module);
             printf("  %8s %6s  %s\n", "OFFSET", "SIZE", "MEMBER");
         }
         (void)vmic_os_type_members(os, q, NULL, NULL, show_member, &c);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "os_internal.h"
 
 #define MODULE_BTF_MAX (16u << 20)       /* one blob; ext4's is ~0.5 MiB */
@@ -22,9 +23,8 @@
 
 struct lx_module_btf {
     char name[VMIC_MODULE_NAME_LEN + 1];
-    lx_types *types;        /* NULL: its blob did not read or parse (why: msg) */
-    vmic_status status;
-    char msg[256];
+    lx_types *types;        /* NULL: its blob did not read or parse (why: err) */
+    lx_first_error err;
 };
 
 typedef struct mbtf_off {
@@ -94,16 +94,12 @@ static vmic_status load_all(vmic_os *os)
     for (size_t count = 0; node != head; count++) {
         if ((s = lx_list_step(os, &seen, node, "btf_modules", "modules", count)))
             break;
-        lx_module_btf *grown = realloc(os->mbtf, (os->n_mbtf + 1) * sizeof *grown);
-        if (!grown) {
+        if (!VMIC_GROW(os->mbtf, os->n_mbtf, os->cap_mbtf, 64)) {
             s = vmic_fail(VMIC_E_NOMEM, "no memory for a module's BTF");
             break;
         }
-        os->mbtf = grown;
         lx_module_btf *m = memset(&os->mbtf[os->n_mbtf++], 0, sizeof *m);
-        if ((m->status = load_one(os, &o, node - o.list.off, &total, m)))
-            snprintf(m->msg, sizeof m->msg, "%s", vmic_errmsg());
-        vmic_clear_error();
+        lx_keep_error(&m->err, load_one(os, &o, node - o.list.off, &total, m));
         if ((s = lx_u64(os, node, &node)))
             break;
     }
@@ -111,29 +107,30 @@ static vmic_status load_all(vmic_os *os)
     return s;
 }
 
-static vmic_status need_all(vmic_os *os)
+/* Every module's, once; a walk that broke off keeps its error in
+ * os->mbtf_err, given when what was asked for is not among those read. */
+static void load_once(vmic_os *os)
 {
     if (!os->mbtf_read) {
         os->mbtf_read = true;
         lx_keep_error(&os->mbtf_err, load_all(os));
     }
-    return lx_kept_error(&os->mbtf_err);
 }
 
 vmic_status lx_module_types(vmic_os *os, const char *module, lx_types **out)
 {
-    vmic_status s = need_all(os);
+    load_once(os);
     for (size_t i = 0; i < os->n_mbtf; i++) {
         const lx_module_btf *m = &os->mbtf[i];
         if (strcmp(m->name, module) != 0)
             continue;
         if (!m->types)
-            return vmic_fail(m->status, "%s", m->msg);
+            return lx_kept_error(&m->err);
         *out = m->types;
         return VMIC_OK;
     }
-    if (s)
-        return vmic_fail_wrap(s, "no BTF for module %s", module);
+    if (os->mbtf_err.s)
+        return vmic_fail_wrap(lx_kept_error(&os->mbtf_err), "no BTF for module %s", module);
     return vmic_fail(VMIC_E_NOTFOUND, "module %s is not loaded, or has no BTF (%zu modules "
                      "have)", module, os->n_mbtf);
 }
@@ -158,7 +155,7 @@ vmic_status lx_types_for(vmic_os *os, const char *query, lx_types **t, const cha
 
 vmic_status lx_module_defining(vmic_os *os, const char *name, const char **module)
 {
-    vmic_status s = need_all(os);
+    load_once(os);
     static const lx_kind kinds[] = {LX_STRUCT, LX_ENUM, LX_TYPEDEF};
     for (size_t i = 0; i < os->n_mbtf; i++) {
         const lx_module_btf *m = &os->mbtf[i];
@@ -169,8 +166,8 @@ vmic_status lx_module_defining(vmic_os *os, const char *name, const char **modul
                 return VMIC_OK;
             }
     }
-    if (s)
-        return vmic_fail_wrap(s, "%s", name);
+    if (os->mbtf_err.s)
+        return vmic_fail_wrap(lx_kept_error(&os->mbtf_err), "%s", name);
     return vmic_fail(VMIC_E_NOTFOUND, "no loaded module's BTF defines %s (%zu modules have "
                      "BTF)", name, os->n_mbtf);
 }
@@ -181,5 +178,5 @@ void lx_module_btf_free(vmic_os *os)
         lx_types_free(os->mbtf[i].types);
     free(os->mbtf);
     os->mbtf = NULL;
-    os->n_mbtf = 0;
+    os->n_mbtf = os->cap_mbtf = 0;
 }

@@ -52,11 +52,6 @@ typedef struct hash_walk {
     lx_first_error err; /* a table that does not read costs its sockets only */
 } hash_walk;
 
-static void keep_error(hash_walk *w, vmic_status s)
-{
-    lx_keep_error(&w->err, s);
-}
-
 /* What a full sock's struct socket says: its inode and state (0 for an
  * orphan, which has none). */
 static vmic_status sock_socket(hash_walk *w, uint64_t sk, vmic_socket_t *so)
@@ -66,11 +61,8 @@ static vmic_status sock_socket(hash_walk *w, uint64_t sk, vmic_socket_t *so)
     vmic_status s;
     if (!o->sk_socket.ok || !o->alloc_socket.ok || !o->alloc_inode.ok || !o->i_ino.ok)
         return VMIC_OK;
-    if ((s = lx_read_field(w->os, sk, &o->sk_socket, &sock)) || sock == 0)
+    if ((s = lx_read_kptr_field(w->os, sk, &o->sk_socket, &sock)) || sock == 0)
         return s;
-    if (!lx_kptr(w->os, sock))
-        return vmic_fail(VMIC_E_FORMAT, "sock 0x%llx: sk_socket 0x%llx is not a kernel address",
-                         (unsigned long long)sk, (unsigned long long)sock);
     uint64_t inode = sock - o->alloc_socket.off + o->alloc_inode.off;
     if ((s = lx_read_field(w->os, sock, &o->sock_state, &state)))
         return s;
@@ -128,8 +120,8 @@ static void walk_table(hash_walk *w, const chain_kind *k, uint64_t va, uint64_t 
 {
     uint8_t buf[BATCH_BYTES];
     if (k->bucket_size == 0 || k->bucket_size > MAX_BUCKET || k->head_off + 8 > k->bucket_size) {
-        keep_error(w, vmic_fail(VMIC_E_FORMAT, "%s: buckets of %llu bytes", k->table,
-                                (unsigned long long)k->bucket_size));
+        lx_keep_error(&w->err, vmic_fail(VMIC_E_FORMAT, "%s: buckets of %llu bytes", k->table,
+                                         (unsigned long long)k->bucket_size));
         return;
     }
     const uint64_t batch = BATCH_BYTES / k->bucket_size;
@@ -137,15 +129,16 @@ static void walk_table(hash_walk *w, const chain_kind *k, uint64_t va, uint64_t 
         uint64_t m = n - i < batch ? n - i : batch;
         vmic_status s = lx_read(w->os, va + i * k->bucket_size, buf, (size_t)(m * k->bucket_size));
         if (s) {
-            keep_error(w, vmic_fail_wrap(s, "%s: buckets %llu..%llu", k->table,
-                                         (unsigned long long)i, (unsigned long long)(i + m - 1)));
+            lx_keep_error(&w->err, vmic_fail_wrap(s, "%s: buckets %llu..%llu", k->table,
+                                                  (unsigned long long)i,
+                                                  (unsigned long long)(i + m - 1)));
             continue;
         }
         for (uint64_t j = 0; j < m && !w->stopped; j++) {
             uint64_t first;
             memcpy(&first, buf + j * k->bucket_size + k->head_off, 8);
             if (!chain_end(k, first))
-                keep_error(w, walk_chain(w, k, first));
+                lx_keep_error(&w->err, walk_chain(w, k, first));
         }
     }
 }
@@ -188,22 +181,22 @@ static void tcp_tables(hash_walk *w, uint64_t link)
     lx_fld old_head, portaddr;
     vmic_status s;
     if ((s = lx_need_sym(os, "tcp_hashinfo", &hashinfo)))
-        return keep_error(w, vmic_fail_wrap(s, "TCP sockets no process holds"));
+        return lx_keep_error(&w->err, vmic_fail_wrap(s, "TCP sockets no process holds"));
 
     chain_kind est = {.table = "tcp_hashinfo.ehash", .link_off = link, .nulls = true};
     if ((s = bucket(os, "inet_ehash_bucket", "inet_ehash_bucket.chain", &est)) ||
         (s = table_at(w, est.table, hashinfo, "inet_hashinfo.ehash", "inet_hashinfo.ehash_mask",
                       &va, &n)))
-        keep_error(w, s);
+        lx_keep_error(&w->err, s);
     else
         walk_table(w, &est, va, n);
 
     chain_kind lis = {.table = "tcp_hashinfo.lhash2", .link_off = link, .nulls = true};
     if ((s = lx_field(os, "inet_listen_hashbucket.head", &old_head, false)))
-        return keep_error(w, s);
+        return lx_keep_error(&w->err, s);
     if (old_head.ok) {
         if ((s = lx_field(os, "inet_connection_sock.icsk_listen_portaddr_node", &portaddr, true)))
-            return keep_error(w, s);
+            return lx_keep_error(&w->err, s);
         lis.link_off = portaddr.off;
         lis.nulls = false;
     }
@@ -212,7 +205,7 @@ static void tcp_tables(hash_walk *w, uint64_t link)
                     &lis)) ||
         (s = table_at(w, lis.table, hashinfo, "inet_hashinfo.lhash2", "inet_hashinfo.lhash2_mask",
                       &va, &n)))
-        return keep_error(w, s);
+        return lx_keep_error(&w->err, s);
     walk_table(w, &lis, va, n);
 }
 
@@ -223,10 +216,10 @@ static void udp_tables(hash_walk *w, uint64_t link)
     vmic_status s;
     chain_kind k = {.table = "udp_table.hash", .link_off = link, .nulls = false};
     if ((s = lx_need_sym(os, "udp_table", &table)))
-        return keep_error(w, vmic_fail_wrap(s, "UDP sockets no process holds"));
+        return lx_keep_error(&w->err, vmic_fail_wrap(s, "UDP sockets no process holds"));
     if ((s = bucket(os, "udp_hslot", "udp_hslot.head", &k)) ||
         (s = table_at(w, k.table, table, "udp_table.hash", "udp_table.mask", &va, &n)))
-        return keep_error(w, s);
+        return lx_keep_error(&w->err, s);
     walk_table(w, &k, va, n);
 }
 
@@ -241,12 +234,12 @@ static void unix_tables(hash_walk *w, uint64_t link)
     chain_kind k = {.table = "net.unx.table.buckets", .head_off = 0, .bucket_size = 8,
                     .link_off = link, .nulls = false};
     if ((s = lx_field(os, "net.unx.table.buckets", &table, false)) || !table.ok)
-        return keep_error(w, s); /* before 6.0: one global table, not walked */
+        return lx_keep_error(&w->err, s); /* before 6.0: one global table, not walked */
     if ((s = lx_field(os, "net.list", &list, true)) ||
         (s = lx_need_sym(os, "net_namespace_list", &head)) || (s = lx_u64(os, head, &node)))
-        return keep_error(w, vmic_fail_wrap(s, "UNIX sockets no process holds"));
+        return lx_keep_error(&w->err, vmic_fail_wrap(s, "UNIX sockets no process holds"));
     if ((s = lx_seen_init(&nets, MAX_NETNS)))
-        return keep_error(w, s);
+        return lx_keep_error(&w->err, s);
     for (size_t count = 0; node != head && !w->stopped; count++) {
         if ((s = lx_list_step(os, &nets, node, "net_namespace_list", "namespaces", count)))
             break;
@@ -257,12 +250,12 @@ static void unix_tables(hash_walk *w, uint64_t link)
                           "address", (unsigned long long)net, (unsigned long long)buckets);
         if (s == VMIC_OK)
             walk_table(w, &k, buckets, UNIX_HASH_SIZE);
-        keep_error(w, s);
+        lx_keep_error(&w->err, s);
         if ((s = lx_u64(os, node, &node)))
             break;
     }
     lx_seen_free(&nets);
-    keep_error(w, s);
+    lx_keep_error(&w->err, s);
 }
 
 vmic_status lx_hashed_sockets(vmic_os *os, const net_off *o, lx_seen *held, vmic_socket_fn fn,

@@ -126,7 +126,7 @@ struct vmic_os {
     lx_types *types;
     /* module_btf.c: loaded modules' split BTF, read on first use */
     lx_module_btf *mbtf;
-    size_t n_mbtf;
+    size_t n_mbtf, cap_mbtf;
     bool mbtf_read;
     lx_first_error mbtf_err;
 
